@@ -1,0 +1,5 @@
+//! huiqi (惠企): the policy library, the entity library and the workflow between them, in one
+//! binary over one redb file.
+#![forbid(unsafe_code)]
+
+pub mod model;

@@ -1,0 +1,395 @@
+//! The policy library (政策事项库): policy documents, their measures, and immutable published
+//! measure versions.
+
+use serde::{Deserialize, Serialize};
+
+use super::date::{Date, Timestamp};
+use super::enums::{Category, Level, Mode, Vocabulary};
+use super::money::Money;
+
+/// One problem with an input, named by the field it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &str, message: impl Into<String>) -> FieldError {
+        FieldError { field: field.to_string(), message: message.into() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub name: String,
+    #[serde(default)]
+    pub url: String,
+}
+
+/// The editable content of a policy document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyInput {
+    pub title: String,
+    pub doc_number: String,
+    pub level: Level,
+    pub department: String,
+    pub issue_date: Option<Date>,
+    #[serde(default)]
+    pub valid_from: Option<Date>,
+    #[serde(default)]
+    pub valid_until: Option<Date>,
+    #[serde(default)]
+    pub text: String,
+    #[serde(default)]
+    pub interpretation: String,
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Policy {
+    pub id: u64,
+    #[serde(flatten)]
+    pub content: PolicyInput,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub created_by: String,
+}
+
+fn required(errors: &mut Vec<FieldError>, field: &str, label: &str, value: &str, max: usize) {
+    let n = value.trim().chars().count();
+    if n == 0 {
+        errors.push(FieldError::new(field, format!("请填写{label}")));
+    } else if n > max {
+        errors.push(FieldError::new(field, format!("{label}过长（最多 {max} 字，现有 {n} 字）")));
+    }
+}
+
+fn window(errors: &mut Vec<FieldError>, field: &str, from: Option<Date>, until: Option<Date>, what: &str) {
+    if let (Some(f), Some(u)) = (from, until)
+        && u < f
+    {
+        errors.push(FieldError::new(field, format!("{what}的结束日期 {u} 早于开始日期 {f}")));
+    }
+}
+
+impl PolicyInput {
+    /// Trims text fields and checks everything a policy needs.
+    pub fn validate(&mut self) -> Result<(), Vec<FieldError>> {
+        for s in [&mut self.title, &mut self.doc_number, &mut self.department] {
+            *s = s.trim().to_string();
+        }
+        self.tags = self.tags.iter().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect();
+        self.attachments.retain(|a| !a.name.trim().is_empty());
+        let mut errors = Vec::new();
+        required(&mut errors, "title", "政策标题", &self.title, 200);
+        required(&mut errors, "doc_number", "文号", &self.doc_number, 100);
+        required(&mut errors, "department", "发文部门", &self.department, 100);
+        if self.issue_date.is_none() {
+            errors.push(FieldError::new("issue_date", "请填写发布日期"));
+        }
+        window(&mut errors, "valid_until", self.valid_from, self.valid_until, "有效期");
+        if self.text.chars().count() > 200_000 {
+            errors.push(FieldError::new("text", "政策原文过长（最多 20 万字）"));
+        }
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+}
+
+/// One eligibility condition: a label shown to enterprises and a CEL expression.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Condition {
+    pub label: String,
+    pub expr: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FormField {
+    pub key: String,
+    pub label: String,
+    #[serde(default = "default_kind")]
+    pub kind: String,
+    #[serde(default)]
+    pub required: bool,
+}
+
+fn default_kind() -> String {
+    "text".into()
+}
+
+pub const FORM_FIELD_KINDS: [&str; 5] = ["text", "number", "date", "textarea", "file"];
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewStage {
+    pub name: String,
+    /// Time limit in working days.
+    pub days: u32,
+}
+
+/// The editable content of a measure: what one version freezes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeasureSpec {
+    pub name: String,
+    pub category: Category,
+    pub department: String,
+    pub mode: Mode,
+    #[serde(default)]
+    pub conditions: Vec<Condition>,
+    /// Benefit formula in 万元.
+    #[serde(default)]
+    pub amount: Option<String>,
+    /// Per-entity cap.
+    #[serde(default, with = "crate::model::money::wan_opt")]
+    pub cap: Option<Money>,
+    #[serde(default, with = "crate::model::money::wan_opt")]
+    pub budget: Option<Money>,
+    #[serde(default)]
+    pub window_start: Option<Date>,
+    #[serde(default)]
+    pub window_end: Option<Date>,
+    #[serde(default)]
+    pub materials: Vec<String>,
+    #[serde(default)]
+    pub form_fields: Vec<FormField>,
+    #[serde(default)]
+    pub review_stages: Vec<ReviewStage>,
+    #[serde(default)]
+    pub publicity_days: u32,
+    #[serde(default)]
+    pub contact: String,
+    #[serde(default)]
+    pub guide: String,
+}
+
+impl MeasureSpec {
+    pub fn validate(&mut self) -> Result<(), Vec<FieldError>> {
+        self.name = self.name.trim().to_string();
+        self.department = self.department.trim().to_string();
+        self.amount = self.amount.take().map(|a| a.trim().to_string()).filter(|a| !a.is_empty());
+        self.materials = self.materials.iter().map(|m| m.trim().to_string()).filter(|m| !m.is_empty()).collect();
+        self.conditions.retain(|c| !(c.label.trim().is_empty() && c.expr.trim().is_empty()));
+        self.form_fields.retain(|f| !(f.key.trim().is_empty() && f.label.trim().is_empty()));
+        self.review_stages.retain(|s| !s.name.trim().is_empty());
+        let mut errors = Vec::new();
+        required(&mut errors, "name", "事项名称", &self.name, 200);
+        required(&mut errors, "department", "承办部门", &self.department, 100);
+        window(&mut errors, "window_end", self.window_start, self.window_end, "申报时间");
+        for (i, c) in self.conditions.iter_mut().enumerate() {
+            c.label = c.label.trim().to_string();
+            c.expr = c.expr.trim().to_string();
+            if c.label.is_empty() {
+                errors.push(FieldError::new(&format!("conditions[{i}].label"), format!("第 {} 个条件缺少说明文字", i + 1)));
+            }
+            if c.expr.is_empty() {
+                errors.push(FieldError::new(&format!("conditions[{i}].expr"), format!("第 {} 个条件缺少表达式", i + 1)));
+            }
+        }
+        for (name, label, value) in [("cap", "单户上限", self.cap), ("budget", "资金总额", self.budget)] {
+            if value.is_some_and(|m| m.fen() < 0) {
+                errors.push(FieldError::new(name, format!("{label}不能为负数")));
+            }
+        }
+        let mut keys = Vec::new();
+        for (i, f) in self.form_fields.iter_mut().enumerate() {
+            f.key = f.key.trim().to_string();
+            f.label = f.label.trim().to_string();
+            let ok = f.key.starts_with(|c: char| c.is_ascii_lowercase())
+                && f.key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if !ok {
+                errors.push(FieldError::new(
+                    &format!("form_fields[{i}].key"),
+                    format!("申报表字段标识「{}」只能由小写字母、数字和下划线组成，并以字母开头", f.key),
+                ));
+            }
+            if keys.contains(&f.key) {
+                errors.push(FieldError::new(&format!("form_fields[{i}].key"), format!("申报表字段标识「{}」重复", f.key)));
+            }
+            keys.push(f.key.clone());
+            if !FORM_FIELD_KINDS.contains(&f.kind.as_str()) {
+                errors.push(FieldError::new(
+                    &format!("form_fields[{i}].kind"),
+                    format!("申报表字段类型「{}」无效，可用：{}", f.kind, FORM_FIELD_KINDS.join("、")),
+                ));
+            }
+        }
+        for (i, s) in self.review_stages.iter().enumerate() {
+            if s.days == 0 || s.days > 365 {
+                errors.push(FieldError::new(
+                    &format!("review_stages[{i}].days"),
+                    format!("审核环节「{}」的时限应为 1–365 个工作日", s.name),
+                ));
+            }
+        }
+        if self.publicity_days > 60 {
+            errors.push(FieldError::new("publicity_days", "公示天数最多 60 天"));
+        }
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+
+    /// Whether the application window contains `day` (an absent bound is open).
+    pub fn open_on(&self, day: Date) -> bool {
+        self.window_start.is_none_or(|s| s <= day) && self.window_end.is_none_or(|e| day <= e)
+    }
+
+    /// Field-by-field differences from `older`, labelled in Chinese, for the version list.
+    pub fn diff(&self, older: &MeasureSpec) -> Vec<String> {
+        fn opt<T: ToString>(v: &Option<T>) -> String {
+            v.as_ref().map_or_else(|| "（无）".to_string(), T::to_string)
+        }
+        let mut out = Vec::new();
+        let cmp = |out: &mut Vec<String>, label: &str, old: String, new: String| {
+            if old != new {
+                out.push(format!("{label}：{old} → {new}"));
+            }
+        };
+        cmp(&mut out, "事项名称", older.name.clone(), self.name.clone());
+        cmp(&mut out, "类别", older.category.label().into(), self.category.label().into());
+        cmp(&mut out, "承办部门", older.department.clone(), self.department.clone());
+        cmp(&mut out, "兑现方式", older.mode.label().into(), self.mode.label().into());
+        cmp(&mut out, "兑现标准", opt(&older.amount), opt(&self.amount));
+        cmp(&mut out, "单户上限(万元)", opt(&older.cap), opt(&self.cap));
+        cmp(&mut out, "资金总额(万元)", opt(&older.budget), opt(&self.budget));
+        cmp(&mut out, "申报开始", opt(&older.window_start), opt(&self.window_start));
+        cmp(&mut out, "申报截止", opt(&older.window_end), opt(&self.window_end));
+        cmp(&mut out, "公示天数", older.publicity_days.to_string(), self.publicity_days.to_string());
+        let conds = |s: &MeasureSpec| {
+            s.conditions.iter().map(|c| format!("{}〔{}〕", c.label, c.expr)).collect::<Vec<_>>()
+        };
+        let (old_c, new_c) = (conds(older), conds(self));
+        for c in new_c.iter().filter(|c| !old_c.contains(c)) {
+            out.push(format!("新增条件：{c}"));
+        }
+        for c in old_c.iter().filter(|c| !new_c.contains(c)) {
+            out.push(format!("删除条件：{c}"));
+        }
+        let stages = |s: &MeasureSpec| s.review_stages.iter().map(|r| format!("{}({}日)", r.name, r.days)).collect::<Vec<_>>().join("、");
+        cmp(&mut out, "审核环节", stages(older), stages(self));
+        cmp(&mut out, "申报材料", older.materials.join("、"), self.materials.join("、"));
+        let forms = |s: &MeasureSpec| s.form_fields.iter().map(|f| f.label.clone()).collect::<Vec<_>>().join("、");
+        cmp(&mut out, "申报表字段", forms(older), forms(self));
+        if older.contact != self.contact {
+            out.push("联系方式已修改".into());
+        }
+        if older.guide != self.guide {
+            out.push("申报指南已修改".into());
+        }
+        out
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VersionStatus {
+    Draft,
+    Published,
+    Superseded,
+}
+
+impl VersionStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            VersionStatus::Draft => "草稿",
+            VersionStatus::Published => "已发布",
+            VersionStatus::Superseded => "已被新版本取代",
+        }
+    }
+}
+
+/// One version of a measure. Once published it never changes again (except its status
+/// moving to superseded when a newer version is published).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeasureVersion {
+    pub measure_id: u64,
+    pub version: u32,
+    pub status: VersionStatus,
+    pub spec: MeasureSpec,
+    pub created_at: Timestamp,
+    pub created_by: String,
+    #[serde(default)]
+    pub published_at: Option<Timestamp>,
+    #[serde(default)]
+    pub published_by: Option<String>,
+}
+
+/// The measure itself: which policy it belongs to and where its versions stand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Measure {
+    pub id: u64,
+    pub policy_id: u64,
+    /// The newest version (a draft, or the published one when there is no draft).
+    pub latest: u32,
+    /// The version in force, if any has been published.
+    pub published: Option<u32>,
+    pub created_at: Timestamp,
+}
+
+impl Measure {
+    pub fn has_draft(&self) -> bool {
+        self.published != Some(self.latest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn spec() -> MeasureSpec {
+        MeasureSpec {
+            name: "研发费用补助".into(),
+            category: Category::Subsidy,
+            department: "科技局".into(),
+            mode: Mode::Apply,
+            conditions: vec![Condition { label: "科技型中小企业".into(), expr: "tags.contains(\"tech_sme\")".into() }],
+            amount: Some("min(rd_expense * 0.1, 100)".into()),
+            cap: Some(Money::from_wan(100)),
+            budget: None,
+            window_start: Date::parse("2026-01-01").ok(),
+            window_end: Date::parse("2026-12-31").ok(),
+            materials: vec![],
+            form_fields: vec![],
+            review_stages: vec![ReviewStage { name: "受理".into(), days: 3 }],
+            publicity_days: 5,
+            contact: "0451-1".into(),
+            guide: String::new(),
+        }
+    }
+
+    #[test]
+    fn validation_says_what_to_fix() {
+        let mut s = spec();
+        s.name = "  ".into();
+        s.window_end = Date::parse("2025-01-01").ok();
+        s.form_fields.push(FormField { key: "Bad Key".into(), label: "x".into(), kind: "blob".into(), required: false });
+        s.review_stages[0].days = 0;
+        let errors = s.validate().unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["name", "window_end", "form_fields[0].key", "form_fields[0].kind", "review_stages[0].days"]);
+        assert!(errors[0].message.contains("事项名称"));
+    }
+
+    #[test]
+    fn diff_lists_changes() {
+        let old = spec();
+        let mut new = spec();
+        new.cap = Some(Money::from_wan(80));
+        new.conditions.push(Condition { label: "无失信".into(), expr: "!dishonest".into() });
+        let d = new.diff(&old);
+        assert_eq!(d, ["单户上限(万元)：100 → 80", "新增条件：无失信〔!dishonest〕"]);
+        assert!(spec().diff(&spec()).is_empty());
+    }
+
+    #[test]
+    fn open_window() {
+        let s = spec();
+        assert!(s.open_on(Date::parse("2026-06-01").unwrap()));
+        assert!(!s.open_on(Date::parse("2027-01-01").unwrap()));
+    }
+}
