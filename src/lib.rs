@@ -2,4 +2,9 @@
 //! binary over one redb file.
 #![forbid(unsafe_code)]
 
+pub mod auth;
+pub mod import;
 pub mod model;
+pub mod seed;
+pub mod service;
+pub mod store;

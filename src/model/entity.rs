@@ -432,7 +432,8 @@ mod tests {
     #[test]
     fn changes_and_history() {
         let mut e = entity();
-        let changes = e.apply(&patch(&[("name", "甲公司"), ("revenue", "10"), ("fiscal_year", "2025")]), today(), Timestamp(5));
+        let changes =
+            e.apply(&patch(&[("name", "甲公司"), ("revenue", "10"), ("fiscal_year", "2025")]), today(), Timestamp(5));
         assert_eq!(changes.len(), 3);
         assert_eq!(changes[1], FieldChange { field: "revenue".into(), old: None, new: Some("10".into()) });
         assert_eq!(e.updated_at, Timestamp(5));

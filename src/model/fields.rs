@@ -160,11 +160,7 @@ pub enum FieldValue {
 
 /// Shortest text that reads back to the same f64.
 pub fn format_number(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{}", v as i64)
-    } else {
-        format!("{v}")
-    }
+    if v.fract() == 0.0 && v.abs() < 1e15 { format!("{}", v as i64) } else { format!("{v}") }
 }
 
 impl FieldValue {
@@ -243,9 +239,7 @@ fn bool_of(t: &str) -> Option<bool> {
 }
 
 fn vocab<V: Vocabulary>(field: Field, t: &str, wrap: fn(V) -> FieldValue) -> Result<FieldValue, String> {
-    V::parse(t)
-        .map(wrap)
-        .ok_or_else(|| format!("「{t}」不是有效的{}，可填：{}", field.label(), V::choices()))
+    V::parse(t).map(wrap).ok_or_else(|| format!("「{t}」不是有效的{}，可填：{}", field.label(), V::choices()))
 }
 
 fn non_negative_int(field: Field, t: &str) -> Result<i64, String> {

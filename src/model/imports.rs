@@ -86,5 +86,8 @@ pub struct ImportJob {
     pub created_by: String,
     #[serde(default)]
     pub finished_at: Option<Timestamp>,
+    /// Who confirmed a staged web import.
+    #[serde(default)]
+    pub confirmed_by: Option<String>,
     pub report: ImportReport,
 }

@@ -1,6 +1,7 @@
 //! Domain types and their pure rules: codes, money, dates, the field catalogue, entities,
 //! policies and accounts. Nothing here does I/O.
 
+pub mod calendar;
 pub mod codes;
 pub mod date;
 pub mod entity;

@@ -84,10 +84,7 @@ impl Money {
             scale /= 10;
             frac_val += i64::from(c - b'0') * scale;
         }
-        let fen = int_val
-            .checked_mul(unit.fen())
-            .and_then(|v| v.checked_add(frac_val))
-            .ok_or_else(big)?;
+        let fen = int_val.checked_mul(unit.fen()).and_then(|v| v.checked_add(frac_val)).ok_or_else(big)?;
         Ok(Money(if neg { -fen } else { fen }))
     }
 
@@ -148,10 +145,7 @@ mod tests {
         for bad in ["", "abc", "1,000", "1e5", "12万", "."] {
             assert!(Money::parse(bad, MoneyUnit::Wan).is_err(), "{bad}");
         }
-        assert!(matches!(
-            Money::parse("99999999999999999", MoneyUnit::Wan),
-            Err(MoneyError::TooLarge(_))
-        ));
+        assert!(matches!(Money::parse("99999999999999999", MoneyUnit::Wan), Err(MoneyError::TooLarge(_))));
     }
 
     #[test]

@@ -119,6 +119,10 @@ pub struct FormField {
     pub required: bool,
 }
 
+fn default_category() -> Category {
+    Category::Other
+}
+
 fn default_kind() -> String {
     "text".into()
 }
@@ -138,7 +142,9 @@ pub struct ReviewStage {
 #[serde(deny_unknown_fields)]
 pub struct MeasureSpec {
     pub name: String,
+    #[serde(default = "default_category")]
     pub category: Category,
+    #[serde(default)]
     pub department: String,
     pub mode: Mode,
     #[serde(default)]
@@ -186,10 +192,14 @@ impl MeasureSpec {
             c.label = c.label.trim().to_string();
             c.expr = c.expr.trim().to_string();
             if c.label.is_empty() {
-                errors.push(FieldError::new(&format!("conditions[{i}].label"), format!("第 {} 个条件缺少说明文字", i + 1)));
+                errors.push(FieldError::new(
+                    &format!("conditions[{i}].label"),
+                    format!("第 {} 个条件缺少说明文字", i + 1),
+                ));
             }
             if c.expr.is_empty() {
-                errors.push(FieldError::new(&format!("conditions[{i}].expr"), format!("第 {} 个条件缺少表达式", i + 1)));
+                errors
+                    .push(FieldError::new(&format!("conditions[{i}].expr"), format!("第 {} 个条件缺少表达式", i + 1)));
             }
         }
         for (name, label, value) in [("cap", "单户上限", self.cap), ("budget", "资金总额", self.budget)] {
@@ -210,7 +220,10 @@ impl MeasureSpec {
                 ));
             }
             if keys.contains(&f.key) {
-                errors.push(FieldError::new(&format!("form_fields[{i}].key"), format!("申报表字段标识「{}」重复", f.key)));
+                errors.push(FieldError::new(
+                    &format!("form_fields[{i}].key"),
+                    format!("申报表字段标识「{}」重复", f.key),
+                ));
             }
             keys.push(f.key.clone());
             if !FORM_FIELD_KINDS.contains(&f.kind.as_str()) {
@@ -260,9 +273,8 @@ impl MeasureSpec {
         cmp(&mut out, "申报开始", opt(&older.window_start), opt(&self.window_start));
         cmp(&mut out, "申报截止", opt(&older.window_end), opt(&self.window_end));
         cmp(&mut out, "公示天数", older.publicity_days.to_string(), self.publicity_days.to_string());
-        let conds = |s: &MeasureSpec| {
-            s.conditions.iter().map(|c| format!("{}〔{}〕", c.label, c.expr)).collect::<Vec<_>>()
-        };
+        let conds =
+            |s: &MeasureSpec| s.conditions.iter().map(|c| format!("{}〔{}〕", c.label, c.expr)).collect::<Vec<_>>();
         let (old_c, new_c) = (conds(older), conds(self));
         for c in new_c.iter().filter(|c| !old_c.contains(c)) {
             out.push(format!("新增条件：{c}"));
@@ -270,7 +282,9 @@ impl MeasureSpec {
         for c in old_c.iter().filter(|c| !new_c.contains(c)) {
             out.push(format!("删除条件：{c}"));
         }
-        let stages = |s: &MeasureSpec| s.review_stages.iter().map(|r| format!("{}({}日)", r.name, r.days)).collect::<Vec<_>>().join("、");
+        let stages = |s: &MeasureSpec| {
+            s.review_stages.iter().map(|r| format!("{}({}日)", r.name, r.days)).collect::<Vec<_>>().join("、")
+        };
         cmp(&mut out, "审核环节", stages(older), stages(self));
         cmp(&mut out, "申报材料", older.materials.join("、"), self.materials.join("、"));
         let forms = |s: &MeasureSpec| s.form_fields.iter().map(|f| f.label.clone()).collect::<Vec<_>>().join("、");
@@ -347,7 +361,9 @@ mod tests {
             category: Category::Subsidy,
             department: "科技局".into(),
             mode: Mode::Apply,
-            conditions: vec![Condition { label: "科技型中小企业".into(), expr: "tags.contains(\"tech_sme\")".into() }],
+            conditions: vec![Condition {
+                label: "科技型中小企业".into(), expr: "tags.contains(\"tech_sme\")".into()
+            }],
             amount: Some("min(rd_expense * 0.1, 100)".into()),
             cap: Some(Money::from_wan(100)),
             budget: None,
@@ -367,11 +383,19 @@ mod tests {
         let mut s = spec();
         s.name = "  ".into();
         s.window_end = Date::parse("2025-01-01").ok();
-        s.form_fields.push(FormField { key: "Bad Key".into(), label: "x".into(), kind: "blob".into(), required: false });
+        s.form_fields.push(FormField {
+            key: "Bad Key".into(),
+            label: "x".into(),
+            kind: "blob".into(),
+            required: false,
+        });
         s.review_stages[0].days = 0;
         let errors = s.validate().unwrap_err();
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, ["name", "window_end", "form_fields[0].key", "form_fields[0].kind", "review_stages[0].days"]);
+        assert_eq!(
+            fields,
+            ["name", "window_end", "form_fields[0].key", "form_fields[0].kind", "review_stages[0].days"]
+        );
         assert!(errors[0].message.contains("事项名称"));
     }
 

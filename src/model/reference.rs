@@ -55,11 +55,7 @@ pub struct Reference {
 
 fn rows(csv_text: &str) -> Vec<Vec<String>> {
     let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(csv_text.as_bytes());
-    reader
-        .records()
-        .filter_map(Result::ok)
-        .map(|r| r.iter().map(|f| f.trim().to_string()).collect())
-        .collect()
+    reader.records().filter_map(Result::ok).map(|r| r.iter().map(|f| f.trim().to_string()).collect()).collect()
 }
 
 fn build() -> Reference {

@@ -255,7 +255,11 @@ mod tests {
                     // One indicator one unit below a bound drops to the class whose bound it still meets.
                     let bound_below = rows[i].1[level] - 1;
                     let expected = (level + 1..3)
-                        .find(|&l| rows.iter().enumerate().all(|(j, (_, b))| if j == i { bound_below >= b[l] } else { rows[j].1[level] >= b[l] }))
+                        .find(|&l| {
+                            rows.iter()
+                                .enumerate()
+                                .all(|(j, (_, b))| if j == i { bound_below >= b[l] } else { rows[j].1[level] >= b[l] })
+                        })
                         .map_or(SizeClass::Micro, |l| classes[l]);
                     assert_eq!(got, Some(expected), "{code} level {level} indicator {i} one below");
                     assert!(got >= Some(below[level]));

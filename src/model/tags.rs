@@ -31,7 +31,12 @@ pub fn default_tags() -> Vec<TagDef> {
         ("foreign_trade", "外贸企业", "Foreign-trade enterprise"),
     ]
     .into_iter()
-    .map(|(key, label, en)| TagDef { key: key.into(), label: label.into(), label_en: en.into(), description: String::new() })
+    .map(|(key, label, en)| TagDef {
+        key: key.into(),
+        label: label.into(),
+        label_en: en.into(),
+        description: String::new(),
+    })
     .collect()
 }
 
@@ -100,7 +105,11 @@ impl TagHolding {
             let (since_text, until_text) = dates.split_once('~').unwrap_or((dates, ""));
             let date = |s: &str| -> Result<Option<Date>, String> {
                 let s = s.trim();
-                if s.is_empty() { Ok(None) } else { Date::parse(s).map(Some).map_err(|e| format!("标签「{}」的{e}", def.key)) }
+                if s.is_empty() {
+                    Ok(None)
+                } else {
+                    Date::parse(s).map(Some).map_err(|e| format!("标签「{}」的{e}", def.key))
+                }
             };
             let (since, until) = (date(since_text)?, date(until_text)?);
             if let Some(s) = since
@@ -131,8 +140,9 @@ mod tests {
     fn parses_and_prints_tag_lists() {
         let dict = TagDictionary::new(default_tags());
         let today = Date::parse("2026-11-27").unwrap();
-        let list = TagHolding::parse_list("tech_sme; 高新技术企业@2024-05-01~2027-04-30；listed@2020-01-01", &dict, today)
-            .unwrap();
+        let list =
+            TagHolding::parse_list("tech_sme; 高新技术企业@2024-05-01~2027-04-30；listed@2020-01-01", &dict, today)
+                .unwrap();
         let text: Vec<_> = list.iter().map(TagHolding::to_text).collect();
         assert_eq!(text, ["high_tech@2024-05-01~2027-04-30", "listed@2020-01-01", "tech_sme"]);
         let again = TagHolding::parse_list(&text.join(";"), &dict, today).unwrap();

@@ -1,0 +1,271 @@
+//! The entity library: upsert by credit code with a change history, the entity file
+//! (一企一档), listing with filters, and the tag dictionary.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Result, Service, ServiceError};
+use crate::model::entity::FinancialYear;
+use crate::model::fields::{ParseContext, parse_value};
+use crate::model::{
+    Actor, ChangeSet, Date, Entity, EntityPatch, Field, FieldError, FieldValue, MoneyUnit, SizeClass, TagDef,
+    TagDictionary, Timestamp, Vocabulary,
+};
+use crate::store::WriteTx;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WriteOutcome {
+    Inserted,
+    Updated,
+    Unchanged,
+}
+
+/// Filters of the entity list. Empty fields do not filter.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EntityQuery {
+    /// A substring of the name or the credit code.
+    pub q: String,
+    /// A region code prefix (digit pairs): `23`, `2301`, `230125`.
+    pub region: String,
+    /// An industry code prefix: `C`, `C39`.
+    pub industry: String,
+    pub size_class: Option<SizeClass>,
+    pub tag: String,
+    pub status: String,
+    /// Only entities with a warning on record.
+    pub warnings: bool,
+    /// Continue after this entity id.
+    pub after: u64,
+    pub limit: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EntityPage {
+    pub entities: Vec<Entity>,
+    /// Pass as `after` for the next page; `None` at the end.
+    pub next_after: Option<u64>,
+}
+
+/// One row of the entity file: a field with its value for people and for machines.
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldRow {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub derived: bool,
+    pub text: Option<String>,
+    pub display: Option<String>,
+}
+
+/// The entity file (一企一档).
+#[derive(Debug, Clone, Serialize)]
+pub struct EntityFile {
+    pub entity: Entity,
+    pub fields: Vec<FieldRow>,
+    pub financials: Vec<FinancialYear>,
+    pub history: Vec<ChangeSet>,
+}
+
+/// How a field's value looks in JSON: numbers as numbers (money in 万元), the rest as text.
+pub fn value_json(v: &FieldValue) -> serde_json::Value {
+    use serde_json::json;
+    match v {
+        FieldValue::Money(m) => json!(m.as_wan_f64()),
+        FieldValue::Int(i) => json!(i),
+        FieldValue::Percent(p) | FieldValue::Number(p) => json!(p),
+        FieldValue::Bool(b) => json!(b),
+        FieldValue::Tags(t) => json!(t),
+        other => json!(other.to_text()),
+    }
+}
+
+/// An entity as the JSON API returns it: every catalogue field by name, derived ones included.
+pub fn entity_json(e: &Entity, today: Date) -> serde_json::Value {
+    let mut map = serde_json::Map::new();
+    map.insert("id".into(), e.id.into());
+    for f in Field::ALL {
+        map.insert(f.name().into(), e.get(*f, today).as_ref().map_or(serde_json::Value::Null, value_json));
+    }
+    map.insert("warnings".into(), serde_json::json!(e.warnings));
+    map.insert("financials".into(), serde_json::json!(e.financials));
+    map.insert("updated_at".into(), e.updated_at.display_cst().into());
+    serde_json::Value::Object(map)
+}
+
+impl Service {
+    /// Builds a patch from field name → text pairs (a web form, or JSON converted to text).
+    /// An empty text clears the field when `empty_clears`, else leaves it alone.
+    pub fn entity_patch_from_texts(&self, pairs: &[(String, String)], empty_clears: bool) -> Result<EntityPatch> {
+        let tags = self.tag_dictionary()?;
+        let today = self.today();
+        let mut patch = EntityPatch::default();
+        let mut errors = Vec::new();
+        for (name, text) in pairs {
+            let Some(field) = Field::by_name(name) else {
+                errors.push(FieldError::new(name, format!("没有名为「{name}」的字段")));
+                continue;
+            };
+            if field.derived() {
+                errors.push(FieldError::new(name, format!("{}由系统计算，不能直接填写", field.label())));
+                continue;
+            }
+            let text = text.trim();
+            if text.is_empty() {
+                if empty_clears && field != Field::CreditCode {
+                    patch.set(field, None);
+                }
+                continue;
+            }
+            let ctx = ParseContext { today, tags: &tags, money_unit: MoneyUnit::Wan };
+            match parse_value(field, text, &ctx) {
+                Ok(v) => patch.set(field, Some(v)),
+                Err(message) => errors.push(FieldError::new(name, message)),
+            }
+        }
+        if errors.is_empty() { Ok(patch) } else { Err(ServiceError::Invalid(errors)) }
+    }
+
+    /// Inserts or updates one entity by the credit code in the patch.
+    pub fn entity_upsert(&self, actor: &Actor, patch: &EntityPatch) -> Result<(Entity, WriteOutcome)> {
+        let tx = self.store.write()?;
+        let result = upsert_in(&tx, actor, patch, self.today(), Timestamp::now())?;
+        if result.1 != WriteOutcome::Unchanged {
+            tx.audit(&actor.describe(), "entity.upsert", &format!("entity:{}", result.0.credit_code), "")?;
+            tx.commit()?;
+        }
+        Ok(result)
+    }
+
+    pub fn entity_by_code(&self, code: &str) -> Result<Entity> {
+        let code = code.trim().to_ascii_uppercase();
+        self.store
+            .read()?
+            .entity_by_code(&code)?
+            .ok_or_else(|| ServiceError::NotFound(format!("统一社会信用代码为 {code} 的经营主体不存在")))
+    }
+
+    pub fn entity_file(&self, code: &str) -> Result<EntityFile> {
+        let entity = self.entity_by_code(code)?;
+        let tags = self.tag_dictionary()?;
+        let today = self.today();
+        let fields = Field::ALL
+            .iter()
+            .map(|f| {
+                let v = entity.get(*f, today);
+                FieldRow {
+                    name: f.name(),
+                    label: f.label(),
+                    derived: f.derived(),
+                    text: v.as_ref().map(FieldValue::to_text),
+                    display: v.as_ref().map(|v| v.display(&tags)),
+                }
+            })
+            .collect();
+        let history = self.store.read()?.changes(entity.id)?;
+        let financials = entity.financials.iter().rev().cloned().collect();
+        Ok(EntityFile { entity, fields, financials, history })
+    }
+
+    pub fn entity_list(&self, query: &EntityQuery) -> Result<EntityPage> {
+        let tx = self.store.read()?;
+        let limit = query.limit.clamp(1, 500);
+        let q = query.q.trim().to_ascii_uppercase();
+        let industry = query.industry.trim().to_ascii_uppercase();
+        let tag = query.tag.trim();
+        let status = query.status.trim();
+        let keep = |e: &Entity| {
+            (q.is_empty()
+                || e.credit_code.as_str().contains(q.as_str())
+                || e.name.as_deref().is_some_and(|n| n.to_ascii_uppercase().contains(q.as_str())))
+                && (industry.is_empty() || e.industry.as_ref().is_some_and(|i| i.within(&industry)))
+                && query.size_class.is_none_or(|s| e.size_class() == Some(s))
+                && (tag.is_empty() || e.has_tag(tag))
+                && (status.is_empty() || e.status.is_some_and(|s| s.key() == status))
+                && (!query.warnings || !e.warnings.is_empty())
+        };
+        let region = query.region.trim();
+        if !region.is_empty() {
+            // The region index narrows the candidates; pages follow entity ids.
+            let mut entities = Vec::new();
+            let mut after = query.after;
+            loop {
+                let ids = tx.entity_ids_in_region(region, after, 2000)?;
+                let Some(&last) = ids.last() else { return Ok(EntityPage { entities, next_after: None }) };
+                for id in ids {
+                    if let Some(e) = tx.entity(id)?
+                        && keep(&e)
+                    {
+                        entities.push(e);
+                        if entities.len() >= limit {
+                            return Ok(EntityPage { entities, next_after: Some(id) });
+                        }
+                    }
+                }
+                after = last;
+            }
+        }
+        let scan = tx.scan_entities(query.after, limit, 50_000, keep)?;
+        Ok(EntityPage { entities: scan.entities, next_after: scan.next_after })
+    }
+
+    pub fn tags(&self) -> Result<Vec<TagDef>> {
+        Ok(self.store.read()?.tags()?)
+    }
+
+    /// Adds a tag to the dictionary or changes its labels.
+    pub fn tag_put(&self, actor: &str, mut tag: TagDef) -> Result<TagDef> {
+        tag.key = tag.key.trim().to_string();
+        tag.label = tag.label.trim().to_string();
+        let mut errors = Vec::new();
+        if !TagDictionary::valid_key(&tag.key) {
+            errors.push(FieldError::new("key", "标签标识只能由小写字母、数字和下划线组成，以字母开头，最长 40 个字符"));
+        }
+        if tag.label.is_empty() {
+            errors.push(FieldError::new("label", "请填写标签名称"));
+        }
+        if !errors.is_empty() {
+            return Err(ServiceError::Invalid(errors));
+        }
+        let tx = self.store.write()?;
+        if tx.tags()?.iter().any(|t| t.label == tag.label && t.key != tag.key) {
+            return Err(ServiceError::invalid("label", format!("标签名称「{}」已被其他标签使用", tag.label)));
+        }
+        tx.put_tag(&tag)?;
+        tx.audit(actor, "tag.put", &format!("tag:{}", tag.key), &tag.label)?;
+        tx.commit()?;
+        Ok(tag)
+    }
+}
+
+/// Applies a patch inside a write transaction: finds the entity by credit code, creates it if
+/// new (a new entity needs a name), records the change set. Shared by single writes and imports.
+pub(crate) fn upsert_in(
+    tx: &WriteTx,
+    actor: &Actor,
+    patch: &EntityPatch,
+    today: Date,
+    now: Timestamp,
+) -> Result<(Entity, WriteOutcome)> {
+    let code =
+        patch.credit_code().ok_or_else(|| ServiceError::invalid("credit_code", "请填写统一社会信用代码"))?.clone();
+    let before = tx.entity_by_code(code.as_str())?;
+    let (mut entity, outcome) = match &before {
+        Some(e) => (e.clone(), WriteOutcome::Updated),
+        None => {
+            let named = matches!(patch.get(Field::Name), Some(Some(FieldValue::Text(n))) if !n.is_empty());
+            if !named {
+                return Err(ServiceError::invalid("name", format!("新经营主体 {code} 必须填写名称")));
+            }
+            (Entity::new(tx.next_id("entity")?, code, now), WriteOutcome::Inserted)
+        }
+    };
+    let changes = entity.apply(patch, today, now);
+    if outcome == WriteOutcome::Updated && changes.is_empty() && before.as_ref() == Some(&entity) {
+        return Ok((entity, WriteOutcome::Unchanged));
+    }
+    tx.put_entity(&entity, before.as_ref())?;
+    if !changes.is_empty() {
+        tx.add_changes(entity.id, &ChangeSet { at: now, actor: actor.clone(), changes })?;
+    }
+    Ok((entity, outcome))
+}

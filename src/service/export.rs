@@ -1,0 +1,191 @@
+//! Exporting the entity and policy libraries as CSV or XLSX. An exported entity file imports
+//! back unchanged: derived columns are written for reading and ignored on import.
+
+use std::io::Write;
+
+use rust_xlsxwriter::{Format as XlsxFormat, Workbook, XlsxError};
+
+use super::policies::Audience;
+use super::{Result, Service, ServiceError};
+use crate::import::Format;
+use crate::model::{Entity, Field, FieldValue, Vocabulary};
+
+/// XLSX holds at most 1,048,576 rows, the header included.
+const XLSX_MAX_ROWS: u64 = 1_048_575;
+
+/// One cell: a number where the field is numeric (so spreadsheets can sum it), else text.
+enum Cell {
+    Text(String),
+    Number(f64),
+}
+
+fn entity_cells(e: &Entity, today: crate::model::Date) -> Vec<Cell> {
+    Field::ALL
+        .iter()
+        .map(|f| match e.get(*f, today) {
+            None => Cell::Text(String::new()),
+            Some(FieldValue::Money(m)) => Cell::Number(m.as_wan_f64()),
+            Some(FieldValue::Int(i)) if *f != Field::FiscalYear => Cell::Number(i as f64),
+            Some(FieldValue::Percent(p) | FieldValue::Number(p)) => Cell::Number(p),
+            Some(v) => Cell::Text(v.to_text()),
+        })
+        .collect()
+}
+
+fn xlsx_error(e: XlsxError) -> ServiceError {
+    ServiceError::Internal(format!("无法生成 XLSX：{e}"))
+}
+
+fn io_error(e: impl std::fmt::Display) -> ServiceError {
+    ServiceError::Internal(format!("无法写出文件：{e}"))
+}
+
+/// Receives one row at a time.
+type RowSink<'a> = dyn FnMut(Vec<Cell>) -> Result<()> + 'a;
+
+/// Writes rows to CSV or XLSX; rows come from `fill`, which calls the sink once per row.
+fn write_table(
+    format: Format,
+    headers: &[String],
+    out: &mut dyn Write,
+    fill: &mut dyn FnMut(&mut RowSink<'_>) -> Result<()>,
+) -> Result<u64> {
+    let mut rows = 0u64;
+    match format {
+        Format::Csv => {
+            // A BOM so that Excel opens the UTF-8 file with Chinese intact.
+            out.write_all("\u{feff}".as_bytes()).map_err(io_error)?;
+            let mut w = csv::Writer::from_writer(out);
+            w.write_record(headers).map_err(io_error)?;
+            fill(&mut |cells| {
+                let texts: Vec<String> = cells
+                    .into_iter()
+                    .map(|c| match c {
+                        Cell::Text(s) => s,
+                        Cell::Number(n) => crate::model::fields::format_number(n),
+                    })
+                    .collect();
+                rows += 1;
+                w.write_record(&texts).map_err(io_error)
+            })?;
+            w.flush().map_err(io_error)?;
+        }
+        Format::Xlsx => {
+            let mut book = Workbook::new();
+            let bold = XlsxFormat::new().set_bold();
+            let sheet = book.add_worksheet_with_constant_memory().map_err(xlsx_error)?;
+            for (c, h) in headers.iter().enumerate() {
+                sheet.write_string_with_format(0, c as u16, h, &bold).map_err(xlsx_error)?;
+            }
+            fill(&mut |cells| {
+                rows += 1;
+                if rows > XLSX_MAX_ROWS {
+                    return Err(ServiceError::invalid("format", "XLSX 最多容纳 1,048,575 行数据，请改用 CSV 导出"));
+                }
+                for (c, cell) in cells.into_iter().enumerate() {
+                    let (r, c) = (rows as u32, c as u16);
+                    match cell {
+                        Cell::Text(s) if s.is_empty() => {}
+                        Cell::Text(s) => {
+                            sheet.write_string(r, c, s).map_err(xlsx_error)?;
+                        }
+                        Cell::Number(n) => {
+                            sheet.write_number(r, c, n).map_err(xlsx_error)?;
+                        }
+                    }
+                }
+                Ok(())
+            })?;
+            let mut buffer = std::io::Cursor::new(Vec::new());
+            book.save_to_writer(&mut buffer).map_err(xlsx_error)?;
+            out.write_all(buffer.get_ref()).map_err(io_error)?;
+        }
+    }
+    Ok(rows)
+}
+
+impl Service {
+    /// Writes every entity; returns the number of rows.
+    pub fn export_entities(&self, format: Format, out: &mut dyn Write) -> Result<u64> {
+        let today = self.today();
+        let headers: Vec<String> = Field::ALL.iter().map(|f| f.header()).collect();
+        let tx = self.store.read()?;
+        write_table(format, &headers, out, &mut |sink| tx.for_each_entity(|e| sink(entity_cells(&e, today))))
+    }
+
+    /// Writes one row per measure with its policy (staff view: the newest version).
+    pub fn export_policies(&self, format: Format, out: &mut dyn Write) -> Result<u64> {
+        let headers: Vec<String> = [
+            "政策ID",
+            "政策标题",
+            "文号",
+            "层级",
+            "发文部门",
+            "发布日期",
+            "有效期起",
+            "有效期止",
+            "事项ID",
+            "事项名称",
+            "类别",
+            "承办部门",
+            "兑现方式",
+            "版本",
+            "版本状态",
+            "申报开始",
+            "申报截止",
+            "单户上限(万元)",
+            "资金总额(万元)",
+            "兑现标准",
+            "申报条件",
+            "申报材料",
+            "联系方式",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let policies = self.policy_search(&Default::default(), Audience::Staff)?;
+        let opt = |d: Option<crate::model::Date>| Cell::Text(d.map(|d| d.to_string()).unwrap_or_default());
+        let money =
+            |m: Option<crate::model::Money>| m.map_or(Cell::Text(String::new()), |m| Cell::Number(m.as_wan_f64()));
+        write_table(format, &headers, out, &mut |sink| {
+            for p in &policies {
+                let c = &p.policy.content;
+                for m in &p.measures {
+                    let s = &m.spec;
+                    sink(vec![
+                        Cell::Number(p.policy.id as f64),
+                        Cell::Text(c.title.clone()),
+                        Cell::Text(c.doc_number.clone()),
+                        Cell::Text(c.level.label().into()),
+                        Cell::Text(c.department.clone()),
+                        opt(c.issue_date),
+                        opt(c.valid_from),
+                        opt(c.valid_until),
+                        Cell::Number(m.id as f64),
+                        Cell::Text(s.name.clone()),
+                        Cell::Text(s.category.label().into()),
+                        Cell::Text(s.department.clone()),
+                        Cell::Text(s.mode.label().into()),
+                        Cell::Number(f64::from(m.version)),
+                        Cell::Text(m.status.label().into()),
+                        opt(s.window_start),
+                        opt(s.window_end),
+                        money(s.cap),
+                        money(s.budget),
+                        Cell::Text(s.amount.clone().unwrap_or_default()),
+                        Cell::Text(
+                            s.conditions
+                                .iter()
+                                .map(|c| format!("{}〔{}〕", c.label, c.expr))
+                                .collect::<Vec<_>>()
+                                .join("\n"),
+                        ),
+                        Cell::Text(s.materials.join("\n")),
+                        Cell::Text(s.contact.clone()),
+                    ])?;
+                }
+            }
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,393 @@
+//! Importing entity files. A file is read twice, streaming: first every row is checked (nothing
+//! written), then — only if the file is clean, or the caller chose to skip bad rows — the good
+//! rows are written in batches. Each batch is one transaction with its audit entry; a batch is
+//! an idempotent upsert, so re-running an interrupted import is safe.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{Cursor, Read, Seek};
+
+use super::entities::{WriteOutcome, upsert_in};
+use super::{Result, Service, ServiceError};
+use crate::import::{ColumnMap, Format, ReadError, for_each_row};
+use crate::model::imports::{ImportJob, ImportReport, ImportStatus, RowIssue};
+use crate::model::{Actor, Field, FieldValue, Timestamp};
+
+/// Rows written per transaction.
+pub const BATCH_ROWS: usize = 2000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Checking,
+    Writing,
+}
+
+/// Hooks for a caller that wants to watch: progress every 1,000 rows, and every issue found
+/// (the job keeps only the first 1,000).
+pub trait ImportObserver {
+    fn progress(&mut self, _phase: Phase, _rows: u64) {}
+    fn issue(&mut self, _issue: &RowIssue) {}
+}
+
+/// An observer that watches nothing.
+pub struct Quiet;
+impl ImportObserver for Quiet {}
+
+#[derive(Debug, thiserror::Error)]
+enum Abort {
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+}
+
+impl From<crate::store::StoreError> for Abort {
+    fn from(e: crate::store::StoreError) -> Self {
+        Abort::Service(e.into())
+    }
+}
+
+fn file_issue(reason: String) -> RowIssue {
+    RowIssue { row: 0, column: "(文件)".into(), value: String::new(), reason }
+}
+
+/// What the check pass found.
+struct Checked {
+    report: ImportReport,
+    bad_rows: HashSet<u64>,
+    header_ok: bool,
+}
+
+impl Service {
+    /// Pass 1: checks every row against the catalogue and the store, writes nothing.
+    fn import_check<R: Read + Seek>(
+        &self,
+        source: R,
+        format: Format,
+        observer: &mut dyn ImportObserver,
+    ) -> Result<Checked> {
+        let tags = self.tag_dictionary()?;
+        let today = self.today();
+        let tx = self.store.read()?;
+        let mut report = ImportReport::default();
+        let mut bad_rows = HashSet::new();
+        let mut map: Option<ColumnMap> = None;
+        let mut header_ok = true;
+        let mut first_row_of: HashMap<String, u64> = HashMap::new();
+        let note = |report: &mut ImportReport, issue: RowIssue, observer: &mut dyn ImportObserver| {
+            observer.issue(&issue);
+            report.push_issue(issue);
+        };
+        let outcome = for_each_row(source, format, |row, cells| -> std::result::Result<(), Abort> {
+            let Some(columns) = &map else {
+                match ColumnMap::from_headers(cells) {
+                    Ok(m) => {
+                        report.columns = m.fields().iter().map(|f| f.name().to_string()).collect();
+                        report.ignored_columns = m.ignored.clone();
+                        map = Some(m);
+                    }
+                    Err(issues) => {
+                        header_ok = false;
+                        for i in issues {
+                            note(&mut report, i, observer);
+                        }
+                        return Err(ReadError::Empty.into());
+                    }
+                }
+                return Ok(());
+            };
+            report.rows += 1;
+            if report.rows % 1000 == 0 {
+                observer.progress(Phase::Checking, report.rows);
+            }
+            let mut issues = match columns.parse_row(row, &cells, today, &tags) {
+                Ok(patch) => {
+                    let mut issues = Vec::new();
+                    if let Some(code) = patch.credit_code() {
+                        let code_col = || {
+                            columns
+                                .headers
+                                .iter()
+                                .find(|h| crate::import::match_header(h).is_some_and(|(f, _)| f == Field::CreditCode))
+                                .cloned()
+                                .unwrap_or_default()
+                        };
+                        if let Some(first) = first_row_of.get(code.as_str()) {
+                            issues.push(RowIssue {
+                                row,
+                                column: code_col(),
+                                value: code.to_string(),
+                                reason: format!(
+                                    "与第 {first} 行的统一社会信用代码重复，同一主体在一个文件中只能出现一次"
+                                ),
+                            });
+                        } else {
+                            first_row_of.insert(code.to_string(), row);
+                            let named = matches!(patch.get(Field::Name), Some(Some(FieldValue::Text(_))));
+                            if !named && tx.entity_id_by_code(code.as_str())?.is_none() {
+                                issues.push(RowIssue {
+                                    row,
+                                    column: "名称".into(),
+                                    value: String::new(),
+                                    reason: format!("{code} 是新的经营主体，必须填写名称"),
+                                });
+                            }
+                        }
+                    }
+                    issues
+                }
+                Err(issues) => issues,
+            };
+            if issues.is_empty() {
+                report.valid += 1;
+            } else {
+                report.invalid += 1;
+                bad_rows.insert(row);
+                for i in issues.drain(..) {
+                    note(&mut report, i, observer);
+                }
+            }
+            Ok(())
+        });
+        match outcome {
+            Ok(()) if map.is_none() => {
+                header_ok = false;
+                note(&mut report, file_issue(ReadError::Empty.to_string()), observer);
+            }
+            Ok(()) => {}
+            Err(Abort::Read(_)) if !header_ok => {}
+            Err(Abort::Read(e)) => {
+                header_ok = false;
+                note(&mut report, file_issue(e.to_string()), observer);
+            }
+            Err(Abort::Service(e)) => return Err(e),
+        }
+        observer.progress(Phase::Checking, report.rows);
+        Ok(Checked { report, bad_rows, header_ok })
+    }
+
+    /// Pass 2: writes the rows that passed the check, in batches.
+    fn import_write<R: Read + Seek>(
+        &self,
+        source: R,
+        format: Format,
+        job: &mut ImportJob,
+        bad_rows: &HashSet<u64>,
+        observer: &mut dyn ImportObserver,
+    ) -> Result<()> {
+        let tags = self.tag_dictionary()?;
+        let today = self.today();
+        let actor = Actor::Import { id: job.id, file: job.file_name.clone(), username: job.created_by.clone() };
+        let audit_actor = actor.describe();
+        let mut map: Option<ColumnMap> = None;
+        let mut batch: Vec<(u64, crate::model::EntityPatch)> = Vec::with_capacity(BATCH_ROWS);
+        let mut done = 0u64;
+        let report = &mut job.report;
+        let flush = |batch: &mut Vec<(u64, crate::model::EntityPatch)>, report: &mut ImportReport| -> Result<()> {
+            if batch.is_empty() {
+                return Ok(());
+            }
+            let tx = self.store.write()?;
+            let now = Timestamp::now();
+            let (first, last) = (batch[0].0, batch[batch.len() - 1].0);
+            let mut late_issues = Vec::new();
+            for (row, patch) in batch.drain(..) {
+                match upsert_in(&tx, &actor, &patch, today, now) {
+                    Ok((_, WriteOutcome::Inserted)) => report.inserted += 1,
+                    Ok((_, WriteOutcome::Updated)) => report.updated += 1,
+                    Ok((_, WriteOutcome::Unchanged)) => report.unchanged += 1,
+                    // The store changed since the check (e.g. the entity was removed meanwhile).
+                    Err(ServiceError::Invalid(errors)) => late_issues.extend(errors.into_iter().map(|e| RowIssue {
+                        row,
+                        column: e.field,
+                        value: String::new(),
+                        reason: e.message,
+                    })),
+                    Err(e) => return Err(e),
+                }
+            }
+            tx.audit(&audit_actor, "import.batch", &format!("import:{}", job.id), &format!("rows {first}–{last}"))?;
+            tx.commit()?;
+            for issue in late_issues {
+                report.invalid += 1;
+                report.valid = report.valid.saturating_sub(1);
+                report.push_issue(issue);
+            }
+            Ok(())
+        };
+        let outcome = for_each_row(source, format, |row, cells| -> std::result::Result<(), Abort> {
+            let Some(columns) = &map else {
+                map = Some(ColumnMap::from_headers(cells).map_err(|_| ReadError::Empty)?);
+                return Ok(());
+            };
+            if bad_rows.contains(&row) {
+                return Ok(());
+            }
+            // Rows are checked already; one that fails now would have failed then.
+            if let Ok(patch) = columns.parse_row(row, &cells, today, &tags) {
+                batch.push((row, patch));
+            }
+            done += 1;
+            if batch.len() >= BATCH_ROWS {
+                flush(&mut batch, report)?;
+                observer.progress(Phase::Writing, done);
+            }
+            Ok(())
+        });
+        match outcome {
+            Ok(()) => {}
+            Err(Abort::Read(e)) => return Err(ServiceError::Internal(format!("文件在导入过程中无法再次读取：{e}"))),
+            Err(Abort::Service(e)) => return Err(e),
+        }
+        flush(&mut batch, report)?;
+        observer.progress(Phase::Writing, done);
+        Ok(())
+    }
+
+    fn new_job(&self, file_name: &str, username: &str, skip_invalid: bool) -> Result<ImportJob> {
+        let tx = self.store.write()?;
+        let job = ImportJob {
+            id: tx.next_id("import")?,
+            file_name: file_name.to_string(),
+            status: ImportStatus::Staged,
+            skip_invalid,
+            created_at: Timestamp::now(),
+            created_by: username.to_string(),
+            finished_at: None,
+            confirmed_by: None,
+            report: ImportReport::default(),
+        };
+        tx.put_import_job(&job)?;
+        tx.commit()?;
+        Ok(job)
+    }
+
+    fn finish_job(&self, job: &mut ImportJob, status: ImportStatus) -> Result<()> {
+        job.status = status;
+        job.finished_at = Some(Timestamp::now());
+        let tx = self.store.write()?;
+        tx.put_import_job(job)?;
+        tx.delete_import_file(job.id)?;
+        let r = &job.report;
+        tx.audit(
+            job.confirmed_by.as_deref().unwrap_or(&job.created_by),
+            &format!(
+                "import.{}",
+                match status {
+                    ImportStatus::Applied => "apply",
+                    ImportStatus::Refused => "refuse",
+                    ImportStatus::Discarded => "discard",
+                    ImportStatus::Staged => "stage",
+                }
+            ),
+            &format!("import:{}", job.id),
+            &format!(
+                "{}: {} rows, {} invalid, {} new, {} updated",
+                job.file_name, r.rows, r.invalid, r.inserted, r.updated
+            ),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Checks and (unless refused or `dry_run`) writes a file read through `open`, which is
+    /// called once per pass. Returns the finished job.
+    pub fn import_run<R, F>(
+        &self,
+        file_name: &str,
+        username: &str,
+        open: F,
+        skip_invalid: bool,
+        dry_run: bool,
+        observer: &mut dyn ImportObserver,
+    ) -> Result<ImportJob>
+    where
+        R: Read + Seek,
+        F: Fn() -> std::io::Result<R>,
+    {
+        let format = Format::of(file_name)
+            .ok_or_else(|| ServiceError::invalid("file", ReadError::UnknownFormat(file_name.into()).to_string()))?;
+        let io = |e: std::io::Error| ServiceError::invalid("file", format!("无法打开文件「{file_name}」：{e}"));
+        let mut job = self.new_job(file_name, username, skip_invalid)?;
+        let checked = self.import_check(open().map_err(io)?, format, observer)?;
+        job.report = checked.report;
+        let refuse = !checked.header_ok || (job.report.invalid > 0 && !skip_invalid);
+        if refuse || dry_run {
+            self.finish_job(&mut job, if refuse { ImportStatus::Refused } else { ImportStatus::Discarded })?;
+            return Ok(job);
+        }
+        self.import_write(open().map_err(io)?, format, &mut job, &checked.bad_rows, observer)?;
+        self.finish_job(&mut job, ImportStatus::Applied)?;
+        Ok(job)
+    }
+
+    /// Web step 1: checks an uploaded file and keeps it until it is confirmed or discarded.
+    pub fn import_stage(&self, username: &str, file_name: &str, bytes: Vec<u8>) -> Result<ImportJob> {
+        let format = Format::of(file_name)
+            .ok_or_else(|| ServiceError::invalid("file", ReadError::UnknownFormat(file_name.into()).to_string()))?;
+        let mut job = self.new_job(file_name, username, false)?;
+        let checked = self.import_check(Cursor::new(bytes.as_slice()), format, &mut Quiet)?;
+        job.report = checked.report;
+        if !checked.header_ok {
+            self.finish_job(&mut job, ImportStatus::Refused)?;
+            return Ok(job);
+        }
+        let tx = self.store.write()?;
+        tx.put_import_job(&job)?;
+        tx.put_import_file(job.id, &bytes)?;
+        tx.audit(username, "import.stage", &format!("import:{}", job.id), file_name)?;
+        tx.commit()?;
+        Ok(job)
+    }
+
+    /// Web step 2: writes a staged file. With bad rows it needs `skip_invalid`.
+    pub fn import_confirm(&self, username: &str, id: u64, skip_invalid: bool) -> Result<ImportJob> {
+        let (mut job, bytes) = {
+            let tx = self.store.read()?;
+            let job = tx.import_job(id)?.ok_or_else(|| ServiceError::NotFound(format!("导入 #{id} 不存在")))?;
+            (job, tx.import_file(id)?)
+        };
+        let Some(bytes) = bytes.filter(|_| job.status == ImportStatus::Staged) else {
+            return Err(ServiceError::Conflict(format!("导入 #{id} 的状态是「{}」，不能再确认", job.status.label())));
+        };
+        if job.report.invalid > 0 && !skip_invalid {
+            return Err(ServiceError::Conflict(format!(
+                "导入 #{id} 有 {} 行有误。请修正文件后重新上传，或选择「跳过有误的行」只导入正确的 {} 行",
+                job.report.invalid, job.report.valid
+            )));
+        }
+        let format = Format::of(&job.file_name).unwrap_or(Format::Csv);
+        // Re-check against the store as it is now, then write.
+        let checked = self.import_check(Cursor::new(bytes.as_slice()), format, &mut Quiet)?;
+        if checked.report.invalid > job.report.invalid && !skip_invalid {
+            job.report = checked.report;
+            let tx = self.store.write()?;
+            tx.put_import_job(&job)?;
+            tx.commit()?;
+            return Err(ServiceError::Conflict(format!("导入 #{id} 在确认前数据已变化，出现了新的有误行，请查看报告")));
+        }
+        job.report = checked.report;
+        job.skip_invalid = skip_invalid;
+        job.confirmed_by = Some(username.to_string());
+        self.import_write(Cursor::new(bytes.as_slice()), format, &mut job, &checked.bad_rows, &mut Quiet)?;
+        self.finish_job(&mut job, ImportStatus::Applied)?;
+        Ok(job)
+    }
+
+    pub fn import_discard(&self, id: u64) -> Result<ImportJob> {
+        let mut job =
+            self.store.read()?.import_job(id)?.ok_or_else(|| ServiceError::NotFound(format!("导入 #{id} 不存在")))?;
+        if job.status != ImportStatus::Staged {
+            return Err(ServiceError::Conflict(format!("导入 #{id} 的状态是「{}」，不能放弃", job.status.label())));
+        }
+        self.finish_job(&mut job, ImportStatus::Discarded)?;
+        Ok(job)
+    }
+
+    pub fn import_get(&self, id: u64) -> Result<ImportJob> {
+        self.store.read()?.import_job(id)?.ok_or_else(|| ServiceError::NotFound(format!("导入 #{id} 不存在")))
+    }
+
+    pub fn import_list(&self, limit: usize) -> Result<Vec<ImportJob>> {
+        Ok(self.store.read()?.import_jobs(limit)?)
+    }
+}

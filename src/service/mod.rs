@@ -1,0 +1,107 @@
+//! Use-cases over the store: one write transaction each, with its audit entry. Every function
+//! here blocks; async callers go through [`Service::blocking`].
+
+pub mod calendar;
+pub mod demo;
+pub mod entities;
+pub mod export;
+pub mod imports;
+pub mod policies;
+
+use std::sync::Arc;
+
+use crate::model::{Date, FieldError, TagDictionary};
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The input has problems a person can fix; each names its field.
+    #[error("输入有误：{}", .0.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join("；"))]
+    Invalid(Vec<FieldError>),
+    #[error("{0}")]
+    NotFound(String),
+    /// The request is well-formed but the record's state does not allow it.
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("内部错误：{0}")]
+    Internal(String),
+}
+
+impl ServiceError {
+    pub fn invalid(field: &str, message: impl Into<String>) -> ServiceError {
+        ServiceError::Invalid(vec![FieldError::new(field, message)])
+    }
+}
+
+pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
+
+/// Settings that change how the service behaves.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// Pretend today is this date (demos, tests, "as of" runs); `None` is the real date in CST.
+    pub today: Option<Date>,
+    /// Cheap password hashing, for tests only.
+    pub fast_password_hashing: bool,
+}
+
+pub struct Service {
+    pub store: Arc<Store>,
+    pub config: Config,
+}
+
+impl Service {
+    pub fn new(store: Store, config: Config) -> Service {
+        Service { store: Arc::new(store), config }
+    }
+
+    /// The evaluation date: the configured one or today in China Standard Time.
+    pub fn today(&self) -> Date {
+        self.config.today.unwrap_or_else(Date::today)
+    }
+
+    /// Runs blocking service work off the async runtime.
+    pub async fn blocking<R, F>(self: &Arc<Self>, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Service) -> Result<R> + Send + 'static,
+    {
+        let svc = Arc::clone(self);
+        tokio::task::spawn_blocking(move || f(&svc))
+            .await
+            .map_err(|e| ServiceError::Internal(format!("background task failed: {e}")))?
+    }
+
+    pub fn tag_dictionary(&self) -> Result<TagDictionary> {
+        Ok(TagDictionary::new(self.store.read()?.tags()?))
+    }
+
+    /// Counts for the home page and `/metrics`.
+    pub fn stats(&self) -> Result<Stats> {
+        let tx = self.store.read()?;
+        let measures = tx.measures()?;
+        Ok(Stats {
+            policies: tx.policies()?.len() as u64,
+            measures: measures.len() as u64,
+            published_measures: measures.iter().filter(|m| m.published.is_some()).count() as u64,
+            entities: tx.entity_count()?,
+            users: tx.users()?.len() as u64,
+            store_bytes: self.store.file_size(),
+        })
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Stats {
+    pub policies: u64,
+    pub measures: u64,
+    pub published_measures: u64,
+    pub entities: u64,
+    pub users: u64,
+    pub store_bytes: u64,
+}

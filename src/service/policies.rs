@@ -1,0 +1,395 @@
+//! The policy library: policies, measures, drafts and immutable published versions, search.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Result, Service, ServiceError};
+use crate::model::{
+    Category, Date, Level, Measure, MeasureSpec, MeasureVersion, Mode, Policy, PolicyInput, Timestamp, VersionStatus,
+};
+use crate::store::{ReadTx, WriteTx};
+
+/// Filters of the policy list. Empty fields do not filter.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PolicyQuery {
+    pub q: String,
+    pub level: Option<Level>,
+    pub category: Option<Category>,
+    pub department: String,
+    pub mode: Option<Mode>,
+    /// Only measures whose application window contains today.
+    pub open_now: bool,
+}
+
+/// A measure as a list or page shows it: the version in force (or, for staff, the newest).
+#[derive(Debug, Clone, Serialize)]
+pub struct MeasureView {
+    pub id: u64,
+    pub policy_id: u64,
+    pub version: u32,
+    pub status: VersionStatus,
+    pub published: Option<u32>,
+    pub has_draft: bool,
+    pub open_now: bool,
+    #[serde(flatten)]
+    pub spec: MeasureSpec,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyView {
+    #[serde(flatten)]
+    pub policy: Policy,
+    pub published: bool,
+    pub measures: Vec<MeasureView>,
+    /// A short piece of text around the first search hit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snippet: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VersionEntry {
+    #[serde(flatten)]
+    pub version: MeasureVersion,
+    /// What changed from the version before (empty for the first).
+    pub changes: Vec<String>,
+}
+
+/// Whose eyes a read is for: the public sees published versions only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    Public,
+    Staff,
+}
+
+fn view(tx: &ReadTx, measure: &Measure, audience: Audience, today: Date) -> Result<Option<MeasureView>> {
+    let shown = match audience {
+        Audience::Public => measure.published,
+        Audience::Staff => Some(measure.latest),
+    };
+    let Some(number) = shown else { return Ok(None) };
+    let Some(v) = tx.version(measure.id, number)? else { return Ok(None) };
+    Ok(Some(MeasureView {
+        id: measure.id,
+        policy_id: measure.policy_id,
+        version: v.version,
+        status: v.status,
+        published: measure.published,
+        has_draft: measure.has_draft(),
+        open_now: v.spec.open_on(today),
+        spec: v.spec,
+    }))
+}
+
+/// ASCII lower-cased for matching (Chinese is unaffected); keeps every character's position.
+fn fold(s: &str) -> String {
+    s.to_ascii_lowercase()
+}
+
+/// About 40 characters either side of the first hit of `term` in `text`.
+fn snippet(text: &str, term: &str) -> Option<String> {
+    let folded = fold(text);
+    let byte = folded.find(term)?;
+    let chars: Vec<char> = text.chars().collect();
+    let at = folded[..byte].chars().count();
+    let start = at.saturating_sub(40);
+    let end = (at + term.chars().count() + 40).min(chars.len());
+    let mut s: String = chars[start..end].iter().collect::<String>().split_whitespace().collect::<Vec<_>>().join(" ");
+    if start > 0 {
+        s.insert(0, '…');
+    }
+    if end < chars.len() {
+        s.push('…');
+    }
+    Some(s)
+}
+
+impl Service {
+    fn policy_or_404(tx: &ReadTx, id: u64) -> Result<Policy> {
+        tx.policy(id)?.ok_or_else(|| ServiceError::NotFound(format!("政策 #{id} 不存在")))
+    }
+
+    pub fn policy_create(&self, actor: &str, mut input: PolicyInput) -> Result<Policy> {
+        input.validate().map_err(ServiceError::Invalid)?;
+        let tx = self.store.write()?;
+        let now = Timestamp::now();
+        let policy = Policy {
+            id: tx.next_id("policy")?,
+            content: input,
+            created_at: now,
+            updated_at: now,
+            created_by: actor.into(),
+        };
+        tx.put_policy(&policy)?;
+        tx.audit(actor, "policy.create", &format!("policy:{}", policy.id), &policy.content.title)?;
+        tx.commit()?;
+        Ok(policy)
+    }
+
+    pub fn policy_update(&self, actor: &str, id: u64, mut input: PolicyInput) -> Result<Policy> {
+        input.validate().map_err(ServiceError::Invalid)?;
+        let tx = self.store.write()?;
+        let mut policy = tx.policy(id)?.ok_or_else(|| ServiceError::NotFound(format!("政策 #{id} 不存在")))?;
+        if policy.content == input {
+            return Ok(policy);
+        }
+        policy.content = input;
+        policy.updated_at = Timestamp::now();
+        tx.put_policy(&policy)?;
+        tx.audit(actor, "policy.update", &format!("policy:{id}"), &policy.content.title)?;
+        tx.commit()?;
+        Ok(policy)
+    }
+
+    /// A policy with its measures; the public sees it only once a measure is published.
+    pub fn policy_get(&self, id: u64, audience: Audience) -> Result<PolicyView> {
+        let tx = self.store.read()?;
+        let policy = Self::policy_or_404(&tx, id)?;
+        let today = self.today();
+        let mut measures = Vec::new();
+        for mid in tx.measure_ids_of_policy(id)? {
+            if let Some(m) = tx.measure(mid)?
+                && let Some(v) = view(&tx, &m, audience, today)?
+            {
+                measures.push(v);
+            }
+        }
+        let published = measures.iter().any(|m| m.published.is_some());
+        if audience == Audience::Public && !published {
+            return Err(ServiceError::NotFound(format!("政策 #{id} 不存在或尚未发布")));
+        }
+        Ok(PolicyView { policy, published, measures, snippet: None })
+    }
+
+    /// Searches title, document number, full text, interpretation and measure names and guides
+    /// for every whitespace-separated term (Chinese substrings included), then filters.
+    pub fn policy_search(&self, query: &PolicyQuery, audience: Audience) -> Result<Vec<PolicyView>> {
+        let tx = self.store.read()?;
+        let today = self.today();
+        let terms: Vec<String> = query.q.split_whitespace().map(fold).collect();
+        let department = query.department.trim();
+        let mut out = Vec::new();
+        let mut measures_by_policy: std::collections::BTreeMap<u64, Vec<Measure>> = Default::default();
+        for m in tx.measures()? {
+            measures_by_policy.entry(m.policy_id).or_default().push(m);
+        }
+        for policy in tx.policies()? {
+            if query.level.is_some_and(|l| l != policy.content.level) {
+                continue;
+            }
+            let mut measures = Vec::new();
+            for m in measures_by_policy.get(&policy.id).into_iter().flatten() {
+                if let Some(v) = view(&tx, m, audience, today)? {
+                    measures.push(v);
+                }
+            }
+            if audience == Audience::Public && measures.is_empty() {
+                continue;
+            }
+            let published = measures.iter().any(|m| m.published.is_some());
+            let c = &policy.content;
+            let haystacks: Vec<&str> =
+                [c.title.as_str(), c.doc_number.as_str(), c.interpretation.as_str(), c.text.as_str()]
+                    .into_iter()
+                    .chain(measures.iter().flat_map(|m| [m.spec.name.as_str(), m.spec.guide.as_str()]))
+                    .collect();
+            let folded: Vec<String> = haystacks.iter().map(|h| fold(h)).collect();
+            if !terms.iter().all(|t| folded.iter().any(|h| h.contains(t.as_str()))) {
+                continue;
+            }
+            let snippet = terms.first().and_then(|t| haystacks.iter().find_map(|h| snippet(h, t)));
+            let measure_filter = |m: &MeasureView| {
+                query.category.is_none_or(|x| x == m.spec.category)
+                    && query.mode.is_none_or(|x| x == m.spec.mode)
+                    && (department.is_empty() || m.spec.department == department || c.department == department)
+                    && (!query.open_now || m.open_now)
+            };
+            let filtering =
+                query.category.is_some() || query.mode.is_some() || !department.is_empty() || query.open_now;
+            if filtering {
+                measures.retain(measure_filter);
+                if measures.is_empty() {
+                    continue;
+                }
+            }
+            out.push(PolicyView { policy, published, measures, snippet });
+        }
+        // Title hits first, then the newest documents.
+        let title_hit = |p: &PolicyView| terms.iter().all(|t| fold(&p.policy.content.title).contains(t.as_str()));
+        out.sort_by(|a, b| {
+            title_hit(b)
+                .cmp(&title_hit(a))
+                .then(b.policy.content.issue_date.cmp(&a.policy.content.issue_date))
+                .then(b.policy.id.cmp(&a.policy.id))
+        });
+        Ok(out)
+    }
+
+    pub fn departments(&self) -> Result<Vec<String>> {
+        Ok(self.store.read()?.departments()?)
+    }
+
+    pub fn measure_create(&self, actor: &str, policy_id: u64, mut spec: MeasureSpec) -> Result<MeasureVersion> {
+        spec.validate().map_err(ServiceError::Invalid)?;
+        let tx = self.store.write()?;
+        if tx.policy(policy_id)?.is_none() {
+            return Err(ServiceError::NotFound(format!("政策 #{policy_id} 不存在")));
+        }
+        let now = Timestamp::now();
+        let measure = Measure { id: tx.next_id("measure")?, policy_id, latest: 1, published: None, created_at: now };
+        let version = MeasureVersion {
+            measure_id: measure.id,
+            version: 1,
+            status: VersionStatus::Draft,
+            spec,
+            created_at: now,
+            created_by: actor.into(),
+            published_at: None,
+            published_by: None,
+        };
+        tx.put_measure(&measure)?;
+        tx.put_version(&version)?;
+        tx.audit(actor, "measure.create", &format!("measure:{}", measure.id), &version.spec.name)?;
+        tx.commit()?;
+        Ok(version)
+    }
+
+    fn measure_or_404(tx: &WriteTx, id: u64) -> Result<Measure> {
+        tx.measure(id)?.ok_or_else(|| ServiceError::NotFound(format!("政策事项 #{id} 不存在")))
+    }
+
+    /// Edits the draft; when the newest version is published, starts a new draft version.
+    pub fn measure_update(&self, actor: &str, id: u64, mut spec: MeasureSpec) -> Result<MeasureVersion> {
+        spec.validate().map_err(ServiceError::Invalid)?;
+        let tx = self.store.write()?;
+        let mut measure = Self::measure_or_404(&tx, id)?;
+        let latest = tx
+            .version(id, measure.latest)?
+            .ok_or_else(|| ServiceError::Internal(format!("measure {id} has no version {}", measure.latest)))?;
+        if latest.spec == spec {
+            return Ok(latest);
+        }
+        let now = Timestamp::now();
+        let version = if latest.status == VersionStatus::Draft {
+            MeasureVersion { spec, created_at: now, created_by: actor.into(), ..latest }
+        } else {
+            measure.latest += 1;
+            tx.put_measure(&measure)?;
+            MeasureVersion {
+                measure_id: id,
+                version: measure.latest,
+                status: VersionStatus::Draft,
+                spec,
+                created_at: now,
+                created_by: actor.into(),
+                published_at: None,
+                published_by: None,
+            }
+        };
+        tx.put_version(&version)?;
+        tx.audit(
+            actor,
+            "measure.update",
+            &format!("measure:{id}"),
+            &format!("v{} {}", version.version, version.spec.name),
+        )?;
+        tx.commit()?;
+        Ok(version)
+    }
+
+    /// Freezes the draft as the version in force; the one before becomes superseded.
+    pub fn measure_publish(&self, actor: &str, id: u64) -> Result<MeasureVersion> {
+        let tx = self.store.write()?;
+        let mut measure = Self::measure_or_404(&tx, id)?;
+        if !measure.has_draft() {
+            return Err(ServiceError::Conflict(format!(
+                "政策事项 #{id} 没有待发布的草稿（当前版本 v{} 已发布）",
+                measure.latest
+            )));
+        }
+        let mut draft = tx
+            .version(id, measure.latest)?
+            .ok_or_else(|| ServiceError::Internal(format!("measure {id} has no version {}", measure.latest)))?;
+        let mut spec = draft.spec.clone();
+        spec.validate().map_err(ServiceError::Invalid)?;
+        if let Some(old) = measure.published
+            && let Some(mut prev) = tx.version(id, old)?
+        {
+            prev.status = VersionStatus::Superseded;
+            tx.put_version(&prev)?;
+        }
+        draft.status = VersionStatus::Published;
+        draft.published_at = Some(Timestamp::now());
+        draft.published_by = Some(actor.into());
+        measure.published = Some(draft.version);
+        tx.put_version(&draft)?;
+        tx.put_measure(&measure)?;
+        tx.audit(
+            actor,
+            "measure.publish",
+            &format!("measure:{id}"),
+            &format!("v{} {}", draft.version, draft.spec.name),
+        )?;
+        tx.commit()?;
+        Ok(draft)
+    }
+
+    /// Throws away an unpublished draft that follows a published version.
+    pub fn measure_discard_draft(&self, actor: &str, id: u64) -> Result<()> {
+        let tx = self.store.write()?;
+        let mut measure = Self::measure_or_404(&tx, id)?;
+        let Some(published) = measure.published.filter(|_| measure.has_draft()) else {
+            return Err(ServiceError::Conflict(format!("政策事项 #{id} 没有可放弃的草稿（从未发布的事项请直接修改）")));
+        };
+        let draft = measure.latest;
+        tx.delete_version(id, draft)?;
+        measure.latest = published;
+        tx.put_measure(&measure)?;
+        tx.audit(actor, "measure.discard_draft", &format!("measure:{id}"), &format!("v{draft}"))?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// One measure with its policy; the public sees only the version in force.
+    pub fn measure_get(&self, id: u64, audience: Audience) -> Result<(MeasureView, Policy)> {
+        let tx = self.store.read()?;
+        let missing = || ServiceError::NotFound(format!("政策事项 #{id} 不存在或尚未发布"));
+        let measure = tx.measure(id)?.ok_or_else(missing)?;
+        let v = view(&tx, &measure, audience, self.today())?.ok_or_else(missing)?;
+        let policy = Self::policy_or_404(&tx, measure.policy_id)?;
+        Ok((v, policy))
+    }
+
+    /// Every version, newest first, each with what changed from the one before.
+    pub fn measure_versions(&self, id: u64, audience: Audience) -> Result<Vec<VersionEntry>> {
+        let tx = self.store.read()?;
+        let measure = tx.measure(id)?.ok_or_else(|| ServiceError::NotFound(format!("政策事项 #{id} 不存在")))?;
+        let versions = tx.versions(id)?;
+        let mut out: Vec<VersionEntry> = Vec::new();
+        for (i, v) in versions.iter().enumerate() {
+            let changes = if i == 0 { Vec::new() } else { v.spec.diff(&versions[i - 1].spec) };
+            out.push(VersionEntry { version: v.clone(), changes });
+        }
+        if audience == Audience::Public {
+            if measure.published.is_none() {
+                return Err(ServiceError::NotFound(format!("政策事项 #{id} 不存在或尚未发布")));
+            }
+            out.retain(|e| e.version.status != VersionStatus::Draft);
+        }
+        out.reverse();
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snippets_cut_around_the_hit() {
+        let text = format!("{}高新技术企业认定奖励{}", "甲".repeat(60), "乙".repeat(60));
+        let s = snippet(&text, "高新").unwrap();
+        assert!(s.starts_with('…') && s.ends_with('…') && s.contains("高新技术"));
+        assert_eq!(snippet("Apply NOW", "now").as_deref(), Some("Apply NOW"));
+        assert_eq!(snippet("abc", "x"), None);
+    }
+}

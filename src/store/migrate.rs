@@ -1,0 +1,155 @@
+//! Schema version and ordered migrations (version = number of migrations applied).
+
+use redb::{ReadableDatabase, ReadableTable, TableHandle, WriteTransaction};
+
+use super::tables::*;
+use super::{APP_MARKER, Result, Store, StoreError, codec};
+use crate::model::Entity;
+
+type Migration = fn(&WriteTransaction) -> Result<()>;
+
+/// Migration `i` takes the store from version `i` to `i + 1`.
+const MIGRATIONS: &[(&str, Migration)] =
+    &[("create the initial tables", create_v1_tables), ("index entities by region", index_entities_by_region)];
+
+pub const SCHEMA_VERSION: u64 = MIGRATIONS.len() as u64;
+
+const VERSION_KEY: &str = "schema_version";
+const APP_KEY: &str = "app";
+
+fn create_v1_tables(tx: &WriteTransaction) -> Result<()> {
+    tx.open_table(KIND_TO_LAST_ID)?;
+    tx.open_table(POLICY_ID_TO_POLICY)?;
+    tx.open_table(MEASURE_ID_TO_MEASURE)?;
+    tx.open_table(MEASURE_VERSION_TO_VERSION)?;
+    tx.open_table(POLICY_TO_MEASURE)?;
+    tx.open_table(DEPARTMENT_TO_INFO)?;
+    tx.open_table(ENTITY_ID_TO_ENTITY)?;
+    tx.open_table(CREDIT_CODE_TO_ENTITY_ID)?;
+    tx.open_table(ENTITY_CHANGE_TO_CHANGESET)?;
+    tx.open_table(TAG_KEY_TO_TAG)?;
+    tx.open_table(USER_ID_TO_USER)?;
+    tx.open_table(USERNAME_TO_USER_ID)?;
+    tx.open_table(SESSION_HASH_TO_SESSION)?;
+    tx.open_table(TOKEN_HASH_TO_TOKEN)?;
+    tx.open_table(AUDIT_SEQ_TO_ENTRY)?;
+    tx.open_table(IMPORT_ID_TO_JOB)?;
+    tx.open_table(IMPORT_ID_TO_FILE)?;
+    tx.open_table(DAY_TO_CALENDAR_ENTRY)?;
+    Ok(())
+}
+
+fn index_entities_by_region(tx: &WriteTransaction) -> Result<()> {
+    let entities = tx.open_table(ENTITY_ID_TO_ENTITY)?;
+    let mut index = tx.open_table(REGION_TO_ENTITY_ID)?;
+    for row in entities.iter()? {
+        let (id, bytes) = row?;
+        let entity: Entity = codec::decode(bytes.value())?;
+        if let Some(region) = &entity.region {
+            index.insert((region.as_str(), id.value()), ())?;
+        }
+    }
+    Ok(())
+}
+
+/// Brings a freshly opened file to the current schema, or refuses it.
+pub(super) fn prepare(store: &Store, fresh: bool) -> Result<()> {
+    let found = {
+        let tx = store.db.begin_read()?;
+        let names: Vec<String> = tx.list_tables()?.map(|t| t.name().to_string()).collect();
+        if names.iter().any(|n| n == META.name()) {
+            let meta = tx.open_table(META)?;
+            let app = meta.get(APP_KEY)?.map(|v| v.value().to_vec());
+            if app.as_deref() != Some(APP_MARKER) {
+                return Err(StoreError::Foreign(store.path.clone(), "no huiqi marker in its meta table".into()));
+            }
+            let version = meta.get(VERSION_KEY)?.map(|v| v.value().to_vec()).unwrap_or_default();
+            let bytes: [u8; 8] = version
+                .as_slice()
+                .try_into()
+                .map_err(|_| StoreError::Corrupt(store.path.clone(), "unreadable schema version".into()))?;
+            u64::from_le_bytes(bytes)
+        } else if names.is_empty() {
+            0
+        } else {
+            return Err(StoreError::Foreign(
+                store.path.clone(),
+                format!("it holds tables huiqi does not know ({})", names.join(", ")),
+            ));
+        }
+    };
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::TooNew { path: store.path.clone(), found, known: SCHEMA_VERSION });
+    }
+    for (i, (what, migration)) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let to = i as u64 + 1;
+        if !fresh {
+            tracing::info!(from = i, to, what, "migrating store");
+        }
+        let tx = store.db.begin_write()?;
+        migration(&tx)?;
+        set_version(&tx, to)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+fn set_version(tx: &WriteTransaction, version: u64) -> Result<()> {
+    let mut meta = tx.open_table(META)?;
+    meta.insert(APP_KEY, APP_MARKER)?;
+    meta.insert(VERSION_KEY, version.to_le_bytes().as_slice())?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use redb::Database;
+
+    use super::*;
+    use crate::model::{CreditCode, RegionCode, Timestamp};
+    use crate::store::FILE_NAME;
+
+    /// Writes a store exactly as schema version 1 left it: no region index.
+    fn write_v1_file(dir: &std::path::Path) {
+        let db = Database::create(dir.join(FILE_NAME)).unwrap();
+        let tx = db.begin_write().unwrap();
+        create_v1_tables(&tx).unwrap();
+        set_version(&tx, 1).unwrap();
+        {
+            let mut entities = tx.open_table(ENTITY_ID_TO_ENTITY).unwrap();
+            let mut codes = tx.open_table(CREDIT_CODE_TO_ENTITY_ID).unwrap();
+            for (id, code, region) in [(1, "91350100M000100Y43", Some("230125")), (2, "91230100MA1BXXXX1X", None)] {
+                let mut e = Entity::new(id, CreditCode::parse(code).unwrap(), Timestamp(0));
+                e.region = region.map(|r| RegionCode::parse(r).unwrap());
+                entities.insert(id, codec::encode(&e).unwrap().as_slice()).unwrap();
+                codes.insert(code, id).unwrap();
+            }
+        }
+        tx.commit().unwrap();
+    }
+
+    #[test]
+    fn opens_a_version_1_file_and_migrates_it() {
+        let dir = tempfile::tempdir().unwrap();
+        write_v1_file(dir.path());
+        let store = Store::open(dir.path()).unwrap();
+        let tx = store.read().unwrap();
+        assert_eq!(tx.schema_version().unwrap(), Some(SCHEMA_VERSION));
+        assert_eq!(tx.entity_ids_in_region("2301", 0, 10).unwrap(), vec![1]);
+        assert_eq!(tx.entity_by_code("91350100M000100Y43").unwrap().map(|e| e.id), Some(1));
+    }
+
+    #[test]
+    fn refuses_a_file_from_a_newer_program() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = Database::create(dir.path().join(FILE_NAME)).unwrap();
+            let tx = db.begin_write().unwrap();
+            set_version(&tx, SCHEMA_VERSION + 1).unwrap();
+            tx.commit().unwrap();
+        }
+        let err = Store::open(dir.path()).err().unwrap();
+        assert!(matches!(err, StoreError::TooNew { .. }), "{err:?}");
+        assert!(err.to_string().contains("newer huiqi"));
+    }
+}

@@ -1,0 +1,176 @@
+//! The store: one redb file in the data directory. Opening checks the schema version and runs
+//! ordered migrations; reads and writes go through [`ReadTx`] and [`WriteTx`], whose typed
+//! methods keep every secondary index in the same transaction as its record.
+
+mod codec;
+mod migrate;
+mod repo;
+pub mod tables;
+
+use std::path::{Path, PathBuf};
+
+use redb::{Database, ReadableDatabase, TableHandle};
+
+pub use codec::{decode, encode};
+pub use migrate::SCHEMA_VERSION;
+pub use repo::{EntityScan, ReadTx, WriteTx};
+
+/// The file name of the store inside the data directory.
+pub const FILE_NAME: &str = "huiqi.redb";
+const APP_MARKER: &[u8] = b"huiqi";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "the data directory {0} is in use by another huiqi process (数据目录正被另一个 huiqi 进程使用): stop that process first, or import through its web page or API"
+    )]
+    AlreadyOpen(PathBuf),
+    #[error("{0} is not a huiqi store (不是 huiqi 数据文件): {1}")]
+    Foreign(PathBuf, String),
+    #[error("{0} is damaged and cannot be opened (数据文件已损坏): {1}. Restore it from a backup.")]
+    Corrupt(PathBuf, String),
+    #[error(
+        "{path} was written by a newer huiqi (schema version {found}; this program knows up to {known}). Use the newer program or restore a backup."
+    )]
+    TooNew { path: PathBuf, found: u64, known: u64 },
+    #[error("cannot use the data directory {0}: {1}")]
+    Io(PathBuf, std::io::Error),
+    #[error("store error: {0}")]
+    Db(#[from] redb::Error),
+    #[error("cannot encode or decode a {what} record: {detail}")]
+    Codec { what: String, detail: String },
+}
+
+macro_rules! from_redb {
+    ($($t:ty),+) => {
+        $(impl From<$t> for StoreError {
+            fn from(e: $t) -> Self {
+                StoreError::Db(e.into())
+            }
+        })+
+    };
+}
+from_redb!(redb::TransactionError, redb::TableError, redb::StorageError, redb::CommitError);
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The open store. Cheap to share behind an `Arc`; every call blocks, so async code reaches
+/// it only through `spawn_blocking`.
+pub struct Store {
+    db: Database,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `dir`, migrating an older schema.
+    pub fn open(dir: &Path) -> Result<Store> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Io(dir.to_path_buf(), e))?;
+        let path = dir.join(FILE_NAME);
+        let fresh = !path.exists();
+        let opened = if fresh { Database::create(&path) } else { Database::open(&path) };
+        let db = opened.map_err(|e| open_error(&path, e))?;
+        let store = Store { db, path };
+        migrate::prepare(&store, fresh)?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn read(&self) -> Result<ReadTx> {
+        Ok(ReadTx::new(self.db.begin_read()?))
+    }
+
+    pub fn write(&self) -> Result<WriteTx> {
+        Ok(WriteTx::new(self.db.begin_write()?))
+    }
+
+    /// Names of the tables present in the file.
+    pub fn table_names(&self) -> Result<Vec<String>> {
+        let tx = self.db.begin_read()?;
+        Ok(tx.list_tables()?.map(|t| t.name().to_string()).collect())
+    }
+
+    /// Rewrites the file to release free pages; needs the store to be otherwise idle.
+    pub fn compact(&mut self) -> Result<bool> {
+        self.db.compact().map_err(|e| StoreError::Db(e.into()))
+    }
+
+    /// Verifies every page checksum; `Ok(false)` means damage was found (and repaired).
+    pub fn check_integrity(&mut self) -> Result<bool> {
+        self.db.check_integrity().map_err(|e| open_error(&self.path, e))
+    }
+
+    pub fn file_size(&self) -> u64 {
+        std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)
+    }
+}
+
+fn open_error(path: &Path, e: redb::DatabaseError) -> StoreError {
+    use redb::{DatabaseError as D, StorageError as S};
+    match e {
+        D::DatabaseAlreadyOpen => StoreError::AlreadyOpen(path.parent().unwrap_or(path).to_path_buf()),
+        D::Storage(S::Corrupted(m)) => StoreError::Corrupt(path.to_path_buf(), m),
+        D::Storage(S::Io(io)) if io.kind() == std::io::ErrorKind::InvalidData => {
+            StoreError::Foreign(path.to_path_buf(), io.to_string())
+        }
+        D::Storage(S::Io(io)) => StoreError::Io(path.to_path_buf(), io),
+        D::UpgradeRequired(v) => StoreError::Foreign(path.to_path_buf(), format!("redb file format {v}")),
+        other => StoreError::Corrupt(path.to_path_buf(), other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_open_of_the_same_directory_is_refused_clearly() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = Store::open(dir.path()).unwrap();
+        let err = Store::open(dir.path()).err().unwrap();
+        assert!(matches!(err, StoreError::AlreadyOpen(_)), "{err}");
+        assert!(err.to_string().contains("in use by another huiqi process"));
+    }
+
+    #[test]
+    fn a_garbage_file_is_refused_clearly() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(FILE_NAME), b"this is a spreadsheet, not a database".repeat(200)).unwrap();
+        let err = Store::open(dir.path()).err().unwrap();
+        assert!(matches!(err, StoreError::Foreign(..) | StoreError::Corrupt(..)), "{err:?}");
+    }
+
+    #[test]
+    fn a_foreign_redb_file_is_refused_clearly() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = Database::create(dir.path().join(FILE_NAME)).unwrap();
+            let tx = db.begin_write().unwrap();
+            {
+                let def: redb::TableDefinition<&str, u64> = redb::TableDefinition::new("someone_elses");
+                let mut t = tx.open_table(def).unwrap();
+                t.insert("x", 1).unwrap();
+            }
+            tx.commit().unwrap();
+        }
+        let err = Store::open(dir.path()).err().unwrap();
+        assert!(matches!(err, StoreError::Foreign(..)), "{err:?}");
+    }
+
+    #[test]
+    fn reopening_keeps_data_and_version() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            let tx = store.write().unwrap();
+            assert_eq!(tx.next_id("x").unwrap(), 1);
+            tx.commit().unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.read().unwrap().schema_version().unwrap(), Some(SCHEMA_VERSION));
+        let tx = store.write().unwrap();
+        assert_eq!(tx.next_id("x").unwrap(), 2);
+    }
+}

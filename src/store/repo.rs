@@ -1,0 +1,432 @@
+//! Typed access to the tables. Read methods exist on both transactions (a write transaction
+//! reads its own writes); write methods keep each index in step with its record.
+
+use redb::{ReadTransaction, ReadableTable, ReadableTableMetadata, WriteTransaction};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::codec::{decode, encode};
+use super::tables::*;
+use super::{Result, StoreError};
+use crate::model::imports::ImportJob;
+use crate::model::{
+    ApiToken, AuditEntry, ChangeSet, Entity, Measure, MeasureVersion, Policy, Session, TagDef, Timestamp, User,
+};
+
+pub struct ReadTx {
+    txn: ReadTransaction,
+}
+
+pub struct WriteTx {
+    txn: WriteTransaction,
+}
+
+/// A page of entities from a scan in id order.
+#[derive(Debug, Default)]
+pub struct EntityScan {
+    pub entities: Vec<Entity>,
+    /// Where the next page starts (the last id looked at), if the scan stopped early.
+    pub next_after: Option<u64>,
+}
+
+fn get_record<T: DeserializeOwned>(bytes: Option<redb::AccessGuard<'_, &[u8]>>) -> Result<Option<T>> {
+    bytes.map(|b| decode(b.value())).transpose()
+}
+
+/// Read methods, written once for both transaction kinds.
+macro_rules! read_methods {
+    ($tx:ty) => {
+        impl $tx {
+            pub fn schema_version(&self) -> Result<Option<u64>> {
+                let meta = self.txn.open_table(META)?;
+                let v = meta.get("schema_version")?;
+                Ok(v.and_then(|b| b.value().try_into().ok()).map(u64::from_le_bytes))
+            }
+
+            pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>> {
+                let meta = self.txn.open_table(META)?;
+                Ok(meta.get(key)?.map(|b| b.value().to_vec()))
+            }
+
+            pub fn policy(&self, id: u64) -> Result<Option<Policy>> {
+                get_record(self.txn.open_table(POLICY_ID_TO_POLICY)?.get(id)?)
+            }
+
+            pub fn policies(&self) -> Result<Vec<Policy>> {
+                let t = self.txn.open_table(POLICY_ID_TO_POLICY)?;
+                t.iter()?.map(|r| decode(r?.1.value())).collect()
+            }
+
+            pub fn measure(&self, id: u64) -> Result<Option<Measure>> {
+                get_record(self.txn.open_table(MEASURE_ID_TO_MEASURE)?.get(id)?)
+            }
+
+            pub fn measures(&self) -> Result<Vec<Measure>> {
+                let t = self.txn.open_table(MEASURE_ID_TO_MEASURE)?;
+                t.iter()?.map(|r| decode(r?.1.value())).collect()
+            }
+
+            pub fn measure_ids_of_policy(&self, policy: u64) -> Result<Vec<u64>> {
+                let t = self.txn.open_table(POLICY_TO_MEASURE)?;
+                t.range((policy, 0)..=(policy, u64::MAX))?.map(|r| Ok(r?.0.value().1)).collect()
+            }
+
+            pub fn version(&self, measure: u64, version: u32) -> Result<Option<MeasureVersion>> {
+                get_record(self.txn.open_table(MEASURE_VERSION_TO_VERSION)?.get((measure, version))?)
+            }
+
+            /// Every version of a measure, oldest first.
+            pub fn versions(&self, measure: u64) -> Result<Vec<MeasureVersion>> {
+                let t = self.txn.open_table(MEASURE_VERSION_TO_VERSION)?;
+                t.range((measure, 0)..=(measure, u32::MAX))?.map(|r| decode(r?.1.value())).collect()
+            }
+
+            pub fn departments(&self) -> Result<Vec<String>> {
+                let t = self.txn.open_table(DEPARTMENT_TO_INFO)?;
+                t.iter()?.map(|r| Ok(r?.0.value().to_string())).collect()
+            }
+
+            pub fn entity(&self, id: u64) -> Result<Option<Entity>> {
+                get_record(self.txn.open_table(ENTITY_ID_TO_ENTITY)?.get(id)?)
+            }
+
+            pub fn entity_id_by_code(&self, code: &str) -> Result<Option<u64>> {
+                Ok(self.txn.open_table(CREDIT_CODE_TO_ENTITY_ID)?.get(code)?.map(|v| v.value()))
+            }
+
+            pub fn entity_by_code(&self, code: &str) -> Result<Option<Entity>> {
+                match self.entity_id_by_code(code)? {
+                    Some(id) => self.entity(id),
+                    None => Ok(None),
+                }
+            }
+
+            pub fn entity_count(&self) -> Result<u64> {
+                Ok(self.txn.open_table(ENTITY_ID_TO_ENTITY)?.len()?)
+            }
+
+            /// Entities with id > `after` in id order that pass `keep`, up to `limit`; looks at
+            /// no more than `budget` records so that one page never scans the whole library.
+            pub fn scan_entities(
+                &self,
+                after: u64,
+                limit: usize,
+                budget: usize,
+                mut keep: impl FnMut(&Entity) -> bool,
+            ) -> Result<EntityScan> {
+                let t = self.txn.open_table(ENTITY_ID_TO_ENTITY)?;
+                let mut out = EntityScan::default();
+                let mut looked = 0usize;
+                for row in t.range(after.saturating_add(1)..)? {
+                    let (id, bytes) = row?;
+                    looked += 1;
+                    let e: Entity = decode(bytes.value())?;
+                    if keep(&e) {
+                        out.entities.push(e);
+                    }
+                    if out.entities.len() >= limit || looked >= budget {
+                        out.next_after = Some(id.value());
+                        break;
+                    }
+                }
+                Ok(out)
+            }
+
+            /// Calls `f` for every entity in id order; stops at the first error.
+            pub fn for_each_entity<E: From<StoreError>>(
+                &self,
+                mut f: impl FnMut(Entity) -> std::result::Result<(), E>,
+            ) -> std::result::Result<(), E> {
+                let t = self.txn.open_table(ENTITY_ID_TO_ENTITY).map_err(StoreError::from)?;
+                for row in t.iter().map_err(StoreError::from)? {
+                    let row = row.map_err(StoreError::from)?;
+                    f(decode(row.1.value())?)?;
+                }
+                Ok(())
+            }
+
+            /// Ids of entities whose region lies within `prefix` (digit pairs), id > `after`.
+            pub fn entity_ids_in_region(&self, prefix: &str, after: u64, limit: usize) -> Result<Vec<u64>> {
+                let t = self.txn.open_table(REGION_TO_ENTITY_ID)?;
+                let mut ids = Vec::new();
+                for row in t.range((prefix, 0u64)..)? {
+                    let (key, _) = row?;
+                    let (region, id) = key.value();
+                    if !region.starts_with(prefix) {
+                        break;
+                    }
+                    if id > after {
+                        ids.push(id);
+                    }
+                }
+                ids.sort_unstable();
+                ids.truncate(limit);
+                Ok(ids)
+            }
+
+            /// An entity's change history, newest first.
+            pub fn changes(&self, entity: u64) -> Result<Vec<ChangeSet>> {
+                let t = self.txn.open_table(ENTITY_CHANGE_TO_CHANGESET)?;
+                let mut out: Vec<ChangeSet> =
+                    t.range((entity, 0)..=(entity, u64::MAX))?.map(|r| decode(r?.1.value())).collect::<Result<_>>()?;
+                out.reverse();
+                Ok(out)
+            }
+
+            pub fn tags(&self) -> Result<Vec<TagDef>> {
+                let t = self.txn.open_table(TAG_KEY_TO_TAG)?;
+                t.iter()?.map(|r| decode(r?.1.value())).collect()
+            }
+
+            pub fn user(&self, id: u64) -> Result<Option<User>> {
+                get_record(self.txn.open_table(USER_ID_TO_USER)?.get(id)?)
+            }
+
+            pub fn user_by_name(&self, username: &str) -> Result<Option<User>> {
+                let id = self.txn.open_table(USERNAME_TO_USER_ID)?.get(username)?.map(|v| v.value());
+                match id {
+                    Some(id) => self.user(id),
+                    None => Ok(None),
+                }
+            }
+
+            pub fn users(&self) -> Result<Vec<User>> {
+                let t = self.txn.open_table(USER_ID_TO_USER)?;
+                t.iter()?.map(|r| decode(r?.1.value())).collect()
+            }
+
+            pub fn session(&self, hash: &[u8]) -> Result<Option<Session>> {
+                get_record(self.txn.open_table(SESSION_HASH_TO_SESSION)?.get(hash)?)
+            }
+
+            pub fn token(&self, hash: &[u8]) -> Result<Option<ApiToken>> {
+                get_record(self.txn.open_table(TOKEN_HASH_TO_TOKEN)?.get(hash)?)
+            }
+
+            /// The newest audit entries, newest first.
+            pub fn audit_tail(&self, limit: usize) -> Result<Vec<AuditEntry>> {
+                let t = self.txn.open_table(AUDIT_SEQ_TO_ENTRY)?;
+                t.iter()?.rev().take(limit).map(|r| decode(r?.1.value())).collect()
+            }
+
+            pub fn import_job(&self, id: u64) -> Result<Option<ImportJob>> {
+                get_record(self.txn.open_table(IMPORT_ID_TO_JOB)?.get(id)?)
+            }
+
+            /// The newest imports first.
+            pub fn import_jobs(&self, limit: usize) -> Result<Vec<ImportJob>> {
+                let t = self.txn.open_table(IMPORT_ID_TO_JOB)?;
+                t.iter()?.rev().take(limit).map(|r| decode(r?.1.value())).collect()
+            }
+
+            pub fn import_file(&self, id: u64) -> Result<Option<Vec<u8>>> {
+                Ok(self.txn.open_table(IMPORT_ID_TO_FILE)?.get(id)?.map(|b| b.value().to_vec()))
+            }
+
+            /// Calendar entries (days since epoch → encoded entry) in a day range.
+            pub fn calendar<T: DeserializeOwned>(&self, from: i32, to: i32) -> Result<Vec<(i32, T)>> {
+                let t = self.txn.open_table(DAY_TO_CALENDAR_ENTRY)?;
+                t.range(from..=to)?
+                    .map(|r| {
+                        let (k, v) = r?;
+                        Ok((k.value(), decode(v.value())?))
+                    })
+                    .collect()
+            }
+        }
+    };
+}
+
+read_methods!(ReadTx);
+read_methods!(WriteTx);
+
+impl ReadTx {
+    pub(super) fn new(txn: ReadTransaction) -> ReadTx {
+        ReadTx { txn }
+    }
+}
+
+fn put<K: redb::Key + 'static>(
+    txn: &WriteTransaction,
+    def: redb::TableDefinition<K, &'static [u8]>,
+    key: K::SelfType<'_>,
+    value: &impl Serialize,
+) -> Result<()> {
+    let bytes = encode(value)?;
+    txn.open_table(def)?.insert(key, bytes.as_slice())?;
+    Ok(())
+}
+
+impl WriteTx {
+    pub(super) fn new(txn: WriteTransaction) -> WriteTx {
+        WriteTx { txn }
+    }
+
+    pub fn commit(self) -> Result<()> {
+        self.txn.commit()?;
+        Ok(())
+    }
+
+    pub fn set_meta(&self, key: &str, value: &[u8]) -> Result<()> {
+        self.txn.open_table(META)?.insert(key, value)?;
+        Ok(())
+    }
+
+    /// The next id of a kind of record, starting at 1.
+    pub fn next_id(&self, kind: &str) -> Result<u64> {
+        let mut t = self.txn.open_table(KIND_TO_LAST_ID)?;
+        let next = t.get(kind)?.map_or(0, |v| v.value()) + 1;
+        t.insert(kind, next)?;
+        Ok(next)
+    }
+
+    pub fn put_policy(&self, policy: &Policy) -> Result<()> {
+        put(&self.txn, POLICY_ID_TO_POLICY, policy.id, policy)?;
+        self.note_department(&policy.content.department)
+    }
+
+    pub fn put_measure(&self, measure: &Measure) -> Result<()> {
+        put(&self.txn, MEASURE_ID_TO_MEASURE, measure.id, measure)?;
+        self.txn.open_table(POLICY_TO_MEASURE)?.insert((measure.policy_id, measure.id), ())?;
+        Ok(())
+    }
+
+    pub fn put_version(&self, version: &MeasureVersion) -> Result<()> {
+        put(&self.txn, MEASURE_VERSION_TO_VERSION, (version.measure_id, version.version), version)?;
+        self.note_department(&version.spec.department)
+    }
+
+    pub fn delete_version(&self, measure: u64, version: u32) -> Result<()> {
+        self.txn.open_table(MEASURE_VERSION_TO_VERSION)?.remove((measure, version))?;
+        Ok(())
+    }
+
+    fn note_department(&self, name: &str) -> Result<()> {
+        let mut t = self.txn.open_table(DEPARTMENT_TO_INFO)?;
+        if !name.is_empty() && t.get(name)?.is_none() {
+            let bytes = encode(&())?;
+            t.insert(name, bytes.as_slice())?;
+        }
+        Ok(())
+    }
+
+    /// Writes an entity and its indexes. `before` is the stored record it replaces, if any.
+    pub fn put_entity(&self, entity: &Entity, before: Option<&Entity>) -> Result<()> {
+        put(&self.txn, ENTITY_ID_TO_ENTITY, entity.id, entity)?;
+        let mut codes = self.txn.open_table(CREDIT_CODE_TO_ENTITY_ID)?;
+        let mut regions = self.txn.open_table(REGION_TO_ENTITY_ID)?;
+        if let Some(old) = before {
+            if old.credit_code != entity.credit_code {
+                codes.remove(old.credit_code.as_str())?;
+            }
+            if let Some(r) = &old.region
+                && old.region != entity.region
+            {
+                regions.remove((r.as_str(), old.id))?;
+            }
+        }
+        if let Some(existing) = codes.get(entity.credit_code.as_str())?.map(|v| v.value())
+            && existing != entity.id
+        {
+            return Err(StoreError::Codec {
+                what: "credit code index".into(),
+                detail: format!("{} already belongs to entity {existing}", entity.credit_code),
+            });
+        }
+        codes.insert(entity.credit_code.as_str(), entity.id)?;
+        if let Some(r) = &entity.region {
+            regions.insert((r.as_str(), entity.id), ())?;
+        }
+        Ok(())
+    }
+
+    pub fn add_changes(&self, entity: u64, changes: &ChangeSet) -> Result<()> {
+        let mut t = self.txn.open_table(ENTITY_CHANGE_TO_CHANGESET)?;
+        let next = match t.range((entity, 0)..=(entity, u64::MAX))?.next_back() {
+            Some(row) => row?.0.value().1 + 1,
+            None => 1,
+        };
+        let bytes = encode(changes)?;
+        t.insert((entity, next), bytes.as_slice())?;
+        Ok(())
+    }
+
+    pub fn put_tag(&self, tag: &TagDef) -> Result<()> {
+        put(&self.txn, TAG_KEY_TO_TAG, tag.key.as_str(), tag)
+    }
+
+    pub fn put_user(&self, user: &User) -> Result<()> {
+        let mut names = self.txn.open_table(USERNAME_TO_USER_ID)?;
+        if let Some(old) = self.user(user.id)?
+            && old.username != user.username
+        {
+            names.remove(old.username.as_str())?;
+        }
+        names.insert(user.username.as_str(), user.id)?;
+        drop(names);
+        put(&self.txn, USER_ID_TO_USER, user.id, user)
+    }
+
+    pub fn put_session(&self, hash: &[u8], session: &Session) -> Result<()> {
+        put(&self.txn, SESSION_HASH_TO_SESSION, hash, session)
+    }
+
+    pub fn delete_session(&self, hash: &[u8]) -> Result<()> {
+        self.txn.open_table(SESSION_HASH_TO_SESSION)?.remove(hash)?;
+        Ok(())
+    }
+
+    /// Removes sessions that expired before `now`; returns how many.
+    pub fn purge_sessions(&self, now: Timestamp) -> Result<u64> {
+        let mut t = self.txn.open_table(SESSION_HASH_TO_SESSION)?;
+        let expired = t.extract_if(|_, v| decode::<Session>(v).map(|s| s.expires_at < now).unwrap_or(true))?;
+        let mut n = 0;
+        for row in expired {
+            row?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    pub fn put_token(&self, hash: &[u8], token: &ApiToken) -> Result<()> {
+        put(&self.txn, TOKEN_HASH_TO_TOKEN, hash, token)
+    }
+
+    /// Appends an audit entry in this transaction.
+    pub fn audit(&self, actor: &str, action: &str, target: &str, detail: &str) -> Result<()> {
+        let mut t = self.txn.open_table(AUDIT_SEQ_TO_ENTRY)?;
+        let seq = match t.last()? {
+            Some((k, _)) => k.value() + 1,
+            None => 1,
+        };
+        let entry = AuditEntry {
+            seq,
+            at: Timestamp::now(),
+            actor: actor.to_string(),
+            action: action.to_string(),
+            target: target.to_string(),
+            detail: detail.to_string(),
+        };
+        let bytes = encode(&entry)?;
+        t.insert(seq, bytes.as_slice())?;
+        Ok(())
+    }
+
+    pub fn put_import_job(&self, job: &ImportJob) -> Result<()> {
+        put(&self.txn, IMPORT_ID_TO_JOB, job.id, job)
+    }
+
+    pub fn put_import_file(&self, id: u64, bytes: &[u8]) -> Result<()> {
+        self.txn.open_table(IMPORT_ID_TO_FILE)?.insert(id, bytes)?;
+        Ok(())
+    }
+
+    pub fn delete_import_file(&self, id: u64) -> Result<()> {
+        self.txn.open_table(IMPORT_ID_TO_FILE)?.remove(id)?;
+        Ok(())
+    }
+
+    pub fn put_calendar(&self, day: i32, entry: &impl Serialize) -> Result<()> {
+        put(&self.txn, DAY_TO_CALENDAR_ENTRY, day, entry)
+    }
+}

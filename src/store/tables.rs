@@ -1,0 +1,45 @@
+//! Every table of the store, named `A_TO_B` for what it maps, with a version in its on-disk
+//! name. Record values are codec-encoded bytes; index tables map to `()`.
+
+use redb::TableDefinition;
+
+/// Schema version, application marker and other store-wide facts.
+pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta-0");
+/// The last id handed out per kind of record.
+pub const KIND_TO_LAST_ID: TableDefinition<&str, u64> = TableDefinition::new("sequences-0");
+
+pub const POLICY_ID_TO_POLICY: TableDefinition<u64, &[u8]> = TableDefinition::new("policies-0");
+pub const MEASURE_ID_TO_MEASURE: TableDefinition<u64, &[u8]> = TableDefinition::new("measures-0");
+/// (measure id, version) → the frozen or draft version.
+pub const MEASURE_VERSION_TO_VERSION: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("measure_versions-0");
+/// Index: (policy id, measure id).
+pub const POLICY_TO_MEASURE: TableDefinition<(u64, u64), ()> = TableDefinition::new("policy_measures-0");
+/// Department dictionary: name → first-seen record.
+pub const DEPARTMENT_TO_INFO: TableDefinition<&str, &[u8]> = TableDefinition::new("departments-0");
+
+pub const ENTITY_ID_TO_ENTITY: TableDefinition<u64, &[u8]> = TableDefinition::new("entities-0");
+/// Index: credit code → entity id.
+pub const CREDIT_CODE_TO_ENTITY_ID: TableDefinition<&str, u64> = TableDefinition::new("credit_code_entity-0");
+/// Index: (region code, entity id). Added in schema version 2.
+pub const REGION_TO_ENTITY_ID: TableDefinition<(&str, u64), ()> = TableDefinition::new("region_entity-0");
+/// (entity id, change number) → change set.
+pub const ENTITY_CHANGE_TO_CHANGESET: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("entity_changes-0");
+/// Tag dictionary: key → definition.
+pub const TAG_KEY_TO_TAG: TableDefinition<&str, &[u8]> = TableDefinition::new("tags-0");
+
+pub const USER_ID_TO_USER: TableDefinition<u64, &[u8]> = TableDefinition::new("users-0");
+pub const USERNAME_TO_USER_ID: TableDefinition<&str, u64> = TableDefinition::new("username_user-0");
+/// Hash of the session cookie → session.
+pub const SESSION_HASH_TO_SESSION: TableDefinition<&[u8], &[u8]> = TableDefinition::new("sessions-0");
+/// Hash of the bearer token → token record.
+pub const TOKEN_HASH_TO_TOKEN: TableDefinition<&[u8], &[u8]> = TableDefinition::new("api_tokens-0");
+
+/// Audit sequence number → entry.
+pub const AUDIT_SEQ_TO_ENTRY: TableDefinition<u64, &[u8]> = TableDefinition::new("audit-0");
+
+pub const IMPORT_ID_TO_JOB: TableDefinition<u64, &[u8]> = TableDefinition::new("imports-0");
+/// A staged upload's bytes, kept until it is confirmed or discarded.
+pub const IMPORT_ID_TO_FILE: TableDefinition<u64, &[u8]> = TableDefinition::new("import_files-0");
+
+/// Working-day calendar: day (days since 1970-01-01) → holiday or make-up workday.
+pub const DAY_TO_CALENDAR_ENTRY: TableDefinition<i32, &[u8]> = TableDefinition::new("calendar-0");
