@@ -1,1 +1,465 @@
-fn main() {}
+//! The `huiqi` command line: serve, init, import, export, seed, user, check, compact.
+#![forbid(unsafe_code)]
+
+use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use huiqi::auth::Auth;
+use huiqi::http::{self, AppState};
+use huiqi::import::Format;
+use huiqi::model::imports::{ImportStatus, RowIssue};
+use huiqi::model::{Date, Role, Vocabulary};
+use huiqi::service::imports::{ImportObserver, Phase};
+use huiqi::service::{Config, Service};
+use huiqi::store::Store;
+
+/// 惠企 huiqi — the enterprise-benefit policy platform in one binary.
+#[derive(Parser)]
+#[command(name = "huiqi", version, about)]
+struct Cli {
+    /// Data directory holding the store (huiqi.redb).
+    #[arg(long, global = true, env = "HUIQI_DATA")]
+    data: Option<PathBuf>,
+    /// Evaluate as if today were this date (YYYY-MM-DD); for demos and rehearsals.
+    #[arg(long, global = true, env = "HUIQI_TODAY", hide = true)]
+    today: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the web UI and the JSON API.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "HUIQI_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Create (or reuse) a demo instance: policies, 2,000 entities and demo accounts.
+        /// Without --data it lives in ./huiqi-demo.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Create or migrate the store and load reference data (tags, holiday calendar).
+    Init,
+    /// Import entities from a CSV or XLSX file.
+    Import {
+        #[command(subcommand)]
+        what: ImportWhat,
+    },
+    /// Export a library as CSV or XLSX (the format follows the file extension).
+    Export {
+        what: ExportWhat,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Generate entities deterministically (and, with --policies, load the demo policies).
+    Seed {
+        #[arg(long, default_value_t = 2000)]
+        entities: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Also load and publish the demo policies from seed/policies.
+        #[arg(long)]
+        policies: bool,
+    },
+    /// Manage accounts and API tokens.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+    /// Check the store: schema version, page checksums, counts.
+    Check,
+    /// Rewrite the store file to release free space (the server must be stopped).
+    Compact,
+}
+
+#[derive(Subcommand)]
+enum ImportWhat {
+    /// Entities: upsert by credit code, every change kept in the history.
+    Entities {
+        file: PathBuf,
+        /// Write the good rows and report the bad ones (default: refuse the whole file).
+        #[arg(long)]
+        skip_invalid: bool,
+        /// Where to write the row-by-row report (CSV).
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// Check only; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Name recorded as the importer in the history.
+        #[arg(long = "as", default_value = "cli")]
+        who: String,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ExportWhat {
+    Entities,
+    Policies,
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Create an account. The password comes from HUIQI_PASSWORD or is asked for.
+    Add {
+        username: String,
+        #[arg(long, default_value = "staff")]
+        role: String,
+        #[arg(long, default_value = "")]
+        name: String,
+        #[arg(long)]
+        department: Option<String>,
+    },
+    /// Set a new password (from HUIQI_PASSWORD or asked for); also unlocks the account.
+    Passwd { username: String },
+    /// Create a bearer token for the JSON API; it is printed once.
+    Token {
+        username: String,
+        #[arg(long, default_value = "api")]
+        name: String,
+        /// Expire after this many days.
+        #[arg(long)]
+        days: Option<u32>,
+    },
+    /// List accounts.
+    List,
+}
+
+const DEMO_ACCOUNTS: &[(&str, &str, Role, &str, &str)] = &[
+    ("admin", "admin-2026", Role::Admin, "系统管理员", ""),
+    ("keji", "keji-2026", Role::Staff, "科技局办事员", "哈尔滨市科学技术局"),
+    ("renshe", "renshe-2026", Role::Staff, "人社局办事员", "哈尔滨市人力资源和社会保障局"),
+];
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("HUIQI_LOG").unwrap_or_else(|_| "info,tower_http=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("huiqi: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn config(cli: &Cli) -> Result<Config, String> {
+    let today = match &cli.today {
+        Some(t) => Some(Date::parse(t).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    Ok(Config { today, fast_password_hashing: false })
+}
+
+fn open(dir: &Path, config: Config) -> Result<Service, String> {
+    let store = Store::open(dir).map_err(|e| e.to_string())?;
+    Ok(Service::new(store, config))
+}
+
+fn read_password(prompt: &str) -> Result<String, String> {
+    if let Ok(p) = std::env::var("HUIQI_PASSWORD") {
+        return Ok(p);
+    }
+    eprint!("{prompt}");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).map_err(|e| e.to_string())?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+fn run(cli: Cli) -> Result<ExitCode, String> {
+    let config = config(&cli)?;
+    let data = cli.data.clone();
+    let dir = |default: &str| data.clone().unwrap_or_else(|| PathBuf::from(default));
+    match cli.command {
+        Command::Serve { listen, demo } => {
+            let dir = dir(if demo { "huiqi-demo" } else { "huiqi-data" });
+            serve(&dir, config, listen, demo)
+        }
+        Command::Init => {
+            let svc = open(&dir("huiqi-data"), config)?;
+            svc.init_reference("cli").map_err(|e| e.to_string())?;
+            println!("store ready at {} (schema version {})", svc.store.path().display(), huiqi::store::SCHEMA_VERSION);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import { what: ImportWhat::Entities { file, skip_invalid, report, dry_run, who } } => {
+            let svc = open(&dir("huiqi-data"), config)?;
+            svc.init_reference("cli").map_err(|e| e.to_string())?;
+            import_entities(&svc, &file, skip_invalid, report, dry_run, &who)
+        }
+        Command::Export { what, out } => {
+            let svc = open(&dir("huiqi-data"), config)?;
+            let name = out.display().to_string();
+            let format = Format::of(&name).ok_or_else(|| format!("{name}: the file must end in .csv or .xlsx"))?;
+            let file = std::fs::File::create(&out).map_err(|e| format!("cannot create {name}: {e}"))?;
+            let mut w = std::io::BufWriter::new(file);
+            let rows = match what {
+                ExportWhat::Entities => svc.export_entities(format, &mut w),
+                ExportWhat::Policies => svc.export_policies(format, &mut w),
+            }
+            .map_err(|e| e.to_string())?;
+            w.flush().map_err(|e| e.to_string())?;
+            println!("wrote {rows} rows to {name}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Seed { entities, seed, policies } => {
+            let svc = open(&dir("huiqi-data"), config)?;
+            svc.init_reference("cli").map_err(|e| e.to_string())?;
+            if policies {
+                let files = huiqi::seed::demo_policies().map_err(|e| e.to_string())?;
+                let (p, m) = svc.load_policies("seed", &files).map_err(|e| e.to_string())?;
+                println!("loaded {p} policies with {m} published measures");
+            }
+            let start = svc.stats().map_err(|e| e.to_string())?.entities;
+            let tty = std::io::stderr().is_terminal();
+            let n = svc
+                .seed_entities(seed, start, entities, |done| {
+                    if tty {
+                        eprint!("\rgenerating entities: {done}/{entities}");
+                    }
+                })
+                .map_err(|e| e.to_string())?;
+            if tty {
+                eprintln!();
+            }
+            println!("generated {n} entities (seed {seed}, numbers {start}–{})", start + n);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::User { action } => {
+            let svc = open(&dir("huiqi-data"), config)?;
+            let auth = Auth::new(std::sync::Arc::clone(&svc.store), false);
+            user(&auth, action)
+        }
+        Command::Check => {
+            let dir = dir("huiqi-data");
+            let mut store = Store::open(&dir).map_err(|e| e.to_string())?;
+            let intact = store.check_integrity().map_err(|e| e.to_string())?;
+            let svc = Service::new(store, config);
+            let stats = svc.stats().map_err(|e| e.to_string())?;
+            println!("store: {} ({} bytes)", svc.store.path().display(), stats.store_bytes);
+            println!("schema version: {}", huiqi::store::SCHEMA_VERSION);
+            println!("page checksums: {}", if intact { "ok" } else { "damage found and repaired" });
+            println!(
+                "policies: {}, measures: {} ({} published), entities: {}, accounts: {}",
+                stats.policies, stats.measures, stats.published_measures, stats.entities, stats.users
+            );
+            Ok(if intact { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Command::Compact => {
+            let mut store = Store::open(&dir("huiqi-data")).map_err(|e| e.to_string())?;
+            let before = store.file_size();
+            store.compact().map_err(|e| e.to_string())?;
+            println!("compacted: {before} → {} bytes", store.file_size());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn user(auth: &Auth, action: UserAction) -> Result<ExitCode, String> {
+    match action {
+        UserAction::Add { username, role, name, department } => {
+            let role =
+                Role::parse(&role).ok_or_else(|| format!("unknown role {role}; use one of: {}", Role::choices()))?;
+            let password = read_password("password: ")?;
+            let user =
+                auth.user_create("cli", &username, &name, role, department, &password).map_err(|e| e.to_string())?;
+            println!("created {} ({})", user.username, user.role.key());
+        }
+        UserAction::Passwd { username } => {
+            let password = read_password("new password: ")?;
+            auth.user_set_password("cli", &username, &password).map_err(|e| e.to_string())?;
+            println!("password changed for {username}");
+        }
+        UserAction::Token { username, name, days } => {
+            let token = auth.token_create("cli", &username, &name, days).map_err(|e| e.to_string())?;
+            println!("{token}");
+        }
+        UserAction::List => {
+            for u in auth.users().map_err(|e| e.to_string())? {
+                println!(
+                    "{}\t{}\t{}\t{}{}",
+                    u.username,
+                    u.role.key(),
+                    u.display_name,
+                    u.department.unwrap_or_default(),
+                    if u.disabled { "\t(disabled)" } else { "" }
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Progress on a terminal, and every issue into the report file.
+struct CliObserver {
+    tty: bool,
+    report: Option<csv::Writer<std::fs::File>>,
+    shown: usize,
+}
+
+impl ImportObserver for CliObserver {
+    fn progress(&mut self, phase: Phase, rows: u64) {
+        if self.tty {
+            let what = match phase {
+                Phase::Checking => "checking",
+                Phase::Writing => "writing",
+            };
+            eprint!("\r{what}: {rows} rows");
+            let _ = std::io::stderr().flush();
+        }
+    }
+
+    fn issue(&mut self, i: &RowIssue) {
+        if let Some(w) = &mut self.report {
+            let _ = w.write_record([i.row.to_string().as_str(), &i.column, &i.value, &i.reason]);
+        }
+        if self.shown < 20 {
+            if self.tty {
+                eprintln!();
+            }
+            eprintln!("  row {}, column {}: 「{}」 {}", i.row, i.column, i.value, i.reason);
+            self.shown += 1;
+        }
+    }
+}
+
+fn import_entities(
+    svc: &Service,
+    file: &Path,
+    skip_invalid: bool,
+    report: Option<PathBuf>,
+    dry_run: bool,
+    who: &str,
+) -> Result<ExitCode, String> {
+    let name = file.display().to_string();
+    let report_path = report.or_else(|| skip_invalid.then(|| PathBuf::from(format!("{name}.report.csv"))));
+    let writer = match &report_path {
+        Some(p) => {
+            let mut w =
+                csv::Writer::from_path(p).map_err(|e| format!("cannot write the report {}: {e}", p.display()))?;
+            w.write_record(["行号", "列", "值", "原因"]).map_err(|e| e.to_string())?;
+            Some(w)
+        }
+        None => None,
+    };
+    let mut observer = CliObserver { tty: std::io::stderr().is_terminal(), report: writer, shown: 0 };
+    let file_name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| name.clone());
+    let path = file.to_path_buf();
+    let job = svc
+        .import_run(&file_name, who, || std::fs::File::open(&path), skip_invalid, dry_run, &mut observer)
+        .map_err(|e| e.to_string())?;
+    if observer.tty {
+        eprintln!();
+    }
+    if let Some(mut w) = observer.report.take() {
+        let _ = w.flush();
+    }
+    let r = &job.report;
+    if r.invalid > observer.shown as u64 {
+        eprintln!("  … {} more problems", r.issues.len() as u64 + r.issues_truncated - observer.shown as u64);
+    }
+    if !r.ignored_columns.is_empty() {
+        eprintln!("ignored columns: {}", r.ignored_columns.join(", "));
+    }
+    let report_note = report_path.map(|p| format!("; report: {}", p.display())).unwrap_or_default();
+    match job.status {
+        ImportStatus::Refused => {
+            eprintln!(
+                "refused {name}: {} of {} rows have problems; nothing was written (fix them, or use --skip-invalid){report_note}",
+                r.invalid, r.rows
+            );
+            Ok(ExitCode::from(2))
+        }
+        ImportStatus::Discarded => {
+            println!(
+                "checked {name}: {} rows, {} valid, {} with problems; nothing written (--dry-run){report_note}",
+                r.rows, r.valid, r.invalid
+            );
+            Ok(if r.invalid > 0 { ExitCode::from(2) } else { ExitCode::SUCCESS })
+        }
+        _ => {
+            println!(
+                "imported {name}: {} rows — {} new, {} updated, {} unchanged, {} skipped{report_note}",
+                r.rows, r.inserted, r.updated, r.unchanged, r.invalid
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn serve(dir: &Path, config: Config, listen: SocketAddr, demo: bool) -> Result<ExitCode, String> {
+    let svc = open(dir, config)?;
+    svc.init_reference("serve").map_err(|e| e.to_string())?;
+    if demo {
+        eprintln!("preparing the demo in {} …", dir.display());
+        if let Some(summary) = svc.demo_setup(2000, 1).map_err(|e| e.to_string())? {
+            eprintln!(
+                "demo created: {} policies, {} measures, {} entities",
+                summary.policies, summary.measures, summary.entities
+            );
+        }
+    }
+    let state = AppState::new(svc);
+    if demo {
+        for (username, password, role, name, department) in DEMO_ACCOUNTS {
+            let exists = state.auth.users().map_err(|e| e.to_string())?.iter().any(|u| u.username == *username);
+            if !exists {
+                let dept = (!department.is_empty()).then(|| department.to_string());
+                state.auth.user_create("demo", username, name, *role, dept, password).map_err(|e| e.to_string())?;
+            }
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+    runtime.block_on(async move {
+        let listener =
+            tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let host = if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { addr.ip().to_string() };
+        println!("huiqi is serving on http://{host}:{}/", addr.port());
+        if demo {
+            println!("demo sign-ins (at http://{host}:{}/login):", addr.port());
+            for (username, password, role, _, department) in DEMO_ACCOUNTS {
+                println!(
+                    "  {username} / {password}  ({}{}{})",
+                    role.label(),
+                    if department.is_empty() { "" } else { "，" },
+                    department
+                );
+            }
+        }
+        let _ = std::io::stdout().flush();
+        http::serve(listener, state, shutdown_signal()).await.map_err(|e| e.to_string())?;
+        eprintln!("huiqi stopped");
+        Ok::<_, String>(ExitCode::SUCCESS)
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

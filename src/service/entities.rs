@@ -136,6 +136,23 @@ impl Service {
         Ok(result)
     }
 
+    /// Creates a new entity; refuses a credit code that already exists.
+    pub fn entity_insert(&self, actor: &Actor, patch: &EntityPatch) -> Result<(Entity, WriteOutcome)> {
+        let tx = self.store.write()?;
+        if let Some(code) = patch.credit_code()
+            && tx.entity_id_by_code(code.as_str())?.is_some()
+        {
+            return Err(ServiceError::invalid(
+                "credit_code",
+                format!("统一社会信用代码 {code} 已存在，请在该主体的档案页修改"),
+            ));
+        }
+        let result = upsert_in(&tx, actor, patch, self.today(), Timestamp::now())?;
+        tx.audit(&actor.describe(), "entity.create", &format!("entity:{}", result.0.credit_code), "")?;
+        tx.commit()?;
+        Ok(result)
+    }
+
     pub fn entity_by_code(&self, code: &str) -> Result<Entity> {
         let code = code.trim().to_ascii_uppercase();
         self.store

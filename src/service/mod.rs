@@ -81,6 +81,11 @@ impl Service {
         Ok(TagDictionary::new(self.store.read()?.tags()?))
     }
 
+    /// The newest audit entries, newest first.
+    pub fn audit_tail(&self, limit: usize) -> Result<Vec<crate::model::AuditEntry>> {
+        Ok(self.store.read()?.audit_tail(limit)?)
+    }
+
     /// Counts for the home page and `/metrics`.
     pub fn stats(&self) -> Result<Stats> {
         let tx = self.store.read()?;

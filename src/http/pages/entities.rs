@@ -1,0 +1,326 @@
+//! The staff entity library: list with filters, the entity file (一企一档), manual entry and
+//! edits, and the tag dictionary.
+
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
+use axum::{Form, Router};
+use minijinja::context;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{StaffResult, empty_as_none, see_other, url_encode};
+use crate::http::AppState;
+use crate::http::extract::{Viewer, form_value};
+use crate::http::web::to_value;
+use crate::model::{Actor, Entity, Field, FieldError, SizeClass, TagDef, Vocabulary};
+use crate::service::ServiceError;
+use crate::service::entities::EntityQuery;
+
+type FormData = Form<Vec<(String, String)>>;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/staff/entities", get(entities_index).post(entities_save))
+        .route("/staff/entities/new", get(entities_new))
+        .route("/staff/entities/{code}", get(entities_show))
+        .route("/staff/entities/{code}/edit", get(entities_edit))
+        .route("/staff/tags", get(tags_index).post(tags_save))
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct ListParams {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    region: String,
+    #[serde(default)]
+    industry: String,
+    #[serde(default, deserialize_with = "empty_as_none")]
+    size_class: Option<SizeClass>,
+    #[serde(default)]
+    tag: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    warnings: String,
+    #[serde(default)]
+    after: u64,
+}
+
+/// Field metadata the entity pages need, with the labels of enum choices.
+fn field_meta() -> Vec<serde_json::Value> {
+    Field::ALL
+        .iter()
+        .map(|f| {
+            json!({
+                "name": f.name(), "label": f.label(), "label_en": f.label_en(), "ty": f.ty(), "unit": f.unit(),
+                "derived": f.derived(), "choices": f.choices(),
+                "group": match f {
+                    Field::CreditCode | Field::Name | Field::EntityType | Field::Ownership | Field::Status | Field::Region
+                    | Field::Industry | Field::Established | Field::AgeYears | Field::RegisteredCapital => "basic",
+                    Field::Tags | Field::TaxCredit | Field::Dishonest | Field::MajorViolation | Field::SizeClass => "credit",
+                    Field::ContactPerson | Field::ContactPhone | Field::ContactEmail | Field::Address => "contact",
+                    _ => "business",
+                },
+            })
+        })
+        .collect()
+}
+
+fn entity_row(e: &Entity) -> serde_json::Value {
+    json!({
+        "credit_code": e.credit_code.as_str(),
+        "name": e.display_name(),
+        "region": e.region.as_ref().map(|r| crate::model::reference::region_full_name(r.as_str())),
+        "industry": e.industry.as_ref().map(|i| crate::model::reference::industry_label(i.as_str())),
+        "size_class": e.size_class().map(|s| s.label()),
+        "status": e.status.map(|s| s.label()),
+        "tags": e.tags.iter().map(|t| t.key.clone()).collect::<Vec<_>>(),
+        "warnings": e.warnings.len(),
+        "updated_at": e.updated_at.display_cst(),
+    })
+}
+
+async fn entities_index(State(state): State<AppState>, viewer: Viewer, Query(p): Query<ListParams>) -> StaffResult {
+    viewer.staff_page()?;
+    let query = EntityQuery {
+        q: p.q.clone(),
+        region: p.region.clone(),
+        industry: p.industry.clone(),
+        size_class: p.size_class,
+        tag: p.tag.clone(),
+        status: p.status.clone(),
+        warnings: !p.warnings.is_empty(),
+        after: p.after,
+        limit: 50,
+    };
+    let q = query.clone();
+    let (page, tags, total) =
+        state.svc.blocking(move |s| Ok((s.entity_list(&q)?, s.tags()?, s.stats()?.entities))).await?;
+    let rows: Vec<_> = page.entities.iter().map(entity_row).collect();
+    // The link to the next page keeps every filter.
+    let next = page.next_after.map(|after| {
+        let mut qs = vec![("after", after.to_string())];
+        for (k, v) in [
+            ("q", &p.q),
+            ("region", &p.region),
+            ("industry", &p.industry),
+            ("tag", &p.tag),
+            ("status", &p.status),
+            ("warnings", &p.warnings),
+        ] {
+            if !v.is_empty() {
+                qs.push((k, v.clone()));
+            }
+        }
+        if let Some(s) = p.size_class {
+            qs.push(("size_class", s.key().to_string()));
+        }
+        qs.iter().map(|(k, v)| format!("{k}={}", url_encode(v))).collect::<Vec<_>>().join("&")
+    });
+    let sizes: Vec<_> = SizeClass::ALL.iter().map(|s| (s.key(), s.label())).collect();
+    let statuses = Field::Status.choices();
+    Ok(viewer.render(
+        "entities.html",
+        context! {
+            rows => to_value(&rows),
+            next,
+            total,
+            query => to_value(&query),
+            tags => to_value(&tags),
+            sizes, statuses,
+        },
+    )?)
+}
+
+async fn entities_show(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> StaffResult {
+    viewer.staff_page()?;
+    let file = state.svc.blocking(move |s| s.entity_file(&code)).await?;
+    let history: Vec<_> = file
+        .history
+        .iter()
+        .map(|c| {
+            json!({
+                "at": c.at.display_cst(),
+                "actor": c.actor.describe(),
+                "changes": c.changes.iter().map(|ch| json!({
+                    "field": ch.field,
+                    "label": Field::by_name(&ch.field).map_or(ch.field.as_str(), |f| f.label()),
+                    "old": ch.old, "new": ch.new,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Ok(viewer.render(
+        "entity.html",
+        context! {
+            e => to_value(&file.entity),
+            name => file.entity.display_name(),
+            fields => to_value(&file.fields),
+            financials => to_value(&file.financials),
+            history => to_value(&history),
+            meta => to_value(field_meta()),
+        },
+    )?)
+}
+
+/// Code and name pairs for a picker.
+type Options = Vec<(String, String)>;
+
+/// The region and industry pickers' options: Heilongjiang's regions, and industry classes.
+fn picker_options() -> (Options, Options) {
+    use crate::model::reference;
+    let regions = reference::regions()
+        .filter(|r| r.code.starts_with("23"))
+        .map(|r| (r.code.clone(), reference::region_full_name(&r.code)))
+        .collect();
+    let industries = reference::industries()
+        .filter(|i| i.level == reference::IndustryLevel::Class)
+        .map(|i| (i.code.clone(), i.name.clone()))
+        .collect();
+    (regions, industries)
+}
+
+async fn entity_form(
+    state: &AppState,
+    viewer: &Viewer,
+    code: Option<String>,
+    values: serde_json::Value,
+    errors: &[FieldError],
+) -> StaffResult {
+    let tags = state.svc.blocking(|s| s.tags()).await?;
+    let (regions, industries) = picker_options();
+    Ok(viewer.render(
+        "entity_form.html",
+        context! {
+            code,
+            f => to_value(values),
+            errors => to_value(errors),
+            meta => to_value(field_meta()),
+            tags => to_value(&tags),
+            regions, industries,
+        },
+    )?)
+}
+
+/// Form values from a stored entity: canonical text per field, and tag rows.
+fn entity_values(e: &Entity) -> serde_json::Value {
+    // Only stored fields are shown, and none of them depends on the evaluation date.
+    let today = crate::model::Date::today();
+    let mut map = serde_json::Map::new();
+    for f in Field::writable() {
+        if f == Field::Tags {
+            continue;
+        }
+        let text = e.get(f, today).map(|v| v.to_text()).unwrap_or_default();
+        map.insert(f.name().into(), json!(text));
+    }
+    for t in &e.tags {
+        map.insert(format!("tag_{}", t.key), json!("on"));
+        map.insert(format!("tag_{}_since", t.key), json!(t.since.map(|d| d.to_string()).unwrap_or_default()));
+        map.insert(format!("tag_{}_until", t.key), json!(t.until.map(|d| d.to_string()).unwrap_or_default()));
+    }
+    serde_json::Value::Object(map)
+}
+
+async fn entities_new(State(state): State<AppState>, viewer: Viewer) -> StaffResult {
+    viewer.staff_page()?;
+    entity_form(&state, &viewer, None, json!({}), &[]).await
+}
+
+async fn entities_edit(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> StaffResult {
+    viewer.staff_page()?;
+    let c = code.clone();
+    let e = state.svc.blocking(move |s| s.entity_by_code(&c)).await?;
+    entity_form(&state, &viewer, Some(e.credit_code.to_string()), entity_values(&e), &[]).await
+}
+
+/// Turns the form into field → text pairs; the tag checkboxes become one `tags` text.
+fn form_pairs(form: &[(String, String)], tags: &[TagDef]) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = Field::writable()
+        .filter(|f| *f != Field::Tags)
+        .filter(|f| form.iter().any(|(k, _)| k == f.name()))
+        .map(|f| (f.name().to_string(), form_value(form, f.name()).to_string()))
+        .collect();
+    let held: Vec<String> = tags
+        .iter()
+        .filter(|t| form_value(form, &format!("tag_{}", t.key)) == "on")
+        .map(|t| {
+            let since = form_value(form, &format!("tag_{}_since", t.key)).trim();
+            let until = form_value(form, &format!("tag_{}_until", t.key)).trim();
+            match (since.is_empty(), until.is_empty()) {
+                (true, true) => t.key.clone(),
+                (false, true) => format!("{}@{since}", t.key),
+                _ => format!("{}@{since}~{until}", t.key),
+            }
+        })
+        .collect();
+    pairs.push(("tags".into(), held.join(";")));
+    pairs
+}
+
+async fn entities_save(State(state): State<AppState>, viewer: Viewer, Form(form): FormData) -> StaffResult {
+    let principal = viewer.staff_page()?.clone();
+    viewer.check_csrf(&form)?;
+    let editing = form_value(&form, "editing") == "1";
+    let tags = state.svc.blocking(|s| s.tags()).await?;
+    let pairs = form_pairs(&form, &tags);
+    let actor = Actor::User { id: principal.user.id, username: principal.user.username.clone() };
+    let result = state
+        .svc
+        .blocking(move |s| {
+            let patch = s.entity_patch_from_texts(&pairs, true)?;
+            if editing { s.entity_upsert(&actor, &patch) } else { s.entity_insert(&actor, &patch) }
+        })
+        .await;
+    match result {
+        Ok((e, _)) => Ok(see_other(&format!("/staff/entities/{}", e.credit_code))),
+        Err(ServiceError::Invalid(errors)) => {
+            let mut values = serde_json::Map::new();
+            for (k, v) in &form {
+                values.entry(k.clone()).or_insert_with(|| json!(v));
+            }
+            let code = editing.then(|| form_value(&form, "credit_code").to_string());
+            let mut page = entity_form(&state, &viewer, code, serde_json::Value::Object(values), &errors).await?;
+            *page.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(page)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn tags_index(State(state): State<AppState>, viewer: Viewer) -> StaffResult {
+    viewer.staff_page()?;
+    let tags = state.svc.blocking(|s| s.tags()).await?;
+    Ok(viewer
+        .render("tags.html", context! { tags => to_value(&tags), errors => to_value(Vec::<FieldError>::new()) })?)
+}
+
+async fn tags_save(State(state): State<AppState>, viewer: Viewer, Form(form): FormData) -> StaffResult {
+    viewer.staff_page()?;
+    viewer.check_csrf(&form)?;
+    let tag = TagDef {
+        key: form_value(&form, "key").into(),
+        label: form_value(&form, "label").into(),
+        label_en: form_value(&form, "label_en").into(),
+        description: form_value(&form, "description").into(),
+    };
+    let who = viewer.username();
+    match state.svc.blocking(move |s| s.tag_put(&who, tag)).await {
+        Ok(_) => Ok(see_other("/staff/tags")),
+        Err(ServiceError::Invalid(errors)) => {
+            let tags = state.svc.blocking(|s| s.tags()).await?;
+            let mut page = viewer.render(
+                "tags.html",
+                context! { tags => to_value(&tags), errors => to_value(&errors), f => to_value(submitted(&form)) },
+            )?;
+            *page.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(page)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn submitted(form: &[(String, String)]) -> serde_json::Value {
+    super::forms::submitted_values(form)
+}

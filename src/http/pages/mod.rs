@@ -1,0 +1,70 @@
+//! HTML pages: public policy pages, sign-in, and the staff console (policy editor, entity
+//! library, import, export).
+
+mod entities;
+pub mod forms;
+mod imports;
+pub use imports::export_response;
+mod policies;
+mod public;
+mod session;
+
+use axum::Router;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::AppState;
+use super::error::AppError;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(public::router())
+        .merge(session::router())
+        .merge(policies::router())
+        .merge(entities::router())
+        .merge(imports::router())
+}
+
+/// Percent-encodes a query value (UTF-8 bytes outside the unreserved set).
+pub fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A local path to go back to after signing in; anything else becomes `/staff`.
+pub fn safe_next(next: &str) -> String {
+    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+        next.to_string()
+    } else {
+        "/staff".into()
+    }
+}
+
+/// Where a form post lands: a page with a one-line notice.
+pub fn see_other(path: &str) -> Response {
+    Redirect::to(path).into_response()
+}
+
+/// Empty strings in query strings mean "no filter".
+pub fn empty_as_none<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let raw = Option::<String>::deserialize(d)?;
+    match raw.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(s) => T::deserialize(serde::de::value::StrDeserializer::<D::Error>::new(s)).map(Some),
+    }
+}
+
+/// Pages return either a page or an error page.
+pub type PageResult = Result<Response, AppError>;
+
+pub use super::error::Reject;
+
+pub type StaffResult = Result<Response, Reject>;

@@ -1,0 +1,241 @@
+//! The staff policy editor: policies, measures, drafts, publishing.
+
+use axum::extract::{Path, Query, State};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use minijinja::{Value, context};
+
+use super::forms::{measure_values, parse_measure, parse_policy, policy_values, submitted_values};
+use super::public::{ListParams, vocabularies};
+use super::{StaffResult, see_other};
+use crate::http::AppState;
+use crate::http::extract::Viewer;
+use crate::http::web::to_value;
+use crate::model::FieldError;
+use crate::model::policy::FORM_FIELD_KINDS;
+use crate::service::ServiceError;
+use crate::service::policies::Audience;
+
+type FormData = Form<Vec<(String, String)>>;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/staff/policies", get(policies_index).post(policies_create))
+        .route("/staff/policies/new", get(policies_new))
+        .route("/staff/policies/{id}", post(policies_update))
+        .route("/staff/policies/{id}/edit", get(policies_edit))
+        .route("/staff/policies/{id}/measures", post(measures_create))
+        .route("/staff/policies/{id}/measures/new", get(measures_new))
+        .route("/staff/measures/{id}", post(measures_update))
+        .route("/staff/measures/{id}/edit", get(measures_edit))
+        .route("/staff/measures/{id}/publish", post(measures_publish))
+        .route("/staff/measures/{id}/discard", post(measures_discard))
+}
+
+async fn policies_index(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(params): Query<ListParams>,
+) -> StaffResult {
+    viewer.staff_page()?;
+    let query = params.query();
+    let q = query.clone();
+    let (results, departments) =
+        state.svc.blocking(move |s| Ok((s.policy_search(&q, Audience::Staff)?, s.departments()?))).await?;
+    Ok(viewer.render(
+        "staff_policies.html",
+        context! { results => to_value(&results), departments, query => to_value(&query), ..vocabularies() },
+    )?)
+}
+
+fn policy_form(viewer: &Viewer, id: Option<u64>, values: Value, errors: &[FieldError]) -> StaffResult {
+    Ok(viewer.render("policy_form.html", context! { id, f => values, errors => to_value(errors), ..vocabularies() })?)
+}
+
+/// Shows the form again with the errors when the service refuses the input.
+fn refused(e: ServiceError, again: impl FnOnce(&[FieldError]) -> StaffResult) -> StaffResult {
+    match e {
+        ServiceError::Invalid(errors) => {
+            let mut page = again(&errors)?;
+            *page.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(page)
+        }
+        other => Err(other.into()),
+    }
+}
+
+async fn policies_new(viewer: Viewer) -> StaffResult {
+    viewer.staff_page()?;
+    policy_form(&viewer, None, context! { level => "county" }, &[])
+}
+
+async fn policies_create(State(state): State<AppState>, viewer: Viewer, Form(form): FormData) -> StaffResult {
+    viewer.staff_page()?;
+    viewer.check_csrf(&form)?;
+    let values = to_value(submitted_values(&form));
+    let input = match parse_policy(&form) {
+        Ok(i) => i,
+        Err(errors) => {
+            return refused(ServiceError::Invalid(errors), |e| policy_form(&viewer, None, values, e));
+        }
+    };
+    let who = viewer.username();
+    match state.svc.blocking(move |s| s.policy_create(&who, input)).await {
+        Ok(p) => Ok(see_other(&format!("/policies/{}", p.id))),
+        Err(e) => refused(e, |errs| policy_form(&viewer, None, values, errs)),
+    }
+}
+
+async fn policies_edit(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> StaffResult {
+    viewer.staff_page()?;
+    let p = state.svc.blocking(move |s| s.policy_get(id, Audience::Staff)).await?;
+    policy_form(&viewer, Some(id), to_value(policy_values(&p.policy.content)), &[])
+}
+
+async fn policies_update(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<u64>,
+    Form(form): FormData,
+) -> StaffResult {
+    viewer.staff_page()?;
+    viewer.check_csrf(&form)?;
+    let values = to_value(submitted_values(&form));
+    let input = match parse_policy(&form) {
+        Ok(i) => i,
+        Err(errors) => {
+            return refused(ServiceError::Invalid(errors), |e| policy_form(&viewer, Some(id), values, e));
+        }
+    };
+    let who = viewer.username();
+    match state.svc.blocking(move |s| s.policy_update(&who, id, input)).await {
+        Ok(_) => Ok(see_other(&format!("/policies/{id}"))),
+        Err(e) => refused(e, |errs| policy_form(&viewer, Some(id), values, errs)),
+    }
+}
+
+async fn measure_form(
+    state: &AppState,
+    viewer: &Viewer,
+    policy_id: u64,
+    measure_id: Option<u64>,
+    values: Value,
+    errors: &[FieldError],
+) -> StaffResult {
+    let (policy, departments, tags) = state
+        .svc
+        .blocking(move |s| Ok((s.policy_get(policy_id, Audience::Staff)?, s.departments()?, s.tags()?)))
+        .await?;
+    let fields: Vec<_> = crate::model::Field::ALL
+        .iter()
+        .filter(|f| f.in_rules())
+        .map(|f| serde_json::json!({"name": f.name(), "label": f.label(), "unit": f.unit()}))
+        .collect();
+    Ok(viewer.render(
+        "measure_form.html",
+        context! {
+            policy => to_value(&policy),
+            measure_id,
+            f => values,
+            errors => to_value(errors),
+            departments,
+            tags => to_value(&tags),
+            catalog => to_value(&fields),
+            form_kinds => FORM_FIELD_KINDS.to_vec(),
+            ..vocabularies()
+        },
+    )?)
+}
+
+async fn measures_new(State(state): State<AppState>, viewer: Viewer, Path(policy_id): Path<u64>) -> StaffResult {
+    viewer.staff_page()?;
+    let values = context! { category => "subsidy", mode => "apply", publicity_days => "5" };
+    measure_form(&state, &viewer, policy_id, None, values, &[]).await
+}
+
+async fn measures_create(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(policy_id): Path<u64>,
+    Form(form): FormData,
+) -> StaffResult {
+    viewer.staff_page()?;
+    viewer.check_csrf(&form)?;
+    let values = to_value(submitted_values(&form));
+    let result = match parse_measure(&form) {
+        Ok(spec) => {
+            let who = viewer.username();
+            state.svc.blocking(move |s| s.measure_create(&who, policy_id, spec)).await
+        }
+        Err(errors) => Err(ServiceError::Invalid(errors)),
+    };
+    match result {
+        Ok(v) => Ok(see_other(&format!("/measures/{}", v.measure_id))),
+        Err(ServiceError::Invalid(errors)) => {
+            let mut page = measure_form(&state, &viewer, policy_id, None, values, &errors).await?;
+            *page.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(page)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn measures_edit(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> StaffResult {
+    viewer.staff_page()?;
+    let (m, policy) = state.svc.blocking(move |s| s.measure_get(id, Audience::Staff)).await?;
+    measure_form(&state, &viewer, policy.id, Some(id), to_value(measure_values(&m.spec)), &[]).await
+}
+
+async fn measures_update(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<u64>,
+    Form(form): FormData,
+) -> StaffResult {
+    viewer.staff_page()?;
+    viewer.check_csrf(&form)?;
+    let values = to_value(submitted_values(&form));
+    let result = match parse_measure(&form) {
+        Ok(spec) => {
+            let who = viewer.username();
+            state.svc.blocking(move |s| s.measure_update(&who, id, spec)).await
+        }
+        Err(errors) => Err(ServiceError::Invalid(errors)),
+    };
+    match result {
+        Ok(_) => Ok(see_other(&format!("/measures/{id}"))),
+        Err(ServiceError::Invalid(errors)) => {
+            let (_, policy) = state.svc.blocking(move |s| s.measure_get(id, Audience::Staff)).await?;
+            let mut page = measure_form(&state, &viewer, policy.id, Some(id), values, &errors).await?;
+            *page.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(page)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn measures_publish(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<u64>,
+    Form(form): FormData,
+) -> StaffResult {
+    viewer.staff_page()?;
+    viewer.check_csrf(&form)?;
+    let who = viewer.username();
+    state.svc.blocking(move |s| s.measure_publish(&who, id)).await?;
+    Ok(see_other(&format!("/measures/{id}/versions")))
+}
+
+async fn measures_discard(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<u64>,
+    Form(form): FormData,
+) -> StaffResult {
+    viewer.staff_page()?;
+    viewer.check_csrf(&form)?;
+    let who = viewer.username();
+    state.svc.blocking(move |s| s.measure_discard_draft(&who, id)).await?;
+    Ok(see_other(&format!("/measures/{id}")))
+}

@@ -1,0 +1,139 @@
+//! Public pages: home, the policy list with filters and search, policy and measure detail,
+//! version history, and the language switch.
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use minijinja::{Value, context};
+use serde::Deserialize;
+
+use super::{PageResult, empty_as_none, safe_next};
+use crate::http::AppState;
+use crate::http::extract::{LANG_COOKIE, Viewer};
+use crate::http::web::Lang;
+use crate::http::web::to_value;
+use crate::model::{Category, Level, Mode, Vocabulary};
+use crate::service::policies::{Audience, PolicyQuery};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/policies", get(policies_index))
+        .route("/policies/{id}", get(policies_show))
+        .route("/measures/{id}", get(measures_show))
+        .route("/measures/{id}/versions", get(measures_versions))
+        .route("/lang/{code}", get(lang_switch))
+}
+
+/// The choice lists every filter form shows.
+pub fn vocabularies() -> Value {
+    fn list<V: Vocabulary>() -> Vec<(&'static str, &'static str, &'static str)> {
+        V::ALL.iter().map(|v| (v.key(), v.label(), v.label_en())).collect()
+    }
+    context! {
+        levels => list::<Level>(),
+        categories => list::<Category>(),
+        modes => list::<Mode>(),
+    }
+}
+
+async fn home(State(state): State<AppState>, viewer: Viewer) -> PageResult {
+    let (stats, latest) = state
+        .svc
+        .blocking(|s| {
+            let mut latest = s.policy_search(&PolicyQuery::default(), Audience::Public)?;
+            latest.truncate(6);
+            Ok((s.stats()?, latest))
+        })
+        .await?;
+    viewer.render("home.html", context! { stats => to_value(&stats), latest => to_value(&latest), ..vocabularies() })
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct ListParams {
+    #[serde(default)]
+    q: String,
+    #[serde(default, deserialize_with = "empty_as_none")]
+    level: Option<Level>,
+    #[serde(default, deserialize_with = "empty_as_none")]
+    category: Option<Category>,
+    #[serde(default)]
+    department: String,
+    #[serde(default, deserialize_with = "empty_as_none")]
+    mode: Option<Mode>,
+    #[serde(default)]
+    open: String,
+}
+
+impl ListParams {
+    pub fn query(&self) -> PolicyQuery {
+        PolicyQuery {
+            q: self.q.clone(),
+            level: self.level,
+            category: self.category,
+            department: self.department.clone(),
+            mode: self.mode,
+            open_now: matches!(self.open.as_str(), "1" | "true" | "on"),
+        }
+    }
+}
+
+async fn policies_index(State(state): State<AppState>, viewer: Viewer, Query(params): Query<ListParams>) -> PageResult {
+    let query = params.query();
+    let q = query.clone();
+    let (results, departments) =
+        state.svc.blocking(move |s| Ok((s.policy_search(&q, Audience::Public)?, s.departments()?))).await?;
+    let measure_count: usize = results.iter().map(|p| p.measures.len()).sum();
+    viewer.render(
+        "policies.html",
+        context! {
+            results => to_value(&results),
+            measure_count,
+            departments,
+            query => to_value(&query),
+            ..vocabularies()
+        },
+    )
+}
+
+async fn policies_show(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> PageResult {
+    let audience = if viewer.is_staff() { Audience::Staff } else { Audience::Public };
+    let policy = state.svc.blocking(move |s| s.policy_get(id, audience)).await?;
+    viewer.render("policy.html", context! { p => to_value(&policy), ..vocabularies() })
+}
+
+async fn measures_show(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> PageResult {
+    let audience = if viewer.is_staff() { Audience::Staff } else { Audience::Public };
+    let (measure, policy) = state.svc.blocking(move |s| s.measure_get(id, audience)).await?;
+    viewer.render("measure.html", context! { m => to_value(&measure), policy => to_value(&policy), ..vocabularies() })
+}
+
+async fn measures_versions(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> PageResult {
+    let audience = if viewer.is_staff() { Audience::Staff } else { Audience::Public };
+    let (versions, (measure, policy)) =
+        state.svc.blocking(move |s| Ok((s.measure_versions(id, audience)?, s.measure_get(id, audience)?))).await?;
+    viewer.render(
+        "versions.html",
+        context! {
+            versions => to_value(&versions),
+            m => to_value(&measure),
+            policy => to_value(&policy),
+            ..vocabularies()
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct NextParam {
+    #[serde(default)]
+    next: String,
+}
+
+async fn lang_switch(Path(code): Path<String>, Query(next): Query<NextParam>) -> Response {
+    let lang = Lang::from_code(&code).unwrap_or(Lang::Zh);
+    let target = if next.next.is_empty() { "/".to_string() } else { safe_next(&next.next) };
+    let cookie = format!("{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax", lang.code());
+    ([(header::SET_COOKIE, cookie)], Redirect::to(&target)).into_response()
+}

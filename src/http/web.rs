@@ -1,0 +1,157 @@
+//! Templates, static assets and UI strings. Release builds embed `web/`; debug builds re-read
+//! it from disk on every use, so a template edit shows on the next reload.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use blake2::{Blake2b256, Digest};
+use minijinja::{Environment, Value};
+use rust_embed::RustEmbed;
+use serde::Serialize;
+
+#[derive(RustEmbed)]
+#[folder = "web/templates/"]
+struct Templates;
+
+#[derive(RustEmbed)]
+#[folder = "web/static/"]
+pub struct Static;
+
+/// The UI languages: Simplified Chinese first, English available.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Lang {
+    Zh,
+    En,
+}
+
+impl Lang {
+    pub fn from_code(code: &str) -> Option<Lang> {
+        match code {
+            "zh" | "zh-CN" | "zh-Hans" => Some(Lang::Zh),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh",
+            Lang::En => "en",
+        }
+    }
+}
+
+/// `key = { zh = "…", en = "…" }` entries of `web/templates/i18n.toml`.
+fn load_strings() -> HashMap<String, HashMap<String, String>> {
+    let text = Templates::get("i18n.toml").map(|f| String::from_utf8_lossy(&f.data).into_owned()).unwrap_or_default();
+    match toml::from_str(&text) {
+        Ok(map) => map,
+        Err(e) => {
+            tracing::error!("web/templates/i18n.toml does not parse: {e}");
+            HashMap::new()
+        }
+    }
+}
+
+/// The strings of one language as a template value (`tr.key`); English falls back to Chinese.
+pub fn strings(lang: Lang) -> Value {
+    fn build(lang: Lang) -> HashMap<String, String> {
+        load_strings()
+            .into_iter()
+            .map(|(k, v)| {
+                let text = v.get(lang.code()).or_else(|| v.get("zh")).cloned().unwrap_or_else(|| k.clone());
+                (k, text)
+            })
+            .collect()
+    }
+    if cfg!(debug_assertions) {
+        return to_value(build(lang));
+    }
+    static ZH: OnceLock<Value> = OnceLock::new();
+    static EN: OnceLock<Value> = OnceLock::new();
+    match lang {
+        Lang::Zh => ZH.get_or_init(|| to_value(build(Lang::Zh))).clone(),
+        Lang::En => EN.get_or_init(|| to_value(build(Lang::En))).clone(),
+    }
+}
+
+/// A short content hash of a static file, for cache-busting names.
+pub fn asset_hash(name: &str) -> Option<String> {
+    let file = Static::get(name)?;
+    let digest = Blake2b256::digest(&file.data);
+    Some(digest.iter().take(5).map(|b| format!("{b:02x}")).collect())
+}
+
+/// `app.css` → `/static/app.1a2b3c4d5e.css`.
+pub fn asset_url(name: &str) -> String {
+    match (asset_hash(name), name.rsplit_once('.')) {
+        (Some(hash), Some((stem, ext))) => format!("/static/{stem}.{hash}.{ext}"),
+        _ => format!("/static/{name}"),
+    }
+}
+
+/// Splits `app.1a2b3c4d5e.css` into (`app.css`, Some(hash)).
+pub fn split_asset_name(requested: &str) -> (String, Option<String>) {
+    let parts: Vec<&str> = requested.split('.').collect();
+    if parts.len() >= 3 {
+        let hash = parts[parts.len() - 2];
+        if hash.len() == 10 && hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let mut name: Vec<&str> = parts[..parts.len() - 2].to_vec();
+            name.push(parts[parts.len() - 1]);
+            return (name.join("."), Some(hash.to_string()));
+        }
+    }
+    (requested.to_string(), None)
+}
+
+fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_loader(|name| Ok(Templates::get(name).map(|f| String::from_utf8_lossy(&f.data).into_owned())));
+    env.add_function("asset", |name: String| asset_url(&name));
+    env.add_filter("wan", |v: Value| -> String {
+        match f64::try_from(v.clone()) {
+            Ok(f) => crate::model::fields::format_number((f * 10_000.0).round() / 10_000.0),
+            Err(_) => v.to_string(),
+        }
+    });
+    env
+}
+
+/// Renders `name` with `ctx`. Templates end in `.html`, so auto-escaping is on.
+pub fn render(name: &str, ctx: Value) -> Result<String, minijinja::Error> {
+    if cfg!(debug_assertions) {
+        return environment().get_template(name)?.render(ctx);
+    }
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(environment).get_template(name)?.render(ctx)
+}
+
+/// Any serializable value as a template value.
+pub fn to_value<T: Serialize>(v: T) -> Value {
+    Value::from(minijinja::value::Serde(v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashed_asset_names_round_trip() {
+        let url = asset_url("app.css");
+        let file = url.trim_start_matches("/static/");
+        let (name, hash) = split_asset_name(file);
+        assert_eq!(name, "app.css");
+        assert_eq!(hash, asset_hash("app.css"));
+        assert_eq!(split_asset_name("app.css"), ("app.css".to_string(), None));
+    }
+
+    #[test]
+    fn every_key_has_both_languages() {
+        let strings = load_strings();
+        assert!(strings.len() > 50);
+        for (key, v) in &strings {
+            assert!(v.contains_key("zh") && v.contains_key("en"), "{key} lacks a language");
+        }
+    }
+}
