@@ -58,13 +58,9 @@ impl FromRequestParts<AppState> for Viewer {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Viewer, Self::Rejection> {
-        let lang = cookie(&parts.headers, LANG_COOKIE)
-            .and_then(|c| Lang::from_code(&c))
-            .or_else(|| {
-                let accept = parts.headers.get(header::ACCEPT_LANGUAGE)?.to_str().ok()?;
-                accept.trim().starts_with("en").then_some(Lang::En)
-            })
-            .unwrap_or(Lang::Zh);
+        // Chinese unless the person chose English with the switch (browsers' Accept-Language
+        // is often English on office machines set up in English).
+        let lang = cookie(&parts.headers, LANG_COOKIE).and_then(|c| Lang::from_code(&c)).unwrap_or(Lang::Zh);
         let session_token = cookie(&parts.headers, SESSION_COOKIE).filter(|t| !t.is_empty());
         let principal = match (bearer(&parts.headers), &session_token) {
             (Some(token), _) => state.principal_for_token(token).await,

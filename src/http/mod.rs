@@ -98,7 +98,8 @@ async fn static_file(Path(requested): Path<String>) -> Response {
 
 async fn fallback(uri: axum::http::Uri) -> Response {
     if uri.path().starts_with("/api/") {
-        error::ApiError(error::AppError::new(StatusCode::NOT_FOUND, "没有这个接口，请查看 README 中的 API 说明")).into_response()
+        error::ApiError(error::AppError::new(StatusCode::NOT_FOUND, "没有这个接口，请查看 README 中的 API 说明"))
+            .into_response()
     } else {
         error::AppError::not_found().into_response()
     }

@@ -1,1 +1,12 @@
+//! Integration tests, one binary: the HTTP app through `Router::oneshot`, the real binary on
+//! port 0, and a headless browser. Every test gets its own redb file in a temp directory.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod api_entities;
+mod api_imports;
+mod api_policies;
+mod binary;
+mod browser;
+mod common;
+mod http_client;
+mod pages;

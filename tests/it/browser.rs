@@ -1,0 +1,286 @@
+//! A headless Chromium, driven through chromedriver with raw W3C WebDriver JSON: search from the
+//! home page and open a measure, as a person would.
+//!
+//! Needs `chromium` and `chromedriver` (`apt-get install chromium chromium-driver`); override the
+//! paths with `$CHROME_BIN` and `$CHROMEDRIVER`. Without them the test is skipped with a loud
+//! message, unless `HUIQI_BROWSER_TESTS=1` (as in CI), where a missing browser is a failure.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::common::TestApp;
+use crate::http_client::{self, free_port};
+
+/// The W3C key under which an element reference is returned.
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// `$var` if set, else `default`; `Ok` if that file exists, else `Err(why)`.
+fn locate(var: &str, default: &str) -> Result<PathBuf, String> {
+    let path = std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| PathBuf::from(default));
+    if path.is_file() { Ok(path) } else { Err(format!("{} not found (set ${var} to override)", path.display())) }
+}
+
+/// Polls `f` every 100 ms until it returns `Some`, or gives up after `timeout`.
+fn poll<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A running chromedriver; dropping it asks it to shut down (closing any browser it started)
+/// and then kills it.
+struct ChromeDriver {
+    child: Child,
+    base: String,
+}
+
+impl ChromeDriver {
+    fn start(path: &Path) -> ChromeDriver {
+        let port = free_port();
+        let child = Command::new(path)
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", path.display()));
+        let mut driver = ChromeDriver { child, base: format!("http://127.0.0.1:{port}") };
+        let status_url = format!("{}/status", driver.base);
+        let ready = poll(Duration::from_secs(30), || {
+            if let Ok(Some(status)) = driver.child.try_wait() {
+                panic!("chromedriver exited early with {status}");
+            }
+            let r = http_client::request("GET", &status_url, &[], None).ok()?;
+            let v: Value = serde_json::from_slice(&r.body).ok()?;
+            (r.status == 200 && v["value"]["ready"] == json!(true)).then_some(())
+        });
+        assert!(ready.is_some(), "chromedriver at {} was not ready within 30 s", driver.base);
+        driver
+    }
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = http_client::request("GET", &format!("{}/shutdown", self.base), &[], None);
+            let exited = poll(Duration::from_secs(5), || self.child.try_wait().ok().flatten());
+            if exited.is_none() {
+                let _ = self.child.kill();
+            }
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// A WebDriver session; dropping it deletes the session (and so closes the browser).
+struct Session {
+    url: String,
+}
+
+impl Session {
+    fn new(driver: &ChromeDriver, chrome: &Path, profile: &Path) -> Session {
+        let caps = json!({
+            "capabilities": {
+                "alwaysMatch": {
+                    "browserName": "chrome",
+                    "goog:chromeOptions": {
+                        "binary": chrome.to_string_lossy(),
+                        "args": [
+                            "--headless",
+                            "--no-sandbox",
+                            "--disable-gpu",
+                            "--no-first-run",
+                            "--disable-background-networking",
+                            "--disable-component-update",
+                            "--disable-sync",
+                            "--disable-dev-shm-usage",
+                            "--lang=zh-CN",
+                            format!("--user-data-dir={}", profile.display()),
+                        ],
+                        // The pages follow Accept-Language; ask for Chinese like a local user.
+                        "prefs": { "intl.accept_languages": "zh-CN,zh" },
+                    }
+                }
+            }
+        });
+        let value = send(&format!("{}/session", driver.base), "POST", Some(caps))
+            .unwrap_or_else(|e| panic!("cannot start a browser session: {e}"));
+        let id = value["sessionId"].as_str().unwrap_or_else(|| panic!("no sessionId in {value}"));
+        Session { url: format!("{}/session/{id}", driver.base) }
+    }
+
+    /// A WebDriver command on this session; the `value` of the answer.
+    fn cmd(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
+        send(&format!("{}{path}", self.url), method, body)
+    }
+
+    /// Like `cmd`, but a failure ends the test with the page source for context.
+    fn must(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        match self.cmd(method, path, body) {
+            Ok(v) => v,
+            Err(e) => self.fail(&format!("{method} {path}: {e}")),
+        }
+    }
+
+    fn fail(&self, message: &str) -> ! {
+        let url = self.cmd("GET", "/url", None).map(|v| v.as_str().unwrap_or_default().to_string()).unwrap_or_default();
+        let source = self.cmd("GET", "/source", None).ok().and_then(|v| v.as_str().map(str::to_string));
+        let source = source.unwrap_or_default();
+        let snippet: String = source.chars().take(4000).collect();
+        panic!("{message}\n(browser at {url:?}; page source begins:)\n{snippet}")
+    }
+
+    fn go(&self, url: &str) {
+        self.must("POST", "/url", Some(json!({ "url": url })));
+    }
+
+    fn find_all(&self, css: &str) -> Vec<String> {
+        let found = self.must("POST", "/elements", Some(json!({ "using": "css selector", "value": css })));
+        found.as_array().map(|a| a.iter().filter_map(element_id).collect()).unwrap_or_default()
+    }
+
+    fn find(&self, css: &str) -> String {
+        match self.cmd("POST", "/element", Some(json!({ "using": "css selector", "value": css }))) {
+            Ok(v) => element_id(&v).unwrap_or_else(|| self.fail(&format!("no element reference for {css}: {v}"))),
+            Err(e) => self.fail(&format!("cannot find {css}: {e}")),
+        }
+    }
+
+    fn text(&self, element: &str) -> String {
+        self.must("GET", &format!("/element/{element}/text"), None).as_str().unwrap_or_default().to_string()
+    }
+
+    fn click(&self, element: &str) {
+        self.must("POST", &format!("/element/{element}/click"), Some(json!({})));
+    }
+
+    fn type_into(&self, element: &str, text: &str) {
+        self.must("POST", &format!("/element/{element}/value"), Some(json!({ "text": text })));
+    }
+
+    /// Waits (up to 15 s) until the current URL contains `part`.
+    fn wait_for_url(&self, part: &str) -> String {
+        poll(Duration::from_secs(15), || {
+            let url = self.cmd("GET", "/url", None).ok()?.as_str()?.to_string();
+            url.contains(part).then_some(url)
+        })
+        .unwrap_or_else(|| self.fail(&format!("the URL did not come to contain {part:?} within 15 s")))
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = http_client::request("DELETE", &self.url, &[], None);
+    }
+}
+
+fn element_id(v: &Value) -> Option<String> {
+    v.get(ELEMENT_KEY)?.as_str().map(str::to_string)
+}
+
+/// Sends a WebDriver command and returns the `value` of the answer, or the error it reports.
+fn send(url: &str, method: &str, body: Option<Value>) -> Result<Value, String> {
+    let bytes = body.map(|b| b.to_string().into_bytes());
+    let headers: &[(&str, &str)] =
+        if bytes.is_some() { &[("Content-Type", "application/json; charset=utf-8")] } else { &[] };
+    let r = http_client::request(method, url, headers, bytes.as_deref()).map_err(|e| format!("{method} {url}: {e}"))?;
+    let v: Value = serde_json::from_slice(&r.body)
+        .map_err(|e| format!("{method} {url}: not JSON ({e}), status {}: {}", r.status, r.text()))?;
+    if r.status != 200 {
+        return Err(format!(
+            "{method} {url}: {} {}: {}",
+            r.status,
+            v["value"]["error"].as_str().unwrap_or("?"),
+            v["value"]["message"].as_str().unwrap_or("")
+        ));
+    }
+    Ok(v["value"].clone())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_searches_and_opens_a_policy() {
+    let required = std::env::var("HUIQI_BROWSER_TESTS").is_ok_and(|v| v == "1");
+    let (driver_path, chrome) =
+        match (locate("CHROMEDRIVER", "/usr/bin/chromedriver"), locate("CHROME_BIN", "/usr/bin/chromium")) {
+            (Ok(d), Ok(c)) => (d, c),
+            (d, c) => {
+                let why: Vec<String> = [d.err(), c.err()].into_iter().flatten().collect();
+                let why = why.join("; ");
+                if required {
+                    panic!("HUIQI_BROWSER_TESTS=1 but the browser is missing: {why}");
+                }
+                eprintln!(
+                    "SKIPPED browser test: {why}. Install it with `apt-get install chromium chromium-driver` \
+                 (or set $CHROME_BIN and $CHROMEDRIVER); set HUIQI_BROWSER_TESTS=1 to make a missing browser fail."
+                );
+                return;
+            }
+        };
+
+    let app = TestApp::with_demo(20);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(huiqi::http::serve(listener, app.state.clone(), async move {
+        let _ = stopped.await;
+    }));
+
+    let steps = tokio::task::spawn_blocking(move || {
+        // Declared first so that it is removed last, after the browser has closed.
+        let profile = tempfile::tempdir().unwrap();
+        let driver = ChromeDriver::start(&driver_path);
+        let session = Session::new(&driver, &chrome, profile.path());
+
+        session.go(&format!("{base}/"));
+        let q = session.find("#home-q");
+        session.type_into(&q, "高新");
+        let submit = session.find("form[role=search] button");
+        session.click(&submit);
+        let results = session.wait_for_url("/policies");
+        assert!(results.contains("q="), "the search did not carry the query: {results}");
+
+        let links = session.find_all("ul.measure-list a");
+        let target = links.iter().find(|link| session.text(link).contains("高新技术企业"));
+        let Some(target) = target else {
+            session.fail(&format!("no measure link mentioning 高新技术企业 among {} links", links.len()))
+        };
+        session.click(target);
+        session.wait_for_url("/measures/");
+
+        let h1 = session.find("h1");
+        let heading = session.text(&h1);
+        if !heading.contains("高新技术企业") {
+            session.fail(&format!("the measure page's heading is {heading:?}"));
+        }
+        let title = session.must("GET", "/title", None).as_str().unwrap_or_default().to_string();
+        if !title.contains("惠企") {
+            session.fail(&format!("the measure page's title is {title:?}"));
+        }
+        assert!(title.contains(&heading), "the title {title:?} does not name the measure {heading:?}");
+
+        drop(session);
+        drop(driver);
+        drop(profile);
+    });
+    let outcome = steps.await;
+
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
+    if let Err(e) = outcome {
+        if e.is_panic() {
+            std::panic::resume_unwind(e.into_panic());
+        }
+        panic!("the browser steps did not finish: {e}");
+    }
+}
