@@ -6,6 +6,7 @@ pub mod error;
 pub mod extract;
 pub mod metrics;
 pub mod pages;
+pub mod params;
 pub mod web;
 
 use std::sync::Arc;

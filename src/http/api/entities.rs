@@ -14,10 +14,10 @@ use super::{ApiResult, parse_json};
 use crate::http::AppState;
 use crate::http::error::{ApiError, AppError};
 use crate::http::extract::Viewer;
-use crate::http::pages::empty_as_none;
+use crate::http::params::EntityListParams;
 use crate::model::fields::format_number;
-use crate::model::{Actor, SizeClass, TagDef};
-use crate::service::entities::{EntityQuery, WriteOutcome, entity_json};
+use crate::model::{Actor, TagDef};
+use crate::service::entities::{WriteOutcome, entity_json};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -28,39 +28,9 @@ pub fn router() -> Router<AppState> {
         .route("/tags/{key}", put(tags_put))
 }
 
-#[derive(Debug, Deserialize, Default)]
-struct ListParams {
-    #[serde(default)]
-    q: String,
-    #[serde(default)]
-    region: String,
-    #[serde(default)]
-    industry: String,
-    #[serde(default, deserialize_with = "empty_as_none")]
-    size_class: Option<SizeClass>,
-    #[serde(default)]
-    tag: String,
-    #[serde(default)]
-    status: String,
-    #[serde(default)]
-    after: u64,
-    #[serde(default)]
-    limit: Option<usize>,
-}
-
-async fn entities_index(State(state): State<AppState>, viewer: Viewer, Query(p): Query<ListParams>) -> ApiResult {
+async fn entities_index(State(state): State<AppState>, viewer: Viewer, Query(p): Query<EntityListParams>) -> ApiResult {
     viewer.staff_api()?;
-    let query = EntityQuery {
-        q: p.q,
-        region: p.region,
-        industry: p.industry,
-        size_class: p.size_class,
-        tag: p.tag,
-        status: p.status,
-        warnings: false,
-        after: p.after,
-        limit: p.limit.unwrap_or(100),
-    };
+    let query = p.query(100);
     let (page, today) = state.svc.blocking(move |s| Ok((s.entity_list(&query)?, s.today()))).await?;
     let entities: Vec<_> = page.entities.iter().map(|e| entity_json(e, today)).collect();
     Ok(Json(serde_json::json!({ "entities": entities, "next_after": page.next_after })).into_response())

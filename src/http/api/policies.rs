@@ -12,9 +12,9 @@ use serde::Deserialize;
 use super::{ApiResult, parse_json};
 use crate::http::AppState;
 use crate::http::extract::Viewer;
-use crate::http::pages::empty_as_none;
-use crate::model::{Category, Level, MeasureSpec, Mode, PolicyInput};
-use crate::service::policies::{Audience, PolicyQuery};
+use crate::http::params::PolicyListParams;
+use crate::model::{MeasureSpec, PolicyInput};
+use crate::service::policies::Audience;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -28,39 +28,13 @@ pub fn router() -> Router<AppState> {
         .route("/departments", get(departments_index))
 }
 
-#[derive(Debug, Deserialize, Default)]
-struct ListParams {
-    #[serde(default)]
-    q: String,
-    #[serde(default, deserialize_with = "empty_as_none")]
-    level: Option<Level>,
-    #[serde(default, deserialize_with = "empty_as_none")]
-    category: Option<Category>,
-    #[serde(default)]
-    department: String,
-    #[serde(default, deserialize_with = "empty_as_none")]
-    mode: Option<Mode>,
-    #[serde(default)]
-    open_now: bool,
-    /// Staff only: include unpublished drafts.
-    #[serde(default)]
-    drafts: bool,
-}
-
 fn audience(viewer: &Viewer, drafts: bool) -> Audience {
     if drafts && viewer.is_staff() { Audience::Staff } else { Audience::Public }
 }
 
-async fn policies_index(State(state): State<AppState>, viewer: Viewer, Query(p): Query<ListParams>) -> ApiResult {
-    let query = PolicyQuery {
-        q: p.q,
-        level: p.level,
-        category: p.category,
-        department: p.department,
-        mode: p.mode,
-        open_now: p.open_now,
-    };
-    let who = audience(&viewer, p.drafts);
+async fn policies_index(State(state): State<AppState>, viewer: Viewer, Query(p): Query<PolicyListParams>) -> ApiResult {
+    let query = p.query();
+    let who = audience(&viewer, p.drafts());
     let results = state.svc.blocking(move |s| s.policy_search(&query, who)).await?;
     Ok(Json(serde_json::json!({ "count": results.len(), "policies": results })).into_response())
 }

@@ -5,16 +5,15 @@ use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::{Form, Router};
 use minijinja::context;
-use serde::Deserialize;
 use serde_json::json;
 
-use super::{StaffResult, empty_as_none, see_other, url_encode};
+use super::{StaffResult, see_other, unprocessable, url_encode};
 use crate::http::AppState;
 use crate::http::extract::{Viewer, form_value};
+use crate::http::params::EntityListParams;
 use crate::http::web::to_value;
 use crate::model::{Actor, Entity, Field, FieldError, SizeClass, TagDef, Vocabulary};
 use crate::service::ServiceError;
-use crate::service::entities::EntityQuery;
 
 type FormData = Form<Vec<(String, String)>>;
 
@@ -25,26 +24,6 @@ pub fn router() -> Router<AppState> {
         .route("/staff/entities/{code}", get(entities_show))
         .route("/staff/entities/{code}/edit", get(entities_edit))
         .route("/staff/tags", get(tags_index).post(tags_save))
-}
-
-#[derive(Debug, Deserialize, Default)]
-struct ListParams {
-    #[serde(default)]
-    q: String,
-    #[serde(default)]
-    region: String,
-    #[serde(default)]
-    industry: String,
-    #[serde(default, deserialize_with = "empty_as_none")]
-    size_class: Option<SizeClass>,
-    #[serde(default)]
-    tag: String,
-    #[serde(default)]
-    status: String,
-    #[serde(default)]
-    warnings: String,
-    #[serde(default)]
-    after: u64,
 }
 
 /// Field metadata the entity pages need, with the labels of enum choices.
@@ -81,19 +60,13 @@ fn entity_row(e: &Entity) -> serde_json::Value {
     })
 }
 
-async fn entities_index(State(state): State<AppState>, viewer: Viewer, Query(p): Query<ListParams>) -> StaffResult {
+async fn entities_index(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(p): Query<EntityListParams>,
+) -> StaffResult {
     viewer.staff_page()?;
-    let query = EntityQuery {
-        q: p.q.clone(),
-        region: p.region.clone(),
-        industry: p.industry.clone(),
-        size_class: p.size_class,
-        tag: p.tag.clone(),
-        status: p.status.clone(),
-        warnings: !p.warnings.is_empty(),
-        after: p.after,
-        limit: 50,
-    };
+    let query = p.query(50);
     let q = query.clone();
     let (page, tags, total) =
         state.svc.blocking(move |s| Ok((s.entity_list(&q)?, s.tags()?, s.stats()?.entities))).await?;
@@ -281,9 +254,7 @@ async fn entities_save(State(state): State<AppState>, viewer: Viewer, Form(form)
                 values.entry(k.clone()).or_insert_with(|| json!(v));
             }
             let code = editing.then(|| form_value(&form, "credit_code").to_string());
-            let mut page = entity_form(&state, &viewer, code, serde_json::Value::Object(values), &errors).await?;
-            *page.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
-            Ok(page)
+            Ok(unprocessable(entity_form(&state, &viewer, code, serde_json::Value::Object(values), &errors).await?))
         }
         Err(e) => Err(e.into()),
     }
@@ -310,12 +281,11 @@ async fn tags_save(State(state): State<AppState>, viewer: Viewer, Form(form): Fo
         Ok(_) => Ok(see_other("/staff/tags")),
         Err(ServiceError::Invalid(errors)) => {
             let tags = state.svc.blocking(|s| s.tags()).await?;
-            let mut page = viewer.render(
+            let page = viewer.render(
                 "tags.html",
                 context! { tags => to_value(&tags), errors => to_value(&errors), f => to_value(submitted(&form)) },
             )?;
-            *page.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
-            Ok(page)
+            Ok(unprocessable(page))
         }
         Err(e) => Err(e.into()),
     }

@@ -49,6 +49,12 @@ pub fn see_other(path: &str) -> Response {
     Redirect::to(path).into_response()
 }
 
+/// A form shown again with its errors answers 422.
+pub fn unprocessable(mut page: Response) -> Response {
+    *page.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+    page
+}
+
 /// Empty strings in query strings mean "no filter".
 pub fn empty_as_none<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
 where

@@ -6,10 +6,11 @@ use axum::{Form, Router};
 use minijinja::{Value, context};
 
 use super::forms::{measure_values, parse_measure, parse_policy, policy_values, submitted_values};
-use super::public::{ListParams, vocabularies};
-use super::{StaffResult, see_other};
+use super::public::vocabularies;
+use super::{StaffResult, see_other, unprocessable};
 use crate::http::AppState;
 use crate::http::extract::Viewer;
+use crate::http::params::PolicyListParams;
 use crate::http::web::to_value;
 use crate::model::FieldError;
 use crate::model::policy::FORM_FIELD_KINDS;
@@ -35,7 +36,7 @@ pub fn router() -> Router<AppState> {
 async fn policies_index(
     State(state): State<AppState>,
     viewer: Viewer,
-    Query(params): Query<ListParams>,
+    Query(params): Query<PolicyListParams>,
 ) -> StaffResult {
     viewer.staff_page()?;
     let query = params.query();
@@ -55,11 +56,7 @@ fn policy_form(viewer: &Viewer, id: Option<u64>, values: Value, errors: &[FieldE
 /// Shows the form again with the errors when the service refuses the input.
 fn refused(e: ServiceError, again: impl FnOnce(&[FieldError]) -> StaffResult) -> StaffResult {
     match e {
-        ServiceError::Invalid(errors) => {
-            let mut page = again(&errors)?;
-            *page.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
-            Ok(page)
-        }
+        ServiceError::Invalid(errors) => Ok(unprocessable(again(&errors)?)),
         other => Err(other.into()),
     }
 }
@@ -159,22 +156,37 @@ async fn measures_create(
     Path(policy_id): Path<u64>,
     Form(form): FormData,
 ) -> StaffResult {
+    measure_save(&state, &viewer, policy_id, None, &form).await
+}
+
+/// Creates (no `measure_id`) or edits a measure from the form; shows the form again when refused.
+async fn measure_save(
+    state: &AppState,
+    viewer: &Viewer,
+    policy_id: u64,
+    measure_id: Option<u64>,
+    form: &[(String, String)],
+) -> StaffResult {
     viewer.staff_page()?;
-    viewer.check_csrf(&form)?;
-    let values = to_value(submitted_values(&form));
-    let result = match parse_measure(&form) {
+    viewer.check_csrf(form)?;
+    let who = viewer.username();
+    let result = match parse_measure(form) {
         Ok(spec) => {
-            let who = viewer.username();
-            state.svc.blocking(move |s| s.measure_create(&who, policy_id, spec)).await
+            state
+                .svc
+                .blocking(move |s| match measure_id {
+                    Some(id) => s.measure_update(&who, id, spec),
+                    None => s.measure_create(&who, policy_id, spec),
+                })
+                .await
         }
         Err(errors) => Err(ServiceError::Invalid(errors)),
     };
     match result {
         Ok(v) => Ok(see_other(&format!("/measures/{}", v.measure_id))),
         Err(ServiceError::Invalid(errors)) => {
-            let mut page = measure_form(&state, &viewer, policy_id, None, values, &errors).await?;
-            *page.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
-            Ok(page)
+            let values = to_value(submitted_values(form));
+            Ok(unprocessable(measure_form(state, viewer, policy_id, measure_id, values, &errors).await?))
         }
         Err(e) => Err(e.into()),
     }
@@ -193,25 +205,8 @@ async fn measures_update(
     Form(form): FormData,
 ) -> StaffResult {
     viewer.staff_page()?;
-    viewer.check_csrf(&form)?;
-    let values = to_value(submitted_values(&form));
-    let result = match parse_measure(&form) {
-        Ok(spec) => {
-            let who = viewer.username();
-            state.svc.blocking(move |s| s.measure_update(&who, id, spec)).await
-        }
-        Err(errors) => Err(ServiceError::Invalid(errors)),
-    };
-    match result {
-        Ok(_) => Ok(see_other(&format!("/measures/{id}"))),
-        Err(ServiceError::Invalid(errors)) => {
-            let (_, policy) = state.svc.blocking(move |s| s.measure_get(id, Audience::Staff)).await?;
-            let mut page = measure_form(&state, &viewer, policy.id, Some(id), values, &errors).await?;
-            *page.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
-            Ok(page)
-        }
-        Err(e) => Err(e.into()),
-    }
+    let (_, policy) = state.svc.blocking(move |s| s.measure_get(id, Audience::Staff)).await?;
+    measure_save(&state, &viewer, policy.id, Some(id), &form).await
 }
 
 async fn measures_publish(

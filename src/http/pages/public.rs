@@ -9,9 +9,10 @@ use axum::routing::get;
 use minijinja::{Value, context};
 use serde::Deserialize;
 
-use super::{PageResult, empty_as_none, safe_next};
+use super::{PageResult, safe_next};
 use crate::http::AppState;
 use crate::http::extract::{LANG_COOKIE, Viewer};
+use crate::http::params::PolicyListParams;
 use crate::http::web::Lang;
 use crate::http::web::to_value;
 use crate::model::{Category, Level, Mode, Vocabulary};
@@ -51,36 +52,11 @@ async fn home(State(state): State<AppState>, viewer: Viewer) -> PageResult {
     viewer.render("home.html", context! { stats => to_value(&stats), latest => to_value(&latest), ..vocabularies() })
 }
 
-#[derive(Debug, Deserialize, Default)]
-pub struct ListParams {
-    #[serde(default)]
-    q: String,
-    #[serde(default, deserialize_with = "empty_as_none")]
-    level: Option<Level>,
-    #[serde(default, deserialize_with = "empty_as_none")]
-    category: Option<Category>,
-    #[serde(default)]
-    department: String,
-    #[serde(default, deserialize_with = "empty_as_none")]
-    mode: Option<Mode>,
-    #[serde(default)]
-    open: String,
-}
-
-impl ListParams {
-    pub fn query(&self) -> PolicyQuery {
-        PolicyQuery {
-            q: self.q.clone(),
-            level: self.level,
-            category: self.category,
-            department: self.department.clone(),
-            mode: self.mode,
-            open_now: matches!(self.open.as_str(), "1" | "true" | "on"),
-        }
-    }
-}
-
-async fn policies_index(State(state): State<AppState>, viewer: Viewer, Query(params): Query<ListParams>) -> PageResult {
+async fn policies_index(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(params): Query<PolicyListParams>,
+) -> PageResult {
     let query = params.query();
     let q = query.clone();
     let (results, departments) =

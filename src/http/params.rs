@@ -1,0 +1,88 @@
+//! Query strings shared by pages and the API: the policy and entity list filters.
+
+use serde::Deserialize;
+
+use super::pages::empty_as_none;
+use crate::model::{Category, Level, Mode, SizeClass};
+use crate::service::entities::EntityQuery;
+use crate::service::policies::PolicyQuery;
+
+fn truthy(s: &str) -> bool {
+    matches!(s, "1" | "true" | "on" | "yes")
+}
+
+/// `?q=&level=&category=&department=&mode=&open=` (also `open_now=`) `&drafts=`.
+#[derive(Debug, Deserialize, Default)]
+pub struct PolicyListParams {
+    #[serde(default)]
+    pub q: String,
+    #[serde(default, deserialize_with = "empty_as_none")]
+    pub level: Option<Level>,
+    #[serde(default, deserialize_with = "empty_as_none")]
+    pub category: Option<Category>,
+    #[serde(default)]
+    pub department: String,
+    #[serde(default, deserialize_with = "empty_as_none")]
+    pub mode: Option<Mode>,
+    #[serde(default, alias = "open_now")]
+    pub open: String,
+    /// Staff only: show unpublished drafts.
+    #[serde(default)]
+    pub drafts: String,
+}
+
+impl PolicyListParams {
+    pub fn query(&self) -> PolicyQuery {
+        PolicyQuery {
+            q: self.q.clone(),
+            level: self.level,
+            category: self.category,
+            department: self.department.clone(),
+            mode: self.mode,
+            open_now: truthy(&self.open),
+        }
+    }
+
+    pub fn drafts(&self) -> bool {
+        truthy(&self.drafts)
+    }
+}
+
+/// `?q=&region=&industry=&size_class=&tag=&status=&warnings=&after=&limit=`.
+#[derive(Debug, Deserialize, Default)]
+pub struct EntityListParams {
+    #[serde(default)]
+    pub q: String,
+    #[serde(default)]
+    pub region: String,
+    #[serde(default)]
+    pub industry: String,
+    #[serde(default, deserialize_with = "empty_as_none")]
+    pub size_class: Option<SizeClass>,
+    #[serde(default)]
+    pub tag: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub warnings: String,
+    #[serde(default)]
+    pub after: u64,
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+impl EntityListParams {
+    pub fn query(&self, default_limit: usize) -> EntityQuery {
+        EntityQuery {
+            q: self.q.clone(),
+            region: self.region.clone(),
+            industry: self.industry.clone(),
+            size_class: self.size_class,
+            tag: self.tag.clone(),
+            status: self.status.clone(),
+            warnings: truthy(&self.warnings),
+            after: self.after,
+            limit: self.limit.unwrap_or(default_limit),
+        }
+    }
+}
