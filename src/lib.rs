@@ -6,6 +6,8 @@ pub mod auth;
 pub mod http;
 pub mod import;
 pub mod model;
+pub mod portrait;
+pub mod rules;
 pub mod seed;
 pub mod service;
 pub mod store;

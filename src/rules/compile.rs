@@ -1,0 +1,551 @@
+//! Compiling checked expressions to columnar plans, and evaluating them over a chunk of the
+//! portrait at a time into three-valued masks (true rows, false rows; the rest are unknown).
+
+use super::ast::{BinOp, Expr, Func, Kind, Ty};
+use crate::model::{Date, Field};
+use crate::portrait::{
+    self, NULL_ENUM, NULL_FLAG, NULL_INDUSTRY, Portrait, age_from_ymd, enum_keys, enum_slot, flag_slot, industry_index,
+    industry_range, num_slot,
+};
+
+/// Rows per chunk: a multiple of 64, small enough that a chunk's columns stay in cache.
+pub const CHUNK: usize = 4096;
+pub const WORDS: usize = CHUNK / 64;
+pub type Mask = [u64; WORDS];
+
+#[derive(Debug, Clone)]
+pub enum NumPlan {
+    Const(f64),
+    Col(usize),
+    Age,
+    /// The evaluation date, in days.
+    Today,
+    TagSince(String),
+    TagUntil(String),
+    Neg(Box<NumPlan>),
+    Bin(BinOp, Box<NumPlan>, Box<NumPlan>),
+    Min(Vec<NumPlan>),
+    Max(Vec<NumPlan>),
+    Round(Box<NumPlan>),
+    Floor(Box<NumPlan>),
+    Ceil(Box<NumPlan>),
+    Abs(Box<NumPlan>),
+    Cond(Box<BoolPlan>, Box<NumPlan>, Box<NumPlan>),
+}
+
+#[derive(Debug, Clone)]
+pub enum BoolPlan {
+    Const(Option<bool>),
+    Cmp(BinOp, NumPlan, NumPlan),
+    /// An enum column whose value index is in `mask`.
+    EnumIn(usize, u64),
+    Flag(usize),
+    /// The region code divided by the first number equals the second (prefix test).
+    RegionIn(Vec<(u32, u32)>),
+    /// The industry index lies in one of the ranges.
+    IndustryIn(Vec<(u16, u16)>),
+    CodeIn(Vec<[u8; 18]>),
+    HasTag(String),
+    /// The field is known.
+    Known(Field),
+    /// Two booleans equal (Kleene).
+    BoolEq(Box<BoolPlan>, Box<BoolPlan>),
+    Not(Box<BoolPlan>),
+    And(Vec<BoolPlan>),
+    Or(Vec<BoolPlan>),
+    Cond(Box<BoolPlan>, Box<BoolPlan>, Box<BoolPlan>),
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot compile: {0}")]
+pub struct CompileError(pub String);
+
+type R<T> = Result<T, CompileError>;
+
+fn fail<T>(what: &str) -> R<T> {
+    Err(CompileError(what.to_string()))
+}
+
+fn lit_num(e: &Expr) -> Option<f64> {
+    match e.kind {
+        Kind::Int(i) => Some(i as f64),
+        Kind::Double(d) => Some(if d.is_finite() { d } else { f64::NAN }),
+        _ => None,
+    }
+}
+
+/// Compiles a numeric (or date) expression.
+pub fn num(e: &Expr) -> R<NumPlan> {
+    Ok(match &e.kind {
+        Kind::Int(_) | Kind::Double(_) => NumPlan::Const(lit_num(e).unwrap_or(f64::NAN)),
+        Kind::Null => NumPlan::Const(f64::NAN),
+        Kind::Field(Field::AgeYears) => NumPlan::Age,
+        Kind::Field(f) => {
+            NumPlan::Col(num_slot(*f).ok_or_else(|| CompileError(format!("{} is not numeric", f.name())))?)
+        }
+        Kind::Neg(a) => NumPlan::Neg(Box::new(num(a)?)),
+        Kind::Binary(op @ (BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div), a, b) => {
+            NumPlan::Bin(*op, Box::new(num(a)?), Box::new(num(b)?))
+        }
+        Kind::Cond(c, a, b) => NumPlan::Cond(Box::new(boolean(c)?), Box::new(num(a)?), Box::new(num(b)?)),
+        Kind::Call(func, args) => {
+            let one = || -> R<Box<NumPlan>> {
+                Ok(Box::new(num(args.first().ok_or_else(|| CompileError("argument".into()))?)?))
+            };
+            let key = || args.first().and_then(Expr::as_str).unwrap_or("").to_string();
+            match func {
+                Func::Min => NumPlan::Min(args.iter().map(num).collect::<R<_>>()?),
+                Func::Max => NumPlan::Max(args.iter().map(num).collect::<R<_>>()?),
+                Func::Round => NumPlan::Round(one()?),
+                Func::Floor => NumPlan::Floor(one()?),
+                Func::Ceil => NumPlan::Ceil(one()?),
+                Func::Abs => NumPlan::Abs(one()?),
+                Func::Date => NumPlan::Const(Date::parse(&key()).map_or(f64::NAN, |d| f64::from(d.days()))),
+                Func::Today => NumPlan::Today,
+                Func::TagSince => NumPlan::TagSince(key()),
+                Func::TagUntil => NumPlan::TagUntil(key()),
+                _ => return fail("a boolean function where a number belongs"),
+            }
+        }
+        _ => return fail("not a numeric expression"),
+    })
+}
+
+fn literal_strings(e: &Expr) -> R<Vec<&str>> {
+    match &e.kind {
+        Kind::List(items) => {
+            items.iter().map(|i| i.as_str().ok_or_else(|| CompileError("a list of strings".into()))).collect()
+        }
+        Kind::Str(s) => Ok(vec![s.as_str()]),
+        _ => fail("a string literal or list"),
+    }
+}
+
+fn region_prefix(p: &str) -> (u32, u32) {
+    let mut p = p;
+    while p.len() > 2 && p.ends_with("00") {
+        p = &p[..p.len() - 2];
+    }
+    let div = 10u32.pow(6u32.saturating_sub(p.len() as u32));
+    (div, p.parse().unwrap_or(u32::MAX))
+}
+
+/// `field == value` (or `in` values) for enum, code and string fields.
+fn membership(f: Field, values: &[&str]) -> R<BoolPlan> {
+    Ok(match f {
+        Field::Region => BoolPlan::RegionIn(values.iter().map(|v| (1, v.parse().unwrap_or(u32::MAX))).collect()),
+        Field::Industry => {
+            BoolPlan::IndustryIn(values.iter().filter_map(|v| industry_index(v)).map(|i| (i, i + 1)).collect())
+        }
+        Field::CreditCode => BoolPlan::CodeIn(values.iter().map(|v| code_bytes(v)).collect()),
+        _ => {
+            let slot = enum_slot(f).ok_or_else(|| CompileError(format!("{} is not an enum", f.name())))?;
+            let keys = enum_keys(f);
+            let mask = values.iter().filter_map(|v| keys.iter().position(|k| k == v)).fold(0u64, |m, i| m | 1 << i);
+            BoolPlan::EnumIn(slot, mask)
+        }
+    })
+}
+
+fn code_bytes(code: &str) -> [u8; 18] {
+    let mut out = [b' '; 18];
+    for (o, b) in out.iter_mut().zip(code.bytes()) {
+        *o = b;
+    }
+    out
+}
+
+/// Compiles a boolean expression.
+pub fn boolean(e: &Expr) -> R<BoolPlan> {
+    Ok(match &e.kind {
+        Kind::Bool(b) => BoolPlan::Const(Some(*b)),
+        Kind::Null => BoolPlan::Const(None),
+        Kind::Field(f) => {
+            BoolPlan::Flag(flag_slot(*f).ok_or_else(|| CompileError(format!("{} is not a flag", f.name())))?)
+        }
+        Kind::Not(a) => BoolPlan::Not(Box::new(boolean(a)?)),
+        Kind::Cond(c, a, b) => BoolPlan::Cond(Box::new(boolean(c)?), Box::new(boolean(a)?), Box::new(boolean(b)?)),
+        Kind::Binary(BinOp::And, a, b) => BoolPlan::And(vec![boolean(a)?, boolean(b)?]),
+        Kind::Binary(BinOp::Or, a, b) => BoolPlan::Or(vec![boolean(a)?, boolean(b)?]),
+        Kind::Binary(BinOp::In, a, b) => match (&a.ty, &b.kind) {
+            (_, Kind::Field(Field::Tags)) => match a.as_str() {
+                Some(k) => BoolPlan::HasTag(k.to_string()),
+                None => return fail("a tag key"),
+            },
+            (Ty::Enum(_) | Ty::Code(_) | Ty::Str, Kind::List(_)) => match &a.kind {
+                Kind::Field(f) => membership(*f, &literal_strings(b)?)?,
+                Kind::Str(s) => BoolPlan::Const(Some(literal_strings(b)?.contains(&s.as_str()))),
+                _ => return fail("membership of a field or literal"),
+            },
+            (_, Kind::List(items)) => BoolPlan::Or(items.iter().map(|i| compare(BinOp::Eq, a, i)).collect::<R<_>>()?),
+            _ => return fail("`in` over a list or tags"),
+        },
+        Kind::Binary(op, a, b) if op.is_comparison() => compare(*op, a, b)?,
+        Kind::Call(Func::Contains, args) => BoolPlan::HasTag(
+            args.get(1).and_then(Expr::as_str).ok_or_else(|| CompileError("tag key".into()))?.to_string(),
+        ),
+        Kind::Call(Func::Has, args) => match args.first().map(|a| &a.kind) {
+            Some(Kind::Field(f)) => BoolPlan::Known(*f),
+            _ => return fail("has(field)"),
+        },
+        Kind::Call(Func::Within, args) => {
+            let prefix = args.get(1).and_then(Expr::as_str).unwrap_or("");
+            match args.first().map(|a| &a.kind) {
+                Some(Kind::Field(Field::Region)) => BoolPlan::RegionIn(vec![region_prefix(prefix)]),
+                Some(Kind::Field(Field::Industry)) => BoolPlan::IndustryIn(vec![industry_range(prefix)]),
+                _ => return fail("within on region or industry"),
+            }
+        }
+        _ => return fail("not a boolean expression"),
+    })
+}
+
+fn compare(op: BinOp, a: &Expr, b: &Expr) -> R<BoolPlan> {
+    let negate = |p: BoolPlan| if op == BinOp::Ne { BoolPlan::Not(Box::new(p)) } else { p };
+    Ok(match (&a.ty, &b.ty) {
+        (Ty::Bool, Ty::Bool) => negate(BoolPlan::BoolEq(Box::new(boolean(a)?), Box::new(boolean(b)?))),
+        (Ty::Enum(_) | Ty::Code(_) | Ty::Str, _) | (_, Ty::Enum(_) | Ty::Code(_) | Ty::Str) => {
+            match (&a.kind, &b.kind) {
+                (Kind::Field(f), Kind::Str(s)) | (Kind::Str(s), Kind::Field(f)) => negate(membership(*f, &[s])?),
+                (Kind::Str(x), Kind::Str(y)) => BoolPlan::Const(Some((x == y) != (op == BinOp::Ne))),
+                _ => return fail("a field compared with a literal"),
+            }
+        }
+        _ => BoolPlan::Cmp(op, num(a)?, num(b)?),
+    })
+}
+
+/// What a chunk evaluation reads.
+pub struct Ctx<'a> {
+    pub p: &'a Portrait,
+    pub as_of: Date,
+    pub start: usize,
+    pub n: usize,
+    pool: Vec<Vec<f64>>,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(p: &'a Portrait, as_of: Date) -> Ctx<'a> {
+        Ctx { p, as_of, start: 0, n: 0, pool: Vec::new() }
+    }
+
+    /// Moves to the chunk starting at `start`.
+    pub fn at(&mut self, start: usize) {
+        self.start = start;
+        self.n = CHUNK.min(self.p.len().saturating_sub(start));
+    }
+
+    fn take(&mut self) -> Vec<f64> {
+        let mut v = self.pool.pop().unwrap_or_else(|| Vec::with_capacity(CHUNK));
+        v.clear();
+        v.resize(self.n, f64::NAN);
+        v
+    }
+
+    fn give(&mut self, v: Vec<f64>) {
+        self.pool.push(v);
+    }
+
+    /// The rows of this chunk.
+    pub fn valid(&self) -> Mask {
+        let mut m = [0u64; WORDS];
+        for (w, word) in m.iter_mut().enumerate() {
+            let lo = w * 64;
+            if lo >= self.n {
+                break;
+            }
+            let bits = (self.n - lo).min(64);
+            *word = if bits == 64 { u64::MAX } else { (1u64 << bits) - 1 };
+        }
+        m
+    }
+}
+
+fn finite(v: f64) -> f64 {
+    if v.is_finite() { v } else { f64::NAN }
+}
+
+impl NumPlan {
+    /// Writes the chunk's values into `out` (`out.len() == cx.n`); NaN is unknown.
+    pub fn eval(&self, cx: &mut Ctx<'_>, out: &mut [f64]) {
+        let (start, n) = (cx.start, cx.n);
+        match self {
+            NumPlan::Const(c) => out.fill(*c),
+            NumPlan::Col(s) => out.copy_from_slice(&cx.p.num[*s][start..start + n]),
+            NumPlan::Age => {
+                for (o, ymd) in out.iter_mut().zip(&cx.p.established_ymd[start..start + n]) {
+                    *o = age_from_ymd(*ymd, cx.as_of).unwrap_or(f64::NAN);
+                }
+            }
+            NumPlan::Today => out.fill(f64::from(cx.as_of.days())),
+            NumPlan::TagSince(k) | NumPlan::TagUntil(k) => {
+                out.fill(f64::NAN);
+                let Some(col) = cx.p.tag_index.get(k).map(|i| &cx.p.tags[*i]) else { return };
+                let since = matches!(self, NumPlan::TagSince(_));
+                for (i, o) in out.iter_mut().enumerate() {
+                    let row = start + i;
+                    if col.has(row)
+                        && let Some((s, u)) = col.dates.get(&(row as u32))
+                    {
+                        let d = if since { *s } else { *u };
+                        if d != i32::MIN {
+                            *o = f64::from(d);
+                        }
+                    }
+                }
+            }
+            NumPlan::Neg(a) => {
+                a.eval(cx, out);
+                out.iter_mut().for_each(|v| *v = -*v);
+            }
+            NumPlan::Bin(op, a, b) => {
+                a.eval(cx, out);
+                let mut rhs = cx.take();
+                b.eval(cx, &mut rhs);
+                for (x, y) in out.iter_mut().zip(&rhs) {
+                    *x = finite(match op {
+                        BinOp::Add => *x + y,
+                        BinOp::Sub => *x - y,
+                        BinOp::Mul => *x * y,
+                        _ if *y == 0.0 => f64::NAN,
+                        _ => *x / y,
+                    });
+                }
+                cx.give(rhs);
+            }
+            NumPlan::Min(args) | NumPlan::Max(args) => {
+                let min = matches!(self, NumPlan::Min(_));
+                let mut tmp = cx.take();
+                for (i, a) in args.iter().enumerate() {
+                    if i == 0 {
+                        a.eval(cx, out);
+                        continue;
+                    }
+                    a.eval(cx, &mut tmp);
+                    for (x, y) in out.iter_mut().zip(&tmp) {
+                        // Unknown in, unknown out (f64::min would skip a NaN).
+                        *x = if x.is_nan() || y.is_nan() {
+                            f64::NAN
+                        } else if min {
+                            x.min(*y)
+                        } else {
+                            x.max(*y)
+                        };
+                    }
+                }
+                cx.give(tmp);
+            }
+            NumPlan::Round(a) | NumPlan::Floor(a) | NumPlan::Ceil(a) | NumPlan::Abs(a) => {
+                a.eval(cx, out);
+                let f: fn(f64) -> f64 = match self {
+                    NumPlan::Round(_) => f64::round,
+                    NumPlan::Floor(_) => f64::floor,
+                    NumPlan::Ceil(_) => f64::ceil,
+                    _ => f64::abs,
+                };
+                out.iter_mut().for_each(|v| *v = f(*v));
+            }
+            NumPlan::Cond(c, a, b) => {
+                let (mut t, mut f) = ([0u64; WORDS], [0u64; WORDS]);
+                c.eval(cx, &mut t, &mut f);
+                a.eval(cx, out);
+                let mut other = cx.take();
+                b.eval(cx, &mut other);
+                for (i, x) in out.iter_mut().enumerate() {
+                    let bit = 1u64 << (i & 63);
+                    if t[i >> 6] & bit != 0 {
+                    } else if f[i >> 6] & bit != 0 {
+                        *x = other[i];
+                    } else {
+                        *x = f64::NAN;
+                    }
+                }
+                cx.give(other);
+            }
+        }
+    }
+}
+
+/// Sets bit `i` of `t` or `f` from a known/unknown boolean.
+#[inline]
+fn put(t: &mut Mask, f: &mut Mask, i: usize, v: Option<bool>) {
+    let bit = 1u64 << (i & 63);
+    match v {
+        Some(true) => t[i >> 6] |= bit,
+        Some(false) => f[i >> 6] |= bit,
+        None => {}
+    }
+}
+
+fn cmp(op: BinOp, x: f64, y: f64) -> bool {
+    match op {
+        BinOp::Eq => x == y,
+        BinOp::Ne => x != y,
+        BinOp::Lt => x < y,
+        BinOp::Le => x <= y,
+        BinOp::Gt => x > y,
+        _ => x >= y,
+    }
+}
+
+/// Compares a column slice with a constant, 64 rows per word.
+fn cmp_const(op: BinOp, xs: &[f64], c: f64, t: &mut Mask, f: &mut Mask) {
+    if c.is_nan() {
+        return;
+    }
+    for (w, chunk) in xs.chunks(64).enumerate() {
+        let (mut tb, mut fb) = (0u64, 0u64);
+        for (b, &x) in chunk.iter().enumerate() {
+            let known = !x.is_nan();
+            let r = cmp(op, x, c);
+            tb |= u64::from(known & r) << b;
+            fb |= u64::from(known & !r) << b;
+        }
+        t[w] = tb;
+        f[w] = fb;
+    }
+}
+
+fn flip(op: BinOp) -> BinOp {
+    match op {
+        BinOp::Lt => BinOp::Gt,
+        BinOp::Le => BinOp::Ge,
+        BinOp::Gt => BinOp::Lt,
+        BinOp::Ge => BinOp::Le,
+        other => other,
+    }
+}
+
+impl BoolPlan {
+    /// Sets `t` to the rows where the plan holds and `f` to the rows where it fails; rows in
+    /// neither are unknown. Both masks start cleared.
+    pub fn eval(&self, cx: &mut Ctx<'_>, t: &mut Mask, f: &mut Mask) {
+        *t = [0; WORDS];
+        *f = [0; WORDS];
+        let (start, n) = (cx.start, cx.n);
+        match self {
+            BoolPlan::Const(Some(true)) => *t = cx.valid(),
+            BoolPlan::Const(Some(false)) => *f = cx.valid(),
+            BoolPlan::Const(None) => {}
+            BoolPlan::Cmp(op, NumPlan::Col(s), NumPlan::Const(c)) => {
+                cmp_const(*op, &cx.p.num[*s][start..start + n], *c, t, f)
+            }
+            BoolPlan::Cmp(op, NumPlan::Const(c), NumPlan::Col(s)) => {
+                cmp_const(flip(*op), &cx.p.num[*s][start..start + n], *c, t, f)
+            }
+            BoolPlan::Cmp(op, a, b) => {
+                let mut x = cx.take();
+                let mut y = cx.take();
+                a.eval(cx, &mut x);
+                b.eval(cx, &mut y);
+                for i in 0..n {
+                    let known = !x[i].is_nan() && !y[i].is_nan();
+                    put(t, f, i, known.then(|| cmp(*op, x[i], y[i])));
+                }
+                cx.give(x);
+                cx.give(y);
+            }
+            BoolPlan::EnumIn(slot, mask) => {
+                for (i, &v) in cx.p.enums[*slot][start..start + n].iter().enumerate() {
+                    put(t, f, i, (v != NULL_ENUM).then(|| mask >> v & 1 == 1));
+                }
+            }
+            BoolPlan::Flag(slot) => {
+                for (i, &v) in cx.p.flags[*slot][start..start + n].iter().enumerate() {
+                    put(t, f, i, (v != NULL_FLAG).then_some(v == 1));
+                }
+            }
+            BoolPlan::RegionIn(tests) => {
+                for (i, &r) in cx.p.region[start..start + n].iter().enumerate() {
+                    put(t, f, i, (r != 0).then(|| tests.iter().any(|(div, val)| r / div == *val)));
+                }
+            }
+            BoolPlan::IndustryIn(ranges) => {
+                for (i, &x) in cx.p.industry[start..start + n].iter().enumerate() {
+                    put(t, f, i, (x != NULL_INDUSTRY).then(|| ranges.iter().any(|(lo, hi)| (*lo..*hi).contains(&x))));
+                }
+            }
+            BoolPlan::CodeIn(codes) => {
+                for (i, c) in cx.p.codes[start..start + n].iter().enumerate() {
+                    put(t, f, i, Some(codes.contains(c)));
+                }
+            }
+            BoolPlan::HasTag(key) => {
+                let valid = cx.valid();
+                let col = cx.p.tag_index.get(key).map(|i| &cx.p.tags[*i]);
+                for w in 0..WORDS {
+                    let bits = col.and_then(|c| c.bits.get(start / 64 + w)).copied().unwrap_or(0) & valid[w];
+                    t[w] = bits;
+                    f[w] = valid[w] & !bits;
+                }
+            }
+            BoolPlan::Known(field) => {
+                for i in 0..n {
+                    put(t, f, i, Some(known(cx.p, *field, start + i)));
+                }
+            }
+            BoolPlan::BoolEq(a, b) => {
+                let (mut ta, mut fa, mut tb, mut fb) = ([0; WORDS], [0; WORDS], [0; WORDS], [0; WORDS]);
+                a.eval(cx, &mut ta, &mut fa);
+                b.eval(cx, &mut tb, &mut fb);
+                for w in 0..WORDS {
+                    t[w] = (ta[w] & tb[w]) | (fa[w] & fb[w]);
+                    f[w] = (ta[w] & fb[w]) | (fa[w] & tb[w]);
+                }
+            }
+            BoolPlan::Not(a) => a.eval(cx, f, t),
+            BoolPlan::And(items) | BoolPlan::Or(items) => {
+                let and = matches!(self, BoolPlan::And(_));
+                let (mut ti, mut fi) = ([0; WORDS], [0; WORDS]);
+                for (k, item) in items.iter().enumerate() {
+                    if k == 0 {
+                        item.eval(cx, t, f);
+                        continue;
+                    }
+                    item.eval(cx, &mut ti, &mut fi);
+                    for w in 0..WORDS {
+                        if and {
+                            t[w] &= ti[w];
+                            f[w] |= fi[w];
+                        } else {
+                            t[w] |= ti[w];
+                            f[w] &= fi[w];
+                        }
+                    }
+                }
+            }
+            BoolPlan::Cond(c, a, b) => {
+                let (mut tc, mut fc, mut ta, mut fa, mut tb, mut fb) =
+                    ([0; WORDS], [0; WORDS], [0; WORDS], [0; WORDS], [0; WORDS], [0; WORDS]);
+                c.eval(cx, &mut tc, &mut fc);
+                a.eval(cx, &mut ta, &mut fa);
+                b.eval(cx, &mut tb, &mut fb);
+                for w in 0..WORDS {
+                    t[w] = (tc[w] & ta[w]) | (fc[w] & tb[w]);
+                    f[w] = (tc[w] & fa[w]) | (fc[w] & fb[w]);
+                }
+            }
+        }
+    }
+}
+
+/// Whether `field` is known for `row` (`has(field)`).
+fn known(p: &Portrait, field: Field, row: usize) -> bool {
+    match field {
+        Field::Tags | Field::CreditCode => true,
+        Field::AgeYears => p.established_ymd[row] != portrait::NULL_YMD,
+        Field::Region => p.region[row] != 0,
+        Field::Industry => p.industry[row] != NULL_INDUSTRY,
+        f => {
+            if let Some(s) = num_slot(f) {
+                !p.num[s][row].is_nan()
+            } else if let Some(s) = enum_slot(f) {
+                p.enums[s][row] != NULL_ENUM
+            } else if let Some(s) = flag_slot(f) {
+                p.flags[s][row] != NULL_FLAG
+            } else {
+                false
+            }
+        }
+    }
+}

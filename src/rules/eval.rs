@@ -1,0 +1,548 @@
+//! The row interpreter: evaluates a checked expression against one entity, with SQL-style
+//! three-valued logic, and explains the result in plain Chinese. It is the reference the
+//! columnar engine is tested against, and the explainer of every decision.
+
+use std::borrow::Cow;
+
+use super::ast::{BinOp, Expr, Func, Kind};
+use crate::model::fields::format_number;
+use crate::model::{Date, Entity, Field, FieldValue, Vocabulary};
+
+/// One entity's values, however they are stored.
+pub trait Row {
+    fn num(&self, f: Field) -> Option<f64>;
+    fn date(&self, f: Field) -> Option<i32>;
+    /// The key of an enum field (`"small"`), or the code of a region or industry, or the
+    /// credit code.
+    fn text(&self, f: Field) -> Option<Cow<'_, str>>;
+    fn flag(&self, f: Field) -> Option<bool>;
+    fn has_tag(&self, key: &str) -> bool;
+    fn tag_since(&self, key: &str) -> Option<i32>;
+    fn tag_until(&self, key: &str) -> Option<i32>;
+    /// The evaluation date (`today()`, `age_years`).
+    fn as_of(&self) -> Date;
+}
+
+/// An entity record as a row, evaluated as of a date.
+pub struct EntityRow<'a> {
+    pub entity: &'a Entity,
+    pub as_of: Date,
+}
+
+impl Row for EntityRow<'_> {
+    fn num(&self, f: Field) -> Option<f64> {
+        match self.entity.get(f, self.as_of)? {
+            FieldValue::Money(m) => Some(m.as_wan_f64()),
+            FieldValue::Int(i) => Some(i as f64),
+            FieldValue::Percent(p) | FieldValue::Number(p) => Some(p),
+            _ => None,
+        }
+    }
+    fn date(&self, f: Field) -> Option<i32> {
+        match self.entity.get(f, self.as_of)? {
+            FieldValue::Date(d) => Some(d.days()),
+            _ => None,
+        }
+    }
+    fn text(&self, f: Field) -> Option<Cow<'_, str>> {
+        let e = self.entity;
+        Some(match f {
+            Field::CreditCode => Cow::Borrowed(e.credit_code.as_str()),
+            Field::Region => Cow::Borrowed(e.region.as_ref()?.as_str()),
+            Field::Industry => Cow::Borrowed(e.industry.as_ref()?.as_str()),
+            Field::EntityType => Cow::Borrowed(e.entity_type?.key()),
+            Field::Ownership => Cow::Borrowed(e.ownership?.key()),
+            Field::Status => Cow::Borrowed(e.status?.key()),
+            Field::TaxCredit => Cow::Borrowed(e.tax_credit?.key()),
+            Field::SizeClass => Cow::Borrowed(e.size_class()?.key()),
+            _ => return None,
+        })
+    }
+    fn flag(&self, f: Field) -> Option<bool> {
+        match f {
+            Field::Dishonest => self.entity.dishonest,
+            Field::MajorViolation => self.entity.major_violation,
+            _ => None,
+        }
+    }
+    fn has_tag(&self, key: &str) -> bool {
+        self.entity.has_tag(key)
+    }
+    fn tag_since(&self, key: &str) -> Option<i32> {
+        self.entity.tags.iter().find(|t| t.key == key)?.since.map(Date::days)
+    }
+    fn tag_until(&self, key: &str) -> Option<i32> {
+        self.entity.tags.iter().find(|t| t.key == key)?.until.map(Date::days)
+    }
+    fn as_of(&self) -> Date {
+        self.as_of
+    }
+}
+
+/// A value during evaluation. `Null` is unknown.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Val<'a> {
+    Null,
+    Bool(bool),
+    Num(f64),
+    Str(Cow<'a, str>),
+    Date(i32),
+}
+
+impl Val<'_> {
+    fn num(&self) -> Option<f64> {
+        match self {
+            Val::Num(n) => Some(*n),
+            Val::Date(d) => Some(f64::from(*d)),
+            _ => None,
+        }
+    }
+}
+
+/// A number that is not finite (overflow, 0/0) is unknown.
+fn num(v: f64) -> Val<'static> {
+    if v.is_finite() { Val::Num(v) } else { Val::Null }
+}
+
+/// Evaluates an expression (already type-checked) against a row.
+pub fn eval<'a>(e: &'a Expr, row: &'a dyn Row) -> Val<'a> {
+    match &e.kind {
+        Kind::Null => Val::Null,
+        Kind::Bool(b) => Val::Bool(*b),
+        Kind::Int(i) => Val::Num(*i as f64),
+        Kind::Double(d) => num(*d),
+        Kind::Str(s) => Val::Str(Cow::Borrowed(s)),
+        Kind::List(_) => Val::Null,
+        Kind::Field(f) => field(*f, row),
+        Kind::Not(a) => match eval(a, row) {
+            Val::Bool(b) => Val::Bool(!b),
+            _ => Val::Null,
+        },
+        Kind::Neg(a) => match eval(a, row) {
+            Val::Num(n) => Val::Num(-n),
+            _ => Val::Null,
+        },
+        Kind::Cond(c, a, b) => match eval(c, row) {
+            Val::Bool(true) => eval(a, row),
+            Val::Bool(false) => eval(b, row),
+            _ => Val::Null,
+        },
+        Kind::Binary(op, a, b) => binary(*op, a, b, row),
+        Kind::Call(func, args) => call(*func, args, row),
+    }
+}
+
+fn field<'a>(f: Field, row: &'a dyn Row) -> Val<'a> {
+    use super::ast::Ty;
+    match super::catalog::field_ty(f) {
+        Ty::Num => row.num(f).map_or(Val::Null, num),
+        Ty::Date => row.date(f).map_or(Val::Null, Val::Date),
+        Ty::Bool => row.flag(f).map_or(Val::Null, Val::Bool),
+        Ty::Enum(_) | Ty::Code(_) | Ty::Str => row.text(f).map_or(Val::Null, Val::Str),
+        // Tags are a set that is never unknown; it is only read through contains/in.
+        _ => Val::Null,
+    }
+}
+
+fn kleene_and(a: Val<'_>, b: impl FnOnce() -> Val<'static>) -> Val<'static> {
+    match a {
+        Val::Bool(false) => Val::Bool(false),
+        a => match (a, b()) {
+            (_, Val::Bool(false)) => Val::Bool(false),
+            (Val::Bool(true), Val::Bool(true)) => Val::Bool(true),
+            _ => Val::Null,
+        },
+    }
+}
+
+fn kleene_or(a: Val<'_>, b: impl FnOnce() -> Val<'static>) -> Val<'static> {
+    match a {
+        Val::Bool(true) => Val::Bool(true),
+        a => match (a, b()) {
+            (_, Val::Bool(true)) => Val::Bool(true),
+            (Val::Bool(false), Val::Bool(false)) => Val::Bool(false),
+            _ => Val::Null,
+        },
+    }
+}
+
+fn truth(v: &Val<'_>) -> Val<'static> {
+    match v {
+        Val::Bool(b) => Val::Bool(*b),
+        _ => Val::Null,
+    }
+}
+
+fn binary<'a>(op: BinOp, a: &'a Expr, b: &'a Expr, row: &'a dyn Row) -> Val<'a> {
+    match op {
+        BinOp::And => kleene_and(truth(&eval(a, row)), || truth(&eval(b, row))),
+        BinOp::Or => kleene_or(truth(&eval(a, row)), || truth(&eval(b, row))),
+        BinOp::In => {
+            if let Kind::Field(Field::Tags) = b.kind {
+                return match eval(a, row) {
+                    Val::Str(k) => Val::Bool(row.has_tag(&k)),
+                    _ => Val::Null,
+                };
+            }
+            let x = eval(a, row);
+            if x == Val::Null {
+                return Val::Null;
+            }
+            let Kind::List(items) = &b.kind else { return Val::Null };
+            let mut unknown = false;
+            for i in items {
+                match compare(BinOp::Eq, &x, &eval(i, row)) {
+                    Val::Bool(true) => return Val::Bool(true),
+                    Val::Null => unknown = true,
+                    _ => {}
+                }
+            }
+            if unknown { Val::Null } else { Val::Bool(false) }
+        }
+        BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div => match (eval(a, row).num(), eval(b, row).num()) {
+            (Some(x), Some(y)) => num(match op {
+                BinOp::Add => x + y,
+                BinOp::Sub => x - y,
+                BinOp::Mul => x * y,
+                // Division by zero is unknown, not infinite.
+                _ if y == 0.0 => f64::NAN,
+                _ => x / y,
+            }),
+            _ => Val::Null,
+        },
+        _ => compare(op, &eval(a, row), &eval(b, row)),
+    }
+}
+
+/// Compares two values; unknown when either is unknown.
+pub fn compare(op: BinOp, a: &Val<'_>, b: &Val<'_>) -> Val<'static> {
+    use std::cmp::Ordering;
+    let ord: Option<Ordering> = match (a, b) {
+        (Val::Null, _) | (_, Val::Null) => return Val::Null,
+        (Val::Num(x), Val::Num(y)) => x.partial_cmp(y),
+        (Val::Date(x), Val::Date(y)) => Some(x.cmp(y)),
+        (Val::Str(x), Val::Str(y)) => Some(x.as_ref().cmp(y.as_ref())),
+        (Val::Bool(x), Val::Bool(y)) => Some(x.cmp(y)),
+        _ => None,
+    };
+    let Some(o) = ord else { return Val::Null };
+    Val::Bool(match op {
+        BinOp::Eq => o == Ordering::Equal,
+        BinOp::Ne => o != Ordering::Equal,
+        BinOp::Lt => o == Ordering::Less,
+        BinOp::Le => o != Ordering::Greater,
+        BinOp::Gt => o == Ordering::Greater,
+        BinOp::Ge => o != Ordering::Less,
+        _ => return Val::Null,
+    })
+}
+
+fn call<'a>(func: Func, args: &'a [Expr], row: &'a dyn Row) -> Val<'a> {
+    let arg = |i: usize| args.get(i).map_or(Val::Null, |a| eval(a, row));
+    let key = |i: usize| args.get(i).and_then(Expr::as_str).unwrap_or("");
+    match func {
+        Func::Min | Func::Max => {
+            let mut acc: Option<f64> = None;
+            for i in 0..args.len() {
+                let Some(v) = arg(i).num() else { return Val::Null };
+                acc = Some(match (acc, func) {
+                    (None, _) => v,
+                    (Some(a), Func::Min) => a.min(v),
+                    (Some(a), _) => a.max(v),
+                });
+            }
+            acc.map_or(Val::Null, num)
+        }
+        Func::Round | Func::Floor | Func::Ceil | Func::Abs => match arg(0).num() {
+            Some(v) => num(match func {
+                Func::Round => v.round(),
+                Func::Floor => v.floor(),
+                Func::Ceil => v.ceil(),
+                _ => v.abs(),
+            }),
+            None => Val::Null,
+        },
+        Func::Date => Date::parse(key(0)).map_or(Val::Null, |d| Val::Date(d.days())),
+        Func::Today => Val::Date(row.as_of().days()),
+        Func::TagSince => row.tag_since(key(0)).map_or(Val::Null, Val::Date),
+        Func::TagUntil => row.tag_until(key(0)).map_or(Val::Null, Val::Date),
+        Func::Has => Val::Bool(
+            args.first().is_some_and(|a| eval(a, row) != Val::Null || matches!(a.kind, Kind::Field(Field::Tags))),
+        ),
+        Func::Contains => Val::Bool(row.has_tag(key(1))),
+        Func::Within => match arg(0) {
+            Val::Str(code) => Val::Bool(within(args.first(), &code, key(1))),
+            _ => Val::Null,
+        },
+    }
+}
+
+/// Hierarchical containment: industry by prefix, region by digit pairs.
+pub fn within(receiver: Option<&Expr>, code: &str, prefix: &str) -> bool {
+    match receiver.map(|r| &r.kind) {
+        Some(Kind::Field(Field::Region)) => {
+            let mut p = prefix;
+            while p.len() > 2 && p.ends_with("00") {
+                p = &p[..p.len() - 2];
+            }
+            code.starts_with(p)
+        }
+        _ => code.starts_with(prefix),
+    }
+}
+
+/// The three outcomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Eligible,
+    NotEligible,
+    Unknown,
+}
+
+impl Outcome {
+    pub fn of(v: &Val<'_>) -> Outcome {
+        match v {
+            Val::Bool(true) => Outcome::Eligible,
+            Val::Bool(false) => Outcome::NotEligible,
+            _ => Outcome::Unknown,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Eligible => "符合",
+            Outcome::NotEligible => "不符合",
+            Outcome::Unknown => "待补充数据",
+        }
+    }
+}
+
+/// The fields an expression read that were unknown for this row.
+pub fn missing(e: &Expr, row: &dyn Row) -> Vec<Field> {
+    e.fields().into_iter().filter(|f| *f != Field::Tags && field(*f, row) == Val::Null).collect()
+}
+
+/// A value as people read it, with its unit.
+pub fn show(f: Field, row: &dyn Row) -> String {
+    match field(f, row) {
+        Val::Null => "未知".into(),
+        Val::Num(n) => {
+            let rounded = (n * 100.0).round() / 100.0;
+            match f.unit() {
+                Some("%") => format!("{}%", format_number(rounded)),
+                Some(u) => format!("{} {u}", format_number(rounded)),
+                None => format_number(rounded),
+            }
+        }
+        Val::Date(d) => Date::from_days(d).to_string(),
+        Val::Bool(b) => if b { "是" } else { "否" }.into(),
+        Val::Str(s) => match f {
+            Field::Region => crate::model::reference::region_full_name(&s),
+            Field::Industry => crate::model::reference::industry_label(&s),
+            _ => f.choices().iter().find(|(k, _)| *k == s).map_or_else(|| s.to_string(), |(_, l)| l.to_string()),
+        },
+    }
+}
+
+/// A literal as people read it next to a field: `3%`, `100 万元`, `小型`.
+fn show_literal(f: Field, lit: &Expr) -> Option<String> {
+    Some(match &lit.kind {
+        Kind::Int(_) | Kind::Double(_) => {
+            let v = match lit.kind {
+                Kind::Int(i) => i as f64,
+                Kind::Double(d) => d,
+                _ => return None,
+            };
+            match f.unit() {
+                Some("%") => format!("{}%", format_number(v)),
+                Some(u) => format!("{} {u}", format_number(v)),
+                None => format_number(v),
+            }
+        }
+        Kind::Str(s) => f.choices().iter().find(|(k, _)| k == s).map_or_else(|| s.clone(), |(_, l)| l.to_string()),
+        Kind::Call(Func::Date, args) => args.first().and_then(Expr::as_str)?.to_string(),
+        Kind::Call(Func::Today, _) => "今天".into(),
+        _ => return None,
+    })
+}
+
+fn tag_label(key: &str, tags: &crate::model::TagDictionary) -> String {
+    tags.label(key)
+}
+
+/// Explains what a boolean expression found for this row, in plain Chinese:
+/// `研发投入占比 2.1% < 3%`, `未持有「高新技术企业」`, `缺少数据：营业收入`.
+pub fn explain(e: &Expr, row: &dyn Row, tags: &crate::model::TagDictionary) -> String {
+    let outcome = Outcome::of(&eval(e, row));
+    if outcome == Outcome::Unknown {
+        let m = missing(e, row);
+        if !m.is_empty() {
+            return format!("缺少数据：{}", m.iter().map(|f| f.label()).collect::<Vec<_>>().join("、"));
+        }
+    }
+    match &e.kind {
+        Kind::Binary(BinOp::And | BinOp::Or, ..) => {
+            let parts: Vec<String> = e
+                .conjuncts()
+                .iter()
+                .flat_map(|c| if let Kind::Binary(BinOp::Or, a, b) = &c.kind { vec![&**a, &**b] } else { vec![*c] })
+                .map(|c| explain(c, row, tags))
+                .collect();
+            parts.join("；")
+        }
+        Kind::Binary(op, a, b) if op.is_comparison() => {
+            let (f, lit, op) = match (&a.kind, &b.kind) {
+                (Kind::Field(f), _) => (Some(*f), &**b, *op),
+                (_, Kind::Field(f)) => (Some(*f), &**a, flip(*op)),
+                _ => (None, &**b, *op),
+            };
+            match f.and_then(|f| show_literal(f, lit).map(|l| (f, l))) {
+                Some((f, l)) => {
+                    let shown_op = if outcome == Outcome::NotEligible { op.negated() } else { op };
+                    format!("{} {} {} {l}", f.label(), show(f, row), shown_op.pretty())
+                }
+                None => values(e, row),
+            }
+        }
+        Kind::Binary(BinOp::In, a, b) => match (&a.kind, &b.kind) {
+            (Kind::Str(k), Kind::Field(Field::Tags)) => held(k, row, tags),
+            (Kind::Field(f), _) => format!("{}：{}", f.label(), show(*f, row)),
+            _ => values(e, row),
+        },
+        Kind::Call(Func::Contains, args) => held(args.get(1).and_then(Expr::as_str).unwrap_or(""), row, tags),
+        Kind::Call(Func::Within, args) => match args.first().map(|a| &a.kind) {
+            Some(Kind::Field(f)) => format!("{}：{}", f.label(), show(*f, row)),
+            _ => values(e, row),
+        },
+        Kind::Call(Func::Has, args) => match args.first().map(|a| &a.kind) {
+            Some(Kind::Field(f)) => format!("{}：{}", f.label(), show(*f, row)),
+            _ => values(e, row),
+        },
+        Kind::Field(f) => format!("{}：{}", f.label(), show(*f, row)),
+        Kind::Not(inner) => explain(inner, row, tags),
+        _ => values(e, row),
+    }
+}
+
+fn flip(op: BinOp) -> BinOp {
+    match op {
+        BinOp::Lt => BinOp::Gt,
+        BinOp::Le => BinOp::Ge,
+        BinOp::Gt => BinOp::Lt,
+        BinOp::Ge => BinOp::Le,
+        other => other,
+    }
+}
+
+fn held(key: &str, row: &dyn Row, tags: &crate::model::TagDictionary) -> String {
+    let label = tag_label(key, tags);
+    if row.has_tag(key) {
+        match row.tag_since(key) {
+            Some(d) => format!("持有「{label}」（{} 认定）", Date::from_days(d)),
+            None => format!("持有「{label}」"),
+        }
+    } else {
+        format!("未持有「{label}」")
+    }
+}
+
+/// The values of the fields an expression reads: `营业收入 800 万元；研发费用 12 万元`.
+fn values(e: &Expr, row: &dyn Row) -> String {
+    let fields: Vec<Field> = e.fields().into_iter().filter(|f| *f != Field::Tags).collect();
+    if fields.is_empty() {
+        return match Outcome::of(&eval(e, row)) {
+            Outcome::Eligible => "满足".into(),
+            Outcome::NotEligible => "不满足".into(),
+            Outcome::Unknown => "无法判断".into(),
+        };
+    }
+    fields.iter().map(|f| format!("{} {}", f.label(), show(*f, row))).collect::<Vec<_>>().join("；")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::tags::{TagDictionary, default_tags};
+    use crate::model::{CreditCode, EntityPatch, FieldValue, Money, TagHolding, Timestamp};
+    use crate::rules::check::{CheckContext, Want, check};
+    use crate::rules::parse::parse;
+
+    fn entity() -> Entity {
+        let mut e = Entity::new(1, CreditCode::parse("91350100M000100Y43").unwrap(), Timestamp(0));
+        let mut p = EntityPatch::default();
+        p.set(Field::Revenue, Some(FieldValue::Money(Money::from_wan(1000))));
+        p.set(Field::RdExpense, Some(FieldValue::Money(Money::from_wan(21))));
+        p.set(Field::Dishonest, Some(FieldValue::Bool(false)));
+        p.set(
+            Field::Tags,
+            Some(FieldValue::Tags(vec![TagHolding {
+                key: "high_tech".into(),
+                since: Date::parse("2025-03-01").ok(),
+                until: None,
+            }])),
+        );
+        e.apply(&p, today(), Timestamp(0));
+        e
+    }
+
+    fn today() -> Date {
+        Date::parse("2026-11-27").unwrap()
+    }
+
+    fn run(src: &str, e: &Entity) -> (Outcome, String) {
+        let tags = TagDictionary::new(default_tags());
+        let mut x = parse(src).unwrap();
+        assert!(check(&mut x, Want::Condition, &CheckContext { tags: &tags }).is_empty(), "{src}");
+        let row = EntityRow { entity: e, as_of: today() };
+        (Outcome::of(&eval(&x, &row)), explain(&x, &row, &tags))
+    }
+
+    #[test]
+    fn kleene_logic() {
+        let e = entity();
+        // employees is unknown.
+        assert_eq!(run("employees > 10", &e).0, Outcome::Unknown);
+        assert_eq!(run("employees > 10 && revenue > 5000", &e).0, Outcome::NotEligible, "false && unknown = false");
+        assert_eq!(run("revenue > 5000 && employees > 10", &e).0, Outcome::NotEligible);
+        assert_eq!(run("employees > 10 || revenue > 500", &e).0, Outcome::Eligible, "unknown || true = true");
+        assert_eq!(run("employees > 10 || revenue > 5000", &e).0, Outcome::Unknown);
+        assert_eq!(run("!(employees > 10)", &e).0, Outcome::Unknown);
+        assert_eq!(run("has(employees)", &e).0, Outcome::NotEligible, "has() is never unknown");
+        assert_eq!(run("employees > 1 ? true : false", &e).0, Outcome::Unknown);
+        assert_eq!(run("tax_credit in [\"A\", \"B\"]", &e).0, Outcome::Unknown);
+        assert_eq!(run("revenue / 0 > 1", &e).0, Outcome::Unknown, "division by zero is unknown");
+    }
+
+    #[test]
+    fn builtins() {
+        let e = entity();
+        for (src, want) in [
+            ("min(revenue, 10) == 10", true),
+            ("max(revenue, 10, 2000) == 2000", true),
+            ("round(2.5) == 3 && floor(2.7) == 2 && ceil(2.1) == 3 && abs(-4) == 4", true),
+            ("date(\"2026-01-01\") < today()", true),
+            ("tag_since(\"high_tech\") >= date(\"2025-01-01\")", true),
+            ("tags.contains(\"high_tech\") && \"high_tech\" in tags", true),
+            ("tags.contains(\"listed\")", false),
+            ("rd_ratio >= 2.1 && rd_ratio < 2.2", true),
+            ("-revenue < 0", true),
+        ] {
+            assert_eq!(run(src, &e).0, if want { Outcome::Eligible } else { Outcome::NotEligible }, "{src}");
+        }
+        assert_eq!(run("tag_until(\"high_tech\") > today()", &e).0, Outcome::Unknown, "until date unknown");
+        assert_eq!(run("tag_since(\"listed\") > today()", &e).0, Outcome::Unknown, "tag not held");
+    }
+
+    #[test]
+    fn explanations() {
+        let e = entity();
+        assert_eq!(run("rd_ratio >= 3", &e).1, "研发投入占比 2.1% < 3%");
+        assert_eq!(run("revenue >= 500", &e).1, "营业收入 1000 万元 ≥ 500 万元");
+        assert_eq!(run("tags.contains(\"listed\")", &e).1, "未持有「上市企业」");
+        assert!(run("tags.contains(\"high_tech\")", &e).1.contains("2025-03-01 认定"));
+        assert_eq!(run("employees >= 10", &e).1, "缺少数据：从业人数");
+        assert_eq!(run("!dishonest", &e).1, "失信主体：否");
+        assert_eq!(run("revenue > 1 && rd_ratio >= 3", &e).1, "营业收入 1000 万元 > 1 万元；研发投入占比 2.1% < 3%");
+    }
+}
