@@ -2,6 +2,8 @@
 //! field (NaN, `u8::MAX`, 0 … for unknown), tags as bitsets. Rebuilt from the store at start and
 //! updated on every entity write; rules compile to plans over it.
 
+pub mod engine;
+
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::OnceLock;

@@ -168,3 +168,6 @@ mod tests {
         assert!(count >= 30);
     }
 }
+
+#[cfg(test)]
+mod proptests;

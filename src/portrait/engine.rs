@@ -1,0 +1,290 @@
+//! Matching over the portrait: measures' compiled conditions evaluated chunk by chunk on all
+//! cores. Conditions shared by several measures are evaluated once per chunk; a measure stops
+//! evaluating a chunk as soon as every row has failed two conditions (no row there can still be
+//! eligible, unknown or a near miss).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::Portrait;
+use crate::model::Date;
+use crate::rules::compile::{BoolPlan, CHUNK, Ctx, Mask, NumPlan, WORDS};
+
+/// One measure ready to run.
+#[derive(Debug, Clone)]
+pub struct MeasurePlan {
+    pub measure_id: u64,
+    pub version: u32,
+    /// Indexes into the engine's condition table, in the measure's order.
+    pub conditions: Vec<usize>,
+    pub amount: Option<NumPlan>,
+    pub cap_fen: Option<i64>,
+}
+
+/// Compiled measures sharing one table of distinct conditions.
+#[derive(Debug, Default, Clone)]
+pub struct Engine {
+    pub conditions: Vec<BoolPlan>,
+    keys: HashMap<String, usize>,
+    pub measures: Vec<MeasurePlan>,
+}
+
+impl Engine {
+    /// Adds a condition (identified by its source text) and returns its index.
+    pub fn condition(&mut self, key: &str, plan: BoolPlan) -> usize {
+        if let Some(i) = self.keys.get(key) {
+            return *i;
+        }
+        self.conditions.push(plan);
+        self.keys.insert(key.to_string(), self.conditions.len() - 1);
+        self.conditions.len() - 1
+    }
+}
+
+/// What to collect besides counts and totals.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Collect {
+    pub eligible: bool,
+    pub unknown: bool,
+    pub near_miss: bool,
+}
+
+/// A row's amount: fen after the cap, or why there is none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Amount {
+    Fen(i64),
+    Unknown,
+    Negative(i64),
+}
+
+/// The result of one measure over the portrait.
+#[derive(Debug, Clone, Default)]
+pub struct MeasureRun {
+    pub eligible: u64,
+    pub unknown: u64,
+    pub near_miss: u64,
+    /// Sum of eligible rows' amounts (fen, after the cap).
+    pub total_fen: i64,
+    /// Eligible rows whose amount is unknown, or negative.
+    pub amount_unknown: u64,
+    pub amount_negative: u64,
+    /// Sum of near misses' amounts, what they would receive.
+    pub near_miss_fen: i64,
+    /// How many near misses each condition stands between.
+    pub near_miss_by_condition: Vec<u64>,
+    pub eligible_rows: Vec<(u32, Amount)>,
+    pub unknown_rows: Vec<u32>,
+    /// (row, index of the one failing condition, amount it would get).
+    pub near_miss_rows: Vec<(u32, u16, Amount)>,
+}
+
+/// Rounds 万元 to fen and applies the per-entity cap.
+pub fn amount_of(wan: f64, cap_fen: Option<i64>) -> Amount {
+    if wan.is_nan() {
+        return Amount::Unknown;
+    }
+    let fen = (wan * 1_000_000.0).round() as i64;
+    if fen < 0 {
+        return Amount::Negative(fen);
+    }
+    Amount::Fen(cap_fen.map_or(fen, |c| fen.min(c)))
+}
+
+impl MeasureRun {
+    fn merge(&mut self, other: MeasureRun) {
+        self.eligible += other.eligible;
+        self.unknown += other.unknown;
+        self.near_miss += other.near_miss;
+        self.total_fen += other.total_fen;
+        self.amount_unknown += other.amount_unknown;
+        self.amount_negative += other.amount_negative;
+        self.near_miss_fen += other.near_miss_fen;
+        if self.near_miss_by_condition.len() < other.near_miss_by_condition.len() {
+            self.near_miss_by_condition.resize(other.near_miss_by_condition.len(), 0);
+        }
+        for (a, b) in self.near_miss_by_condition.iter_mut().zip(other.near_miss_by_condition) {
+            *a += b;
+        }
+        self.eligible_rows.extend(other.eligible_rows);
+        self.unknown_rows.extend(other.unknown_rows);
+        self.near_miss_rows.extend(other.near_miss_rows);
+    }
+}
+
+/// Per-thread state: the memo of this chunk's condition masks.
+struct Worker<'a> {
+    cx: Ctx<'a>,
+    memo: Vec<Option<(Box<Mask>, Box<Mask>)>>,
+    buf: Vec<f64>,
+}
+
+impl Worker<'_> {
+    fn masks(&mut self, engine: &Engine, id: usize) -> (&Mask, &Mask) {
+        let cx = &mut self.cx;
+        let (t, f) = self.memo[id].get_or_insert_with(|| {
+            let (mut t, mut f) = (Box::new([0u64; WORDS]), Box::new([0u64; WORDS]));
+            engine.conditions[id].eval(cx, &mut t, &mut f);
+            (t, f)
+        });
+        (t, f)
+    }
+
+    fn amounts(&mut self, plan: &Option<NumPlan>) -> bool {
+        match plan {
+            Some(p) => {
+                self.buf.resize(self.cx.n, f64::NAN);
+                let mut buf = std::mem::take(&mut self.buf);
+                p.eval(&mut self.cx, &mut buf);
+                self.buf = buf;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+fn run_chunk(engine: &Engine, w: &mut Worker<'_>, start: usize, collect: Collect, out: &mut [MeasureRun]) {
+    w.cx.at(start);
+    for m in w.memo.iter_mut() {
+        *m = None;
+    }
+    let valid = w.cx.valid();
+    for (mi, m) in engine.measures.iter().enumerate() {
+        let mut all_t = valid;
+        let mut f1 = [0u64; WORDS];
+        let mut f2 = [0u64; WORDS];
+        let mut unknown_any = [0u64; WORDS];
+        let mut dead = false;
+        for &cid in &m.conditions {
+            let (t, f) = w.masks(engine, cid);
+            let mut alive = 0u64;
+            for i in 0..WORDS {
+                all_t[i] &= t[i];
+                unknown_any[i] |= valid[i] & !t[i] & !f[i];
+                let (o1, o2) = (f1[i], f2[i]);
+                f2[i] = o2 | (o1 & f[i]);
+                f1[i] = (o1 & !f[i]) | (!o1 & !o2 & f[i]);
+                alive |= valid[i] & !f2[i];
+            }
+            if alive == 0 {
+                dead = true;
+                break;
+            }
+        }
+        if dead {
+            continue;
+        }
+        let r = &mut out[mi];
+        let mut near = [0u64; WORDS];
+        let mut unk = [0u64; WORDS];
+        let (mut any_e, mut any_n) = (false, false);
+        for i in 0..WORDS {
+            near[i] = f1[i] & !unknown_any[i];
+            unk[i] = valid[i] & !all_t[i] & !f1[i] & !f2[i];
+            r.eligible += u64::from(all_t[i].count_ones());
+            r.unknown += u64::from(unk[i].count_ones());
+            r.near_miss += u64::from(near[i].count_ones());
+            any_e |= all_t[i] != 0;
+            any_n |= near[i] != 0;
+        }
+        let has_amounts = (any_e || any_n) && w.amounts(&m.amount);
+        let amount_at =
+            |w: &Worker<'_>, i: usize| if has_amounts { amount_of(w.buf[i], m.cap_fen) } else { Amount::Fen(0) };
+        for word in 0..WORDS {
+            let mut bits = all_t[word];
+            while bits != 0 {
+                let i = word * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let a = amount_at(w, i);
+                match a {
+                    Amount::Fen(f) => r.total_fen += f,
+                    Amount::Unknown if has_amounts => r.amount_unknown += 1,
+                    Amount::Negative(_) => r.amount_negative += 1,
+                    Amount::Unknown => {}
+                }
+                if collect.eligible {
+                    r.eligible_rows.push(((start + i) as u32, a));
+                }
+            }
+            if collect.unknown {
+                let mut bits = unk[word];
+                while bits != 0 {
+                    let i = word * 64 + bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    r.unknown_rows.push((start + i) as u32);
+                }
+            }
+        }
+        if any_n {
+            if r.near_miss_by_condition.len() < m.conditions.len() {
+                r.near_miss_by_condition.resize(m.conditions.len(), 0);
+            }
+            for (k, &cid) in m.conditions.iter().enumerate() {
+                let f = *w.masks(engine, cid).1;
+                for word in 0..WORDS {
+                    let mut bits = near[word] & f[word];
+                    r.near_miss_by_condition[k] += u64::from(bits.count_ones());
+                    while bits != 0 {
+                        let i = word * 64 + bits.trailing_zeros() as usize;
+                        bits &= bits - 1;
+                        let a = amount_at(w, i);
+                        if let Amount::Fen(f) = a {
+                            r.near_miss_fen += f;
+                        }
+                        if collect.near_miss {
+                            r.near_miss_rows.push(((start + i) as u32, k as u16, a));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Runs every measure of the engine over the portrait on `threads` threads.
+pub fn run(engine: &Engine, p: &Portrait, as_of: Date, threads: usize, collect: Collect) -> Vec<MeasureRun> {
+    let chunks = p.len().div_ceil(CHUNK);
+    let next = AtomicUsize::new(0);
+    let threads = threads.clamp(1, chunks.max(1));
+    let work = || {
+        let mut w = Worker {
+            cx: Ctx::new(p, as_of),
+            memo: vec![None; engine.conditions.len()],
+            buf: Vec::with_capacity(CHUNK),
+        };
+        let mut out: Vec<MeasureRun> = vec![MeasureRun::default(); engine.measures.len()];
+        loop {
+            let c = next.fetch_add(1, Ordering::Relaxed);
+            if c >= chunks {
+                break;
+            }
+            run_chunk(engine, &mut w, c * CHUNK, collect, &mut out);
+        }
+        out
+    };
+    let parts: Vec<Vec<MeasureRun>> = if threads == 1 {
+        vec![work()]
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads).map(|_| s.spawn(work)).collect();
+            handles.into_iter().filter_map(|h| h.join().ok()).collect()
+        })
+    };
+    let mut total: Vec<MeasureRun> = vec![MeasureRun::default(); engine.measures.len()];
+    for part in parts {
+        for (t, r) in total.iter_mut().zip(part) {
+            t.merge(r);
+        }
+    }
+    for t in &mut total {
+        t.eligible_rows.sort_unstable_by_key(|r| r.0);
+        t.unknown_rows.sort_unstable();
+        t.near_miss_rows.sort_unstable_by_key(|r| r.0);
+    }
+    total
+}
+
+/// The number of threads to use: every core.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}

@@ -1,0 +1,342 @@
+//! Property tests: the compiled columnar plans agree with the row interpreter on random
+//! entities (with unknowns and values on thresholds) and random well-typed expressions.
+
+use proptest::prelude::*;
+
+use super::check::Want;
+use super::compile::{CHUNK, Ctx, WORDS};
+use super::eval::{EntityRow, Outcome, Val, eval};
+use crate::model::tags::{TagDictionary, default_tags};
+use crate::model::{
+    CreditCode, Date, Entity, EntityType, IndustryCode, Money, Ownership, RegStatus, RegionCode, TagHolding, TaxCredit,
+    Timestamp,
+};
+use crate::portrait::Portrait;
+
+const REGIONS: [&str; 5] = ["230125", "230102", "230183", "230202", "110105"];
+const INDUSTRIES: [&str; 6] = ["C3911", "C1391", "I6513", "A0111", "F5211", "K7010"];
+const TAGS: [&str; 4] = ["high_tech", "tech_sme", "listed", "srdi_sme"];
+const MONEY: [f64; 9] = [0.0, 0.5, 50.0, 100.0, 300.0, 2000.0, 2000.000001, 40000.0, 123.456];
+const COUNTS: [i64; 7] = [0, 1, 10, 20, 300, 1000, 45];
+const PERCENTS: [f64; 6] = [0.0, 3.0, 5.5, 20.0, 100.0, 2.999];
+const DATES: [&str; 5] = ["2001-02-28", "2020-11-27", "2020-11-28", "2024-02-29", "2026-11-27"];
+
+fn today() -> Date {
+    Date::parse("2026-11-27").unwrap_or(Date::from_days(0))
+}
+
+fn opt<T: Clone + std::fmt::Debug + 'static>(values: &'static [T]) -> impl Strategy<Value = Option<T>> {
+    prop_oneof![1 => Just(None), 4 => proptest::sample::select(values).prop_map(Some)]
+}
+
+fn money() -> impl Strategy<Value = Option<Money>> {
+    opt(&MONEY).prop_map(|m| m.and_then(Money::from_wan_f64))
+}
+
+fn date() -> impl Strategy<Value = Option<Date>> {
+    opt(&DATES).prop_map(|d| d.and_then(|d| Date::parse(d).ok()))
+}
+
+prop_compose! {
+    fn entity()(
+        id in 1u64..1_000_000,
+        region in opt(&REGIONS), industry in opt(&INDUSTRIES),
+        et in opt(&[EntityType::Enterprise, EntityType::Individual, EntityType::Coop]),
+        own in opt(&[Ownership::Private, Ownership::State]),
+        status in opt(&[RegStatus::Active, RegStatus::Cancelled]),
+        tc in opt(&[TaxCredit::A, TaxCredit::B, TaxCredit::D]),
+        established in date(),
+        employees in opt(&COUNTS), patents in opt(&COUNTS), hires in opt(&COUNTS),
+        revenue in money(), revenue_prev in money(), assets in money(), tax in money(),
+        rd in money(), rd_prev in money(), export in money(), ui in money(), capital in money(),
+        tech in opt(&PERCENTS), layoff in opt(&PERCENTS),
+        dishonest in opt(&[true, false]), violation in opt(&[true, false]),
+        tags in proptest::collection::vec((proptest::sample::select(&TAGS[..]), date(), date()), 0..3),
+    ) -> Entity {
+        let code = CreditCode::with_check(&format!("91230100MA{id:07}")).unwrap_or_else(|| CreditCode::parse("91350100M000100Y43").unwrap());
+        let mut e = Entity::new(0, code, Timestamp(0));
+        e.region = region.and_then(|r| RegionCode::parse(r).ok());
+        e.industry = industry.and_then(|i| IndustryCode::parse(i).ok());
+        e.entity_type = et;
+        e.ownership = own;
+        e.status = status;
+        e.tax_credit = tc;
+        e.established = established;
+        e.employees = employees;
+        e.invention_patents = patents;
+        e.graduate_hires = hires;
+        e.revenue = revenue;
+        e.revenue_prev = revenue_prev;
+        e.total_assets = assets;
+        e.tax_paid = tax;
+        e.rd_expense = rd;
+        e.rd_expense_prev = rd_prev;
+        e.export_value = export;
+        e.ui_premium_paid = ui;
+        e.registered_capital = capital;
+        e.tech_staff_ratio = tech;
+        e.layoff_rate = layoff;
+        e.dishonest = dishonest;
+        e.major_violation = violation;
+        let mut held: Vec<TagHolding> = Vec::new();
+        for (k, s, u) in tags {
+            if !held.iter().any(|h| h.key == k) {
+                held.push(TagHolding { key: k.to_string(), since: s, until: u });
+            }
+        }
+        e.tags = held;
+        e
+    }
+}
+
+const NUM_FIELDS: [&str; 17] = [
+    "registered_capital",
+    "employees",
+    "revenue",
+    "revenue_prev",
+    "revenue_growth",
+    "total_assets",
+    "tax_paid",
+    "rd_expense",
+    "rd_expense_prev",
+    "rd_ratio",
+    "tech_staff_ratio",
+    "invention_patents",
+    "export_value",
+    "graduate_hires",
+    "ui_premium_paid",
+    "layoff_rate",
+    "age_years",
+];
+const NUM_LITERALS: [&str; 9] = ["0", "3", "100", "2.5", "300", "0.1", "20", "-1", "2000"];
+
+fn num_expr() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        proptest::sample::select(&NUM_FIELDS[..]).prop_map(String::from),
+        proptest::sample::select(&NUM_LITERALS[..]).prop_map(String::from),
+    ];
+    leaf.prop_recursive(3, 12, 3, |inner| {
+        prop_oneof![
+            (inner.clone(), proptest::sample::select(&["+", "-", "*", "/"][..]), inner.clone())
+                .prop_map(|(a, op, b)| format!("({a} {op} {b})")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("min({a}, {b})")),
+            (inner.clone(), inner.clone(), inner.clone()).prop_map(|(a, b, c)| format!("max({a}, {b}, {c})")),
+            (proptest::sample::select(&["round", "floor", "ceil", "abs"][..]), inner.clone())
+                .prop_map(|(f, a)| format!("{f}({a})")),
+            inner.clone().prop_map(|a| format!("-({a})")),
+            (simple_bool(), inner.clone(), inner).prop_map(|(c, a, b)| format!("({c} ? {a} : {b})")),
+        ]
+    })
+}
+
+fn date_expr() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("established".to_string()),
+        Just("today()".to_string()),
+        proptest::sample::select(&DATES[..]).prop_map(|d| format!("date(\"{d}\")")),
+        proptest::sample::select(&TAGS[..]).prop_map(|t| format!("tag_since(\"{t}\")")),
+        proptest::sample::select(&TAGS[..]).prop_map(|t| format!("tag_until(\"{t}\")")),
+    ]
+}
+
+fn cmp() -> impl Strategy<Value = &'static str> {
+    proptest::sample::select(&["==", "!=", "<", "<=", ">", ">="][..])
+}
+
+fn simple_bool() -> impl Strategy<Value = String> {
+    prop_oneof![
+        (proptest::sample::select(&NUM_FIELDS[..]), cmp(), proptest::sample::select(&NUM_LITERALS[..]))
+            .prop_map(|(f, op, v)| format!("{f} {op} {v}")),
+        (date_expr(), cmp(), date_expr()).prop_map(|(a, op, b)| format!("{a} {op} {b}")),
+        proptest::sample::select(&["small", "micro", "large", "medium"][..])
+            .prop_map(|v| format!("size_class == \"{v}\"")),
+        Just("entity_type in [\"enterprise\", \"coop\"]".to_string()),
+        Just("tax_credit in [\"A\", \"B\"]".to_string()),
+        Just("status != \"active\"".to_string()),
+        Just("ownership == \"private\"".to_string()),
+        proptest::sample::select(&["23", "2301", "230125", "11", "230100"][..])
+            .prop_map(|p| format!("region.within(\"{p}\")")),
+        proptest::sample::select(&["C", "C39", "C3911", "I65", "A", "K70"][..])
+            .prop_map(|p| format!("industry.within(\"{p}\")")),
+        Just("region == \"230125\"".to_string()),
+        Just("industry in [\"C3911\", \"F5211\"]".to_string()),
+        proptest::sample::select(&TAGS[..]).prop_map(|t| format!("tags.contains(\"{t}\")")),
+        proptest::sample::select(&TAGS[..]).prop_map(|t| format!("\"{t}\" in tags")),
+        proptest::sample::select(
+            &["revenue", "established", "size_class", "region", "industry", "dishonest", "age_years", "tags"][..]
+        )
+        .prop_map(|f| format!("has({f})")),
+        Just("dishonest".to_string()),
+        Just("!major_violation".to_string()),
+        Just("dishonest == false".to_string()),
+        Just("credit_code == \"91350100M000100Y43\"".to_string()),
+        Just("employees in [10, 20, 45]".to_string()),
+        Just("null == null ? true : false".to_string()).prop_map(|_| "true".to_string()),
+    ]
+}
+
+fn bool_expr() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        4 => simple_bool(),
+        2 => (num_expr(), cmp(), num_expr()).prop_map(|(a, op, b)| format!("{a} {op} {b}")),
+    ];
+    leaf.prop_recursive(3, 16, 3, |inner| {
+        prop_oneof![
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} && {b})")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} || {b})")),
+            inner.clone().prop_map(|a| format!("!({a})")),
+            (inner.clone(), inner.clone(), inner).prop_map(|(c, a, b)| format!("({c} ? {a} : {b})")),
+        ]
+    })
+}
+
+fn portrait_of(entities: &mut [Entity]) -> Portrait {
+    let mut p = Portrait::new();
+    for (i, e) in entities.iter_mut().enumerate() {
+        e.id = i as u64 + 1;
+        p.upsert(e);
+    }
+    p
+}
+
+/// The compiled plan's outcome per row.
+fn columnar_bool(src: &str, p: &Portrait, tags: &TagDictionary) -> Vec<Outcome> {
+    let e = super::compile_expr(src, Want::Condition, tags).unwrap_or_else(|e| panic!("{src}: {e:?}"));
+    let plan = super::compile::boolean(&e).unwrap_or_else(|e| panic!("{src}: {e}"));
+    let mut cx = Ctx::new(p, today());
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < p.len() {
+        cx.at(start);
+        let (mut t, mut f) = ([0u64; WORDS], [0u64; WORDS]);
+        plan.eval(&mut cx, &mut t, &mut f);
+        for i in 0..cx.n {
+            let bit = 1u64 << (i & 63);
+            out.push(match (t[i >> 6] & bit != 0, f[i >> 6] & bit != 0) {
+                (true, false) => Outcome::Eligible,
+                (false, true) => Outcome::NotEligible,
+                (false, false) => Outcome::Unknown,
+                (true, true) => panic!("{src}: row {} both true and false", start + i),
+            });
+        }
+        start += CHUNK;
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, .. ProptestConfig::default() })]
+
+    #[test]
+    fn compiled_conditions_agree_with_the_interpreter(mut entities in proptest::collection::vec(entity(), 1..40), src in bool_expr()) {
+        let tags = TagDictionary::new(default_tags());
+        let p = portrait_of(&mut entities);
+        let expr = super::compile_expr(&src, Want::Condition, &tags).unwrap_or_else(|e| panic!("{src}: {e:?}"));
+        let columnar = columnar_bool(&src, &p, &tags);
+        for (i, e) in entities.iter().enumerate() {
+            let row = EntityRow { entity: e, as_of: today() };
+            let expected = Outcome::of(&eval(&expr, &row));
+            prop_assert_eq!(columnar[i], expected, "{} on row {}: {:?}", src, i, e);
+            let via_portrait = Outcome::of(&eval(&expr, &p.row(i, today())));
+            prop_assert_eq!(via_portrait, expected, "portrait row {} of {}", i, src);
+        }
+    }
+
+    #[test]
+    fn compiled_amounts_agree_with_the_interpreter(mut entities in proptest::collection::vec(entity(), 1..40), src in num_expr()) {
+        let tags = TagDictionary::new(default_tags());
+        let p = portrait_of(&mut entities);
+        let expr = super::compile_expr(&src, Want::Amount, &tags).unwrap_or_else(|e| panic!("{src}: {e:?}"));
+        let plan = super::compile::num(&expr).unwrap_or_else(|e| panic!("{src}: {e}"));
+        let mut cx = Ctx::new(&p, today());
+        cx.at(0);
+        let mut out = vec![0.0; cx.n];
+        plan.eval(&mut cx, &mut out);
+        for (i, e) in entities.iter().enumerate() {
+            let row = EntityRow { entity: e, as_of: today() };
+            match eval(&expr, &row) {
+                Val::Num(v) => prop_assert!(out[i] == v, "{}: row {} columnar {} interpreter {}", src, i, out[i], v),
+                Val::Null => prop_assert!(out[i].is_nan(), "{}: row {} columnar {} interpreter null", src, i, out[i]),
+                other => prop_assert!(false, "{} gave {:?}", src, other),
+            }
+        }
+    }
+}
+
+/// A chunk boundary must not change anything: 10,000 rows span three chunks.
+#[test]
+fn agrees_across_chunk_boundaries() {
+    let tags = TagDictionary::new(default_tags());
+    let generator = crate::seed::generator::Generator::new(3, today());
+    let mut entities: Vec<Entity> = (0..10_000)
+        .map(|i| {
+            let patch = generator.entity(i);
+            let mut e = Entity::new(
+                i + 1,
+                patch.credit_code().cloned().unwrap_or_else(|| CreditCode::parse("91350100M000100Y43").unwrap()),
+                Timestamp(0),
+            );
+            e.apply(&patch, today(), Timestamp(0));
+            e
+        })
+        .collect();
+    let p = portrait_of(&mut entities);
+    for src in [
+        "rd_ratio >= 3 && tags.contains(\"high_tech\")",
+        "region.within(\"2301\") || size_class in [\"small\", \"micro\"]",
+        "tags.contains(\"high_tech\") && tag_since(\"high_tech\") >= date(\"2025-01-01\")",
+        "age_years >= 3 && !dishonest",
+    ] {
+        let expr = super::compile_expr(src, Want::Condition, &tags).unwrap();
+        let columnar = columnar_bool(src, &p, &tags);
+        assert_eq!(columnar.len(), 10_000);
+        for (i, e) in entities.iter().enumerate() {
+            let expected = Outcome::of(&eval(&expr, &EntityRow { entity: e, as_of: today() }));
+            assert_eq!(columnar[i], expected, "{src} row {i}");
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 100, .. ProptestConfig::default() })]
+
+    /// The engine's eligible / unknown / near-miss sets and amounts match a row-by-row reading.
+    #[test]
+    fn engine_sets_agree_with_the_interpreter(
+        mut entities in proptest::collection::vec(entity(), 1..60),
+        conds in proptest::collection::vec(bool_expr(), 1..5),
+        amount in num_expr(),
+    ) {
+        use crate::portrait::engine::{self, Amount, Collect, Engine, MeasurePlan, amount_of};
+        let tags = TagDictionary::new(default_tags());
+        let p = portrait_of(&mut entities);
+        let exprs: Vec<_> = conds.iter().map(|c| super::compile_expr(c, Want::Condition, &tags).unwrap()).collect();
+        let amount_expr = super::compile_expr(&amount, Want::Amount, &tags).unwrap();
+        let mut eng = Engine::default();
+        let ids = exprs.iter().zip(&conds).map(|(e, c)| eng.condition(c, super::compile::boolean(e).unwrap())).collect();
+        let cap = Some(50_000_000);
+        eng.measures.push(MeasurePlan { measure_id: 1, version: 1, conditions: ids, amount: Some(super::compile::num(&amount_expr).unwrap()), cap_fen: cap });
+        let run = &engine::run(&eng, &p, today(), 2, Collect { eligible: true, unknown: true, near_miss: true })[0];
+        let (mut el, mut un, mut nm) = (Vec::new(), Vec::new(), Vec::new());
+        for (i, e) in entities.iter().enumerate() {
+            let row = EntityRow { entity: e, as_of: today() };
+            let outs: Vec<Outcome> = exprs.iter().map(|x| Outcome::of(&eval(x, &row))).collect();
+            let fails = outs.iter().filter(|o| **o == Outcome::NotEligible).count();
+            let amount = match eval(&amount_expr, &row) { Val::Num(v) => amount_of(v, cap), _ => Amount::Unknown };
+            if outs.iter().all(|o| *o == Outcome::Eligible) {
+                el.push((i as u32, amount));
+            } else if fails == 0 {
+                un.push(i as u32);
+            } else if fails == 1 && outs.iter().all(|o| *o != Outcome::Unknown) {
+                let k = outs.iter().position(|o| *o == Outcome::NotEligible).unwrap() as u16;
+                nm.push((i as u32, k, amount));
+            }
+        }
+        prop_assert_eq!(&run.eligible_rows, &el);
+        prop_assert_eq!(&run.unknown_rows, &un);
+        prop_assert_eq!(&run.near_miss_rows, &nm);
+        prop_assert_eq!(run.eligible as usize, el.len());
+        let total: i64 = el.iter().filter_map(|(_, a)| if let Amount::Fen(f) = a { Some(*f) } else { None }).sum();
+        prop_assert_eq!(run.total_fen, total);
+    }
+}
