@@ -8,6 +8,7 @@ pub mod entity;
 pub mod enums;
 pub mod fields;
 pub mod imports;
+pub mod matching;
 pub mod money;
 pub mod policy;
 pub mod reference;

@@ -61,13 +61,17 @@ impl Service {
             let n = (count - done).min(super::imports::BATCH_ROWS as u64);
             let tx = self.store.write()?;
             let now = Timestamp::now();
+            let mut written = Vec::with_capacity(n as usize);
             for i in start + done..start + done + n {
-                super::entities::upsert_in(&tx, &actor, &generator.entity(i), today, now)?;
+                written.push(super::entities::upsert_in(&tx, &actor, &generator.entity(i), today, now)?.0);
             }
             tx.audit(&actor.describe(), "entity.seed", "entities", &format!("{n} entities"))?;
-            tx.commit()?;
+            self.commit_entities(tx, &written, false)?;
             done += n;
             progress(done);
+        }
+        if self.matching_loaded() {
+            self.rematch_all("seed")?;
         }
         Ok(done)
     }

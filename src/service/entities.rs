@@ -131,7 +131,7 @@ impl Service {
         let result = upsert_in(&tx, actor, patch, self.today(), Timestamp::now())?;
         if result.1 != WriteOutcome::Unchanged {
             tx.audit(&actor.describe(), "entity.upsert", &format!("entity:{}", result.0.credit_code), "")?;
-            tx.commit()?;
+            self.commit_entities(tx, std::slice::from_ref(&result.0), true)?;
         }
         Ok(result)
     }
@@ -149,7 +149,7 @@ impl Service {
         }
         let result = upsert_in(&tx, actor, patch, self.today(), Timestamp::now())?;
         tx.audit(&actor.describe(), "entity.create", &format!("entity:{}", result.0.credit_code), "")?;
-        tx.commit()?;
+        self.commit_entities(tx, std::slice::from_ref(&result.0), true)?;
         Ok(result)
     }
 

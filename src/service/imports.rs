@@ -190,10 +190,17 @@ impl Service {
             let now = Timestamp::now();
             let (first, last) = (batch[0].0, batch[batch.len() - 1].0);
             let mut late_issues = Vec::new();
+            let mut written = Vec::new();
             for (row, patch) in batch.drain(..) {
                 match upsert_in(&tx, &actor, &patch, today, now) {
-                    Ok((_, WriteOutcome::Inserted)) => report.inserted += 1,
-                    Ok((_, WriteOutcome::Updated)) => report.updated += 1,
+                    Ok((e, WriteOutcome::Inserted)) => {
+                        report.inserted += 1;
+                        written.push(e);
+                    }
+                    Ok((e, WriteOutcome::Updated)) => {
+                        report.updated += 1;
+                        written.push(e);
+                    }
                     Ok((_, WriteOutcome::Unchanged)) => report.unchanged += 1,
                     // The store changed since the check (e.g. the entity was removed meanwhile).
                     Err(ServiceError::Invalid(errors)) => late_issues.extend(errors.into_iter().map(|e| RowIssue {
@@ -206,7 +213,7 @@ impl Service {
                 }
             }
             tx.audit(&audit_actor, "import.batch", &format!("import:{}", job.id), &format!("rows {first}–{last}"))?;
-            tx.commit()?;
+            self.commit_entities(tx, &written, false)?;
             for issue in late_issues {
                 report.invalid += 1;
                 report.valid = report.valid.saturating_sub(1);
@@ -240,6 +247,9 @@ impl Service {
         }
         flush(&mut batch, report)?;
         observer.progress(Phase::Writing, done);
+        if self.matching_loaded() && (report.inserted > 0 || report.updated > 0) {
+            self.rematch_all("import")?;
+        }
         Ok(())
     }
 

@@ -6,6 +6,7 @@ pub mod demo;
 pub mod entities;
 pub mod export;
 pub mod imports;
+pub mod matching;
 pub mod policies;
 
 use std::sync::Arc;
@@ -53,11 +54,18 @@ pub struct Config {
 pub struct Service {
     pub store: Arc<Store>,
     pub config: Config,
+    /// The portrait and compiled measures, built on first use (see `matching`).
+    matching: std::sync::RwLock<Option<matching::MatchState>>,
 }
 
 impl Service {
     pub fn new(store: Store, config: Config) -> Service {
-        Service { store: Arc::new(store), config }
+        Service { store: Arc::new(store), config, matching: std::sync::RwLock::new(None) }
+    }
+
+    /// Whether the match state is in memory (servers build it at start; most CLI commands never do).
+    pub fn matching_loaded(&self) -> bool {
+        self.matching.read().map(|g| g.is_some()).unwrap_or(false)
     }
 
     /// The evaluation date: the configured one or today in China Standard Time.

@@ -230,6 +230,7 @@ impl Service {
 
     pub fn measure_create(&self, actor: &str, policy_id: u64, mut spec: MeasureSpec) -> Result<MeasureVersion> {
         spec.validate().map_err(ServiceError::Invalid)?;
+        self.rules_check(&spec)?;
         let tx = self.store.write()?;
         if tx.policy(policy_id)?.is_none() {
             return Err(ServiceError::NotFound(format!("政策 #{policy_id} 不存在")));
@@ -260,6 +261,7 @@ impl Service {
     /// Edits the draft; when the newest version is published, starts a new draft version.
     pub fn measure_update(&self, actor: &str, id: u64, mut spec: MeasureSpec) -> Result<MeasureVersion> {
         spec.validate().map_err(ServiceError::Invalid)?;
+        self.rules_check(&spec)?;
         let tx = self.store.write()?;
         let mut measure = Self::measure_or_404(&tx, id)?;
         let latest = tx
@@ -311,6 +313,7 @@ impl Service {
             .ok_or_else(|| ServiceError::Internal(format!("measure {id} has no version {}", measure.latest)))?;
         let mut spec = draft.spec.clone();
         spec.validate().map_err(ServiceError::Invalid)?;
+        self.rules_check(&spec)?;
         if let Some(old) = measure.published
             && let Some(mut prev) = tx.version(id, old)?
         {
@@ -330,6 +333,7 @@ impl Service {
             &format!("v{} {}", draft.version, draft.spec.name),
         )?;
         tx.commit()?;
+        self.measure_published(id)?;
         Ok(draft)
     }
 

@@ -9,8 +9,11 @@ use crate::model::Entity;
 type Migration = fn(&WriteTransaction) -> Result<()>;
 
 /// Migration `i` takes the store from version `i` to `i + 1`.
-const MIGRATIONS: &[(&str, Migration)] =
-    &[("create the initial tables", create_v1_tables), ("index entities by region", index_entities_by_region)];
+const MIGRATIONS: &[(&str, Migration)] = &[
+    ("create the initial tables", create_v1_tables),
+    ("index entities by region", index_entities_by_region),
+    ("create the matching tables", create_match_tables),
+];
 
 pub const SCHEMA_VERSION: u64 = MIGRATIONS.len() as u64;
 
@@ -49,6 +52,12 @@ fn index_entities_by_region(tx: &WriteTransaction) -> Result<()> {
             index.insert((region.as_str(), id.value()), ())?;
         }
     }
+    Ok(())
+}
+
+fn create_match_tables(tx: &WriteTransaction) -> Result<()> {
+    tx.open_table(MEASURE_TO_ELIGIBLE)?;
+    tx.open_table(MATCH_SEQ_TO_EVENT)?;
     Ok(())
 }
 

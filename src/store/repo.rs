@@ -9,6 +9,7 @@ use super::codec::{decode, encode};
 use super::tables::*;
 use super::{Result, StoreError};
 use crate::model::imports::ImportJob;
+use crate::model::matching::{EligibleSet, MatchEvent};
 use crate::model::{
     ApiToken, AuditEntry, ChangeSet, Entity, Measure, MeasureVersion, Policy, Session, TagDef, Timestamp, User,
 };
@@ -223,6 +224,28 @@ macro_rules! read_methods {
                 Ok(self.txn.open_table(IMPORT_ID_TO_FILE)?.get(id)?.map(|b| b.value().to_vec()))
             }
 
+            /// The entity ids last found eligible for a measure, if it was ever matched.
+            pub fn eligible_set(&self, measure: u64) -> Result<Option<EligibleSet>> {
+                get_record(self.txn.open_table(MEASURE_TO_ELIGIBLE)?.get(measure)?)
+            }
+
+            /// Every stored eligible set.
+            pub fn eligible_sets(&self) -> Result<Vec<(u64, EligibleSet)>> {
+                let t = self.txn.open_table(MEASURE_TO_ELIGIBLE)?;
+                t.iter()?
+                    .map(|r| {
+                        let (k, v) = r?;
+                        Ok((k.value(), decode(v.value())?))
+                    })
+                    .collect()
+            }
+
+            /// Match events after `after`, oldest first.
+            pub fn match_events(&self, after: u64, limit: usize) -> Result<Vec<MatchEvent>> {
+                let t = self.txn.open_table(MATCH_SEQ_TO_EVENT)?;
+                t.range(after.saturating_add(1)..)?.take(limit).map(|r| decode(r?.1.value())).collect()
+            }
+
             /// Calendar entries (days since epoch → encoded entry) in a day range.
             pub fn calendar<T: DeserializeOwned>(&self, from: i32, to: i32) -> Result<Vec<(i32, T)>> {
                 let t = self.txn.open_table(DAY_TO_CALENDAR_ENTRY)?;
@@ -424,6 +447,23 @@ impl WriteTx {
     pub fn delete_import_file(&self, id: u64) -> Result<()> {
         self.txn.open_table(IMPORT_ID_TO_FILE)?.remove(id)?;
         Ok(())
+    }
+
+    pub fn put_eligible_set(&self, measure: u64, set: &EligibleSet) -> Result<()> {
+        put(&self.txn, MEASURE_TO_ELIGIBLE, measure, set)
+    }
+
+    /// Appends a match event, numbering it; returns its sequence number.
+    pub fn add_match_event(&self, event: &mut MatchEvent) -> Result<u64> {
+        let mut t = self.txn.open_table(MATCH_SEQ_TO_EVENT)?;
+        let seq = match t.last()? {
+            Some((k, _)) => k.value() + 1,
+            None => 1,
+        };
+        event.seq = seq;
+        let bytes = encode(event)?;
+        t.insert(seq, bytes.as_slice())?;
+        Ok(seq)
     }
 
     pub fn put_calendar(&self, day: i32, entry: &impl Serialize) -> Result<()> {

@@ -43,3 +43,9 @@ pub const IMPORT_ID_TO_FILE: TableDefinition<u64, &[u8]> = TableDefinition::new(
 
 /// Working-day calendar: day (days since 1970-01-01) → holiday or make-up workday.
 pub const DAY_TO_CALENDAR_ENTRY: TableDefinition<i32, &[u8]> = TableDefinition::new("calendar-0");
+
+/// Measure id → the entity ids last found eligible (added in schema version 3).
+pub const MEASURE_TO_ELIGIBLE: TableDefinition<u64, &[u8]> = TableDefinition::new("measure_eligible-0");
+/// Sequence → a change in a measure's eligible set (newly eligible, no longer eligible), for
+/// the push step (added in schema version 3).
+pub const MATCH_SEQ_TO_EVENT: TableDefinition<u64, &[u8]> = TableDefinition::new("match_events-0");

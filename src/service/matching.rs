@@ -1,0 +1,650 @@
+//! Matching (政策找企业): the portrait and the compiled published measures, kept in memory and
+//! in step with every write; simulation of a draft measure; each entity's outcomes with
+//! explanations; the public calculator; and the eligible-set changes recorded for pushes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{RwLockReadGuard, RwLockWriteGuard};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::{Result, Service, ServiceError};
+use crate::model::matching::{EligibleSet, MatchEvent, diff};
+use crate::model::{
+    Category, Date, Entity, FieldError, MeasureSpec, Mode, Money, SizeClass, TagDictionary, Timestamp, Vocabulary,
+};
+use crate::portrait::engine::{self, Amount, Collect, Engine, MeasurePlan, MeasureRun, amount_of};
+use crate::portrait::{Portrait, enum_keys, enum_slot, industry_table};
+use crate::rules::eval::{EntityRow, Outcome, Row, Val, eval, explain, missing};
+use crate::rules::{MeasureRuleError, MeasureRules, check_measure, compile};
+
+/// A published measure, checked and compiled.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    pub measure_id: u64,
+    pub policy_id: u64,
+    pub version: u32,
+    pub spec: MeasureSpec,
+    pub rules: MeasureRules,
+}
+
+/// Everything matching keeps in memory.
+pub struct MatchState {
+    pub portrait: Portrait,
+    pub measures: BTreeMap<u64, Compiled>,
+    pub engine: Engine,
+    pub eligible: HashMap<u64, EligibleSet>,
+    /// How long the last rebuild from the store took.
+    pub build_ms: u128,
+}
+
+/// Compiles one measure's rules into the engine's shared condition table.
+fn plan(engine: &mut Engine, c: &Compiled) -> std::result::Result<MeasurePlan, compile::CompileError> {
+    let mut conditions = Vec::new();
+    for r in &c.rules.conditions {
+        let plan = compile::boolean(&r.expr)?;
+        conditions.push(engine.condition(r.source.trim(), plan));
+    }
+    let amount = c.rules.amount.as_ref().map(compile::num).transpose()?;
+    Ok(MeasurePlan {
+        measure_id: c.measure_id,
+        version: c.version,
+        conditions,
+        amount,
+        cap_fen: c.rules.cap.map(Money::fen),
+    })
+}
+
+fn build_engine(measures: &BTreeMap<u64, Compiled>) -> Engine {
+    let mut engine = Engine::default();
+    for c in measures.values() {
+        match plan(&mut engine, c) {
+            Ok(p) => engine.measures.push(p),
+            Err(e) => tracing::error!(measure = c.measure_id, "measure left out of matching: {e}"),
+        }
+    }
+    engine
+}
+
+/// Rule errors as field errors for forms and the API.
+pub fn rule_field_errors(errors: &[MeasureRuleError]) -> Vec<FieldError> {
+    errors.iter().map(|e| FieldError::new(&e.field(), e.zh())).collect()
+}
+
+/// One bucket of a breakdown.
+#[derive(Debug, Clone, Serialize)]
+pub struct Bucket {
+    pub key: String,
+    pub label: String,
+    pub count: u64,
+    pub amount_fen: i64,
+    pub amount_wan: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Breakdown {
+    pub city: Vec<Bucket>,
+    pub county: Vec<Bucket>,
+    pub section: Vec<Bucket>,
+    pub size: Vec<Bucket>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Breakdowns {
+    pub eligible: Breakdown,
+    pub unknown: Breakdown,
+    pub near_miss: Breakdown,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SimCondition {
+    pub label: String,
+    pub expr: String,
+    /// Near misses this condition alone stands in the way of.
+    pub near_miss: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SimRow {
+    pub credit_code: String,
+    pub outcome: Outcome,
+    pub amount_wan: Option<f64>,
+    /// For near misses: the one condition not met.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing_condition: Option<String>,
+}
+
+/// The result of running one measure over the whole entity library.
+#[derive(Debug, Clone, Serialize)]
+pub struct Simulation {
+    pub name: String,
+    pub as_of: Date,
+    pub entities: u64,
+    pub eligible: u64,
+    pub unknown: u64,
+    pub near_miss: u64,
+    pub total_fen: i64,
+    pub total_wan: f64,
+    pub amount_unknown: u64,
+    pub amount_negative: u64,
+    pub near_miss_wan: f64,
+    pub conditions: Vec<SimCondition>,
+    pub breakdown: Breakdowns,
+    pub warnings: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub list: Option<Vec<SimRow>>,
+    pub elapsed_ms: f64,
+}
+
+/// One condition's result for one entity.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConditionResult {
+    pub label: String,
+    pub expr: String,
+    pub outcome: Outcome,
+    pub explanation: String,
+    pub missing: Vec<&'static str>,
+}
+
+/// One measure's result for one entity.
+#[derive(Debug, Clone, Serialize)]
+pub struct MeasureMatch {
+    pub measure_id: u64,
+    pub policy_id: u64,
+    pub version: u32,
+    pub name: String,
+    pub category: Category,
+    pub mode: Mode,
+    pub department: String,
+    pub open_now: bool,
+    pub outcome: Outcome,
+    pub conditions: Vec<ConditionResult>,
+    pub amount_wan: Option<f64>,
+    /// Why there is no amount, or that the cap applied.
+    pub amount_note: Option<String>,
+    /// For a near miss: `还差一项：…`.
+    pub near_miss: Option<String>,
+}
+
+impl MeasureMatch {
+    pub fn is_near_miss(&self) -> bool {
+        self.near_miss.is_some()
+    }
+}
+
+/// Evaluates a measure for one row: outcome, per-condition explanations, amount, near miss.
+fn match_row(c: &Compiled, row: &dyn Row, tags: &TagDictionary, today: Date) -> MeasureMatch {
+    let conditions: Vec<ConditionResult> = c
+        .rules
+        .conditions
+        .iter()
+        .map(|r| {
+            let outcome = Outcome::of(&eval(&r.expr, row));
+            let missing_fields = if outcome == Outcome::Unknown { missing(&r.expr, row) } else { Vec::new() };
+            ConditionResult {
+                label: r.label.clone(),
+                expr: r.source.clone(),
+                outcome,
+                explanation: explain(&r.expr, row, tags),
+                missing: missing_fields.iter().map(|f| f.label()).collect(),
+            }
+        })
+        .collect();
+    let fails: Vec<&ConditionResult> = conditions.iter().filter(|r| r.outcome == Outcome::NotEligible).collect();
+    let all_true = conditions.iter().all(|r| r.outcome == Outcome::Eligible);
+    let outcome = if all_true {
+        Outcome::Eligible
+    } else if fails.is_empty() {
+        Outcome::Unknown
+    } else {
+        Outcome::NotEligible
+    };
+    let near_miss = (fails.len() == 1 && conditions.iter().all(|r| r.outcome != Outcome::Unknown))
+        .then(|| format!("还差一项：{}（{}）", fails[0].label, fails[0].explanation));
+    let (mut amount_wan, mut amount_note) = (None, None);
+    if let Some(a) = &c.rules.amount
+        && (all_true || near_miss.is_some())
+    {
+        let raw = match eval(a, row) {
+            Val::Num(v) => v,
+            _ => f64::NAN,
+        };
+        match amount_of(raw, c.rules.cap.map(Money::fen)) {
+            Amount::Fen(f) => {
+                amount_wan = Some(Money(f).as_wan_f64());
+                if c.rules.cap.is_some_and(|cap| ((raw * 1_000_000.0).round() as i64) > cap.fen()) {
+                    amount_note =
+                        Some(format!("按单户上限 {} 万元计", c.rules.cap.map(|m| m.to_string()).unwrap_or_default()));
+                }
+            }
+            Amount::Unknown => {
+                let m = missing(a, row);
+                amount_note = Some(if m.is_empty() {
+                    "金额无法计算".into()
+                } else {
+                    format!("金额无法计算，缺少数据：{}", m.iter().map(|f| f.label()).collect::<Vec<_>>().join("、"))
+                });
+            }
+            Amount::Negative(f) => amount_note = Some(format!("按公式计算为负数（{} 万元），请核对兑现标准", Money(f))),
+        }
+    }
+    MeasureMatch {
+        measure_id: c.measure_id,
+        policy_id: c.policy_id,
+        version: c.version,
+        name: c.spec.name.clone(),
+        category: c.spec.category,
+        mode: c.spec.mode,
+        department: c.spec.department.clone(),
+        open_now: c.spec.open_on(today),
+        outcome,
+        conditions,
+        amount_wan,
+        amount_note,
+        near_miss,
+    }
+}
+
+fn bucket_map(entries: HashMap<String, (u64, i64)>, label: impl Fn(&str) -> String) -> Vec<Bucket> {
+    let mut v: Vec<Bucket> = entries
+        .into_iter()
+        .map(|(key, (count, fen))| Bucket {
+            label: label(&key),
+            key,
+            count,
+            amount_fen: fen,
+            amount_wan: Money(fen).as_wan_f64(),
+        })
+        .collect();
+    v.sort_by(|a, b| b.count.cmp(&a.count).then(a.key.cmp(&b.key)));
+    v
+}
+
+/// Counts and amounts of a set of rows by city, county, industry section and size.
+fn breakdown(p: &Portrait, rows: impl Iterator<Item = (u32, i64)>) -> Breakdown {
+    let (mut city, mut county, mut section, mut size) =
+        (HashMap::new(), HashMap::new(), HashMap::new(), HashMap::new());
+    let size_slot = enum_slot(crate::model::Field::SizeClass).unwrap_or(0);
+    let sizes = enum_keys(crate::model::Field::SizeClass);
+    let unknown = || "unknown".to_string();
+    for (row, fen) in rows {
+        let r = row as usize;
+        let add = |m: &mut HashMap<String, (u64, i64)>, k: String| {
+            let e = m.entry(k).or_insert((0, 0));
+            e.0 += 1;
+            e.1 += fen;
+        };
+        let region = p.region[r];
+        add(&mut city, if region == 0 { unknown() } else { format!("{:04}00", region / 100) });
+        add(&mut county, if region == 0 { unknown() } else { format!("{region:06}") });
+        let ind = p.industry[r] as usize;
+        add(&mut section, industry_table().get(ind).map_or_else(unknown, |c| c[..1].to_string()));
+        let s = p.enums[size_slot][r] as usize;
+        add(&mut size, sizes.get(s).map_or_else(unknown, |k| k.to_string()));
+    }
+    let region_label =
+        |k: &str| if k == "unknown" { "未知".into() } else { crate::model::reference::region_full_name(k) };
+    Breakdown {
+        city: bucket_map(city, region_label),
+        county: bucket_map(county, region_label),
+        section: bucket_map(section, |k| {
+            crate::model::reference::industry(k).map_or_else(|| "未知".into(), |i| i.name.clone())
+        }),
+        size: bucket_map(size, |k| SizeClass::parse(k).map_or_else(|| "未知".into(), |s| s.label().to_string())),
+    }
+}
+
+fn fen_of(a: &Amount) -> i64 {
+    match a {
+        Amount::Fen(f) => *f,
+        _ => 0,
+    }
+}
+
+impl Service {
+    /// Builds the in-memory portrait and compiled measures from the store if not yet built.
+    pub fn matching_init(&self) -> Result<()> {
+        if self.matching.read().map(|g| g.is_some()).unwrap_or(false) {
+            return Ok(());
+        }
+        let mut guard = self.matching_write();
+        if guard.is_some() {
+            return Ok(());
+        }
+        *guard = Some(self.matching_build()?);
+        Ok(())
+    }
+
+    fn matching_write(&self) -> RwLockWriteGuard<'_, Option<MatchState>> {
+        self.matching.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The match state, built on first use.
+    pub fn matching(&self) -> Result<RwLockReadGuard<'_, Option<MatchState>>> {
+        self.matching_init()?;
+        Ok(self.matching.read().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    fn matching_build(&self) -> Result<MatchState> {
+        let start = Instant::now();
+        let tags = self.tag_dictionary()?;
+        let tx = self.store.read()?;
+        let mut portrait = Portrait::new();
+        tx.for_each_entity(|e| {
+            portrait.upsert(&e);
+            Ok::<_, crate::store::StoreError>(())
+        })?;
+        let mut measures = BTreeMap::new();
+        for m in tx.measures()? {
+            let Some(v) = m.published else { continue };
+            let Some(version) = tx.version(m.id, v)? else { continue };
+            match check_measure(&version.spec, &tags) {
+                Ok(rules) => {
+                    measures.insert(
+                        m.id,
+                        Compiled { measure_id: m.id, policy_id: m.policy_id, version: v, spec: version.spec, rules },
+                    );
+                }
+                Err(errors) => {
+                    tracing::error!(measure = m.id, "published measure does not type-check: {}", errors[0].en())
+                }
+            }
+        }
+        let eligible = tx.eligible_sets()?.into_iter().collect();
+        let engine = build_engine(&measures);
+        let build_ms = start.elapsed().as_millis();
+        tracing::info!(entities = portrait.len(), measures = measures.len(), build_ms, "matching ready");
+        Ok(MatchState { portrait, measures, engine, eligible, build_ms })
+    }
+
+    /// Checks a measure's rules; refuses it with positioned messages when they do not check.
+    pub fn rules_check(&self, spec: &MeasureSpec) -> Result<MeasureRules> {
+        let tags = self.tag_dictionary()?;
+        check_measure(spec, &tags).map_err(|errors| ServiceError::Invalid(rule_field_errors(&errors)))
+    }
+
+    /// Writes new eligible sets and their changes as match events, in one transaction.
+    fn record_sets(&self, state: &mut MatchState, new_sets: Vec<(u64, u32, Vec<u64>)>, cause: &str) -> Result<usize> {
+        let now = Timestamp::now();
+        let tx = self.store.write()?;
+        let mut events = 0;
+        for (measure_id, version, ids) in new_sets {
+            let old = state.eligible.get(&measure_id).map(|s| s.ids.as_slice()).unwrap_or(&[]);
+            let (added, removed) = diff(old, &ids);
+            if added.is_empty() && removed.is_empty() && state.eligible.contains_key(&measure_id) {
+                continue;
+            }
+            if !added.is_empty() || !removed.is_empty() {
+                let mut event = MatchEvent {
+                    seq: 0,
+                    at: now,
+                    measure_id,
+                    version,
+                    cause: cause.to_string(),
+                    newly_eligible: added,
+                    no_longer_eligible: removed,
+                };
+                tx.add_match_event(&mut event)?;
+                events += 1;
+            }
+            let set = EligibleSet { version, ids, at: Some(now) };
+            tx.put_eligible_set(measure_id, &set)?;
+            state.eligible.insert(measure_id, set);
+        }
+        if events > 0 {
+            tx.audit("system", "match.record", "matching", &format!("{events} measures changed ({cause})"))?;
+        }
+        tx.commit()?;
+        Ok(events)
+    }
+
+    /// Runs every published measure over every entity and records what changed.
+    pub fn rematch_all(&self, cause: &str) -> Result<RematchSummary> {
+        self.matching_init()?;
+        let mut guard = self.matching_write();
+        let Some(state) = guard.as_mut() else { return Ok(RematchSummary::default()) };
+        let start = Instant::now();
+        let runs = engine::run(
+            &state.engine,
+            &state.portrait,
+            self.today(),
+            engine::cores(),
+            Collect { eligible: true, ..Collect::default() },
+        );
+        let match_ms = start.elapsed().as_secs_f64() * 1000.0;
+        let sets: Vec<(u64, u32, Vec<u64>)> = state
+            .engine
+            .measures
+            .iter()
+            .zip(&runs)
+            .map(|(m, r)| {
+                (
+                    m.measure_id,
+                    m.version,
+                    r.eligible_rows.iter().map(|(row, _)| state.portrait.ids[*row as usize]).collect(),
+                )
+            })
+            .collect();
+        let measures = sets.len();
+        let pairs: u64 = runs.iter().map(|r| r.eligible).sum();
+        let changed = self.record_sets(state, sets, cause)?;
+        Ok(RematchSummary { measures, entities: state.portrait.len() as u64, eligible_pairs: pairs, changed, match_ms })
+    }
+
+    /// After entities were written: their portrait rows, and (for single writes) their
+    /// eligibility for every measure. Call with the write transaction not yet committed; this
+    /// commits it while holding the match state, so the portrait follows commit order.
+    pub(crate) fn commit_entities(&self, tx: crate::store::WriteTx, written: &[Entity], rematch: bool) -> Result<()> {
+        let mut guard = self.matching_write();
+        tx.commit()?;
+        let Some(state) = guard.as_mut() else { return Ok(()) };
+        for e in written {
+            state.portrait.upsert(e);
+        }
+        if !rematch || written.is_empty() {
+            return Ok(());
+        }
+        let today = self.today();
+        let mut sets = Vec::new();
+        for c in state.measures.values() {
+            let mut ids = state.eligible.get(&c.measure_id).map(|s| s.ids.clone()).unwrap_or_default();
+            let mut changed = false;
+            for e in written {
+                let Some(row) = state.portrait.row_of(e.id) else { continue };
+                let r = state.portrait.row(row, today);
+                let eligible = c.rules.conditions.iter().all(|rule| eval(&rule.expr, &r) == Val::Bool(true));
+                match (ids.binary_search(&e.id), eligible) {
+                    (Ok(i), false) => {
+                        ids.remove(i);
+                        changed = true;
+                    }
+                    (Err(i), true) => {
+                        ids.insert(i, e.id);
+                        changed = true;
+                    }
+                    _ => {}
+                }
+            }
+            if changed {
+                sets.push((c.measure_id, c.version, ids));
+            }
+        }
+        self.record_sets(state, sets, "entity")?;
+        Ok(())
+    }
+
+    /// After a measure was published: compile it, run it over everything, record the change.
+    pub(crate) fn measure_published(&self, measure_id: u64) -> Result<()> {
+        let mut guard = self.matching_write();
+        let Some(state) = guard.as_mut() else { return Ok(()) };
+        let tx = self.store.read()?;
+        let Some(m) = tx.measure(measure_id)? else { return Ok(()) };
+        let Some(v) = m.published.and_then(|v| tx.version(measure_id, v).ok().flatten()) else { return Ok(()) };
+        drop(tx);
+        let rules = self.rules_check(&v.spec)?;
+        let compiled = Compiled { measure_id, policy_id: m.policy_id, version: v.version, spec: v.spec, rules };
+        let mut one = Engine::default();
+        let plan = plan(&mut one, &compiled).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        one.measures.push(plan);
+        let runs = engine::run(
+            &one,
+            &state.portrait,
+            self.today(),
+            engine::cores(),
+            Collect { eligible: true, ..Collect::default() },
+        );
+        let ids = runs
+            .first()
+            .map(|r| r.eligible_rows.iter().map(|(row, _)| state.portrait.ids[*row as usize]).collect())
+            .unwrap_or_default();
+        state.measures.insert(measure_id, compiled);
+        state.engine = build_engine(&state.measures);
+        self.record_sets(state, vec![(measure_id, v.version, ids)], "publish")?;
+        Ok(())
+    }
+
+    /// Runs a (draft) measure over the whole entity library as of a date.
+    pub fn simulate(&self, spec: &MeasureSpec, as_of: Option<Date>, list: bool) -> Result<Simulation> {
+        let rules = self.rules_check(spec)?;
+        let compiled = Compiled { measure_id: 0, policy_id: 0, version: 0, spec: spec.clone(), rules };
+        let as_of = as_of.unwrap_or_else(|| self.today());
+        let guard = self.matching()?;
+        let Some(state) = guard.as_ref() else { return Err(ServiceError::Internal("matching unavailable".into())) };
+        let start = Instant::now();
+        let mut one = Engine::default();
+        let p = plan(&mut one, &compiled).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        one.measures.push(p);
+        let collect = Collect { eligible: true, unknown: true, near_miss: true };
+        let runs = engine::run(&one, &state.portrait, as_of, engine::cores(), collect);
+        let r: MeasureRun = runs.into_iter().next().unwrap_or_default();
+        let portrait = &state.portrait;
+        let breakdowns = Breakdowns {
+            eligible: breakdown(portrait, r.eligible_rows.iter().map(|(row, a)| (*row, fen_of(a)))),
+            unknown: breakdown(portrait, r.unknown_rows.iter().map(|row| (*row, 0))),
+            near_miss: breakdown(portrait, r.near_miss_rows.iter().map(|(row, _, a)| (*row, fen_of(a)))),
+        };
+        let code = |row: u32| String::from_utf8_lossy(&portrait.codes[row as usize]).trim_end().to_string();
+        let wan = |a: &Amount| match a {
+            Amount::Fen(f) => Some(Money(*f).as_wan_f64()),
+            _ => None,
+        };
+        let list = list.then(|| {
+            let mut rows: Vec<SimRow> = r
+                .eligible_rows
+                .iter()
+                .map(|(row, a)| SimRow {
+                    credit_code: code(*row),
+                    outcome: Outcome::Eligible,
+                    amount_wan: wan(a),
+                    missing_condition: None,
+                })
+                .chain(r.unknown_rows.iter().map(|row| SimRow {
+                    credit_code: code(*row),
+                    outcome: Outcome::Unknown,
+                    amount_wan: None,
+                    missing_condition: None,
+                }))
+                .collect();
+            rows.sort_by(|a, b| a.credit_code.cmp(&b.credit_code));
+            rows
+        });
+        let conditions = compiled
+            .rules
+            .conditions
+            .iter()
+            .enumerate()
+            .map(|(i, c)| SimCondition {
+                label: c.label.clone(),
+                expr: c.source.clone(),
+                near_miss: r.near_miss_by_condition.get(i).copied().unwrap_or(0),
+            })
+            .collect();
+        Ok(Simulation {
+            name: spec.name.clone(),
+            as_of,
+            entities: portrait.len() as u64,
+            eligible: r.eligible,
+            unknown: r.unknown,
+            near_miss: r.near_miss,
+            total_fen: r.total_fen,
+            total_wan: Money(r.total_fen).as_wan_f64(),
+            amount_unknown: r.amount_unknown,
+            amount_negative: r.amount_negative,
+            near_miss_wan: Money(r.near_miss_fen).as_wan_f64(),
+            conditions,
+            breakdown: breakdowns,
+            warnings: compiled.rules.warnings.iter().map(|w| w.zh()).collect(),
+            list,
+            elapsed_ms: start.elapsed().as_secs_f64() * 1000.0,
+        })
+    }
+
+    /// Every published measure's outcome for one entity, with explanations.
+    pub fn entity_matches(&self, code: &str, as_of: Option<Date>) -> Result<(Entity, Vec<MeasureMatch>)> {
+        let entity = self.entity_by_code(code)?;
+        let as_of = as_of.unwrap_or_else(|| self.today());
+        let tags = self.tag_dictionary()?;
+        let guard = self.matching()?;
+        let Some(state) = guard.as_ref() else { return Err(ServiceError::Internal("matching unavailable".into())) };
+        let today = self.today();
+        let matches = match state.portrait.row_of(entity.id) {
+            Some(row) => {
+                let r = state.portrait.row(row, as_of);
+                state.measures.values().map(|c| match_row(c, &r, &tags, today)).collect()
+            }
+            None => {
+                let r = EntityRow { entity: &entity, as_of };
+                state.measures.values().map(|c| match_row(c, &r, &tags, today)).collect()
+            }
+        };
+        Ok((entity, sort_matches(matches)))
+    }
+
+    /// The public calculator: published measures for attributes typed by anyone.
+    pub fn calculate(&self, entity: &Entity) -> Result<Vec<MeasureMatch>> {
+        let tags = self.tag_dictionary()?;
+        let guard = self.matching()?;
+        let Some(state) = guard.as_ref() else { return Err(ServiceError::Internal("matching unavailable".into())) };
+        let today = self.today();
+        let r = EntityRow { entity, as_of: today };
+        Ok(sort_matches(state.measures.values().map(|c| match_row(c, &r, &tags, today)).collect()))
+    }
+
+    /// Figures of the match state for `/metrics` and the bench.
+    pub fn matching_stats(&self) -> Option<(usize, usize, u128, usize)> {
+        let guard = self.matching.read().ok()?;
+        let s = guard.as_ref()?;
+        Some((s.portrait.len(), s.measures.len(), s.build_ms, s.portrait.heap_bytes()))
+    }
+
+    /// Match events after `after`, for the push step.
+    pub fn match_events(&self, after: u64, limit: usize) -> Result<Vec<MatchEvent>> {
+        Ok(self.store.read()?.match_events(after, limit)?)
+    }
+}
+
+/// Eligible first, then near misses, unknown, the rest; larger amounts first.
+fn sort_matches(mut v: Vec<MeasureMatch>) -> Vec<MeasureMatch> {
+    let rank = |m: &MeasureMatch| match (m.outcome, m.is_near_miss()) {
+        (Outcome::Eligible, _) => 0,
+        (_, true) => 1,
+        (Outcome::Unknown, _) => 2,
+        _ => 3,
+    };
+    v.sort_by(|a, b| {
+        rank(a)
+            .cmp(&rank(b))
+            .then(b.amount_wan.unwrap_or(0.0).total_cmp(&a.amount_wan.unwrap_or(0.0)))
+            .then(a.measure_id.cmp(&b.measure_id))
+    });
+    v
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RematchSummary {
+    pub measures: usize,
+    pub entities: u64,
+    pub eligible_pairs: u64,
+    pub changed: usize,
+    pub match_ms: f64,
+}
