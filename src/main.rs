@@ -70,6 +70,37 @@ enum Command {
         #[command(subcommand)]
         action: UserAction,
     },
+    /// Type-check rules: every measure in policy or measure files (TOML).
+    Rules {
+        #[command(subcommand)]
+        action: RulesAction,
+    },
+    /// Evaluate the measure(s) in FILE over the entity library.
+    Simulate {
+        /// A policy file or a single-measure file (TOML).
+        #[arg(long)]
+        measure: PathBuf,
+        /// Evaluate as of this date (YYYY-MM-DD).
+        #[arg(long)]
+        as_of: Option<String>,
+        /// Write `credit_code,outcome,amount` for every eligible and unknown entity.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Whole-system figures on generated data; ends with one JSON line.
+    Bench {
+        #[arg(long, default_value_t = 100_000)]
+        entities: u64,
+        #[arg(long, default_value_t = 100)]
+        measures: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Where to keep the generated store (reused by later runs with the same sizes).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Run every published measure over every entity now and record what changed.
+    Rematch,
     /// Check the store: schema version, page checksums, counts.
     Check,
     /// Rewrite the store file to release free space (the server must be stopped).
@@ -96,6 +127,12 @@ enum ImportWhat {
     },
 }
 
+#[derive(Subcommand)]
+enum RulesAction {
+    /// Report every error with its position; exit code 1 when there is one.
+    Check { files: Vec<PathBuf> },
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum ExportWhat {
     Entities,
@@ -113,6 +150,9 @@ enum UserAction {
         name: String,
         #[arg(long)]
         department: Option<String>,
+        /// For an enterprise account: the credit code of its entity.
+        #[arg(long)]
+        entity: Option<String>,
     },
     /// Set a new password (from HUIQI_PASSWORD or asked for); also unlocks the account.
     Passwd { username: String },
@@ -239,6 +279,27 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let auth = Auth::new(std::sync::Arc::clone(&svc.store), false);
             user(&auth, action)
         }
+        Command::Rules { action: RulesAction::Check { files } } => rules_check(&files, data.as_deref()),
+        Command::Simulate { measure, as_of, out } => {
+            let svc = open(&dir("huiqi-data"), config)?;
+            simulate(&svc, &measure, as_of.as_deref(), out.as_deref())
+        }
+        Command::Bench { entities, measures, seed, dir: bench_dir } => {
+            let dir = bench_dir.unwrap_or_else(|| PathBuf::from(format!("huiqi-bench-{entities}-{measures}-{seed}")));
+            let opts = huiqi::bench::BenchOptions { entities, measures, seed, dir, today: config.today };
+            let report = huiqi::bench::run(&opts, &mut std::io::stderr())?;
+            println!("{}", serde_json::to_string(&report).map_err(|e| e.to_string())?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Rematch => {
+            let svc = open(&dir("huiqi-data"), config)?;
+            let s = svc.rematch_all("rematch").map_err(|e| e.to_string())?;
+            println!(
+                "{} measures over {} entities in {:.0} ms: {} eligible pairs, {} measures changed",
+                s.measures, s.entities, s.match_ms, s.eligible_pairs, s.changed
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Check => {
             let dir = dir("huiqi-data");
             let mut store = Store::open(&dir).map_err(|e| e.to_string())?;
@@ -266,12 +327,15 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
 
 fn user(auth: &Auth, action: UserAction) -> Result<ExitCode, String> {
     match action {
-        UserAction::Add { username, role, name, department } => {
+        UserAction::Add { username, role, name, department, entity } => {
             let role =
                 Role::parse(&role).ok_or_else(|| format!("unknown role {role}; use one of: {}", Role::choices()))?;
             let password = read_password("password: ")?;
             let user =
                 auth.user_create("cli", &username, &name, role, department, &password).map_err(|e| e.to_string())?;
+            if let Some(code) = entity {
+                auth.user_link_entity("cli", &user.username, &code).map_err(|e| e.to_string())?;
+            }
             println!("created {} ({})", user.username, user.role.key());
         }
         UserAction::Passwd { username } => {
@@ -408,7 +472,22 @@ fn serve(dir: &Path, config: Config, listen: SocketAddr, demo: bool) -> Result<E
             );
         }
     }
+    let started = std::time::Instant::now();
+    svc.matching_init().map_err(|e| e.to_string())?;
+    if let Some((entities, measures, _, bytes)) = svc.matching_stats() {
+        eprintln!(
+            "matching ready: {entities} entities, {measures} published measures, portrait {} MiB, {:.1} s",
+            bytes / (1024 * 1024),
+            started.elapsed().as_secs_f64()
+        );
+    }
     let state = AppState::new(svc);
+    // Catch up on changes made while the server was stopped (e.g. a CLI import).
+    let background = std::sync::Arc::clone(&state.svc);
+    std::thread::spawn(move || match background.rematch_all("startup") {
+        Ok(s) => tracing::info!(changed = s.changed, ms = s.match_ms, "startup rematch done"),
+        Err(e) => tracing::error!("startup rematch failed: {e}"),
+    });
     if demo {
         for (username, password, role, name, department) in DEMO_ACCOUNTS {
             let exists = state.auth.users().map_err(|e| e.to_string())?.iter().any(|u| u.username == *username);
@@ -462,4 +541,106 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
+}
+
+fn print_rule_errors(file: &str, measure: &str, errors: &[huiqi::rules::MeasureRuleError]) {
+    for e in errors {
+        println!("{file}: {measure}: {}", e.en());
+        println!("    {}", e.source);
+        let pad: String = e.source.chars().take(e.error.start).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+        let width = e.error.end.saturating_sub(e.error.start).max(1);
+        println!("    {pad}{}", "^".repeat(width));
+    }
+}
+
+fn rules_check(files: &[PathBuf], data: Option<&Path>) -> Result<ExitCode, String> {
+    if files.is_empty() {
+        return Err("name at least one policy or measure file".into());
+    }
+    // The tag dictionary of the data directory when it can be opened, else the shipped tags.
+    let tags = data
+        .and_then(|d| Store::open(d).ok())
+        .and_then(|s| s.read().ok()?.tags().ok())
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(huiqi::model::tags::default_tags);
+    let tags = huiqi::model::TagDictionary::new(tags);
+    let (mut measures, mut bad) = (0, 0);
+    for f in files {
+        let name = f.display().to_string();
+        let text = std::fs::read_to_string(f).map_err(|e| format!("cannot read {name}: {e}"))?;
+        let specs = huiqi::seed::parse_measure_file(&name, &text).map_err(|e| e.to_string())?;
+        for (i, m) in specs.iter().enumerate() {
+            measures += 1;
+            let label = format!("measure {} «{}»", i + 1, m.name);
+            match huiqi::rules::check_measure(m, &tags) {
+                Ok(rules) => {
+                    for w in &rules.warnings {
+                        println!("{name}: {label}: warning: {}", w.en());
+                    }
+                }
+                Err(errors) => {
+                    bad += 1;
+                    print_rule_errors(&name, &label, &errors);
+                }
+            }
+        }
+    }
+    if bad == 0 {
+        println!("{measures} measures in {} file(s): all rules type-check", files.len());
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("{bad} of {measures} measures have errors");
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+fn simulate(svc: &Service, file: &Path, as_of: Option<&str>, out: Option<&Path>) -> Result<ExitCode, String> {
+    let name = file.display().to_string();
+    let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {name}: {e}"))?;
+    let specs = huiqi::seed::parse_measure_file(&name, &text).map_err(|e| e.to_string())?;
+    let as_of = as_of.map(Date::parse).transpose().map_err(|e| e.to_string())?;
+    let tags = svc.tag_dictionary().map_err(|e| e.to_string())?;
+    for (i, spec) in specs.iter().enumerate() {
+        if let Err(errors) = huiqi::rules::check_measure(spec, &tags) {
+            print_rule_errors(&name, &format!("measure {} «{}»", i + 1, spec.name), &errors);
+            return Ok(ExitCode::FAILURE);
+        }
+        let sim = svc.simulate(spec, as_of, out.is_some()).map_err(|e| e.to_string())?;
+        println!(
+            "{}: {} entities as of {}: {} eligible, {} unknown, {} near misses; total {} 万元{}",
+            spec.name,
+            sim.entities,
+            sim.as_of,
+            sim.eligible,
+            sim.unknown,
+            sim.near_miss,
+            huiqi::model::Money(sim.total_fen),
+            if sim.amount_unknown + sim.amount_negative > 0 {
+                format!(" ({} amounts unknown, {} negative)", sim.amount_unknown, sim.amount_negative)
+            } else {
+                String::new()
+            }
+        );
+        if let (Some(out), Some(rows)) = (out, &sim.list) {
+            let path = if i == 0 {
+                out.to_path_buf()
+            } else {
+                let stem = out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+                out.with_file_name(format!("{stem}.{}.csv", i + 1))
+            };
+            let mut w = csv::Writer::from_path(&path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            w.write_record(["credit_code", "outcome", "amount"]).map_err(|e| e.to_string())?;
+            for r in rows {
+                let outcome = match r.outcome {
+                    huiqi::rules::eval::Outcome::Eligible => "eligible",
+                    _ => "unknown",
+                };
+                let amount = r.amount_wan.map(huiqi::model::fields::format_number).unwrap_or_default();
+                w.write_record([r.credit_code.as_str(), outcome, &amount]).map_err(|e| e.to_string())?;
+            }
+            w.flush().map_err(|e| e.to_string())?;
+            println!("wrote {} rows to {}", rows.len(), path.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -165,6 +165,22 @@ impl Auth {
         Ok(user)
     }
 
+    /// Links an enterprise account to its entity's credit code.
+    pub fn user_link_entity(&self, actor: &str, username: &str, code: &str) -> Result<User> {
+        let code = crate::model::CreditCode::parse(code).map_err(|e| AuthError::Invalid(e.to_string()))?;
+        let tx = self.store.write()?;
+        let mut user =
+            tx.user_by_name(username)?.ok_or_else(|| AuthError::Invalid(format!("用户「{username}」不存在")))?;
+        if tx.entity_id_by_code(code.as_str())?.is_none() {
+            return Err(AuthError::Invalid(format!("统一社会信用代码为 {code} 的经营主体不存在")));
+        }
+        user.entity = Some(code.to_string());
+        tx.put_user(&user)?;
+        tx.audit(actor, "user.link_entity", &format!("user:{username}"), code.as_str())?;
+        tx.commit()?;
+        Ok(user)
+    }
+
     pub fn users(&self) -> Result<Vec<User>> {
         Ok(self.store.read()?.users()?)
     }

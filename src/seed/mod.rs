@@ -2,6 +2,7 @@
 //! deterministic generator of realistic entities.
 
 pub mod generator;
+pub mod measures;
 
 use rust_embed::RustEmbed;
 use serde::Deserialize;

@@ -92,3 +92,86 @@ impl Service {
         Ok(Some(DemoSummary { policies, measures, entities: written }))
     }
 }
+
+impl Service {
+    /// For benchmarks only: generated entities written in large transactions without change
+    /// history (a real import or seed keeps every change; a benchmark store is thrown away).
+    pub fn bench_load_entities(&self, seed: u64, count: u64, mut progress: impl FnMut(u64)) -> Result<u64> {
+        let today = self.today();
+        let generator = Generator::new(seed, today);
+        let now = Timestamp::now();
+        let mut done = 0;
+        while done < count {
+            let n = (count - done).min(50_000);
+            let tx = self.store.write()?;
+            let mut next = tx.next_id("entity")?;
+            for i in done..done + n {
+                let patch = generator.entity(i);
+                let Some(code) = patch.credit_code().cloned() else { continue };
+                let mut e = crate::model::Entity::new(next, code, now);
+                e.apply(&patch, today, now);
+                if tx.entity_id_by_code(e.credit_code.as_str())?.is_some() {
+                    continue;
+                }
+                tx.put_entity(&e, None)?;
+                next += 1;
+            }
+            tx.set_next_id("entity", next - 1)?;
+            tx.commit()?;
+            done += n;
+            progress(done);
+        }
+        Ok(done)
+    }
+
+    /// For benchmarks only: `count` generated measures, published, under one policy.
+    pub fn bench_load_measures(&self, seed: u64, count: u64) -> Result<u64> {
+        use crate::model::{Level, Measure, MeasureVersion, Policy, PolicyInput, VersionStatus};
+        let now = Timestamp::now();
+        let tx = self.store.write()?;
+        let policy = Policy {
+            id: tx.next_id("policy")?,
+            content: PolicyInput {
+                title: "基准测试生成政策".into(),
+                doc_number: format!("基准〔{seed}〕1号"),
+                level: Level::Provincial,
+                department: "基准测试".into(),
+                issue_date: Some(self.today()),
+                valid_from: None,
+                valid_until: None,
+                text: String::new(),
+                interpretation: String::new(),
+                attachments: Vec::new(),
+                tags: Vec::new(),
+            },
+            created_at: now,
+            updated_at: now,
+            created_by: "bench".into(),
+        };
+        tx.put_policy(&policy)?;
+        for i in 0..count {
+            let spec = crate::seed::measures::measure(seed, i);
+            let measure = Measure {
+                id: tx.next_id("measure")?,
+                policy_id: policy.id,
+                latest: 1,
+                published: Some(1),
+                created_at: now,
+            };
+            tx.put_measure(&measure)?;
+            tx.put_version(&MeasureVersion {
+                measure_id: measure.id,
+                version: 1,
+                status: VersionStatus::Published,
+                spec,
+                created_at: now,
+                created_by: "bench".into(),
+                published_at: Some(now),
+                published_by: Some("bench".into()),
+            })?;
+        }
+        tx.audit("bench", "bench.measures", "policy", &format!("{count} generated measures"))?;
+        tx.commit()?;
+        Ok(count)
+    }
+}

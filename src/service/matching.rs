@@ -610,6 +610,16 @@ impl Service {
         Ok(sort_matches(state.measures.values().map(|c| match_row(c, &r, &tags, today)).collect()))
     }
 
+    /// The calculator from field → text pairs (a form or JSON): an anonymous entity.
+    pub fn calculate_from_texts(&self, pairs: &[(String, String)]) -> Result<Vec<MeasureMatch>> {
+        let patch = self.entity_patch_from_texts(pairs, false)?;
+        let code =
+            crate::model::CreditCode::parse("000000000000000000").map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let mut entity = Entity::new(0, code, Timestamp::now());
+        entity.apply(&patch, self.today(), Timestamp::now());
+        self.calculate(&entity)
+    }
+
     /// Figures of the match state for `/metrics` and the bench.
     pub fn matching_stats(&self) -> Option<(usize, usize, u128, usize)> {
         let guard = self.matching.read().ok()?;

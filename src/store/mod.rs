@@ -15,6 +15,10 @@ pub use codec::{decode, encode};
 pub use migrate::SCHEMA_VERSION;
 pub use repo::{EntityScan, ReadTx, WriteTx};
 
+/// redb's page cache: the matching engine keeps its own columns in memory, so the store's cache
+/// stays modest (redb's default is 1 GiB).
+pub const DEFAULT_CACHE_BYTES: usize = 256 * 1024 * 1024;
+
 /// The file name of the store inside the data directory.
 pub const FILE_NAME: &str = "huiqi.redb";
 const APP_MARKER: &[u8] = b"huiqi";
@@ -64,10 +68,17 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the store in `dir`, migrating an older schema.
     pub fn open(dir: &Path) -> Result<Store> {
+        Store::open_with_cache(dir, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Opens with a page cache of `cache_bytes` (the resident memory redb may use for pages).
+    pub fn open_with_cache(dir: &Path, cache_bytes: usize) -> Result<Store> {
         std::fs::create_dir_all(dir).map_err(|e| StoreError::Io(dir.to_path_buf(), e))?;
         let path = dir.join(FILE_NAME);
         let fresh = !path.exists();
-        let opened = if fresh { Database::create(&path) } else { Database::open(&path) };
+        let mut builder = Database::builder();
+        builder.set_cache_size(cache_bytes);
+        let opened = if fresh { builder.create(&path) } else { builder.open(&path) };
         let db = opened.map_err(|e| open_error(&path, e))?;
         let store = Store { db, path };
         migrate::prepare(&store, fresh)?;

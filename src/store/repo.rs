@@ -303,6 +303,12 @@ impl WriteTx {
         Ok(next)
     }
 
+    /// Sets the last id handed out for a kind (after writing ids in bulk).
+    pub fn set_next_id(&self, kind: &str, last: u64) -> Result<()> {
+        self.txn.open_table(KIND_TO_LAST_ID)?.insert(kind, last)?;
+        Ok(())
+    }
+
     pub fn put_policy(&self, policy: &Policy) -> Result<()> {
         put(&self.txn, POLICY_ID_TO_POLICY, policy.id, policy)?;
         self.note_department(&policy.content.department)

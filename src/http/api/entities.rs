@@ -49,7 +49,7 @@ async fn entities_history(State(state): State<AppState>, viewer: Viewer, Path(co
 }
 
 /// A JSON value as the text an import cell would hold (`null` clears).
-fn as_text(field: &str, v: &Value) -> Result<String, ApiError> {
+pub(super) fn as_text(field: &str, v: &Value) -> Result<String, ApiError> {
     Ok(match v {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),

@@ -2,6 +2,7 @@
 //! a staff account (a session cookie or `Authorization: Bearer hq_…`).
 
 mod entities;
+mod matching;
 mod policies;
 
 use axum::Json;
@@ -25,6 +26,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(policies::router())
         .merge(entities::router())
+        .merge(matching::router())
         .route("/catalog", get(catalog))
         .route("/imports", post(imports_create))
         .route("/imports/{id}", get(imports_show))
@@ -41,14 +43,19 @@ pub fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     })
 }
 
-/// The field catalogue: name, labels, type, unit, and the values of enums.
+/// The field catalogue: every field with its labels, rule type, unit, allowed values and
+/// whether rules may read it; the rules language's functions; the vocabularies.
 async fn catalog() -> Response {
+    let rules: Vec<_> = crate::rules::catalog::entries();
     let fields: Vec<_> = Field::ALL
         .iter()
         .map(|f| {
+            let rule = rules.iter().find(|r| r.name == f.name());
             json!({
-                "name": f.name(), "label": f.label(), "label_en": f.label_en(), "type": f.ty(), "unit": f.unit(),
-                "derived": f.derived(), "in_rules": f.in_rules(),
+                "name": f.name(), "label": f.label(), "label_en": f.label_en(),
+                "type": rule.map_or("text", |r| r.ty), "unit": f.unit(),
+                "derived": f.derived(), "in_rules": rule.is_some(),
+                "description": rule.map_or("", |r| r.description),
                 "values": f.choices().iter().map(|(k, l)| json!({"key": k, "label": l})).collect::<Vec<_>>(),
             })
         })
@@ -60,6 +67,10 @@ async fn catalog() -> Response {
     }
     Json(json!({
         "fields": fields,
+        "functions": [
+            "min(a, b, …)", "max(a, b, …)", "round(x)", "floor(x)", "ceil(x)", "abs(x)", "date(\"YYYY-MM-DD\")", "today()",
+            "field.within(\"code\")", "tags.contains(\"tag\")", "\"tag\" in tags", "tag_since(\"tag\")", "tag_until(\"tag\")", "has(field)",
+        ],
         "levels": vocab(pairs::<crate::model::Level>()),
         "categories": vocab(pairs::<crate::model::Category>()),
         "modes": vocab(pairs::<crate::model::Mode>()),

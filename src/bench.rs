@@ -1,0 +1,247 @@
+//! `huiqi bench`: whole-system figures on generated data — start-up (rebuilding the portrait
+//! from redb), batch matching of every measure over every entity, one measure over all
+//! entities with totals and breakdowns, one entity against all measures with explanations,
+//! resident memory — each beside the same work done by the row interpreter, as a ratio.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::model::Date;
+use crate::portrait::engine::{self, Collect};
+use crate::rules::eval::{EntityRow, Val, eval};
+use crate::service::{Config, Service};
+use crate::store::Store;
+
+pub struct BenchOptions {
+    pub entities: u64,
+    pub measures: u64,
+    pub seed: u64,
+    /// Where the generated store lives; reused when it already holds the same data.
+    pub dir: PathBuf,
+    pub today: Option<Date>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Ratios {
+    pub batch: f64,
+    pub simulate: f64,
+    pub entity_explain: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BenchReport {
+    pub entities: u64,
+    pub measures: u64,
+    pub generate_ms: u128,
+    pub startup_ms: u128,
+    pub batch_ms: f64,
+    pub eligible_pairs: u64,
+    pub simulate_ms: f64,
+    pub entity_explain_us: f64,
+    pub rss_bytes: u64,
+    pub peak_rss_bytes: u64,
+    pub portrait_bytes: usize,
+    pub store_bytes: u64,
+    pub interpreter_ratio: Ratios,
+}
+
+/// Resident and peak resident memory of this process (Linux), in bytes.
+pub fn rss() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1000.0
+}
+
+type Error = String;
+
+fn err(e: impl std::fmt::Display) -> Error {
+    e.to_string()
+}
+
+fn open(dir: &Path, today: Option<Date>) -> Result<Service, Error> {
+    let store = Store::open(dir).map_err(err)?;
+    Ok(Service::new(store, Config { today, fast_password_hashing: true }))
+}
+
+/// Generates (or reuses) the data, then measures. Progress goes to `log`.
+pub fn run(opts: &BenchOptions, log: &mut dyn Write) -> Result<BenchReport, Error> {
+    let mut report = BenchReport { entities: opts.entities, measures: opts.measures, ..BenchReport::default() };
+    let marker = format!("{}/{}/{}", opts.entities, opts.measures, opts.seed);
+    {
+        let svc = open(&opts.dir, opts.today)?;
+        let existing = svc.store.read().map_err(err)?.meta("bench").map_err(err)?;
+        if existing.as_deref() != Some(marker.as_bytes()) {
+            if svc.stats().map_err(err)?.entities > 0 {
+                return Err(format!("{} holds other data; give an empty directory with --dir", opts.dir.display()));
+            }
+            let _ = writeln!(
+                log,
+                "generating {} entities and {} measures in {} …",
+                opts.entities,
+                opts.measures,
+                opts.dir.display()
+            );
+            let t = Instant::now();
+            svc.init_reference("bench").map_err(err)?;
+            svc.bench_load_entities(opts.seed, opts.entities, |done| {
+                let _ = write!(log, "\r  entities: {done}");
+                let _ = log.flush();
+            })
+            .map_err(err)?;
+            let _ = writeln!(log);
+            svc.bench_load_measures(opts.seed, opts.measures).map_err(err)?;
+            let tx = svc.store.write().map_err(err)?;
+            tx.set_meta("bench", marker.as_bytes()).map_err(err)?;
+            tx.commit().map_err(err)?;
+            report.generate_ms = t.elapsed().as_millis();
+            let _ = writeln!(log, "generated in {:.1} s", report.generate_ms as f64 / 1000.0);
+        } else {
+            let _ = writeln!(log, "reusing the data in {}", opts.dir.display());
+        }
+    }
+
+    // Start-up: open the store and rebuild the portrait and the compiled measures.
+    let t = Instant::now();
+    let svc = open(&opts.dir, opts.today)?;
+    svc.matching_init().map_err(err)?;
+    report.startup_ms = t.elapsed().as_millis();
+    report.store_bytes = svc.store.file_size();
+    let _ = writeln!(log, "startup_ms {}", report.startup_ms);
+    let as_of = svc.today();
+    let guard = svc.matching().map_err(err)?;
+    let state = guard.as_ref().ok_or("matching unavailable")?;
+    report.portrait_bytes = state.portrait.heap_bytes();
+    let n = state.portrait.len();
+
+    // Batch matching of every measure over every entity.
+    let mut times = Vec::new();
+    for _ in 0..3 {
+        let t = Instant::now();
+        let runs = engine::run(
+            &state.engine,
+            &state.portrait,
+            as_of,
+            engine::cores(),
+            Collect { eligible: true, ..Collect::default() },
+        );
+        times.push(ms(t));
+        report.eligible_pairs = runs.iter().map(|r| r.eligible).sum();
+    }
+    report.batch_ms = median(times);
+    let _ = writeln!(log, "batch_ms {:.1} ({} eligible pairs)", report.batch_ms, report.eligible_pairs);
+
+    // One measure over all entities with totals and breakdowns.
+    let specs: Vec<_> = state.measures.values().map(|c| c.spec.clone()).collect();
+    drop(guard);
+    let mut times = Vec::new();
+    for spec in specs.iter().step_by((specs.len() / 10).max(1)).take(10) {
+        let t = Instant::now();
+        svc.simulate(spec, Some(as_of), false).map_err(err)?;
+        times.push(ms(t));
+    }
+    report.simulate_ms = median(times);
+    let _ = writeln!(log, "simulate_ms {:.1}", report.simulate_ms);
+
+    // One entity against all measures, with explanations.
+    let codes: Vec<String> = {
+        let guard = svc.matching().map_err(err)?;
+        let state = guard.as_ref().ok_or("matching unavailable")?;
+        (0..200)
+            .map(|i| i * n / 200)
+            .filter(|r| *r < n)
+            .map(|r| String::from_utf8_lossy(&state.portrait.codes[r]).trim_end().to_string())
+            .collect()
+    };
+    let mut times = Vec::new();
+    for code in &codes {
+        let t = Instant::now();
+        svc.entity_matches(code, Some(as_of)).map_err(err)?;
+        times.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    report.entity_explain_us = median(times);
+    let _ = writeln!(log, "entity_explain_us {:.0}", report.entity_explain_us);
+    (report.rss_bytes, report.peak_rss_bytes) = rss();
+    let _ = writeln!(log, "rss_bytes {} (peak {})", report.rss_bytes, report.peak_rss_bytes);
+
+    // The same work by the row interpreter, on a sample, extrapolated.
+    let guard = svc.matching().map_err(err)?;
+    let state = guard.as_ref().ok_or("matching unavailable")?;
+    let sample_n = n.min(20_000);
+    let sample: Vec<crate::model::Entity> = {
+        let tx = svc.store.read().map_err(err)?;
+        let mut v = Vec::with_capacity(sample_n);
+        tx.for_each_entity(|e| {
+            if v.len() < sample_n {
+                v.push(e);
+            }
+            Ok::<_, crate::store::StoreError>(())
+        })
+        .map_err(err)?;
+        v
+    };
+    let measures: Vec<_> = state.measures.values().collect();
+    let t = Instant::now();
+    let mut eligible = 0u64;
+    for e in &sample {
+        let row = EntityRow { entity: e, as_of };
+        for m in &measures {
+            if m.rules.conditions.iter().all(|c| eval(&c.expr, &row) == Val::Bool(true)) {
+                eligible += 1;
+            }
+        }
+    }
+    let interp_batch_ms = ms(t) * n as f64 / sample.len().max(1) as f64;
+    std::hint::black_box(eligible);
+    report.interpreter_ratio.batch = interp_batch_ms / report.batch_ms.max(1e-9);
+    if let Some(m) = measures.first() {
+        let t = Instant::now();
+        let mut count = 0u64;
+        for e in &sample {
+            let row = EntityRow { entity: e, as_of };
+            if m.rules.conditions.iter().all(|c| eval(&c.expr, &row) == Val::Bool(true)) {
+                count += 1;
+            }
+        }
+        std::hint::black_box(count);
+        let interp_sim_ms = ms(t) * n as f64 / sample.len().max(1) as f64;
+        report.interpreter_ratio.simulate = interp_sim_ms / report.simulate_ms.max(1e-9);
+    }
+    // Explaining from a record decoded from the store, instead of the in-memory portrait row.
+    let tags = svc.tag_dictionary().map_err(err)?;
+    let t = Instant::now();
+    for e in sample.iter().take(200) {
+        let row = EntityRow { entity: e, as_of };
+        for m in &measures {
+            for c in &m.rules.conditions {
+                std::hint::black_box(crate::rules::eval::explain(&c.expr, &row, &tags));
+            }
+        }
+    }
+    let interp_explain_us = t.elapsed().as_secs_f64() * 1e6 / sample.len().clamp(1, 200) as f64;
+    report.interpreter_ratio.entity_explain = interp_explain_us / report.entity_explain_us.max(1e-9);
+    let _ = writeln!(
+        log,
+        "interpreter ratios: batch {:.1}×, simulate {:.1}×, entity_explain {:.2}× (interpreter time ÷ engine time)",
+        report.interpreter_ratio.batch, report.interpreter_ratio.simulate, report.interpreter_ratio.entity_explain
+    );
+    Ok(report)
+}

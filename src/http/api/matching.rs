@@ -1,0 +1,140 @@
+//! Matching over JSON: simulation of a (draft) measure, rule checks for the rule builder, an
+//! entity's outcomes, the public calculator, and the match events for pushes.
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiResult, parse_json};
+use crate::http::AppState;
+use crate::http::error::{ApiError, AppError};
+use crate::http::extract::Viewer;
+use crate::model::{Date, MeasureSpec};
+use crate::rules::check_measure;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/simulate", post(simulate))
+        .route("/rules/check", post(rules_check))
+        .route("/entities/{code}/matches", get(entity_matches))
+        .route("/calculator", post(calculator))
+        .route("/match-events", get(match_events))
+        .route("/rematch", post(rematch))
+}
+
+/// A measure in the shape of a policy file's `[[measures]]`, plus `as_of` and `list`.
+pub struct SimulateRequest {
+    pub spec: MeasureSpec,
+    pub as_of: Option<Date>,
+    pub list: bool,
+}
+
+fn unprocessable(message: String) -> ApiError {
+    ApiError(AppError::new(StatusCode::UNPROCESSABLE_ENTITY, message))
+}
+
+pub fn simulate_request(body: &Bytes) -> Result<SimulateRequest, ApiError> {
+    let mut v: serde_json::Map<String, Value> = parse_json(body)?;
+    let as_of = match v.remove("as_of") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.trim().is_empty() => None,
+        Some(Value::String(s)) => Some(Date::parse(&s).map_err(|e| unprocessable(format!("as_of：{e}")))?),
+        Some(_) => return Err(unprocessable("as_of 应为 YYYY-MM-DD 格式的字符串".into())),
+    };
+    let list = v.remove("list").and_then(|l| l.as_bool()).unwrap_or(false);
+    v.entry("name").or_insert_with(|| json!("推演"));
+    v.entry("mode").or_insert_with(|| json!("apply"));
+    let spec: MeasureSpec = serde_json::from_value(Value::Object(v))
+        .map_err(|e| unprocessable(format!("政策事项的字段不符合要求：{e}")))?;
+    Ok(SimulateRequest { spec, as_of, list })
+}
+
+/// `POST /simulate`: counts, totals and breakdowns (and with `"list": true` every eligible and
+/// unknown entity) of a measure over the whole entity library.
+async fn simulate(State(state): State<AppState>, viewer: Viewer, body: Bytes) -> ApiResult {
+    viewer.staff_api()?;
+    let req = simulate_request(&body)?;
+    let sim = state.svc.blocking(move |s| s.simulate(&req.spec, req.as_of, req.list)).await?;
+    Ok(Json(sim).into_response())
+}
+
+/// `POST /rules/check`: whether a measure's conditions and amount type-check, with positions.
+async fn rules_check(State(state): State<AppState>, viewer: Viewer, body: Bytes) -> ApiResult {
+    viewer.staff_api()?;
+    let req = simulate_request(&body)?;
+    let tags = state.svc.blocking(|s| s.tag_dictionary()).await?;
+    Ok(match check_measure(&req.spec, &tags) {
+        Ok(rules) => Json(json!({ "ok": true, "errors": [], "warnings": rules.warnings })).into_response(),
+        Err(errors) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, Json(json!({ "ok": false, "errors": errors, "warnings": [] })))
+                .into_response()
+        }
+    })
+}
+
+#[derive(Deserialize)]
+struct AsOf {
+    #[serde(default)]
+    as_of: String,
+}
+
+fn parse_as_of(s: &str) -> Result<Option<Date>, ApiError> {
+    if s.trim().is_empty() {
+        return Ok(None);
+    }
+    Date::parse(s).map(Some).map_err(|e| unprocessable(format!("as_of：{e}")))
+}
+
+async fn entity_matches(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(code): Path<String>,
+    Query(q): Query<AsOf>,
+) -> ApiResult {
+    viewer.staff_api()?;
+    let as_of = parse_as_of(&q.as_of)?;
+    let (entity, matches) = state.svc.blocking(move |s| s.entity_matches(&code, as_of)).await?;
+    Ok(Json(json!({ "credit_code": entity.credit_code.as_str(), "name": entity.name, "measures": matches }))
+        .into_response())
+}
+
+/// `POST /calculator` with `{field: value}` (as for entities): the published measures that fit,
+/// the near misses and the unknown ones, each explained. Public.
+async fn calculator(State(state): State<AppState>, body: Bytes) -> ApiResult {
+    let body: serde_json::Map<String, Value> = parse_json(&body)?;
+    let mut pairs = Vec::new();
+    for (k, v) in &body {
+        if k != "credit_code" && k != "name" {
+            pairs.push((k.clone(), super::entities::as_text(k, v)?));
+        }
+    }
+    let matches = state.svc.blocking(move |s| s.calculate_from_texts(&pairs)).await?;
+    Ok(Json(json!({ "measures": matches })).into_response())
+}
+
+#[derive(Deserialize)]
+struct EventsQuery {
+    #[serde(default)]
+    after: u64,
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+async fn match_events(State(state): State<AppState>, viewer: Viewer, Query(q): Query<EventsQuery>) -> ApiResult {
+    viewer.staff_api()?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let events = state.svc.blocking(move |s| s.match_events(q.after, limit)).await?;
+    Ok(Json(json!({ "events": events })).into_response())
+}
+
+async fn rematch(State(state): State<AppState>, viewer: Viewer) -> ApiResult {
+    viewer.staff_api()?;
+    let summary = state.svc.blocking(|s| s.rematch_all("rematch")).await?;
+    Ok(Json(summary).into_response())
+}
