@@ -42,6 +42,10 @@ pub struct Viewer {
     /// Path and query, for "sign in and come back" links.
     pub path: String,
     pub session_token: Option<String>,
+    /// Whether the request may change state (anything but GET/HEAD/OPTIONS).
+    unsafe_method: bool,
+    /// The `X-CSRF-Token` header, which scripts send with JSON requests.
+    csrf_header: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -68,7 +72,9 @@ impl FromRequestParts<AppState> for Viewer {
             (None, None) => None,
         };
         let path = parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
-        Ok(Viewer { lang, principal, path, session_token })
+        let unsafe_method = !matches!(parts.method.as_str(), "GET" | "HEAD" | "OPTIONS");
+        let csrf_header = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).map(String::from);
+        Ok(Viewer { lang, principal, path, session_token, unsafe_method, csrf_header })
     }
 }
 
@@ -93,10 +99,21 @@ impl Viewer {
         }
     }
 
-    /// For the API: the staff principal, or 401/403.
+    /// For the API: the staff principal, or 401/403. A browser session (not a bearer token)
+    /// must also send its CSRF token in `X-CSRF-Token` on every write.
     pub fn staff_api(&self) -> Result<&Principal, ApiError> {
         match &self.principal {
-            Some(p) if p.user.role.is_staff() => Ok(p),
+            Some(p) if p.user.role.is_staff() => {
+                if let Some(expected) = &p.csrf
+                    && self.unsafe_method
+                    && !same_secret(expected, self.csrf_header.as_deref().unwrap_or(""))
+                {
+                    return Err(ApiError(AppError::forbidden(
+                        "缺少或错误的 X-CSRF-Token（浏览器会话调用接口时必须提供）",
+                    )));
+                }
+                Ok(p)
+            }
             Some(_) => Err(ApiError(AppError::forbidden("此接口仅限政府工作人员调用"))),
             None => Err(ApiError(AppError::unauthorized())),
         }

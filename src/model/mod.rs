@@ -11,6 +11,7 @@ pub mod imports;
 pub mod matching;
 pub mod money;
 pub mod policy;
+pub mod portrait_record;
 pub mod reference;
 pub mod size_class;
 pub mod tags;

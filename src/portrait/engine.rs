@@ -115,7 +115,6 @@ impl MeasureRun {
 struct Worker<'a> {
     cx: Ctx<'a>,
     memo: Vec<Option<(Box<Mask>, Box<Mask>)>>,
-    buf: Vec<f64>,
 }
 
 impl Worker<'_> {
@@ -127,19 +126,6 @@ impl Worker<'_> {
             (t, f)
         });
         (t, f)
-    }
-
-    fn amounts(&mut self, plan: &Option<NumPlan>) -> bool {
-        match plan {
-            Some(p) => {
-                self.buf.resize(self.cx.n, f64::NAN);
-                let mut buf = std::mem::take(&mut self.buf);
-                p.eval(&mut self.cx, &mut buf);
-                self.buf = buf;
-                true
-            }
-            None => false,
-        }
     }
 }
 
@@ -187,9 +173,12 @@ fn run_chunk(engine: &Engine, w: &mut Worker<'_>, start: usize, collect: Collect
             any_e |= all_t[i] != 0;
             any_n |= near[i] != 0;
         }
-        let has_amounts = (any_e || any_n) && w.amounts(&m.amount);
-        let amount_at =
-            |w: &Worker<'_>, i: usize| if has_amounts { amount_of(w.buf[i], m.cap_fen) } else { Amount::Fen(0) };
+        // Amounts only for the rows that need one (eligible rows and near misses).
+        let has_amounts = (any_e || any_n) && m.amount.is_some();
+        let amount_at = |w: &Worker<'_>, i: usize| match &m.amount {
+            Some(plan) if has_amounts => amount_of(plan.eval_row(w.cx.p, w.cx.as_of, start + i), m.cap_fen),
+            _ => Amount::Fen(0),
+        };
         for word in 0..WORDS {
             let mut bits = all_t[word];
             while bits != 0 {
@@ -247,11 +236,7 @@ pub fn run(engine: &Engine, p: &Portrait, as_of: Date, threads: usize, collect: 
     let next = AtomicUsize::new(0);
     let threads = threads.clamp(1, chunks.max(1));
     let work = || {
-        let mut w = Worker {
-            cx: Ctx::new(p, as_of),
-            memo: vec![None; engine.conditions.len()],
-            buf: Vec::with_capacity(CHUNK),
-        };
+        let mut w = Worker { cx: Ctx::new(p, as_of), memo: vec![None; engine.conditions.len()] };
         let mut out: Vec<MeasureRun> = vec![MeasureRun::default(); engine.measures.len()];
         loop {
             let c = next.fetch_add(1, Ordering::Relaxed);

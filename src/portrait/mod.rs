@@ -12,36 +12,10 @@ use crate::model::reference::{self, IndustryLevel};
 use crate::model::{Date, Entity, EntityType, Field, Ownership, RegStatus, SizeClass, TaxCredit, Vocabulary};
 use crate::rules::eval::Row;
 
-/// Numeric columns, in slot order (dates are stored as days).
-pub const NUM_FIELDS: [Field; 17] = [
-    Field::RegisteredCapital,
-    Field::Employees,
-    Field::Revenue,
-    Field::RevenuePrev,
-    Field::RevenueGrowth,
-    Field::TotalAssets,
-    Field::TaxPaid,
-    Field::RdExpense,
-    Field::RdExpensePrev,
-    Field::RdRatio,
-    Field::TechStaffRatio,
-    Field::InventionPatents,
-    Field::ExportValue,
-    Field::GraduateHires,
-    Field::UiPremiumPaid,
-    Field::LayoffRate,
-    Field::Established,
-];
+pub use crate::model::portrait_record::{ENUM_FIELDS, FLAG_FIELDS, NULL_ENUM, NULL_FLAG, NULL_YMD, NUM_FIELDS};
+use crate::model::portrait_record::{NULL_DAY, Record};
 
-pub const ENUM_FIELDS: [Field; 5] =
-    [Field::EntityType, Field::Ownership, Field::Status, Field::TaxCredit, Field::SizeClass];
-pub const FLAG_FIELDS: [Field; 2] = [Field::Dishonest, Field::MajorViolation];
-
-pub const NULL_ENUM: u8 = u8::MAX;
-pub const NULL_FLAG: u8 = 2;
 pub const NULL_INDUSTRY: u16 = u16::MAX;
-/// `established` as yyyymmdd, for whole-year ages.
-pub const NULL_YMD: i32 = i32::MIN;
 
 pub fn num_slot(f: Field) -> Option<usize> {
     NUM_FIELDS.iter().position(|x| *x == f)
@@ -140,14 +114,6 @@ pub struct Portrait {
     pub tag_index: HashMap<String, usize>,
 }
 
-fn code_bytes(code: &str) -> [u8; 18] {
-    let mut out = [b' '; 18];
-    for (o, b) in out.iter_mut().zip(code.bytes()) {
-        *o = b;
-    }
-    out
-}
-
 impl Portrait {
     pub fn new() -> Portrait {
         Portrait {
@@ -182,11 +148,19 @@ impl Portrait {
 
     /// Writes an entity's values into its row, appending a row for a new entity.
     pub fn upsert(&mut self, e: &Entity) {
-        let row = match self.row_of(e.id) {
-            Some(r) => r,
+        let bytes = crate::model::portrait_record::encode(e);
+        if let Some(r) = crate::model::portrait_record::decode(&bytes) {
+            self.upsert_record(&r);
+        }
+    }
+
+    /// Writes a stored portrait record into its row (the start-up path and the write path).
+    pub fn upsert_record(&mut self, r: &Record<'_>) {
+        let row = match self.row_of(r.id) {
+            Some(row) => row,
             None => {
-                let r = self.ids.len();
-                self.ids.push(e.id);
+                let row = self.ids.len();
+                self.ids.push(r.id);
                 self.codes.push([0; 18]);
                 for c in &mut self.num {
                     c.push(f64::NAN);
@@ -200,49 +174,38 @@ impl Portrait {
                 }
                 self.region.push(0);
                 self.industry.push(NULL_INDUSTRY);
-                if self.row_of_id.len() <= e.id as usize {
-                    self.row_of_id.resize(e.id as usize + 1, u32::MAX);
+                if self.row_of_id.len() <= r.id as usize {
+                    self.row_of_id.resize(r.id as usize + 1, u32::MAX);
                 }
-                self.row_of_id[e.id as usize] = r as u32;
-                r
+                self.row_of_id[r.id as usize] = row as u32;
+                row
             }
         };
-        self.codes[row] = code_bytes(e.credit_code.as_str());
-        let today = Date::from_days(0);
-        for (slot, f) in NUM_FIELDS.iter().enumerate() {
-            let v = match f {
-                Field::Established => e.established.map_or(f64::NAN, |d| f64::from(d.days())),
-                _ => crate::rules::eval::EntityRow { entity: e, as_of: today }.num(*f).unwrap_or(f64::NAN),
-            };
-            self.num[slot][row] = v;
+        self.codes[row] = r.code;
+        for (slot, v) in r.nums.iter().enumerate() {
+            self.num[slot][row] = *v;
         }
-        self.established_ymd[row] = e.established.map_or(NULL_YMD, |d| {
-            let (y, m, dd) = d.ymd();
-            y * 10_000 + m as i32 * 100 + dd as i32
-        });
-        let key_index = |f: Field, key: Option<&str>| -> u8 {
-            key.and_then(|k| enum_keys(f).iter().position(|x| *x == k)).map_or(NULL_ENUM, |i| i as u8)
-        };
-        self.enums[0][row] = key_index(Field::EntityType, e.entity_type.map(|v| v.key()));
-        self.enums[1][row] = key_index(Field::Ownership, e.ownership.map(|v| v.key()));
-        self.enums[2][row] = key_index(Field::Status, e.status.map(|v| v.key()));
-        self.enums[3][row] = key_index(Field::TaxCredit, e.tax_credit.map(|v| v.key()));
-        self.enums[4][row] = key_index(Field::SizeClass, e.size_class().map(|v| v.key()));
-        self.flags[0][row] = e.dishonest.map_or(NULL_FLAG, u8::from);
-        self.flags[1][row] = e.major_violation.map_or(NULL_FLAG, u8::from);
-        self.region[row] = e.region.as_ref().and_then(|r| r.as_str().parse().ok()).unwrap_or(0);
-        self.industry[row] = e.industry.as_ref().and_then(|i| industry_index(i.as_str())).unwrap_or(NULL_INDUSTRY);
+        self.established_ymd[row] = r.established_ymd;
+        for (slot, v) in r.enums.iter().enumerate() {
+            self.enums[slot][row] = *v;
+        }
+        for (slot, v) in r.flags.iter().enumerate() {
+            self.flags[slot][row] = *v;
+        }
+        self.region[row] = r.region;
+        self.industry[row] = industry_index(r.industry).unwrap_or(NULL_INDUSTRY);
         for t in &mut self.tags {
-            t.set(row, false);
-            t.dates.remove(&(row as u32));
+            if t.has(row) {
+                t.set(row, false);
+                t.dates.remove(&(row as u32));
+            }
         }
-        for h in &e.tags {
-            let slot = self.tag_slot(&h.key);
+        for (key, since, until) in &r.tags {
+            let slot = self.tag_slot(key);
             let col = &mut self.tags[slot];
             col.set(row, true);
-            if h.since.is_some() || h.until.is_some() {
-                let d = |x: Option<Date>| x.map_or(i32::MIN, Date::days);
-                col.dates.insert(row as u32, (d(h.since), d(h.until)));
+            if *since != NULL_DAY || *until != NULL_DAY {
+                col.dates.insert(row as u32, (*since, *until));
             }
         }
     }

@@ -40,7 +40,7 @@ pub enum BoolPlan {
     /// An enum column whose value index is in `mask`.
     EnumIn(usize, u64),
     Flag(usize),
-    /// The region code divided by the first number equals the second (prefix test).
+    /// The region code lies in one of the ranges `[lo, hi)` (a prefix is a range of codes).
     RegionIn(Vec<(u32, u32)>),
     /// The industry index lies in one of the ranges.
     IndustryIn(Vec<(u16, u16)>),
@@ -121,19 +121,25 @@ fn literal_strings(e: &Expr) -> R<Vec<&str>> {
     }
 }
 
+/// The codes within a region prefix, as a range `[lo, hi)`.
 fn region_prefix(p: &str) -> (u32, u32) {
     let mut p = p;
     while p.len() > 2 && p.ends_with("00") {
         p = &p[..p.len() - 2];
     }
-    let div = 10u32.pow(6u32.saturating_sub(p.len() as u32));
-    (div, p.parse().unwrap_or(u32::MAX))
+    let scale = 10u32.pow(6u32.saturating_sub(p.len() as u32));
+    match p.parse::<u32>() {
+        Ok(v) => (v * scale, (v + 1) * scale),
+        Err(_) => (0, 0),
+    }
 }
 
 /// `field == value` (or `in` values) for enum, code and string fields.
 fn membership(f: Field, values: &[&str]) -> R<BoolPlan> {
     Ok(match f {
-        Field::Region => BoolPlan::RegionIn(values.iter().map(|v| (1, v.parse().unwrap_or(u32::MAX))).collect()),
+        Field::Region => {
+            BoolPlan::RegionIn(values.iter().filter_map(|v| v.parse::<u32>().ok()).map(|v| (v, v + 1)).collect())
+        }
         Field::Industry => {
             BoolPlan::IndustryIn(values.iter().filter_map(|v| industry_index(v)).map(|i| (i, i + 1)).collect())
         }
@@ -366,6 +372,135 @@ impl NumPlan {
     }
 }
 
+impl NumPlan {
+    /// The value for one row (absolute index): what `eval` computes for that row, without
+    /// evaluating the whole chunk. NaN is unknown.
+    pub fn eval_row(&self, p: &Portrait, as_of: Date, row: usize) -> f64 {
+        match self {
+            NumPlan::Const(c) => *c,
+            NumPlan::Col(s) => p.num[*s][row],
+            NumPlan::Age => age_from_ymd(p.established_ymd[row], as_of).unwrap_or(f64::NAN),
+            NumPlan::Today => f64::from(as_of.days()),
+            NumPlan::TagSince(k) | NumPlan::TagUntil(k) => {
+                let Some(col) = p.tag_index.get(k).map(|i| &p.tags[*i]) else { return f64::NAN };
+                if !col.has(row) {
+                    return f64::NAN;
+                }
+                match col.dates.get(&(row as u32)) {
+                    Some((s, u)) => {
+                        let d = if matches!(self, NumPlan::TagSince(_)) { *s } else { *u };
+                        if d == i32::MIN { f64::NAN } else { f64::from(d) }
+                    }
+                    None => f64::NAN,
+                }
+            }
+            NumPlan::Neg(a) => -a.eval_row(p, as_of, row),
+            NumPlan::Bin(op, a, b) => {
+                let (x, y) = (a.eval_row(p, as_of, row), b.eval_row(p, as_of, row));
+                finite(match op {
+                    BinOp::Add => x + y,
+                    BinOp::Sub => x - y,
+                    BinOp::Mul => x * y,
+                    _ if y == 0.0 => f64::NAN,
+                    _ => x / y,
+                })
+            }
+            NumPlan::Min(args) | NumPlan::Max(args) => {
+                let min = matches!(self, NumPlan::Min(_));
+                let mut acc = f64::NAN;
+                for (i, a) in args.iter().enumerate() {
+                    let v = a.eval_row(p, as_of, row);
+                    if v.is_nan() {
+                        return f64::NAN;
+                    }
+                    acc = if i == 0 {
+                        v
+                    } else if min {
+                        acc.min(v)
+                    } else {
+                        acc.max(v)
+                    };
+                }
+                acc
+            }
+            NumPlan::Round(a) => a.eval_row(p, as_of, row).round(),
+            NumPlan::Floor(a) => a.eval_row(p, as_of, row).floor(),
+            NumPlan::Ceil(a) => a.eval_row(p, as_of, row).ceil(),
+            NumPlan::Abs(a) => a.eval_row(p, as_of, row).abs(),
+            NumPlan::Cond(c, a, b) => match c.eval_row(p, as_of, row) {
+                Some(true) => a.eval_row(p, as_of, row),
+                Some(false) => b.eval_row(p, as_of, row),
+                None => f64::NAN,
+            },
+        }
+    }
+}
+
+impl BoolPlan {
+    /// The outcome for one row (absolute index); `None` is unknown.
+    pub fn eval_row(&self, p: &Portrait, as_of: Date, row: usize) -> Option<bool> {
+        let kleene_not = |v: Option<bool>| v.map(|b| !b);
+        match self {
+            BoolPlan::Const(v) => *v,
+            BoolPlan::Cmp(op, a, b) => {
+                let (x, y) = (a.eval_row(p, as_of, row), b.eval_row(p, as_of, row));
+                (!x.is_nan() && !y.is_nan()).then(|| cmp(*op, x, y))
+            }
+            BoolPlan::EnumIn(slot, mask) => {
+                let v = p.enums[*slot][row];
+                (v != NULL_ENUM).then(|| (mask >> (v & 63)) & 1 == 1)
+            }
+            BoolPlan::Flag(slot) => {
+                let v = p.flags[*slot][row];
+                (v != NULL_FLAG).then_some(v == 1)
+            }
+            BoolPlan::RegionIn(ranges) => {
+                let r = p.region[row];
+                (r != 0).then(|| ranges.iter().any(|(lo, hi)| r >= *lo && r < *hi))
+            }
+            BoolPlan::IndustryIn(ranges) => {
+                let x = p.industry[row];
+                (x != NULL_INDUSTRY).then(|| ranges.iter().any(|(lo, hi)| x >= *lo && x < *hi))
+            }
+            BoolPlan::CodeIn(codes) => Some(codes.contains(&p.codes[row])),
+            BoolPlan::HasTag(k) => Some(p.tag_index.get(k).is_some_and(|i| p.tags[*i].has(row))),
+            BoolPlan::Known(field) => Some(known(p, *field, row)),
+            BoolPlan::BoolEq(a, b) => match (a.eval_row(p, as_of, row), b.eval_row(p, as_of, row)) {
+                (Some(x), Some(y)) => Some(x == y),
+                _ => None,
+            },
+            BoolPlan::Not(a) => kleene_not(a.eval_row(p, as_of, row)),
+            BoolPlan::And(items) => {
+                let mut unknown = false;
+                for i in items {
+                    match i.eval_row(p, as_of, row) {
+                        Some(false) => return Some(false),
+                        None => unknown = true,
+                        Some(true) => {}
+                    }
+                }
+                if unknown { None } else { Some(true) }
+            }
+            BoolPlan::Or(items) => {
+                let mut unknown = false;
+                for i in items {
+                    match i.eval_row(p, as_of, row) {
+                        Some(true) => return Some(true),
+                        None => unknown = true,
+                        Some(false) => {}
+                    }
+                }
+                if unknown { None } else { Some(false) }
+            }
+            BoolPlan::Cond(c, a, b) => match c.eval_row(p, as_of, row) {
+                Some(true) => a.eval_row(p, as_of, row),
+                Some(false) => b.eval_row(p, as_of, row),
+                None => None,
+            },
+        }
+    }
+}
+
 /// Sets bit `i` of `t` or `f` from a known/unknown boolean.
 #[inline]
 fn put(t: &mut Mask, f: &mut Mask, i: usize, v: Option<bool>) {
@@ -374,6 +509,23 @@ fn put(t: &mut Mask, f: &mut Mask, i: usize, v: Option<bool>) {
         Some(true) => t[i >> 6] |= bit,
         Some(false) => f[i >> 6] |= bit,
         None => {}
+    }
+}
+
+/// Builds the masks 64 rows at a time from a per-row (known, value) test, without branches.
+#[inline]
+fn fill(n: usize, t: &mut Mask, f: &mut Mask, test: impl Fn(usize) -> (bool, bool)) {
+    let words = n.div_ceil(64);
+    for w in 0..words {
+        let (mut tb, mut fb) = (0u64, 0u64);
+        let end = (n - w * 64).min(64);
+        for b in 0..end {
+            let (known, value) = test(w * 64 + b);
+            tb |= u64::from(known & value) << b;
+            fb |= u64::from(known & !value) << b;
+        }
+        t[w] = tb;
+        f[w] = fb;
     }
 }
 
@@ -446,29 +598,33 @@ impl BoolPlan {
                 cx.give(y);
             }
             BoolPlan::EnumIn(slot, mask) => {
-                for (i, &v) in cx.p.enums[*slot][start..start + n].iter().enumerate() {
-                    put(t, f, i, (v != NULL_ENUM).then(|| mask >> v & 1 == 1));
-                }
+                let col = &cx.p.enums[*slot][start..start + n];
+                let mask = *mask;
+                fill(n, t, f, |i| (col[i] != NULL_ENUM, (mask >> (col[i] & 63)) & 1 == 1));
             }
             BoolPlan::Flag(slot) => {
-                for (i, &v) in cx.p.flags[*slot][start..start + n].iter().enumerate() {
-                    put(t, f, i, (v != NULL_FLAG).then_some(v == 1));
-                }
+                let col = &cx.p.flags[*slot][start..start + n];
+                fill(n, t, f, |i| (col[i] != NULL_FLAG, col[i] == 1));
             }
-            BoolPlan::RegionIn(tests) => {
-                for (i, &r) in cx.p.region[start..start + n].iter().enumerate() {
-                    put(t, f, i, (r != 0).then(|| tests.iter().any(|(div, val)| r / div == *val)));
+            BoolPlan::RegionIn(ranges) => {
+                let col = &cx.p.region[start..start + n];
+                match ranges.as_slice() {
+                    [(lo, hi)] => fill(n, t, f, |i| (col[i] != 0, col[i] >= *lo && col[i] < *hi)),
+                    _ => fill(n, t, f, |i| (col[i] != 0, ranges.iter().any(|(lo, hi)| col[i] >= *lo && col[i] < *hi))),
                 }
             }
             BoolPlan::IndustryIn(ranges) => {
-                for (i, &x) in cx.p.industry[start..start + n].iter().enumerate() {
-                    put(t, f, i, (x != NULL_INDUSTRY).then(|| ranges.iter().any(|(lo, hi)| (*lo..*hi).contains(&x))));
+                let col = &cx.p.industry[start..start + n];
+                match ranges.as_slice() {
+                    [(lo, hi)] => fill(n, t, f, |i| (col[i] != NULL_INDUSTRY, col[i] >= *lo && col[i] < *hi)),
+                    _ => fill(n, t, f, |i| {
+                        (col[i] != NULL_INDUSTRY, ranges.iter().any(|(lo, hi)| col[i] >= *lo && col[i] < *hi))
+                    }),
                 }
             }
             BoolPlan::CodeIn(codes) => {
-                for (i, c) in cx.p.codes[start..start + n].iter().enumerate() {
-                    put(t, f, i, Some(codes.contains(c)));
-                }
+                let col = &cx.p.codes[start..start + n];
+                fill(n, t, f, |i| (true, codes.contains(&col[i])));
             }
             BoolPlan::HasTag(key) => {
                 let valid = cx.valid();
@@ -479,11 +635,7 @@ impl BoolPlan {
                     f[w] = valid[w] & !bits;
                 }
             }
-            BoolPlan::Known(field) => {
-                for i in 0..n {
-                    put(t, f, i, Some(known(cx.p, *field, start + i)));
-                }
-            }
+            BoolPlan::Known(field) => fill(n, t, f, |i| (true, known(cx.p, *field, start + i))),
             BoolPlan::BoolEq(a, b) => {
                 let (mut ta, mut fa, mut tb, mut fb) = ([0; WORDS], [0; WORDS], [0; WORDS], [0; WORDS]);
                 a.eval(cx, &mut ta, &mut fa);

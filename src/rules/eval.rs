@@ -389,7 +389,34 @@ pub fn explain(e: &Expr, row: &dyn Row, tags: &crate::model::TagDictionary) -> S
                 .flat_map(|c| if let Kind::Binary(BinOp::Or, a, b) = &c.kind { vec![&**a, &**b] } else { vec![*c] })
                 .map(|c| explain(c, row, tags))
                 .collect();
-            parts.join("；")
+            let mut unique: Vec<String> = Vec::new();
+            for p in parts {
+                if !unique.contains(&p) {
+                    unique.push(p);
+                }
+            }
+            unique.join("；")
+        }
+        Kind::Binary(op, a, b) if op.is_comparison() && (tag_date(a).is_some() || tag_date(b).is_some()) => {
+            let (call, other, op) = if tag_date(a).is_some() { (&**a, &**b, *op) } else { (&**b, &**a, flip(*op)) };
+            let Some((func, key)) = tag_date(call) else { return values(e, row) };
+            let label = tag_label(key, tags);
+            let what = if func == Func::TagSince { "认定日期" } else { "有效期止" };
+            let date = if func == Func::TagSince { row.tag_since(key) } else { row.tag_until(key) };
+            let limit = match &other.kind {
+                Kind::Call(Func::Date, args) => args.first().and_then(Expr::as_str).map(str::to_string),
+                Kind::Call(Func::Today, _) => Some("今天".to_string()),
+                _ => None,
+            };
+            match (date, limit) {
+                (None, _) if !row.has_tag(key) => format!("未持有「{label}」"),
+                (None, _) => format!("「{label}」{what}未知"),
+                (Some(d), Some(l)) => {
+                    let shown_op = if outcome == Outcome::NotEligible { op.negated() } else { op };
+                    format!("「{label}」{what} {} {} {l}", Date::from_days(d), shown_op.pretty())
+                }
+                (Some(d), None) => format!("「{label}」{what} {}", Date::from_days(d)),
+            }
         }
         Kind::Binary(op, a, b) if op.is_comparison() => {
             let (f, lit, op) = match (&a.kind, &b.kind) {
@@ -422,6 +449,14 @@ pub fn explain(e: &Expr, row: &dyn Row, tags: &crate::model::TagDictionary) -> S
         Kind::Field(f) => format!("{}：{}", f.label(), show(*f, row)),
         Kind::Not(inner) => explain(inner, row, tags),
         _ => values(e, row),
+    }
+}
+
+/// `tag_since("k")` / `tag_until("k")`: the function and the key.
+fn tag_date(e: &Expr) -> Option<(Func, &str)> {
+    match &e.kind {
+        Kind::Call(f @ (Func::TagSince | Func::TagUntil), args) => Some((*f, args.first().and_then(Expr::as_str)?)),
+        _ => None,
     }
 }
 
@@ -544,5 +579,14 @@ mod tests {
         assert_eq!(run("employees >= 10", &e).1, "缺少数据：从业人数");
         assert_eq!(run("!dishonest", &e).1, "失信主体：否");
         assert_eq!(run("revenue > 1 && rd_ratio >= 3", &e).1, "营业收入 1000 万元 > 1 万元；研发投入占比 2.1% < 3%");
+        assert_eq!(
+            run("tags.contains(\"high_tech\") && tag_since(\"high_tech\") >= date(\"2026-01-01\")", &e).1,
+            "持有「高新技术企业」（2025-03-01 认定）；「高新技术企业」认定日期 2025-03-01 < 2026-01-01"
+        );
+        assert_eq!(
+            run("tags.contains(\"listed\") && tag_since(\"listed\") >= date(\"2026-01-01\")", &e).1,
+            "未持有「上市企业」"
+        );
+        assert_eq!(run("industry.within(\"C\") || industry.within(\"I\")", &e).1, "缺少数据：行业");
     }
 }

@@ -90,11 +90,11 @@ impl MeasureRuleError {
     }
 }
 
-/// One condition, checked.
+/// One condition, checked. Label and source are shared, not copied, into every result.
 #[derive(Debug, Clone)]
 pub struct Rule {
-    pub label: String,
-    pub source: String,
+    pub label: std::sync::Arc<str>,
+    pub source: std::sync::Arc<str>,
     pub expr: Expr,
 }
 
@@ -119,7 +119,7 @@ pub fn check_measure(spec: &MeasureSpec, tags: &TagDictionary) -> Result<Measure
                 for w in check::warnings(&expr) {
                     warnings.push(MeasureRuleError { place: place.clone(), source: c.expr.clone(), error: w });
                 }
-                conditions.push(Rule { label: c.label.clone(), source: c.expr.clone(), expr });
+                conditions.push(Rule { label: c.label.as_str().into(), source: c.expr.as_str().into(), expr });
             }
             Err(es) => errors.extend(es.into_iter().map(|error| MeasureRuleError {
                 place: place.clone(),

@@ -239,6 +239,13 @@ proptest! {
             prop_assert_eq!(columnar[i], expected, "{} on row {}: {:?}", src, i, e);
             let via_portrait = Outcome::of(&eval(&expr, &p.row(i, today())));
             prop_assert_eq!(via_portrait, expected, "portrait row {} of {}", i, src);
+            let plan = super::compile::boolean(&expr).unwrap();
+            let one_row = match plan.eval_row(&p, today(), i) {
+                Some(true) => Outcome::Eligible,
+                Some(false) => Outcome::NotEligible,
+                None => Outcome::Unknown,
+            };
+            prop_assert_eq!(one_row, expected, "eval_row {} of {}", i, src);
         }
     }
 
@@ -254,6 +261,8 @@ proptest! {
         plan.eval(&mut cx, &mut out);
         for (i, e) in entities.iter().enumerate() {
             let row = EntityRow { entity: e, as_of: today() };
+            let single = plan.eval_row(&p, today(), i);
+            prop_assert!(single == out[i] || (single.is_nan() && out[i].is_nan()), "{}: eval_row {} vs chunk {}", src, single, out[i]);
             match eval(&expr, &row) {
                 Val::Num(v) => prop_assert!(out[i] == v, "{}: row {} columnar {} interpreter {}", src, i, out[i], v),
                 Val::Null => prop_assert!(out[i].is_nan(), "{}: row {} columnar {} interpreter null", src, i, out[i]),

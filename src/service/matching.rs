@@ -3,6 +3,7 @@
 //! explanations; the public calculator; and the eligible-set changes recorded for pushes.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::sync::{RwLockReadGuard, RwLockWriteGuard};
 use std::time::Instant;
 
@@ -139,11 +140,18 @@ pub struct Simulation {
 /// One condition's result for one entity.
 #[derive(Debug, Clone, Serialize)]
 pub struct ConditionResult {
-    pub label: String,
-    pub expr: String,
+    pub label: Arc<str>,
+    pub expr: Arc<str>,
     pub outcome: Outcome,
-    pub explanation: String,
-    pub missing: Vec<&'static str>,
+    pub explanation: Arc<str>,
+    pub missing: Arc<[&'static str]>,
+}
+
+/// Conditions already explained for this row: measures share many conditions, and each is
+/// evaluated and explained once per entity.
+#[derive(Default)]
+struct Explained {
+    seen: HashMap<Arc<str>, (Outcome, Arc<str>, Arc<[&'static str]>)>,
 }
 
 /// One measure's result for one entity.
@@ -173,20 +181,31 @@ impl MeasureMatch {
 }
 
 /// Evaluates a measure for one row: outcome, per-condition explanations, amount, near miss.
-fn match_row(c: &Compiled, row: &dyn Row, tags: &TagDictionary, today: Date) -> MeasureMatch {
+fn match_row(c: &Compiled, row: &dyn Row, tags: &TagDictionary, today: Date, cache: &mut Explained) -> MeasureMatch {
     let conditions: Vec<ConditionResult> = c
         .rules
         .conditions
         .iter()
         .map(|r| {
-            let outcome = Outcome::of(&eval(&r.expr, row));
-            let missing_fields = if outcome == Outcome::Unknown { missing(&r.expr, row) } else { Vec::new() };
+            let (outcome, explanation, missing_fields) = cache
+                .seen
+                .entry(Arc::clone(&r.source))
+                .or_insert_with(|| {
+                    let outcome = Outcome::of(&eval(&r.expr, row));
+                    let m: Vec<&'static str> = if outcome == Outcome::Unknown {
+                        missing(&r.expr, row).iter().map(|f| f.label()).collect()
+                    } else {
+                        Vec::new()
+                    };
+                    (outcome, explain(&r.expr, row, tags).into(), m.into())
+                })
+                .clone();
             ConditionResult {
-                label: r.label.clone(),
-                expr: r.source.clone(),
+                label: Arc::clone(&r.label),
+                expr: Arc::clone(&r.source),
                 outcome,
-                explanation: explain(&r.expr, row, tags),
-                missing: missing_fields.iter().map(|f| f.label()).collect(),
+                explanation,
+                missing: missing_fields,
             }
         })
         .collect();
@@ -245,52 +264,81 @@ fn match_row(c: &Compiled, row: &dyn Row, tags: &TagDictionary, today: Date) -> 
     }
 }
 
-fn bucket_map(entries: HashMap<String, (u64, i64)>, label: impl Fn(&str) -> String) -> Vec<Bucket> {
-    let mut v: Vec<Bucket> = entries
-        .into_iter()
-        .map(|(key, (count, fen))| Bucket {
-            label: label(&key),
-            key,
+fn buckets<K: Copy + Ord>(
+    entries: HashMap<K, (u64, i64)>,
+    key: impl Fn(K) -> String,
+    label: impl Fn(K) -> String,
+) -> Vec<Bucket> {
+    let mut v: Vec<(K, u64, i64)> = entries.into_iter().map(|(k, (c, f))| (k, c, f)).collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    v.into_iter()
+        .map(|(k, count, fen)| Bucket {
+            key: key(k),
+            label: label(k),
             count,
             amount_fen: fen,
             amount_wan: Money(fen).as_wan_f64(),
         })
-        .collect();
-    v.sort_by(|a, b| b.count.cmp(&a.count).then(a.key.cmp(&b.key)));
-    v
+        .collect()
 }
 
-/// Counts and amounts of a set of rows by city, county, industry section and size.
+/// Counts and amounts of a set of rows by city, county, industry section and size. Keys are
+/// numbers while counting (0 / 255 / `u8::MAX`: unknown); labels are looked up once per bucket.
 fn breakdown(p: &Portrait, rows: impl Iterator<Item = (u32, i64)>) -> Breakdown {
-    let (mut city, mut county, mut section, mut size) =
-        (HashMap::new(), HashMap::new(), HashMap::new(), HashMap::new());
+    let (mut city, mut county, mut section, mut size): (
+        HashMap<u32, (u64, i64)>,
+        HashMap<u32, (u64, i64)>,
+        HashMap<u8, (u64, i64)>,
+        HashMap<u8, (u64, i64)>,
+    ) = Default::default();
     let size_slot = enum_slot(crate::model::Field::SizeClass).unwrap_or(0);
-    let sizes = enum_keys(crate::model::Field::SizeClass);
-    let unknown = || "unknown".to_string();
+    let table = industry_table();
+    fn add<K: std::hash::Hash + Eq>(m: &mut HashMap<K, (u64, i64)>, k: K, fen: i64) {
+        let e = m.entry(k).or_insert((0, 0));
+        e.0 += 1;
+        e.1 += fen;
+    }
     for (row, fen) in rows {
         let r = row as usize;
-        let add = |m: &mut HashMap<String, (u64, i64)>, k: String| {
-            let e = m.entry(k).or_insert((0, 0));
-            e.0 += 1;
-            e.1 += fen;
-        };
         let region = p.region[r];
-        add(&mut city, if region == 0 { unknown() } else { format!("{:04}00", region / 100) });
-        add(&mut county, if region == 0 { unknown() } else { format!("{region:06}") });
-        let ind = p.industry[r] as usize;
-        add(&mut section, industry_table().get(ind).map_or_else(unknown, |c| c[..1].to_string()));
-        let s = p.enums[size_slot][r] as usize;
-        add(&mut size, sizes.get(s).map_or_else(unknown, |k| k.to_string()));
+        add(&mut city, region / 100, fen);
+        add(&mut county, region, fen);
+        let letter = table.get(p.industry[r] as usize).map_or(0, |c| c.as_bytes()[0]);
+        add(&mut section, letter, fen);
+        add(&mut size, p.enums[size_slot][r], fen);
     }
-    let region_label =
-        |k: &str| if k == "unknown" { "未知".into() } else { crate::model::reference::region_full_name(k) };
+    let unknown = || "unknown".to_string();
+    let region_label = |code: String| crate::model::reference::region_full_name(&code);
+    let sizes = enum_keys(crate::model::Field::SizeClass);
     Breakdown {
-        city: bucket_map(city, region_label),
-        county: bucket_map(county, region_label),
-        section: bucket_map(section, |k| {
-            crate::model::reference::industry(k).map_or_else(|| "未知".into(), |i| i.name.clone())
-        }),
-        size: bucket_map(size, |k| SizeClass::parse(k).map_or_else(|| "未知".into(), |s| s.label().to_string())),
+        city: buckets(
+            city,
+            |c| if c == 0 { unknown() } else { format!("{c:04}00") },
+            |c| if c == 0 { "未知".into() } else { region_label(format!("{c:04}00")) },
+        ),
+        county: buckets(
+            county,
+            |c| if c == 0 { unknown() } else { format!("{c:06}") },
+            |c| if c == 0 { "未知".into() } else { region_label(format!("{c:06}")) },
+        ),
+        section: buckets(
+            section,
+            |l| if l == 0 { unknown() } else { char::from(l).to_string() },
+            |l| {
+                crate::model::reference::industry(&char::from(l).to_string())
+                    .map_or_else(|| "未知".into(), |i| i.name.clone())
+            },
+        ),
+        size: buckets(
+            size,
+            |s| sizes.get(s as usize).map_or_else(unknown, |k| k.to_string()),
+            |s| {
+                sizes
+                    .get(s as usize)
+                    .and_then(|k| SizeClass::parse(k))
+                    .map_or_else(|| "未知".into(), |c| c.label().to_string())
+            },
+        ),
     }
 }
 
@@ -330,10 +378,17 @@ impl Service {
         let tags = self.tag_dictionary()?;
         let tx = self.store.read()?;
         let mut portrait = Portrait::new();
-        tx.for_each_entity(|e| {
-            portrait.upsert(&e);
+        let mut unreadable = 0u64;
+        tx.for_each_portrait_record(|bytes| {
+            match crate::model::portrait_record::decode(bytes) {
+                Some(r) => portrait.upsert_record(&r),
+                None => unreadable += 1,
+            }
             Ok::<_, crate::store::StoreError>(())
         })?;
+        if unreadable > 0 {
+            tracing::error!(unreadable, "portrait records that could not be read were left out");
+        }
         let mut measures = BTreeMap::new();
         for m in tx.measures()? {
             let Some(v) = m.published else { continue };
@@ -446,13 +501,15 @@ impl Service {
         }
         let today = self.today();
         let mut sets = Vec::new();
-        for c in state.measures.values() {
-            let mut ids = state.eligible.get(&c.measure_id).map(|s| s.ids.clone()).unwrap_or_default();
+        for m in &state.engine.measures {
+            let mut ids = state.eligible.get(&m.measure_id).map(|s| s.ids.clone()).unwrap_or_default();
             let mut changed = false;
             for e in written {
                 let Some(row) = state.portrait.row_of(e.id) else { continue };
-                let r = state.portrait.row(row, today);
-                let eligible = c.rules.conditions.iter().all(|rule| eval(&rule.expr, &r) == Val::Bool(true));
+                let eligible = m
+                    .conditions
+                    .iter()
+                    .all(|c| state.engine.conditions[*c].eval_row(&state.portrait, today, row) == Some(true));
                 match (ids.binary_search(&e.id), eligible) {
                     (Ok(i), false) => {
                         ids.remove(i);
@@ -466,7 +523,7 @@ impl Service {
                 }
             }
             if changed {
-                sets.push((c.measure_id, c.version, ids));
+                sets.push((m.measure_id, m.version, ids));
             }
         }
         self.record_sets(state, sets, "entity")?;
@@ -554,8 +611,8 @@ impl Service {
             .iter()
             .enumerate()
             .map(|(i, c)| SimCondition {
-                label: c.label.clone(),
-                expr: c.source.clone(),
+                label: c.label.to_string(),
+                expr: c.source.to_string(),
                 near_miss: r.near_miss_by_condition.get(i).copied().unwrap_or(0),
             })
             .collect();
@@ -590,11 +647,13 @@ impl Service {
         let matches = match state.portrait.row_of(entity.id) {
             Some(row) => {
                 let r = state.portrait.row(row, as_of);
-                state.measures.values().map(|c| match_row(c, &r, &tags, today)).collect()
+                let mut cache = Explained::default();
+                state.measures.values().map(|c| match_row(c, &r, &tags, today, &mut cache)).collect()
             }
             None => {
                 let r = EntityRow { entity: &entity, as_of };
-                state.measures.values().map(|c| match_row(c, &r, &tags, today)).collect()
+                let mut cache = Explained::default();
+                state.measures.values().map(|c| match_row(c, &r, &tags, today, &mut cache)).collect()
             }
         };
         Ok((entity, sort_matches(matches)))
@@ -607,7 +666,8 @@ impl Service {
         let Some(state) = guard.as_ref() else { return Err(ServiceError::Internal("matching unavailable".into())) };
         let today = self.today();
         let r = EntityRow { entity, as_of: today };
-        Ok(sort_matches(state.measures.values().map(|c| match_row(c, &r, &tags, today)).collect()))
+        let mut cache = Explained::default();
+        Ok(sort_matches(state.measures.values().map(|c| match_row(c, &r, &tags, today, &mut cache)).collect()))
     }
 
     /// The calculator from field → text pairs (a form or JSON): an anonymous entity.

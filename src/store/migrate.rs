@@ -13,6 +13,7 @@ const MIGRATIONS: &[(&str, Migration)] = &[
     ("create the initial tables", create_v1_tables),
     ("index entities by region", index_entities_by_region),
     ("create the matching tables", create_match_tables),
+    ("store compact portrait records", store_portrait_records),
 ];
 
 pub const SCHEMA_VERSION: u64 = MIGRATIONS.len() as u64;
@@ -58,6 +59,17 @@ fn index_entities_by_region(tx: &WriteTransaction) -> Result<()> {
 fn create_match_tables(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(MEASURE_TO_ELIGIBLE)?;
     tx.open_table(MATCH_SEQ_TO_EVENT)?;
+    Ok(())
+}
+
+fn store_portrait_records(tx: &WriteTransaction) -> Result<()> {
+    let entities = tx.open_table(ENTITY_ID_TO_ENTITY)?;
+    let mut records = tx.open_table(ENTITY_ID_TO_PORTRAIT)?;
+    for row in entities.iter()? {
+        let (id, bytes) = row?;
+        let entity: Entity = codec::decode(bytes.value())?;
+        records.insert(id.value(), crate::model::portrait_record::encode(&entity).as_slice())?;
+    }
     Ok(())
 }
 
@@ -146,6 +158,13 @@ mod tests {
         assert_eq!(tx.schema_version().unwrap(), Some(SCHEMA_VERSION));
         assert_eq!(tx.entity_ids_in_region("2301", 0, 10).unwrap(), vec![1]);
         assert_eq!(tx.entity_by_code("91350100M000100Y43").unwrap().map(|e| e.id), Some(1));
+        let mut records = Vec::new();
+        tx.for_each_portrait_record(|b| {
+            records.push(crate::model::portrait_record::decode(b).map(|r| r.id));
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+        assert_eq!(records, [Some(1), Some(2)], "portrait records are built for existing entities");
     }
 
     #[test]

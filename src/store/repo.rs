@@ -146,6 +146,19 @@ macro_rules! read_methods {
                 Ok(())
             }
 
+            /// Calls `f` with every stored portrait record, in entity id order.
+            pub fn for_each_portrait_record<E: From<StoreError>>(
+                &self,
+                mut f: impl FnMut(&[u8]) -> std::result::Result<(), E>,
+            ) -> std::result::Result<(), E> {
+                let t = self.txn.open_table(ENTITY_ID_TO_PORTRAIT).map_err(StoreError::from)?;
+                for row in t.iter().map_err(StoreError::from)? {
+                    let row = row.map_err(StoreError::from)?;
+                    f(row.1.value())?;
+                }
+                Ok(())
+            }
+
             /// Ids of entities whose region lies within `prefix` (digit pairs), id > `after`.
             pub fn entity_ids_in_region(&self, prefix: &str, after: u64, limit: usize) -> Result<Vec<u64>> {
                 let t = self.txn.open_table(REGION_TO_ENTITY_ID)?;
@@ -342,6 +355,8 @@ impl WriteTx {
     /// Writes an entity and its indexes. `before` is the stored record it replaces, if any.
     pub fn put_entity(&self, entity: &Entity, before: Option<&Entity>) -> Result<()> {
         put(&self.txn, ENTITY_ID_TO_ENTITY, entity.id, entity)?;
+        let record = crate::model::portrait_record::encode(entity);
+        self.txn.open_table(ENTITY_ID_TO_PORTRAIT)?.insert(entity.id, record.as_slice())?;
         let mut codes = self.txn.open_table(CREDIT_CODE_TO_ENTITY_ID)?;
         let mut regions = self.txn.open_table(REGION_TO_ENTITY_ID)?;
         if let Some(old) = before {

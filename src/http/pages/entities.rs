@@ -108,7 +108,8 @@ async fn entities_index(
 
 async fn entities_show(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> StaffResult {
     viewer.staff_page()?;
-    let file = state.svc.blocking(move |s| s.entity_file(&code)).await?;
+    let (file, matches) =
+        state.svc.blocking(move |s| Ok((s.entity_file(&code)?, s.entity_matches(&code, None)?.1))).await?;
     let history: Vec<_> = file
         .history
         .iter()
@@ -133,6 +134,8 @@ async fn entities_show(State(state): State<AppState>, viewer: Viewer, Path(code)
             financials => to_value(&file.financials),
             history => to_value(&history),
             meta => to_value(field_meta()),
+            results => to_value(super::grouped(&matches)),
+            ..super::public::vocabularies()
         },
     )?)
 }

@@ -1,9 +1,11 @@
 //! HTML pages: public policy pages, sign-in, and the staff console (policy editor, entity
 //! library, import, export).
 
+mod calculator;
 mod entities;
 pub mod forms;
 mod imports;
+pub use calculator::grouped;
 pub use imports::export_response;
 mod policies;
 mod public;
@@ -18,6 +20,7 @@ use super::error::AppError;
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .merge(calculator::router())
         .merge(public::router())
         .merge(session::router())
         .merge(policies::router())

@@ -1,0 +1,121 @@
+//! 政策计算器: anyone enters a few attributes and sees the measures that fit, the near misses
+//! and the estimated amounts; a signed-in enterprise sees its own entity's results directly.
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::routing::get;
+use minijinja::context;
+
+use super::PageResult;
+use crate::http::AppState;
+use crate::http::error::AppError;
+use crate::http::extract::Viewer;
+use crate::http::web::to_value;
+use crate::model::{Field, FieldError};
+use crate::service::ServiceError;
+use crate::service::matching::MeasureMatch;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/calculator", get(calculator))
+}
+
+/// The attributes the calculator asks for, in order.
+pub const CALCULATOR_FIELDS: [Field; 17] = [
+    Field::EntityType,
+    Field::Region,
+    Field::Industry,
+    Field::Established,
+    Field::Employees,
+    Field::Revenue,
+    Field::RevenuePrev,
+    Field::TotalAssets,
+    Field::TaxPaid,
+    Field::RdExpense,
+    Field::TechStaffRatio,
+    Field::InventionPatents,
+    Field::ExportValue,
+    Field::GraduateHires,
+    Field::UiPremiumPaid,
+    Field::LayoffRate,
+    Field::TaxCredit,
+];
+
+/// Query keys the calculator reads: its fields, and the yes/no questions and status.
+fn accepted(key: &str) -> bool {
+    CALCULATOR_FIELDS.iter().chain(&[Field::Status, Field::Dishonest, Field::MajorViolation]).any(|f| f.name() == key)
+}
+
+/// Results grouped for the page: fits, near misses, need more data.
+pub fn grouped(matches: &[MeasureMatch]) -> serde_json::Value {
+    use crate::rules::eval::Outcome;
+    let eligible: Vec<_> = matches.iter().filter(|m| m.outcome == Outcome::Eligible).collect();
+    let near: Vec<_> = matches.iter().filter(|m| m.is_near_miss()).collect();
+    let unknown: Vec<_> = matches.iter().filter(|m| m.outcome == Outcome::Unknown).collect();
+    let total: f64 = eligible.iter().filter_map(|m| m.amount_wan).sum();
+    serde_json::json!({
+        "eligible": eligible, "near": near, "unknown": unknown,
+        "others": matches.len() - eligible.len() - near.len() - unknown.len(),
+        "total_wan": (total * 10_000.0).round() / 10_000.0,
+    })
+}
+
+async fn calculator(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(query): Query<Vec<(String, String)>>,
+) -> PageResult {
+    let tags = state.svc.blocking(|s| s.tags()).await?;
+    let fields: Vec<_> = CALCULATOR_FIELDS
+        .iter()
+        .map(|f| serde_json::json!({"name": f.name(), "label": f.label(), "unit": f.unit(), "ty": f.ty(), "choices": f.choices()}))
+        .collect();
+    let regions: Vec<(String, String)> = crate::model::reference::regions()
+        .filter(|r| {
+            r.code.starts_with("23") && r.level == crate::model::reference::RegionLevel::County && r.name != "市辖区"
+        })
+        .map(|r| (r.code.clone(), crate::model::reference::region_full_name(&r.code)))
+        .collect();
+    let industries: Vec<(String, String)> = crate::model::reference::industries()
+        .filter(|i| i.level != crate::model::reference::IndustryLevel::Section)
+        .map(|i| (i.code.clone(), i.name.clone()))
+        .collect();
+    let own = viewer.principal.as_ref().and_then(|p| p.user.entity.clone());
+    let submitted = query.iter().any(|(k, v)| k != "status" && !v.trim().is_empty());
+    let mut errors: Vec<FieldError> = Vec::new();
+    let mut results = serde_json::Value::Null;
+    let mut entity_name = None;
+    if let Some(code) = own.filter(|_| !submitted) {
+        let (entity, matches) = state.svc.blocking(move |s| s.entity_matches(&code, None)).await?;
+        entity_name = Some(entity.display_name().to_string());
+        results = grouped(&matches);
+    } else if submitted {
+        let mut pairs: Vec<(String, String)> =
+            query.iter().filter(|(k, v)| k != "tags" && !v.trim().is_empty() && accepted(k)).cloned().collect();
+        let held: Vec<&str> = query.iter().filter(|(k, _)| k == "tags").map(|(_, v)| v.as_str()).collect();
+        if !held.is_empty() {
+            pairs.push(("tags".into(), held.join(";")));
+        }
+        match state.svc.blocking(move |s| s.calculate_from_texts(&pairs)).await {
+            Ok(matches) => results = grouped(&matches),
+            Err(ServiceError::Invalid(e)) => errors = e,
+            Err(e) => return Err(AppError::from(e)),
+        }
+    }
+    let values: serde_json::Map<String, serde_json::Value> =
+        query.iter().filter(|(k, _)| k != "tags").map(|(k, v)| (k.clone(), serde_json::json!(v))).collect();
+    let checked: Vec<String> = query.iter().filter(|(k, _)| k == "tags").map(|(_, v)| v.clone()).collect();
+    viewer.render(
+        "calculator.html",
+        context! {
+            fields => to_value(&fields),
+            tags => to_value(&tags),
+            regions, industries,
+            f => to_value(&values),
+            checked,
+            errors => to_value(&errors),
+            results => to_value(&results),
+            entity_name,
+            ..super::public::vocabularies()
+        },
+    )
+}
