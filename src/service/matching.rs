@@ -151,8 +151,11 @@ pub struct ConditionResult {
 /// evaluated and explained once per entity.
 #[derive(Default)]
 struct Explained {
-    seen: HashMap<Arc<str>, (Outcome, Arc<str>, Arc<[&'static str]>)>,
+    seen: HashMap<Arc<str>, Explanation>,
 }
+
+/// A condition's outcome, its explanation and the fields it lacked.
+type Explanation = (Outcome, Arc<str>, Arc<[&'static str]>);
 
 /// One measure's result for one entity.
 #[derive(Debug, Clone, Serialize)]
@@ -282,15 +285,16 @@ fn buckets<K: Copy + Ord>(
         .collect()
 }
 
+/// Rows and fen per bucket key.
+type Counts<K> = HashMap<K, (u64, i64)>;
+
 /// Counts and amounts of a set of rows by city, county, industry section and size. Keys are
 /// numbers while counting (0 / 255 / `u8::MAX`: unknown); labels are looked up once per bucket.
 fn breakdown(p: &Portrait, rows: impl Iterator<Item = (u32, i64)>) -> Breakdown {
-    let (mut city, mut county, mut section, mut size): (
-        HashMap<u32, (u64, i64)>,
-        HashMap<u32, (u64, i64)>,
-        HashMap<u8, (u64, i64)>,
-        HashMap<u8, (u64, i64)>,
-    ) = Default::default();
+    let mut city: Counts<u32> = HashMap::new();
+    let mut county: Counts<u32> = HashMap::new();
+    let mut section: Counts<u8> = HashMap::new();
+    let mut size: Counts<u8> = HashMap::new();
     let size_slot = enum_slot(crate::model::Field::SizeClass).unwrap_or(0);
     let table = industry_table();
     fn add<K: std::hash::Hash + Eq>(m: &mut HashMap<K, (u64, i64)>, k: K, fen: i64) {
