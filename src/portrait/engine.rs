@@ -19,6 +19,9 @@ pub struct MeasurePlan {
     pub conditions: Vec<usize>,
     pub amount: Option<NumPlan>,
     pub cap_fen: Option<i64>,
+    /// The order to evaluate the conditions in (positions in `conditions`): the ones that
+    /// fail most often first, so that a chunk is done with sooner. Empty: as written.
+    pub order: Vec<usize>,
 }
 
 /// Compiled measures sharing one table of distinct conditions.
@@ -30,6 +33,31 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// Orders every measure's conditions by how often they fail on a sample of the portrait
+    /// (up to eight chunks spread across it), most often first. Results do not depend on it.
+    pub fn order_by_selectivity(&mut self, p: &Portrait, as_of: Date) {
+        let chunks = p.len().div_ceil(CHUNK);
+        if chunks == 0 {
+            return;
+        }
+        let samples: Vec<usize> = (0..8.min(chunks)).map(|i| i * chunks / 8.min(chunks)).collect();
+        let mut cx = Ctx::new(p, as_of);
+        let mut fails = vec![0u64; self.conditions.len()];
+        let (mut t, mut f) = ([0u64; WORDS], [0u64; WORDS]);
+        for c in samples {
+            cx.at(c * CHUNK);
+            for (i, plan) in self.conditions.iter().enumerate() {
+                plan.eval(&mut cx, &mut t, &mut f);
+                fails[i] += f.iter().map(|w| u64::from(w.count_ones())).sum::<u64>();
+            }
+        }
+        for m in &mut self.measures {
+            let mut order: Vec<usize> = (0..m.conditions.len()).collect();
+            order.sort_by_key(|k| std::cmp::Reverse(fails[m.conditions[*k]]));
+            m.order = order;
+        }
+    }
+
     /// Adds a condition (identified by its source text) and returns its index.
     pub fn condition(&mut self, key: &str, plan: BoolPlan) -> usize {
         if let Some(i) = self.keys.get(key) {
@@ -141,8 +169,13 @@ fn run_chunk(engine: &Engine, w: &mut Worker<'_>, start: usize, collect: Collect
         let mut f2 = [0u64; WORDS];
         let mut unknown_any = [0u64; WORDS];
         let mut dead = false;
-        for &cid in &m.conditions {
-            let (t, f) = w.masks(engine, cid);
+        let positions: &mut dyn Iterator<Item = usize> = if m.order.len() == m.conditions.len() {
+            &mut m.order.iter().copied()
+        } else {
+            &mut (0..m.conditions.len())
+        };
+        for k in positions {
+            let (t, f) = w.masks(engine, m.conditions[k]);
             let mut alive = 0u64;
             for i in 0..WORDS {
                 all_t[i] &= t[i];

@@ -324,7 +324,16 @@ proptest! {
         let mut eng = Engine::default();
         let ids = exprs.iter().zip(&conds).map(|(e, c)| eng.condition(c, super::compile::boolean(e).unwrap())).collect();
         let cap = Some(50_000_000);
-        eng.measures.push(MeasurePlan { measure_id: 1, version: 1, conditions: ids, amount: Some(super::compile::num(&amount_expr).unwrap()), cap_fen: cap });
+        eng.measures.push(MeasurePlan {
+            measure_id: 1,
+            version: 1,
+            conditions: ids,
+            amount: Some(super::compile::num(&amount_expr).unwrap()),
+            cap_fen: cap,
+            order: Vec::new(),
+        });
+        // Evaluation order must not change any result.
+        eng.order_by_selectivity(&p, today());
         let run = &engine::run(&eng, &p, today(), 2, Collect { eligible: true, unknown: true, near_miss: true })[0];
         let (mut el, mut un, mut nm) = (Vec::new(), Vec::new(), Vec::new());
         for (i, e) in entities.iter().enumerate() {

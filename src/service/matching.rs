@@ -53,10 +53,11 @@ fn plan(engine: &mut Engine, c: &Compiled) -> std::result::Result<MeasurePlan, c
         conditions,
         amount,
         cap_fen: c.rules.cap.map(Money::fen),
+        order: Vec::new(),
     })
 }
 
-fn build_engine(measures: &BTreeMap<u64, Compiled>) -> Engine {
+fn build_engine(measures: &BTreeMap<u64, Compiled>, portrait: &Portrait, as_of: Date) -> Engine {
     let mut engine = Engine::default();
     for c in measures.values() {
         match plan(&mut engine, c) {
@@ -64,6 +65,7 @@ fn build_engine(measures: &BTreeMap<u64, Compiled>) -> Engine {
             Err(e) => tracing::error!(measure = c.measure_id, "measure left out of matching: {e}"),
         }
     }
+    engine.order_by_selectivity(portrait, as_of);
     engine
 }
 
@@ -147,11 +149,20 @@ pub struct ConditionResult {
     pub missing: Arc<[&'static str]>,
 }
 
-/// Conditions already explained for this row: measures share many conditions, and each is
-/// evaluated and explained once per entity.
-#[derive(Default)]
-struct Explained {
-    seen: HashMap<Arc<str>, Explanation>,
+/// Conditions already explained for this row: measures share many conditions (the engine's
+/// table of distinct conditions), and each is evaluated and explained once per entity.
+struct Explained<'a> {
+    seen: Vec<Option<Explanation>>,
+    ids: HashMap<u64, &'a [usize]>,
+}
+
+impl<'a> Explained<'a> {
+    fn new(engine: &'a Engine) -> Explained<'a> {
+        Explained {
+            seen: vec![None; engine.conditions.len()],
+            ids: engine.measures.iter().map(|m| (m.measure_id, m.conditions.as_slice())).collect(),
+        }
+    }
 }
 
 /// A condition's outcome, its explanation and the fields it lacked.
@@ -184,25 +195,33 @@ impl MeasureMatch {
 }
 
 /// Evaluates a measure for one row: outcome, per-condition explanations, amount, near miss.
-fn match_row(c: &Compiled, row: &dyn Row, tags: &TagDictionary, today: Date, cache: &mut Explained) -> MeasureMatch {
+fn match_row(
+    c: &Compiled,
+    row: &dyn Row,
+    tags: &TagDictionary,
+    today: Date,
+    cache: &mut Explained<'_>,
+) -> MeasureMatch {
+    let ids = cache.ids.get(&c.measure_id).copied().filter(|ids| ids.len() == c.rules.conditions.len());
     let conditions: Vec<ConditionResult> = c
         .rules
         .conditions
         .iter()
-        .map(|r| {
-            let (outcome, explanation, missing_fields) = cache
-                .seen
-                .entry(Arc::clone(&r.source))
-                .or_insert_with(|| {
-                    let outcome = Outcome::of(&eval(&r.expr, row));
-                    let m: Vec<&'static str> = if outcome == Outcome::Unknown {
-                        missing(&r.expr, row).iter().map(|f| f.label()).collect()
-                    } else {
-                        Vec::new()
-                    };
-                    (outcome, explain(&r.expr, row, tags).into(), m.into())
-                })
-                .clone();
+        .enumerate()
+        .map(|(k, r)| {
+            let compute = || {
+                let outcome = Outcome::of(&eval(&r.expr, row));
+                let m: Vec<&'static str> = if outcome == Outcome::Unknown {
+                    missing(&r.expr, row).iter().map(|f| f.label()).collect()
+                } else {
+                    Vec::new()
+                };
+                (outcome, Arc::<str>::from(explain(&r.expr, row, tags)), Arc::<[&'static str]>::from(m))
+            };
+            let (outcome, explanation, missing_fields) = match ids.and_then(|ids| cache.seen.get_mut(ids[k])) {
+                Some(slot) => slot.get_or_insert_with(compute).clone(),
+                None => compute(),
+            };
             ConditionResult {
                 label: Arc::clone(&r.label),
                 expr: Arc::clone(&r.source),
@@ -410,7 +429,7 @@ impl Service {
             }
         }
         let eligible = tx.eligible_sets()?.into_iter().collect();
-        let engine = build_engine(&measures);
+        let engine = build_engine(&measures, &portrait, self.today());
         let build_ms = start.elapsed().as_millis();
         tracing::info!(entities = portrait.len(), measures = measures.len(), build_ms, "matching ready");
         Ok(MatchState { portrait, measures, engine, eligible, build_ms })
@@ -559,7 +578,7 @@ impl Service {
             .map(|r| r.eligible_rows.iter().map(|(row, _)| state.portrait.ids[*row as usize]).collect())
             .unwrap_or_default();
         state.measures.insert(measure_id, compiled);
-        state.engine = build_engine(&state.measures);
+        state.engine = build_engine(&state.measures, &state.portrait, self.today());
         self.record_sets(state, vec![(measure_id, v.version, ids)], "publish")?;
         Ok(())
     }
@@ -575,6 +594,7 @@ impl Service {
         let mut one = Engine::default();
         let p = plan(&mut one, &compiled).map_err(|e| ServiceError::Internal(e.to_string()))?;
         one.measures.push(p);
+        one.order_by_selectivity(&state.portrait, as_of);
         let collect = Collect { eligible: true, unknown: true, near_miss: true };
         let runs = engine::run(&one, &state.portrait, as_of, engine::cores(), collect);
         let r: MeasureRun = runs.into_iter().next().unwrap_or_default();
@@ -651,12 +671,12 @@ impl Service {
         let matches = match state.portrait.row_of(entity.id) {
             Some(row) => {
                 let r = state.portrait.row(row, as_of);
-                let mut cache = Explained::default();
+                let mut cache = Explained::new(&state.engine);
                 state.measures.values().map(|c| match_row(c, &r, &tags, today, &mut cache)).collect()
             }
             None => {
                 let r = EntityRow { entity: &entity, as_of };
-                let mut cache = Explained::default();
+                let mut cache = Explained::new(&state.engine);
                 state.measures.values().map(|c| match_row(c, &r, &tags, today, &mut cache)).collect()
             }
         };
@@ -670,7 +690,7 @@ impl Service {
         let Some(state) = guard.as_ref() else { return Err(ServiceError::Internal("matching unavailable".into())) };
         let today = self.today();
         let r = EntityRow { entity, as_of: today };
-        let mut cache = Explained::default();
+        let mut cache = Explained::new(&state.engine);
         Ok(sort_matches(state.measures.values().map(|c| match_row(c, &r, &tags, today, &mut cache)).collect()))
     }
 
