@@ -132,9 +132,12 @@ pub fn run(opts: &BenchOptions, log: &mut dyn Write) -> Result<BenchReport, Erro
     report.portrait_bytes = state.portrait.heap_bytes();
     let n = state.portrait.len();
 
+    // For profiling one part: HUIQI_BENCH_ONLY=batch|simulate|explain repeats it and stops.
+    let only = std::env::var("HUIQI_BENCH_ONLY").unwrap_or_default();
+    let rounds = if only.is_empty() { 1 } else { 20 };
     // Batch matching of every measure over every entity.
     let mut times = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..if only.is_empty() || only == "batch" { 3 * rounds } else { 0 } {
         let t = Instant::now();
         let runs = engine::run(
             &state.engine,
@@ -153,10 +156,12 @@ pub fn run(opts: &BenchOptions, log: &mut dyn Write) -> Result<BenchReport, Erro
     let specs: Vec<_> = state.measures.values().map(|c| c.spec.clone()).collect();
     drop(guard);
     let mut times = Vec::new();
-    for spec in specs.iter().step_by((specs.len() / 10).max(1)).take(10) {
-        let t = Instant::now();
-        svc.simulate(spec, Some(as_of), false).map_err(err)?;
-        times.push(ms(t));
+    for _ in 0..if only.is_empty() || only == "simulate" { rounds } else { 0 } {
+        for spec in specs.iter().step_by((specs.len() / 10).max(1)).take(10) {
+            let t = Instant::now();
+            svc.simulate(spec, Some(as_of), false).map_err(err)?;
+            times.push(ms(t));
+        }
     }
     report.simulate_ms = median(times);
     let _ = writeln!(log, "simulate_ms {:.1}", report.simulate_ms);
@@ -172,16 +177,21 @@ pub fn run(opts: &BenchOptions, log: &mut dyn Write) -> Result<BenchReport, Erro
             .collect()
     };
     let mut times = Vec::new();
-    for code in &codes {
-        let t = Instant::now();
-        svc.entity_matches(code, Some(as_of)).map_err(err)?;
-        times.push(t.elapsed().as_secs_f64() * 1e6);
+    for _ in 0..if only.is_empty() || only == "explain" { rounds } else { 0 } {
+        for code in &codes {
+            let t = Instant::now();
+            svc.entity_matches(code, Some(as_of)).map_err(err)?;
+            times.push(t.elapsed().as_secs_f64() * 1e6);
+        }
     }
     report.entity_explain_us = median(times);
     let _ = writeln!(log, "entity_explain_us {:.0}", report.entity_explain_us);
     (report.rss_bytes, report.peak_rss_bytes) = rss();
     let _ = writeln!(log, "rss_bytes {} (peak {})", report.rss_bytes, report.peak_rss_bytes);
 
+    if !only.is_empty() {
+        return Ok(report);
+    }
     // The same work by the row interpreter, on a sample, extrapolated.
     let guard = svc.matching().map_err(err)?;
     let state = guard.as_ref().ok_or("matching unavailable")?;

@@ -30,6 +30,8 @@ pub struct Engine {
     pub conditions: Vec<BoolPlan>,
     keys: HashMap<String, usize>,
     pub measures: Vec<MeasurePlan>,
+    /// Measure id → position in `measures` (see `index`).
+    positions: HashMap<u64, usize>,
 }
 
 impl Engine {
@@ -58,6 +60,17 @@ impl Engine {
         }
     }
 
+    /// Adds a measure's plan.
+    pub fn push(&mut self, plan: MeasurePlan) {
+        self.positions.insert(plan.measure_id, self.measures.len());
+        self.measures.push(plan);
+    }
+
+    /// The plan of a measure.
+    pub fn plan(&self, measure_id: u64) -> Option<&MeasurePlan> {
+        self.positions.get(&measure_id).map(|i| &self.measures[*i])
+    }
+
     /// Adds a condition (identified by its source text) and returns its index.
     pub fn condition(&mut self, key: &str, plan: BoolPlan) -> usize {
         if let Some(i) = self.keys.get(key) {
@@ -69,11 +82,13 @@ impl Engine {
     }
 }
 
-/// What to collect besides counts and totals.
+/// What to collect besides counts and the eligible total.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Collect {
     pub eligible: bool,
     pub unknown: bool,
+    /// Near-miss rows, the condition each lacks, and their amounts (`near_miss_fen`,
+    /// `near_miss_by_condition`).
     pub near_miss: bool,
 }
 
@@ -142,26 +157,27 @@ impl MeasureRun {
 /// Per-thread state: the memo of this chunk's condition masks.
 struct Worker<'a> {
     cx: Ctx<'a>,
-    memo: Vec<Option<(Box<Mask>, Box<Mask>)>>,
+    /// Per condition: its masks for the current chunk, valid when `stamp` equals `chunk`.
+    memo: Vec<(Mask, Mask)>,
+    stamp: Vec<usize>,
+    chunk: usize,
 }
 
 impl Worker<'_> {
     fn masks(&mut self, engine: &Engine, id: usize) -> (&Mask, &Mask) {
-        let cx = &mut self.cx;
-        let (t, f) = self.memo[id].get_or_insert_with(|| {
-            let (mut t, mut f) = (Box::new([0u64; WORDS]), Box::new([0u64; WORDS]));
-            engine.conditions[id].eval(cx, &mut t, &mut f);
-            (t, f)
-        });
+        if self.stamp[id] != self.chunk {
+            let (t, f) = &mut self.memo[id];
+            engine.conditions[id].eval(&mut self.cx, t, f);
+            self.stamp[id] = self.chunk;
+        }
+        let (t, f) = &self.memo[id];
         (t, f)
     }
 }
 
 fn run_chunk(engine: &Engine, w: &mut Worker<'_>, start: usize, collect: Collect, out: &mut [MeasureRun]) {
     w.cx.at(start);
-    for m in w.memo.iter_mut() {
-        *m = None;
-    }
+    w.chunk = start / CHUNK + 1;
     let valid = w.cx.valid();
     for (mi, m) in engine.measures.iter().enumerate() {
         let mut all_t = valid;
@@ -237,7 +253,8 @@ fn run_chunk(engine: &Engine, w: &mut Worker<'_>, start: usize, collect: Collect
                 }
             }
         }
-        if any_n {
+        // Which condition each near miss lacks, and what it would receive: for simulations.
+        if any_n && collect.near_miss {
             if r.near_miss_by_condition.len() < m.conditions.len() {
                 r.near_miss_by_condition.resize(m.conditions.len(), 0);
             }
@@ -253,9 +270,7 @@ fn run_chunk(engine: &Engine, w: &mut Worker<'_>, start: usize, collect: Collect
                         if let Amount::Fen(f) = a {
                             r.near_miss_fen += f;
                         }
-                        if collect.near_miss {
-                            r.near_miss_rows.push(((start + i) as u32, k as u16, a));
-                        }
+                        r.near_miss_rows.push(((start + i) as u32, k as u16, a));
                     }
                 }
             }
@@ -269,7 +284,9 @@ pub fn run(engine: &Engine, p: &Portrait, as_of: Date, threads: usize, collect: 
     let next = AtomicUsize::new(0);
     let threads = threads.clamp(1, chunks.max(1));
     let work = || {
-        let mut w = Worker { cx: Ctx::new(p, as_of), memo: vec![None; engine.conditions.len()] };
+        let n = engine.conditions.len();
+        let mut w =
+            Worker { cx: Ctx::new(p, as_of), memo: vec![([0; WORDS], [0; WORDS]); n], stamp: vec![0; n], chunk: 0 };
         let mut out: Vec<MeasureRun> = vec![MeasureRun::default(); engine.measures.len()];
         loop {
             let c = next.fetch_add(1, Ordering::Relaxed);

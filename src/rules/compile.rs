@@ -512,6 +512,22 @@ fn put(t: &mut Mask, f: &mut Mask, i: usize, v: Option<bool>) {
     }
 }
 
+/// Builds the masks 64 rows at a time from a column slice and a per-value (known, value)
+/// test, without branches or bounds checks.
+#[inline]
+fn fill_col<T: Copy>(col: &[T], t: &mut Mask, f: &mut Mask, test: impl Fn(T) -> (bool, bool)) {
+    for (w, chunk) in col.chunks(64).enumerate() {
+        let (mut tb, mut fb) = (0u64, 0u64);
+        for (b, &v) in chunk.iter().enumerate() {
+            let (known, value) = test(v);
+            tb |= u64::from(known & value) << b;
+            fb |= u64::from(known & !value) << b;
+        }
+        t[w] = tb;
+        f[w] = fb;
+    }
+}
+
 /// Builds the masks 64 rows at a time from a per-row (known, value) test, without branches.
 #[inline]
 fn fill(n: usize, t: &mut Mask, f: &mut Mask, test: impl Fn(usize) -> (bool, bool)) {
@@ -540,21 +556,33 @@ fn cmp(op: BinOp, x: f64, y: f64) -> bool {
     }
 }
 
-/// Compares a column slice with a constant, 64 rows per word.
+/// Compares a column slice with a constant, 64 rows per word. A NaN (unknown) compares false
+/// every way, so each outcome is one comparison: `x >= c` holds, `x < c` fails. (`x < c || x > c`
+/// is not `x != c`: the latter is true for NaN.)
+#[allow(clippy::double_comparisons)]
 fn cmp_const(op: BinOp, xs: &[f64], c: f64, t: &mut Mask, f: &mut Mask) {
     if c.is_nan() {
         return;
     }
-    for (w, chunk) in xs.chunks(64).enumerate() {
-        let (mut tb, mut fb) = (0u64, 0u64);
-        for (b, &x) in chunk.iter().enumerate() {
-            let known = !x.is_nan();
-            let r = cmp(op, x, c);
-            tb |= u64::from(known & r) << b;
-            fb |= u64::from(known & !r) << b;
+    #[inline(always)]
+    fn bits(xs: &[f64], t: &mut Mask, f: &mut Mask, holds: impl Fn(f64) -> bool, fails: impl Fn(f64) -> bool) {
+        for (w, chunk) in xs.chunks(64).enumerate() {
+            let (mut tb, mut fb) = (0u64, 0u64);
+            for (b, &x) in chunk.iter().enumerate() {
+                tb |= u64::from(holds(x)) << b;
+                fb |= u64::from(fails(x)) << b;
+            }
+            t[w] = tb;
+            f[w] = fb;
         }
-        t[w] = tb;
-        f[w] = fb;
+    }
+    match op {
+        BinOp::Ge => bits(xs, t, f, |x| x >= c, |x| x < c),
+        BinOp::Gt => bits(xs, t, f, |x| x > c, |x| x <= c),
+        BinOp::Le => bits(xs, t, f, |x| x <= c, |x| x > c),
+        BinOp::Lt => bits(xs, t, f, |x| x < c, |x| x >= c),
+        BinOp::Eq => bits(xs, t, f, |x| x == c, |x| x < c || x > c),
+        _ => bits(xs, t, f, |x| x < c || x > c, |x| x == c),
     }
 }
 
@@ -598,34 +626,27 @@ impl BoolPlan {
                 cx.give(y);
             }
             BoolPlan::EnumIn(slot, mask) => {
-                let col = &cx.p.enums[*slot][start..start + n];
                 let mask = *mask;
-                fill(n, t, f, |i| (col[i] != NULL_ENUM, (mask >> (col[i] & 63)) & 1 == 1));
+                fill_col(&cx.p.enums[*slot][start..start + n], t, f, |v| (v != NULL_ENUM, (mask >> (v & 63)) & 1 == 1));
             }
-            BoolPlan::Flag(slot) => {
-                let col = &cx.p.flags[*slot][start..start + n];
-                fill(n, t, f, |i| (col[i] != NULL_FLAG, col[i] == 1));
-            }
+            BoolPlan::Flag(slot) => fill_col(&cx.p.flags[*slot][start..start + n], t, f, |v| (v != NULL_FLAG, v == 1)),
             BoolPlan::RegionIn(ranges) => {
                 let col = &cx.p.region[start..start + n];
                 match ranges.as_slice() {
-                    [(lo, hi)] => fill(n, t, f, |i| (col[i] != 0, col[i] >= *lo && col[i] < *hi)),
-                    _ => fill(n, t, f, |i| (col[i] != 0, ranges.iter().any(|(lo, hi)| col[i] >= *lo && col[i] < *hi))),
+                    [(lo, hi)] => fill_col(col, t, f, |r| (r != 0, r >= *lo && r < *hi)),
+                    _ => fill_col(col, t, f, |r| (r != 0, ranges.iter().any(|(lo, hi)| r >= *lo && r < *hi))),
                 }
             }
             BoolPlan::IndustryIn(ranges) => {
                 let col = &cx.p.industry[start..start + n];
                 match ranges.as_slice() {
-                    [(lo, hi)] => fill(n, t, f, |i| (col[i] != NULL_INDUSTRY, col[i] >= *lo && col[i] < *hi)),
-                    _ => fill(n, t, f, |i| {
-                        (col[i] != NULL_INDUSTRY, ranges.iter().any(|(lo, hi)| col[i] >= *lo && col[i] < *hi))
-                    }),
+                    [(lo, hi)] => fill_col(col, t, f, |x| (x != NULL_INDUSTRY, x >= *lo && x < *hi)),
+                    _ => {
+                        fill_col(col, t, f, |x| (x != NULL_INDUSTRY, ranges.iter().any(|(lo, hi)| x >= *lo && x < *hi)))
+                    }
                 }
             }
-            BoolPlan::CodeIn(codes) => {
-                let col = &cx.p.codes[start..start + n];
-                fill(n, t, f, |i| (true, codes.contains(&col[i])));
-            }
+            BoolPlan::CodeIn(codes) => fill_col(&cx.p.codes[start..start + n], t, f, |c| (true, codes.contains(&c))),
             BoolPlan::HasTag(key) => {
                 let valid = cx.valid();
                 let col = cx.p.tag_index.get(key).map(|i| &cx.p.tags[*i]);

@@ -324,7 +324,7 @@ proptest! {
         let mut eng = Engine::default();
         let ids = exprs.iter().zip(&conds).map(|(e, c)| eng.condition(c, super::compile::boolean(e).unwrap())).collect();
         let cap = Some(50_000_000);
-        eng.measures.push(MeasurePlan {
+        eng.push(MeasurePlan {
             measure_id: 1,
             version: 1,
             conditions: ids,

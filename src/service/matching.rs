@@ -11,9 +11,7 @@ use serde::Serialize;
 
 use super::{Result, Service, ServiceError};
 use crate::model::matching::{EligibleSet, MatchEvent, diff};
-use crate::model::{
-    Category, Date, Entity, FieldError, MeasureSpec, Mode, Money, SizeClass, TagDictionary, Timestamp, Vocabulary,
-};
+use crate::model::{Date, Entity, FieldError, MeasureSpec, Money, SizeClass, TagDictionary, Timestamp, Vocabulary};
 use crate::portrait::engine::{self, Amount, Collect, Engine, MeasurePlan, MeasureRun, amount_of};
 use crate::portrait::{Portrait, enum_keys, enum_slot, industry_table};
 use crate::rules::eval::{EntityRow, Outcome, Row, Val, eval, explain, missing};
@@ -32,7 +30,7 @@ pub struct Compiled {
 /// Everything matching keeps in memory.
 pub struct MatchState {
     pub portrait: Portrait,
-    pub measures: BTreeMap<u64, Compiled>,
+    pub measures: BTreeMap<u64, Arc<Compiled>>,
     pub engine: Engine,
     pub eligible: HashMap<u64, EligibleSet>,
     /// How long the last rebuild from the store took.
@@ -57,11 +55,11 @@ fn plan(engine: &mut Engine, c: &Compiled) -> std::result::Result<MeasurePlan, c
     })
 }
 
-fn build_engine(measures: &BTreeMap<u64, Compiled>, portrait: &Portrait, as_of: Date) -> Engine {
+fn build_engine(measures: &BTreeMap<u64, Arc<Compiled>>, portrait: &Portrait, as_of: Date) -> Engine {
     let mut engine = Engine::default();
     for c in measures.values() {
         match plan(&mut engine, c) {
-            Ok(p) => engine.measures.push(p),
+            Ok(p) => engine.push(p),
             Err(e) => tracing::error!(measure = c.measure_id, "measure left out of matching: {e}"),
         }
     }
@@ -139,48 +137,37 @@ pub struct Simulation {
     pub elapsed_ms: f64,
 }
 
-/// One condition's result for one entity.
-#[derive(Debug, Clone, Serialize)]
-pub struct ConditionResult {
-    pub label: Arc<str>,
-    pub expr: Arc<str>,
+/// A condition's outcome for one entity, its explanation and the fields it lacked. Shared
+/// by every measure that has the condition.
+#[derive(Debug)]
+pub struct Explanation {
     pub outcome: Outcome,
-    pub explanation: Arc<str>,
-    pub missing: Arc<[&'static str]>,
+    pub text: String,
+    pub missing: Vec<&'static str>,
 }
 
 /// Conditions already explained for this row: measures share many conditions (the engine's
 /// table of distinct conditions), and each is evaluated and explained once per entity.
 struct Explained<'a> {
-    seen: Vec<Option<Explanation>>,
-    ids: HashMap<u64, &'a [usize]>,
+    seen: Vec<Option<Arc<Explanation>>>,
+    engine: &'a Engine,
 }
 
 impl<'a> Explained<'a> {
     fn new(engine: &'a Engine) -> Explained<'a> {
-        Explained {
-            seen: vec![None; engine.conditions.len()],
-            ids: engine.measures.iter().map(|m| (m.measure_id, m.conditions.as_slice())).collect(),
-        }
+        Explained { seen: vec![None; engine.conditions.len()], engine }
     }
 }
 
-/// A condition's outcome, its explanation and the fields it lacked.
-type Explanation = (Outcome, Arc<str>, Arc<[&'static str]>);
-
-/// One measure's result for one entity.
-#[derive(Debug, Clone, Serialize)]
+/// One measure's result for one entity. Serializes with the measure's name, department and
+/// every condition's label, expression, outcome and explanation.
+#[derive(Debug, Clone)]
 pub struct MeasureMatch {
-    pub measure_id: u64,
-    pub policy_id: u64,
-    pub version: u32,
-    pub name: String,
-    pub category: Category,
-    pub mode: Mode,
-    pub department: String,
+    pub measure: Arc<Compiled>,
     pub open_now: bool,
     pub outcome: Outcome,
-    pub conditions: Vec<ConditionResult>,
+    /// In the measure's order.
+    pub conditions: Vec<Arc<Explanation>>,
     pub amount_wan: Option<f64>,
     /// Why there is no amount, or that the cap applied.
     pub amount_note: Option<String>,
@@ -194,16 +181,54 @@ impl MeasureMatch {
     }
 }
 
+impl Serialize for MeasureMatch {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        struct Conditions<'a>(&'a MeasureMatch);
+        impl Serialize for Conditions<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+                use serde::ser::SerializeSeq;
+                let mut seq = s.serialize_seq(Some(self.0.conditions.len()))?;
+                for (rule, e) in self.0.measure.rules.conditions.iter().zip(&self.0.conditions) {
+                    seq.serialize_element(&serde_json::json!({
+                        "label": &*rule.label, "expr": &*rule.source, "outcome": e.outcome,
+                        "explanation": e.text, "missing": e.missing,
+                    }))?;
+                }
+                seq.end()
+            }
+        }
+        let c = &self.measure;
+        let mut st = s.serialize_struct("MeasureMatch", 13)?;
+        st.serialize_field("measure_id", &c.measure_id)?;
+        st.serialize_field("policy_id", &c.policy_id)?;
+        st.serialize_field("version", &c.version)?;
+        st.serialize_field("name", &c.spec.name)?;
+        st.serialize_field("category", &c.spec.category)?;
+        st.serialize_field("mode", &c.spec.mode)?;
+        st.serialize_field("department", &c.spec.department)?;
+        st.serialize_field("open_now", &self.open_now)?;
+        st.serialize_field("outcome", &self.outcome)?;
+        st.serialize_field("conditions", &Conditions(self))?;
+        st.serialize_field("amount_wan", &self.amount_wan)?;
+        st.serialize_field("amount_note", &self.amount_note)?;
+        st.serialize_field("near_miss", &self.near_miss)?;
+        st.end()
+    }
+}
+
 /// Evaluates a measure for one row: outcome, per-condition explanations, amount, near miss.
 fn match_row(
-    c: &Compiled,
+    c: &Arc<Compiled>,
     row: &dyn Row,
     tags: &TagDictionary,
     today: Date,
     cache: &mut Explained<'_>,
 ) -> MeasureMatch {
-    let ids = cache.ids.get(&c.measure_id).copied().filter(|ids| ids.len() == c.rules.conditions.len());
-    let conditions: Vec<ConditionResult> = c
+    let engine = cache.engine;
+    let ids =
+        engine.plan(c.measure_id).map(|p| p.conditions.as_slice()).filter(|ids| ids.len() == c.rules.conditions.len());
+    let conditions: Vec<Arc<Explanation>> = c
         .rules
         .conditions
         .iter()
@@ -211,37 +236,35 @@ fn match_row(
         .map(|(k, r)| {
             let compute = || {
                 let outcome = Outcome::of(&eval(&r.expr, row));
-                let m: Vec<&'static str> = if outcome == Outcome::Unknown {
+                let missing = if outcome == Outcome::Unknown {
                     missing(&r.expr, row).iter().map(|f| f.label()).collect()
                 } else {
                     Vec::new()
                 };
-                (outcome, Arc::<str>::from(explain(&r.expr, row, tags)), Arc::<[&'static str]>::from(m))
+                Arc::new(Explanation { outcome, text: explain(&r.expr, row, tags), missing })
             };
-            let (outcome, explanation, missing_fields) = match ids.and_then(|ids| cache.seen.get_mut(ids[k])) {
-                Some(slot) => slot.get_or_insert_with(compute).clone(),
+            match ids.and_then(|ids| cache.seen.get_mut(ids[k])) {
+                Some(slot) => Arc::clone(slot.get_or_insert_with(compute)),
                 None => compute(),
-            };
-            ConditionResult {
-                label: Arc::clone(&r.label),
-                expr: Arc::clone(&r.source),
-                outcome,
-                explanation,
-                missing: missing_fields,
             }
         })
         .collect();
-    let fails: Vec<&ConditionResult> = conditions.iter().filter(|r| r.outcome == Outcome::NotEligible).collect();
+    let fails = conditions.iter().filter(|r| r.outcome == Outcome::NotEligible).count();
+    let first_fail = conditions.iter().position(|r| r.outcome == Outcome::NotEligible);
     let all_true = conditions.iter().all(|r| r.outcome == Outcome::Eligible);
     let outcome = if all_true {
         Outcome::Eligible
-    } else if fails.is_empty() {
+    } else if fails == 0 {
         Outcome::Unknown
     } else {
         Outcome::NotEligible
     };
-    let near_miss = (fails.len() == 1 && conditions.iter().all(|r| r.outcome != Outcome::Unknown))
-        .then(|| format!("还差一项：{}（{}）", fails[0].label, fails[0].explanation));
+    let near_miss = match first_fail {
+        Some(k) if fails == 1 && conditions.iter().all(|r| r.outcome != Outcome::Unknown) => {
+            Some(format!("还差一项：{}（{}）", c.rules.conditions[k].label, conditions[k].text))
+        }
+        _ => None,
+    };
     let (mut amount_wan, mut amount_note) = (None, None);
     if let Some(a) = &c.rules.amount
         && (all_true || near_miss.is_some())
@@ -270,13 +293,7 @@ fn match_row(
         }
     }
     MeasureMatch {
-        measure_id: c.measure_id,
-        policy_id: c.policy_id,
-        version: c.version,
-        name: c.spec.name.clone(),
-        category: c.spec.category,
-        mode: c.spec.mode,
-        department: c.spec.department.clone(),
+        measure: Arc::clone(c),
         open_now: c.spec.open_on(today),
         outcome,
         conditions,
@@ -420,7 +437,13 @@ impl Service {
                 Ok(rules) => {
                     measures.insert(
                         m.id,
-                        Compiled { measure_id: m.id, policy_id: m.policy_id, version: v, spec: version.spec, rules },
+                        Arc::new(Compiled {
+                            measure_id: m.id,
+                            policy_id: m.policy_id,
+                            version: v,
+                            spec: version.spec,
+                            rules,
+                        }),
                     );
                 }
                 Err(errors) => {
@@ -565,7 +588,7 @@ impl Service {
         let compiled = Compiled { measure_id, policy_id: m.policy_id, version: v.version, spec: v.spec, rules };
         let mut one = Engine::default();
         let plan = plan(&mut one, &compiled).map_err(|e| ServiceError::Internal(e.to_string()))?;
-        one.measures.push(plan);
+        one.push(plan);
         let runs = engine::run(
             &one,
             &state.portrait,
@@ -577,7 +600,7 @@ impl Service {
             .first()
             .map(|r| r.eligible_rows.iter().map(|(row, _)| state.portrait.ids[*row as usize]).collect())
             .unwrap_or_default();
-        state.measures.insert(measure_id, compiled);
+        state.measures.insert(measure_id, Arc::new(compiled));
         state.engine = build_engine(&state.measures, &state.portrait, self.today());
         self.record_sets(state, vec![(measure_id, v.version, ids)], "publish")?;
         Ok(())
@@ -593,7 +616,7 @@ impl Service {
         let start = Instant::now();
         let mut one = Engine::default();
         let p = plan(&mut one, &compiled).map_err(|e| ServiceError::Internal(e.to_string()))?;
-        one.measures.push(p);
+        one.push(p);
         one.order_by_selectivity(&state.portrait, as_of);
         let collect = Collect { eligible: true, unknown: true, near_miss: true };
         let runs = engine::run(&one, &state.portrait, as_of, engine::cores(), collect);
@@ -719,17 +742,15 @@ impl Service {
 
 /// Eligible first, then near misses, unknown, the rest; larger amounts first.
 fn sort_matches(mut v: Vec<MeasureMatch>) -> Vec<MeasureMatch> {
-    let rank = |m: &MeasureMatch| match (m.outcome, m.is_near_miss()) {
-        (Outcome::Eligible, _) => 0,
-        (_, true) => 1,
-        (Outcome::Unknown, _) => 2,
-        _ => 3,
-    };
-    v.sort_by(|a, b| {
-        rank(a)
-            .cmp(&rank(b))
-            .then(b.amount_wan.unwrap_or(0.0).total_cmp(&a.amount_wan.unwrap_or(0.0)))
-            .then(a.measure_id.cmp(&b.measure_id))
+    v.sort_by_cached_key(|m| {
+        let rank = match (m.outcome, m.is_near_miss()) {
+            (Outcome::Eligible, _) => 0u8,
+            (_, true) => 1,
+            (Outcome::Unknown, _) => 2,
+            _ => 3,
+        };
+        let fen = m.amount_wan.and_then(Money::from_wan_f64).map_or(0, Money::fen);
+        (rank, std::cmp::Reverse(fen), m.measure.measure_id)
     });
     v
 }
