@@ -173,6 +173,7 @@ const DEMO_ACCOUNTS: &[(&str, &str, Role, &str, &str)] = &[
     ("admin", "admin-2026", Role::Admin, "系统管理员", ""),
     ("keji", "keji-2026", Role::Staff, "科技局办事员", "哈尔滨市科学技术局"),
     ("renshe", "renshe-2026", Role::Staff, "人社局办事员", "哈尔滨市人力资源和社会保障局"),
+    ("qiye", "qiye-2026", Role::Enterprise, "企业用户（演示）", ""),
 ];
 
 fn main() -> ExitCode {
@@ -494,6 +495,13 @@ fn serve(dir: &Path, config: Config, listen: SocketAddr, demo: bool) -> Result<E
             if !exists {
                 let dept = (!department.is_empty()).then(|| department.to_string());
                 state.auth.user_create("demo", username, name, *role, dept, password).map_err(|e| e.to_string())?;
+                if *role == Role::Enterprise {
+                    // The demo enterprise account speaks for the first generated entity.
+                    let first = huiqi::service::entities::EntityQuery { limit: 1, ..Default::default() };
+                    if let Some(e) = state.svc.entity_list(&first).map_err(|e| e.to_string())?.entities.first() {
+                        state.auth.user_link_entity("demo", username, e.credit_code.as_str()).map_err(|e| e.to_string())?;
+                    }
+                }
             }
         }
     }

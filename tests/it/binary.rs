@@ -366,3 +366,62 @@ fn cli_import_refuses_bad_files_and_round_trips_exports() {
         assert_eq!(entity_count(data), 3);
     }
 }
+
+/// `huiqi rules check` and `huiqi simulate` on the command line.
+#[test]
+fn cli_rules_check_and_simulate() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let bin = env!("CARGO_BIN_EXE_huiqi");
+    let run = |args: &[&str]| {
+        std::process::Command::new(bin)
+            .args(args)
+            .env("HUIQI_TODAY", "2026-11-27")
+            .env("HUIQI_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let seeds: Vec<String> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/seed/policies"))
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .collect();
+    let mut args = vec!["rules", "check"];
+    args.extend(seeds.iter().map(String::as_str));
+    let out = run(&args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("all rules type-check"));
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "name = \"x\"\nmode = \"apply\"\n[[conditions]]\nlabel = \"a\"\nexpr = 'revenue >= 1 && rd_ration >= 3'\n").unwrap();
+    let out = run(&["rules", "check", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("condition 1, column 16: unknown field `rd_ration`; did you mean `rd_ratio`?"), "{text}");
+    assert!(text.contains("               ^^^^^^^^^"), "a caret under the name: {text}");
+
+    let out = run(&["--data", data.to_str().unwrap(), "seed", "--entities", "300", "--seed", "4"]);
+    assert!(out.status.success());
+    let measure = dir.path().join("m.toml");
+    std::fs::write(
+        &measure,
+        "name = \"研发费用补助\"\nmode = \"apply\"\namount = \"min(rd_expense * 0.1, 100)\"\ncap = 100\n[[conditions]]\nlabel = \"制造业\"\nexpr = 'industry.within(\"C\")'\n",
+    )
+    .unwrap();
+    let out_csv = dir.path().join("out.csv");
+    let out = run(&["--data", data.to_str().unwrap(), "simulate", "--measure", measure.to_str().unwrap(), "--out", out_csv.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary = String::from_utf8_lossy(&out.stdout).to_string();
+    let number = |word: &str| -> usize {
+        let at = summary.find(word).unwrap();
+        summary[..at].trim_end().rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    let (eligible, unknown) = (number(" eligible"), number(" unknown"));
+    assert!(eligible > 0, "{summary}");
+    let csv = std::fs::read_to_string(&out_csv).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("credit_code,outcome,amount"));
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), eligible + unknown);
+    assert_eq!(rows.iter().filter(|l| l.contains(",eligible,")).count(), eligible);
+    assert!(rows.iter().filter(|l| l.contains(",unknown,")).all(|l| l.ends_with(",unknown,")));
+}

@@ -208,40 +208,91 @@ fn send(url: &str, method: &str, body: Option<Value>) -> Result<Value, String> {
     Ok(v["value"].clone())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn browser_searches_and_opens_a_policy() {
+/// The browser and its driver, or why they are missing. With `HUIQI_BROWSER_TESTS=1` a missing
+/// browser fails the test; otherwise it is skipped with a loud message.
+fn browser_paths() -> Option<(PathBuf, PathBuf)> {
     let required = std::env::var("HUIQI_BROWSER_TESTS").is_ok_and(|v| v == "1");
-    let (driver_path, chrome) =
-        match (locate("CHROMEDRIVER", "/usr/bin/chromedriver"), locate("CHROME_BIN", "/usr/bin/chromium")) {
-            (Ok(d), Ok(c)) => (d, c),
-            (d, c) => {
-                let why: Vec<String> = [d.err(), c.err()].into_iter().flatten().collect();
-                let why = why.join("; ");
-                if required {
-                    panic!("HUIQI_BROWSER_TESTS=1 but the browser is missing: {why}");
-                }
-                eprintln!(
-                    "SKIPPED browser test: {why}. Install it with `apt-get install chromium chromium-driver` \
-                 (or set $CHROME_BIN and $CHROMEDRIVER); set HUIQI_BROWSER_TESTS=1 to make a missing browser fail."
-                );
-                return;
+    match (locate("CHROMEDRIVER", "/usr/bin/chromedriver"), locate("CHROME_BIN", "/usr/bin/chromium")) {
+        (Ok(d), Ok(c)) => Some((d, c)),
+        (d, c) => {
+            let why: Vec<String> = [d.err(), c.err()].into_iter().flatten().collect();
+            let why = why.join("; ");
+            if required {
+                panic!("HUIQI_BROWSER_TESTS=1 but the browser is missing: {why}");
             }
-        };
+            eprintln!(
+                "SKIPPED browser test: {why}. Install it with `apt-get install chromium chromium-driver` \
+                 (or set $CHROME_BIN and $CHROMEDRIVER); set HUIQI_BROWSER_TESTS=1 to make a missing browser fail."
+            );
+            None
+        }
+    }
+}
 
-    let app = TestApp::with_demo(20);
+/// Serves `app` on a real port and runs `steps` in a fresh headless browser against it.
+async fn in_browser(app: TestApp, steps: impl FnOnce(&Session, &str) + Send + 'static) {
+    let Some((driver_path, chrome)) = browser_paths() else { return };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(huiqi::http::serve(listener, app.state.clone(), async move {
         let _ = stopped.await;
     }));
-
-    let steps = tokio::task::spawn_blocking(move || {
+    let outcome = tokio::task::spawn_blocking(move || {
         // Declared first so that it is removed last, after the browser has closed.
         let profile = tempfile::tempdir().unwrap();
         let driver = ChromeDriver::start(&driver_path);
         let session = Session::new(&driver, &chrome, profile.path());
+        steps(&session, &base);
+        drop(session);
+        drop(driver);
+        drop(profile);
+    })
+    .await;
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
+    drop(app);
+    if let Err(e) = outcome {
+        if e.is_panic() {
+            std::panic::resume_unwind(e.into_panic());
+        }
+        panic!("the browser steps did not finish: {e}");
+    }
+}
 
+impl Session {
+    /// A DOM property of an element (`value` of an input, say).
+    fn prop(&self, element: &str, name: &str) -> String {
+        let v = self.must("GET", &format!("/element/{element}/property/{name}"), None);
+        v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())
+    }
+
+    fn clear(&self, element: &str) {
+        self.must("POST", &format!("/element/{element}/clear"), Some(json!({})));
+    }
+
+    /// Waits (up to 15 s) until `check` holds.
+    fn wait_until(&self, what: &str, mut check: impl FnMut(&Session) -> bool) {
+        if poll(Duration::from_secs(15), || check(self).then_some(())).is_none() {
+            self.fail(&format!("timed out waiting for {what}"));
+        }
+    }
+
+    fn sign_in(&self, base: &str, username: &str) {
+        self.go(&format!("{base}/login?next=/staff"));
+        let u = self.find("#username");
+        self.type_into(&u, username);
+        let p = self.find("#password");
+        self.type_into(&p, "secret123");
+        let button = self.find("main form button[type=submit]");
+        self.click(&button);
+        self.wait_for_url("/staff");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_searches_and_opens_a_policy() {
+    in_browser(TestApp::with_demo(20), |session, base| {
         session.go(&format!("{base}/"));
         let q = session.find("#home-q");
         session.type_into(&q, "高新");
@@ -268,19 +319,79 @@ async fn browser_searches_and_opens_a_policy() {
             session.fail(&format!("the measure page's title is {title:?}"));
         }
         assert!(title.contains(&heading), "the title {title:?} does not name the measure {heading:?}");
+    })
+    .await;
+}
 
-        drop(session);
-        drop(driver);
-        drop(profile);
-    });
-    let outcome = steps.await;
-
-    let _ = stop.send(());
-    let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
-    if let Err(e) = outcome {
-        if e.is_panic() {
-            std::panic::resume_unwind(e.into_panic());
+/// 政策计算器: a person picks a few attributes and sees what fits, explained.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_calculator_shows_what_fits() {
+    in_browser(TestApp::with_demo(20), |session, base| {
+        session.go(&format!("{base}/calculator"));
+        for option in ["#c-entity_type option[value=individual]", "#c-region option[value=\"230125\"]", "#c-dishonest option[value=false]"] {
+            let o = session.find(option);
+            session.click(&o);
         }
-        panic!("the browser steps did not finish: {e}");
-    }
+        let industry = session.find("#c-industry");
+        session.type_into(&industry, "F5211");
+        let submit = session.find("#calc-submit");
+        session.click(&submit);
+        session.wait_for_url("entity_type=individual");
+        let eligible = session.find("#eligible");
+        let text = session.text(&eligible);
+        if !text.contains("个体工商户") {
+            session.fail(&format!("the measures that fit do not include the individual-business relief: {text}"));
+        }
+        // The explanation opens on request and names the actual value.
+        let summary = session.find("#eligible details summary");
+        session.click(&summary);
+        let details = session.find("#eligible details");
+        assert!(session.text(&details).contains("宾县"), "the explanation shows the region");
+    })
+    .await;
+}
+
+/// The rule builder writes the expression from pickers, switches to raw text and back, and
+/// counts eligible entities live as the measure is edited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_rule_builder_counts_live() {
+    let app = TestApp::with_demo(300);
+    app.auth().user_create("test", "builder", "编辑", huiqi::model::Role::Staff, None, "secret123").unwrap();
+    let policy = app.svc().policy_search(&Default::default(), huiqi::service::policies::Audience::Public).unwrap()[0].policy.id;
+    in_browser(app, move |session, base| {
+        session.sign_in(base, "builder");
+        session.go(&format!("{base}/staff/policies/{policy}/measures/new"));
+        let field = session.find("#cond-rows .rowline.cond .builder select");
+        let region = session.find("#cond-rows .rowline.cond .builder select option[value=region]");
+        session.click(&region);
+        let province = session.find("#cond-rows .rowline.cond .builder .value select option[value=\"23\"]");
+        session.click(&province);
+        let expr = session.find("#cond-rows .rowline.cond input[name=cond_expr]");
+        session.wait_until("the builder to write the expression", |s| s.prop(&expr, "value") == "region.within(\"23\")");
+        assert_eq!(session.prop(&field, "value"), "region");
+        // Every generated entity lies in Heilongjiang: the live count is all of them.
+        session.wait_until("the live count of 300", |s| {
+            s.find_all("#live .live-eligible b").first().is_some_and(|b| s.text(b) == "300")
+        });
+
+        // Raw text, then back to the pickers.
+        let toggle = session.find("#cond-rows .rowline.cond button.toggle");
+        session.click(&toggle);
+        session.clear(&expr);
+        session.type_into(&expr, "rd_ratio >= 3");
+        session.wait_until("a smaller live count", |s| {
+            s.find_all("#live .live-eligible b").first().is_some_and(|b| s.text(b).parse::<u32>().is_ok_and(|n| n < 300))
+        });
+        session.click(&toggle);
+        session.wait_until("the pickers to read the expression back", |s| s.prop(&field, "value") == "rd_ratio");
+
+        // A mistake is shown at its condition.
+        session.click(&toggle);
+        session.clear(&expr);
+        session.type_into(&expr, "rd_ration >= 3");
+        session.wait_until("the error at the condition", |s| {
+            s.find_all("#cond-rows .cond-info.error").first().is_some_and(|e| s.text(e).contains("rd_ratio"))
+        });
+    })
+    .await;
 }

@@ -64,6 +64,8 @@ impl TestApp {
         let config = Config { today: Some(Date::parse(TODAY).unwrap()), fast_password_hashing: true };
         let svc = Service::new(store, config);
         svc.init_reference("test").unwrap();
+        // As `serve` does: the match state is in memory before the first request.
+        svc.matching_init().unwrap();
         let state = AppState::new(svc);
         let router = http::router(state.clone());
         TestApp { _dir: dir, state, router }

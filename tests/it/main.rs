@@ -9,4 +9,5 @@ mod binary;
 mod browser;
 mod common;
 mod http_client;
+mod matching;
 mod pages;

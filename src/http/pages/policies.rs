@@ -123,11 +123,8 @@ async fn measure_form(
         .svc
         .blocking(move |s| Ok((s.policy_get(policy_id, Audience::Staff)?, s.departments()?, s.tags()?)))
         .await?;
-    let fields: Vec<_> = crate::model::Field::ALL
-        .iter()
-        .filter(|f| f.in_rules())
-        .map(|f| serde_json::json!({"name": f.name(), "label": f.label(), "unit": f.unit()}))
-        .collect();
+    let fields = crate::rules::catalog::entries();
+    let builder = builder_data(&fields, &tags);
     Ok(viewer.render(
         "measure_form.html",
         context! {
@@ -138,10 +135,37 @@ async fn measure_form(
             departments,
             tags => to_value(&tags),
             catalog => to_value(&fields),
+            builder => builder,
             form_kinds => FORM_FIELD_KINDS.to_vec(),
             ..vocabularies()
         },
     )?)
+}
+
+/// What the rule builder's pickers offer, as JSON for the page's script: fields with types
+/// and values, tags, Heilongjiang's regions as prefixes, industry sections, divisions and groups.
+fn builder_data(fields: &[crate::rules::catalog::CatalogEntry], tags: &[crate::model::TagDef]) -> String {
+    use crate::model::reference::{self, IndustryLevel, RegionLevel};
+    let regions: Vec<(String, String)> = reference::regions()
+        .filter(|r| r.code.starts_with("23") && r.name != "市辖区")
+        .map(|r| {
+            let prefix = match r.level {
+                RegionLevel::Province => r.code[..2].to_string(),
+                RegionLevel::City => r.code[..4].to_string(),
+                RegionLevel::County => r.code.clone(),
+            };
+            (prefix, reference::region_full_name(&r.code))
+        })
+        .collect();
+    let industries: Vec<(String, String)> = reference::industries()
+        .filter(|i| i.level != IndustryLevel::Class)
+        .map(|i| (i.code.clone(), i.name.clone()))
+        .collect();
+    let tags: Vec<(&str, &str)> = tags.iter().map(|t| (t.key.as_str(), t.label.as_str())).collect();
+    // Embedded in a <script type="application/json">: `</` must not close the element.
+    serde_json::json!({ "fields": fields, "tags": tags, "regions": regions, "industries": industries })
+        .to_string()
+        .replace("</", "<\\/")
 }
 
 async fn measures_new(State(state): State<AppState>, viewer: Viewer, Path(policy_id): Path<u64>) -> StaffResult {

@@ -1,0 +1,299 @@
+//! Matching through the API and pages: simulation against a row-by-row reading, rule errors
+//! with positions, an entity's explanations, the calculator, and the match events recorded
+//! when a measure is published or an entity changes.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use huiqi::model::Date;
+use huiqi::rules::check::Want;
+use huiqi::rules::eval::{EntityRow, Outcome, Val, eval};
+use serde_json::{Value, json};
+
+use crate::common::{TODAY, TestApp, credit_code};
+
+fn measure() -> Value {
+    json!({
+        "name": "研发费用补助",
+        "mode": "apply",
+        "amount": "min(rd_expense * 0.1, 100)",
+        "cap": 50,
+        "conditions": [
+            {"label": "在本省注册", "expr": "region.within(\"23\")"},
+            {"label": "制造业或软件业", "expr": "industry.within(\"C\") || industry.within(\"I65\")"},
+            {"label": "研发投入占比不低于3%", "expr": "rd_ratio >= 3"},
+            {"label": "无失信记录", "expr": "!dishonest"}
+        ]
+    })
+}
+
+/// Every entity of the store, read back through the service.
+fn all_entities(app: &TestApp) -> Vec<huiqi::model::Entity> {
+    let mut out = Vec::new();
+    let mut after = 0;
+    loop {
+        let q = huiqi::service::entities::EntityQuery { after, limit: 500, ..Default::default() };
+        let page = app.svc().entity_list(&q).unwrap();
+        out.extend(page.entities);
+        match page.next_after {
+            Some(a) => after = a,
+            None => return out,
+        }
+    }
+}
+
+#[tokio::test]
+async fn simulation_agrees_with_a_row_by_row_reading() {
+    let app = TestApp::with_demo(400);
+    let token = app.staff_token("clerk");
+    let mut body = measure();
+    body["list"] = json!(true);
+    let r = app.json("POST", "/api/v1/simulate", Some(&token), body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let sim = r.json();
+    // The same measure, read entity by entity with the interpreter.
+    let tags = app.svc().tag_dictionary().unwrap();
+    let exprs: Vec<_> = measure()["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| huiqi::rules::compile_expr(c["expr"].as_str().unwrap(), Want::Condition, &tags).unwrap())
+        .collect();
+    let amount = huiqi::rules::compile_expr("min(rd_expense * 0.1, 100)", Want::Amount, &tags).unwrap();
+    let (mut eligible, mut unknown, mut near, mut total) = (Vec::new(), 0u64, 0u64, 0i64);
+    for e in all_entities(&app) {
+        let row = EntityRow { entity: &e, as_of: Date::parse(TODAY).unwrap() };
+        let outs: Vec<Outcome> = exprs.iter().map(|x| Outcome::of(&eval(x, &row))).collect();
+        let fails = outs.iter().filter(|o| **o == Outcome::NotEligible).count();
+        if outs.iter().all(|o| *o == Outcome::Eligible) {
+            eligible.push(e.credit_code.to_string());
+            if let Val::Num(v) = eval(&amount, &row) {
+                total += ((v * 1e6).round() as i64).min(50_000_000);
+            }
+        } else if fails == 0 {
+            unknown += 1;
+        } else if fails == 1 && !outs.contains(&Outcome::Unknown) {
+            near += 1;
+        }
+    }
+    assert!(!eligible.is_empty(), "the demo has eligible entities");
+    assert_eq!(sim["eligible"], eligible.len());
+    assert_eq!(sim["unknown"], unknown);
+    assert_eq!(sim["near_miss"], near);
+    assert_eq!(sim["total_fen"], total);
+    assert_eq!(sim["entities"], 400);
+    let listed: Vec<&str> = sim["list"].as_array().unwrap().iter().filter(|r| r["outcome"] == "eligible").map(|r| r["credit_code"].as_str().unwrap()).collect();
+    eligible.sort();
+    assert_eq!(listed, eligible);
+    // Breakdowns add up.
+    for dim in ["city", "county", "section", "size"] {
+        let sum: u64 = sim["breakdown"]["eligible"][dim].as_array().unwrap().iter().map(|b| b["count"].as_u64().unwrap()).sum();
+        assert_eq!(sum, eligible.len() as u64, "{dim}");
+    }
+    let blockers: u64 = sim["conditions"].as_array().unwrap().iter().map(|c| c["near_miss"].as_u64().unwrap()).sum();
+    assert_eq!(blockers, near);
+
+    // "As of" a later date changes age-based outcomes, never the request's validity.
+    let r = app
+        .json("POST", "/api/v1/simulate", Some(&token), json!({"name": "x", "mode": "auto", "as_of": "2030-01-01", "conditions": [{"label": "成立满10年", "expr": "age_years >= 10"}]}))
+        .await;
+    let later = r.json()["eligible"].as_u64().unwrap();
+    let r = app.json("POST", "/api/v1/simulate", Some(&token), json!({"name": "x", "mode": "auto", "conditions": [{"label": "成立满10年", "expr": "age_years >= 10"}]})).await;
+    assert!(later >= r.json()["eligible"].as_u64().unwrap());
+}
+
+#[tokio::test]
+async fn bad_rules_are_refused_with_positions() {
+    let app = TestApp::with_demo(10);
+    let token = app.staff_token("clerk");
+    let mut body = measure();
+    body["conditions"][2]["expr"] = json!("rd_ration >= 3");
+    let r = app.json("POST", "/api/v1/simulate", Some(&token), body.clone()).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let v = r.json();
+    assert_eq!(v["fields"][0]["field"], "conditions[2].expr");
+    let msg = v["fields"][0]["message"].as_str().unwrap();
+    assert!(msg.contains("第 3 个条件") && msg.contains("第 1 个字符") && msg.contains("rd_ratio"), "{msg}");
+
+    let r = app.json("POST", "/api/v1/rules/check", Some(&token), body).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let e = &r.json()["errors"][0];
+    assert_eq!((e["start"].as_u64(), e["end"].as_u64()), (Some(0), Some(9)));
+    assert!(e["en"].as_str().unwrap().contains("did you mean `rd_ratio`"));
+    let r = app.json("POST", "/api/v1/rules/check", Some(&token), measure()).await;
+    assert_eq!(r.json()["ok"], true);
+
+    // Saving a measure whose rules do not check is refused, nothing written.
+    let policy = app.svc().policy_search(&Default::default(), huiqi::service::policies::Audience::Public).unwrap()[0].policy.id;
+    let mut bad = measure();
+    bad["category"] = json!("subsidy");
+    bad["department"] = json!("科技局");
+    bad["amount"] = json!("rd_expense > 1");
+    let before = app.svc().stats().unwrap().measures;
+    let r = app.json("POST", &format!("/api/v1/policies/{policy}/measures"), Some(&token), bad).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().contains("兑现标准"));
+    assert_eq!(app.svc().stats().unwrap().measures, before);
+
+    let r = app.json("POST", "/api/v1/simulate", None, measure()).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "simulation is for staff");
+}
+
+#[tokio::test]
+async fn publishing_and_entity_writes_record_match_events() {
+    let app = TestApp::with_demo(300);
+    let token = app.staff_token("clerk");
+    let events = app.get_as("/api/v1/match-events?after=0&limit=1000", &token).await.json();
+    let seeded = events["events"].as_array().unwrap().len();
+    assert!(seeded > 0, "publishing the demo measures recorded their eligible sets");
+
+    let policy = app.svc().policy_search(&Default::default(), huiqi::service::policies::Audience::Public).unwrap()[0].policy.id;
+    let mut m = measure();
+    m["category"] = json!("subsidy");
+    m["department"] = json!("科技局");
+    let id = app.json("POST", &format!("/api/v1/policies/{policy}/measures"), Some(&token), m.clone()).await.json()["measure_id"].as_u64().unwrap();
+    let sim = app.json("POST", "/api/v1/simulate", Some(&token), measure()).await.json();
+    app.json("POST", &format!("/api/v1/measures/{id}/publish"), Some(&token), json!({})).await;
+    let events = app.get_as("/api/v1/match-events?after=0&limit=1000", &token).await.json();
+    let mine: Vec<&Value> = events["events"].as_array().unwrap().iter().filter(|e| e["measure_id"] == id).collect();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0]["cause"], "publish");
+    assert_eq!(mine[0]["newly_eligible"].as_array().unwrap().len() as u64, sim["eligible"].as_u64().unwrap());
+    let last = events["events"].as_array().unwrap().last().unwrap()["seq"].as_u64().unwrap();
+
+    // A new entity that meets every condition becomes eligible at once.
+    let code = credit_code(77);
+    let r = app
+        .json(
+            "PUT",
+            &format!("/api/v1/entities/{code}"),
+            Some(&token),
+            json!({"name": "道里智造科技有限公司", "region": "230102", "industry": "C3911", "revenue": 1000, "rd_expense": 50, "dishonest": false}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let entity_id = r.json()["entity"]["id"].as_u64().unwrap();
+    let events = app.get_as(&format!("/api/v1/match-events?after={last}"), &token).await.json();
+    let added = events["events"].as_array().unwrap().iter().find(|e| e["measure_id"] == id).expect("an event for the measure");
+    assert_eq!(added["cause"], "entity");
+    assert_eq!(added["newly_eligible"], json!([entity_id]));
+    let last = events["events"].as_array().unwrap().last().unwrap()["seq"].as_u64().unwrap();
+    // …and no longer eligible when its R&D falls below 3%.
+    app.json("PUT", &format!("/api/v1/entities/{code}"), Some(&token), json!({"rd_expense": 10})).await;
+    let events = app.get_as(&format!("/api/v1/match-events?after={last}"), &token).await.json();
+    let removed = events["events"].as_array().unwrap().iter().find(|e| e["measure_id"] == id).expect("an event for the measure");
+    assert_eq!(removed["no_longer_eligible"], json!([entity_id]));
+
+    // A full rematch finds nothing new.
+    let r = app.json("POST", "/api/v1/rematch", Some(&token), json!({})).await;
+    assert_eq!(r.json()["changed"], 0, "{}", r.text());
+}
+
+#[tokio::test]
+async fn an_entity_sees_every_measure_explained() {
+    let app = TestApp::with_demo(50);
+    let token = app.staff_token("clerk");
+    let code = credit_code(5);
+    app.json(
+        "PUT",
+        &format!("/api/v1/entities/{code}"),
+        Some(&token),
+        json!({"name": "宾县测试企业", "entity_type": "enterprise", "status": "active", "region": "230125", "industry": "C3911", "revenue": 1000, "rd_expense": 21, "employees": 50, "dishonest": false, "tags": ["tech_sme@2025-06-01"]}),
+    )
+    .await;
+    let r = app.get_as(&format!("/api/v1/entities/{code}/matches"), &token).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let v = r.json();
+    let measures = v["measures"].as_array().unwrap();
+    assert!(measures.len() >= 30, "every published measure");
+    for m in measures {
+        assert!(["eligible", "not_eligible", "unknown"].contains(&m["outcome"].as_str().unwrap()));
+        for c in m["conditions"].as_array().unwrap() {
+            assert!(!c["explanation"].as_str().unwrap().is_empty(), "{m}");
+        }
+    }
+    // Ordered: eligible first.
+    assert_eq!(measures[0]["outcome"], "eligible");
+    let all: Vec<String> = measures.iter().flat_map(|m| m["conditions"].as_array().unwrap().iter().map(|c| c["explanation"].as_str().unwrap().to_string())).collect();
+    assert!(all.iter().any(|e| e.contains("研发投入占比 2.1%")), "actual values appear: {all:?}");
+    assert!(measures.iter().any(|m| m["near_miss"].as_str().is_some_and(|n| n.starts_with("还差一项："))));
+
+    // The staff entity file shows the same.
+    let b = app.sign_in("viewer").await;
+    let page = app.page(&b.cookie, &format!("/staff/entities/{code}")).await.text();
+    assert!(page.contains("政策匹配") && page.contains("研发投入占比 2.1%"));
+}
+
+#[tokio::test]
+async fn the_calculator_for_anyone_and_for_an_enterprise() {
+    let app = TestApp::with_demo(20);
+    let attrs = json!({"entity_type": "individual", "region": "230125", "industry": "F5211", "established": "2020-05-01", "status": "active", "dishonest": false, "employees": 3});
+    let r = app.json("POST", "/api/v1/calculator", None, attrs).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let measures = r.json()["measures"].as_array().unwrap().clone();
+    let fits: Vec<&str> = measures.iter().filter(|m| m["outcome"] == "eligible").map(|m| m["name"].as_str().unwrap()).collect();
+    assert!(fits.iter().any(|n| n.contains("个体工商户")), "a Binxian shop fits the individual-business relief: {fits:?}");
+    let r = app.json("POST", "/api/v1/calculator", None, json!({"employees": -1})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().contains("负数"));
+
+    let page = app.get("/calculator?entity_type=individual&region=230125&industry=F5211&established=2020-05-01&status=active&dishonest=false").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = page.text();
+    assert!(html.contains("符合条件") && html.contains("个体工商户") && html.contains("逐条说明"));
+    let empty = app.get("/calculator").await.text();
+    assert!(empty.contains("开始计算") && !empty.contains("id=\"eligible\""));
+    let bad = app.get("/calculator?employees=-1").await.text();
+    assert!(bad.contains("不能为负数"));
+
+    // An enterprise account sees its own entity's results without typing.
+    let code = app.svc().entity_list(&huiqi::service::entities::EntityQuery { limit: 1, ..Default::default() }).unwrap().entities[0].credit_code.to_string();
+    app.auth().user_create("test", "qiye", "企业用户", huiqi::model::Role::Enterprise, None, "secret123").unwrap();
+    app.auth().user_link_entity("test", "qiye", &code).unwrap();
+    let form = "username=qiye&password=secret123&next=%2Fcalculator";
+    let login = app
+        .send(Request::post("/login").header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(Body::from(form)).unwrap())
+        .await;
+    let cookie = login.cookie("huiqi_session").unwrap();
+    let own = app.page(&cookie, "/calculator").await.text();
+    assert!(own.contains("已按贵企业在平台的档案计算"), "{own}");
+    assert_eq!(app.page(&cookie, "/staff").await.status, StatusCode::FORBIDDEN, "enterprises do not enter the staff console");
+}
+
+#[tokio::test]
+async fn browser_sessions_need_the_csrf_header_for_api_writes() {
+    let app = TestApp::with_demo(5);
+    let b = app.sign_in("clerk").await;
+    let post = |csrf: Option<&str>| {
+        let mut req = Request::post("/api/v1/simulate").header(header::CONTENT_TYPE, "application/json").header(header::COOKIE, &b.cookie);
+        if let Some(c) = csrf {
+            req = req.header("x-csrf-token", c);
+        }
+        req.body(Body::from(measure().to_string())).unwrap()
+    };
+    assert_eq!(app.send(post(None)).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.send(post(Some("nope"))).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.send(post(Some(&b.csrf))).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn staff_pages_show_simulation_and_refuse_bad_rules() {
+    let app = TestApp::with_demo(100);
+    let b = app.sign_in("clerk").await;
+    let m = &app.svc().policy_search(&Default::default(), huiqi::service::policies::Audience::Public).unwrap()[0].measures[0];
+    let page = app.page(&b.cookie, &format!("/measures/{}", m.id)).await.text();
+    assert!(page.contains("id=\"simulation\"") && page.contains("按地市"));
+    assert!(!app.get(&format!("/measures/{}", m.id)).await.text().contains("id=\"simulation\""), "the public sees no simulation");
+
+    let form = app.page(&b.cookie, &format!("/staff/measures/{}/edit", m.id)).await.text();
+    assert!(form.contains("id=\"builder-data\"") && form.contains("\"fields\""));
+    let saved = app
+        .form(
+            &b,
+            &format!("/staff/measures/{}", m.id),
+            &[("csrf", &b.csrf), ("name", "x"), ("category", "subsidy"), ("mode", "apply"), ("department", "d"), ("cond_label", "错字"), ("cond_expr", "revenu > 1")],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let html = saved.text();
+    assert!(html.contains("第 1 个条件") && html.contains("revenue"), "{html}");
+}
