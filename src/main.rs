@@ -499,7 +499,10 @@ fn serve(dir: &Path, config: Config, listen: SocketAddr, demo: bool) -> Result<E
                     // The demo enterprise account speaks for the first generated entity.
                     let first = huiqi::service::entities::EntityQuery { limit: 1, ..Default::default() };
                     if let Some(e) = state.svc.entity_list(&first).map_err(|e| e.to_string())?.entities.first() {
-                        state.auth.user_link_entity("demo", username, e.credit_code.as_str()).map_err(|e| e.to_string())?;
+                        state
+                            .auth
+                            .user_link_entity("demo", username, e.credit_code.as_str())
+                            .map_err(|e| e.to_string())?;
                     }
                 }
             }

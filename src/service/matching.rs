@@ -146,16 +146,62 @@ pub struct Explanation {
     pub missing: Vec<&'static str>,
 }
 
-/// Conditions already explained for this row: measures share many conditions (the engine's
-/// table of distinct conditions), and each is evaluated and explained once per entity.
-struct Explained<'a> {
-    seen: Vec<Option<Arc<Explanation>>>,
-    engine: &'a Engine,
+/// One entity's explanations: each distinct condition once, and every measure's conditions as
+/// positions into that list (`refs`), shared by all of that entity's `MeasureMatch`es.
+#[derive(Debug, Default)]
+pub struct ExplainTable {
+    pub explanations: Vec<Explanation>,
+    refs: Vec<u32>,
 }
 
-impl<'a> Explained<'a> {
-    fn new(engine: &'a Engine) -> Explained<'a> {
-        Explained { seen: vec![None; engine.conditions.len()], engine }
+/// Builds an entity's explanation table: measures share many conditions (the engine's table
+/// of distinct conditions), and each is evaluated and explained once.
+struct Explainer<'a> {
+    engine: &'a Engine,
+    table: ExplainTable,
+    /// Engine condition id → position in `table.explanations`.
+    slot: Vec<u32>,
+}
+
+impl<'a> Explainer<'a> {
+    fn new(engine: &'a Engine) -> Explainer<'a> {
+        Explainer { engine, table: ExplainTable::default(), slot: vec![u32::MAX; engine.conditions.len()] }
+    }
+
+    /// Explains each condition of `c` (reusing what is known) and returns their range in `refs`.
+    fn conditions(&mut self, c: &Compiled, row: &dyn Row, tags: &TagDictionary) -> std::ops::Range<usize> {
+        let ids = self
+            .engine
+            .plan(c.measure_id)
+            .map(|p| p.conditions.as_slice())
+            .filter(|ids| ids.len() == c.rules.conditions.len());
+        let start = self.table.refs.len();
+        for (k, r) in c.rules.conditions.iter().enumerate() {
+            let known = ids.map(|ids| ids[k]).filter(|id| self.slot[*id] != u32::MAX);
+            let at = match known {
+                Some(id) => self.slot[id],
+                None => {
+                    let outcome = Outcome::of(&eval(&r.expr, row));
+                    let missing = if outcome == Outcome::Unknown {
+                        missing(&r.expr, row).iter().map(|f| f.label()).collect()
+                    } else {
+                        Vec::new()
+                    };
+                    self.table.explanations.push(Explanation { outcome, text: explain(&r.expr, row, tags), missing });
+                    let at = (self.table.explanations.len() - 1) as u32;
+                    if let Some(ids) = ids {
+                        self.slot[ids[k]] = at;
+                    }
+                    at
+                }
+            };
+            self.table.refs.push(at);
+        }
+        start..self.table.refs.len()
+    }
+
+    fn outcome(&self, range: &std::ops::Range<usize>, k: usize) -> &Explanation {
+        &self.table.explanations[self.table.refs[range.start + k] as usize]
     }
 }
 
@@ -166,8 +212,8 @@ pub struct MeasureMatch {
     pub measure: Arc<Compiled>,
     pub open_now: bool,
     pub outcome: Outcome,
-    /// In the measure's order.
-    pub conditions: Vec<Arc<Explanation>>,
+    table: Arc<ExplainTable>,
+    range: std::ops::Range<usize>,
     pub amount_wan: Option<f64>,
     /// Why there is no amount, or that the cap applied.
     pub amount_note: Option<String>,
@@ -179,6 +225,11 @@ impl MeasureMatch {
     pub fn is_near_miss(&self) -> bool {
         self.near_miss.is_some()
     }
+
+    /// Each condition's explanation, in the measure's order.
+    pub fn conditions(&self) -> impl Iterator<Item = &Explanation> {
+        self.table.refs[self.range.clone()].iter().map(|i| &self.table.explanations[*i as usize])
+    }
 }
 
 impl Serialize for MeasureMatch {
@@ -188,8 +239,8 @@ impl Serialize for MeasureMatch {
         impl Serialize for Conditions<'_> {
             fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
                 use serde::ser::SerializeSeq;
-                let mut seq = s.serialize_seq(Some(self.0.conditions.len()))?;
-                for (rule, e) in self.0.measure.rules.conditions.iter().zip(&self.0.conditions) {
+                let mut seq = s.serialize_seq(Some(self.0.range.len()))?;
+                for (rule, e) in self.0.measure.rules.conditions.iter().zip(self.0.conditions()) {
                     seq.serialize_element(&serde_json::json!({
                         "label": &*rule.label, "expr": &*rule.source, "outcome": e.outcome,
                         "explanation": e.text, "missing": e.missing,
@@ -217,41 +268,26 @@ impl Serialize for MeasureMatch {
     }
 }
 
+/// A measure's result before the entity's explanation table is shared.
+struct Pending {
+    measure: Arc<Compiled>,
+    open_now: bool,
+    outcome: Outcome,
+    range: std::ops::Range<usize>,
+    amount_wan: Option<f64>,
+    amount_note: Option<String>,
+    near_miss: Option<String>,
+}
+
 /// Evaluates a measure for one row: outcome, per-condition explanations, amount, near miss.
-fn match_row(
-    c: &Arc<Compiled>,
-    row: &dyn Row,
-    tags: &TagDictionary,
-    today: Date,
-    cache: &mut Explained<'_>,
-) -> MeasureMatch {
-    let engine = cache.engine;
-    let ids =
-        engine.plan(c.measure_id).map(|p| p.conditions.as_slice()).filter(|ids| ids.len() == c.rules.conditions.len());
-    let conditions: Vec<Arc<Explanation>> = c
-        .rules
-        .conditions
-        .iter()
-        .enumerate()
-        .map(|(k, r)| {
-            let compute = || {
-                let outcome = Outcome::of(&eval(&r.expr, row));
-                let missing = if outcome == Outcome::Unknown {
-                    missing(&r.expr, row).iter().map(|f| f.label()).collect()
-                } else {
-                    Vec::new()
-                };
-                Arc::new(Explanation { outcome, text: explain(&r.expr, row, tags), missing })
-            };
-            match ids.and_then(|ids| cache.seen.get_mut(ids[k])) {
-                Some(slot) => Arc::clone(slot.get_or_insert_with(compute)),
-                None => compute(),
-            }
-        })
-        .collect();
-    let fails = conditions.iter().filter(|r| r.outcome == Outcome::NotEligible).count();
-    let first_fail = conditions.iter().position(|r| r.outcome == Outcome::NotEligible);
-    let all_true = conditions.iter().all(|r| r.outcome == Outcome::Eligible);
+fn match_row(c: &Arc<Compiled>, row: &dyn Row, tags: &TagDictionary, today: Date, x: &mut Explainer<'_>) -> Pending {
+    let range = x.conditions(c, row, tags);
+    let n = range.len();
+    let outcomes = (0..n).map(|k| x.outcome(&range, k).outcome);
+    let fails = outcomes.clone().filter(|o| *o == Outcome::NotEligible).count();
+    let first_fail = outcomes.clone().position(|o| o == Outcome::NotEligible);
+    let any_unknown = outcomes.clone().any(|o| o == Outcome::Unknown);
+    let all_true = outcomes.clone().all(|o| o == Outcome::Eligible);
     let outcome = if all_true {
         Outcome::Eligible
     } else if fails == 0 {
@@ -260,8 +296,8 @@ fn match_row(
         Outcome::NotEligible
     };
     let near_miss = match first_fail {
-        Some(k) if fails == 1 && conditions.iter().all(|r| r.outcome != Outcome::Unknown) => {
-            Some(format!("还差一项：{}（{}）", c.rules.conditions[k].label, conditions[k].text))
+        Some(k) if fails == 1 && !any_unknown => {
+            Some(format!("还差一项：{}（{}）", c.rules.conditions[k].label, x.outcome(&range, k).text))
         }
         _ => None,
     };
@@ -292,15 +328,42 @@ fn match_row(
             Amount::Negative(f) => amount_note = Some(format!("按公式计算为负数（{} 万元），请核对兑现标准", Money(f))),
         }
     }
-    MeasureMatch {
+    Pending {
         measure: Arc::clone(c),
         open_now: c.spec.open_on(today),
         outcome,
-        conditions,
+        range,
         amount_wan,
         amount_note,
         near_miss,
     }
+}
+
+/// Every measure for one row, sharing one explanation table.
+fn match_all<'a>(
+    measures: impl Iterator<Item = &'a Arc<Compiled>>,
+    engine: &Engine,
+    row: &dyn Row,
+    tags: &TagDictionary,
+    today: Date,
+) -> Vec<MeasureMatch> {
+    let mut x = Explainer::new(engine);
+    let pending: Vec<Pending> = measures.map(|c| match_row(c, row, tags, today, &mut x)).collect();
+    let table = Arc::new(x.table);
+    let matches = pending
+        .into_iter()
+        .map(|p| MeasureMatch {
+            measure: p.measure,
+            open_now: p.open_now,
+            outcome: p.outcome,
+            table: Arc::clone(&table),
+            range: p.range,
+            amount_wan: p.amount_wan,
+            amount_note: p.amount_note,
+            near_miss: p.near_miss,
+        })
+        .collect();
+    sort_matches(matches)
 }
 
 fn buckets<K: Copy + Ord>(
@@ -693,17 +756,13 @@ impl Service {
         let today = self.today();
         let matches = match state.portrait.row_of(entity.id) {
             Some(row) => {
-                let r = state.portrait.row(row, as_of);
-                let mut cache = Explained::new(&state.engine);
-                state.measures.values().map(|c| match_row(c, &r, &tags, today, &mut cache)).collect()
+                match_all(state.measures.values(), &state.engine, &state.portrait.row(row, as_of), &tags, today)
             }
             None => {
-                let r = EntityRow { entity: &entity, as_of };
-                let mut cache = Explained::new(&state.engine);
-                state.measures.values().map(|c| match_row(c, &r, &tags, today, &mut cache)).collect()
+                match_all(state.measures.values(), &state.engine, &EntityRow { entity: &entity, as_of }, &tags, today)
             }
         };
-        Ok((entity, sort_matches(matches)))
+        Ok((entity, matches))
     }
 
     /// The public calculator: published measures for attributes typed by anyone.
@@ -712,9 +771,7 @@ impl Service {
         let guard = self.matching()?;
         let Some(state) = guard.as_ref() else { return Err(ServiceError::Internal("matching unavailable".into())) };
         let today = self.today();
-        let r = EntityRow { entity, as_of: today };
-        let mut cache = Explained::new(&state.engine);
-        Ok(sort_matches(state.measures.values().map(|c| match_row(c, &r, &tags, today, &mut cache)).collect()))
+        Ok(match_all(state.measures.values(), &state.engine, &EntityRow { entity, as_of: today }, &tags, today))
     }
 
     /// The calculator from field → text pairs (a form or JSON): an anonymous entity.

@@ -392,11 +392,15 @@ fn cli_rules_check_and_simulate() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("all rules type-check"));
 
     let bad = dir.path().join("bad.toml");
-    std::fs::write(&bad, "name = \"x\"\nmode = \"apply\"\n[[conditions]]\nlabel = \"a\"\nexpr = 'revenue >= 1 && rd_ration >= 3'\n").unwrap();
+    std::fs::write(
+        &bad,
+        "name = \"x\"\nmode = \"apply\"\n[[conditions]]\nlabel = \"a\"\nexpr = 'revenue >= 1 && rd_ration >= 3'\n",
+    )
+    .unwrap();
     let out = run(&["rules", "check", bad.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("condition 1, column 16: unknown field `rd_ration`; did you mean `rd_ratio`?"), "{text}");
+    assert!(text.contains("condition 1, column 17: unknown field `rd_ration`; did you mean `rd_ratio`?"), "{text}");
     assert!(text.contains("               ^^^^^^^^^"), "a caret under the name: {text}");
 
     let out = run(&["--data", data.to_str().unwrap(), "seed", "--entities", "300", "--seed", "4"]);
@@ -408,7 +412,15 @@ fn cli_rules_check_and_simulate() {
     )
     .unwrap();
     let out_csv = dir.path().join("out.csv");
-    let out = run(&["--data", data.to_str().unwrap(), "simulate", "--measure", measure.to_str().unwrap(), "--out", out_csv.to_str().unwrap()]);
+    let out = run(&[
+        "--data",
+        data.to_str().unwrap(),
+        "simulate",
+        "--measure",
+        measure.to_str().unwrap(),
+        "--out",
+        out_csv.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let summary = String::from_utf8_lossy(&out.stdout).to_string();
     let number = |word: &str| -> usize {

@@ -169,13 +169,13 @@ impl Session {
         self.must("POST", &format!("/element/{element}/value"), Some(json!({ "text": text })));
     }
 
-    /// Waits (up to 15 s) until the current URL contains `part`.
+    /// Waits (up to 30 s) until the current URL contains `part`.
     fn wait_for_url(&self, part: &str) -> String {
-        poll(Duration::from_secs(15), || {
+        poll(Duration::from_secs(30), || {
             let url = self.cmd("GET", "/url", None).ok()?.as_str()?.to_string();
             url.contains(part).then_some(url)
         })
-        .unwrap_or_else(|| self.fail(&format!("the URL did not come to contain {part:?} within 15 s")))
+        .unwrap_or_else(|| self.fail(&format!("the URL did not come to contain {part:?} within 30 s")))
     }
 }
 
@@ -229,9 +229,14 @@ fn browser_paths() -> Option<(PathBuf, PathBuf)> {
     }
 }
 
+/// One browser at a time: the tests run in parallel, and a 2-core machine running several
+/// Chromiums at once gets slow enough to hit the waits.
+static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Serves `app` on a real port and runs `steps` in a fresh headless browser against it.
 async fn in_browser(app: TestApp, steps: impl FnOnce(&Session, &str) + Send + 'static) {
     let Some((driver_path, chrome)) = browser_paths() else { return };
+    let _turn = ONE_BROWSER.lock().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -271,9 +276,9 @@ impl Session {
         self.must("POST", &format!("/element/{element}/clear"), Some(json!({})));
     }
 
-    /// Waits (up to 15 s) until `check` holds.
+    /// Waits (up to 30 s) until `check` holds.
     fn wait_until(&self, what: &str, mut check: impl FnMut(&Session) -> bool) {
-        if poll(Duration::from_secs(15), || check(self).then_some(())).is_none() {
+        if poll(Duration::from_secs(30), || check(self).then_some(())).is_none() {
             self.fail(&format!("timed out waiting for {what}"));
         }
     }
@@ -328,7 +333,11 @@ async fn browser_searches_and_opens_a_policy() {
 async fn browser_calculator_shows_what_fits() {
     in_browser(TestApp::with_demo(20), |session, base| {
         session.go(&format!("{base}/calculator"));
-        for option in ["#c-entity_type option[value=individual]", "#c-region option[value=\"230125\"]", "#c-dishonest option[value=false]"] {
+        for option in [
+            "#c-entity_type option[value=individual]",
+            "#c-region option[value=\"230125\"]",
+            "#c-dishonest option[value=false]",
+        ] {
             let o = session.find(option);
             session.click(&o);
         }
@@ -357,7 +366,8 @@ async fn browser_calculator_shows_what_fits() {
 async fn browser_rule_builder_counts_live() {
     let app = TestApp::with_demo(300);
     app.auth().user_create("test", "builder", "编辑", huiqi::model::Role::Staff, None, "secret123").unwrap();
-    let policy = app.svc().policy_search(&Default::default(), huiqi::service::policies::Audience::Public).unwrap()[0].policy.id;
+    let policy =
+        app.svc().policy_search(&Default::default(), huiqi::service::policies::Audience::Public).unwrap()[0].policy.id;
     in_browser(app, move |session, base| {
         session.sign_in(base, "builder");
         session.go(&format!("{base}/staff/policies/{policy}/measures/new"));
@@ -367,7 +377,8 @@ async fn browser_rule_builder_counts_live() {
         let province = session.find("#cond-rows .rowline.cond .builder .value select option[value=\"23\"]");
         session.click(&province);
         let expr = session.find("#cond-rows .rowline.cond input[name=cond_expr]");
-        session.wait_until("the builder to write the expression", |s| s.prop(&expr, "value") == "region.within(\"23\")");
+        session
+            .wait_until("the builder to write the expression", |s| s.prop(&expr, "value") == "region.within(\"23\")");
         assert_eq!(session.prop(&field, "value"), "region");
         // Every generated entity lies in Heilongjiang: the live count is all of them.
         session.wait_until("the live count of 300", |s| {
@@ -380,7 +391,9 @@ async fn browser_rule_builder_counts_live() {
         session.clear(&expr);
         session.type_into(&expr, "rd_ratio >= 3");
         session.wait_until("a smaller live count", |s| {
-            s.find_all("#live .live-eligible b").first().is_some_and(|b| s.text(b).parse::<u32>().is_ok_and(|n| n < 300))
+            s.find_all("#live .live-eligible b")
+                .first()
+                .is_some_and(|b| s.text(b).parse::<u32>().is_ok_and(|n| n < 300))
         });
         session.click(&toggle);
         session.wait_until("the pickers to read the expression back", |s| s.prop(&field, "value") == "rd_ratio");

@@ -81,12 +81,19 @@ async fn simulation_agrees_with_a_row_by_row_reading() {
     assert_eq!(sim["near_miss"], near);
     assert_eq!(sim["total_fen"], total);
     assert_eq!(sim["entities"], 400);
-    let listed: Vec<&str> = sim["list"].as_array().unwrap().iter().filter(|r| r["outcome"] == "eligible").map(|r| r["credit_code"].as_str().unwrap()).collect();
+    let listed: Vec<&str> = sim["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["outcome"] == "eligible")
+        .map(|r| r["credit_code"].as_str().unwrap())
+        .collect();
     eligible.sort();
     assert_eq!(listed, eligible);
     // Breakdowns add up.
     for dim in ["city", "county", "section", "size"] {
-        let sum: u64 = sim["breakdown"]["eligible"][dim].as_array().unwrap().iter().map(|b| b["count"].as_u64().unwrap()).sum();
+        let sum: u64 =
+            sim["breakdown"]["eligible"][dim].as_array().unwrap().iter().map(|b| b["count"].as_u64().unwrap()).sum();
         assert_eq!(sum, eligible.len() as u64, "{dim}");
     }
     let blockers: u64 = sim["conditions"].as_array().unwrap().iter().map(|c| c["near_miss"].as_u64().unwrap()).sum();
@@ -97,7 +104,14 @@ async fn simulation_agrees_with_a_row_by_row_reading() {
         .json("POST", "/api/v1/simulate", Some(&token), json!({"name": "x", "mode": "auto", "as_of": "2030-01-01", "conditions": [{"label": "成立满10年", "expr": "age_years >= 10"}]}))
         .await;
     let later = r.json()["eligible"].as_u64().unwrap();
-    let r = app.json("POST", "/api/v1/simulate", Some(&token), json!({"name": "x", "mode": "auto", "conditions": [{"label": "成立满10年", "expr": "age_years >= 10"}]})).await;
+    let r = app
+        .json(
+            "POST",
+            "/api/v1/simulate",
+            Some(&token),
+            json!({"name": "x", "mode": "auto", "conditions": [{"label": "成立满10年", "expr": "age_years >= 10"}]}),
+        )
+        .await;
     assert!(later >= r.json()["eligible"].as_u64().unwrap());
 }
 
@@ -123,7 +137,8 @@ async fn bad_rules_are_refused_with_positions() {
     assert_eq!(r.json()["ok"], true);
 
     // Saving a measure whose rules do not check is refused, nothing written.
-    let policy = app.svc().policy_search(&Default::default(), huiqi::service::policies::Audience::Public).unwrap()[0].policy.id;
+    let policy =
+        app.svc().policy_search(&Default::default(), huiqi::service::policies::Audience::Public).unwrap()[0].policy.id;
     let mut bad = measure();
     bad["category"] = json!("subsidy");
     bad["department"] = json!("科技局");
@@ -146,7 +161,8 @@ async fn publishing_and_entity_writes_record_match_events() {
     let seeded = events["events"].as_array().unwrap().len();
     assert!(seeded > 0, "publishing the demo measures recorded their eligible sets");
 
-    let policy = app.svc().policy_search(&Default::default(), huiqi::service::policies::Audience::Public).unwrap()[0].policy.id;
+    let policy =
+        app.svc().policy_search(&Default::default(), huiqi::service::policies::Audience::Public).unwrap()[0].policy.id;
     let mut m = measure();
     m["category"] = json!("subsidy");
     m["department"] = json!("科技局");
@@ -173,14 +189,16 @@ async fn publishing_and_entity_writes_record_match_events() {
     assert_eq!(r.status, StatusCode::CREATED);
     let entity_id = r.json()["entity"]["id"].as_u64().unwrap();
     let events = app.get_as(&format!("/api/v1/match-events?after={last}"), &token).await.json();
-    let added = events["events"].as_array().unwrap().iter().find(|e| e["measure_id"] == id).expect("an event for the measure");
+    let added =
+        events["events"].as_array().unwrap().iter().find(|e| e["measure_id"] == id).expect("an event for the measure");
     assert_eq!(added["cause"], "entity");
     assert_eq!(added["newly_eligible"], json!([entity_id]));
     let last = events["events"].as_array().unwrap().last().unwrap()["seq"].as_u64().unwrap();
     // …and no longer eligible when its R&D falls below 3%.
     app.json("PUT", &format!("/api/v1/entities/{code}"), Some(&token), json!({"rd_expense": 10})).await;
     let events = app.get_as(&format!("/api/v1/match-events?after={last}"), &token).await.json();
-    let removed = events["events"].as_array().unwrap().iter().find(|e| e["measure_id"] == id).expect("an event for the measure");
+    let removed =
+        events["events"].as_array().unwrap().iter().find(|e| e["measure_id"] == id).expect("an event for the measure");
     assert_eq!(removed["no_longer_eligible"], json!([entity_id]));
 
     // A full rematch finds nothing new.
@@ -213,14 +231,19 @@ async fn an_entity_sees_every_measure_explained() {
     }
     // Ordered: eligible first.
     assert_eq!(measures[0]["outcome"], "eligible");
-    let all: Vec<String> = measures.iter().flat_map(|m| m["conditions"].as_array().unwrap().iter().map(|c| c["explanation"].as_str().unwrap().to_string())).collect();
+    let all: Vec<String> = measures
+        .iter()
+        .flat_map(|m| {
+            m["conditions"].as_array().unwrap().iter().map(|c| c["explanation"].as_str().unwrap().to_string())
+        })
+        .collect();
     assert!(all.iter().any(|e| e.contains("研发投入占比 2.1%")), "actual values appear: {all:?}");
     assert!(measures.iter().any(|m| m["near_miss"].as_str().is_some_and(|n| n.starts_with("还差一项："))));
 
     // The staff entity file shows the same.
     let b = app.sign_in("viewer").await;
     let page = app.page(&b.cookie, &format!("/staff/entities/{code}")).await.text();
-    assert!(page.contains("政策匹配") && page.contains("研发投入占比 2.1%"));
+    assert!(page.contains("政策匹配") && page.contains("所在地：黑龙江省哈尔滨市宾县"), "{page}");
 }
 
 #[tokio::test]
@@ -230,8 +253,12 @@ async fn the_calculator_for_anyone_and_for_an_enterprise() {
     let r = app.json("POST", "/api/v1/calculator", None, attrs).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let measures = r.json()["measures"].as_array().unwrap().clone();
-    let fits: Vec<&str> = measures.iter().filter(|m| m["outcome"] == "eligible").map(|m| m["name"].as_str().unwrap()).collect();
-    assert!(fits.iter().any(|n| n.contains("个体工商户")), "a Binxian shop fits the individual-business relief: {fits:?}");
+    let fits: Vec<&str> =
+        measures.iter().filter(|m| m["outcome"] == "eligible").map(|m| m["name"].as_str().unwrap()).collect();
+    assert!(
+        fits.iter().any(|n| n.contains("个体工商户")),
+        "a Binxian shop fits the individual-business relief: {fits:?}"
+    );
     let r = app.json("POST", "/api/v1/calculator", None, json!({"employees": -1})).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.text().contains("负数"));
@@ -246,17 +273,32 @@ async fn the_calculator_for_anyone_and_for_an_enterprise() {
     assert!(bad.contains("不能为负数"));
 
     // An enterprise account sees its own entity's results without typing.
-    let code = app.svc().entity_list(&huiqi::service::entities::EntityQuery { limit: 1, ..Default::default() }).unwrap().entities[0].credit_code.to_string();
+    let code = app
+        .svc()
+        .entity_list(&huiqi::service::entities::EntityQuery { limit: 1, ..Default::default() })
+        .unwrap()
+        .entities[0]
+        .credit_code
+        .to_string();
     app.auth().user_create("test", "qiye", "企业用户", huiqi::model::Role::Enterprise, None, "secret123").unwrap();
     app.auth().user_link_entity("test", "qiye", &code).unwrap();
     let form = "username=qiye&password=secret123&next=%2Fcalculator";
     let login = app
-        .send(Request::post("/login").header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(Body::from(form)).unwrap())
+        .send(
+            Request::post("/login")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(form))
+                .unwrap(),
+        )
         .await;
     let cookie = login.cookie("huiqi_session").unwrap();
     let own = app.page(&cookie, "/calculator").await.text();
     assert!(own.contains("已按贵企业在平台的档案计算"), "{own}");
-    assert_eq!(app.page(&cookie, "/staff").await.status, StatusCode::FORBIDDEN, "enterprises do not enter the staff console");
+    assert_eq!(
+        app.page(&cookie, "/staff").await.status,
+        StatusCode::FORBIDDEN,
+        "enterprises do not enter the staff console"
+    );
 }
 
 #[tokio::test]
@@ -264,7 +306,9 @@ async fn browser_sessions_need_the_csrf_header_for_api_writes() {
     let app = TestApp::with_demo(5);
     let b = app.sign_in("clerk").await;
     let post = |csrf: Option<&str>| {
-        let mut req = Request::post("/api/v1/simulate").header(header::CONTENT_TYPE, "application/json").header(header::COOKIE, &b.cookie);
+        let mut req = Request::post("/api/v1/simulate")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::COOKIE, &b.cookie);
         if let Some(c) = csrf {
             req = req.header("x-csrf-token", c);
         }
@@ -279,10 +323,14 @@ async fn browser_sessions_need_the_csrf_header_for_api_writes() {
 async fn staff_pages_show_simulation_and_refuse_bad_rules() {
     let app = TestApp::with_demo(100);
     let b = app.sign_in("clerk").await;
-    let m = &app.svc().policy_search(&Default::default(), huiqi::service::policies::Audience::Public).unwrap()[0].measures[0];
+    let m = &app.svc().policy_search(&Default::default(), huiqi::service::policies::Audience::Public).unwrap()[0]
+        .measures[0];
     let page = app.page(&b.cookie, &format!("/measures/{}", m.id)).await.text();
     assert!(page.contains("id=\"simulation\"") && page.contains("按地市"));
-    assert!(!app.get(&format!("/measures/{}", m.id)).await.text().contains("id=\"simulation\""), "the public sees no simulation");
+    assert!(
+        !app.get(&format!("/measures/{}", m.id)).await.text().contains("id=\"simulation\""),
+        "the public sees no simulation"
+    );
 
     let form = app.page(&b.cookie, &format!("/staff/measures/{}/edit", m.id)).await.text();
     assert!(form.contains("id=\"builder-data\"") && form.contains("\"fields\""));
@@ -290,7 +338,15 @@ async fn staff_pages_show_simulation_and_refuse_bad_rules() {
         .form(
             &b,
             &format!("/staff/measures/{}", m.id),
-            &[("csrf", &b.csrf), ("name", "x"), ("category", "subsidy"), ("mode", "apply"), ("department", "d"), ("cond_label", "错字"), ("cond_expr", "revenu > 1")],
+            &[
+                ("csrf", &b.csrf),
+                ("name", "x"),
+                ("category", "subsidy"),
+                ("mode", "apply"),
+                ("department", "d"),
+                ("cond_label", "错字"),
+                ("cond_expr", "revenu > 1"),
+            ],
         )
         .await;
     assert_eq!(saved.status, StatusCode::UNPROCESSABLE_ENTITY);

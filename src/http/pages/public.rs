@@ -83,7 +83,17 @@ async fn policies_show(State(state): State<AppState>, viewer: Viewer, Path(id): 
 async fn measures_show(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> PageResult {
     let audience = if viewer.is_staff() { Audience::Staff } else { Audience::Public };
     let (measure, policy) = state.svc.blocking(move |s| s.measure_get(id, audience)).await?;
-    viewer.render("measure.html", context! { m => to_value(&measure), policy => to_value(&policy), ..vocabularies() })
+    // Staff see what the version shown would mean over the whole entity library.
+    let simulation = if audience == Audience::Staff {
+        let spec = measure.spec.clone();
+        state.svc.blocking(move |s| s.simulate(&spec, None, false)).await.ok()
+    } else {
+        None
+    };
+    viewer.render(
+        "measure.html",
+        context! { m => to_value(&measure), policy => to_value(&policy), sim => to_value(&simulation), ..vocabularies() },
+    )
 }
 
 async fn measures_versions(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> PageResult {
