@@ -84,5 +84,78 @@ fn bench_service(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_model, bench_service);
+criterion_group!(benches, bench_model, bench_service, bench_rules);
 criterion_main!(benches);
+
+/// The same condition over 4,096 generated entities: the compiled columnar plan beside the row
+/// interpreter, in one run.
+fn bench_rules(c: &mut Criterion) {
+    use huiqi::portrait::Portrait;
+    use huiqi::portrait::engine::{self, Collect, Engine};
+    use huiqi::rules::check::Want;
+    use huiqi::rules::compile::{Ctx, WORDS};
+    use huiqi::rules::eval::{EntityRow, eval};
+
+    let generator = huiqi::seed::generator::Generator::new(5, today());
+    let entities: Vec<huiqi::model::Entity> = (0..20_000u64)
+        .map(|i| {
+            let patch = generator.entity(i);
+            let code = patch.credit_code().cloned().unwrap();
+            let mut e = huiqi::model::Entity::new(i + 1, code, huiqi::model::Timestamp(0));
+            e.apply(&patch, today(), huiqi::model::Timestamp(0));
+            e
+        })
+        .collect();
+    let mut p = Portrait::new();
+    for e in &entities {
+        p.upsert(e);
+    }
+    let tags = TagDictionary::new(default_tags());
+    let src = "region.within(\"2301\") && rd_ratio >= 3 && !dishonest";
+    let expr = huiqi::rules::compile_expr(src, Want::Condition, &tags).unwrap();
+    let plan = huiqi::rules::compile::boolean(&expr).unwrap();
+    let mut group = c.benchmark_group("condition_4096_rows");
+    group.bench_function("compiled_columnar", |b| {
+        let mut cx = Ctx::new(&p, today());
+        cx.at(0);
+        let (mut t, mut f) = ([0u64; WORDS], [0u64; WORDS]);
+        b.iter(|| plan.eval(&mut cx, black_box(&mut t), black_box(&mut f)))
+    });
+    group.bench_function("row_interpreter", |b| {
+        b.iter(|| {
+            entities[..4096]
+                .iter()
+                .filter(|e| {
+                    eval(&expr, &EntityRow { entity: e, as_of: today() }) == huiqi::rules::eval::Val::Bool(true)
+                })
+                .count()
+        })
+    });
+    group.finish();
+
+    let mut eng = Engine::default();
+    for i in 0..100u64 {
+        let spec = huiqi::seed::measures::measure(1, i);
+        let rules = huiqi::rules::check_measure(&spec, &tags).unwrap();
+        let conditions = rules
+            .conditions
+            .iter()
+            .map(|r| eng.condition(&r.source, huiqi::rules::compile::boolean(&r.expr).unwrap()))
+            .collect();
+        eng.push(engine::MeasurePlan {
+            measure_id: i,
+            version: 1,
+            conditions,
+            amount: rules.amount.as_ref().map(|a| huiqi::rules::compile::num(a).unwrap()),
+            cap_fen: rules.cap.map(Money::fen),
+            order: Vec::new(),
+        });
+    }
+    eng.order_by_selectivity(&p, today());
+    let mut group = c.benchmark_group("engine");
+    group.sample_size(20);
+    group.bench_function("100_measures_x_20000_entities", |b| {
+        b.iter(|| engine::run(&eng, &p, today(), engine::cores(), Collect { eligible: true, ..Collect::default() }))
+    });
+    group.finish();
+}
