@@ -59,6 +59,17 @@ impl BinOp {
         }
     }
 
+    /// The comparison with its sides swapped: `a < b` is `b > a`.
+    pub fn flipped(self) -> BinOp {
+        match self {
+            BinOp::Lt => BinOp::Gt,
+            BinOp::Le => BinOp::Ge,
+            BinOp::Gt => BinOp::Lt,
+            BinOp::Ge => BinOp::Le,
+            other => other,
+        }
+    }
+
     /// `≥`-style symbol for people.
     pub fn pretty(self) -> &'static str {
         match self {

@@ -586,16 +586,6 @@ fn cmp_const(op: BinOp, xs: &[f64], c: f64, t: &mut Mask, f: &mut Mask) {
     }
 }
 
-fn flip(op: BinOp) -> BinOp {
-    match op {
-        BinOp::Lt => BinOp::Gt,
-        BinOp::Le => BinOp::Ge,
-        BinOp::Gt => BinOp::Lt,
-        BinOp::Ge => BinOp::Le,
-        other => other,
-    }
-}
-
 impl BoolPlan {
     /// Sets `t` to the rows where the plan holds and `f` to the rows where it fails; rows in
     /// neither are unknown. Both masks start cleared.
@@ -611,7 +601,7 @@ impl BoolPlan {
                 cmp_const(*op, &cx.p.num[*s][start..start + n], *c, t, f)
             }
             BoolPlan::Cmp(op, NumPlan::Const(c), NumPlan::Col(s)) => {
-                cmp_const(flip(*op), &cx.p.num[*s][start..start + n], *c, t, f)
+                cmp_const(op.flipped(), &cx.p.num[*s][start..start + n], *c, t, f)
             }
             BoolPlan::Cmp(op, a, b) => {
                 let mut x = cx.take();

@@ -398,7 +398,7 @@ pub fn explain(e: &Expr, row: &dyn Row, tags: &crate::model::TagDictionary) -> S
             unique.join("；")
         }
         Kind::Binary(op, a, b) if op.is_comparison() && (tag_date(a).is_some() || tag_date(b).is_some()) => {
-            let (call, other, op) = if tag_date(a).is_some() { (&**a, &**b, *op) } else { (&**b, &**a, flip(*op)) };
+            let (call, other, op) = if tag_date(a).is_some() { (&**a, &**b, *op) } else { (&**b, &**a, op.flipped()) };
             let Some((func, key)) = tag_date(call) else { return values(e, row) };
             let label = tag_label(key, tags);
             let what = if func == Func::TagSince { "认定日期" } else { "有效期止" };
@@ -421,7 +421,7 @@ pub fn explain(e: &Expr, row: &dyn Row, tags: &crate::model::TagDictionary) -> S
         Kind::Binary(op, a, b) if op.is_comparison() => {
             let (f, lit, op) = match (&a.kind, &b.kind) {
                 (Kind::Field(f), _) => (Some(*f), &**b, *op),
-                (_, Kind::Field(f)) => (Some(*f), &**a, flip(*op)),
+                (_, Kind::Field(f)) => (Some(*f), &**a, op.flipped()),
                 _ => (None, &**b, *op),
             };
             match f.and_then(|f| show_literal(f, lit).map(|l| (f, l))) {
@@ -457,16 +457,6 @@ fn tag_date(e: &Expr) -> Option<(Func, &str)> {
     match &e.kind {
         Kind::Call(f @ (Func::TagSince | Func::TagUntil), args) => Some((*f, args.first().and_then(Expr::as_str)?)),
         _ => None,
-    }
-}
-
-fn flip(op: BinOp) -> BinOp {
-    match op {
-        BinOp::Lt => BinOp::Gt,
-        BinOp::Le => BinOp::Ge,
-        BinOp::Gt => BinOp::Lt,
-        BinOp::Ge => BinOp::Le,
-        other => other,
     }
 }
 
