@@ -332,6 +332,11 @@ async fn staff_pages_show_simulation_and_refuse_bad_rules() {
         "the public sees no simulation"
     );
 
+    let help = app.get("/rules").await.text();
+    assert!(
+        help.contains("rd_ratio") && help.contains("研发投入占比") && help.contains("high_tech"),
+        "the rules page lists the catalogue"
+    );
     let form = app.page(&b.cookie, &format!("/staff/measures/{}/edit", m.id)).await.text();
     assert!(form.contains("id=\"builder-data\"") && form.contains("\"fields\""));
     let saved = app

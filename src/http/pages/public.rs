@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/measures/{id}", get(measures_show))
         .route("/measures/{id}/versions", get(measures_versions))
         .route("/lang/{code}", get(lang_switch))
+        .route("/rules", get(rules_help))
 }
 
 /// The choice lists every filter form shows.
@@ -122,4 +123,12 @@ async fn lang_switch(Path(code): Path<String>, Query(next): Query<NextParam>) ->
     let target = if next.next.is_empty() { "/".to_string() } else { safe_next(&next.next) };
     let cookie = format!("{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax", lang.code());
     ([(header::SET_COOKIE, cookie)], Redirect::to(&target)).into_response()
+}
+
+/// The rules language and the field catalogue, for staff writing conditions and for anyone
+/// curious how decisions are made.
+async fn rules_help(State(state): State<AppState>, viewer: Viewer) -> PageResult {
+    let tags = state.svc.blocking(|s| s.tags()).await?;
+    let fields = crate::rules::catalog::entries();
+    viewer.render("rules.html", context! { fields => to_value(&fields), tags => to_value(&tags) })
 }
