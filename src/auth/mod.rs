@@ -204,7 +204,19 @@ impl Auth {
             return Err(AuthError::Locked(until.display_cst()));
         }
         let ok = self.verify_password(password, &user.password);
+        // The counters change inside the write transaction, on the record as it is now: sign-ins
+        // running at the same time each count, and nothing else on the record is reverted.
         let tx = self.store.write()?;
+        let Some(current) = tx.user(user.id)? else { return Err(AuthError::BadCredentials) };
+        user = current;
+        if user.disabled {
+            return Err(AuthError::Disabled);
+        }
+        if let Some(until) = user.locked_until
+            && until > now
+        {
+            return Err(AuthError::Locked(until.display_cst()));
+        }
         if !ok {
             user.failed_logins += 1;
             let detail = format!("failed sign-in {}", user.failed_logins);
@@ -316,6 +328,23 @@ mod tests {
         assert!(api.starts_with(TOKEN_PREFIX));
         assert_eq!(auth.token_principal(&api).unwrap().unwrap().user.username, "clerk");
         assert!(auth.token_principal("hq_forged").unwrap().is_none());
+    }
+
+    #[test]
+    fn concurrent_failures_all_count() {
+        let (_d, auth) = auth();
+        auth.user_create("test", "clerk", "", Role::Staff, None, "secret123").unwrap();
+        let auth = std::sync::Arc::new(auth);
+        let threads: Vec<_> = (0..MAX_FAILED_LOGINS)
+            .map(|_| {
+                let a = std::sync::Arc::clone(&auth);
+                std::thread::spawn(move || a.login("clerk", "wrong", "").is_err())
+            })
+            .collect();
+        for t in threads {
+            assert!(t.join().unwrap());
+        }
+        assert!(matches!(auth.login("clerk", "secret123", ""), Err(AuthError::Locked(_))), "every failure counted");
     }
 
     #[test]

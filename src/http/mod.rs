@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
@@ -23,8 +23,13 @@ use tower_http::trace::TraceLayer;
 use crate::auth::{Auth, AuthError, Principal};
 use crate::service::Service;
 
-/// Uploads (imports) may be this large.
+/// Imports may upload this much; every other request keeps axum's default limit (2 MB).
 pub const MAX_UPLOAD_BYTES: usize = 200 * 1024 * 1024;
+
+/// The body limit of the import routes.
+pub fn upload_limit() -> axum::extract::DefaultBodyLimit {
+    axum::extract::DefaultBodyLimit::max(MAX_UPLOAD_BYTES)
+}
 
 #[derive(Clone)]
 pub struct AppState {
@@ -63,7 +68,7 @@ impl AppState {
 }
 
 async fn healthz(State(state): State<AppState>) -> Response {
-    match state.svc.blocking(|s| Ok(s.store.read()?.schema_version()?)).await {
+    match state.svc.blocking(|s| s.health()).await {
         Ok(_) => (StatusCode::OK, "ok\n").into_response(),
         Err(e) => {
             tracing::error!("health check failed: {e}");
@@ -114,7 +119,6 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::router())
         .nest("/api/v1", api::router())
         .fallback(fallback)
-        .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES))
         .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

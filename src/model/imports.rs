@@ -23,6 +23,9 @@ pub enum ImportStatus {
     /// Refused as a whole because of bad rows; nothing was written.
     Refused,
     Discarded,
+    /// Writing stopped part-way (a store error); the batches written before stay. Importing
+    /// the same file again is safe: every row is an upsert.
+    Failed,
 }
 
 impl ImportStatus {
@@ -32,6 +35,7 @@ impl ImportStatus {
             ImportStatus::Applied => "已导入",
             ImportStatus::Refused => "已拒绝（未写入）",
             ImportStatus::Discarded => "已放弃",
+            ImportStatus::Failed => "写入中断（已写入部分行，可重新导入同一文件）",
         }
     }
 }

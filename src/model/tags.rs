@@ -79,7 +79,18 @@ pub struct TagHolding {
     pub until: Option<Date>,
 }
 
+/// Whether a qualification with these dates is in force on `day` (an unknown date does not
+/// limit it): granted on or before `day`, not expired before it.
+pub fn in_force(since: Option<Date>, until: Option<Date>, day: Date) -> bool {
+    since.is_none_or(|s| s <= day) && until.is_none_or(|u| day <= u)
+}
+
 impl TagHolding {
+    /// Whether the qualification is in force on `day`.
+    pub fn in_force(&self, day: Date) -> bool {
+        in_force(self.since, self.until, day)
+    }
+
     /// `key`, `key@since`, `key@since~until` or `key@~until`.
     pub fn to_text(&self) -> String {
         match (self.since, self.until) {

@@ -121,12 +121,18 @@ pub struct MeasureRun {
     pub near_miss_rows: Vec<(u32, u16, Amount)>,
 }
 
+/// The largest amount one entity can be awarded: 1,000,000 万元 (10 billion yuan). Anything
+/// above is a formula mistake, reported as unknown; it also keeps every sum over 3,000,000
+/// entities far inside `i64`.
+pub const MAX_ROW_FEN: i64 = 1_000_000_000_000;
+
 /// Rounds 万元 to fen and applies the per-entity cap.
 pub fn amount_of(wan: f64, cap_fen: Option<i64>) -> Amount {
-    if wan.is_nan() {
+    let fen = (wan * 1_000_000.0).round();
+    if !fen.is_finite() || fen.abs() > MAX_ROW_FEN as f64 {
         return Amount::Unknown;
     }
-    let fen = (wan * 1_000_000.0).round() as i64;
+    let fen = fen as i64;
     if fen < 0 {
         return Amount::Negative(fen);
     }
@@ -302,7 +308,8 @@ pub fn run(engine: &Engine, p: &Portrait, as_of: Date, threads: usize, collect: 
     } else {
         std::thread::scope(|s| {
             let handles: Vec<_> = (0..threads).map(|_| s.spawn(work)).collect();
-            handles.into_iter().filter_map(|h| h.join().ok()).collect()
+            // A worker that panicked must not silently drop its share of the rows.
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
         })
     };
     let mut total: Vec<MeasureRun> = vec![MeasureRun::default(); engine.measures.len()];

@@ -84,6 +84,17 @@ impl TagColumn {
         self.bits.get(row >> 6).is_some_and(|w| w >> (row & 63) & 1 == 1)
     }
 
+    /// The dates of the tag for `row` when it holds it in force on `day` (days since 1970).
+    pub fn in_force(&self, row: usize, day: i32) -> Option<(i32, i32)> {
+        if !self.has(row) {
+            return None;
+        }
+        match self.dates.get(&(row as u32)) {
+            Some(&(s, u)) => ((s == NULL_DAY || s <= day) && (u == NULL_DAY || day <= u)).then_some((s, u)),
+            None => Some((NULL_DAY, NULL_DAY)),
+        }
+    }
+
     fn set(&mut self, row: usize, on: bool) {
         let word = row >> 6;
         if self.bits.len() <= word {
@@ -281,13 +292,22 @@ impl Row for PortraitRow<'_> {
         }
     }
     fn has_tag(&self, key: &str) -> bool {
-        self.p.tag_index.get(key).is_some_and(|t| self.p.tags[*t].has(self.row))
+        self.tag_date(key).is_some()
     }
     fn tag_since(&self, key: &str) -> Option<i32> {
         self.tag_date(key).map(|d| d.0).filter(|d| *d != i32::MIN)
     }
     fn tag_until(&self, key: &str) -> Option<i32> {
         self.tag_date(key).map(|d| d.1).filter(|d| *d != i32::MIN)
+    }
+    fn tag_record(&self, key: &str) -> Option<(Option<i32>, Option<i32>)> {
+        let col = &self.p.tags[*self.p.tag_index.get(key)?];
+        if !col.has(self.row) {
+            return None;
+        }
+        let (s, u) = col.dates.get(&(self.row as u32)).copied().unwrap_or((NULL_DAY, NULL_DAY));
+        let known = |d: i32| (d != NULL_DAY).then_some(d);
+        Some((known(s), known(u)))
     }
     fn as_of(&self) -> Date {
         self.as_of
@@ -296,11 +316,7 @@ impl Row for PortraitRow<'_> {
 
 impl PortraitRow<'_> {
     fn tag_date(&self, key: &str) -> Option<(i32, i32)> {
-        let col = &self.p.tags[*self.p.tag_index.get(key)?];
-        if !col.has(self.row) {
-            return None;
-        }
-        col.dates.get(&(self.row as u32)).copied()
+        self.p.tags[*self.p.tag_index.get(key)?].in_force(self.row, self.as_of.days())
     }
 }
 

@@ -91,6 +91,15 @@ impl Checker<'_> {
         }
     }
 
+    /// A literal compared with `credit_code` must be a credit code.
+    fn check_credit_literal(&mut self, field: &Expr, lit: &Expr) {
+        if let (Kind::Field(Field::CreditCode), Some(s)) = (&field.kind, lit.as_str())
+            && let Err(e) = crate::model::CreditCode::parse(s)
+        {
+            self.push(err(lit, e.to_string(), format!("\"{s}\" is not a credit code")));
+        }
+    }
+
     fn check_tag(&mut self, lit: &Expr) {
         match lit.as_str() {
             Some(k) if self.ctx.tags.tags.iter().any(|t| t.key == k) => {}
@@ -200,7 +209,13 @@ impl Checker<'_> {
                             }
                         }
                     }
-                    (_, Ty::List(inner)) if a.ty == **inner || a.ty == Ty::Unchecked => {}
+                    (_, Ty::List(inner)) if a.ty == **inner || a.ty == Ty::Unchecked => {
+                        if let Kind::List(items) = &b.kind {
+                            for i in items {
+                                self.check_credit_literal(a, i);
+                            }
+                        }
+                    }
                     (_, Ty::List(inner)) => {
                         let (x, y) = (names(&a.ty), names(inner));
                         self.push(err(
@@ -239,7 +254,11 @@ impl Checker<'_> {
                     (Ty::Num, Ty::Num) | (Ty::Date, Ty::Date) => {}
                     (Ty::Enum(f) | Ty::Code(f), Ty::Str) if !ordered => self.check_value_for(*f, b),
                     (Ty::Str, Ty::Enum(f) | Ty::Code(f)) if !ordered => self.check_value_for(*f, a),
-                    (Ty::Bool, Ty::Bool) | (Ty::Str, Ty::Str) if !ordered => {}
+                    (Ty::Bool, Ty::Bool) if !ordered => {}
+                    (Ty::Str, Ty::Str) if !ordered => {
+                        self.check_credit_literal(a, b);
+                        self.check_credit_literal(b, a);
+                    }
                     (Ty::Enum(f), Ty::Str) | (Ty::Str, Ty::Enum(f)) => self.push(err(
                         b,
                         format!("「{}」只能用 == 或 != 比较", f.label()),
@@ -539,6 +558,7 @@ mod tests {
         assert!(first("tax_credit >= \"A\"").contains("== 或 !="));
         assert!(first("size_class in [\"huge\"]").contains("没有取值「huge」"));
         assert!(errors("revenue > 1", Want::Amount)[0].zh.contains("金额"));
+        assert!(first("credit_code == \"91350100M000100Y43XYZ\"").contains("18 位"));
         let e = &errors("revenue > 1 && employees >= \"x\"", Want::Condition)[0];
         assert_eq!(e.start, 28, "points at the string");
     }

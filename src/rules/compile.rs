@@ -288,12 +288,10 @@ impl NumPlan {
                 out.fill(f64::NAN);
                 let Some(col) = cx.p.tag_index.get(k).map(|i| &cx.p.tags[*i]) else { return };
                 let since = matches!(self, NumPlan::TagSince(_));
+                let day = cx.as_of.days();
                 for (i, o) in out.iter_mut().enumerate() {
-                    let row = start + i;
-                    if col.has(row)
-                        && let Some((s, u)) = col.dates.get(&(row as u32))
-                    {
-                        let d = if since { *s } else { *u };
+                    if let Some((s, u)) = col.in_force(start + i, day) {
+                        let d = if since { s } else { u };
                         if d != i32::MIN {
                             *o = f64::from(d);
                         }
@@ -383,12 +381,9 @@ impl NumPlan {
             NumPlan::Today => f64::from(as_of.days()),
             NumPlan::TagSince(k) | NumPlan::TagUntil(k) => {
                 let Some(col) = p.tag_index.get(k).map(|i| &p.tags[*i]) else { return f64::NAN };
-                if !col.has(row) {
-                    return f64::NAN;
-                }
-                match col.dates.get(&(row as u32)) {
+                match col.in_force(row, as_of.days()) {
                     Some((s, u)) => {
-                        let d = if matches!(self, NumPlan::TagSince(_)) { *s } else { *u };
+                        let d = if matches!(self, NumPlan::TagSince(_)) { s } else { u };
                         if d == i32::MIN { f64::NAN } else { f64::from(d) }
                     }
                     None => f64::NAN,
@@ -463,7 +458,9 @@ impl BoolPlan {
                 (x != NULL_INDUSTRY).then(|| ranges.iter().any(|(lo, hi)| x >= *lo && x < *hi))
             }
             BoolPlan::CodeIn(codes) => Some(codes.contains(&p.codes[row])),
-            BoolPlan::HasTag(k) => Some(p.tag_index.get(k).is_some_and(|i| p.tags[*i].has(row))),
+            BoolPlan::HasTag(k) => {
+                Some(p.tag_index.get(k).is_some_and(|i| p.tags[*i].in_force(row, as_of.days()).is_some()))
+            }
             BoolPlan::Known(field) => Some(known(p, *field, row)),
             BoolPlan::BoolEq(a, b) => match (a.eval_row(p, as_of, row), b.eval_row(p, as_of, row)) {
                 (Some(x), Some(y)) => Some(x == y),
@@ -640,8 +637,20 @@ impl BoolPlan {
             BoolPlan::HasTag(key) => {
                 let valid = cx.valid();
                 let col = cx.p.tag_index.get(key).map(|i| &cx.p.tags[*i]);
+                let day = cx.as_of.days();
                 for w in 0..WORDS {
-                    let bits = col.and_then(|c| c.bits.get(start / 64 + w)).copied().unwrap_or(0) & valid[w];
+                    let mut bits = col.and_then(|c| c.bits.get(start / 64 + w)).copied().unwrap_or(0) & valid[w];
+                    // Holders whose certificate is not in force on the day do not count.
+                    if let Some(c) = col.filter(|c| !c.dates.is_empty()) {
+                        let mut each = bits;
+                        while each != 0 {
+                            let b = each.trailing_zeros() as usize;
+                            each &= each - 1;
+                            if c.in_force(start + w * 64 + b, day).is_none() {
+                                bits &= !(1u64 << b);
+                            }
+                        }
+                    }
                     t[w] = bits;
                     f[w] = valid[w] & !bits;
                 }

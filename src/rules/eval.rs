@@ -16,9 +16,14 @@ pub trait Row {
     /// credit code.
     fn text(&self, f: Field) -> Option<Cow<'_, str>>;
     fn flag(&self, f: Field) -> Option<bool>;
+    /// Whether the entity holds tag `key` in force on the evaluation date.
     fn has_tag(&self, key: &str) -> bool;
+    /// The dates of a tag in force (null when not held, expired, not yet granted, or unknown).
     fn tag_since(&self, key: &str) -> Option<i32>;
     fn tag_until(&self, key: &str) -> Option<i32>;
+    /// A tag's dates whether or not in force, when the entity has it on record (for explaining
+    /// an expired certificate).
+    fn tag_record(&self, key: &str) -> Option<(Option<i32>, Option<i32>)>;
     /// The evaluation date (`today()`, `age_years`).
     fn as_of(&self) -> Date;
 }
@@ -66,13 +71,17 @@ impl Row for EntityRow<'_> {
         }
     }
     fn has_tag(&self, key: &str) -> bool {
-        self.entity.has_tag(key)
+        self.entity.tags.iter().any(|t| t.key == key && t.in_force(self.as_of))
     }
     fn tag_since(&self, key: &str) -> Option<i32> {
-        self.entity.tags.iter().find(|t| t.key == key)?.since.map(Date::days)
+        self.entity.tags.iter().find(|t| t.key == key && t.in_force(self.as_of))?.since.map(Date::days)
     }
     fn tag_until(&self, key: &str) -> Option<i32> {
-        self.entity.tags.iter().find(|t| t.key == key)?.until.map(Date::days)
+        self.entity.tags.iter().find(|t| t.key == key && t.in_force(self.as_of))?.until.map(Date::days)
+    }
+    fn tag_record(&self, key: &str) -> Option<(Option<i32>, Option<i32>)> {
+        let t = self.entity.tags.iter().find(|t| t.key == key)?;
+        Some((t.since.map(Date::days), t.until.map(Date::days)))
     }
     fn as_of(&self) -> Date {
         self.as_of
@@ -463,12 +472,18 @@ fn tag_date(e: &Expr) -> Option<(Func, &str)> {
 fn held(key: &str, row: &dyn Row, tags: &crate::model::TagDictionary) -> String {
     let label = tag_label(key, tags);
     if row.has_tag(key) {
-        match row.tag_since(key) {
+        return match row.tag_since(key) {
             Some(d) => format!("持有「{label}」（{} 认定）", Date::from_days(d)),
             None => format!("持有「{label}」"),
+        };
+    }
+    let day = |d: Option<i32>| d.map(|d| Date::from_days(d).to_string()).unwrap_or_default();
+    match row.tag_record(key) {
+        Some((_, until)) if until.is_some_and(|u| u < row.as_of().days()) => {
+            format!("「{label}」已于 {} 到期", day(until))
         }
-    } else {
-        format!("未持有「{label}」")
+        Some((since, _)) if since.is_some() => format!("「{label}」自 {} 起生效，评估日尚未生效", day(since)),
+        _ => format!("未持有「{label}」"),
     }
 }
 

@@ -40,11 +40,27 @@ impl RuleError {
     }
 }
 
-/// Parses and checks one expression.
+/// Parses and checks one expression, and makes sure it compiles to a columnar plan (so that
+/// whatever is accepted can be matched).
 pub fn compile_expr(src: &str, want: Want, tags: &TagDictionary) -> Result<Expr, Vec<RuleError>> {
     let mut e = parse::parse(src).map_err(|e| vec![e])?;
     let errors = check::check(&mut e, want, &CheckContext { tags });
-    if errors.is_empty() { Ok(e) } else { Err(errors) }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let compiled = match want {
+        Want::Condition => compile::boolean(&e).map(|_| ()),
+        Want::Amount => compile::num(&e).map(|_| ()),
+    };
+    match compiled {
+        Ok(()) => Ok(e),
+        Err(c) => Err(vec![RuleError::new(
+            0,
+            src.chars().count(),
+            "这种写法暂不支持：比较时请把字段与带引号的值直接比较（例如 tax_credit == \"A\"、region.within(\"2301\")），不要比较两个字段或条件表达式的结果".into(),
+            format!("not supported ({}): compare a field with a quoted value directly", c.0),
+        )]),
+    }
 }
 
 /// Where in a measure a problem is.
@@ -149,6 +165,19 @@ pub fn check_measure(spec: &MeasureSpec, tags: &TagDictionary) -> Result<Measure
 mod tests {
     use super::*;
     use crate::model::tags::default_tags;
+
+    #[test]
+    fn what_checks_also_compiles() {
+        let tags = TagDictionary::new(default_tags());
+        for src in [
+            "(revenue > 1 ? \"A\" : \"B\") == \"A\"",
+            "credit_code == credit_code",
+            "(dishonest ? tax_credit : tax_credit) in [\"A\"]",
+        ] {
+            let e = compile_expr(src, Want::Condition, &tags).unwrap_err();
+            assert!(e[0].zh.contains("暂不支持"), "{src}: {e:?}");
+        }
+    }
 
     #[test]
     fn every_demo_measure_type_checks() {

@@ -212,6 +212,12 @@ impl Service {
                     Err(e) => return Err(e),
                 }
             }
+            if !late_issues.is_empty() && !job.skip_invalid {
+                // Rows that passed the check no longer do: stop rather than write around them.
+                let reason =
+                    late_issues.iter().map(|i| format!("第 {} 行：{}", i.row, i.reason)).collect::<Vec<_>>().join("；");
+                return Err(ServiceError::Conflict(format!("导入中数据发生变化，已停止：{reason}")));
+            }
             tx.audit(&audit_actor, "import.batch", &format!("import:{}", job.id), &format!("rows {first}–{last}"))?;
             self.commit_entities(tx, &written, false)?;
             for issue in late_issues {
@@ -287,6 +293,7 @@ impl Service {
                     ImportStatus::Refused => "refuse",
                     ImportStatus::Discarded => "discard",
                     ImportStatus::Staged => "stage",
+                    ImportStatus::Failed => "fail",
                 }
             ),
             &format!("import:{}", job.id),
@@ -297,6 +304,24 @@ impl Service {
         )?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// Closes a job after its write pass: applied, or failed part-way (the error is returned
+    /// after the job records what happened).
+    fn finish_written(&self, mut job: ImportJob, written: Result<()>) -> Result<ImportJob> {
+        match written {
+            Ok(()) => {
+                self.finish_job(&mut job, ImportStatus::Applied)?;
+                Ok(job)
+            }
+            Err(e) => {
+                tracing::error!(import = job.id, "import stopped part-way: {e}");
+                if let Err(e2) = self.finish_job(&mut job, ImportStatus::Failed) {
+                    tracing::error!(import = job.id, "could not record the failed import: {e2}");
+                }
+                Err(e)
+            }
+        }
     }
 
     /// Checks and (unless refused or `dry_run`) writes a file read through `open`, which is
@@ -325,9 +350,8 @@ impl Service {
             self.finish_job(&mut job, if refuse { ImportStatus::Refused } else { ImportStatus::Discarded })?;
             return Ok(job);
         }
-        self.import_write(open().map_err(io)?, format, &mut job, &checked.bad_rows, observer)?;
-        self.finish_job(&mut job, ImportStatus::Applied)?;
-        Ok(job)
+        let written = self.import_write(open().map_err(io)?, format, &mut job, &checked.bad_rows, observer);
+        self.finish_written(job, written)
     }
 
     /// Web step 1: checks an uploaded file and keeps it until it is confirmed or discarded.
@@ -378,9 +402,8 @@ impl Service {
         job.report = checked.report;
         job.skip_invalid = skip_invalid;
         job.confirmed_by = Some(username.to_string());
-        self.import_write(Cursor::new(bytes.as_slice()), format, &mut job, &checked.bad_rows, &mut Quiet)?;
-        self.finish_job(&mut job, ImportStatus::Applied)?;
-        Ok(job)
+        let written = self.import_write(Cursor::new(bytes.as_slice()), format, &mut job, &checked.bad_rows, &mut Quiet);
+        self.finish_written(job, written)
     }
 
     pub fn import_discard(&self, id: u64) -> Result<ImportJob> {

@@ -521,24 +521,38 @@ impl Service {
         Ok(MatchState { portrait, measures, engine, eligible, build_ms })
     }
 
+    /// A measure's rules checked, with every error and warning and its position (for the rule
+    /// builder and `POST /rules/check`).
+    pub fn rules_report(&self, spec: &MeasureSpec) -> Result<std::result::Result<MeasureRules, Vec<MeasureRuleError>>> {
+        Ok(check_measure(spec, &self.tag_dictionary()?))
+    }
+
     /// Checks a measure's rules; refuses it with positioned messages when they do not check.
     pub fn rules_check(&self, spec: &MeasureSpec) -> Result<MeasureRules> {
         let tags = self.tag_dictionary()?;
         check_measure(spec, &tags).map_err(|errors| ServiceError::Invalid(rule_field_errors(&errors)))
     }
 
-    /// Writes new eligible sets and their changes as match events, in one transaction.
-    fn record_sets(&self, state: &mut MatchState, new_sets: Vec<(u64, u32, Vec<u64>)>, cause: &str) -> Result<usize> {
+    /// Writes new eligible sets, and the changes as match events, into `tx`; returns the sets to
+    /// put in memory once `tx` has committed.
+    fn stage_sets(
+        &self,
+        tx: &crate::store::WriteTx,
+        state: &MatchState,
+        new_sets: Vec<(u64, u32, Vec<u64>)>,
+        cause: &str,
+    ) -> Result<(usize, Vec<(u64, EligibleSet)>)> {
         let now = Timestamp::now();
-        let tx = self.store.write()?;
         let mut events = 0;
+        let mut staged = Vec::new();
         for (measure_id, version, ids) in new_sets {
             let old = state.eligible.get(&measure_id).map(|s| s.ids.as_slice()).unwrap_or(&[]);
             let (added, removed) = diff(old, &ids);
-            if added.is_empty() && removed.is_empty() && state.eligible.contains_key(&measure_id) {
+            let changed = !added.is_empty() || !removed.is_empty();
+            if !changed && state.eligible.get(&measure_id).is_some_and(|s| s.version == version) {
                 continue;
             }
-            if !added.is_empty() || !removed.is_empty() {
+            if changed {
                 let mut event = MatchEvent {
                     seq: 0,
                     at: now,
@@ -553,124 +567,182 @@ impl Service {
             }
             let set = EligibleSet { version, ids, at: Some(now) };
             tx.put_eligible_set(measure_id, &set)?;
-            state.eligible.insert(measure_id, set);
+            staged.push((measure_id, set));
         }
         if events > 0 {
             tx.audit("system", "match.record", "matching", &format!("{events} measures changed ({cause})"))?;
         }
-        tx.commit()?;
-        Ok(events)
+        Ok((events, staged))
     }
 
-    /// Runs every published measure over every entity and records what changed.
+    /// Commits `tx` holding the match state; on failure the state is dropped (to be rebuilt
+    /// from the store), so memory never runs ahead of what was written.
+    fn commit_with(
+        tx: crate::store::WriteTx,
+        guard: &mut RwLockWriteGuard<'_, Option<MatchState>>,
+        apply: impl FnOnce(&mut MatchState),
+    ) -> Result<()> {
+        if let Err(e) = tx.commit() {
+            **guard = None;
+            return Err(e.into());
+        }
+        if let Some(state) = guard.as_mut() {
+            apply(state);
+        }
+        Ok(())
+    }
+
+    /// Runs every published measure over every entity and records what changed. Writers wait
+    /// while it runs (it holds the store's write transaction, so nothing changes between the
+    /// run and the record); readers go on.
     pub fn rematch_all(&self, cause: &str) -> Result<RematchSummary> {
         self.matching_init()?;
+        let tx = self.store.write()?;
+        let (summary, staged) = {
+            let guard = self.matching.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let Some(state) = guard.as_ref() else { return Ok(RematchSummary::default()) };
+            let start = Instant::now();
+            let runs = engine::run(
+                &state.engine,
+                &state.portrait,
+                self.today(),
+                engine::cores(),
+                Collect { eligible: true, ..Collect::default() },
+            );
+            let match_ms = start.elapsed().as_secs_f64() * 1000.0;
+            let sets: Vec<(u64, u32, Vec<u64>)> = state
+                .engine
+                .measures
+                .iter()
+                .zip(&runs)
+                .map(|(m, r)| {
+                    (
+                        m.measure_id,
+                        m.version,
+                        r.eligible_rows.iter().map(|(row, _)| state.portrait.ids[*row as usize]).collect(),
+                    )
+                })
+                .collect();
+            let measures = sets.len();
+            let pairs: u64 = runs.iter().map(|r| r.eligible).sum();
+            let (changed, staged) = self.stage_sets(&tx, state, sets, cause)?;
+            (
+                RematchSummary {
+                    measures,
+                    entities: state.portrait.len() as u64,
+                    eligible_pairs: pairs,
+                    changed,
+                    match_ms,
+                },
+                staged,
+            )
+        };
         let mut guard = self.matching_write();
-        let Some(state) = guard.as_mut() else { return Ok(RematchSummary::default()) };
-        let start = Instant::now();
-        let runs = engine::run(
-            &state.engine,
-            &state.portrait,
-            self.today(),
-            engine::cores(),
-            Collect { eligible: true, ..Collect::default() },
-        );
-        let match_ms = start.elapsed().as_secs_f64() * 1000.0;
-        let sets: Vec<(u64, u32, Vec<u64>)> = state
-            .engine
-            .measures
-            .iter()
-            .zip(&runs)
-            .map(|(m, r)| {
-                (
-                    m.measure_id,
-                    m.version,
-                    r.eligible_rows.iter().map(|(row, _)| state.portrait.ids[*row as usize]).collect(),
-                )
-            })
-            .collect();
-        let measures = sets.len();
-        let pairs: u64 = runs.iter().map(|r| r.eligible).sum();
-        let changed = self.record_sets(state, sets, cause)?;
-        Ok(RematchSummary { measures, entities: state.portrait.len() as u64, eligible_pairs: pairs, changed, match_ms })
+        Self::commit_with(tx, &mut guard, |state| state.eligible.extend(staged))?;
+        Ok(summary)
     }
 
-    /// After entities were written: their portrait rows, and (for single writes) their
-    /// eligibility for every measure. Call with the write transaction not yet committed; this
-    /// commits it while holding the match state, so the portrait follows commit order.
+    /// Commits entity writes. The caller holds `tx` (the store's write transaction) and this
+    /// takes the match state after it — the one lock order of every write path. Portrait rows
+    /// follow commit order; with `rematch`, each written entity's eligibility for every measure
+    /// is recorded in the same transaction.
     pub(crate) fn commit_entities(&self, tx: crate::store::WriteTx, written: &[Entity], rematch: bool) -> Result<()> {
         let mut guard = self.matching_write();
-        tx.commit()?;
-        let Some(state) = guard.as_mut() else { return Ok(()) };
+        let Some(state) = guard.as_mut() else {
+            tx.commit()?;
+            return Ok(());
+        };
         for e in written {
             state.portrait.upsert(e);
         }
-        if !rematch || written.is_empty() {
-            return Ok(());
-        }
-        let today = self.today();
-        let mut sets = Vec::new();
-        for m in &state.engine.measures {
-            let mut ids = state.eligible.get(&m.measure_id).map(|s| s.ids.clone()).unwrap_or_default();
-            let mut changed = false;
-            for e in written {
-                let Some(row) = state.portrait.row_of(e.id) else { continue };
-                let eligible = m
-                    .conditions
-                    .iter()
-                    .all(|c| state.engine.conditions[*c].eval_row(&state.portrait, today, row) == Some(true));
-                match (ids.binary_search(&e.id), eligible) {
-                    (Ok(i), false) => {
-                        ids.remove(i);
-                        changed = true;
+        let mut staged = Vec::new();
+        if rematch && !written.is_empty() {
+            let today = self.today();
+            let rows: Vec<(u64, usize)> =
+                written.iter().filter_map(|e| state.portrait.row_of(e.id).map(|r| (e.id, r))).collect();
+            let mut sets = Vec::new();
+            for m in &state.engine.measures {
+                let current = state.eligible.get(&m.measure_id).map(|s| s.ids.as_slice()).unwrap_or(&[]);
+                let mut updated: Option<Vec<u64>> = None;
+                for (id, row) in &rows {
+                    let eligible = m
+                        .conditions
+                        .iter()
+                        .all(|c| state.engine.conditions[*c].eval_row(&state.portrait, today, *row) == Some(true));
+                    let ids = updated.as_deref().unwrap_or(current);
+                    match (ids.binary_search(id), eligible) {
+                        (Ok(i), false) => {
+                            updated.get_or_insert_with(|| current.to_vec()).remove(i);
+                        }
+                        (Err(i), true) => updated.get_or_insert_with(|| current.to_vec()).insert(i, *id),
+                        _ => {}
                     }
-                    (Err(i), true) => {
-                        ids.insert(i, e.id);
-                        changed = true;
-                    }
-                    _ => {}
+                }
+                if let Some(ids) = updated {
+                    sets.push((m.measure_id, m.version, ids));
                 }
             }
-            if changed {
-                sets.push((m.measure_id, m.version, ids));
-            }
+            staged = self.stage_sets(&tx, state, sets, "entity")?.1;
         }
-        self.record_sets(state, sets, "entity")?;
-        Ok(())
+        Self::commit_with(tx, &mut guard, |state| state.eligible.extend(staged))
     }
 
-    /// After a measure was published: compile it, run it over everything, record the change.
-    pub(crate) fn measure_published(&self, measure_id: u64) -> Result<()> {
+    /// Publishing inside the caller's transaction: compiles the measure, runs it over every
+    /// entity, stages its new eligible set, then commits and puts the measure into matching.
+    /// Without a match state in memory it just commits (the next start matches everything).
+    pub(crate) fn commit_publish(
+        &self,
+        tx: crate::store::WriteTx,
+        measure: &crate::model::Measure,
+        spec: &MeasureSpec,
+        version: u32,
+    ) -> Result<()> {
+        if !self.matching_loaded() {
+            tx.commit()?;
+            return Ok(());
+        }
+        let rules = self.rules_check(spec)?;
+        let compiled =
+            Compiled { measure_id: measure.id, policy_id: measure.policy_id, version, spec: spec.clone(), rules };
+        let staged = {
+            let guard = self.matching.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+            match guard.as_ref() {
+                Some(state) => {
+                    let mut one = Engine::default();
+                    let plan = plan(&mut one, &compiled).map_err(|e| ServiceError::Internal(e.to_string()))?;
+                    one.push(plan);
+                    let runs = engine::run(
+                        &one,
+                        &state.portrait,
+                        self.today(),
+                        engine::cores(),
+                        Collect { eligible: true, ..Collect::default() },
+                    );
+                    let ids = runs
+                        .first()
+                        .map(|r| r.eligible_rows.iter().map(|(row, _)| state.portrait.ids[*row as usize]).collect())
+                        .unwrap_or_default();
+                    self.stage_sets(&tx, state, vec![(measure.id, version, ids)], "publish")?.1
+                }
+                None => Vec::new(),
+            }
+        };
+        let today = self.today();
         let mut guard = self.matching_write();
-        let Some(state) = guard.as_mut() else { return Ok(()) };
-        let tx = self.store.read()?;
-        let Some(m) = tx.measure(measure_id)? else { return Ok(()) };
-        let Some(v) = m.published.and_then(|v| tx.version(measure_id, v).ok().flatten()) else { return Ok(()) };
-        drop(tx);
-        let rules = self.rules_check(&v.spec)?;
-        let compiled = Compiled { measure_id, policy_id: m.policy_id, version: v.version, spec: v.spec, rules };
-        let mut one = Engine::default();
-        let plan = plan(&mut one, &compiled).map_err(|e| ServiceError::Internal(e.to_string()))?;
-        one.push(plan);
-        let runs = engine::run(
-            &one,
-            &state.portrait,
-            self.today(),
-            engine::cores(),
-            Collect { eligible: true, ..Collect::default() },
-        );
-        let ids = runs
-            .first()
-            .map(|r| r.eligible_rows.iter().map(|(row, _)| state.portrait.ids[*row as usize]).collect())
-            .unwrap_or_default();
-        state.measures.insert(measure_id, Arc::new(compiled));
-        state.engine = build_engine(&state.measures, &state.portrait, self.today());
-        self.record_sets(state, vec![(measure_id, v.version, ids)], "publish")?;
-        Ok(())
+        Self::commit_with(tx, &mut guard, |state| {
+            state.measures.insert(measure.id, Arc::new(compiled));
+            state.engine = build_engine(&state.measures, &state.portrait, today);
+            state.eligible.extend(staged);
+        })
     }
 
     /// Runs a (draft) measure over the whole entity library as of a date.
     pub fn simulate(&self, spec: &MeasureSpec, as_of: Option<Date>, list: bool) -> Result<Simulation> {
+        for (field, label, value) in [("cap", "单户上限", spec.cap), ("budget", "资金总额", spec.budget)] {
+            if value.is_some_and(|m| m.fen() < 0) {
+                return Err(ServiceError::invalid(field, format!("{label}不能为负数")));
+            }
+        }
         let rules = self.rules_check(spec)?;
         let compiled = Compiled { measure_id: 0, policy_id: 0, version: 0, spec: spec.clone(), rules };
         let as_of = as_of.unwrap_or_else(|| self.today());

@@ -89,6 +89,11 @@ impl Service {
         Ok(TagDictionary::new(self.store.read()?.tags()?))
     }
 
+    /// The store answers: its schema version (for `/healthz`).
+    pub fn health(&self) -> Result<u64> {
+        Ok(self.store.read()?.schema_version()?.unwrap_or(0))
+    }
+
     /// The newest audit entries, newest first.
     pub fn audit_tail(&self, limit: usize) -> Result<Vec<crate::model::AuditEntry>> {
         Ok(self.store.read()?.audit_tail(limit)?)

@@ -332,8 +332,7 @@ impl Service {
             &format!("measure:{id}"),
             &format!("v{} {}", draft.version, draft.spec.name),
         )?;
-        tx.commit()?;
-        self.measure_published(id)?;
+        self.commit_publish(tx, &measure, &draft.spec, draft.version)?;
         Ok(draft)
     }
 

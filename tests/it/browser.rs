@@ -291,7 +291,10 @@ impl Session {
         self.type_into(&p, "secret123");
         let button = self.find("main form button[type=submit]");
         self.click(&button);
-        self.wait_for_url("/staff");
+        // The sign-in page's own URL holds "/staff" (in `next`): wait until it is left.
+        self.wait_until("the console after signing in", |s| {
+            s.cmd("GET", "/url", None).ok().and_then(|v| v.as_str().map(|u| u.ends_with("/staff"))).unwrap_or(false)
+        });
     }
 }
 

@@ -16,7 +16,6 @@ use crate::http::AppState;
 use crate::http::error::{ApiError, AppError};
 use crate::http::extract::Viewer;
 use crate::model::{Date, MeasureSpec};
-use crate::rules::check_measure;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -68,8 +67,8 @@ async fn simulate(State(state): State<AppState>, viewer: Viewer, body: Bytes) ->
 async fn rules_check(State(state): State<AppState>, viewer: Viewer, body: Bytes) -> ApiResult {
     viewer.staff_api()?;
     let req = simulate_request(&body)?;
-    let tags = state.svc.blocking(|s| s.tag_dictionary()).await?;
-    Ok(match check_measure(&req.spec, &tags) {
+    let report = state.svc.blocking(move |s| s.rules_report(&req.spec)).await?;
+    Ok(match report {
         Ok(rules) => Json(json!({ "ok": true, "errors": [], "warnings": rules.warnings })).into_response(),
         Err(errors) => {
             (StatusCode::UNPROCESSABLE_ENTITY, Json(json!({ "ok": false, "errors": errors, "warnings": [] })))

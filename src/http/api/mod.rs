@@ -28,7 +28,7 @@ pub fn router() -> Router<AppState> {
         .merge(entities::router())
         .merge(matching::router())
         .route("/catalog", get(catalog))
-        .route("/imports", post(imports_create))
+        .route("/imports", post(imports_create).layer(super::upload_limit()))
         .route("/imports/{id}", get(imports_show))
         .route("/export/{file}", get(export_file))
 }

@@ -18,7 +18,7 @@ type FormData = Form<Vec<(String, String)>>;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/staff/imports", get(imports_index).post(imports_upload))
+        .route("/staff/imports", get(imports_index).post(imports_upload).layer(crate::http::upload_limit()))
         .route("/staff/imports/{id}", get(imports_show))
         .route("/staff/imports/{id}/report.csv", get(imports_report))
         .route("/staff/imports/{id}/confirm", post(imports_confirm))

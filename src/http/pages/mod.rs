@@ -38,14 +38,16 @@ pub fn url_encode(s: &str) -> String {
         .collect()
 }
 
-/// A local path to go back to after signing in; anything else becomes `/staff`.
+/// A local path to go back to after signing in; anything else becomes `/staff`. Browsers
+/// drop tabs and line breaks inside URLs and treat `\` like `/`, so `/\t/evil` or `/\evil`
+/// would leave the site: any whitespace, control character or backslash is refused.
 pub fn safe_next(next: &str) -> String {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
-        next.to_string()
-    } else {
-        "/staff".into()
-    }
+    let local = next.starts_with('/')
+        && !next.starts_with("//")
+        && next.chars().all(|c| !c.is_whitespace() && !c.is_control() && c != '\\');
+    if local { next.to_string() } else { "/staff".into() }
 }
+
 
 /// Where a form post lands: a page with a one-line notice.
 pub fn see_other(path: &str) -> Response {
@@ -77,3 +79,18 @@ pub type PageResult = Result<Response, AppError>;
 pub use super::error::Reject;
 
 pub type StaffResult = Result<Response, Reject>;
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_local_paths() {
+        assert_eq!(safe_next("/policies?q=1"), "/policies?q=1");
+        for evil in
+            ["//evil.example", "/\t/evil.example", "/\\evil.example", "https://evil.example", "/ /x", "/\n/x", ""]
+        {
+            assert_eq!(safe_next(evil), "/staff", "{evil:?}");
+        }
+    }
+}

@@ -162,10 +162,13 @@ fn builder_data(fields: &[crate::rules::catalog::CatalogEntry], tags: &[crate::m
         .map(|i| (i.code.clone(), i.name.clone()))
         .collect();
     let tags: Vec<(&str, &str)> = tags.iter().map(|t| (t.key.as_str(), t.label.as_str())).collect();
-    // Embedded in a <script type="application/json">: `</` must not close the element.
+    // Embedded in a <script type="application/json">: no `<`, `>` or `&` may appear raw (they
+    // only occur inside JSON strings, where the \u escapes mean the same).
     serde_json::json!({ "fields": fields, "tags": tags, "regions": regions, "industries": industries })
         .to_string()
-        .replace("</", "<\\/")
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
 }
 
 async fn measures_new(State(state): State<AppState>, viewer: Viewer, Path(policy_id): Path<u64>) -> StaffResult {
