@@ -48,7 +48,6 @@ pub fn safe_next(next: &str) -> String {
     if local { next.to_string() } else { "/staff".into() }
 }
 
-
 /// Where a form post lands: a page with a one-line notice.
 pub fn see_other(path: &str) -> Response {
     Redirect::to(path).into_response()
