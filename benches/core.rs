@@ -64,10 +64,12 @@ fn bench_model(c: &mut Criterion) {
 
 fn bench_service(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
-    let svc =
-        Service::new(Store::open(dir.path()).unwrap(), Config { today: Some(today()), fast_password_hashing: true });
-    svc.init_reference("bench").unwrap();
-    svc.load_policies("bench", &huiqi::seed::demo_policies().unwrap()).unwrap();
+    let svc = Service::new(
+        Store::open(dir.path()).unwrap(),
+        Config { today: Some(today()), fast_password_hashing: true, ..Config::default() },
+    );
+    svc.init_reference(&huiqi::model::Who::system("bench")).unwrap();
+    svc.load_policies(&huiqi::model::Who::system("bench"), &huiqi::seed::demo_policies().unwrap()).unwrap();
     let query = PolicyQuery { q: "高新".into(), ..Default::default() };
     c.bench_function("policy_search_gaoxin_demo_library", |b| {
         b.iter(|| svc.policy_search(black_box(&query), Audience::Public).unwrap())

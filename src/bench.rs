@@ -79,7 +79,7 @@ fn err(e: impl std::fmt::Display) -> Error {
 
 fn open(dir: &Path, today: Option<Date>) -> Result<Service, Error> {
     let store = Store::open(dir).map_err(err)?;
-    Ok(Service::new(store, Config { today, fast_password_hashing: true }))
+    Ok(Service::new(store, Config { today, fast_password_hashing: true, ..Config::default() }))
 }
 
 /// Generates (or reuses) the data, then measures. Progress goes to `log`.
@@ -101,7 +101,7 @@ pub fn run(opts: &BenchOptions, log: &mut dyn Write) -> Result<BenchReport, Erro
                 opts.dir.display()
             );
             let t = Instant::now();
-            svc.init_reference("bench").map_err(err)?;
+            svc.init_reference(&crate::model::Who::system("bench")).map_err(err)?;
             svc.bench_load_entities(opts.seed, opts.entities, |done| {
                 let _ = write!(log, "\r  entities: {done}");
                 let _ = log.flush();

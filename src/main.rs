@@ -8,10 +8,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use huiqi::auth::Auth;
+use huiqi::auth::NewUser;
+use huiqi::auth::demo::{DEMO_ACCOUNTS, DEMO_PASSWORD};
 use huiqi::http::{self, AppState};
 use huiqi::import::Format;
 use huiqi::model::imports::{ImportStatus, RowIssue};
-use huiqi::model::{Date, Role, Vocabulary};
+use huiqi::model::{Capacity, Date, Role, TokenScope, Vocabulary, Who};
 use huiqi::service::imports::{ImportObserver, Phase};
 use huiqi::service::{Config, Service};
 use huiqi::store::Store;
@@ -41,6 +43,19 @@ enum Command {
         /// Without --data it lives in ./huiqi-demo.
         #[arg(long)]
         demo: bool,
+        /// The site is served over HTTPS (behind a proxy or not): cookies get `Secure`, and
+        /// responses HSTS.
+        #[arg(long, env = "HUIQI_SECURE_COOKIES")]
+        secure_cookies: bool,
+        /// Behind a reverse proxy: take the client address from the last X-Forwarded-For entry.
+        #[arg(long, env = "HUIQI_TRUST_PROXY")]
+        trust_proxy: bool,
+        /// Sign out after this many minutes without a request.
+        #[arg(long, env = "HUIQI_SESSION_IDLE_MINUTES", default_value_t = 30)]
+        session_idle_minutes: i64,
+        /// Sign out this many hours after signing in, whatever happens.
+        #[arg(long, env = "HUIQI_SESSION_HOURS", default_value_t = 12)]
+        session_hours: i64,
     },
     /// Create or migrate the store and load reference data (tags, holiday calendar).
     Init,
@@ -69,6 +84,18 @@ enum Command {
     User {
         #[command(subcommand)]
         action: UserAction,
+    },
+    /// Add a department, or set the region it serves.
+    Department {
+        name: String,
+        /// GB/T 2260 code of the region it serves (its staff see entities there).
+        #[arg(long, default_value = "")]
+        region: String,
+    },
+    /// The audit trail.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
     },
     /// Type-check rules: every measure in policy or measure files (TOML).
     Rules {
@@ -128,6 +155,12 @@ enum ImportWhat {
 }
 
 #[derive(Subcommand)]
+enum AuditAction {
+    /// Recompute the SHA-256 chain from the first entry; name the first broken link (exit 1).
+    Verify,
+}
+
+#[derive(Subcommand)]
 enum RulesAction {
     /// Report every error with its position; exit code 1 when there is one.
     Check { files: Vec<PathBuf> },
@@ -141,26 +174,38 @@ enum ExportWhat {
 
 #[derive(Subcommand)]
 enum UserAction {
-    /// Create an account. The password comes from HUIQI_PASSWORD or is asked for.
+    /// Create an account. The password comes from HUIQI_PASSWORD or is asked for; with
+    /// --one-time a one-time password is printed, to be changed at first sign-in.
     Add {
         username: String,
-        #[arg(long, default_value = "staff")]
+        /// sysadmin, publisher, reviewer, supervisor, specialist or enterprise.
+        #[arg(long, default_value = "sysadmin")]
         role: String,
         #[arg(long, default_value = "")]
         name: String,
         #[arg(long)]
         department: Option<String>,
-        /// For an enterprise account: the credit code of its entity.
+        #[arg(long)]
+        phone: Option<String>,
+        /// For an enterprise account: bind it (verified) to the entity with this credit code.
         #[arg(long)]
         entity: Option<String>,
+        #[arg(long)]
+        one_time: bool,
     },
     /// Set a new password (from HUIQI_PASSWORD or asked for); also unlocks the account.
     Passwd { username: String },
+    /// Lift the lock after repeated failed sign-ins.
+    Unlock { username: String },
     /// Create a bearer token for the JSON API; it is printed once.
     Token {
         username: String,
         #[arg(long, default_value = "api")]
         name: String,
+        /// What the token may do (repeat for several): policies:write, entities:read,
+        /// entities:write, matching, export, audit:read, admin, enterprise, metrics.
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
         /// Expire after this many days.
         #[arg(long)]
         days: Option<u32>,
@@ -168,13 +213,6 @@ enum UserAction {
     /// List accounts.
     List,
 }
-
-const DEMO_ACCOUNTS: &[(&str, &str, Role, &str, &str)] = &[
-    ("admin", "admin-2026", Role::Admin, "系统管理员", ""),
-    ("keji", "keji-2026", Role::Staff, "科技局办事员", "哈尔滨市科学技术局"),
-    ("renshe", "renshe-2026", Role::Staff, "人社局办事员", "哈尔滨市人力资源和社会保障局"),
-    ("qiye", "qiye-2026", Role::Enterprise, "企业用户（演示）", ""),
-];
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -198,7 +236,7 @@ fn config(cli: &Cli) -> Result<Config, String> {
         Some(t) => Some(Date::parse(t).map_err(|e| e.to_string())?),
         None => None,
     };
-    Ok(Config { today, fast_password_hashing: false })
+    Ok(Config { today, ..Config::default() })
 }
 
 fn open(dir: &Path, config: Config) -> Result<Service, String> {
@@ -222,20 +260,32 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     let data = cli.data.clone();
     let dir = |default: &str| data.clone().unwrap_or_else(|| PathBuf::from(default));
     match cli.command {
-        Command::Serve { listen, demo } => {
+        Command::Serve { listen, demo, secure_cookies, trust_proxy, session_idle_minutes, session_hours } => {
             let dir = dir(if demo { "huiqi-demo" } else { "huiqi-data" });
-            serve(&dir, config, listen, demo)
+            if session_idle_minutes < 1 || session_hours < 1 {
+                return Err("--session-idle-minutes and --session-hours must be at least 1".into());
+            }
+            let settings = http::Settings {
+                sessions: huiqi::auth::SessionPolicy {
+                    idle_seconds: session_idle_minutes * 60,
+                    absolute_seconds: session_hours * 3600,
+                },
+                secure_cookies,
+                trust_proxy,
+                ..http::Settings::default()
+            };
+            serve(&dir, config, settings, listen, demo)
         }
         Command::Init => {
             let svc = open(&dir("huiqi-data"), config)?;
-            svc.init_reference("cli").map_err(|e| e.to_string())?;
+            svc.init_reference(&cli_who()).map_err(|e| e.to_string())?;
             println!("store ready at {} (schema version {})", svc.store.path().display(), huiqi::store::SCHEMA_VERSION);
             Ok(ExitCode::SUCCESS)
         }
         Command::Import { what: ImportWhat::Entities { file, skip_invalid, report, dry_run, who } } => {
             let svc = open(&dir("huiqi-data"), config)?;
-            svc.init_reference("cli").map_err(|e| e.to_string())?;
-            import_entities(&svc, &file, skip_invalid, report, dry_run, &who)
+            svc.init_reference(&cli_who()).map_err(|e| e.to_string())?;
+            import_entities(&svc, &file, skip_invalid, report, dry_run, &Who::system(&who))
         }
         Command::Export { what, out } => {
             let svc = open(&dir("huiqi-data"), config)?;
@@ -244,7 +294,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let file = std::fs::File::create(&out).map_err(|e| format!("cannot create {name}: {e}"))?;
             let mut w = std::io::BufWriter::new(file);
             let rows = match what {
-                ExportWhat::Entities => svc.export_entities(format, &mut w),
+                ExportWhat::Entities => svc.export_entities(format, &mut w, true, &[]),
                 ExportWhat::Policies => svc.export_policies(format, &mut w),
             }
             .map_err(|e| e.to_string())?;
@@ -254,10 +304,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Command::Seed { entities, seed, policies } => {
             let svc = open(&dir("huiqi-data"), config)?;
-            svc.init_reference("cli").map_err(|e| e.to_string())?;
+            svc.init_reference(&cli_who()).map_err(|e| e.to_string())?;
             if policies {
                 let files = huiqi::seed::demo_policies().map_err(|e| e.to_string())?;
-                let (p, m) = svc.load_policies("seed", &files).map_err(|e| e.to_string())?;
+                let (p, m) = svc.load_policies(&Who::system("seed"), &files).map_err(|e| e.to_string())?;
                 println!("loaded {p} policies with {m} published measures");
             }
             let start = svc.stats().map_err(|e| e.to_string())?.entities;
@@ -277,8 +327,27 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Command::User { action } => {
             let svc = open(&dir("huiqi-data"), config)?;
-            let auth = Auth::new(std::sync::Arc::clone(&svc.store), false);
-            user(&auth, action)
+            user(&auth_of(&svc)?, action)
+        }
+        Command::Department { name, region } => {
+            let svc = open(&dir("huiqi-data"), config)?;
+            let d = auth_of(&svc)?.department_put(&cli_who(), &name, &region).map_err(|e| e.to_string())?;
+            println!("department {} (region {})", d.name, d.region.unwrap_or_else(|| "-".into()));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit { action: AuditAction::Verify } => {
+            let svc = open(&dir("huiqi-data"), config)?;
+            let report = svc.audit_verify().map_err(|e| e.to_string())?;
+            match report.broken {
+                None => {
+                    println!("audit trail intact: {} entries, head {}", report.entries, report.head);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Some(b) => {
+                    println!("audit trail BROKEN at entry {}: {}", b.seq, b.reason);
+                    Ok(ExitCode::FAILURE)
+                }
+            }
         }
         Command::Rules { action: RulesAction::Check { files } } => rules_check(&files, data.as_deref()),
         Command::Simulate { measure, as_of, out } => {
@@ -326,26 +395,51 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     }
 }
 
+fn cli_who() -> Who {
+    Who::system("cli")
+}
+
+fn auth_of(svc: &Service) -> Result<Auth, String> {
+    let c = &svc.config;
+    Auth::new(std::sync::Arc::clone(&svc.store), c.fast_password_hashing, c.clock.clone(), Default::default())
+        .map_err(|e| e.to_string())
+}
+
 fn user(auth: &Auth, action: UserAction) -> Result<ExitCode, String> {
+    let who = cli_who();
     match action {
-        UserAction::Add { username, role, name, department, entity } => {
+        UserAction::Add { username, role, name, department, phone, entity, one_time } => {
             let role =
                 Role::parse(&role).ok_or_else(|| format!("unknown role {role}; use one of: {}", Role::choices()))?;
-            let password = read_password("password: ")?;
-            let user =
-                auth.user_create("cli", &username, &name, role, department, &password).map_err(|e| e.to_string())?;
+            let password = if one_time { None } else { Some(read_password("password: ")?) };
+            let new = NewUser { username, display_name: name, role, department, region_scope: Vec::new(), phone };
+            let (user, issued) = auth.user_create(&who, new, password.as_deref()).map_err(|e| e.to_string())?;
             if let Some(code) = entity {
-                auth.user_link_entity("cli", &user.username, &code).map_err(|e| e.to_string())?;
+                auth.binding_grant(&who, &user.username, &code, Capacity::Agent).map_err(|e| e.to_string())?;
             }
             println!("created {} ({})", user.username, user.role.key());
+            if let Some(p) = issued {
+                println!("one-time password (to be changed at first sign-in): {p}");
+            }
         }
         UserAction::Passwd { username } => {
             let password = read_password("new password: ")?;
-            auth.user_set_password("cli", &username, &password).map_err(|e| e.to_string())?;
+            auth.user_set_password(&who, &username, &password).map_err(|e| e.to_string())?;
             println!("password changed for {username}");
         }
-        UserAction::Token { username, name, days } => {
-            let token = auth.token_create("cli", &username, &name, days).map_err(|e| e.to_string())?;
+        UserAction::Unlock { username } => {
+            let id = auth.user_by_name(&username).map_err(|e| e.to_string())?.id;
+            auth.user_unlock(&who, id).map_err(|e| e.to_string())?;
+            println!("unlocked {username}");
+        }
+        UserAction::Token { username, name, scopes, days } => {
+            let scopes = scopes
+                .iter()
+                .map(|s| {
+                    TokenScope::parse(s).ok_or_else(|| format!("unknown scope {s}; use: {}", TokenScope::choices()))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let (_, token) = auth.token_create(&who, &username, &name, &scopes, days).map_err(|e| e.to_string())?;
             println!("{token}");
         }
         UserAction::List => {
@@ -403,7 +497,7 @@ fn import_entities(
     skip_invalid: bool,
     report: Option<PathBuf>,
     dry_run: bool,
-    who: &str,
+    who: &Who,
 ) -> Result<ExitCode, String> {
     let name = file.display().to_string();
     let report_path = report.or_else(|| skip_invalid.then(|| PathBuf::from(format!("{name}.report.csv"))));
@@ -420,7 +514,7 @@ fn import_entities(
     let file_name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| name.clone());
     let path = file.to_path_buf();
     let job = svc
-        .import_run(&file_name, who, || std::fs::File::open(&path), skip_invalid, dry_run, &mut observer)
+        .import_run(who, &file_name, || std::fs::File::open(&path), skip_invalid, dry_run, &mut observer)
         .map_err(|e| e.to_string())?;
     if observer.tty {
         eprintln!();
@@ -461,9 +555,15 @@ fn import_entities(
     }
 }
 
-fn serve(dir: &Path, config: Config, listen: SocketAddr, demo: bool) -> Result<ExitCode, String> {
+fn serve(
+    dir: &Path,
+    config: Config,
+    settings: http::Settings,
+    listen: SocketAddr,
+    demo: bool,
+) -> Result<ExitCode, String> {
     let svc = open(dir, config)?;
-    svc.init_reference("serve").map_err(|e| e.to_string())?;
+    svc.init_reference(&Who::system("serve")).map_err(|e| e.to_string())?;
     if demo {
         eprintln!("preparing the demo in {} …", dir.display());
         if let Some(summary) = svc.demo_setup(2000, 1).map_err(|e| e.to_string())? {
@@ -482,7 +582,7 @@ fn serve(dir: &Path, config: Config, listen: SocketAddr, demo: bool) -> Result<E
             started.elapsed().as_secs_f64()
         );
     }
-    let state = AppState::new(svc);
+    let state = AppState::new(svc, settings).map_err(|e| e.to_string())?;
     // Catch up on changes made while the server was stopped (e.g. a CLI import).
     let background = std::sync::Arc::clone(&state.svc);
     std::thread::spawn(move || match background.rematch_all("startup") {
@@ -490,23 +590,7 @@ fn serve(dir: &Path, config: Config, listen: SocketAddr, demo: bool) -> Result<E
         Err(e) => tracing::error!("startup rematch failed: {e}"),
     });
     if demo {
-        for (username, password, role, name, department) in DEMO_ACCOUNTS {
-            let exists = state.auth.users().map_err(|e| e.to_string())?.iter().any(|u| u.username == *username);
-            if !exists {
-                let dept = (!department.is_empty()).then(|| department.to_string());
-                state.auth.user_create("demo", username, name, *role, dept, password).map_err(|e| e.to_string())?;
-                if *role == Role::Enterprise {
-                    // The demo enterprise account speaks for the first generated entity.
-                    let first = huiqi::service::entities::EntityQuery { limit: 1, ..Default::default() };
-                    if let Some(e) = state.svc.entity_list(&first).map_err(|e| e.to_string())?.entities.first() {
-                        state
-                            .auth
-                            .user_link_entity("demo", username, e.credit_code.as_str())
-                            .map_err(|e| e.to_string())?;
-                    }
-                }
-            }
-        }
+        state.auth.demo_accounts().map_err(|e| e.to_string())?;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
     runtime.block_on(async move {
@@ -516,10 +600,10 @@ fn serve(dir: &Path, config: Config, listen: SocketAddr, demo: bool) -> Result<E
         let host = if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { addr.ip().to_string() };
         println!("huiqi is serving on http://{host}:{}/", addr.port());
         if demo {
-            println!("demo sign-ins (at http://{host}:{}/login):", addr.port());
-            for (username, password, role, _, department) in DEMO_ACCOUNTS {
+            println!("demo sign-ins (at http://{host}:{}/login), password {DEMO_PASSWORD} for all:", addr.port());
+            for (username, role, _, department) in DEMO_ACCOUNTS {
                 println!(
-                    "  {username} / {password}  ({}{}{})",
+                    "  {username}  ({}{}{})",
                     role.label(),
                     if department.is_empty() { "" } else { "，" },
                     department

@@ -1,35 +1,56 @@
-//! Accounts and sign-in: argon2id passwords, sessions kept in the store under the hash of
-//! their cookie, per-session CSRF tokens, bearer tokens for other systems, and lockout after
-//! repeated failures. Every call blocks (argon2 burns CPU on purpose): run it off the runtime.
+//! Accounts and sign-in: argon2id passwords, progressive delays and locks after failures,
+//! sessions kept in the store under the hash of their cookie (idle and absolute timeouts),
+//! per-session CSRF tokens, scoped bearer tokens for other systems, and the scopes that decide
+//! what each caller may see. Every call blocks (argon2 burns CPU on purpose): run it off the
+//! runtime.
+
+mod accounts;
+mod bindings;
+pub mod demo;
+pub mod password;
+pub mod permissions;
+pub mod ratelimit;
 
 use std::sync::Arc;
 
-use argon2::password_hash::phc::PasswordHash as Phc;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::{Algorithm, Argon2, Params, Version};
 use blake2::{Blake2b256, Digest};
 
+pub use accounts::{NewUser, SessionInfo, TokenInfo, UserUpdate};
+pub use bindings::{BindRequest, BindingRow, INVITATION_DAYS_DEFAULT, Registration};
+pub use permissions::{Access, Permission};
+
 use crate::model::user::PasswordHash;
-use crate::model::{ApiToken, Role, Session, Timestamp, User, Vocabulary};
+use crate::model::{ApiToken, BindingStatus, Clock, RegionCode, Role, Session, Timestamp, TokenScope, User, Who};
 use crate::store::{Store, StoreError};
 
-/// Sessions last 12 hours from sign-in.
-pub const SESSION_SECONDS: i64 = 12 * 3600;
-/// After this many failed sign-ins in a row the account locks for [`LOCK_SECONDS`].
-pub const MAX_FAILED_LOGINS: u32 = 5;
-pub const LOCK_SECONDS: i64 = 15 * 60;
 pub const TOKEN_PREFIX: &str = "hq_";
+/// Failed sign-ins in a row that are let through without delay (typos happen).
+pub const FREE_FAILURES: u32 = 2;
+/// After this many failures in a row the account locks until an administrator unlocks it.
+pub const HARD_LOCK_AFTER: u32 = 10;
+/// The longest progressive delay.
+pub const MAX_DELAY_SECONDS: i64 = 300;
+/// A failure streak older than this starts again from zero.
+const FAILURE_MEMORY_SECONDS: i64 = 24 * 3600;
+/// `last_seen` of a session and `last_used_at` of a token are written at most this often.
+const TOUCH_EVERY_MS: i64 = 60_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     #[error("用户名或密码不正确")]
     BadCredentials,
-    #[error("账号已被锁定，请在 {0} 后再试，或联系管理员解锁")]
-    Locked(String),
-    #[error("账号已停用，请联系管理员")]
+    #[error("连续多次输入错误，请在 {0} 秒后再试")]
+    Delayed(i64),
+    #[error("账号因连续多次密码错误已被锁定，请联系系统管理员解锁")]
+    Locked,
+    #[error("账号已停用，请联系系统管理员")]
     Disabled,
     #[error("{0}")]
     Invalid(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Forbidden(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("internal error: {0}")]
@@ -38,19 +59,97 @@ pub enum AuthError {
 
 pub type Result<T, E = AuthError> = std::result::Result<T, E>;
 
-/// Who is calling, once a session or token has been checked.
+/// The delay imposed after `failures` wrong passwords in a row: none for the first two, then
+/// 1 s, doubling, up to [`MAX_DELAY_SECONDS`].
+pub fn delay_after(failures: u32) -> i64 {
+    if failures <= FREE_FAILURES { 0 } else { (1i64 << (failures - FREE_FAILURES - 1).min(20)).min(MAX_DELAY_SECONDS) }
+}
+
+/// How long sessions live.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionPolicy {
+    pub idle_seconds: i64,
+    pub absolute_seconds: i64,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        SessionPolicy { idle_seconds: 30 * 60, absolute_seconds: 12 * 3600 }
+    }
+}
+
+/// Who is calling, once a session or token has been checked, with what they may see.
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub user: User,
     /// The session's CSRF token; `None` for bearer-token callers, who need none.
     pub csrf: Option<String>,
+    /// The session's key (the hash of its cookie), to mark it in the session list.
+    pub session: Option<Vec<u8>>,
+    /// For bearer tokens: the scopes the token was given.
+    pub scopes: Option<Vec<TokenScope>>,
+    /// Credit codes of the entities an enterprise account is verified to act for.
+    pub entities: Vec<String>,
+    /// Region codes the account's data is limited to; empty means no limit.
+    pub regions: Vec<String>,
+}
+
+impl Principal {
+    pub fn role(&self) -> Role {
+        self.user.role
+    }
+
+    /// Whether the role holds the permission and, for a token, the token's scopes cover it.
+    pub fn can(&self, p: Permission) -> bool {
+        p.granted_to(self.user.role) && self.scopes.as_ref().is_none_or(|s| s.contains(&p.scope()))
+    }
+
+    pub fn allowed(&self, access: Access) -> bool {
+        match access {
+            Access::Public | Access::SignedIn => true,
+            Access::Needs(p) => self.can(p),
+            Access::Either(a, b) => self.can(a) || self.can(b),
+        }
+    }
+
+    pub fn who(&self, ip: &str) -> Who {
+        Who::user(&self.user, ip)
+    }
+
+    /// Whether an enterprise account is verified for this entity.
+    pub fn acts_for(&self, credit_code: &str) -> bool {
+        self.entities.iter().any(|c| c == credit_code)
+    }
+
+    /// Whether a region is within the account's scope (entities without a region are visible
+    /// only to accounts without a limit).
+    pub fn sees_region(&self, region: Option<&RegionCode>) -> bool {
+        self.regions.is_empty() || region.is_some_and(|r| self.regions.iter().any(|s| r.within(s)))
+    }
+
+    /// May this caller read the entity's file: staff who read entities within their region,
+    /// or an enterprise for its own.
+    pub fn may_read_entity(&self, credit_code: &str, region: Option<&RegionCode>) -> bool {
+        (self.can(Permission::EntityRead) && self.sees_region(region))
+            || (self.can(Permission::OwnEntities) && self.acts_for(credit_code))
+    }
+
+    /// A publisher works on the policies of their own department.
+    pub fn in_department(&self, department: &str) -> bool {
+        self.user.department.as_deref().is_some_and(|d| d == department.trim())
+    }
+}
+
+/// Random bytes from the operating system.
+pub fn random_bytes(n: usize) -> Result<Vec<u8>> {
+    let mut buf = vec![0u8; n];
+    getrandom::fill(&mut buf).map_err(|e| AuthError::Internal(format!("no randomness: {e}")))?;
+    Ok(buf)
 }
 
 /// Random bytes as lower-case hex.
 pub fn random_hex(bytes: usize) -> Result<String> {
-    let mut buf = vec![0u8; bytes];
-    getrandom::fill(&mut buf).map_err(|e| AuthError::Internal(format!("no randomness: {e}")))?;
-    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(crate::model::audit::hex(&random_bytes(bytes)?))
 }
 
 /// What is stored for a secret: its BLAKE2b-256 hash, never the secret itself.
@@ -63,310 +162,255 @@ pub fn same_secret(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// A new session: the cookie value (shown once) and the stored record.
+#[derive(Debug)]
+pub struct SignedIn {
+    pub token: String,
+    pub session: Session,
+    pub user: User,
+}
+
+/// Where a request comes from.
+#[derive(Debug, Clone, Default)]
+pub struct Client {
+    pub ip: String,
+    pub user_agent: String,
+}
+
 pub struct Auth {
     store: Arc<Store>,
-    /// Minimal argon2 cost, for tests only.
-    fast: bool,
+    hasher: password::Hasher,
+    /// A hash of nothing in particular, verified when the account does not exist so that an
+    /// unknown name costs the same time as a known one.
+    dummy: PasswordHash,
+    clock: Clock,
+    pub sessions: SessionPolicy,
 }
 
 impl Auth {
-    pub fn new(store: Arc<Store>, fast_password_hashing: bool) -> Auth {
-        Auth { store, fast: fast_password_hashing }
+    pub fn new(store: Arc<Store>, fast_password_hashing: bool, clock: Clock, sessions: SessionPolicy) -> Result<Auth> {
+        let hasher = password::Hasher::new(fast_password_hashing)?;
+        let dummy = hasher.hash(&random_hex(16)?)?;
+        Ok(Auth { store, hasher, dummy, clock, sessions })
     }
 
-    fn argon2(&self) -> Result<Argon2<'static>> {
-        let params = if self.fast { Params::new(8, 1, 1, Some(32)) } else { Ok(Params::DEFAULT) }
-            .map_err(|e| AuthError::Internal(e.to_string()))?;
-        Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
     }
 
     pub fn hash_password(&self, password: &str) -> Result<PasswordHash> {
-        let hash = self.argon2()?.hash_password(password.as_bytes()).map_err(|e| AuthError::Internal(e.to_string()))?;
-        Ok(PasswordHash(hash.to_string()))
+        self.hasher.hash(password)
     }
 
-    fn verify_password(&self, password: &str, hash: &PasswordHash) -> bool {
-        match (Phc::new(&hash.0), self.argon2()) {
-            (Ok(phc), Ok(a)) => a.verify_password(password.as_bytes(), &phc).is_ok(),
-            _ => false,
-        }
-    }
-
-    /// Password rules: at least 8 characters, letters and digits both.
-    pub fn check_password_strength(password: &str) -> Result<()> {
-        let long = password.chars().count() >= 8;
-        let letters = password.chars().any(|c| c.is_alphabetic());
-        let digits = password.chars().any(|c| c.is_ascii_digit());
-        if long && letters && digits {
-            Ok(())
-        } else {
-            Err(AuthError::Invalid("密码至少 8 位，且须同时包含字母和数字".into()))
-        }
-    }
-
-    /// Creates an account. Usernames are 3–32 lower-case letters, digits, `.`, `_` or `-`.
-    pub fn user_create(
-        &self,
-        actor: &str,
-        username: &str,
-        display_name: &str,
-        role: Role,
-        department: Option<String>,
-        password: &str,
-    ) -> Result<User> {
+    /// Checks a password and opens a new session (a new id, whatever cookie came in; `replaces`
+    /// is ended). Failures slow the account down, then lock it; all outcomes are audited.
+    pub fn login(&self, username: &str, password: &str, client: &Client, replaces: Option<&str>) -> Result<SignedIn> {
         let username = username.trim().to_ascii_lowercase();
-        let ok = (3..=32).contains(&username.len())
-            && username.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || ".-_".contains(c));
-        if !ok {
-            return Err(AuthError::Invalid("用户名应为 3–32 位小写字母、数字或 . _ -".into()));
-        }
-        Self::check_password_strength(password)?;
-        let hash = self.hash_password(password)?;
-        let tx = self.store.write()?;
-        if tx.user_by_name(&username)?.is_some() {
-            return Err(AuthError::Invalid(format!("用户名「{username}」已存在")));
-        }
-        let now = Timestamp::now();
-        let user = User {
-            id: tx.next_id("user")?,
-            username: username.clone(),
-            display_name: if display_name.trim().is_empty() { username.clone() } else { display_name.trim().into() },
-            role,
-            department: department.filter(|d| !d.trim().is_empty()),
-            region_scope: Vec::new(),
-            entity: None,
-            password: hash,
-            disabled: false,
-            failed_logins: 0,
-            locked_until: None,
-            created_at: now,
-            last_login: None,
-            password_changed_at: Some(now),
-        };
-        tx.put_user(&user)?;
-        tx.audit(actor, "user.create", &format!("user:{username}"), role.key())?;
-        tx.commit()?;
-        Ok(user)
-    }
-
-    pub fn user_set_password(&self, actor: &str, username: &str, password: &str) -> Result<User> {
-        Self::check_password_strength(password)?;
-        let hash = self.hash_password(password)?;
-        let tx = self.store.write()?;
-        let mut user =
-            tx.user_by_name(username)?.ok_or_else(|| AuthError::Invalid(format!("用户「{username}」不存在")))?;
-        user.password = hash;
-        user.password_changed_at = Some(Timestamp::now());
-        user.failed_logins = 0;
-        user.locked_until = None;
-        tx.put_user(&user)?;
-        tx.audit(actor, "user.password", &format!("user:{username}"), "")?;
-        tx.commit()?;
-        Ok(user)
-    }
-
-    /// Links an enterprise account to its entity's credit code.
-    pub fn user_link_entity(&self, actor: &str, username: &str, code: &str) -> Result<User> {
-        let code = crate::model::CreditCode::parse(code).map_err(|e| AuthError::Invalid(e.to_string()))?;
-        let tx = self.store.write()?;
-        let mut user =
-            tx.user_by_name(username)?.ok_or_else(|| AuthError::Invalid(format!("用户「{username}」不存在")))?;
-        if tx.entity_id_by_code(code.as_str())?.is_none() {
-            return Err(AuthError::Invalid(format!("统一社会信用代码为 {code} 的经营主体不存在")));
-        }
-        user.entity = Some(code.to_string());
-        tx.put_user(&user)?;
-        tx.audit(actor, "user.link_entity", &format!("user:{username}"), code.as_str())?;
-        tx.commit()?;
-        Ok(user)
-    }
-
-    pub fn users(&self) -> Result<Vec<User>> {
-        Ok(self.store.read()?.users()?)
-    }
-
-    /// Checks a password and opens a session. Returns the cookie token (shown once) and the session.
-    pub fn login(&self, username: &str, password: &str, user_agent: &str) -> Result<(String, Session, User)> {
-        let username = username.trim().to_ascii_lowercase();
-        let now = Timestamp::now();
-        let user = self.store.read()?.user_by_name(&username)?;
-        let Some(mut user) = user else {
-            // Spend the same time as a real check so that timing does not reveal accounts.
-            let _ = self.hash_password(password);
+        let now = self.now();
+        let who = Who::anonymous(&username, &client.ip);
+        let found = self.store.read()?.user_by_name(&username)?;
+        let Some(user) = found else {
+            let _ = self.hasher.verify(password, &self.dummy);
+            self.audit_failure(&who, "unknown account")?;
             return Err(AuthError::BadCredentials);
         };
-        if user.disabled {
-            return Err(AuthError::Disabled);
-        }
-        if let Some(until) = user.locked_until
-            && until > now
-        {
-            return Err(AuthError::Locked(until.display_cst()));
-        }
-        let ok = self.verify_password(password, &user.password);
-        // The counters change inside the write transaction, on the record as it is now: sign-ins
-        // running at the same time each count, and nothing else on the record is reverted.
+        self.refuse_if_blocked(&user, &who, now)?;
+        let ok = self.hasher.verify(password, &user.password);
+        // The counters change inside the write transaction, on the record as it is now, so that
+        // sign-ins running at the same time each count.
         let tx = self.store.write()?;
-        let Some(current) = tx.user(user.id)? else { return Err(AuthError::BadCredentials) };
-        user = current;
-        if user.disabled {
-            return Err(AuthError::Disabled);
-        }
-        if let Some(until) = user.locked_until
-            && until > now
-        {
-            return Err(AuthError::Locked(until.display_cst()));
+        let Some(mut user) = tx.user(user.id)? else { return Err(AuthError::BadCredentials) };
+        let who = Who::user(&user, &client.ip);
+        if let Err(e) = Self::blocked(&user, now) {
+            drop(tx);
+            self.audit_failure(&who, &e.to_string())?;
+            return Err(e);
         }
         if !ok {
-            user.failed_logins += 1;
-            let detail = format!("failed sign-in {}", user.failed_logins);
-            if user.failed_logins >= MAX_FAILED_LOGINS {
-                user.locked_until = Some(now.plus_seconds(LOCK_SECONDS));
+            if user.last_failed_at.is_some_and(|t| t.plus_seconds(FAILURE_MEMORY_SECONDS) < now) {
                 user.failed_logins = 0;
             }
+            user.failed_logins += 1;
+            user.last_failed_at = Some(now);
+            let delay = delay_after(user.failed_logins);
+            let detail = if user.failed_logins >= HARD_LOCK_AFTER {
+                user.hard_locked = true;
+                format!("wrong password ({} in a row): account locked", user.failed_logins)
+            } else {
+                user.locked_until = (delay > 0).then(|| now.plus_seconds(delay));
+                format!("wrong password ({} in a row), next attempt in {delay} s", user.failed_logins)
+            };
             tx.put_user(&user)?;
-            tx.audit(&username, "auth.login_failed", &format!("user:{username}"), &detail)?;
+            tx.audit(&who, "auth.login_failed", &format!("user:{username}"), &detail)?;
             tx.commit()?;
-            return Err(AuthError::BadCredentials);
+            return Err(if user.hard_locked { AuthError::Locked } else { AuthError::BadCredentials });
         }
         user.failed_logins = 0;
         user.locked_until = None;
+        user.last_failed_at = None;
         user.last_login = Some(now);
+        if self.hasher.needs_rehash(&user.password) {
+            user.password = self.hasher.hash(password)?;
+        }
         tx.put_user(&user)?;
-        let token = random_hex(32)?;
+        if let Some(old) = replaces {
+            tx.delete_session(&secret_hash(old))?;
+        }
+        let (token, session) = self.new_session(&user, client, now)?;
+        tx.put_session(&secret_hash(&token), &session)?;
+        tx.purge_sessions(now)?;
+        tx.audit(&who, "auth.login", &format!("user:{username}"), &client.user_agent)?;
+        tx.commit()?;
+        Ok(SignedIn { token, session, user })
+    }
+
+    fn new_session(&self, user: &User, client: &Client, now: Timestamp) -> Result<(String, Session)> {
+        let absolute = now.plus_seconds(self.sessions.absolute_seconds);
         let session = Session {
             user_id: user.id,
             created_at: now,
-            expires_at: now.plus_seconds(SESSION_SECONDS),
+            expires_at: absolute,
             csrf: random_hex(16)?,
-            user_agent: user_agent.chars().take(200).collect(),
+            user_agent: client.user_agent.chars().take(200).collect(),
+            last_seen: Some(now),
+            ip: client.ip.clone(),
         };
-        tx.put_session(&secret_hash(&token), &session)?;
-        tx.purge_sessions(now)?;
-        tx.audit(&username, "auth.login", &format!("user:{username}"), "")?;
-        tx.commit()?;
-        Ok((token, session, user))
+        Ok((random_hex(32)?, session))
     }
 
-    pub fn logout(&self, token: &str) -> Result<()> {
+    fn blocked(user: &User, now: Timestamp) -> Result<()> {
+        if user.disabled {
+            return Err(AuthError::Disabled);
+        }
+        if user.hard_locked {
+            return Err(AuthError::Locked);
+        }
+        match user.locked_until {
+            Some(until) if until > now => Err(AuthError::Delayed((until.0 - now.0 + 999) / 1000)),
+            _ => Ok(()),
+        }
+    }
+
+    fn refuse_if_blocked(&self, user: &User, who: &Who, now: Timestamp) -> Result<()> {
+        Self::blocked(user, now).or_else(|e| {
+            self.audit_failure(&Who::user(user, &who.ip), &e.to_string())?;
+            Err(e)
+        })
+    }
+
+    fn audit_failure(&self, who: &Who, why: &str) -> Result<()> {
+        let tx = self.store.write()?;
+        tx.audit(who, "auth.login_failed", &format!("user:{}", who.name), why)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn logout(&self, token: &str, ip: &str) -> Result<()> {
         let tx = self.store.write()?;
         let hash = secret_hash(token);
         if let Some(s) = tx.session(&hash)? {
-            let who = tx.user(s.user_id)?.map(|u| u.username).unwrap_or_default();
             tx.delete_session(&hash)?;
-            tx.audit(&who, "auth.logout", &format!("user:{who}"), "")?;
+            if let Some(user) = tx.user(s.user_id)? {
+                tx.audit(&Who::user(&user, ip), "auth.logout", &format!("user:{}", user.username), "")?;
+            }
         }
         tx.commit()?;
         Ok(())
     }
 
-    fn active(user: Option<User>) -> Option<User> {
-        user.filter(|u| !u.disabled)
-    }
-
-    /// The signed-in account for a session cookie, if it is valid and not expired.
+    /// The signed-in account for a session cookie, if the session exists and has timed out
+    /// neither for idleness nor absolutely. A timed-out session is removed.
     pub fn session_principal(&self, token: &str) -> Result<Option<Principal>> {
-        let tx = self.store.read()?;
-        let Some(session) = tx.session(&secret_hash(token))? else { return Ok(None) };
-        if session.expires_at < Timestamp::now() {
-            return Ok(None);
-        }
-        Ok(Self::active(tx.user(session.user_id)?).map(|user| Principal { user, csrf: Some(session.csrf) }))
-    }
-
-    /// Creates a bearer token for a user; the token is returned once and stored only as a hash.
-    pub fn token_create(&self, actor: &str, username: &str, name: &str, days: Option<u32>) -> Result<String> {
-        let tx = self.store.write()?;
-        let user = tx.user_by_name(username)?.ok_or_else(|| AuthError::Invalid(format!("用户「{username}」不存在")))?;
-        let token = format!("{TOKEN_PREFIX}{}", random_hex(32)?);
-        let now = Timestamp::now();
-        let record = ApiToken {
-            user_id: user.id,
-            name: name.to_string(),
-            created_at: now,
-            expires_at: days.map(|d| now.plus_seconds(i64::from(d) * 86_400)),
+        let hash = secret_hash(token);
+        let now = self.now();
+        let (session, user) = {
+            let tx = self.store.read()?;
+            let Some(session) = tx.session(&hash)? else { return Ok(None) };
+            let user = tx.user(session.user_id)?;
+            (session, user)
         };
-        tx.put_token(&secret_hash(&token), &record)?;
-        tx.audit(actor, "token.create", &format!("user:{username}"), name)?;
-        tx.commit()?;
-        Ok(token)
-    }
-
-    pub fn token_principal(&self, token: &str) -> Result<Option<Principal>> {
-        let tx = self.store.read()?;
-        let Some(record) = tx.token(&secret_hash(token))? else { return Ok(None) };
-        if record.expires_at.is_some_and(|e| e < Timestamp::now()) {
+        let idle = session.last_active().plus_seconds(self.sessions.idle_seconds) < now;
+        let user = user.filter(|u| !u.disabled && !u.hard_locked);
+        if idle || session.expires_at < now || user.is_none() {
+            let tx = self.store.write()?;
+            tx.delete_session(&hash)?;
+            tx.commit()?;
             return Ok(None);
         }
-        Ok(Self::active(tx.user(record.user_id)?).map(|user| Principal { user, csrf: None }))
+        if now.0 - session.last_active().0 > TOUCH_EVERY_MS {
+            let tx = self.store.write()?;
+            if let Some(mut current) = tx.session(&hash)? {
+                current.last_seen = Some(now);
+                tx.put_session(&hash, &current)?;
+            }
+            tx.commit()?;
+        }
+        let Some(user) = user else { return Ok(None) };
+        let mut p = self.principal(user, None)?;
+        p.csrf = Some(session.csrf);
+        p.session = Some(hash);
+        Ok(Some(p))
+    }
+
+    /// The account behind a bearer token, limited to the token's scopes.
+    pub fn token_principal(&self, token: &str) -> Result<Option<Principal>> {
+        let hash = secret_hash(token);
+        let now = self.now();
+        let (record, user) = {
+            let tx = self.store.read()?;
+            let Some(record) = tx.token(&hash)? else { return Ok(None) };
+            let user = tx.user(record.user_id)?;
+            (record, user)
+        };
+        let Some(user) = user.filter(|u| !u.disabled && !u.hard_locked) else { return Ok(None) };
+        if !record.usable(now) {
+            return Ok(None);
+        }
+        if record.last_used_at.is_none_or(|t| now.0 - t.0 > TOUCH_EVERY_MS) {
+            let tx = self.store.write()?;
+            if let Some(mut current) = tx.token(&hash)? {
+                current.last_used_at = Some(now);
+                tx.put_token(&hash, &current)?;
+            }
+            tx.commit()?;
+        }
+        self.principal(user, Some(record)).map(Some)
+    }
+
+    /// A principal with its scopes: verified entities for enterprises, regions for staff.
+    fn principal(&self, user: User, token: Option<ApiToken>) -> Result<Principal> {
+        let tx = self.store.read()?;
+        let entities = if user.role == Role::Enterprise {
+            tx.bindings_of_user(user.id)?
+                .into_iter()
+                .filter(|b| b.status == BindingStatus::Verified)
+                .map(|b| b.credit_code)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let regions = if !user.region_scope.is_empty() {
+            user.region_scope.clone()
+        } else {
+            match &user.department {
+                Some(d) => tx.department(d)?.and_then(|d| d.region).into_iter().collect(),
+                None => Vec::new(),
+            }
+        };
+        Ok(Principal { user, csrf: None, session: None, scopes: token.map(|t| t.scopes), entities, regions })
+    }
+
+    /// Principal for an account by name, as a bearer token with every scope would have it (the
+    /// command line uses this to act as an account).
+    pub fn principal_of(&self, username: &str) -> Result<Principal> {
+        let user = self
+            .store
+            .read()?
+            .user_by_name(username)?
+            .ok_or_else(|| AuthError::NotFound(format!("用户「{username}」不存在")))?;
+        self.principal(user, None)
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn auth() -> (tempfile::TempDir, Auth) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(Store::open(dir.path()).unwrap());
-        (dir, Auth::new(store, true))
-    }
-
-    #[test]
-    fn sign_in_sessions_and_tokens() {
-        let (_d, auth) = auth();
-        auth.user_create("test", "clerk", "办事员", Role::Staff, Some("科技局".into()), "secret123").unwrap();
-        assert!(matches!(auth.login("clerk", "wrong", ""), Err(AuthError::BadCredentials)));
-        assert!(matches!(auth.login("nobody", "secret123", ""), Err(AuthError::BadCredentials)));
-        let (token, session, user) = auth.login("Clerk", "secret123", "test").unwrap();
-        assert_eq!(user.username, "clerk");
-        let p = auth.session_principal(&token).unwrap().unwrap();
-        assert_eq!(p.csrf.as_deref(), Some(session.csrf.as_str()));
-        auth.logout(&token).unwrap();
-        assert!(auth.session_principal(&token).unwrap().is_none());
-        let api = auth.token_create("test", "clerk", "ci", None).unwrap();
-        assert!(api.starts_with(TOKEN_PREFIX));
-        assert_eq!(auth.token_principal(&api).unwrap().unwrap().user.username, "clerk");
-        assert!(auth.token_principal("hq_forged").unwrap().is_none());
-    }
-
-    #[test]
-    fn concurrent_failures_all_count() {
-        let (_d, auth) = auth();
-        auth.user_create("test", "clerk", "", Role::Staff, None, "secret123").unwrap();
-        let auth = std::sync::Arc::new(auth);
-        let threads: Vec<_> = (0..MAX_FAILED_LOGINS)
-            .map(|_| {
-                let a = std::sync::Arc::clone(&auth);
-                std::thread::spawn(move || a.login("clerk", "wrong", "").is_err())
-            })
-            .collect();
-        for t in threads {
-            assert!(t.join().unwrap());
-        }
-        assert!(matches!(auth.login("clerk", "secret123", ""), Err(AuthError::Locked(_))), "every failure counted");
-    }
-
-    #[test]
-    fn locks_after_repeated_failures() {
-        let (_d, auth) = auth();
-        auth.user_create("test", "clerk", "", Role::Staff, None, "secret123").unwrap();
-        for _ in 0..MAX_FAILED_LOGINS {
-            assert!(matches!(auth.login("clerk", "bad", ""), Err(AuthError::BadCredentials)));
-        }
-        assert!(matches!(auth.login("clerk", "secret123", ""), Err(AuthError::Locked(_))));
-        auth.user_set_password("admin", "clerk", "another123").unwrap();
-        assert!(auth.login("clerk", "another123", "").is_ok(), "a password reset unlocks");
-    }
-
-    #[test]
-    fn rules_for_names_and_passwords() {
-        let (_d, auth) = auth();
-        assert!(auth.user_create("t", "x", "", Role::Staff, None, "secret123").is_err());
-        assert!(auth.user_create("t", "clerk", "", Role::Staff, None, "short1").is_err());
-        assert!(auth.user_create("t", "clerk", "", Role::Staff, None, "onlyletters").is_err());
-        auth.user_create("t", "clerk", "", Role::Staff, None, "secret123").unwrap();
-        assert!(auth.user_create("t", "clerk", "", Role::Staff, None, "secret123").is_err());
-        assert!(same_secret("abc", "abc") && !same_secret("abc", "abd") && !same_secret("abc", "ab"));
-    }
-}
+mod tests;

@@ -65,10 +65,13 @@ impl From<ServiceError> for AppError {
 impl From<AuthError> for AppError {
     fn from(e: AuthError) -> Self {
         match e {
-            AuthError::BadCredentials | AuthError::Locked(_) | AuthError::Disabled => {
+            AuthError::BadCredentials | AuthError::Locked | AuthError::Disabled => {
                 AppError::new(StatusCode::UNAUTHORIZED, e.to_string())
             }
+            AuthError::Delayed(_) => AppError::new(StatusCode::TOO_MANY_REQUESTS, e.to_string()),
             AuthError::Invalid(m) => AppError::new(StatusCode::UNPROCESSABLE_ENTITY, m),
+            AuthError::NotFound(m) => AppError::new(StatusCode::NOT_FOUND, m),
+            AuthError::Forbidden(m) => AppError::new(StatusCode::FORBIDDEN, m),
             other => AppError::internal(other),
         }
     }

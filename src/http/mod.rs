@@ -7,6 +7,7 @@ pub mod extract;
 pub mod metrics;
 pub mod pages;
 pub mod params;
+pub mod routes;
 pub mod web;
 
 use std::sync::Arc;
@@ -17,11 +18,12 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use tower_http::trace::TraceLayer;
 
-use crate::auth::{Auth, AuthError, Principal};
+use crate::auth::ratelimit::RateLimiter;
+use crate::auth::{Access, Auth, AuthError, Permission, Principal, SessionPolicy};
 use crate::service::Service;
+use routes::{GuardState, RouteSpec, Routes};
 
 /// Imports may upload this much; every other request keeps axum's default limit (2 MB).
 pub const MAX_UPLOAD_BYTES: usize = 200 * 1024 * 1024;
@@ -31,22 +33,69 @@ pub fn upload_limit() -> axum::extract::DefaultBodyLimit {
     axum::extract::DefaultBodyLimit::max(MAX_UPLOAD_BYTES)
 }
 
+/// How the web server treats sessions, cookies, proxies and sign-in attempts.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub sessions: SessionPolicy,
+    /// Mark cookies `Secure` and send HSTS (the site is served over HTTPS).
+    pub secure_cookies: bool,
+    /// Take the client address from the last `X-Forwarded-For` entry (behind a reverse proxy).
+    pub trust_proxy: bool,
+    /// Sign-in, registration and invitation attempts per client address at once, and how
+    /// many seconds it takes to regain one.
+    pub attempts_burst: u32,
+    pub attempts_refill_seconds: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            sessions: SessionPolicy::default(),
+            secure_cookies: false,
+            trust_proxy: false,
+            attempts_burst: 20,
+            attempts_refill_seconds: 3,
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct AppState {
     pub svc: Arc<Service>,
     pub auth: Arc<Auth>,
+    pub settings: Arc<Settings>,
     pub metrics: Arc<metrics::Metrics>,
+    /// Per-address limit on sign-in, registration and invitation attempts.
+    pub attempts: Arc<RateLimiter>,
+    /// Password hashing runs at most this many at once (each takes 19 MiB and a core).
+    hashing: Arc<tokio::sync::Semaphore>,
     pub started: Instant,
 }
 
 impl AppState {
-    pub fn new(svc: Service) -> AppState {
+    pub fn new(svc: Service, settings: Settings) -> Result<AppState, AuthError> {
         let svc = Arc::new(svc);
-        let auth = Arc::new(Auth::new(Arc::clone(&svc.store), svc.config.fast_password_hashing));
-        AppState { svc, auth, metrics: Arc::new(metrics::Metrics::default()), started: Instant::now() }
+        let auth = Auth::new(
+            Arc::clone(&svc.store),
+            svc.config.fast_password_hashing,
+            svc.config.clock.clone(),
+            settings.sessions,
+        )?;
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let attempts =
+            RateLimiter::new(settings.attempts_burst, std::time::Duration::from_secs(settings.attempts_refill_seconds));
+        Ok(AppState {
+            svc,
+            auth: Arc::new(auth),
+            settings: Arc::new(settings),
+            metrics: Arc::new(metrics::Metrics::default()),
+            attempts: Arc::new(attempts),
+            hashing: Arc::new(tokio::sync::Semaphore::new(cores)),
+            started: Instant::now(),
+        })
     }
 
-    /// Runs account work (argon2, store reads) off the runtime.
+    /// Runs account work (store reads and writes) off the runtime.
     pub async fn auth_blocking<R, F>(&self, f: F) -> Result<R, AuthError>
     where
         R: Send + 'static,
@@ -56,6 +105,26 @@ impl AppState {
         tokio::task::spawn_blocking(move || f(&auth))
             .await
             .map_err(|e| AuthError::Internal(format!("background task failed: {e}")))?
+    }
+
+    /// Runs account work that hashes a password: off the runtime, and no more at once than
+    /// there are cores, so that a burst of sign-ins queues instead of exhausting memory.
+    pub async fn auth_hashing<R, F>(&self, f: F) -> Result<R, AuthError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Auth) -> Result<R, AuthError> + Send + 'static,
+    {
+        let _permit =
+            self.hashing.acquire().await.map_err(|e| AuthError::Internal(format!("hashing queue closed: {e}")))?;
+        self.auth_blocking(f).await
+    }
+
+    /// Takes one sign-in/registration attempt for a client address.
+    pub fn attempt(&self, ip: &str) -> Result<(), error::AppError> {
+        self.attempts.check(ip).map_err(|wait| {
+            tracing::warn!(ip, "attempt rate limit reached");
+            error::AppError::new(StatusCode::TOO_MANY_REQUESTS, format!("尝试过于频繁，请在 {wait} 秒后再试"))
+        })
     }
 
     pub async fn principal_for_session(&self, token: String) -> Option<Principal> {
@@ -111,15 +180,29 @@ async fn fallback(uri: axum::http::Uri) -> Response {
     }
 }
 
+/// Every route with the access it needs: pages, the API under `/api/v1`, and the plumbing.
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/healthz", Access::Public, healthz)
+        .get("/metrics", Access::Needs(Permission::Metrics), metrics::metrics)
+        .get("/static/{file}", Access::Public, static_file)
+        .merge(pages::routes())
+        .merge(api::routes())
+}
+
+/// What each route requires, as the router enforces it (for the access tests and the docs).
+pub fn route_specs() -> Vec<RouteSpec> {
+    routes().into_parts().1
+}
+
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics::metrics))
-        .route("/static/{file}", get(static_file))
-        .merge(pages::router())
-        .nest("/api/v1", api::router())
+    let (router, specs) = routes().into_parts();
+    let guard = GuardState::new(state.clone(), &specs);
+    router
+        .route_layer(middleware::from_fn_with_state(guard, routes::guard))
         .fallback(fallback)
         .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(middleware::from_fn_with_state(state.clone(), routes::security_headers))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -130,5 +213,6 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }

@@ -83,6 +83,7 @@ impl EntityListParams {
             warnings: truthy(&self.warnings),
             after: self.after,
             limit: self.limit.unwrap_or(default_limit),
+            within: Vec::new(),
         }
     }
 }

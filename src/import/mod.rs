@@ -226,6 +226,10 @@ impl ColumnMap {
                 }
                 continue;
             }
+            // A masked value from a masked export (`138****5678`) says nothing new: keep what is stored.
+            if crate::model::mask::is_personal(field.name()) && text.contains('*') {
+                continue;
+            }
             if text.eq_ignore_ascii_case(CLEAR_MARK) {
                 if *field == Field::CreditCode {
                     issues.push(RowIssue {

@@ -189,6 +189,24 @@ impl Timestamp {
     }
 }
 
+/// The time source for decisions that depend on elapsed time (sign-in delays, session
+/// timeouts): the system clock, which tests may move forward.
+#[derive(Debug, Clone, Default)]
+pub struct Clock {
+    shift_ms: std::sync::Arc<std::sync::atomic::AtomicI64>,
+}
+
+impl Clock {
+    pub fn now(&self) -> Timestamp {
+        Timestamp(Timestamp::now().0 + self.shift_ms.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// Moves this clock (and every clone of it) forward.
+    pub fn advance(&self, seconds: i64) {
+        self.shift_ms.fetch_add(seconds * 1000, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

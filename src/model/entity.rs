@@ -64,6 +64,11 @@ pub struct Entity {
     pub contact_phone: Option<String>,
     pub contact_email: Option<String>,
     pub address: Option<String>,
+    #[serde(default)]
+    pub legal_rep: Option<String>,
+    /// Personal data: shown masked to roles without `entity.personal`.
+    #[serde(default)]
+    pub legal_rep_id: Option<String>,
     /// Yearly figures, oldest first, one entry per year.
     #[serde(default)]
     pub financials: Vec<FinancialYear>,
@@ -174,6 +179,8 @@ impl Entity {
             contact_phone: None,
             contact_email: None,
             address: None,
+            legal_rep: None,
+            legal_rep_id: None,
             financials: Vec::new(),
             warnings: Vec::new(),
             created_at: now,
@@ -253,6 +260,8 @@ impl Entity {
             Field::ContactPhone => text(&self.contact_phone),
             Field::ContactEmail => text(&self.contact_email),
             Field::Address => text(&self.address),
+            Field::LegalRep => text(&self.legal_rep),
+            Field::LegalRepId => text(&self.legal_rep_id),
         }
     }
 
@@ -309,6 +318,8 @@ impl Entity {
             Field::ContactPhone => put!(self.contact_phone, V::Text(v) => v),
             Field::ContactEmail => put!(self.contact_email, V::Text(v) => v),
             Field::Address => put!(self.address, V::Text(v) => v),
+            Field::LegalRep => put!(self.legal_rep, V::Text(v) => v),
+            Field::LegalRepId => put!(self.legal_rep_id, V::Text(v) => v),
             Field::AgeYears | Field::RevenueGrowth | Field::RdRatio | Field::SizeClass => {}
         }
     }

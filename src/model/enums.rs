@@ -25,11 +25,11 @@ pub trait Vocabulary: Sized + Copy + 'static {
 }
 
 macro_rules! vocabulary {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident = $key:literal, $zh:literal, $en:literal;)+ }) => {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $key:literal $(| $alias:literal)?, $zh:literal, $en:literal;)+ }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         pub enum $name {
-            $(#[serde(rename = $key)] $variant,)+
+            $(#[serde(rename = $key $(, alias = $alias)?)] $variant,)+
         }
         impl Vocabulary for $name {
             const ALL: &'static [Self] = &[$($name::$variant,)+];
@@ -45,6 +45,7 @@ macro_rules! vocabulary {
         }
     };
 }
+pub(crate) use vocabulary;
 
 vocabulary!(
     /// 主体类型

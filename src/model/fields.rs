@@ -100,6 +100,8 @@ fields! {
     ContactPhone = "contact_phone", "联系电话", "Contact phone", Text, None, false, false;
     ContactEmail = "contact_email", "电子邮箱", "Contact e-mail", Text, None, false, false;
     Address = "address", "经营地址", "Address", Text, None, false, false;
+    LegalRep = "legal_rep", "法定代表人", "Legal representative", Text, None, false, false;
+    LegalRepId = "legal_rep_id", "法定代表人证件号码", "Legal representative's ID number", Text, None, false, false;
 }
 
 impl Field {
@@ -283,6 +285,9 @@ pub fn parse_value(field: Field, text: &str, ctx: &ParseContext<'_>) -> Result<F
                 }
                 if field == Field::ContactEmail && !t.contains('@') {
                     return Err(format!("电子邮箱「{t}」格式不对"));
+                }
+                if field == Field::LegalRepId {
+                    super::mask::check_id_number(t)?;
                 }
                 FieldValue::Text(t.to_string())
             }

@@ -1,6 +1,7 @@
 //! Domain types and their pure rules: codes, money, dates, the field catalogue, entities,
 //! policies and accounts. Nothing here does I/O.
 
+pub mod audit;
 pub mod calendar;
 pub mod codes;
 pub mod date;
@@ -8,6 +9,7 @@ pub mod entity;
 pub mod enums;
 pub mod fields;
 pub mod imports;
+pub mod mask;
 pub mod matching;
 pub mod money;
 pub mod policy;
@@ -17,12 +19,15 @@ pub mod size_class;
 pub mod tags;
 pub mod user;
 
+pub use audit::{AuditEntry, Who};
 pub use codes::{CreditCode, IndustryCode, RegionCode};
-pub use date::{Date, Timestamp};
+pub use date::{Clock, Date, Timestamp};
 pub use entity::{Actor, ChangeSet, Entity, EntityPatch, FieldChange};
 pub use enums::{Category, EntityType, Level, Mode, Ownership, RegStatus, SizeClass, TaxCredit, Vocabulary};
 pub use fields::{Field, FieldType, FieldValue};
 pub use money::{Money, MoneyUnit};
 pub use policy::{FieldError, Measure, MeasureSpec, MeasureVersion, Policy, PolicyInput, VersionStatus};
 pub use tags::{TagDef, TagDictionary, TagHolding};
-pub use user::{ApiToken, AuditEntry, Role, Session, User};
+pub use user::{
+    ApiToken, Binding, BindingMethod, BindingStatus, Capacity, Department, Invitation, Role, Session, TokenScope, User,
+};

@@ -450,6 +450,15 @@ impl Generator {
                 rng.below(300) + 1
             )),
         );
+        // Drawn last, so that every value above stays what earlier versions generated.
+        const GIVEN: [&str; 10] = ["伟", "芳", "娜", "敏", "静", "强", "磊", "洋", "艳", "军"];
+        let rep = format!("{}{}", rng.pick(SURNAMES), rng.pick(&GIVEN));
+        set(&mut p, Field::LegalRep, FieldValue::Text(rep));
+        let birth = 1960 + rng.below(40);
+        let first17 = format!("{region}{birth}{:02}{:02}{:03}", rng.below(12) + 1, rng.below(28) + 1, rng.below(1000));
+        if let Some(id) = crate::model::mask::with_id_check(&first17) {
+            set(&mut p, Field::LegalRepId, FieldValue::Text(id));
+        }
         p
     }
 }

@@ -3,7 +3,7 @@
 
 use super::{Result, Service, ServiceError};
 use crate::model::tags::default_tags;
-use crate::model::{Actor, Timestamp};
+use crate::model::{Actor, Timestamp, Who};
 use crate::seed::generator::Generator;
 use crate::seed::{PolicyFile, demo_policies};
 
@@ -19,7 +19,7 @@ const DEMO_MARKER: &str = "demo_seeded";
 
 impl Service {
     /// Tags and the working-day calendar: what every new store starts with. Idempotent.
-    pub fn init_reference(&self, actor: &str) -> Result<()> {
+    pub fn init_reference(&self, who: &Who) -> Result<()> {
         let tx = self.store.write()?;
         let existing = tx.tags()?;
         let mut added = 0;
@@ -30,21 +30,21 @@ impl Service {
             }
         }
         if added > 0 {
-            tx.audit(actor, "tag.seed", "tags", &format!("{added} tags"))?;
+            tx.audit(who, "tag.seed", "tags", &format!("{added} tags"))?;
         }
         tx.commit()?;
-        self.calendar_seed(actor)?;
+        self.calendar_seed(who)?;
         Ok(())
     }
 
     /// Loads policy files: each policy is created and each measure created and published.
-    pub fn load_policies(&self, actor: &str, files: &[PolicyFile]) -> Result<(usize, usize)> {
+    pub fn load_policies(&self, who: &Who, files: &[PolicyFile]) -> Result<(usize, usize)> {
         let mut measures = 0;
         for f in files {
-            let policy = self.policy_create(actor, f.policy.clone())?;
+            let policy = self.policy_create(who, f.policy.clone())?;
             for m in &f.measures {
-                let v = self.measure_create(actor, policy.id, m.clone())?;
-                self.measure_publish(actor, v.measure_id)?;
+                let v = self.measure_create(who, policy.id, m.clone())?;
+                self.measure_publish(who, v.measure_id)?;
                 measures += 1;
             }
         }
@@ -65,7 +65,7 @@ impl Service {
             for i in start + done..start + done + n {
                 written.push(super::entities::upsert_in(&tx, &actor, &generator.entity(i), today, now)?.0);
             }
-            tx.audit(&actor.describe(), "entity.seed", "entities", &format!("{n} entities"))?;
+            tx.audit(&Who::system(&actor.describe()), "entity.seed", "entities", &format!("{n} entities"))?;
             self.commit_entities(tx, &written, false)?;
             done += n;
             progress(done);
@@ -79,12 +79,13 @@ impl Service {
     /// The whole demo, once: reference data, the shipped policies (published), `entities`
     /// generated entities. A store that already holds the demo is left as it is.
     pub fn demo_setup(&self, entities: u64, seed: u64) -> Result<Option<DemoSummary>> {
-        self.init_reference("demo")?;
+        let who = Who::system("demo");
+        self.init_reference(&who)?;
         if self.store.read()?.meta(DEMO_MARKER)?.is_some() {
             return Ok(None);
         }
         let files = demo_policies().map_err(|e| ServiceError::Internal(e.to_string()))?;
-        let (policies, measures) = self.load_policies("demo", &files)?;
+        let (policies, measures) = self.load_policies(&who, &files)?;
         let written = self.seed_entities(seed, 0, entities, |_| {})?;
         let tx = self.store.write()?;
         tx.set_meta(DEMO_MARKER, Timestamp::now().0.to_le_bytes().as_slice())?;
@@ -170,7 +171,7 @@ impl Service {
                 published_by: Some("bench".into()),
             })?;
         }
-        tx.audit("bench", "bench.measures", "policy", &format!("{count} generated measures"))?;
+        tx.audit(&Who::system("bench"), "bench.measures", "policy", &format!("{count} generated measures"))?;
         tx.commit()?;
         Ok(count)
     }

@@ -8,9 +8,9 @@ use crate::model::entity::FinancialYear;
 use crate::model::fields::{ParseContext, parse_value};
 use crate::model::{
     Actor, ChangeSet, Date, Entity, EntityPatch, Field, FieldError, FieldValue, MoneyUnit, SizeClass, TagDef,
-    TagDictionary, Timestamp, Vocabulary,
+    TagDictionary, Timestamp, Vocabulary, Who,
 };
-use crate::store::WriteTx;
+use crate::store::{WriteTx, digest};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -38,6 +38,10 @@ pub struct EntityQuery {
     /// Continue after this entity id.
     pub after: u64,
     pub limit: usize,
+    /// Region codes the caller may see (set from the caller's scope, never from a request);
+    /// empty: every region.
+    #[serde(skip)]
+    pub within: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -126,18 +130,24 @@ impl Service {
     }
 
     /// Inserts or updates one entity by the credit code in the patch.
-    pub fn entity_upsert(&self, actor: &Actor, patch: &EntityPatch) -> Result<(Entity, WriteOutcome)> {
+    pub fn entity_upsert(&self, who: &Who, patch: &EntityPatch) -> Result<(Entity, WriteOutcome)> {
         let tx = self.store.write()?;
-        let result = upsert_in(&tx, actor, patch, self.today(), Timestamp::now())?;
+        let before = match patch.credit_code() {
+            Some(code) => tx.entity_by_code(code.as_str())?,
+            None => None,
+        };
+        let result = upsert_in(&tx, &who.as_actor(), patch, self.today(), Timestamp::now())?;
         if result.1 != WriteOutcome::Unchanged {
-            tx.audit(&actor.describe(), "entity.upsert", &format!("entity:{}", result.0.credit_code), "")?;
+            let b = before.as_ref().map(digest).transpose()?;
+            let target = format!("entity:{}", result.0.credit_code);
+            tx.audit_change(who, "entity.upsert", &target, "", b, Some(digest(&result.0)?))?;
             self.commit_entities(tx, std::slice::from_ref(&result.0), true)?;
         }
         Ok(result)
     }
 
     /// Creates a new entity; refuses a credit code that already exists.
-    pub fn entity_insert(&self, actor: &Actor, patch: &EntityPatch) -> Result<(Entity, WriteOutcome)> {
+    pub fn entity_insert(&self, who: &Who, patch: &EntityPatch) -> Result<(Entity, WriteOutcome)> {
         let tx = self.store.write()?;
         if let Some(code) = patch.credit_code()
             && tx.entity_id_by_code(code.as_str())?.is_some()
@@ -147,10 +157,21 @@ impl Service {
                 format!("统一社会信用代码 {code} 已存在，请在该主体的档案页修改"),
             ));
         }
-        let result = upsert_in(&tx, actor, patch, self.today(), Timestamp::now())?;
-        tx.audit(&actor.describe(), "entity.create", &format!("entity:{}", result.0.credit_code), "")?;
+        let result = upsert_in(&tx, &who.as_actor(), patch, self.today(), Timestamp::now())?;
+        let target = format!("entity:{}", result.0.credit_code);
+        tx.audit_change(who, "entity.create", &target, "", None, Some(digest(&result.0)?))?;
         self.commit_entities(tx, std::slice::from_ref(&result.0), true)?;
         Ok(result)
+    }
+
+    /// Records that someone was shown an entity's personal data in full.
+    pub fn entity_unmask(&self, who: &Who, code: &str, reason: &str) -> Result<Entity> {
+        let entity = self.entity_by_code(code)?;
+        let tx = self.store.write()?;
+        let target = format!("entity:{}", entity.credit_code);
+        tx.audit(who, "entity.unmask", &target, reason.trim())?;
+        tx.commit()?;
+        Ok(entity)
     }
 
     pub fn entity_by_code(&self, code: &str) -> Result<Entity> {
@@ -161,8 +182,12 @@ impl Service {
             .ok_or_else(|| ServiceError::NotFound(format!("统一社会信用代码为 {code} 的经营主体不存在")))
     }
 
-    pub fn entity_file(&self, code: &str) -> Result<EntityFile> {
-        let entity = self.entity_by_code(code)?;
+    /// The entity file; personal data (phones, e-mail, ID numbers) masked unless `personal`.
+    pub fn entity_file(&self, code: &str, personal: bool) -> Result<EntityFile> {
+        let mut entity = self.entity_by_code(code)?;
+        if !personal {
+            crate::model::mask::entity(&mut entity);
+        }
         let tags = self.tag_dictionary()?;
         let today = self.today();
         let fields = Field::ALL
@@ -178,7 +203,10 @@ impl Service {
                 }
             })
             .collect();
-        let history = self.store.read()?.changes(entity.id)?;
+        let mut history = self.store.read()?.changes(entity.id)?;
+        if !personal {
+            crate::model::mask::changes(&mut history);
+        }
         let financials = entity.financials.iter().rev().cloned().collect();
         Ok(EntityFile { entity, fields, financials, history })
     }
@@ -199,8 +227,14 @@ impl Service {
                 && (tag.is_empty() || e.has_tag(tag))
                 && (status.is_empty() || e.status.is_some_and(|s| s.key() == status))
                 && (!query.warnings || !e.warnings.is_empty())
+                && (query.within.is_empty()
+                    || e.region.as_ref().is_some_and(|r| query.within.iter().any(|w| r.within(w))))
         };
-        let region = query.region.trim();
+        // A caller limited to one region walks that region's index when it asks for no other.
+        let region = match (query.region.trim(), query.within.as_slice()) {
+            ("", [only]) => only.as_str(),
+            (r, _) => r,
+        };
         if !region.is_empty() {
             // The region index narrows the candidates; pages follow entity ids.
             let mut entities = Vec::new();
@@ -230,7 +264,7 @@ impl Service {
     }
 
     /// Adds a tag to the dictionary or changes its labels.
-    pub fn tag_put(&self, actor: &str, mut tag: TagDef) -> Result<TagDef> {
+    pub fn tag_put(&self, who: &Who, mut tag: TagDef) -> Result<TagDef> {
         tag.key = tag.key.trim().to_string();
         tag.label = tag.label.trim().to_string();
         let mut errors = Vec::new();
@@ -248,7 +282,7 @@ impl Service {
             return Err(ServiceError::invalid("label", format!("标签名称「{}」已被其他标签使用", tag.label)));
         }
         tx.put_tag(&tag)?;
-        tx.audit(actor, "tag.put", &format!("tag:{}", tag.key), &tag.label)?;
+        tx.audit(who, "tag.put", &format!("tag:{}", tag.key), &tag.label)?;
         tx.commit()?;
         Ok(tag)
     }

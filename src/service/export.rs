@@ -8,7 +8,7 @@ use rust_xlsxwriter::{Format as XlsxFormat, Workbook, XlsxError};
 use super::policies::Audience;
 use super::{Result, Service, ServiceError};
 use crate::import::Format;
-use crate::model::{Entity, Field, FieldValue, Vocabulary};
+use crate::model::{Entity, Field, FieldValue, Vocabulary, Who};
 
 /// XLSX holds at most 1,048,576 rows, the header included.
 const XLSX_MAX_ROWS: u64 = 1_048_575;
@@ -105,12 +105,45 @@ fn write_table(
 }
 
 impl Service {
-    /// Writes every entity; returns the number of rows.
-    pub fn export_entities(&self, format: Format, out: &mut dyn Write) -> Result<u64> {
+    /// Writes every entity (within the given regions, if any); returns the number of rows.
+    /// Personal data is masked unless `personal` (the command line on the server, which holds
+    /// the whole store anyway).
+    pub fn export_entities(
+        &self,
+        format: Format,
+        out: &mut dyn Write,
+        personal: bool,
+        within: &[String],
+    ) -> Result<u64> {
         let today = self.today();
         let headers: Vec<String> = Field::ALL.iter().map(|f| f.header()).collect();
         let tx = self.store.read()?;
-        write_table(format, &headers, out, &mut |sink| tx.for_each_entity(|e| sink(entity_cells(&e, today))))
+        write_table(format, &headers, out, &mut |sink| {
+            tx.for_each_entity(|mut e| {
+                let inside = within.is_empty() || e.region.as_ref().is_some_and(|r| within.iter().any(|w| r.within(w)));
+                if !inside {
+                    return Ok(());
+                }
+                if !personal {
+                    crate::model::mask::entity(&mut e);
+                }
+                sink(entity_cells(&e, today))
+            })
+        })
+    }
+
+    /// An export through the web or the API, recorded in the audit trail.
+    pub fn export_logged(&self, who: &Who, file: &str, format: Format, within: &[String]) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        let rows = if file.starts_with("entities") {
+            self.export_entities(format, &mut out, false, within)?
+        } else {
+            self.export_policies(format, &mut out)?
+        };
+        let tx = self.store.write()?;
+        tx.audit(who, "data.export", &format!("export:{file}"), &format!("{rows} rows"))?;
+        tx.commit()?;
+        Ok(out)
     }
 
     /// Writes one row per measure with its policy (staff view: the newest version).

@@ -10,7 +10,7 @@ use super::entities::{WriteOutcome, upsert_in};
 use super::{Result, Service, ServiceError};
 use crate::import::{ColumnMap, Format, ReadError, for_each_row};
 use crate::model::imports::{ImportJob, ImportReport, ImportStatus, RowIssue};
-use crate::model::{Actor, Field, FieldValue, Timestamp};
+use crate::model::{Actor, Field, FieldValue, Timestamp, Who};
 
 /// Rows written per transaction.
 pub const BATCH_ROWS: usize = 2000;
@@ -173,11 +173,11 @@ impl Service {
         job: &mut ImportJob,
         bad_rows: &HashSet<u64>,
         observer: &mut dyn ImportObserver,
+        who: &Who,
     ) -> Result<()> {
         let tags = self.tag_dictionary()?;
         let today = self.today();
         let actor = Actor::Import { id: job.id, file: job.file_name.clone(), username: job.created_by.clone() };
-        let audit_actor = actor.describe();
         let mut map: Option<ColumnMap> = None;
         let mut batch: Vec<(u64, crate::model::EntityPatch)> = Vec::with_capacity(BATCH_ROWS);
         let mut done = 0u64;
@@ -218,7 +218,7 @@ impl Service {
                     late_issues.iter().map(|i| format!("第 {} 行：{}", i.row, i.reason)).collect::<Vec<_>>().join("；");
                 return Err(ServiceError::Conflict(format!("导入中数据发生变化，已停止：{reason}")));
             }
-            tx.audit(&audit_actor, "import.batch", &format!("import:{}", job.id), &format!("rows {first}–{last}"))?;
+            tx.audit(who, "import.batch", &format!("import:{}", job.id), &format!("rows {first}–{last}"))?;
             self.commit_entities(tx, &written, false)?;
             for issue in late_issues {
                 report.invalid += 1;
@@ -259,7 +259,7 @@ impl Service {
         Ok(())
     }
 
-    fn new_job(&self, file_name: &str, username: &str, skip_invalid: bool) -> Result<ImportJob> {
+    fn new_job(&self, file_name: &str, who: &Who, skip_invalid: bool) -> Result<ImportJob> {
         let tx = self.store.write()?;
         let job = ImportJob {
             id: tx.next_id("import")?,
@@ -267,7 +267,7 @@ impl Service {
             status: ImportStatus::Staged,
             skip_invalid,
             created_at: Timestamp::now(),
-            created_by: username.to_string(),
+            created_by: who.name.clone(),
             finished_at: None,
             confirmed_by: None,
             report: ImportReport::default(),
@@ -277,7 +277,7 @@ impl Service {
         Ok(job)
     }
 
-    fn finish_job(&self, job: &mut ImportJob, status: ImportStatus) -> Result<()> {
+    fn finish_job(&self, job: &mut ImportJob, status: ImportStatus, who: &Who) -> Result<()> {
         job.status = status;
         job.finished_at = Some(Timestamp::now());
         let tx = self.store.write()?;
@@ -285,7 +285,7 @@ impl Service {
         tx.delete_import_file(job.id)?;
         let r = &job.report;
         tx.audit(
-            job.confirmed_by.as_deref().unwrap_or(&job.created_by),
+            who,
             &format!(
                 "import.{}",
                 match status {
@@ -308,15 +308,15 @@ impl Service {
 
     /// Closes a job after its write pass: applied, or failed part-way (the error is returned
     /// after the job records what happened).
-    fn finish_written(&self, mut job: ImportJob, written: Result<()>) -> Result<ImportJob> {
+    fn finish_written(&self, mut job: ImportJob, written: Result<()>, who: &Who) -> Result<ImportJob> {
         match written {
             Ok(()) => {
-                self.finish_job(&mut job, ImportStatus::Applied)?;
+                self.finish_job(&mut job, ImportStatus::Applied, who)?;
                 Ok(job)
             }
             Err(e) => {
                 tracing::error!(import = job.id, "import stopped part-way: {e}");
-                if let Err(e2) = self.finish_job(&mut job, ImportStatus::Failed) {
+                if let Err(e2) = self.finish_job(&mut job, ImportStatus::Failed, who) {
                     tracing::error!(import = job.id, "could not record the failed import: {e2}");
                 }
                 Err(e)
@@ -328,8 +328,8 @@ impl Service {
     /// called once per pass. Returns the finished job.
     pub fn import_run<R, F>(
         &self,
+        who: &Who,
         file_name: &str,
-        username: &str,
         open: F,
         skip_invalid: bool,
         dry_run: bool,
@@ -342,39 +342,39 @@ impl Service {
         let format = Format::of(file_name)
             .ok_or_else(|| ServiceError::invalid("file", ReadError::UnknownFormat(file_name.into()).to_string()))?;
         let io = |e: std::io::Error| ServiceError::invalid("file", format!("无法打开文件「{file_name}」：{e}"));
-        let mut job = self.new_job(file_name, username, skip_invalid)?;
+        let mut job = self.new_job(file_name, who, skip_invalid)?;
         let checked = self.import_check(open().map_err(io)?, format, observer)?;
         job.report = checked.report;
         let refuse = !checked.header_ok || (job.report.invalid > 0 && !skip_invalid);
         if refuse || dry_run {
-            self.finish_job(&mut job, if refuse { ImportStatus::Refused } else { ImportStatus::Discarded })?;
+            self.finish_job(&mut job, if refuse { ImportStatus::Refused } else { ImportStatus::Discarded }, who)?;
             return Ok(job);
         }
-        let written = self.import_write(open().map_err(io)?, format, &mut job, &checked.bad_rows, observer);
-        self.finish_written(job, written)
+        let written = self.import_write(open().map_err(io)?, format, &mut job, &checked.bad_rows, observer, who);
+        self.finish_written(job, written, who)
     }
 
     /// Web step 1: checks an uploaded file and keeps it until it is confirmed or discarded.
-    pub fn import_stage(&self, username: &str, file_name: &str, bytes: Vec<u8>) -> Result<ImportJob> {
+    pub fn import_stage(&self, who: &Who, file_name: &str, bytes: Vec<u8>) -> Result<ImportJob> {
         let format = Format::of(file_name)
             .ok_or_else(|| ServiceError::invalid("file", ReadError::UnknownFormat(file_name.into()).to_string()))?;
-        let mut job = self.new_job(file_name, username, false)?;
+        let mut job = self.new_job(file_name, who, false)?;
         let checked = self.import_check(Cursor::new(bytes.as_slice()), format, &mut Quiet)?;
         job.report = checked.report;
         if !checked.header_ok {
-            self.finish_job(&mut job, ImportStatus::Refused)?;
+            self.finish_job(&mut job, ImportStatus::Refused, who)?;
             return Ok(job);
         }
         let tx = self.store.write()?;
         tx.put_import_job(&job)?;
         tx.put_import_file(job.id, &bytes)?;
-        tx.audit(username, "import.stage", &format!("import:{}", job.id), file_name)?;
+        tx.audit(who, "import.stage", &format!("import:{}", job.id), file_name)?;
         tx.commit()?;
         Ok(job)
     }
 
     /// Web step 2: writes a staged file. With bad rows it needs `skip_invalid`.
-    pub fn import_confirm(&self, username: &str, id: u64, skip_invalid: bool) -> Result<ImportJob> {
+    pub fn import_confirm(&self, who: &Who, id: u64, skip_invalid: bool) -> Result<ImportJob> {
         let (mut job, bytes) = {
             let tx = self.store.read()?;
             let job = tx.import_job(id)?.ok_or_else(|| ServiceError::NotFound(format!("导入 #{id} 不存在")))?;
@@ -401,18 +401,19 @@ impl Service {
         }
         job.report = checked.report;
         job.skip_invalid = skip_invalid;
-        job.confirmed_by = Some(username.to_string());
-        let written = self.import_write(Cursor::new(bytes.as_slice()), format, &mut job, &checked.bad_rows, &mut Quiet);
-        self.finish_written(job, written)
+        job.confirmed_by = Some(who.name.clone());
+        let written =
+            self.import_write(Cursor::new(bytes.as_slice()), format, &mut job, &checked.bad_rows, &mut Quiet, who);
+        self.finish_written(job, written, who)
     }
 
-    pub fn import_discard(&self, id: u64) -> Result<ImportJob> {
+    pub fn import_discard(&self, who: &Who, id: u64) -> Result<ImportJob> {
         let mut job =
             self.store.read()?.import_job(id)?.ok_or_else(|| ServiceError::NotFound(format!("导入 #{id} 不存在")))?;
         if job.status != ImportStatus::Staged {
             return Err(ServiceError::Conflict(format!("导入 #{id} 的状态是「{}」，不能放弃", job.status.label())));
         }
-        self.finish_job(&mut job, ImportStatus::Discarded)?;
+        self.finish_job(&mut job, ImportStatus::Discarded, who)?;
         Ok(job)
     }
 

@@ -570,7 +570,12 @@ impl Service {
             staged.push((measure_id, set));
         }
         if events > 0 {
-            tx.audit("system", "match.record", "matching", &format!("{events} measures changed ({cause})"))?;
+            tx.audit(
+                &crate::model::Who::system("system"),
+                "match.record",
+                "matching",
+                &format!("{events} measures changed ({cause})"),
+            )?;
         }
         Ok((events, staged))
     }

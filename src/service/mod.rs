@@ -1,6 +1,7 @@
 //! Use-cases over the store: one write transaction each, with its audit entry. Every function
 //! here blocks; async callers go through [`Service::blocking`].
 
+pub mod audit;
 pub mod calendar;
 pub mod demo;
 pub mod entities;
@@ -11,7 +12,7 @@ pub mod policies;
 
 use std::sync::Arc;
 
-use crate::model::{Date, FieldError, TagDictionary};
+use crate::model::{Clock, Date, FieldError, TagDictionary};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +50,8 @@ pub struct Config {
     pub today: Option<Date>,
     /// Cheap password hashing, for tests only.
     pub fast_password_hashing: bool,
+    /// The time source for sign-in delays and session timeouts (tests move it forward).
+    pub clock: Clock,
 }
 
 pub struct Service {

@@ -5,8 +5,20 @@ use serde::{Deserialize, Serialize};
 use super::{Result, Service, ServiceError};
 use crate::model::{
     Category, Date, Level, Measure, MeasureSpec, MeasureVersion, Mode, Policy, PolicyInput, Timestamp, VersionStatus,
+    Who,
 };
-use crate::store::{ReadTx, WriteTx};
+use crate::store::{ReadTx, WriteTx, digest};
+
+/// A publisher changes only the measures its department handles.
+fn check_department(who: &Who, handler: &str) -> Result<()> {
+    match &who.department {
+        Some(own) if own != handler.trim() => Err(ServiceError::Forbidden(format!(
+            "只能修改本部门（{own}）承办的政策事项；此事项由「{}」承办",
+            handler.trim()
+        ))),
+        _ => Ok(()),
+    }
+}
 
 /// Filters of the policy list. Empty fields do not filter.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -108,7 +120,7 @@ impl Service {
         tx.policy(id)?.ok_or_else(|| ServiceError::NotFound(format!("政策 #{id} 不存在")))
     }
 
-    pub fn policy_create(&self, actor: &str, mut input: PolicyInput) -> Result<Policy> {
+    pub fn policy_create(&self, who: &Who, mut input: PolicyInput) -> Result<Policy> {
         input.validate().map_err(ServiceError::Invalid)?;
         let tx = self.store.write()?;
         let now = Timestamp::now();
@@ -117,25 +129,46 @@ impl Service {
             content: input,
             created_at: now,
             updated_at: now,
-            created_by: actor.into(),
+            created_by: who.name.clone(),
         };
         tx.put_policy(&policy)?;
-        tx.audit(actor, "policy.create", &format!("policy:{}", policy.id), &policy.content.title)?;
+        let target = format!("policy:{}", policy.id);
+        tx.audit_change(who, "policy.create", &target, &policy.content.title, None, Some(digest(&policy)?))?;
         tx.commit()?;
         Ok(policy)
     }
 
-    pub fn policy_update(&self, actor: &str, id: u64, mut input: PolicyInput) -> Result<Policy> {
+    pub fn policy_update(&self, who: &Who, id: u64, mut input: PolicyInput) -> Result<Policy> {
         input.validate().map_err(ServiceError::Invalid)?;
         let tx = self.store.write()?;
-        let mut policy = tx.policy(id)?.ok_or_else(|| ServiceError::NotFound(format!("政策 #{id} 不存在")))?;
+        let before = tx.policy(id)?.ok_or_else(|| ServiceError::NotFound(format!("政策 #{id} 不存在")))?;
+        if let Some(own) = &who.department {
+            let handles = |tx: &WriteTx| -> Result<bool> {
+                for m in tx.measure_ids_of_policy(id)? {
+                    if let Some(m) = tx.measure(m)?
+                        && tx.version(m.id, m.latest)?.is_some_and(|v| v.spec.department.trim() == own)
+                    {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            };
+            if before.content.department.trim() != own && before.created_by != who.name && !handles(&tx)? {
+                return Err(ServiceError::Forbidden(format!(
+                    "只能修改本部门（{own}）发布、承办或录入的政策；此政策由「{}」发布",
+                    before.content.department
+                )));
+            }
+        }
+        let mut policy = before.clone();
         if policy.content == input {
             return Ok(policy);
         }
         policy.content = input;
         policy.updated_at = Timestamp::now();
         tx.put_policy(&policy)?;
-        tx.audit(actor, "policy.update", &format!("policy:{id}"), &policy.content.title)?;
+        let (b, a) = (Some(digest(&before)?), Some(digest(&policy)?));
+        tx.audit_change(who, "policy.update", &format!("policy:{id}"), &policy.content.title, b, a)?;
         tx.commit()?;
         Ok(policy)
     }
@@ -228,8 +261,9 @@ impl Service {
         Ok(self.store.read()?.departments()?)
     }
 
-    pub fn measure_create(&self, actor: &str, policy_id: u64, mut spec: MeasureSpec) -> Result<MeasureVersion> {
+    pub fn measure_create(&self, who: &Who, policy_id: u64, mut spec: MeasureSpec) -> Result<MeasureVersion> {
         spec.validate().map_err(ServiceError::Invalid)?;
+        check_department(who, &spec.department)?;
         self.rules_check(&spec)?;
         let tx = self.store.write()?;
         if tx.policy(policy_id)?.is_none() {
@@ -243,13 +277,14 @@ impl Service {
             status: VersionStatus::Draft,
             spec,
             created_at: now,
-            created_by: actor.into(),
+            created_by: who.name.clone(),
             published_at: None,
             published_by: None,
         };
         tx.put_measure(&measure)?;
         tx.put_version(&version)?;
-        tx.audit(actor, "measure.create", &format!("measure:{}", measure.id), &version.spec.name)?;
+        let target = format!("measure:{}", measure.id);
+        tx.audit_change(who, "measure.create", &target, &version.spec.name, None, Some(digest(&version)?))?;
         tx.commit()?;
         Ok(version)
     }
@@ -259,20 +294,23 @@ impl Service {
     }
 
     /// Edits the draft; when the newest version is published, starts a new draft version.
-    pub fn measure_update(&self, actor: &str, id: u64, mut spec: MeasureSpec) -> Result<MeasureVersion> {
+    pub fn measure_update(&self, who: &Who, id: u64, mut spec: MeasureSpec) -> Result<MeasureVersion> {
         spec.validate().map_err(ServiceError::Invalid)?;
+        check_department(who, &spec.department)?;
         self.rules_check(&spec)?;
         let tx = self.store.write()?;
         let mut measure = Self::measure_or_404(&tx, id)?;
         let latest = tx
             .version(id, measure.latest)?
             .ok_or_else(|| ServiceError::Internal(format!("measure {id} has no version {}", measure.latest)))?;
+        check_department(who, &latest.spec.department)?;
+        let before_digest = digest(&latest)?;
         if latest.spec == spec {
             return Ok(latest);
         }
         let now = Timestamp::now();
         let version = if latest.status == VersionStatus::Draft {
-            MeasureVersion { spec, created_at: now, created_by: actor.into(), ..latest }
+            MeasureVersion { spec, created_at: now, created_by: who.name.clone(), ..latest }
         } else {
             measure.latest += 1;
             tx.put_measure(&measure)?;
@@ -282,24 +320,26 @@ impl Service {
                 status: VersionStatus::Draft,
                 spec,
                 created_at: now,
-                created_by: actor.into(),
+                created_by: who.name.clone(),
                 published_at: None,
                 published_by: None,
             }
         };
         tx.put_version(&version)?;
-        tx.audit(
-            actor,
+        tx.audit_change(
+            who,
             "measure.update",
             &format!("measure:{id}"),
             &format!("v{} {}", version.version, version.spec.name),
+            Some(before_digest),
+            Some(digest(&version)?),
         )?;
         tx.commit()?;
         Ok(version)
     }
 
     /// Freezes the draft as the version in force; the one before becomes superseded.
-    pub fn measure_publish(&self, actor: &str, id: u64) -> Result<MeasureVersion> {
+    pub fn measure_publish(&self, who: &Who, id: u64) -> Result<MeasureVersion> {
         let tx = self.store.write()?;
         let mut measure = Self::measure_or_404(&tx, id)?;
         if !measure.has_draft() {
@@ -311,6 +351,8 @@ impl Service {
         let mut draft = tx
             .version(id, measure.latest)?
             .ok_or_else(|| ServiceError::Internal(format!("measure {id} has no version {}", measure.latest)))?;
+        check_department(who, &draft.spec.department)?;
+        let before_digest = digest(&draft)?;
         let mut spec = draft.spec.clone();
         spec.validate().map_err(ServiceError::Invalid)?;
         self.rules_check(&spec)?;
@@ -322,32 +364,37 @@ impl Service {
         }
         draft.status = VersionStatus::Published;
         draft.published_at = Some(Timestamp::now());
-        draft.published_by = Some(actor.into());
+        draft.published_by = Some(who.name.clone());
         measure.published = Some(draft.version);
         tx.put_version(&draft)?;
         tx.put_measure(&measure)?;
-        tx.audit(
-            actor,
+        tx.audit_change(
+            who,
             "measure.publish",
             &format!("measure:{id}"),
             &format!("v{} {}", draft.version, draft.spec.name),
+            Some(before_digest),
+            Some(digest(&draft)?),
         )?;
         self.commit_publish(tx, &measure, &draft.spec, draft.version)?;
         Ok(draft)
     }
 
     /// Throws away an unpublished draft that follows a published version.
-    pub fn measure_discard_draft(&self, actor: &str, id: u64) -> Result<()> {
+    pub fn measure_discard_draft(&self, who: &Who, id: u64) -> Result<()> {
         let tx = self.store.write()?;
         let mut measure = Self::measure_or_404(&tx, id)?;
         let Some(published) = measure.published.filter(|_| measure.has_draft()) else {
             return Err(ServiceError::Conflict(format!("政策事项 #{id} 没有可放弃的草稿（从未发布的事项请直接修改）")));
         };
         let draft = measure.latest;
+        if let Some(v) = tx.version(id, draft)? {
+            check_department(who, &v.spec.department)?;
+        }
         tx.delete_version(id, draft)?;
         measure.latest = published;
         tx.put_measure(&measure)?;
-        tx.audit(actor, "measure.discard_draft", &format!("measure:{id}"), &format!("v{draft}"))?;
+        tx.audit(who, "measure.discard_draft", &format!("measure:{id}"), &format!("v{draft}"))?;
         tx.commit()?;
         Ok(())
     }

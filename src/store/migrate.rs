@@ -14,6 +14,7 @@ const MIGRATIONS: &[(&str, Migration)] = &[
     ("index entities by region", index_entities_by_region),
     ("create the matching tables", create_match_tables),
     ("store compact portrait records", store_portrait_records),
+    ("accounts: new role names, departments, bindings, invitations, scoped tokens, chained audit", accounts_v5),
 ];
 
 pub const SCHEMA_VERSION: u64 = MIGRATIONS.len() as u64;
@@ -69,6 +70,83 @@ fn store_portrait_records(tx: &WriteTransaction) -> Result<()> {
         let (id, bytes) = row?;
         let entity: Entity = codec::decode(bytes.value())?;
         records.insert(id.value(), crate::model::portrait_record::encode(&entity).as_slice())?;
+    }
+    Ok(())
+}
+
+fn accounts_v5(tx: &WriteTransaction) -> Result<()> {
+    use crate::model::audit::GENESIS;
+    use crate::model::{ApiToken, AuditEntry, Binding, BindingMethod, BindingStatus, Capacity, Department, User};
+    tx.open_table(INVITATION_ID_TO_INVITATION)?;
+    tx.open_table(INVITATION_HASH_TO_ID)?;
+    let mut bindings = tx.open_table(USER_ENTITY_TO_BINDING)?;
+    let mut entity_users = tx.open_table(ENTITY_TO_USER)?;
+
+    let mut departments = tx.open_table(DEPARTMENT_TO_INFO)?;
+    let names: Vec<String> = departments.iter()?.map(|r| Ok(r?.0.value().to_string())).collect::<Result<_>>()?;
+    for name in names {
+        let record = Department { name: name.clone(), region: None, created_at: None };
+        departments.insert(name.as_str(), codec::encode(&record)?.as_slice())?;
+    }
+
+    // Old role keys read through serde aliases; writing the record back stores the new ones.
+    let mut users = tx.open_table(USER_ID_TO_USER)?;
+    let all: Vec<User> = users.iter()?.map(|r| codec::decode(r?.1.value())).collect::<Result<_>>()?;
+    for mut user in all {
+        if let Some(code) = user.legacy_entity.take() {
+            let binding = Binding {
+                user_id: user.id,
+                credit_code: code.clone(),
+                entity_name: String::new(),
+                capacity: Capacity::Agent,
+                status: BindingStatus::Verified,
+                requested_at: user.created_at,
+                decided_at: Some(user.created_at),
+                decided_by: Some("migration".into()),
+                method: Some(BindingMethod::Migrated),
+                note: String::new(),
+            };
+            bindings.insert((user.id, code.as_str()), codec::encode(&binding)?.as_slice())?;
+            entity_users.insert((code.as_str(), user.id), ())?;
+        }
+        users.insert(user.id, codec::encode(&user)?.as_slice())?;
+    }
+
+    // Tokens made before scopes existed could do anything their account could: keep that.
+    let mut tokens = tx.open_table(TOKEN_HASH_TO_TOKEN)?;
+    let all: Vec<(Vec<u8>, ApiToken)> = tokens
+        .iter()?
+        .map(|r| {
+            let (k, v) = r?;
+            Ok((k.value().to_vec(), codec::decode(v.value())?))
+        })
+        .collect::<Result<_>>()?;
+    let mut last_token_id = 0;
+    for (hash, mut token) in all {
+        last_token_id += 1;
+        token.id = last_token_id;
+        if token.scopes.is_empty() {
+            token.scopes = <crate::model::TokenScope as crate::model::Vocabulary>::ALL.to_vec();
+        }
+        tokens.insert(hash.as_slice(), codec::encode(&token)?.as_slice())?;
+    }
+    tx.open_table(KIND_TO_LAST_ID)?.insert("token", last_token_id)?;
+
+    // Entries written before the chain existed are sealed now, in their order.
+    let mut audit = tx.open_table(AUDIT_SEQ_TO_ENTRY)?;
+    let all: Vec<AuditEntry> = audit.iter()?.map(|r| codec::decode(r?.1.value())).collect::<Result<_>>()?;
+    let mut prev = GENESIS.to_string();
+    let mut head = None;
+    for mut entry in all {
+        entry.seal(&prev);
+        prev = entry.hash.clone();
+        audit.insert(entry.seq, codec::encode(&entry)?.as_slice())?;
+        head = Some(entry.seq);
+    }
+    if let Some(seq) = head {
+        let mut value = seq.to_le_bytes().to_vec();
+        value.extend_from_slice(prev.as_bytes());
+        tx.open_table(META)?.insert("audit_head", value.as_slice())?;
     }
     Ok(())
 }

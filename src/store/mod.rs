@@ -13,7 +13,7 @@ use redb::{Database, ReadableDatabase, TableHandle};
 
 pub use codec::{decode, encode};
 pub use migrate::SCHEMA_VERSION;
-pub use repo::{EntityScan, ReadTx, WriteTx};
+pub use repo::{AuditFilter, EntityScan, ReadTx, WriteTx, digest};
 
 /// redb's page cache: the matching engine keeps its own columns in memory, so the store's cache
 /// stays modest (redb's default is 1 GiB).

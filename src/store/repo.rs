@@ -8,11 +8,46 @@ use serde::de::DeserializeOwned;
 use super::codec::{decode, encode};
 use super::tables::*;
 use super::{Result, StoreError};
+use crate::model::audit::{ChainReport, GENESIS, sha256_hex, verify_chain};
 use crate::model::imports::ImportJob;
 use crate::model::matching::{EligibleSet, MatchEvent};
 use crate::model::{
-    ApiToken, AuditEntry, ChangeSet, Entity, Measure, MeasureVersion, Policy, Session, TagDef, Timestamp, User,
+    ApiToken, AuditEntry, Binding, ChangeSet, Department, Entity, Invitation, Measure, MeasureVersion, Policy, Session,
+    TagDef, Timestamp, User, Who,
 };
+
+/// Meta key of the audit chain's head: the last sequence number (8 bytes, little-endian), then
+/// its hash.
+const AUDIT_HEAD: &str = "audit_head";
+
+/// SHA-256 (hex) of a record's stored encoding, for the audit trail's before/after digests.
+pub fn digest<T: Serialize>(value: &T) -> Result<String> {
+    Ok(sha256_hex(&encode(value)?))
+}
+
+/// A filter over the audit trail.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    /// Matches actions that start with this (`auth.` finds every sign-in event).
+    pub action: Option<String>,
+    /// Matches targets that contain this.
+    pub target: Option<String>,
+    pub from: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+    /// Only entries with a sequence number below this (for paging backwards).
+    pub before_seq: Option<u64>,
+}
+
+impl AuditFilter {
+    pub fn matches(&self, e: &AuditEntry) -> bool {
+        self.actor.as_ref().is_none_or(|a| &e.actor == a)
+            && self.action.as_ref().is_none_or(|a| e.action.starts_with(a.as_str()))
+            && self.target.as_ref().is_none_or(|t| e.target.contains(t.as_str()))
+            && self.from.is_none_or(|f| e.at >= f)
+            && self.until.is_none_or(|u| e.at < u)
+    }
+}
 
 pub struct ReadTx {
     txn: ReadTransaction,
@@ -80,6 +115,15 @@ macro_rules! read_methods {
             pub fn versions(&self, measure: u64) -> Result<Vec<MeasureVersion>> {
                 let t = self.txn.open_table(MEASURE_VERSION_TO_VERSION)?;
                 t.range((measure, 0)..=(measure, u32::MAX))?.map(|r| decode(r?.1.value())).collect()
+            }
+
+            pub fn department(&self, name: &str) -> Result<Option<Department>> {
+                get_record(self.txn.open_table(DEPARTMENT_TO_INFO)?.get(name)?)
+            }
+
+            pub fn department_records(&self) -> Result<Vec<Department>> {
+                let t = self.txn.open_table(DEPARTMENT_TO_INFO)?;
+                t.iter()?.map(|r| decode(r?.1.value())).collect()
             }
 
             pub fn departments(&self) -> Result<Vec<String>> {
@@ -213,14 +257,143 @@ macro_rules! read_methods {
                 get_record(self.txn.open_table(SESSION_HASH_TO_SESSION)?.get(hash)?)
             }
 
+            /// Every session (key hash, session); a few thousand at most, expired ones are purged.
+            pub fn sessions(&self) -> Result<Vec<(Vec<u8>, Session)>> {
+                let t = self.txn.open_table(SESSION_HASH_TO_SESSION)?;
+                t.iter()?
+                    .map(|r| {
+                        let (k, v) = r?;
+                        Ok((k.value().to_vec(), decode(v.value())?))
+                    })
+                    .collect()
+            }
+
             pub fn token(&self, hash: &[u8]) -> Result<Option<ApiToken>> {
                 get_record(self.txn.open_table(TOKEN_HASH_TO_TOKEN)?.get(hash)?)
             }
 
+            /// Every API token (key hash, record).
+            pub fn tokens(&self) -> Result<Vec<(Vec<u8>, ApiToken)>> {
+                let t = self.txn.open_table(TOKEN_HASH_TO_TOKEN)?;
+                t.iter()?
+                    .map(|r| {
+                        let (k, v) = r?;
+                        Ok((k.value().to_vec(), decode(v.value())?))
+                    })
+                    .collect()
+            }
+
+            pub fn binding(&self, user: u64, code: &str) -> Result<Option<Binding>> {
+                get_record(self.txn.open_table(USER_ENTITY_TO_BINDING)?.get((user, code))?)
+            }
+
+            pub fn bindings_of_user(&self, user: u64) -> Result<Vec<Binding>> {
+                let t = self.txn.open_table(USER_ENTITY_TO_BINDING)?;
+                t.range((user, "")..(user.saturating_add(1), ""))?.map(|r| decode(r?.1.value())).collect()
+            }
+
+            pub fn bindings_of_entity(&self, code: &str) -> Result<Vec<Binding>> {
+                let index = self.txn.open_table(ENTITY_TO_USER)?;
+                let users: Vec<u64> =
+                    index.range((code, 0)..=(code, u64::MAX))?.map(|r| Ok(r?.0.value().1)).collect::<Result<_>>()?;
+                let mut out = Vec::with_capacity(users.len());
+                for user in users {
+                    out.extend(self.binding(user, code)?);
+                }
+                Ok(out)
+            }
+
+            /// Every binding, in (user, entity) order.
+            pub fn bindings(&self) -> Result<Vec<Binding>> {
+                let t = self.txn.open_table(USER_ENTITY_TO_BINDING)?;
+                t.iter()?.map(|r| decode(r?.1.value())).collect()
+            }
+
+            pub fn invitation(&self, id: u64) -> Result<Option<Invitation>> {
+                get_record(self.txn.open_table(INVITATION_ID_TO_INVITATION)?.get(id)?)
+            }
+
+            pub fn invitation_by_hash(&self, hash: &[u8]) -> Result<Option<Invitation>> {
+                let id = self.txn.open_table(INVITATION_HASH_TO_ID)?.get(hash)?.map(|v| v.value());
+                match id {
+                    Some(id) => self.invitation(id),
+                    None => Ok(None),
+                }
+            }
+
+            /// The newest invitations first, optionally for one entity.
+            pub fn invitations(&self, code: Option<&str>, limit: usize) -> Result<Vec<Invitation>> {
+                let t = self.txn.open_table(INVITATION_ID_TO_INVITATION)?;
+                let mut out = Vec::new();
+                for row in t.iter()?.rev() {
+                    let inv: Invitation = decode(row?.1.value())?;
+                    if code.is_none_or(|c| c == inv.credit_code) {
+                        out.push(inv);
+                        if out.len() >= limit {
+                            break;
+                        }
+                    }
+                }
+                Ok(out)
+            }
+
             /// The newest audit entries, newest first.
             pub fn audit_tail(&self, limit: usize) -> Result<Vec<AuditEntry>> {
+                self.audit_search(&AuditFilter::default(), limit, usize::MAX)
+            }
+
+            /// Entries matching a filter, newest first, looking at no more than `scan` entries.
+            pub fn audit_search(&self, filter: &AuditFilter, limit: usize, scan: usize) -> Result<Vec<AuditEntry>> {
                 let t = self.txn.open_table(AUDIT_SEQ_TO_ENTRY)?;
-                t.iter()?.rev().take(limit).map(|r| decode(r?.1.value())).collect()
+                let upper = filter.before_seq.unwrap_or(u64::MAX);
+                let mut out = Vec::new();
+                for row in t.range(..upper)?.rev().take(scan) {
+                    let e: AuditEntry = decode(row?.1.value())?;
+                    if filter.matches(&e) {
+                        out.push(e);
+                        if out.len() >= limit {
+                            break;
+                        }
+                    }
+                }
+                Ok(out)
+            }
+
+            /// The recorded head of the audit chain: last sequence number and its hash.
+            pub fn audit_head(&self) -> Result<Option<(u64, String)>> {
+                let raw = self.meta(AUDIT_HEAD)?;
+                Ok(raw.and_then(|b| {
+                    let (seq, hash) = b.split_at_checked(8)?;
+                    Some((u64::from_le_bytes(seq.try_into().ok()?), String::from_utf8(hash.to_vec()).ok()?))
+                }))
+            }
+
+            /// Recomputes the audit chain from the first entry and reports the first broken link.
+            pub fn audit_verify(&self) -> Result<ChainReport> {
+                let head = self.audit_head()?;
+                let t = self.txn.open_table(AUDIT_SEQ_TO_ENTRY)?;
+                let mut rows = Vec::new();
+                let mut failure = None;
+                for row in t.iter()? {
+                    match row {
+                        Ok((k, v)) => {
+                            rows.push((k.value(), decode::<AuditEntry>(v.value()).map_err(|e| e.to_string())));
+                        }
+                        Err(e) => {
+                            failure = Some(e.to_string());
+                            break;
+                        }
+                    }
+                }
+                let mut report = verify_chain(rows, head);
+                if let (Some(e), None) = (failure, &report.broken) {
+                    let seq = report.entries + 1;
+                    report.broken = Some(crate::model::audit::BrokenLink {
+                        seq,
+                        reason: format!("the store could not read past record {}: {e}", seq - 1),
+                    });
+                }
+                Ok(report)
             }
 
             pub fn import_job(&self, id: u64) -> Result<Option<ImportJob>> {
@@ -344,12 +517,18 @@ impl WriteTx {
     }
 
     fn note_department(&self, name: &str) -> Result<()> {
-        let mut t = self.txn.open_table(DEPARTMENT_TO_INFO)?;
-        if !name.is_empty() && t.get(name)?.is_none() {
-            let bytes = encode(&())?;
-            t.insert(name, bytes.as_slice())?;
+        if !name.is_empty() && self.department(name)?.is_none() {
+            self.put_department(&Department {
+                name: name.to_string(),
+                region: None,
+                created_at: Some(Timestamp::now()),
+            })?;
         }
         Ok(())
+    }
+
+    pub fn put_department(&self, department: &Department) -> Result<()> {
+        put(&self.txn, DEPARTMENT_TO_INFO, department.name.as_str(), department)
     }
 
     /// Writes an entity and its indexes. `before` is the stored record it replaces, if any.
@@ -436,24 +615,76 @@ impl WriteTx {
         put(&self.txn, TOKEN_HASH_TO_TOKEN, hash, token)
     }
 
+    pub fn put_binding(&self, binding: &Binding) -> Result<()> {
+        put(&self.txn, USER_ENTITY_TO_BINDING, (binding.user_id, binding.credit_code.as_str()), binding)?;
+        self.txn.open_table(ENTITY_TO_USER)?.insert((binding.credit_code.as_str(), binding.user_id), ())?;
+        Ok(())
+    }
+
+    pub fn put_invitation(&self, invitation: &Invitation) -> Result<()> {
+        put(&self.txn, INVITATION_ID_TO_INVITATION, invitation.id, invitation)?;
+        self.txn.open_table(INVITATION_HASH_TO_ID)?.insert(invitation.code_hash.as_slice(), invitation.id)?;
+        Ok(())
+    }
+
+    /// Ends every session of a user except `keep` (a key hash); returns how many ended.
+    pub fn delete_sessions_of_user(&self, user: u64, keep: Option<&[u8]>) -> Result<u64> {
+        let mut t = self.txn.open_table(SESSION_HASH_TO_SESSION)?;
+        let ended =
+            t.extract_if(|k, v| keep != Some(k) && decode::<Session>(v).map(|s| s.user_id == user).unwrap_or(false))?;
+        let mut n = 0;
+        for row in ended {
+            row?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
     /// Appends an audit entry in this transaction.
-    pub fn audit(&self, actor: &str, action: &str, target: &str, detail: &str) -> Result<()> {
-        let mut t = self.txn.open_table(AUDIT_SEQ_TO_ENTRY)?;
-        let seq = match t.last()? {
-            Some((k, _)) => k.value() + 1,
-            None => 1,
+    pub fn audit(&self, who: &Who, action: &str, target: &str, detail: &str) -> Result<()> {
+        self.audit_change(who, action, target, detail, None, None)
+    }
+
+    /// Appends an audit entry with digests of the record before and after the change (see
+    /// [`digest`]), chained to the entry before it.
+    pub fn audit_change(
+        &self,
+        who: &Who,
+        action: &str,
+        target: &str,
+        detail: &str,
+        before: Option<String>,
+        after: Option<String>,
+    ) -> Result<()> {
+        let (last, prev) = match self.audit_head()? {
+            Some(head) => head,
+            None => (0, GENESIS.to_string()),
         };
-        let entry = AuditEntry {
-            seq,
+        let mut entry = AuditEntry {
+            seq: last + 1,
             at: Timestamp::now(),
-            actor: actor.to_string(),
+            actor: who.name.clone(),
+            role: who.role_key().to_string(),
+            ip: who.ip.clone(),
             action: action.to_string(),
             target: target.to_string(),
             detail: detail.to_string(),
+            before,
+            after,
+            prev: String::new(),
+            hash: String::new(),
         };
-        let bytes = encode(&entry)?;
-        t.insert(seq, bytes.as_slice())?;
-        Ok(())
+        entry.seal(&prev);
+        self.append_audit(&entry)
+    }
+
+    /// Stores a sealed entry and moves the chain's head to it.
+    pub(super) fn append_audit(&self, entry: &AuditEntry) -> Result<()> {
+        let bytes = encode(entry)?;
+        self.txn.open_table(AUDIT_SEQ_TO_ENTRY)?.insert(entry.seq, bytes.as_slice())?;
+        let mut head = entry.seq.to_le_bytes().to_vec();
+        head.extend_from_slice(entry.hash.as_bytes());
+        self.set_meta(AUDIT_HEAD, &head)
     }
 
     pub fn put_import_job(&self, job: &ImportJob) -> Result<()> {
@@ -485,6 +716,15 @@ impl WriteTx {
         let bytes = encode(event)?;
         t.insert(seq, bytes.as_slice())?;
         Ok(seq)
+    }
+
+    pub fn delete_calendar_range(&self, from: i32, to: i32) -> Result<()> {
+        let mut t = self.txn.open_table(DAY_TO_CALENDAR_ENTRY)?;
+        let days: Vec<i32> = t.range(from..=to)?.map(|r| Ok(r?.0.value())).collect::<Result<_>>()?;
+        for d in days {
+            t.remove(d)?;
+        }
+        Ok(())
     }
 
     pub fn put_calendar(&self, day: i32, entry: &impl Serialize) -> Result<()> {

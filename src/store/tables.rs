@@ -14,7 +14,7 @@ pub const MEASURE_ID_TO_MEASURE: TableDefinition<u64, &[u8]> = TableDefinition::
 pub const MEASURE_VERSION_TO_VERSION: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("measure_versions-0");
 /// Index: (policy id, measure id).
 pub const POLICY_TO_MEASURE: TableDefinition<(u64, u64), ()> = TableDefinition::new("policy_measures-0");
-/// Department dictionary: name → first-seen record.
+/// Departments: name → record (region served). Before schema version 5 the value was empty.
 pub const DEPARTMENT_TO_INFO: TableDefinition<&str, &[u8]> = TableDefinition::new("departments-0");
 
 pub const ENTITY_ID_TO_ENTITY: TableDefinition<u64, &[u8]> = TableDefinition::new("entities-0");
@@ -33,8 +33,17 @@ pub const USERNAME_TO_USER_ID: TableDefinition<&str, u64> = TableDefinition::new
 pub const SESSION_HASH_TO_SESSION: TableDefinition<&[u8], &[u8]> = TableDefinition::new("sessions-0");
 /// Hash of the bearer token → token record.
 pub const TOKEN_HASH_TO_TOKEN: TableDefinition<&[u8], &[u8]> = TableDefinition::new("api_tokens-0");
+/// (user id, credit code) → an enterprise user's binding to an entity (schema version 5).
+pub const USER_ENTITY_TO_BINDING: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("bindings-0");
+/// Index: (credit code, user id) of every binding (schema version 5).
+pub const ENTITY_TO_USER: TableDefinition<(&str, u64), ()> = TableDefinition::new("entity_users-0");
+/// Invitation id → invitation (schema version 5).
+pub const INVITATION_ID_TO_INVITATION: TableDefinition<u64, &[u8]> = TableDefinition::new("invitations-0");
+/// Index: hash of the invitation code → invitation id (schema version 5).
+pub const INVITATION_HASH_TO_ID: TableDefinition<&[u8], u64> = TableDefinition::new("invitation_codes-0");
 
-/// Audit sequence number → entry.
+/// Audit sequence number → entry, each chained to the one before by SHA-256; the meta key
+/// `audit_head` holds the last sequence number and hash.
 pub const AUDIT_SEQ_TO_ENTRY: TableDefinition<u64, &[u8]> = TableDefinition::new("audit-0");
 
 pub const IMPORT_ID_TO_JOB: TableDefinition<u64, &[u8]> = TableDefinition::new("imports-0");

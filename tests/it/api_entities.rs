@@ -8,7 +8,7 @@ use crate::common::{TestApp, credit_code};
 #[tokio::test]
 async fn upsert_validates_and_keeps_history() {
     let app = TestApp::new();
-    let token = app.staff_token("clerk");
+    let token = app.admin_token();
     let code = credit_code(1);
     let body = json!({
         "name": "哈尔滨龙江源食品有限公司",
@@ -42,7 +42,7 @@ async fn upsert_validates_and_keeps_history() {
     assert_eq!(r.json()["outcome"], "unchanged");
     let history = app.get_as(&format!("/api/v1/entities/{code}/history"), &token).await.json();
     let newest = &history[0];
-    assert_eq!(newest["actor"]["username"], "clerk");
+    assert_eq!(newest["actor"]["username"], "admin");
     assert_eq!(newest["changes"][0], json!({"field": "employees", "old": "120", "new": "15"}));
     assert_eq!(history.as_array().unwrap().len(), 2);
 
@@ -54,7 +54,7 @@ async fn upsert_validates_and_keeps_history() {
 #[tokio::test]
 async fn bad_values_are_refused_with_reasons_and_nothing_is_written() {
     let app = TestApp::new();
-    let token = app.staff_token("clerk");
+    let token = app.admin_token();
     let code = credit_code(2);
     let body = json!({
         "name": "测试",
@@ -102,7 +102,7 @@ async fn bad_values_are_refused_with_reasons_and_nothing_is_written() {
 #[tokio::test]
 async fn list_filters_and_pages() {
     let app = TestApp::with_demo(300);
-    let token = app.staff_token("clerk");
+    let token = app.admin_token();
     let all = app.get_as("/api/v1/entities?limit=100", &token).await.json();
     assert_eq!(all["entities"].as_array().unwrap().len(), 100);
     let after = all["next_after"].as_u64().unwrap();

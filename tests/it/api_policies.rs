@@ -53,7 +53,7 @@ async fn writes_need_a_staff_account() {
 #[tokio::test]
 async fn bad_input_names_the_fields_in_chinese() {
     let app = TestApp::new();
-    let token = app.staff_token("clerk");
+    let token = app.publisher_token("clerk", "哈尔滨市科学技术局");
     let mut body = policy_body();
     body["title"] = json!("  ");
     body["valid_until"] = json!("2020-01-01");
@@ -78,7 +78,7 @@ async fn bad_input_names_the_fields_in_chinese() {
 #[tokio::test]
 async fn publish_freezes_and_amendments_are_new_versions() {
     let app = TestApp::new();
-    let token = app.staff_token("clerk");
+    let token = app.publisher_token("clerk", "哈尔滨市科学技术局");
     let r = app.json("POST", "/api/v1/policies", Some(&token), policy_body()).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     let policy_id = r.json()["id"].as_u64().unwrap();

@@ -180,6 +180,17 @@ fn real_binary_serves_on_port_0() {
     let data = dir.path();
     let seeded = run_ok(data, &["seed", "--entities", "30", "--seed", "7", "--policies"]);
     assert!(seeded.contains("generated 30 entities"), "{seeded}");
+    // A monitoring token, as an operator makes one at the command line.
+    let added = huiqi(data)
+        .args(["user", "add", "monitor", "--role", "sysadmin"])
+        .env("HUIQI_PASSWORD", crate::common::PASSWORD)
+        .output()
+        .unwrap();
+    assert!(added.status.success(), "{}", stderr(&added));
+    let token = run_ok(data, &["user", "token", "monitor", "--name", "prometheus", "--scope", "metrics"]);
+    let bearer = format!("Bearer {}", token.trim());
+    let refused = run(data, &["user", "token", "monitor", "--name", "x"]);
+    assert!(!refused.status.success(), "a token needs an explicit scope");
 
     let mut server = Server::start(data, &["--listen", "127.0.0.1:0"]);
     let base = server.wait_for_url(Duration::from_secs(120));
@@ -188,8 +199,11 @@ fn real_binary_serves_on_port_0() {
     assert_eq!((health.status, health.text().as_str()), (200, "ok\n"));
     get_contains(&format!("{base}/"), "惠企");
     get_contains(&format!("{base}/policies?q={}", url_encode("高新")), "高新技术企业");
-    let metrics = get(&format!("{base}/metrics"));
+    assert_eq!(get(&format!("{base}/metrics")).status, 401);
+    let metrics = request("GET", &format!("{base}/metrics"), &[("Authorization", &bearer)], None).unwrap();
     assert_eq!(metrics.status, 200);
+    let denied = request("GET", &format!("{base}/api/v1/users"), &[("Authorization", &bearer)], None).unwrap();
+    assert_eq!(denied.status, 403, "the metrics scope reaches nothing else");
     assert!(
         metrics.text().lines().any(|l| l.trim() == "huiqi_entities 30"),
         "no 'huiqi_entities 30' in /metrics:\n{}",
@@ -228,30 +242,47 @@ fn serve_demo_prints_sign_ins_that_work() {
     let mut server = Server::start(dir.path(), &["--demo", "--listen", "127.0.0.1:0"]);
     let timeout = Duration::from_secs(300);
     let base = server.wait_for_url(timeout);
-    server.wait_for_line("demo sign-ins header", timeout, |l| l.starts_with("demo sign-ins (at "));
-    let admin = server.wait_for_line("admin sign-in line", timeout, |l| l.trim_start().starts_with("admin / "));
-    let (username, rest) = admin.trim().split_once(" / ").expect("username / password");
-    let password = rest.split_whitespace().next().expect("a password");
+    let header = server.wait_for_line("demo sign-ins header", timeout, |l| l.starts_with("demo sign-ins (at "));
+    let password = header
+        .split("password ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the demo password on the header line");
+    let admin = server.wait_for_line("admin sign-in line", timeout, |l| l.trim_start().starts_with("admin "));
+    let username = admin.split_whitespace().next().expect("a username");
     assert_eq!(username, "admin");
 
-    let form = format!("username={}&password={}&next=%2Fstaff", url_encode(username), url_encode(password));
+    // As a browser: the sign-in page first, for its pre-session CSRF cookie and field.
+    let page = request("GET", &format!("{base}/login"), &[], None).expect("GET /login");
+    let anon = page.cookie("huiqi_csrf").expect("a huiqi_csrf cookie");
+    let csrf = crate::common::extract_csrf(&page.text()).expect("a CSRF field");
+    let form = format!("csrf={csrf}&username={}&password={}&next=%2Fstaff", url_encode(username), url_encode(password));
     let login = request(
         "POST",
         &format!("{base}/login"),
-        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &[("Content-Type", "application/x-www-form-urlencoded"), ("Cookie", &anon)],
         Some(form.as_bytes()),
     )
     .expect("POST /login");
     assert_eq!(login.status, 303, "sign-in as {username} failed: {}", snippet(&login.text()));
     assert_eq!(login.header("location"), Some("/staff"));
     let cookie = login.cookie("huiqi_session").expect("a huiqi_session cookie");
+    assert!(
+        login.header("set-cookie").is_some_and(|c| c.contains("HttpOnly") && c.contains("SameSite=Lax")),
+        "the session cookie is HttpOnly and SameSite=Lax"
+    );
 
     let staff = request("GET", &format!("{base}/staff"), &[("Cookie", &cookie)], None).expect("GET /staff");
     assert_eq!(staff.status, 200, "GET /staff with the session: {}", snippet(&staff.text()));
     assert!(staff.text().contains("工作台"), "{}", snippet(&staff.text()));
+    assert!(
+        staff.header("content-security-policy").is_some_and(|c| c.contains("script-src 'self'")),
+        "security headers are sent"
+    );
 
     // The demo has its 2,000 entities.
-    let metrics = get(&format!("{base}/metrics"));
+    assert_eq!(get(&format!("{base}/metrics")).status, 401, "metrics need an account with system.metrics");
+    let metrics = request("GET", &format!("{base}/metrics"), &[("Cookie", &cookie)], None).expect("GET /metrics");
     assert!(metrics.text().lines().any(|l| l.trim() == "huiqi_entities 2000"), "{}", metrics.text());
     drop(server);
 }

@@ -288,7 +288,7 @@ impl Session {
         let u = self.find("#username");
         self.type_into(&u, username);
         let p = self.find("#password");
-        self.type_into(&p, "secret123");
+        self.type_into(&p, crate::common::PASSWORD);
         let button = self.find("main form button[type=submit]");
         self.click(&button);
         // The sign-in page's own URL holds "/staff" (in `next`): wait until it is left.
@@ -368,7 +368,7 @@ async fn browser_calculator_shows_what_fits() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_rule_builder_counts_live() {
     let app = TestApp::with_demo(300);
-    app.auth().user_create("test", "builder", "编辑", huiqi::model::Role::Staff, None, "secret123").unwrap();
+    app.account("builder", huiqi::model::Role::Publisher, Some("科技局"));
     let policy =
         app.svc().policy_search(&Default::default(), huiqi::service::policies::Audience::Public).unwrap()[0].policy.id;
     in_browser(app, move |session, base| {

@@ -6,9 +6,9 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
-use huiqi::auth::Auth;
+use huiqi::auth::{Auth, NewUser};
 use huiqi::http::{self, AppState};
-use huiqi::model::{Date, Role};
+use huiqi::model::{Date, Role, TokenScope, User, Vocabulary, Who};
 use huiqi::service::{Config, Service};
 use huiqi::store::Store;
 use serde_json::Value;
@@ -17,6 +17,8 @@ use tower::ServiceExt;
 
 /// "Today" for every test, so that application windows and dates are stable.
 pub const TODAY: &str = "2026-11-27";
+/// The password of every account the tests create.
+pub const PASSWORD: &str = "Test-Pass-2026";
 
 pub struct TestApp {
     /// Keeps the store's directory alive for the test's duration.
@@ -61,12 +63,13 @@ impl TestApp {
     pub fn new() -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let config = Config { today: Some(Date::parse(TODAY).unwrap()), fast_password_hashing: true };
+        let config =
+            Config { today: Some(Date::parse(TODAY).unwrap()), fast_password_hashing: true, ..Config::default() };
         let svc = Service::new(store, config);
-        svc.init_reference("test").unwrap();
+        svc.init_reference(&Who::system("test")).unwrap();
         // As `serve` does: the match state is in memory before the first request.
         svc.matching_init().unwrap();
-        let state = AppState::new(svc);
+        let state = AppState::new(svc, http::Settings::default()).unwrap();
         let router = http::router(state.clone());
         TestApp { _dir: dir, state, router }
     }
@@ -75,7 +78,7 @@ impl TestApp {
     pub fn with_demo(entities: u64) -> TestApp {
         let app = TestApp::new();
         let files = huiqi::seed::demo_policies().unwrap();
-        app.svc().load_policies("test", &files).unwrap();
+        app.svc().load_policies(&Who::system("test"), &files).unwrap();
         app.svc().seed_entities(1, 0, entities, |_| {}).unwrap();
         app
     }
@@ -88,10 +91,34 @@ impl TestApp {
         &self.state.auth
     }
 
-    /// Creates a staff account and returns a bearer token for it.
-    pub fn staff_token(&self, username: &str) -> String {
-        self.auth().user_create("test", username, "测试员", Role::Staff, Some("测试局".into()), "secret123").unwrap();
-        self.auth().token_create("test", username, "test", None).unwrap()
+    /// Creates an account (and its department, when it has one) with [`PASSWORD`].
+    pub fn account(&self, username: &str, role: Role, department: Option<&str>) -> User {
+        let who = Who::system("test");
+        let mut new = NewUser::new(username, role).named("测试员");
+        if let Some(d) = department {
+            if self.auth().departments().unwrap().iter().all(|x| x.name != d) {
+                self.auth().department_put(&who, d, "").unwrap();
+            }
+            new = new.in_department(d);
+        }
+        self.auth().user_create(&who, new, Some(PASSWORD)).unwrap().0
+    }
+
+    /// An account and a bearer token for it with every scope (the role still limits it).
+    pub fn token(&self, username: &str, role: Role, department: Option<&str>) -> String {
+        self.account(username, role, department);
+        let who = Who::system("test");
+        self.auth().token_create(&who, username, "test", TokenScope::ALL, None).unwrap().1
+    }
+
+    /// A system administrator's token: entity data, imports, exports, administration.
+    pub fn admin_token(&self) -> String {
+        self.token("admin", Role::Sysadmin, None)
+    }
+
+    /// A policy publisher's token, in the department that handles the measures it writes.
+    pub fn publisher_token(&self, username: &str, department: &str) -> String {
+        self.token(username, Role::Publisher, Some(department))
     }
 
     pub async fn send(&self, req: Request<Body>) -> Reply {
@@ -137,21 +164,36 @@ pub struct Browser {
 }
 
 impl TestApp {
-    /// Signs in through the login form and reads the CSRF token from a staff page.
-    pub async fn sign_in(&self, username: &str) -> Browser {
-        self.auth().user_create("test", username, "测试员", Role::Staff, None, "secret123").unwrap();
-        let form = format!("username={username}&password=secret123&next=%2Fstaff");
+    /// Creates an account and signs in through the login form (with the pre-session CSRF
+    /// token of the login page); reads the session's CSRF token from the account page.
+    pub async fn sign_in_as(&self, username: &str, role: Role, department: Option<&str>) -> Browser {
+        self.account(username, role, department);
+        self.sign_in_existing(username, PASSWORD).await
+    }
+
+    /// Signs an existing account in; panics unless it succeeds.
+    pub async fn sign_in_existing(&self, username: &str, password: &str) -> Browser {
+        let reply = self.try_sign_in(username, password).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.text());
+        let cookie = reply.cookie("huiqi_session").expect("a session cookie");
+        let page = self.page(&cookie, "/account").await;
+        let csrf = extract_csrf(&page.text()).expect("a CSRF token on the account page");
+        Browser { cookie, csrf }
+    }
+
+    /// Posts the login form as a browser would (first fetching the page for its CSRF cookie).
+    pub async fn try_sign_in(&self, username: &str, password: &str) -> Reply {
+        let form_page = self.get("/login").await;
+        let anon = form_page.cookie("huiqi_csrf").expect("the login page sets a pre-session CSRF cookie");
+        let token = extract_csrf(&form_page.text()).expect("a CSRF field on the login form");
+        let mut body = form_urlencoded::Serializer::new(String::new());
+        body.append_pair("csrf", &token).append_pair("username", username).append_pair("password", password);
         let req = Request::post("/login")
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Body::from(form))
+            .header(header::COOKIE, anon)
+            .body(Body::from(body.finish()))
             .unwrap();
-        let reply = self.send(req).await;
-        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.text());
-        assert_eq!(reply.location(), "/staff");
-        let cookie = reply.cookie("huiqi_session").expect("a session cookie");
-        let page = self.page(&cookie, "/staff").await;
-        let csrf = extract_csrf(&page.text()).expect("a CSRF token on the staff page");
-        Browser { cookie, csrf }
+        self.send(req).await
     }
 
     pub async fn page(&self, cookie: &str, uri: &str) -> Reply {

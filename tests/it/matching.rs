@@ -9,7 +9,9 @@ use huiqi::rules::check::Want;
 use huiqi::rules::eval::{EntityRow, Outcome, Val, eval};
 use serde_json::{Value, json};
 
-use crate::common::{TODAY, TestApp, credit_code};
+use huiqi::model::{Capacity, Role, Who};
+
+use crate::common::{PASSWORD, TODAY, TestApp, credit_code};
 
 fn measure() -> Value {
     json!({
@@ -44,7 +46,7 @@ fn all_entities(app: &TestApp) -> Vec<huiqi::model::Entity> {
 #[tokio::test]
 async fn simulation_agrees_with_a_row_by_row_reading() {
     let app = TestApp::with_demo(400);
-    let token = app.staff_token("clerk");
+    let token = app.publisher_token("clerk", "科技局");
     let mut body = measure();
     body["list"] = json!(true);
     let r = app.json("POST", "/api/v1/simulate", Some(&token), body).await;
@@ -118,7 +120,7 @@ async fn simulation_agrees_with_a_row_by_row_reading() {
 #[tokio::test]
 async fn bad_rules_are_refused_with_positions() {
     let app = TestApp::with_demo(10);
-    let token = app.staff_token("clerk");
+    let token = app.publisher_token("clerk", "科技局");
     let mut body = measure();
     body["conditions"][2]["expr"] = json!("rd_ration >= 3");
     let r = app.json("POST", "/api/v1/simulate", Some(&token), body.clone()).await;
@@ -156,8 +158,9 @@ async fn bad_rules_are_refused_with_positions() {
 #[tokio::test]
 async fn publishing_and_entity_writes_record_match_events() {
     let app = TestApp::with_demo(300);
-    let token = app.staff_token("clerk");
-    let events = app.get_as("/api/v1/match-events?after=0&limit=1000", &token).await.json();
+    let token = app.publisher_token("clerk", "科技局");
+    let admin = app.admin_token();
+    let events = app.get_as("/api/v1/match-events?after=0&limit=1000", &admin).await.json();
     let seeded = events["events"].as_array().unwrap().len();
     assert!(seeded > 0, "publishing the demo measures recorded their eligible sets");
 
@@ -169,7 +172,7 @@ async fn publishing_and_entity_writes_record_match_events() {
     let id = app.json("POST", &format!("/api/v1/policies/{policy}/measures"), Some(&token), m.clone()).await.json()["measure_id"].as_u64().unwrap();
     let sim = app.json("POST", "/api/v1/simulate", Some(&token), measure()).await.json();
     app.json("POST", &format!("/api/v1/measures/{id}/publish"), Some(&token), json!({})).await;
-    let events = app.get_as("/api/v1/match-events?after=0&limit=1000", &token).await.json();
+    let events = app.get_as("/api/v1/match-events?after=0&limit=1000", &admin).await.json();
     let mine: Vec<&Value> = events["events"].as_array().unwrap().iter().filter(|e| e["measure_id"] == id).collect();
     assert_eq!(mine.len(), 1);
     assert_eq!(mine[0]["cause"], "publish");
@@ -182,34 +185,34 @@ async fn publishing_and_entity_writes_record_match_events() {
         .json(
             "PUT",
             &format!("/api/v1/entities/{code}"),
-            Some(&token),
+            Some(&admin),
             json!({"name": "道里智造科技有限公司", "region": "230102", "industry": "C3911", "revenue": 1000, "rd_expense": 50, "dishonest": false}),
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED);
     let entity_id = r.json()["entity"]["id"].as_u64().unwrap();
-    let events = app.get_as(&format!("/api/v1/match-events?after={last}"), &token).await.json();
+    let events = app.get_as(&format!("/api/v1/match-events?after={last}"), &admin).await.json();
     let added =
         events["events"].as_array().unwrap().iter().find(|e| e["measure_id"] == id).expect("an event for the measure");
     assert_eq!(added["cause"], "entity");
     assert_eq!(added["newly_eligible"], json!([entity_id]));
     let last = events["events"].as_array().unwrap().last().unwrap()["seq"].as_u64().unwrap();
     // …and no longer eligible when its R&D falls below 3%.
-    app.json("PUT", &format!("/api/v1/entities/{code}"), Some(&token), json!({"rd_expense": 10})).await;
-    let events = app.get_as(&format!("/api/v1/match-events?after={last}"), &token).await.json();
+    app.json("PUT", &format!("/api/v1/entities/{code}"), Some(&admin), json!({"rd_expense": 10})).await;
+    let events = app.get_as(&format!("/api/v1/match-events?after={last}"), &admin).await.json();
     let removed =
         events["events"].as_array().unwrap().iter().find(|e| e["measure_id"] == id).expect("an event for the measure");
     assert_eq!(removed["no_longer_eligible"], json!([entity_id]));
 
     // A full rematch finds nothing new.
-    let r = app.json("POST", "/api/v1/rematch", Some(&token), json!({})).await;
+    let r = app.json("POST", "/api/v1/rematch", Some(&admin), json!({})).await;
     assert_eq!(r.json()["changed"], 0, "{}", r.text());
 }
 
 #[tokio::test]
 async fn an_entity_sees_every_measure_explained() {
     let app = TestApp::with_demo(50);
-    let token = app.staff_token("clerk");
+    let token = app.admin_token();
     let code = credit_code(5);
     app.json(
         "PUT",
@@ -241,7 +244,7 @@ async fn an_entity_sees_every_measure_explained() {
     assert!(measures.iter().any(|m| m["near_miss"].as_str().is_some_and(|n| n.starts_with("还差一项："))));
 
     // The staff entity file shows the same.
-    let b = app.sign_in("viewer").await;
+    let b = app.sign_in_as("viewer", Role::Reviewer, Some("宾县人社局")).await;
     let page = app.page(&b.cookie, &format!("/staff/entities/{code}")).await.text();
     assert!(page.contains("政策匹配") && page.contains("所在地：黑龙江省哈尔滨市宾县"), "{page}");
 }
@@ -280,18 +283,9 @@ async fn the_calculator_for_anyone_and_for_an_enterprise() {
         .entities[0]
         .credit_code
         .to_string();
-    app.auth().user_create("test", "qiye", "企业用户", huiqi::model::Role::Enterprise, None, "secret123").unwrap();
-    app.auth().user_link_entity("test", "qiye", &code).unwrap();
-    let form = "username=qiye&password=secret123&next=%2Fcalculator";
-    let login = app
-        .send(
-            Request::post("/login")
-                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .body(Body::from(form))
-                .unwrap(),
-        )
-        .await;
-    let cookie = login.cookie("huiqi_session").unwrap();
+    app.account("qiye", Role::Enterprise, None);
+    app.auth().binding_grant(&Who::system("test"), "qiye", &code, Capacity::LegalRep).unwrap();
+    let cookie = app.sign_in_existing("qiye", PASSWORD).await.cookie;
     let own = app.page(&cookie, "/calculator").await.text();
     assert!(own.contains("已按贵企业在平台的档案计算"), "{own}");
     assert_eq!(
@@ -304,7 +298,7 @@ async fn the_calculator_for_anyone_and_for_an_enterprise() {
 #[tokio::test]
 async fn browser_sessions_need_the_csrf_header_for_api_writes() {
     let app = TestApp::with_demo(5);
-    let b = app.sign_in("clerk").await;
+    let b = app.sign_in_as("clerk", Role::Publisher, Some("科技局")).await;
     let post = |csrf: Option<&str>| {
         let mut req = Request::post("/api/v1/simulate")
             .header(header::CONTENT_TYPE, "application/json")
@@ -322,9 +316,10 @@ async fn browser_sessions_need_the_csrf_header_for_api_writes() {
 #[tokio::test]
 async fn staff_pages_show_simulation_and_refuse_bad_rules() {
     let app = TestApp::with_demo(100);
-    let b = app.sign_in("clerk").await;
     let m = &app.svc().policy_search(&Default::default(), huiqi::service::policies::Audience::Public).unwrap()[0]
         .measures[0];
+    // A publisher of the department that handles the measure.
+    let b = app.sign_in_as("clerk", Role::Publisher, Some(&m.spec.department)).await;
     let page = app.page(&b.cookie, &format!("/measures/{}", m.id)).await.text();
     assert!(page.contains("id=\"simulation\"") && page.contains("按地市"));
     assert!(
@@ -348,7 +343,7 @@ async fn staff_pages_show_simulation_and_refuse_bad_rules() {
                 ("name", "x"),
                 ("category", "subsidy"),
                 ("mode", "apply"),
-                ("department", "d"),
+                ("department", &m.spec.department),
                 ("cond_label", "错字"),
                 ("cond_expr", "revenu > 1"),
             ],
@@ -365,7 +360,7 @@ async fn staff_pages_show_simulation_and_refuse_bad_rules() {
 async fn concurrent_writes_do_not_deadlock() {
     let app = TestApp::with_demo(200);
     let svc = std::sync::Arc::clone(app.svc());
-    let actor = huiqi::model::Actor::User { id: 1, username: "clerk".into() };
+    let actor = Who::system("clerk");
     let writers: Vec<_> = (0..3u32)
         .map(|t| {
             let svc = std::sync::Arc::clone(&svc);
@@ -411,7 +406,7 @@ async fn concurrent_writes_do_not_deadlock() {
 #[tokio::test]
 async fn absurd_amounts_and_large_bodies_are_refused() {
     let app = TestApp::with_demo(100);
-    let token = app.staff_token("clerk");
+    let token = app.publisher_token("clerk", "科技局");
     let r = app
         .json(
             "POST",

@@ -4,6 +4,8 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 
+use huiqi::model::Role;
+
 use crate::common::{TestApp, credit_code};
 
 #[tokio::test]
@@ -44,7 +46,8 @@ async fn public_pages_render_in_chinese_and_english() {
     assert_eq!(css.status, StatusCode::OK);
     assert!(css.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/css"));
     assert!(app.get("/healthz").await.text().starts_with("ok"));
-    let metrics = app.get("/metrics").await.text();
+    assert_eq!(app.get("/metrics").await.status, StatusCode::UNAUTHORIZED);
+    let metrics = app.get_as("/metrics", &app.admin_token()).await.text();
     assert!(metrics.contains("huiqi_entities 10") && metrics.contains("huiqi_http_requests_total{class=\"2xx\"}"));
 }
 
@@ -55,7 +58,10 @@ async fn staff_pages_need_sign_in_and_forms_need_csrf() {
     assert_eq!(anon.status, StatusCode::SEE_OTHER);
     assert_eq!(anon.location(), "/login?next=/staff/entities");
 
-    let wrong = app
+    let wrong = app.try_sign_in("nobody", "x").await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.text().contains("用户名或密码不正确"));
+    let no_token = app
         .send(
             Request::post("/login")
                 .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
@@ -63,17 +69,16 @@ async fn staff_pages_need_sign_in_and_forms_need_csrf() {
                 .unwrap(),
         )
         .await;
-    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
-    assert!(wrong.text().contains("用户名或密码不正确"));
+    assert_eq!(no_token.status, StatusCode::FORBIDDEN, "a sign-in form without its CSRF token is refused");
 
-    let b = app.sign_in("clerk").await;
+    let b = app.sign_in_as("admin", Role::Sysadmin, None).await;
     assert_eq!(app.page(&b.cookie, "/staff/entities").await.status, StatusCode::OK);
 
     let forged = app
         .form(
             &crate::common::Browser { cookie: b.cookie.clone(), csrf: "forged".into() },
-            "/staff/policies",
-            &[("csrf", "forged"), ("title", "x")],
+            "/staff/entities",
+            &[("csrf", "forged"), ("name", "x")],
         )
         .await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
@@ -87,7 +92,7 @@ async fn staff_pages_need_sign_in_and_forms_need_csrf() {
 #[tokio::test]
 async fn policy_editor_creates_validates_publishes() {
     let app = TestApp::new();
-    let b = app.sign_in("clerk").await;
+    let b = app.sign_in_as("clerk", Role::Publisher, Some("宾县人社局")).await;
     let bad = app
         .form(
             &b,
@@ -210,7 +215,7 @@ async fn policy_editor_creates_validates_publishes() {
 #[tokio::test]
 async fn entity_form_and_file() {
     let app = TestApp::new();
-    let b = app.sign_in("clerk").await;
+    let b = app.sign_in_as("admin", Role::Sysadmin, None).await;
     let code = credit_code(9);
     let bad = app
         .form(
@@ -281,7 +286,7 @@ async fn entity_form_and_file() {
 #[tokio::test]
 async fn upload_report_confirm() {
     let app = TestApp::new();
-    let b = app.sign_in("clerk").await;
+    let b = app.sign_in_as("admin", Role::Sysadmin, None).await;
     let boundary = "XhuiqiX";
     let upload = |name: &str, content: &str| {
         let body = format!(

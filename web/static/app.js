@@ -23,6 +23,20 @@
     }
   });
 
+  // "Back" links go back in history when there is one (no inline script: the CSP forbids it).
+  document.addEventListener("click", function (ev) {
+    var back = ev.target.closest && ev.target.closest("[data-back]");
+    if (back && window.history.length > 1) {
+      ev.preventDefault();
+      window.history.back();
+    }
+    var print = ev.target.closest && ev.target.closest("[data-print]");
+    if (print) {
+      ev.preventDefault();
+      window.print();
+    }
+  });
+
   // Buttons that ask before doing something irreversible.
   document.addEventListener("submit", function (ev) {
     var msg = ev.target.getAttribute("data-confirm");

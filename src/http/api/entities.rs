@@ -1,51 +1,108 @@
-//! The entity library over JSON (staff only).
+//! The entity library over JSON: staff read and write within their regions, enterprises read
+//! their own. Personal data is masked for roles without `entity.personal`; unmasking is a
+//! separate, audited call.
 
 use axum::Json;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, put};
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::{ApiResult, parse_json};
+use crate::auth::{Access, Permission};
 use crate::http::AppState;
 use crate::http::error::{ApiError, AppError};
 use crate::http::extract::Viewer;
 use crate::http::params::EntityListParams;
+use crate::http::routes::Routes;
 use crate::model::fields::format_number;
-use crate::model::{Actor, TagDef};
+use crate::model::{Entity, TagDef, mask};
 use crate::service::entities::{WriteOutcome, entity_json};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/entities", get(entities_index))
-        .route("/entities/{code}", get(entities_show).put(entities_put))
-        .route("/entities/{code}/history", get(entities_history))
-        .route("/tags", get(tags_index))
-        .route("/tags/{key}", put(tags_put))
+pub fn routes() -> Routes {
+    let read = Access::Needs(Permission::EntityRead);
+    Routes::new()
+        .get("/api/v1/entities", read, entities_index)
+        .get("/api/v1/entities/{code}", Access::Either(Permission::EntityRead, Permission::OwnEntities), entities_show)
+        .put("/api/v1/entities/{code}", Access::Needs(Permission::EntityWrite), entities_put)
+        .get("/api/v1/entities/{code}/history", read, entities_history)
+        .post("/api/v1/entities/{code}/personal", Access::Needs(Permission::PersonalData), entities_personal)
+        .get("/api/v1/tags", Access::Public, tags_index)
+        .put("/api/v1/tags/{key}", Access::Needs(Permission::TagsManage), tags_put)
+}
+
+/// The entity as this caller may see it: refused outside its scope, masked without the right.
+fn visible(viewer: &Viewer, mut e: Entity) -> Result<Entity, ApiError> {
+    let p = viewer.principal()?;
+    if !p.may_read_entity(e.credit_code.as_str(), e.region.as_ref()) {
+        return Err(ApiError(AppError::forbidden("无权查看这家经营主体（不在您的管辖区域内，或不是您绑定的企业）")));
+    }
+    if !p.can(Permission::PersonalData) && !p.acts_for(e.credit_code.as_str()) {
+        mask::entity(&mut e);
+    }
+    Ok(e)
 }
 
 async fn entities_index(State(state): State<AppState>, viewer: Viewer, Query(p): Query<EntityListParams>) -> ApiResult {
-    viewer.staff_api()?;
-    let query = p.query(100);
+    let mut query = p.query(100);
+    query.within = viewer.principal()?.regions.clone();
+    let personal = viewer.can(Permission::PersonalData);
     let (page, today) = state.svc.blocking(move |s| Ok((s.entity_list(&query)?, s.today()))).await?;
-    let entities: Vec<_> = page.entities.iter().map(|e| entity_json(e, today)).collect();
+    let entities: Vec<_> = page
+        .entities
+        .into_iter()
+        .map(|mut e| {
+            if !personal {
+                mask::entity(&mut e);
+            }
+            entity_json(&e, today)
+        })
+        .collect();
     Ok(Json(serde_json::json!({ "entities": entities, "next_after": page.next_after })).into_response())
 }
 
 async fn entities_show(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> ApiResult {
-    viewer.staff_api()?;
     let (e, today) = state.svc.blocking(move |s| Ok((s.entity_by_code(&code)?, s.today()))).await?;
-    Ok(Json(entity_json(&e, today)).into_response())
+    Ok(Json(entity_json(&visible(&viewer, e)?, today)).into_response())
 }
 
 async fn entities_history(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> ApiResult {
-    viewer.staff_api()?;
-    let file = state.svc.blocking(move |s| s.entity_file(&code)).await?;
+    let personal = viewer.can(Permission::PersonalData);
+    let file = state.svc.blocking(move |s| s.entity_file(&code, personal)).await?;
+    visible(&viewer, file.entity)?;
     Ok(Json(file.history).into_response())
+}
+
+/// `POST /entities/{code}/personal` with `{"reason": "…"}`: the personal fields in full,
+/// recorded in the audit trail with the reason.
+async fn entities_personal(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(code): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    #[derive(Deserialize)]
+    struct Body {
+        #[serde(default)]
+        reason: String,
+    }
+    let b: Body = parse_json(&body)?;
+    if b.reason.trim().is_empty() {
+        return Err(ApiError(AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "请在 reason 中说明查看完整信息的事由")));
+    }
+    let c = code.clone();
+    let e = state.svc.blocking(move |s| s.entity_by_code(&c)).await?;
+    visible(&viewer, e.clone())?;
+    let who = viewer.who();
+    state.svc.blocking(move |s| s.entity_unmask(&who, &code, &b.reason)).await?;
+    Ok(Json(serde_json::json!({
+        "credit_code": e.credit_code.as_str(),
+        "contact_phone": e.contact_phone, "contact_email": e.contact_email,
+        "legal_rep": e.legal_rep, "legal_rep_id": e.legal_rep_id,
+    }))
+    .into_response())
 }
 
 /// A JSON value as the text an import cell would hold (`null` clears).
@@ -92,7 +149,7 @@ async fn entities_put(
     Path(code): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let principal = viewer.staff_api()?.clone();
+    let principal = viewer.principal()?.clone();
     let body: serde_json::Map<String, Value> = parse_json(&body)?;
     let code = code.trim().to_ascii_uppercase();
     if let Some(c) = body.get("credit_code").and_then(Value::as_str)
@@ -109,12 +166,13 @@ async fn entities_put(
             pairs.push((k.clone(), as_text(k, v)?));
         }
     }
-    let actor = Actor::User { id: principal.user.id, username: principal.user.username.clone() };
+    let who = viewer.who();
     let (entity, outcome, today) = state
         .svc
         .blocking(move |s| {
             let patch = s.entity_patch_from_texts(&pairs, true)?;
-            let (e, o) = s.entity_upsert(&actor, &patch)?;
+            crate::http::pages::check_write_scope(&principal, s, &patch)?;
+            let (e, o) = s.entity_upsert(&who, &patch)?;
             Ok((e, o, s.today()))
         })
         .await?;
@@ -127,7 +185,6 @@ async fn tags_index(State(state): State<AppState>) -> ApiResult {
 }
 
 async fn tags_put(State(state): State<AppState>, viewer: Viewer, Path(key): Path<String>, body: Bytes) -> ApiResult {
-    viewer.staff_api()?;
     #[derive(Deserialize)]
     struct Body {
         label: String,
@@ -137,7 +194,7 @@ async fn tags_put(State(state): State<AppState>, viewer: Viewer, Path(key): Path
         description: String,
     }
     let b: Body = parse_json(&body)?;
-    let who = viewer.username();
+    let who = viewer.who();
     let tag = TagDef { key, label: b.label, label_en: b.label_en, description: b.description };
     Ok(Json(state.svc.blocking(move |s| s.tag_put(&who, tag)).await?).into_response())
 }

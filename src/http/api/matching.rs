@@ -2,29 +2,33 @@
 //! entity's outcomes, the public calculator, and the match events for pushes.
 
 use axum::Json;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ApiResult, parse_json};
+use crate::auth::{Access, Permission};
 use crate::http::AppState;
 use crate::http::error::{ApiError, AppError};
 use crate::http::extract::Viewer;
+use crate::http::routes::Routes;
 use crate::model::{Date, MeasureSpec};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/simulate", post(simulate))
-        .route("/rules/check", post(rules_check))
-        .route("/entities/{code}/matches", get(entity_matches))
-        .route("/calculator", post(calculator))
-        .route("/match-events", get(match_events))
-        .route("/rematch", post(rematch))
+pub fn routes() -> Routes {
+    Routes::new()
+        .post("/api/v1/simulate", Access::Needs(Permission::Simulate), simulate)
+        .post("/api/v1/rules/check", Access::Needs(Permission::PolicyDraft), rules_check)
+        .get(
+            "/api/v1/entities/{code}/matches",
+            Access::Either(Permission::EntityRead, Permission::OwnEntities),
+            entity_matches,
+        )
+        .post("/api/v1/calculator", Access::Public, calculator)
+        .get("/api/v1/match-events", Access::Needs(Permission::MatchEvents), match_events)
+        .post("/api/v1/rematch", Access::Needs(Permission::Rematch), rematch)
 }
 
 /// A measure in the shape of a policy file's `[[measures]]`, plus `as_of` and `list`.
@@ -56,16 +60,14 @@ pub fn simulate_request(body: &Bytes) -> Result<SimulateRequest, ApiError> {
 
 /// `POST /simulate`: counts, totals and breakdowns (and with `"list": true` every eligible and
 /// unknown entity) of a measure over the whole entity library.
-async fn simulate(State(state): State<AppState>, viewer: Viewer, body: Bytes) -> ApiResult {
-    viewer.staff_api()?;
+async fn simulate(State(state): State<AppState>, body: Bytes) -> ApiResult {
     let req = simulate_request(&body)?;
     let sim = state.svc.blocking(move |s| s.simulate(&req.spec, req.as_of, req.list)).await?;
     Ok(Json(sim).into_response())
 }
 
 /// `POST /rules/check`: whether a measure's conditions and amount type-check, with positions.
-async fn rules_check(State(state): State<AppState>, viewer: Viewer, body: Bytes) -> ApiResult {
-    viewer.staff_api()?;
+async fn rules_check(State(state): State<AppState>, body: Bytes) -> ApiResult {
     let req = simulate_request(&body)?;
     let report = state.svc.blocking(move |s| s.rules_report(&req.spec)).await?;
     Ok(match report {
@@ -96,9 +98,11 @@ async fn entity_matches(
     Path(code): Path<String>,
     Query(q): Query<AsOf>,
 ) -> ApiResult {
-    viewer.staff_api()?;
     let as_of = parse_as_of(&q.as_of)?;
     let (entity, matches) = state.svc.blocking(move |s| s.entity_matches(&code, as_of)).await?;
+    if !viewer.principal()?.may_read_entity(entity.credit_code.as_str(), entity.region.as_ref()) {
+        return Err(ApiError(AppError::forbidden("无权查看这家经营主体（不在您的管辖区域内，或不是您绑定的企业）")));
+    }
     Ok(Json(json!({ "credit_code": entity.credit_code.as_str(), "name": entity.name, "measures": matches }))
         .into_response())
 }
@@ -125,15 +129,13 @@ struct EventsQuery {
     limit: Option<usize>,
 }
 
-async fn match_events(State(state): State<AppState>, viewer: Viewer, Query(q): Query<EventsQuery>) -> ApiResult {
-    viewer.staff_api()?;
+async fn match_events(State(state): State<AppState>, Query(q): Query<EventsQuery>) -> ApiResult {
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let events = state.svc.blocking(move |s| s.match_events(q.after, limit)).await?;
     Ok(Json(json!({ "events": events })).into_response())
 }
 
-async fn rematch(State(state): State<AppState>, viewer: Viewer) -> ApiResult {
-    viewer.staff_api()?;
+async fn rematch(State(state): State<AppState>) -> ApiResult {
     let summary = state.svc.blocking(|s| s.rematch_all("rematch")).await?;
     Ok(Json(summary).into_response())
 }

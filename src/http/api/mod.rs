@@ -1,16 +1,16 @@
 //! The JSON API under `/api/v1`. Reads of published policies are public; everything else needs
 //! a staff account (a session cookie or `Authorization: Bearer hq_…`).
 
+mod account;
+mod admin;
 mod entities;
 mod matching;
 mod policies;
 
 use axum::Json;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
@@ -18,19 +18,24 @@ use serde_json::json;
 use super::AppState;
 use super::error::{ApiError, AppError};
 use super::extract::Viewer;
+use super::routes::Routes;
+use crate::auth::{Access, Permission};
 use crate::model::{Field, Vocabulary};
 
 pub type ApiResult = Result<Response, ApiError>;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .merge(policies::router())
-        .merge(entities::router())
-        .merge(matching::router())
-        .route("/catalog", get(catalog))
-        .route("/imports", post(imports_create).layer(super::upload_limit()))
-        .route("/imports/{id}", get(imports_show))
-        .route("/export/{file}", get(export_file))
+pub fn routes() -> Routes {
+    let import = Access::Needs(Permission::EntityImport);
+    Routes::new()
+        .merge(policies::routes())
+        .merge(entities::routes())
+        .merge(matching::routes())
+        .merge(account::routes())
+        .merge(admin::routes())
+        .get("/api/v1/catalog", Access::Public, catalog)
+        .upload("/api/v1/imports", import, imports_create)
+        .get("/api/v1/imports/{id}", import, imports_show)
+        .get("/api/v1/export/{file}", Access::Needs(Permission::Export), export_file)
 }
 
 /// Parses a JSON body, saying in Chinese what is wrong with it.
@@ -96,18 +101,17 @@ async fn imports_create(
     Query(p): Query<ImportParams>,
     body: Bytes,
 ) -> ApiResult {
-    viewer.staff_api()?;
     if body.is_empty() {
         return Err(ApiError(AppError::bad_request("请求体为空：请把 CSV 或 XLSX 文件作为请求体上传")));
     }
-    let who = viewer.username();
+    let who = viewer.who();
     let job = state
         .svc
         .blocking(move |s| {
             let bytes = body.to_vec();
             s.import_run(
-                &p.file_name,
                 &who,
+                &p.file_name,
                 || Ok(std::io::Cursor::new(bytes.as_slice())),
                 p.skip_invalid,
                 p.dry_run,
@@ -123,14 +127,12 @@ async fn imports_create(
     Ok((status, Json(job)).into_response())
 }
 
-async fn imports_show(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {
-    viewer.staff_api()?;
+async fn imports_show(State(state): State<AppState>, Path(id): Path<u64>) -> ApiResult {
     let job = state.svc.blocking(move |s| s.import_get(id)).await?;
     Ok(Json(job).into_response())
 }
 
 /// `GET /export/entities.csv` (or `.xlsx`, or `policies.*`).
 async fn export_file(State(state): State<AppState>, viewer: Viewer, Path(file): Path<String>) -> ApiResult {
-    viewer.staff_api()?;
-    Ok(super::pages::export_response(&state, &file).await?)
+    Ok(super::pages::export_response(&state, &viewer, &file).await?)
 }

@@ -1,31 +1,34 @@
 //! Policies and measures over JSON.
 
 use axum::Json;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::{ApiResult, parse_json};
+use crate::auth::{Access, Permission};
 use crate::http::AppState;
 use crate::http::extract::Viewer;
 use crate::http::params::PolicyListParams;
+use crate::http::routes::Routes;
 use crate::model::{MeasureSpec, PolicyInput};
 use crate::service::policies::Audience;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/policies", get(policies_index).post(policies_create))
-        .route("/policies/{id}", get(policies_show).put(policies_update))
-        .route("/policies/{id}/measures", post(measures_create))
-        .route("/measures/{id}", get(measures_show).put(measures_update))
-        .route("/measures/{id}/publish", post(measures_publish))
-        .route("/measures/{id}/discard", post(measures_discard))
-        .route("/measures/{id}/versions", get(measures_versions))
-        .route("/departments", get(departments_index))
+pub fn routes() -> Routes {
+    let draft = Access::Needs(Permission::PolicyDraft);
+    Routes::new()
+        .get("/api/v1/policies", Access::Public, policies_index)
+        .post("/api/v1/policies", draft, policies_create)
+        .get("/api/v1/policies/{id}", Access::Public, policies_show)
+        .put("/api/v1/policies/{id}", draft, policies_update)
+        .post("/api/v1/policies/{id}/measures", draft, measures_create)
+        .get("/api/v1/measures/{id}", Access::Public, measures_show)
+        .put("/api/v1/measures/{id}", draft, measures_update)
+        .post("/api/v1/measures/{id}/publish", Access::Needs(Permission::PolicyPublish), measures_publish)
+        .post("/api/v1/measures/{id}/discard", draft, measures_discard)
+        .get("/api/v1/measures/{id}/versions", Access::Public, measures_versions)
 }
 
 fn audience(viewer: &Viewer, drafts: bool) -> Audience {
@@ -56,17 +59,15 @@ async fn policies_show(
 }
 
 async fn policies_create(State(state): State<AppState>, viewer: Viewer, body: Bytes) -> ApiResult {
-    viewer.staff_api()?;
     let input: PolicyInput = parse_json(&body)?;
-    let who = viewer.username();
+    let who = viewer.who();
     let policy = state.svc.blocking(move |s| s.policy_create(&who, input)).await?;
     Ok((StatusCode::CREATED, Json(policy)).into_response())
 }
 
 async fn policies_update(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>, body: Bytes) -> ApiResult {
-    viewer.staff_api()?;
     let input: PolicyInput = parse_json(&body)?;
-    let who = viewer.username();
+    let who = viewer.who();
     Ok(Json(state.svc.blocking(move |s| s.policy_update(&who, id, input)).await?).into_response())
 }
 
@@ -76,9 +77,8 @@ async fn measures_create(
     Path(policy_id): Path<u64>,
     body: Bytes,
 ) -> ApiResult {
-    viewer.staff_api()?;
     let spec: MeasureSpec = parse_json(&body)?;
-    let who = viewer.username();
+    let who = viewer.who();
     let version = state.svc.blocking(move |s| s.measure_create(&who, policy_id, spec)).await?;
     Ok((StatusCode::CREATED, Json(version)).into_response())
 }
@@ -95,21 +95,18 @@ async fn measures_show(
 }
 
 async fn measures_update(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>, body: Bytes) -> ApiResult {
-    viewer.staff_api()?;
     let spec: MeasureSpec = parse_json(&body)?;
-    let who = viewer.username();
+    let who = viewer.who();
     Ok(Json(state.svc.blocking(move |s| s.measure_update(&who, id, spec)).await?).into_response())
 }
 
 async fn measures_publish(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {
-    viewer.staff_api()?;
-    let who = viewer.username();
+    let who = viewer.who();
     Ok(Json(state.svc.blocking(move |s| s.measure_publish(&who, id)).await?).into_response())
 }
 
 async fn measures_discard(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {
-    viewer.staff_api()?;
-    let who = viewer.username();
+    let who = viewer.who();
     state.svc.blocking(move |s| s.measure_discard_draft(&who, id)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -122,8 +119,4 @@ async fn measures_versions(
 ) -> ApiResult {
     let who = audience(&viewer, d.drafts);
     Ok(Json(state.svc.blocking(move |s| s.measure_versions(id, who)).await?).into_response())
-}
-
-async fn departments_index(State(state): State<AppState>) -> ApiResult {
-    Ok(Json(state.svc.blocking(|s| s.departments()).await?).into_response())
 }

@@ -1,22 +1,22 @@
 //! 政策计算器: anyone enters a few attributes and sees the measures that fit, the near misses
 //! and the estimated amounts; a signed-in enterprise sees its own entity's results directly.
 
-use axum::Router;
 use axum::extract::{Query, State};
-use axum::routing::get;
 use minijinja::context;
 
 use super::PageResult;
+use crate::auth::Access;
 use crate::http::AppState;
 use crate::http::error::AppError;
 use crate::http::extract::Viewer;
+use crate::http::routes::Routes;
 use crate::http::web::to_value;
 use crate::model::{Field, FieldError};
 use crate::service::ServiceError;
 use crate::service::matching::MeasureMatch;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/calculator", get(calculator))
+pub fn routes() -> Routes {
+    Routes::new().get("/calculator", Access::Public, calculator)
 }
 
 /// The attributes the calculator asks for, in order.
@@ -79,8 +79,13 @@ async fn calculator(
         .filter(|i| i.level != crate::model::reference::IndustryLevel::Section)
         .map(|i| (i.code.clone(), i.name.clone()))
         .collect();
-    let own = viewer.principal.as_ref().and_then(|p| p.user.entity.clone());
-    let submitted = query.iter().any(|(k, v)| k != "status" && !v.trim().is_empty());
+    // An enterprise account sees its (first, or chosen) verified entity without typing.
+    let chosen = query.iter().find(|(k, _)| k == "entity").map(|(_, v)| v.trim().to_ascii_uppercase());
+    let own = viewer.principal.as_ref().and_then(|p| match chosen {
+        Some(c) if p.acts_for(&c) => Some(c),
+        _ => p.entities.first().cloned(),
+    });
+    let submitted = query.iter().any(|(k, v)| k != "status" && k != "entity" && !v.trim().is_empty());
     let mut errors: Vec<FieldError> = Vec::new();
     let mut results = serde_json::Value::Null;
     let mut entity_name = None;

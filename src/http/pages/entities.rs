@@ -1,29 +1,58 @@
 //! The staff entity library: list with filters, the entity file (一企一档), manual entry and
 //! edits, and the tag dictionary.
 
+use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::routing::get;
-use axum::{Form, Router};
 use minijinja::context;
 use serde_json::json;
 
 use super::{StaffResult, see_other, unprocessable, url_encode};
+use crate::auth::{Access, Permission, Principal};
 use crate::http::AppState;
+use crate::http::error::AppError;
 use crate::http::extract::{Viewer, form_value};
 use crate::http::params::EntityListParams;
+use crate::http::routes::Routes;
 use crate::http::web::to_value;
-use crate::model::{Actor, Entity, Field, FieldError, SizeClass, TagDef, Vocabulary};
-use crate::service::ServiceError;
+use crate::model::{Entity, EntityPatch, Field, FieldError, SizeClass, TagDef, Vocabulary, mask};
+use crate::service::{Service, ServiceError};
 
 type FormData = Form<Vec<(String, String)>>;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/staff/entities", get(entities_index).post(entities_save))
-        .route("/staff/entities/new", get(entities_new))
-        .route("/staff/entities/{code}", get(entities_show))
-        .route("/staff/entities/{code}/edit", get(entities_edit))
-        .route("/staff/tags", get(tags_index).post(tags_save))
+pub fn routes() -> Routes {
+    let read = Access::Needs(Permission::EntityRead);
+    let write = Access::Needs(Permission::EntityWrite);
+    let tags = Access::Needs(Permission::TagsManage);
+    Routes::new()
+        .get("/staff/entities", read, entities_index)
+        .post("/staff/entities", write, entities_save)
+        .get("/staff/entities/new", write, entities_new)
+        .get("/staff/entities/{code}", read, entities_show)
+        .post("/staff/entities/{code}/unmask", Access::Needs(Permission::PersonalData), entities_unmask)
+        .get("/staff/entities/{code}/edit", write, entities_edit)
+        .get("/staff/tags", tags, tags_index)
+        .post("/staff/tags", tags, tags_save)
+}
+
+/// A write by staff limited to regions must concern an entity there and keep it there.
+pub fn check_write_scope(p: &Principal, s: &Service, patch: &EntityPatch) -> Result<(), ServiceError> {
+    let stored = patch.credit_code().and_then(|c| s.entity_by_code(c.as_str()).ok());
+    let proposed = patch.get(Field::Region).and_then(|v| v.as_ref()).map(|v| v.to_text());
+    let proposed_ok =
+        proposed.as_deref().is_none_or(|r| crate::model::RegionCode::parse(r).is_ok_and(|r| p.sees_region(Some(&r))));
+    if stored.as_ref().is_some_and(|e| !p.sees_region(e.region.as_ref())) || !proposed_ok {
+        return Err(ServiceError::Forbidden("该经营主体不在您的管辖区域内".into()));
+    }
+    Ok(())
+}
+
+/// Staff limited to a region see and change only the entities located there.
+pub fn require_region(p: &Principal, e: &Entity) -> Result<(), AppError> {
+    if p.sees_region(e.region.as_ref()) {
+        Ok(())
+    } else {
+        Err(AppError::forbidden("该经营主体不在您的管辖区域内"))
+    }
 }
 
 /// Field metadata the entity pages need, with the labels of enum choices.
@@ -38,7 +67,8 @@ fn field_meta() -> Vec<serde_json::Value> {
                     Field::CreditCode | Field::Name | Field::EntityType | Field::Ownership | Field::Status | Field::Region
                     | Field::Industry | Field::Established | Field::AgeYears | Field::RegisteredCapital => "basic",
                     Field::Tags | Field::TaxCredit | Field::Dishonest | Field::MajorViolation | Field::SizeClass => "credit",
-                    Field::ContactPerson | Field::ContactPhone | Field::ContactEmail | Field::Address => "contact",
+                    Field::ContactPerson | Field::ContactPhone | Field::ContactEmail | Field::Address
+                    | Field::LegalRep | Field::LegalRepId => "contact",
                     _ => "business",
                 },
             })
@@ -65,8 +95,8 @@ async fn entities_index(
     viewer: Viewer,
     Query(p): Query<EntityListParams>,
 ) -> StaffResult {
-    viewer.staff_page()?;
-    let query = p.query(50);
+    let mut query = p.query(50);
+    query.within = viewer.principal()?.regions.clone();
     let q = query.clone();
     let (page, tags, total) =
         state.svc.blocking(move |s| Ok((s.entity_list(&q)?, s.tags()?, s.stats()?.entities))).await?;
@@ -107,9 +137,32 @@ async fn entities_index(
 }
 
 async fn entities_show(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> StaffResult {
-    viewer.staff_page()?;
+    entity_page(&state, &viewer, code, false).await
+}
+
+/// Shows the personal data in full, once, and records who asked and why.
+async fn entities_unmask(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(code): Path<String>,
+    Form(form): FormData,
+) -> StaffResult {
+    let reason = form_value(&form, "reason").trim().to_string();
+    if reason.is_empty() {
+        return Err(AppError::bad_request("请填写查看完整信息的事由（将记入审计日志）").into());
+    }
+    let who = viewer.who();
+    let c = code.clone();
+    let entity = state.svc.blocking(move |s| s.entity_by_code(&c)).await?;
+    require_region(viewer.principal()?, &entity)?;
+    state.svc.blocking(move |s| s.entity_unmask(&who, &entity.credit_code.to_string(), &reason)).await?;
+    entity_page(&state, &viewer, code, true).await
+}
+
+async fn entity_page(state: &AppState, viewer: &Viewer, code: String, personal: bool) -> StaffResult {
     let (file, matches) =
-        state.svc.blocking(move |s| Ok((s.entity_file(&code)?, s.entity_matches(&code, None)?.1))).await?;
+        state.svc.blocking(move |s| Ok((s.entity_file(&code, personal)?, s.entity_matches(&code, None)?.1))).await?;
+    require_region(viewer.principal()?, &file.entity)?;
     let history: Vec<_> = file
         .history
         .iter()
@@ -200,14 +253,16 @@ fn entity_values(e: &Entity) -> serde_json::Value {
 }
 
 async fn entities_new(State(state): State<AppState>, viewer: Viewer) -> StaffResult {
-    viewer.staff_page()?;
     entity_form(&state, &viewer, None, json!({}), &[]).await
 }
 
 async fn entities_edit(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> StaffResult {
-    viewer.staff_page()?;
     let c = code.clone();
-    let e = state.svc.blocking(move |s| s.entity_by_code(&c)).await?;
+    let mut e = state.svc.blocking(move |s| s.entity_by_code(&c)).await?;
+    require_region(viewer.principal()?, &e)?;
+    if !viewer.can(Permission::PersonalData) {
+        mask::entity(&mut e);
+    }
     entity_form(&state, &viewer, Some(e.credit_code.to_string()), entity_values(&e), &[]).await
 }
 
@@ -236,17 +291,19 @@ fn form_pairs(form: &[(String, String)], tags: &[TagDef]) -> Vec<(String, String
 }
 
 async fn entities_save(State(state): State<AppState>, viewer: Viewer, Form(form): FormData) -> StaffResult {
-    let principal = viewer.staff_page()?.clone();
-    viewer.check_csrf(&form)?;
+    let principal = viewer.principal()?.clone();
     let editing = form_value(&form, "editing") == "1";
     let tags = state.svc.blocking(|s| s.tags()).await?;
-    let pairs = form_pairs(&form, &tags);
-    let actor = Actor::User { id: principal.user.id, username: principal.user.username.clone() };
+    let mut pairs = form_pairs(&form, &tags);
+    // A personal field shown masked comes back with its stars: it was not changed.
+    pairs.retain(|(k, v)| !(mask::is_personal(k) && v.contains('*')));
+    let who = viewer.who();
     let result = state
         .svc
         .blocking(move |s| {
             let patch = s.entity_patch_from_texts(&pairs, true)?;
-            if editing { s.entity_upsert(&actor, &patch) } else { s.entity_insert(&actor, &patch) }
+            check_write_scope(&principal, s, &patch)?;
+            if editing { s.entity_upsert(&who, &patch) } else { s.entity_insert(&who, &patch) }
         })
         .await;
     match result {
@@ -264,22 +321,19 @@ async fn entities_save(State(state): State<AppState>, viewer: Viewer, Form(form)
 }
 
 async fn tags_index(State(state): State<AppState>, viewer: Viewer) -> StaffResult {
-    viewer.staff_page()?;
     let tags = state.svc.blocking(|s| s.tags()).await?;
     Ok(viewer
         .render("tags.html", context! { tags => to_value(&tags), errors => to_value(Vec::<FieldError>::new()) })?)
 }
 
 async fn tags_save(State(state): State<AppState>, viewer: Viewer, Form(form): FormData) -> StaffResult {
-    viewer.staff_page()?;
-    viewer.check_csrf(&form)?;
     let tag = TagDef {
         key: form_value(&form, "key").into(),
         label: form_value(&form, "label").into(),
         label_en: form_value(&form, "label_en").into(),
         description: form_value(&form, "description").into(),
     };
-    let who = viewer.username();
+    let who = viewer.who();
     match state.svc.blocking(move |s| s.tag_put(&who, tag)).await {
         Ok(_) => Ok(see_other("/staff/tags")),
         Err(ServiceError::Invalid(errors)) => {

@@ -1,33 +1,35 @@
 //! Import in the browser (upload → report → confirm) and export downloads.
 
+use axum::Form;
 use axum::extract::{Multipart, Path, State};
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use axum::{Form, Router};
 use minijinja::context;
 
 use super::{StaffResult, see_other};
+use crate::auth::{Access, Permission};
 use crate::http::AppState;
 use crate::http::error::AppError;
 use crate::http::extract::{Viewer, form_value};
+use crate::http::routes::Routes;
 use crate::http::web::to_value;
 use crate::import::Format;
 
 type FormData = Form<Vec<(String, String)>>;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/staff/imports", get(imports_index).post(imports_upload).layer(crate::http::upload_limit()))
-        .route("/staff/imports/{id}", get(imports_show))
-        .route("/staff/imports/{id}/report.csv", get(imports_report))
-        .route("/staff/imports/{id}/confirm", post(imports_confirm))
-        .route("/staff/imports/{id}/discard", post(imports_discard))
-        .route("/staff/export/{file}", get(export_download))
+pub fn routes() -> Routes {
+    let import = Access::Needs(Permission::EntityImport);
+    Routes::new()
+        .get("/staff/imports", import, imports_index)
+        .upload("/staff/imports", import, imports_upload)
+        .get("/staff/imports/{id}", import, imports_show)
+        .get("/staff/imports/{id}/report.csv", import, imports_report)
+        .post("/staff/imports/{id}/confirm", import, imports_confirm)
+        .post("/staff/imports/{id}/discard", import, imports_discard)
+        .get("/staff/export/{file}", Access::Needs(Permission::Export), export_download)
 }
 
 async fn imports_index(State(state): State<AppState>, viewer: Viewer) -> StaffResult {
-    viewer.staff_page()?;
     let jobs = state.svc.blocking(|s| s.import_list(50)).await?;
     let headers: Vec<_> = crate::model::Field::writable().map(|f| (f.name(), f.header())).collect();
     Ok(viewer.render("imports.html", context! { jobs => to_value(&jobs), headers })?)
@@ -56,23 +58,20 @@ async fn read_upload(mut multipart: Multipart) -> Result<(String, Vec<u8>, Strin
 }
 
 async fn imports_upload(State(state): State<AppState>, viewer: Viewer, multipart: Multipart) -> StaffResult {
-    viewer.staff_page()?;
     let (name, bytes, csrf) = read_upload(multipart).await?;
-    viewer.check_csrf(&[("csrf".to_string(), csrf)])?;
-    let who = viewer.username();
+    viewer.check_upload_csrf(&csrf)?;
+    let who = viewer.who();
     let job = state.svc.blocking(move |s| s.import_stage(&who, &name, bytes)).await?;
     Ok(see_other(&format!("/staff/imports/{}", job.id)))
 }
 
 async fn imports_show(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> StaffResult {
-    viewer.staff_page()?;
     let job = state.svc.blocking(move |s| s.import_get(id)).await?;
     let status_label = job.status.label();
     Ok(viewer.render("import.html", context! { job => to_value(&job), status_label })?)
 }
 
-async fn imports_report(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> StaffResult {
-    viewer.staff_page()?;
+async fn imports_report(State(state): State<AppState>, Path(id): Path<u64>) -> StaffResult {
     let job = state.svc.blocking(move |s| s.import_get(id)).await?;
     let mut csv = "\u{feff}".as_bytes().to_vec();
     csv.extend(job.report.to_csv());
@@ -90,51 +89,39 @@ async fn imports_confirm(
     Path(id): Path<u64>,
     Form(form): FormData,
 ) -> StaffResult {
-    viewer.staff_page()?;
-    viewer.check_csrf(&form)?;
     let skip = form_value(&form, "skip_invalid") == "on";
-    let who = viewer.username();
+    let who = viewer.who();
     state.svc.blocking(move |s| s.import_confirm(&who, id, skip)).await?;
     Ok(see_other(&format!("/staff/imports/{id}")))
 }
 
-async fn imports_discard(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    Path(id): Path<u64>,
-    Form(form): FormData,
-) -> StaffResult {
-    viewer.staff_page()?;
-    viewer.check_csrf(&form)?;
-    state.svc.blocking(move |s| s.import_discard(id)).await?;
+async fn imports_discard(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> StaffResult {
+    let who = viewer.who();
+    state.svc.blocking(move |s| s.import_discard(&who, id)).await?;
     Ok(see_other("/staff/imports"))
 }
 
 /// `/staff/export/entities.csv`, `entities.xlsx`, `policies.csv`, `policies.xlsx`.
 async fn export_download(State(state): State<AppState>, viewer: Viewer, Path(file): Path<String>) -> StaffResult {
-    viewer.staff_page()?;
-    Ok(export_response(&state, &file).await?)
+    Ok(export_response(&state, &viewer, &file).await?)
 }
 
-/// Builds an export file named `what.ext` as a download.
-pub async fn export_response(state: &AppState, file: &str) -> Result<axum::response::Response, AppError> {
+/// Builds an export file named `what.ext` as a download (entities masked, within the caller's
+/// regions), and records it in the audit trail.
+pub async fn export_response(
+    state: &AppState,
+    viewer: &Viewer,
+    file: &str,
+) -> Result<axum::response::Response, AppError> {
     let format = Format::of(file).ok_or_else(AppError::not_found)?;
     let what = file.rsplit_once('.').map(|(w, _)| w.to_string()).unwrap_or_default();
     if what != "entities" && what != "policies" {
         return Err(AppError::not_found());
     }
-    let bytes = state
-        .svc
-        .blocking(move |s| {
-            let mut out = Vec::new();
-            if what == "entities" {
-                s.export_entities(format, &mut out)?
-            } else {
-                s.export_policies(format, &mut out)?
-            };
-            Ok(out)
-        })
-        .await?;
+    let who = viewer.who();
+    let within = viewer.principal()?.regions.clone();
+    let name = file.to_string();
+    let bytes = state.svc.blocking(move |s| s.export_logged(&who, &name, format, &within)).await?;
     let mime = match format {
         Format::Csv => "text/csv; charset=utf-8",
         Format::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

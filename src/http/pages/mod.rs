@@ -1,31 +1,36 @@
 //! HTML pages: public policy pages, sign-in, and the staff console (policy editor, entity
 //! library, import, export).
 
+mod account;
+mod admin;
 mod calculator;
 mod entities;
 pub mod forms;
 mod imports;
+mod my;
+pub use admin::AuditParams;
 pub use calculator::grouped;
+pub use entities::{check_write_scope, require_region};
 pub use imports::export_response;
 mod policies;
 mod public;
-mod session;
 
-use axum::Router;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::AppState;
 use super::error::AppError;
+use super::routes::Routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .merge(calculator::router())
-        .merge(public::router())
-        .merge(session::router())
-        .merge(policies::router())
-        .merge(entities::router())
-        .merge(imports::router())
+pub fn routes() -> Routes {
+    Routes::new()
+        .merge(calculator::routes())
+        .merge(public::routes())
+        .merge(account::routes())
+        .merge(policies::routes())
+        .merge(entities::routes())
+        .merge(imports::routes())
+        .merge(my::routes())
+        .merge(admin::routes())
 }
 
 /// Percent-encodes a query value (UTF-8 bytes outside the unreserved set).

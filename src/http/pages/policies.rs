@@ -1,16 +1,17 @@
 //! The staff policy editor: policies, measures, drafts, publishing.
 
+use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::routing::{get, post};
-use axum::{Form, Router};
 use minijinja::{Value, context};
 
 use super::forms::{measure_values, parse_measure, parse_policy, policy_values, submitted_values};
 use super::public::vocabularies;
 use super::{StaffResult, see_other, unprocessable};
+use crate::auth::{Access, Permission};
 use crate::http::AppState;
 use crate::http::extract::Viewer;
 use crate::http::params::PolicyListParams;
+use crate::http::routes::Routes;
 use crate::http::web::to_value;
 use crate::model::FieldError;
 use crate::model::policy::FORM_FIELD_KINDS;
@@ -19,18 +20,20 @@ use crate::service::policies::Audience;
 
 type FormData = Form<Vec<(String, String)>>;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/staff/policies", get(policies_index).post(policies_create))
-        .route("/staff/policies/new", get(policies_new))
-        .route("/staff/policies/{id}", post(policies_update))
-        .route("/staff/policies/{id}/edit", get(policies_edit))
-        .route("/staff/policies/{id}/measures", post(measures_create))
-        .route("/staff/policies/{id}/measures/new", get(measures_new))
-        .route("/staff/measures/{id}", post(measures_update))
-        .route("/staff/measures/{id}/edit", get(measures_edit))
-        .route("/staff/measures/{id}/publish", post(measures_publish))
-        .route("/staff/measures/{id}/discard", post(measures_discard))
+pub fn routes() -> Routes {
+    let draft = Access::Needs(Permission::PolicyDraft);
+    Routes::new()
+        .get("/staff/policies", draft, policies_index)
+        .post("/staff/policies", draft, policies_create)
+        .get("/staff/policies/new", draft, policies_new)
+        .post("/staff/policies/{id}", draft, policies_update)
+        .get("/staff/policies/{id}/edit", draft, policies_edit)
+        .post("/staff/policies/{id}/measures", draft, measures_create)
+        .get("/staff/policies/{id}/measures/new", draft, measures_new)
+        .post("/staff/measures/{id}", draft, measures_update)
+        .get("/staff/measures/{id}/edit", draft, measures_edit)
+        .post("/staff/measures/{id}/publish", Access::Needs(Permission::PolicyPublish), measures_publish)
+        .post("/staff/measures/{id}/discard", draft, measures_discard)
 }
 
 async fn policies_index(
@@ -38,7 +41,6 @@ async fn policies_index(
     viewer: Viewer,
     Query(params): Query<PolicyListParams>,
 ) -> StaffResult {
-    viewer.staff_page()?;
     let query = params.query();
     let q = query.clone();
     let (results, departments) =
@@ -62,13 +64,10 @@ fn refused(e: ServiceError, again: impl FnOnce(&[FieldError]) -> StaffResult) ->
 }
 
 async fn policies_new(viewer: Viewer) -> StaffResult {
-    viewer.staff_page()?;
     policy_form(&viewer, None, context! { level => "county" }, &[])
 }
 
 async fn policies_create(State(state): State<AppState>, viewer: Viewer, Form(form): FormData) -> StaffResult {
-    viewer.staff_page()?;
-    viewer.check_csrf(&form)?;
     let values = to_value(submitted_values(&form));
     let input = match parse_policy(&form) {
         Ok(i) => i,
@@ -76,7 +75,7 @@ async fn policies_create(State(state): State<AppState>, viewer: Viewer, Form(for
             return refused(ServiceError::Invalid(errors), |e| policy_form(&viewer, None, values, e));
         }
     };
-    let who = viewer.username();
+    let who = viewer.who();
     match state.svc.blocking(move |s| s.policy_create(&who, input)).await {
         Ok(p) => Ok(see_other(&format!("/policies/{}", p.id))),
         Err(e) => refused(e, |errs| policy_form(&viewer, None, values, errs)),
@@ -84,7 +83,6 @@ async fn policies_create(State(state): State<AppState>, viewer: Viewer, Form(for
 }
 
 async fn policies_edit(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> StaffResult {
-    viewer.staff_page()?;
     let p = state.svc.blocking(move |s| s.policy_get(id, Audience::Staff)).await?;
     policy_form(&viewer, Some(id), to_value(policy_values(&p.policy.content)), &[])
 }
@@ -95,8 +93,6 @@ async fn policies_update(
     Path(id): Path<u64>,
     Form(form): FormData,
 ) -> StaffResult {
-    viewer.staff_page()?;
-    viewer.check_csrf(&form)?;
     let values = to_value(submitted_values(&form));
     let input = match parse_policy(&form) {
         Ok(i) => i,
@@ -104,7 +100,7 @@ async fn policies_update(
             return refused(ServiceError::Invalid(errors), |e| policy_form(&viewer, Some(id), values, e));
         }
     };
-    let who = viewer.username();
+    let who = viewer.who();
     match state.svc.blocking(move |s| s.policy_update(&who, id, input)).await {
         Ok(_) => Ok(see_other(&format!("/policies/{id}"))),
         Err(e) => refused(e, |errs| policy_form(&viewer, Some(id), values, errs)),
@@ -172,8 +168,8 @@ fn builder_data(fields: &[crate::rules::catalog::CatalogEntry], tags: &[crate::m
 }
 
 async fn measures_new(State(state): State<AppState>, viewer: Viewer, Path(policy_id): Path<u64>) -> StaffResult {
-    viewer.staff_page()?;
-    let values = context! { category => "subsidy", mode => "apply", publicity_days => "5" };
+    let department = viewer.principal.as_ref().and_then(|p| p.user.department.clone());
+    let values = context! { category => "subsidy", mode => "apply", publicity_days => "5", department };
     measure_form(&state, &viewer, policy_id, None, values, &[]).await
 }
 
@@ -194,9 +190,7 @@ async fn measure_save(
     measure_id: Option<u64>,
     form: &[(String, String)],
 ) -> StaffResult {
-    viewer.staff_page()?;
-    viewer.check_csrf(form)?;
-    let who = viewer.username();
+    let who = viewer.who();
     let result = match parse_measure(form) {
         Ok(spec) => {
             state
@@ -220,7 +214,6 @@ async fn measure_save(
 }
 
 async fn measures_edit(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> StaffResult {
-    viewer.staff_page()?;
     let (m, policy) = state.svc.blocking(move |s| s.measure_get(id, Audience::Staff)).await?;
     measure_form(&state, &viewer, policy.id, Some(id), to_value(measure_values(&m.spec)), &[]).await
 }
@@ -231,33 +224,18 @@ async fn measures_update(
     Path(id): Path<u64>,
     Form(form): FormData,
 ) -> StaffResult {
-    viewer.staff_page()?;
     let (_, policy) = state.svc.blocking(move |s| s.measure_get(id, Audience::Staff)).await?;
     measure_save(&state, &viewer, policy.id, Some(id), &form).await
 }
 
-async fn measures_publish(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    Path(id): Path<u64>,
-    Form(form): FormData,
-) -> StaffResult {
-    viewer.staff_page()?;
-    viewer.check_csrf(&form)?;
-    let who = viewer.username();
+async fn measures_publish(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> StaffResult {
+    let who = viewer.who();
     state.svc.blocking(move |s| s.measure_publish(&who, id)).await?;
     Ok(see_other(&format!("/measures/{id}/versions")))
 }
 
-async fn measures_discard(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    Path(id): Path<u64>,
-    Form(form): FormData,
-) -> StaffResult {
-    viewer.staff_page()?;
-    viewer.check_csrf(&form)?;
-    let who = viewer.username();
+async fn measures_discard(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> StaffResult {
+    let who = viewer.who();
     state.svc.blocking(move |s| s.measure_discard_draft(&who, id)).await?;
     Ok(see_other(&format!("/measures/{id}")))
 }

@@ -1,32 +1,32 @@
 //! Public pages: home, the policy list with filters and search, policy and measure detail,
 //! version history, and the language switch.
 
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
 use minijinja::{Value, context};
 use serde::Deserialize;
 
 use super::{PageResult, safe_next};
+use crate::auth::{Access, Permission};
 use crate::http::AppState;
 use crate::http::extract::{LANG_COOKIE, Viewer};
 use crate::http::params::PolicyListParams;
+use crate::http::routes::Routes;
 use crate::http::web::Lang;
 use crate::http::web::to_value;
 use crate::model::{Category, Level, Mode, Vocabulary};
 use crate::service::policies::{Audience, PolicyQuery};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/", get(home))
-        .route("/policies", get(policies_index))
-        .route("/policies/{id}", get(policies_show))
-        .route("/measures/{id}", get(measures_show))
-        .route("/measures/{id}/versions", get(measures_versions))
-        .route("/lang/{code}", get(lang_switch))
-        .route("/rules", get(rules_help))
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/", Access::Public, home)
+        .get("/policies", Access::Public, policies_index)
+        .get("/policies/{id}", Access::Public, policies_show)
+        .get("/measures/{id}", Access::Public, measures_show)
+        .get("/measures/{id}/versions", Access::Public, measures_versions)
+        .get("/lang/{code}", Access::Public, lang_switch)
+        .get("/rules", Access::Public, rules_help)
 }
 
 /// The choice lists every filter form shows.
@@ -85,7 +85,7 @@ async fn measures_show(State(state): State<AppState>, viewer: Viewer, Path(id): 
     let audience = if viewer.is_staff() { Audience::Staff } else { Audience::Public };
     let (measure, policy) = state.svc.blocking(move |s| s.measure_get(id, audience)).await?;
     // Staff see what the version shown would mean over the whole entity library.
-    let simulation = if audience == Audience::Staff {
+    let simulation = if viewer.can(Permission::Simulate) {
         let spec = measure.spec.clone();
         state.svc.blocking(move |s| s.simulate(&spec, None, false)).await.ok()
     } else {

@@ -1,0 +1,158 @@
+//! One's own account over JSON: who am I, password, sessions; enterprise registration and
+//! bindings.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{ApiResult, parse_json};
+use crate::auth::{Access, BindRequest, Client, Permission, Registration};
+use crate::http::AppState;
+use crate::http::error::{ApiError, AppError};
+use crate::http::extract::Viewer;
+use crate::http::routes::Routes;
+use crate::model::{BindingStatus, Capacity, Vocabulary};
+
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/api/v1/account", Access::SignedIn, me)
+        .post("/api/v1/account/password", Access::SignedIn, password)
+        .get("/api/v1/account/sessions", Access::SignedIn, sessions)
+        .delete("/api/v1/account/sessions", Access::SignedIn, sessions_end_all)
+        .delete("/api/v1/account/sessions/{id}", Access::SignedIn, session_end)
+        .post("/api/v1/register", Access::Public, register)
+        .get("/api/v1/my/entities", Access::Needs(Permission::OwnEntities), my_entities)
+        .post("/api/v1/my/bindings", Access::Needs(Permission::OwnEntities), my_bind)
+}
+
+async fn me(viewer: Viewer) -> ApiResult {
+    let p = viewer.principal()?;
+    let permissions: Vec<_> = Permission::ALL.iter().filter(|x| p.can(**x)).map(|x| x.key()).collect();
+    Ok(Json(json!({
+        "id": p.user.id,
+        "username": p.user.username,
+        "display_name": p.user.display_name,
+        "role": p.user.role.key(),
+        "department": p.user.department,
+        "regions": p.regions,
+        "entities": p.entities,
+        "permissions": permissions,
+        "token_scopes": p.scopes.as_ref().map(|s| s.iter().map(|x| x.key()).collect::<Vec<_>>()),
+        "must_change_password": p.user.must_change_password,
+    }))
+    .into_response())
+}
+
+#[derive(Deserialize)]
+struct PasswordBody {
+    current: String,
+    new: String,
+}
+
+async fn password(State(state): State<AppState>, viewer: Viewer, body: Bytes) -> ApiResult {
+    let p = viewer.principal()?;
+    if p.scopes.is_some() {
+        return Err(ApiError(AppError::forbidden("API 令牌不能修改账号密码，请在浏览器中登录后修改")));
+    }
+    let b: PasswordBody = parse_json(&body)?;
+    let (id, keep, ip) = (p.user.id, p.session.clone(), viewer.ip.clone());
+    state.auth_hashing(move |a| a.change_password(id, &b.current, &b.new, keep.as_deref(), &ip)).await?;
+    Ok(Json(json!({ "ok": true })).into_response())
+}
+
+async fn sessions(State(state): State<AppState>, viewer: Viewer) -> ApiResult {
+    let p = viewer.principal()?;
+    let (id, current) = (p.user.id, p.session.clone());
+    Ok(Json(state.auth_blocking(move |a| a.sessions_of(id, current.as_deref())).await?).into_response())
+}
+
+async fn sessions_end_all(State(state): State<AppState>, viewer: Viewer) -> ApiResult {
+    let (id, who) = (viewer.principal()?.user.id, viewer.who());
+    let ended = state.auth_blocking(move |a| a.sessions_end_all(&who, id)).await?;
+    Ok(Json(json!({ "ended": ended })).into_response())
+}
+
+async fn session_end(State(state): State<AppState>, viewer: Viewer, Path(sid): Path<String>) -> ApiResult {
+    let (id, who) = (viewer.principal()?.user.id, viewer.who());
+    state.auth_blocking(move |a| a.session_end(&who, id, &sid)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+struct BindBody {
+    credit_code: String,
+    entity_name: String,
+    #[serde(default)]
+    capacity: Option<String>,
+    #[serde(default)]
+    invitation: String,
+}
+
+impl BindBody {
+    fn request(self) -> Result<BindRequest, ApiError> {
+        let capacity = match self.capacity.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+            None => Capacity::Agent,
+            Some(c) => Capacity::parse(c).ok_or_else(|| {
+                ApiError(AppError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("capacity 应为 {}", Capacity::choices()),
+                ))
+            })?,
+        };
+        Ok(BindRequest {
+            credit_code: self.credit_code,
+            entity_name: self.entity_name,
+            capacity,
+            invitation: self.invitation,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct RegisterBody {
+    username: String,
+    password: String,
+    display_name: String,
+    phone: String,
+    #[serde(flatten)]
+    bind: BindBody,
+}
+
+/// `POST /register`: an enterprise account and its first binding (verified at once with a
+/// valid invitation code). Answers 201 with the binding's status.
+async fn register(State(state): State<AppState>, viewer: Viewer, headers: HeaderMap, body: Bytes) -> ApiResult {
+    state.attempt(&viewer.ip)?;
+    let b: RegisterBody = parse_json(&body)?;
+    let reg = Registration {
+        username: b.username,
+        password: b.password,
+        display_name: b.display_name,
+        phone: b.phone,
+        bind: b.bind.request()?,
+    };
+    let agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let client = Client { ip: viewer.ip.clone(), user_agent: agent };
+    let (user, binding) = state.auth_hashing(move |a| a.register(&reg, &client)).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": user.id, "username": user.username, "binding": binding })))
+        .into_response())
+}
+
+async fn my_entities(State(state): State<AppState>, viewer: Viewer) -> ApiResult {
+    let id = viewer.principal()?.user.id;
+    let bindings = state.auth_blocking(move |a| a.bindings_of_user(id)).await?;
+    let verified: Vec<_> =
+        bindings.iter().filter(|b| b.status == BindingStatus::Verified).map(|b| b.credit_code.clone()).collect();
+    Ok(Json(json!({ "entities": verified, "bindings": bindings })).into_response())
+}
+
+async fn my_bind(State(state): State<AppState>, viewer: Viewer, body: Bytes) -> ApiResult {
+    state.attempt(&viewer.ip)?;
+    let request = parse_json::<BindBody>(&body)?.request()?;
+    let (id, ip) = (viewer.principal()?.user.id, viewer.ip.clone());
+    let binding = state.auth_blocking(move |a| a.binding_request(id, &request, &ip)).await?;
+    Ok((StatusCode::CREATED, Json(binding)).into_response())
+}

@@ -1,0 +1,563 @@
+//! Administration: departments, accounts and roles, API tokens, enterprise bindings and
+//! invitation codes, the holiday calendar, the audit trail, and the permission table.
+
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use minijinja::{Value, context};
+use serde::Deserialize;
+
+use super::{PageResult, see_other, unprocessable};
+use crate::auth::{Access, NewUser, Permission, UserUpdate, permissions};
+use crate::http::AppState;
+use crate::http::error::AppError;
+use crate::http::extract::{Viewer, form_value, form_values};
+use crate::http::routes::Routes;
+use crate::http::web::to_value;
+use crate::model::{BindingStatus, Role, Timestamp, TokenScope, User, Vocabulary, mask};
+use crate::store::AuditFilter;
+
+type FormData = axum::Form<Vec<(String, String)>>;
+
+pub fn routes() -> Routes {
+    let accounts = Access::Needs(Permission::AccountsManage);
+    let tokens = Access::Needs(Permission::TokensManage);
+    let bindings = Access::Needs(Permission::BindingsManage);
+    let audit = Access::Needs(Permission::AuditRead);
+    Routes::new()
+        .get("/admin", Access::Needs(Permission::StaffConsole), index)
+        .get("/admin/permissions", Access::Needs(Permission::StaffConsole), permission_table)
+        .get("/admin/departments", accounts, departments)
+        .post("/admin/departments", accounts, departments_save)
+        .get("/admin/users", accounts, users)
+        .post("/admin/users", accounts, users_create)
+        .get("/admin/users/new", accounts, users_new)
+        .get("/admin/users/{id}", accounts, users_show)
+        .post("/admin/users/{id}", accounts, users_update)
+        .post("/admin/users/{id}/reset-password", accounts, users_reset)
+        .post("/admin/users/{id}/unlock", accounts, users_unlock)
+        .post("/admin/users/{id}/sessions/end", accounts, users_sessions_end)
+        .get("/admin/tokens", tokens, tokens_index)
+        .post("/admin/tokens", tokens, tokens_create)
+        .post("/admin/tokens/{id}/revoke", tokens, tokens_revoke)
+        .get("/admin/bindings", bindings, bindings_index)
+        .post("/admin/bindings/{user}/{code}", bindings, bindings_decide)
+        .get("/admin/invitations", bindings, invitations_index)
+        .post("/admin/invitations", bindings, invitations_create)
+        .post("/admin/invitations/{id}/revoke", bindings, invitations_revoke)
+        .get("/admin/calendar", Access::Needs(Permission::CalendarManage), calendar)
+        .upload("/admin/calendar", Access::Needs(Permission::CalendarManage), calendar_import)
+        .get("/admin/audit", audit, audit_index)
+        .get("/admin/audit/export.csv", audit, audit_export)
+        .get("/admin/audit/verify", audit, audit_verify)
+}
+
+fn roles() -> Vec<(&'static str, &'static str)> {
+    Role::ALL.iter().map(|r| (r.key(), r.label())).collect()
+}
+
+fn time(t: Option<Timestamp>) -> String {
+    t.map(Timestamp::display_cst).unwrap_or_default()
+}
+
+async fn index(viewer: Viewer) -> PageResult {
+    viewer.render("admin.html", context! {})
+}
+
+async fn permission_table(viewer: Viewer) -> PageResult {
+    let matrix: Vec<_> = permissions::matrix()
+        .into_iter()
+        .map(|(role, perms)| {
+            serde_json::json!({ "role": role.label(), "perms": perms.iter().map(|p| p.key()).collect::<Vec<_>>() })
+        })
+        .collect();
+    let perms: Vec<_> = Permission::ALL.iter().map(|p| (p.key(), p.label(), p.scope().key())).collect();
+    let routes: Vec<_> =
+        crate::http::route_specs().into_iter().map(|r| (r.method.to_string(), r.path, r.access.describe())).collect();
+    viewer.render("permissions.html", context! { matrix => to_value(&matrix), perms, routes })
+}
+
+// ---- departments ----
+
+async fn departments_page(state: &AppState, viewer: &Viewer, error: Option<String>, f: Value) -> PageResult {
+    let list = state.auth_blocking(|a| a.departments()).await?;
+    let rows: Vec<_> = list
+        .iter()
+        .map(|d| {
+            let region = d.region.as_deref().map(crate::model::reference::region_full_name);
+            serde_json::json!({ "name": d.name, "region": d.region, "region_name": region })
+        })
+        .collect();
+    viewer.render("departments.html", context! { departments => to_value(&rows), error, f })
+}
+
+async fn departments(State(state): State<AppState>, viewer: Viewer) -> PageResult {
+    departments_page(&state, &viewer, None, context! {}).await
+}
+
+async fn departments_save(State(state): State<AppState>, viewer: Viewer, axum::Form(form): FormData) -> PageResult {
+    let who = viewer.who();
+    let (name, region) = (form_value(&form, "name").to_string(), form_value(&form, "region").to_string());
+    match state.auth_blocking(move |a| a.department_put(&who, &name, &region)).await {
+        Ok(_) => Ok(see_other("/admin/departments")),
+        Err(e) => {
+            let e = AppError::from(e);
+            let f = to_value(super::forms::submitted_values(&form));
+            Ok(unprocessable(departments_page(&state, &viewer, Some(e.message), f).await?))
+        }
+    }
+}
+
+// ---- users ----
+
+fn user_row(u: &User, personal: bool, now: Timestamp) -> serde_json::Value {
+    let phone = u.phone.as_deref().map(|p| if personal { p.to_string() } else { mask::phone(p) });
+    let locked = u.hard_locked || u.locked_until.is_some_and(|t| t > now);
+    serde_json::json!({
+        "id": u.id, "username": u.username, "display_name": u.display_name,
+        "role": u.role.key(), "role_label": u.role.label(), "department": u.department,
+        "regions": u.region_scope.join(" "), "phone": phone, "disabled": u.disabled,
+        "hard_locked": u.hard_locked, "locked": locked, "failed": u.failed_logins,
+        "must_change": u.must_change_password, "last_login": time(u.last_login),
+        "created": u.created_at.display_cst(),
+    })
+}
+
+#[derive(Deserialize, Default)]
+struct UserFilter {
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    q: String,
+}
+
+async fn users(State(state): State<AppState>, viewer: Viewer, Query(f): Query<UserFilter>) -> PageResult {
+    let list = state.auth_blocking(|a| a.users()).await?;
+    let personal = viewer.can(Permission::PersonalData);
+    let now = state.auth.now();
+    let q = f.q.trim().to_lowercase();
+    let rows: Vec<_> = list
+        .iter()
+        .filter(|u| f.role.is_empty() || u.role.key() == f.role)
+        .filter(|u| q.is_empty() || u.username.contains(&q) || u.display_name.to_lowercase().contains(&q))
+        .map(|u| user_row(u, personal, now))
+        .collect();
+    viewer.render("users.html", context! { users => to_value(&rows), roles => roles(), role => f.role, q => f.q })
+}
+
+async fn user_form(state: &AppState, viewer: &Viewer, id: Option<u64>, f: Value, error: Option<String>) -> PageResult {
+    let departments = state.auth_blocking(|a| a.departments()).await?;
+    let names: Vec<String> = departments.into_iter().map(|d| d.name).collect();
+    let (sessions, bindings) = match id {
+        Some(id) => {
+            let s = state.auth_blocking(move |a| a.sessions_of(id, None)).await?;
+            let b = state.auth_blocking(move |a| a.bindings_of_user(id)).await?;
+            (s.len(), to_value(&b))
+        }
+        None => (0, Value::from(Vec::<Value>::new())),
+    };
+    viewer
+        .render("user_form.html", context! { id, f, error, roles => roles(), departments => names, sessions, bindings })
+}
+
+async fn users_new(State(state): State<AppState>, viewer: Viewer) -> PageResult {
+    user_form(&state, &viewer, None, context! { role => "publisher" }, None).await
+}
+
+fn regions_of(form: &[(String, String)]) -> Vec<String> {
+    form_value(form, "regions")
+        .split([' ', ',', '，', '、', '\n'])
+        .filter(|s| !s.trim().is_empty())
+        .map(String::from)
+        .collect()
+}
+
+fn optional(text: &str) -> Option<String> {
+    Some(text.trim().to_string()).filter(|t| !t.is_empty())
+}
+
+async fn users_create(State(state): State<AppState>, viewer: Viewer, axum::Form(form): FormData) -> PageResult {
+    let role = Role::parse(form_value(&form, "role"));
+    let f = to_value(super::forms::submitted_values(&form));
+    let Some(role) = role else {
+        return Ok(unprocessable(user_form(&state, &viewer, None, f, Some("请选择角色".into())).await?));
+    };
+    let new = NewUser {
+        username: form_value(&form, "username").to_string(),
+        display_name: form_value(&form, "display_name").to_string(),
+        role,
+        department: optional(form_value(&form, "department")),
+        region_scope: regions_of(&form),
+        phone: optional(form_value(&form, "phone")),
+    };
+    let who = viewer.who();
+    match state.auth_hashing(move |a| a.user_create(&who, new, None)).await {
+        Ok((user, Some(one_time))) => secret_page(&viewer, &user, &one_time, "user_created"),
+        Ok((user, None)) => Ok(see_other(&format!("/admin/users/{}", user.id))),
+        Err(e) => {
+            let e = AppError::from(e);
+            Ok(unprocessable(user_form(&state, &viewer, None, f, Some(e.message)).await?))
+        }
+    }
+}
+
+/// Shows a one-time password once, with the account it belongs to.
+fn secret_page(viewer: &Viewer, user: &User, secret: &str, what: &str) -> PageResult {
+    let mut page = viewer.render(
+        "secret_once.html",
+        context! { what, secret, username => user.username.clone(), display_name => user.display_name.clone(), id => user.id },
+    )?;
+    page.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    Ok(page)
+}
+
+async fn users_show(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> PageResult {
+    let user = state.auth_blocking(move |a| a.user(id)).await?;
+    let row = user_row(&user, viewer.can(Permission::PersonalData), state.auth.now());
+    user_form(&state, &viewer, Some(id), to_value(&row), None).await
+}
+
+async fn users_update(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<u64>,
+    axum::Form(form): FormData,
+) -> PageResult {
+    let f = to_value(super::forms::submitted_values(&form));
+    let Some(role) = Role::parse(form_value(&form, "role")) else {
+        return Ok(unprocessable(user_form(&state, &viewer, Some(id), f, Some("请选择角色".into())).await?));
+    };
+    // A masked phone shown in the form comes back unchanged: keep the stored one.
+    let typed = form_value(&form, "phone").to_string();
+    let update_phone = !typed.contains('*');
+    let update = UserUpdate {
+        display_name: form_value(&form, "display_name").to_string(),
+        role,
+        department: optional(form_value(&form, "department")),
+        region_scope: regions_of(&form),
+        phone: optional(&typed),
+        disabled: form_value(&form, "disabled") == "on",
+    };
+    let who = viewer.who();
+    let result = state
+        .auth_blocking(move |a| {
+            let mut update = update;
+            if !update_phone {
+                update.phone = a.user(id)?.phone;
+            }
+            a.user_update(&who, id, update)
+        })
+        .await;
+    match result {
+        Ok(_) => Ok(see_other(&format!("/admin/users/{id}"))),
+        Err(e) => {
+            let e = AppError::from(e);
+            Ok(unprocessable(user_form(&state, &viewer, Some(id), f, Some(e.message)).await?))
+        }
+    }
+}
+
+async fn users_reset(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> PageResult {
+    let who = viewer.who();
+    let (user, one_time) = state.auth_hashing(move |a| a.user_reset_password(&who, id)).await?;
+    secret_page(&viewer, &user, &one_time, "password_reset")
+}
+
+async fn users_unlock(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> PageResult {
+    let who = viewer.who();
+    state.auth_blocking(move |a| a.user_unlock(&who, id)).await?;
+    Ok(see_other(&format!("/admin/users/{id}")))
+}
+
+async fn users_sessions_end(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> PageResult {
+    let who = viewer.who();
+    state.auth_blocking(move |a| a.sessions_end_all(&who, id)).await?;
+    Ok(see_other(&format!("/admin/users/{id}")))
+}
+
+// ---- API tokens ----
+
+fn scopes() -> Vec<(&'static str, &'static str)> {
+    TokenScope::ALL.iter().map(|s| (s.key(), s.label())).collect()
+}
+
+async fn tokens_page(state: &AppState, viewer: &Viewer, error: Option<String>, f: Value) -> PageResult {
+    let list = state.auth_blocking(|a| a.tokens()).await?;
+    let rows: Vec<_> = list
+        .iter()
+        .map(|t| {
+            serde_json::json!({
+                "id": t.id, "name": t.name, "username": t.username, "scopes": t.scopes, "prefix": t.prefix,
+                "created": t.created_at.display_cst(), "created_by": t.created_by, "expires": time(t.expires_at),
+                "revoked": time(t.revoked_at), "last_used": time(t.last_used_at), "active": t.active,
+            })
+        })
+        .collect();
+    viewer.render("tokens.html", context! { tokens => to_value(&rows), scopes => scopes(), error, f })
+}
+
+async fn tokens_index(State(state): State<AppState>, viewer: Viewer) -> PageResult {
+    tokens_page(&state, &viewer, None, context! {}).await
+}
+
+async fn tokens_create(State(state): State<AppState>, viewer: Viewer, axum::Form(form): FormData) -> PageResult {
+    let chosen: Vec<TokenScope> = form_values(&form, "scope").into_iter().filter_map(TokenScope::parse).collect();
+    let days = form_value(&form, "days").trim().parse::<u32>().ok().filter(|d| *d > 0);
+    let (username, name) = (form_value(&form, "username").to_string(), form_value(&form, "name").to_string());
+    let who = viewer.who();
+    match state.auth_blocking(move |a| a.token_create(&who, &username, &name, &chosen, days)).await {
+        Ok((info, token)) => {
+            let mut page = viewer.render("token_created.html", context! { token, info => to_value(&info) })?;
+            page.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+            Ok(page)
+        }
+        Err(e) => {
+            let e = AppError::from(e);
+            let f = to_value(super::forms::submitted_values(&form));
+            Ok(unprocessable(tokens_page(&state, &viewer, Some(e.message), f).await?))
+        }
+    }
+}
+
+async fn tokens_revoke(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> PageResult {
+    let who = viewer.who();
+    state.auth_blocking(move |a| a.token_revoke(&who, id)).await?;
+    Ok(see_other("/admin/tokens"))
+}
+
+// ---- bindings and invitations ----
+
+#[derive(Deserialize, Default)]
+struct BindingFilter {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    entity: String,
+}
+
+async fn bindings_index(State(state): State<AppState>, viewer: Viewer, Query(f): Query<BindingFilter>) -> PageResult {
+    let status = if f.status.is_empty() { Some(BindingStatus::Pending) } else { BindingStatus::parse(&f.status) };
+    let entity = Some(f.entity.trim().to_ascii_uppercase()).filter(|e| !e.is_empty());
+    let rows = state.auth_blocking(move |a| a.binding_rows(status, entity.as_deref())).await?;
+    let personal = viewer.can(Permission::PersonalData);
+    let rows: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            let b = &r.binding;
+            let phone = r.phone.as_deref().map(|p| if personal { p.to_string() } else { mask::phone(p) });
+            serde_json::json!({
+                "user_id": b.user_id, "username": r.username, "display_name": r.display_name, "phone": phone,
+                "code": b.credit_code, "typed_name": b.entity_name, "library_name": r.library_name,
+                "names_match": r.library_name.as_deref() == Some(b.entity_name.as_str()),
+                "capacity": b.capacity.label(), "status": b.status.key(), "status_label": b.status.label(),
+                "requested": b.requested_at.display_cst(), "decided": time(b.decided_at),
+                "decided_by": b.decided_by, "method": b.method.map(|m| m.label()), "note": b.note,
+            })
+        })
+        .collect();
+    let statuses: Vec<_> = BindingStatus::ALL.iter().map(|s| (s.key(), s.label())).collect();
+    let current = status.map_or("all", |s| s.key());
+    viewer
+        .render("bindings.html", context! { rows => to_value(&rows), statuses, status => current, entity => f.entity })
+}
+
+async fn bindings_decide(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path((user, code)): Path<(u64, String)>,
+    axum::Form(form): FormData,
+) -> PageResult {
+    let Some(status) = BindingStatus::parse(form_value(&form, "status")) else {
+        return Err(AppError::bad_request("请选择核验结果"));
+    };
+    let note = form_value(&form, "note").to_string();
+    let who = viewer.who();
+    state.auth_blocking(move |a| a.binding_decide(&who, user, &code, status, &note)).await?;
+    Ok(see_other("/admin/bindings"))
+}
+
+async fn invitations_page(state: &AppState, viewer: &Viewer, entity: &str, error: Option<String>) -> PageResult {
+    let code = Some(entity.trim().to_ascii_uppercase()).filter(|e| !e.is_empty());
+    let list = state.auth_blocking(move |a| a.invitations(code.as_deref(), 200)).await?;
+    let now = state.auth.now();
+    let rows: Vec<_> = list
+        .iter()
+        .map(|i| {
+            serde_json::json!({
+                "id": i.id, "code": i.credit_code, "hint": i.hint, "state": i.state(now),
+                "created": i.created_at.display_cst(), "created_by": i.created_by,
+                "expires": i.expires_at.display_cst(), "used_at": time(i.used_at),
+            })
+        })
+        .collect();
+    viewer.render(
+        "invitations.html",
+        context! { rows => to_value(&rows), entity, error, days => crate::auth::INVITATION_DAYS_DEFAULT },
+    )
+}
+
+async fn invitations_index(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(f): Query<BindingFilter>,
+) -> PageResult {
+    invitations_page(&state, &viewer, &f.entity, None).await
+}
+
+async fn invitations_create(State(state): State<AppState>, viewer: Viewer, axum::Form(form): FormData) -> PageResult {
+    let code = form_value(&form, "credit_code").to_string();
+    let days = form_value(&form, "days").trim().parse().unwrap_or(crate::auth::INVITATION_DAYS_DEFAULT);
+    let who = viewer.who();
+    let c = code.clone();
+    match state.auth_blocking(move |a| a.invitation_create(&who, &c, days)).await {
+        Ok((invitation, plain)) => {
+            let c = invitation.credit_code.clone();
+            let entity = state.svc.blocking(move |s| s.entity_by_code(&c)).await?;
+            let mut page = viewer.render(
+                "invitation_letter.html",
+                context! {
+                    code => plain,
+                    credit_code => invitation.credit_code,
+                    name => entity.display_name(),
+                    expires => invitation.expires_at.date_cst().to_string(),
+                    issued => invitation.created_at.date_cst().to_string(),
+                    id => invitation.id,
+                },
+            )?;
+            page.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+            Ok(page)
+        }
+        Err(e) => {
+            let e = AppError::from(e);
+            Ok(unprocessable(invitations_page(&state, &viewer, &code, Some(e.message)).await?))
+        }
+    }
+}
+
+async fn invitations_revoke(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> PageResult {
+    let who = viewer.who();
+    state.auth_blocking(move |a| a.invitation_revoke(&who, id)).await?;
+    Ok(see_other("/admin/invitations"))
+}
+
+// ---- calendar ----
+
+async fn calendar_page(state: &AppState, viewer: &Viewer, error: Option<String>, notice: Option<String>) -> PageResult {
+    let years = state.svc.blocking(|s| s.calendar_years()).await?;
+    viewer.render("calendar.html", context! { years => to_value(&years), error, notice })
+}
+
+async fn calendar(State(state): State<AppState>, viewer: Viewer) -> PageResult {
+    calendar_page(&state, &viewer, None, None).await
+}
+
+async fn calendar_import(State(state): State<AppState>, viewer: Viewer, mut multipart: Multipart) -> PageResult {
+    let (mut year, mut text, mut csrf) = (String::new(), String::new(), String::new());
+    while let Some(field) = multipart.next_field().await.map_err(|e| AppError::bad_request(format!("上传失败：{e}")))?
+    {
+        let name = field.name().unwrap_or("").to_string();
+        let value = field.bytes().await.map_err(|e| AppError::bad_request(format!("上传失败：{e}")))?;
+        let value = String::from_utf8_lossy(&value).into_owned();
+        match name.as_str() {
+            "csrf" => csrf = value,
+            "year" => year = value,
+            "file" | "text" if !value.trim().is_empty() => text = value,
+            _ => {}
+        }
+    }
+    viewer.check_upload_csrf(&csrf)?;
+    let Ok(y) = year.trim().parse::<i32>() else {
+        return Ok(unprocessable(calendar_page(&state, &viewer, Some("请填写年份".into()), None).await?));
+    };
+    let who = viewer.who();
+    match state.svc.blocking(move |s| s.calendar_import_year(&who, y, &text)).await {
+        Ok(n) => calendar_page(&state, &viewer, None, Some(format!("已导入 {y} 年日历：{n} 天"))).await,
+        Err(e) => {
+            let e = AppError::from(e);
+            Ok(unprocessable(calendar_page(&state, &viewer, Some(e.message), None).await?))
+        }
+    }
+}
+
+// ---- audit ----
+
+#[derive(Deserialize, Default, Clone, serde::Serialize)]
+pub struct AuditParams {
+    #[serde(default)]
+    pub actor: String,
+    #[serde(default)]
+    pub action: String,
+    #[serde(default)]
+    pub target: String,
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub to: String,
+    #[serde(default)]
+    pub before: Option<u64>,
+}
+
+impl AuditParams {
+    /// The store filter; dates are whole days in China Standard Time.
+    pub fn filter(&self) -> Result<AuditFilter, AppError> {
+        let day = |text: &str, next: bool| -> Result<Option<Timestamp>, AppError> {
+            let t = text.trim();
+            if t.is_empty() {
+                return Ok(None);
+            }
+            let d = crate::model::Date::parse(t).map_err(|e| AppError::bad_request(format!("日期：{e}")))?;
+            let d = if next { d.add_days(1) } else { d };
+            Ok(Some(Timestamp(i64::from(d.days()) * 86_400_000 - 8 * 3_600_000)))
+        };
+        let some = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+        Ok(AuditFilter {
+            actor: some(&self.actor),
+            action: some(&self.action),
+            target: some(&self.target),
+            from: day(&self.from, false)?,
+            until: day(&self.to, true)?,
+            before_seq: self.before,
+        })
+    }
+}
+
+async fn audit_index(State(state): State<AppState>, viewer: Viewer, Query(p): Query<AuditParams>) -> PageResult {
+    let filter = p.filter()?;
+    let page = state.svc.blocking(move |s| s.audit_search(&filter, 100)).await?;
+    let rows: Vec<_> = page
+        .entries
+        .iter()
+        .map(|e| {
+            serde_json::json!({
+                "seq": e.seq, "at": e.at.display_cst(), "actor": e.actor, "role": e.role, "ip": e.ip,
+                "action": e.action, "target": e.target, "detail": e.detail,
+                "before": e.before.as_deref().map(|h| &h[..12.min(h.len())]),
+                "after": e.after.as_deref().map(|h| &h[..12.min(h.len())]),
+            })
+        })
+        .collect();
+    let mut more = p.clone();
+    more.before = page.next_before;
+    let more = page.next_before.map(|_| serde_urlencoded::to_string(&more).unwrap_or_default());
+    let export = serde_urlencoded::to_string(AuditParams { before: None, ..p.clone() }).unwrap_or_default();
+    viewer.render("audit.html", context! { rows => to_value(&rows), f => to_value(&p), more, export })
+}
+
+async fn audit_export(State(state): State<AppState>, viewer: Viewer, Query(p): Query<AuditParams>) -> PageResult {
+    let filter = p.filter()?;
+    let who = viewer.who();
+    let bytes = state.svc.blocking(move |s| s.audit_export_logged(&who, &filter)).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"huiqi-audit.csv\"".to_string()),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+async fn audit_verify(State(state): State<AppState>, viewer: Viewer) -> PageResult {
+    let report = state.svc.blocking(|s| s.audit_verify()).await?;
+    viewer.render("audit_verify.html", context! { report => to_value(&report) })
+}

@@ -1,0 +1,130 @@
+//! 企业之家: an enterprise account's entities — the ones it is verified for, its pending and
+//! refused binding requests, binding another entity — and each entity's policy matches.
+
+use axum::extract::{Path, Query, State};
+use minijinja::{Value, context};
+use serde::Deserialize;
+
+use super::account::bind_request;
+use super::{PageResult, see_other, unprocessable};
+use crate::auth::{Access, Permission};
+use crate::http::AppState;
+use crate::http::error::AppError;
+use crate::http::extract::Viewer;
+use crate::http::routes::Routes;
+use crate::http::web::to_value;
+use crate::model::{BindingStatus, Capacity, Vocabulary};
+
+type FormData = axum::Form<Vec<(String, String)>>;
+
+pub fn routes() -> Routes {
+    let own = Access::Needs(Permission::OwnEntities);
+    Routes::new()
+        .get("/my", own, home)
+        .post("/my/bindings", own, bind)
+        .post("/my/bindings/{code}/leave", own, leave)
+        .get("/my/entities/{code}", own, entity)
+}
+
+#[derive(Deserialize, Default)]
+struct Notice {
+    #[serde(default)]
+    notice: String,
+}
+
+async fn page(state: &AppState, viewer: &Viewer, form: Value, error: Option<String>, notice: &str) -> PageResult {
+    let user_id = viewer.principal()?.user.id;
+    let bindings = state.auth_blocking(move |a| a.bindings_of_user(user_id)).await?;
+    let codes: Vec<String> =
+        bindings.iter().filter(|b| b.status == BindingStatus::Verified).map(|b| b.credit_code.clone()).collect();
+    let summaries = state
+        .svc
+        .blocking(move |s| {
+            codes
+                .iter()
+                .map(|c| {
+                    let (e, matches) = s.entity_matches(c, None)?;
+                    let eligible =
+                        matches.iter().filter(|m| m.outcome == crate::rules::eval::Outcome::Eligible).count();
+                    let near = matches.iter().filter(|m| m.is_near_miss()).count();
+                    Ok(serde_json::json!({
+                        "code": c, "name": e.display_name(), "eligible": eligible, "near": near,
+                    }))
+                })
+                .collect::<crate::service::Result<Vec<_>>>()
+        })
+        .await?;
+    let rows: Vec<_> = bindings
+        .iter()
+        .map(|b| {
+            serde_json::json!({
+                "code": b.credit_code, "name": b.entity_name, "capacity": b.capacity.label(),
+                "status": b.status.key(), "status_label": b.status.label(), "note": b.note,
+                "requested": b.requested_at.display_cst(),
+            })
+        })
+        .collect();
+    let capacities: Vec<_> = Capacity::ALL.iter().map(|c| (c.key(), c.label())).collect();
+    let page = viewer.render(
+        "my.html",
+        context! {
+            entities => to_value(&summaries),
+            bindings => to_value(&rows),
+            f => form,
+            error,
+            notice,
+            capacities,
+        },
+    )?;
+    Ok(page)
+}
+
+async fn home(State(state): State<AppState>, viewer: Viewer, Query(n): Query<Notice>) -> PageResult {
+    page(&state, &viewer, context! { capacity => "agent" }, None, &n.notice).await
+}
+
+async fn bind(State(state): State<AppState>, viewer: Viewer, axum::Form(form): FormData) -> PageResult {
+    let values = to_value(super::forms::submitted_values(&form));
+    if let Err(e) = state.attempt(&viewer.ip) {
+        let mut p = page(&state, &viewer, values, Some(e.message), "").await?;
+        *p.status_mut() = e.status;
+        return Ok(p);
+    }
+    let user_id = viewer.principal()?.user.id;
+    let request = bind_request(&form);
+    let ip = viewer.ip.clone();
+    match state.auth_blocking(move |a| a.binding_request(user_id, &request, &ip)).await {
+        Ok(b) if b.status == BindingStatus::Verified => Ok(see_other("/my?notice=bound")),
+        Ok(_) => Ok(see_other("/my?notice=requested")),
+        Err(e) => {
+            let e = AppError::from(e);
+            Ok(unprocessable(page(&state, &viewer, values, Some(e.message), "").await?))
+        }
+    }
+}
+
+async fn leave(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> PageResult {
+    let (user_id, who) = (viewer.principal()?.user.id, viewer.who());
+    state.auth_blocking(move |a| a.binding_leave(&who, user_id, &code)).await?;
+    Ok(see_other("/my?notice=left"))
+}
+
+async fn entity(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> PageResult {
+    let code = code.trim().to_ascii_uppercase();
+    if !viewer.principal()?.acts_for(&code) {
+        return Err(AppError::forbidden("您的账号尚未绑定这家企业，不能查看它的信息"));
+    }
+    // The enterprise's own data: nothing masked.
+    let (file, matches) =
+        state.svc.blocking(move |s| Ok((s.entity_file(&code, true)?, s.entity_matches(&code, None)?.1))).await?;
+    viewer.render(
+        "my_entity.html",
+        context! {
+            name => file.entity.display_name(),
+            e => to_value(&file.entity),
+            fields => to_value(&file.fields),
+            results => to_value(super::grouped(&matches)),
+            ..super::public::vocabularies()
+        },
+    )
+}
