@@ -342,6 +342,9 @@ impl Service {
     pub fn measure_publish(&self, who: &Who, id: u64) -> Result<MeasureVersion> {
         let tx = self.store.write()?;
         let mut measure = Self::measure_or_404(&tx, id)?;
+        if let Some(latest) = tx.version(id, measure.latest)? {
+            check_department(who, &latest.spec.department)?;
+        }
         if !measure.has_draft() {
             return Err(ServiceError::Conflict(format!(
                 "政策事项 #{id} 没有待发布的草稿（当前版本 v{} 已发布）",

@@ -258,4 +258,137 @@ mod tests {
         assert!(matches!(err, StoreError::TooNew { .. }), "{err:?}");
         assert!(err.to_string().contains("newer huiqi"));
     }
+
+    /// A user record as schema version 4 wrote it: old role keys, the entity on the account.
+    #[derive(serde::Serialize)]
+    struct UserV4 {
+        id: u64,
+        username: &'static str,
+        display_name: &'static str,
+        role: &'static str,
+        password: &'static str,
+        created_at: i64,
+        entity: Option<&'static str>,
+    }
+
+    /// An API token before scopes and token ids.
+    #[derive(serde::Serialize)]
+    struct TokenV4 {
+        user_id: u64,
+        name: &'static str,
+        created_at: i64,
+    }
+
+    /// An audit entry before the chain: no role, ip, digests, prev or hash.
+    #[derive(serde::Serialize)]
+    struct AuditV4 {
+        seq: u64,
+        at: i64,
+        actor: &'static str,
+        action: &'static str,
+        target: &'static str,
+        detail: &'static str,
+    }
+
+    const V4_ENTITY: &str = "91350100M000100Y43";
+
+    /// Writes a store exactly as schema version 4 left it, with old-shape accounts, a token and
+    /// unchained audit entries.
+    fn write_v4_file(dir: &std::path::Path) {
+        let db = Database::create(dir.join(FILE_NAME)).unwrap();
+        let tx = db.begin_write().unwrap();
+        for (_, migration) in &MIGRATIONS[..4] {
+            migration(&tx).unwrap();
+        }
+        set_version(&tx, 4).unwrap();
+        {
+            let mut users = tx.open_table(USER_ID_TO_USER).unwrap();
+            let mut names = tx.open_table(USERNAME_TO_USER_ID).unwrap();
+            let old =
+                [(1, "root", "admin", None), (2, "clerk", "staff", None), (3, "firm", "enterprise", Some(V4_ENTITY))];
+            for (id, username, role, entity) in old {
+                let user = UserV4 {
+                    id,
+                    username,
+                    display_name: username,
+                    role,
+                    password: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
+                    created_at: 1_700_000_000_000 + id as i64,
+                    entity,
+                };
+                users.insert(id, codec::encode(&user).unwrap().as_slice()).unwrap();
+                names.insert(username, id).unwrap();
+            }
+            let token = TokenV4 { user_id: 1, name: "feed", created_at: 1_700_000_000_100 };
+            let mut tokens = tx.open_table(TOKEN_HASH_TO_TOKEN).unwrap();
+            tokens.insert([7u8; 32].as_slice(), codec::encode(&token).unwrap().as_slice()).unwrap();
+            let mut audit = tx.open_table(AUDIT_SEQ_TO_ENTRY).unwrap();
+            for (seq, action, target) in [(1, "user.create", "user:root"), (2, "user.create", "user:clerk")] {
+                let entry =
+                    AuditV4 { seq, at: 1_700_000_000_200 + seq as i64, actor: "cli", action, target, detail: "" };
+                audit.insert(seq, codec::encode(&entry).unwrap().as_slice()).unwrap();
+            }
+        }
+        tx.commit().unwrap();
+    }
+
+    #[test]
+    fn migrates_accounts_to_schema_5() {
+        use crate::model::{BindingMethod, BindingStatus, Role, TokenScope, Vocabulary, Who};
+
+        let dir = tempfile::tempdir().unwrap();
+        let code = V4_ENTITY;
+        write_v4_file(dir.path());
+        let store = Store::open(dir.path()).unwrap();
+        {
+            let tx = store.read().unwrap();
+            assert_eq!(tx.schema_version().unwrap(), Some(SCHEMA_VERSION));
+            let users = tx.users().unwrap();
+            let roles: Vec<(&str, Role)> = users.iter().map(|u| (u.username.as_str(), u.role)).collect();
+            assert_eq!(roles, [("root", Role::Sysadmin), ("clerk", Role::Publisher), ("firm", Role::Enterprise)]);
+            assert!(users.iter().all(|u| u.legacy_entity.is_none()), "the entity moved to a binding");
+
+            let bindings = tx.bindings_of_user(3).unwrap();
+            assert_eq!(bindings.len(), 1, "{bindings:?}");
+            assert_eq!(bindings[0].credit_code, code);
+            assert_eq!(bindings[0].status, BindingStatus::Verified);
+            assert_eq!(bindings[0].method, Some(BindingMethod::Migrated));
+            assert_eq!(tx.bindings_of_entity(code).unwrap().len(), 1, "the entity index knows the binding");
+            assert!(tx.bindings_of_user(1).unwrap().is_empty());
+
+            let tokens = tx.tokens().unwrap();
+            assert_eq!(tokens.len(), 1);
+            assert_eq!(tokens[0].1.id, 1);
+            assert_eq!(tokens[0].1.scopes, TokenScope::ALL, "a token from before scopes keeps every power");
+
+            let report = tx.audit_verify().unwrap();
+            assert_eq!(report.broken, None, "{report:?}");
+            assert_eq!(report.entries, 2);
+            let head = tx.audit_head().unwrap();
+            assert_eq!(head.as_ref().map(|h| h.0), Some(2));
+            assert_eq!(head.map(|h| h.1), Some(report.head));
+        }
+        // The users were written back with the new role keys, not only read through the aliases.
+        {
+            #[derive(serde::Deserialize)]
+            struct RoleKey {
+                role: String,
+            }
+            let tx = store.db.begin_read().unwrap();
+            let users = tx.open_table(USER_ID_TO_USER).unwrap();
+            let stored: Vec<String> =
+                users.iter().unwrap().map(|r| codec::decode::<RoleKey>(r.unwrap().1.value()).unwrap().role).collect();
+            assert_eq!(stored, ["sysadmin", "publisher", "enterprise"]);
+        }
+
+        let tx = store.write().unwrap();
+        tx.audit(&Who::system("t"), "x", "y", "").unwrap();
+        tx.commit().unwrap();
+        let tx = store.read().unwrap();
+        let report = tx.audit_verify().unwrap();
+        assert_eq!(report.broken, None, "{report:?}");
+        assert_eq!(report.entries, 3);
+        assert_eq!(tx.audit_head().unwrap().map(|h| h.0), Some(3));
+        assert_eq!(tx.audit_tail(10).unwrap().first().map(|e| e.seq), Some(3));
+    }
 }

@@ -468,3 +468,78 @@ fn cli_rules_check_and_simulate() {
     assert_eq!(rows.iter().filter(|l| l.contains(",eligible,")).count(), eligible);
     assert!(rows.iter().filter(|l| l.contains(",unknown,")).all(|l| l.ends_with(",unknown,")));
 }
+
+/// `huiqi audit verify` on the real file: an intact trail passes; a letter changed inside the
+/// stored `user.create` record, in the redb file itself, is named by its entry number.
+#[test]
+fn audit_verify_names_a_changed_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.as_path();
+    run_ok(data, &["seed", "--entities", "5", "--seed", "3"]);
+    let added = huiqi(data)
+        .args(["user", "add", "zzauditmarker", "--role", "sysadmin", "--name", "AUDITMARKERXYZ"])
+        .env("HUIQI_PASSWORD", "Lantern-Maple-37")
+        .output()
+        .unwrap();
+    assert!(added.status.success(), "user add failed:\n{}\n{}", stdout(&added), stderr(&added));
+    let intact = run_ok(data, &["audit", "verify"]);
+    assert!(intact.contains("audit trail intact"), "{intact}");
+
+    // The entry that records the new account, read through the library (no huiqi process runs).
+    let target = "user:zzauditmarker";
+    let seq = {
+        let store = huiqi::store::Store::open(data).unwrap();
+        let entries = store.read().unwrap().audit_tail(1000).unwrap();
+        let entry = entries.iter().find(|e| e.target == target).unwrap_or_else(|| panic!("no {target} entry"));
+        assert_eq!(entry.action, "user.create");
+        entry.seq
+    };
+
+    let original = std::fs::read(data.join(huiqi::store::FILE_NAME)).unwrap();
+    let needle = target.as_bytes();
+    let occurrences: Vec<usize> =
+        original.windows(needle.len()).enumerate().filter(|(_, w)| *w == needle).map(|(i, _)| i).collect();
+    assert!(!occurrences.is_empty(), "{target} is not in the store file");
+
+    let copy_of_data = |n: usize| {
+        let copy = dir.path().join(format!("copy-{n}"));
+        std::fs::create_dir_all(&copy).unwrap();
+        for file in std::fs::read_dir(data).unwrap() {
+            let file = file.unwrap();
+            std::fs::copy(file.path(), copy.join(file.file_name())).unwrap();
+        }
+        copy
+    };
+    let named = format!("audit trail BROKEN at entry {seq}:");
+    let mut detected = Vec::new();
+    for (n, &at) in occurrences.iter().enumerate() {
+        let copy = copy_of_data(n);
+        // One letter of the user name ("user:zz…" becomes "user:yz…"): still valid UTF-8 and
+        // MessagePack, so only the hash can tell.
+        let mut bytes = original.clone();
+        let pos = at + "user:".len();
+        bytes[pos] = if bytes[pos] == b'y' { b'x' } else { b'y' };
+        std::fs::write(copy.join(huiqi::store::FILE_NAME), &bytes).unwrap();
+
+        let out = run(&copy, &["audit", "verify"]);
+        let (text, err) = (stdout(&out), stderr(&out));
+        assert!(!err.contains("panicked"), "occurrence {n} at byte {at}: huiqi panicked:\n{err}");
+        match out.status.code() {
+            Some(0) => assert!(text.contains("audit trail intact"), "occurrence {n}: {text}\n{err}"),
+            Some(1) if text.contains("audit trail BROKEN at entry ") => {
+                assert!(text.contains(&named), "occurrence {n} at byte {at}: wrong entry (expected {seq}):\n{text}");
+                detected.push((n, at, text.trim().to_string()));
+            }
+            other => panic!("occurrence {n} at byte {at}: exit {other:?}\n{text}\n{err}"),
+        }
+    }
+    eprintln!(
+        "{} occurrence(s) of {target:?} in the store file at bytes {occurrences:?}; entry {seq} is user.create",
+        occurrences.len()
+    );
+    for (n, at, what) in &detected {
+        eprintln!("live occurrence {n} (byte {at}): {what}");
+    }
+    assert!(!detected.is_empty(), "no changed copy of {target} was detected by `huiqi audit verify`");
+}

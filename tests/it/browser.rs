@@ -411,3 +411,133 @@ async fn browser_rule_builder_counts_live() {
     })
     .await;
 }
+
+impl Session {
+    /// The address the browser is at now ("" if it cannot tell).
+    fn current_url(&self) -> String {
+        self.cmd("GET", "/url", None).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+    }
+
+    /// Waits (up to 30 s) until the browser is at `base` + `path`, with nothing after it.
+    fn wait_for_page(&self, base: &str, path: &str) {
+        let want = format!("{base}{path}");
+        self.wait_until(&format!("the browser to be at {want}"), |s| s.current_url() == want);
+    }
+
+    /// The text of the whole page body.
+    fn page_text(&self) -> String {
+        let body = self.find("body");
+        self.text(&body)
+    }
+
+    /// Signs out with the header's button and waits for the home page.
+    fn sign_out(&self, base: &str) {
+        let button = self.find(r#"header form[action="/logout"] button"#);
+        self.click(&button);
+        self.wait_for_page(base, "/");
+    }
+}
+
+/// An account made with a one-time password must choose its own first; a person registers an
+/// enterprise with an invitation code from the letter and sees its matches; signing out closes
+/// 企业之家 again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_accounts_forced_change_register_bind_sign_out() {
+    use huiqi::auth::NewUser;
+    use huiqi::model::{Role, Who};
+
+    let app = TestApp::with_demo(20);
+    let who = Who::system("test");
+    let (_, one_time) = app.auth().user_create(&who, NewUser::new("oneadmin", Role::Sysadmin), None).unwrap();
+    let one_time = one_time.expect("an account made without a password gets a one-time password");
+    let first = app.svc().entity_list(&Default::default()).unwrap().entities.remove(0);
+    let code = first.credit_code.as_str().to_string();
+    let name = first.name.clone().expect("a demo entity has a name");
+    let (_, invitation) = app.auth().invitation_create(&who, &code, 30).unwrap();
+    // As a person might type it off the letter: lower case, no dashes.
+    let typed_invitation = invitation.replace('-', "").to_lowercase();
+
+    in_browser(app, move |session, base| {
+        // 1. The one-time password signs in, but only to the page that replaces it.
+        session.go(&format!("{base}/login"));
+        let u = session.find("#username");
+        session.type_into(&u, "oneadmin");
+        let p = session.find("#password");
+        session.type_into(&p, &one_time);
+        let button = session.find("main form button[type=submit]");
+        session.click(&button);
+        session.wait_for_page(base, "/account/password");
+        let notice = session.find("main .notice");
+        let notice = session.text(&notice);
+        if !notice.contains("一次性密码") {
+            session.fail(&format!("the forced-change page does not say why: {notice:?}"));
+        }
+        // Anywhere else leads back here until the password is changed.
+        session.go(&format!("{base}/staff"));
+        session.wait_for_page(base, "/account/password");
+
+        let new_password = "Birch-Harbor-58";
+        for (field, value) in [("#current", one_time.as_str()), ("#new", new_password), ("#new2", new_password)] {
+            let input = session.find(field);
+            session.type_into(&input, value);
+        }
+        let button = session.find("main form button[type=submit]");
+        session.click(&button);
+        session.wait_for_page(base, "/staff?notice=password_changed");
+        let text = session.page_text();
+        if !text.contains("密码已修改") {
+            session.fail("the console does not confirm the password change");
+        }
+
+        session.sign_out(base);
+        let login = session.find(r#"header .who a[href^="/login"]"#);
+        let label = session.text(&login);
+        if label != "登录" {
+            session.fail(&format!("after signing out the header's sign-in link reads {label:?}"));
+        }
+
+        // 2. Registering with the invitation code binds the entity at once.
+        session.go(&format!("{base}/register"));
+        let password = "Maple-River-2026";
+        for (field, value) in [
+            ("#username", "qiyebrowser"),
+            ("#display_name", "张经理"),
+            ("#phone", "13812345678"),
+            ("#password", password),
+            ("#password2", password),
+            ("#credit_code", code.as_str()),
+            ("#entity_name", name.as_str()),
+            ("#invitation", typed_invitation.as_str()),
+        ] {
+            let input = session.find(field);
+            session.type_into(&input, value);
+        }
+        let capacity = session.find("#capacity");
+        assert_eq!(session.prop(&capacity, "value"), "legal_rep", "the registration form's default capacity");
+        let button = session.find("main form button[type=submit]");
+        session.click(&button);
+        session.wait_for_page(base, "/my");
+
+        let mine = session.find("main section.card");
+        let mine_text = session.text(&mine);
+        if !mine_text.contains("我的企业") || !mine_text.contains(&name) {
+            session.fail(&format!("我的企业 does not list {name:?}: {mine_text:?}"));
+        }
+        let link = session.find(&format!(r#"main section.card a[href="/my/entities/{code}"]"#));
+        assert_eq!(session.text(&link), name, "the link to the entity's page names it");
+        session.click(&link);
+        session.wait_for_page(base, &format!("/my/entities/{code}"));
+        let h1 = session.find("main h1");
+        assert_eq!(session.text(&h1), name, "the entity page's heading");
+        let matches = session.find("#matches h2");
+        assert_eq!(session.text(&matches), "政策匹配", "the entity page shows its matches");
+
+        // 3. Signed out, 企业之家 asks for a sign-in again.
+        session.sign_out(base);
+        session.go(&format!("{base}/my"));
+        session.wait_for_page(base, "/login?next=/my");
+        let next = session.find(r#"main form input[name="next"]"#);
+        assert_eq!(session.prop(&next, "value"), "/my", "signing in would lead back to 企业之家");
+    })
+    .await;
+}

@@ -61,6 +61,11 @@ impl Reply {
 impl TestApp {
     /// An empty instance with reference data (tags, calendar).
     pub fn new() -> TestApp {
+        TestApp::with_settings(http::Settings::default())
+    }
+
+    /// An empty instance with these web settings.
+    pub fn with_settings(settings: http::Settings) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let config =
@@ -69,14 +74,19 @@ impl TestApp {
         svc.init_reference(&Who::system("test")).unwrap();
         // As `serve` does: the match state is in memory before the first request.
         svc.matching_init().unwrap();
-        let state = AppState::new(svc, http::Settings::default()).unwrap();
+        let state = AppState::new(svc, settings).unwrap();
         let router = http::router(state.clone());
         TestApp { _dir: dir, state, router }
     }
 
     /// With the demo policies loaded and published, and `entities` generated entities.
     pub fn with_demo(entities: u64) -> TestApp {
-        let app = TestApp::new();
+        TestApp::new().load_demo(entities)
+    }
+
+    /// Loads and publishes the demo policies and generates `entities` entities.
+    pub fn load_demo(self, entities: u64) -> TestApp {
+        let app = self;
         let files = huiqi::seed::demo_policies().unwrap();
         app.svc().load_policies(&Who::system("test"), &files).unwrap();
         app.svc().seed_entities(1, 0, entities, |_| {}).unwrap();

@@ -2,6 +2,7 @@
 //! port 0, and a headless browser. Every test gets its own redb file in a temp directory.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod access;
 mod api_entities;
 mod api_imports;
 mod api_policies;
