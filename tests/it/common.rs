@@ -186,7 +186,9 @@ impl TestApp {
         let reply = self.try_sign_in(username, password).await;
         assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.text());
         let cookie = reply.cookie("huiqi_session").expect("a session cookie");
-        let page = self.page(&cookie, "/account").await;
+        // An account with a one-time password can only open the password page at first.
+        let landing = if reply.location() == "/account/password" { "/account/password" } else { "/account" };
+        let page = self.page(&cookie, landing).await;
         let csrf = extract_csrf(&page.text()).expect("a CSRF token on the account page");
         Browser { cookie, csrf }
     }
