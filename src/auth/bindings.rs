@@ -203,6 +203,7 @@ impl Auth {
         let before = tx
             .binding(user_id, code)?
             .ok_or_else(|| AuthError::NotFound(format!("没有账号 #{user_id} 对 {code} 的绑定申请")))?;
+        check_region(&tx, who, code)?;
         let allowed = matches!(
             (before.status, status),
             (BindingStatus::Pending, BindingStatus::Verified | BindingStatus::Rejected)
@@ -255,7 +256,12 @@ impl Auth {
     }
 
     /// Bindings with the account and library details, pending first, then the newest.
-    pub fn binding_rows(&self, status: Option<BindingStatus>, code: Option<&str>) -> Result<Vec<BindingRow>> {
+    pub fn binding_rows(
+        &self,
+        who: &Who,
+        status: Option<BindingStatus>,
+        code: Option<&str>,
+    ) -> Result<Vec<BindingRow>> {
         let tx = self.store.read()?;
         let bindings = match code {
             Some(c) => tx.bindings_of_entity(c)?,
@@ -264,7 +270,11 @@ impl Auth {
         let mut rows = Vec::new();
         for b in bindings.into_iter().filter(|b| status.is_none_or(|s| b.status == s)) {
             let user = tx.user(b.user_id)?;
-            let library_name = tx.entity_by_code(&b.credit_code)?.and_then(|e| e.name);
+            let entity = tx.entity_by_code(&b.credit_code)?;
+            if !who.sees_region(entity.as_ref().and_then(|e| e.region.as_ref())) {
+                continue;
+            }
+            let library_name = entity.and_then(|e| e.name);
             rows.push(BindingRow {
                 username: user.as_ref().map(|u| u.username.clone()).unwrap_or_default(),
                 display_name: user.as_ref().map(|u| u.display_name.clone()).unwrap_or_default(),
@@ -293,6 +303,7 @@ impl Auth {
         if tx.entity_id_by_code(code.as_str())?.is_none() {
             return Err(invalid(format!("经营主体库中没有统一社会信用代码 {code}")));
         }
+        check_region(&tx, who, code.as_str())?;
         let invitation = Invitation {
             id: tx.next_id("invitation")?,
             credit_code: code.as_str().to_string(),
@@ -343,6 +354,16 @@ impl Auth {
 
     pub fn invitations(&self, credit_code: Option<&str>, limit: usize) -> Result<Vec<Invitation>> {
         Ok(self.store.read()?.invitations(credit_code, limit)?)
+    }
+}
+
+/// Staff verify bindings and issue codes only for entities within their region.
+fn check_region(tx: &crate::store::WriteTx, who: &Who, code: &str) -> Result<()> {
+    let region = tx.entity_by_code(code)?.and_then(|e| e.region);
+    if who.sees_region(region.as_ref()) {
+        Ok(())
+    } else {
+        Err(AuthError::Forbidden(format!("经营主体 {code} 不在本账号的辖区内")))
     }
 }
 

@@ -113,7 +113,7 @@ impl Principal {
     }
 
     pub fn who(&self, ip: &str) -> Who {
-        Who::user(&self.user, ip)
+        Who { regions: self.regions.clone(), entities: self.entities.clone(), ..Who::user(&self.user, ip) }
     }
 
     /// Whether an enterprise account is verified for this entity.
@@ -205,7 +205,8 @@ impl Auth {
     /// Checks a password and opens a new session (a new id, whatever cookie came in; `replaces`
     /// is ended). Failures slow the account down, then lock it; all outcomes are audited.
     pub fn login(&self, username: &str, password: &str, client: &Client, replaces: Option<&str>) -> Result<SignedIn> {
-        let username = username.trim().to_ascii_lowercase();
+        // No account name is longer; an attacker's megabyte never reaches the audit trail.
+        let username: String = username.trim().to_ascii_lowercase().chars().take(64).collect();
         let now = self.now();
         let who = Who::anonymous(&username, &client.ip);
         let found = self.store.read()?.user_by_name(&username)?;

@@ -49,6 +49,9 @@ permissions! {
     BindingsManage = "bindings.manage", "核验企业绑定、签发邀请码", Admin, [Sysadmin, Specialist];
     AuditRead = "audit.read", "查阅和导出审计日志", Audit, [Sysadmin, Supervisor];
     OwnEntities = "enterprise.own", "办理本企业事项", Enterprise, [Enterprise];
+    CaseApply = "case.apply", "申报、补正、撤回（本企业或帮办代办）", Enterprise, [Enterprise, Specialist];
+    CaseRead = "case.read", "查看本部门或辖区的办件", Cases, [Reviewer, Publisher, Supervisor, Specialist];
+    CaseReview = "case.review", "审核本部门办件", Cases, [Reviewer, Publisher];
     Metrics = "system.metrics", "读取运行指标", Metrics, [Sysadmin];
 }
 
@@ -113,7 +116,9 @@ mod tests {
         }
         // Enterprises hold only their own self-service.
         let enterprise: Vec<_> = Permission::ALL.iter().filter(|p| p.granted_to(Role::Enterprise)).collect();
-        assert_eq!(enterprise, [&Permission::OwnEntities]);
+        assert_eq!(enterprise, [&Permission::OwnEntities, &Permission::CaseApply]);
+        // Those who help enterprises apply do not decide cases.
+        assert!(!Permission::CaseReview.granted_to(Role::Specialist));
         // Supervisors read the audit trail; publishers do not.
         assert!(Permission::AuditRead.granted_to(Role::Supervisor));
         assert!(!Permission::AuditRead.granted_to(Role::Publisher));

@@ -237,7 +237,7 @@ pub async fn guard(State(g): State<GuardState>, req: Request, next: Next) -> Res
     };
     let mut req = req;
     if unsafe_method && let Some(expected) = expected {
-        match check_csrf(req, &expected, spec.multipart).await {
+        match check_csrf(req, &expected, spec.multipart && !spec.is_api()).await {
             Ok(checked) => req = checked,
             Err(message) => return deny(api, StatusCode::FORBIDDEN, message),
         }

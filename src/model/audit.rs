@@ -17,30 +17,50 @@ pub struct Who {
     pub role: Option<Role>,
     /// The client's address, or where the action came from (`cli`, `system`).
     pub ip: String,
-    /// For a publisher: the department whose measures it may change (others are refused).
+    /// The staff account's department: a publisher changes only its measures, a reviewer
+    /// decides only its cases.
     pub department: Option<String>,
+    /// Region codes the account's data is limited to; empty means no limit (see
+    /// `auth::Principal::regions`).
+    pub regions: Vec<String>,
+    /// For an enterprise account: the credit codes it is verified to act for.
+    pub entities: Vec<String>,
 }
 
 impl Who {
     /// The program itself or an operator at the command line.
     pub fn system(name: &str) -> Who {
-        Who { user_id: None, name: name.to_string(), role: None, ip: "local".into(), department: None }
+        Who { name: name.to_string(), ip: "local".into(), ..Who::default() }
     }
 
+    /// An account, without a region limit (the principal adds the one it computed).
     pub fn user(user: &User, ip: &str) -> Who {
-        let department = if user.role == Role::Publisher { user.department.clone() } else { None };
+        let department = if user.role.is_staff() { user.department.clone() } else { None };
         Who {
             user_id: Some(user.id),
             name: user.username.clone(),
             role: Some(user.role),
             ip: ip.to_string(),
             department,
+            regions: Vec::new(),
+            entities: Vec::new(),
         }
+    }
+
+    /// Whether an enterprise account acts for this entity.
+    pub fn acts_for(&self, credit_code: &str) -> bool {
+        self.entities.iter().any(|c| c == credit_code)
+    }
+
+    /// Whether a region is within the actor's scope (entities without a region are visible
+    /// only to actors without a limit).
+    pub fn sees_region(&self, region: Option<&super::codes::RegionCode>) -> bool {
+        self.regions.is_empty() || region.is_some_and(|r| self.regions.iter().any(|s| r.within(s)))
     }
 
     /// Someone not signed in (registration, a failed sign-in for an unknown name).
     pub fn anonymous(name: &str, ip: &str) -> Who {
-        Who { user_id: None, name: name.to_string(), role: None, ip: ip.to_string(), department: None }
+        Who { name: name.to_string(), ip: ip.to_string(), ..Who::default() }
     }
 
     /// The actor as an entity's change history records it.
@@ -185,6 +205,7 @@ where
         Some((seq, _)) if seq < last_seq => {
             broken(seq + 1, format!("records after {seq} were added outside huiqi (the head says {seq})"))
         }
+        None if last_seq > 0 => broken(last_seq, "the recorded head of the chain is missing".to_string()),
         _ => None,
     };
     ChainReport { entries, head: prev, broken: tail }

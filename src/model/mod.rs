@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod calendar;
+pub mod case;
 pub mod codes;
 pub mod date;
 pub mod entity;
@@ -11,6 +12,7 @@ pub mod fields;
 pub mod imports;
 pub mod mask;
 pub mod matching;
+pub mod message;
 pub mod money;
 pub mod policy;
 pub mod portrait_record;

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::date::{Date, Timestamp};
 use super::enums::{Category, Level, Mode, Vocabulary};
 use super::money::Money;
+use super::user::Role;
 
 /// One problem with an input, named by the field it belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -117,6 +118,9 @@ pub struct FormField {
     pub kind: String,
     #[serde(default)]
     pub required: bool,
+    /// The choices of a `select` field.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<String>,
 }
 
 fn default_category() -> Category {
@@ -127,7 +131,7 @@ fn default_kind() -> String {
     "text".into()
 }
 
-pub const FORM_FIELD_KINDS: [&str; 5] = ["text", "number", "date", "textarea", "file"];
+pub const FORM_FIELD_KINDS: [&str; 7] = ["text", "number", "money", "date", "select", "textarea", "file"];
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -135,6 +139,13 @@ pub struct ReviewStage {
     pub name: String,
     /// Time limit in working days.
     pub days: u32,
+    /// Who decides at this stage (a reviewer of the handling department unless set).
+    #[serde(default = "default_stage_role")]
+    pub role: Role,
+}
+
+fn default_stage_role() -> Role {
+    Role::Reviewer
 }
 
 /// The editable content of a measure: what one version freezes.
@@ -226,6 +237,13 @@ impl MeasureSpec {
                 ));
             }
             keys.push(f.key.clone());
+            f.options = f.options.iter().map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect();
+            if f.kind == "select" && f.options.is_empty() {
+                errors.push(FieldError::new(
+                    &format!("form_fields[{i}].options"),
+                    format!("申报表字段「{}」是选择题，请列出可选项", f.label),
+                ));
+            }
             if !FORM_FIELD_KINDS.contains(&f.kind.as_str()) {
                 errors.push(FieldError::new(
                     &format!("form_fields[{i}].kind"),
@@ -238,6 +256,12 @@ impl MeasureSpec {
                 errors.push(FieldError::new(
                     &format!("review_stages[{i}].days"),
                     format!("审核环节「{}」的时限应为 1–365 个工作日", s.name),
+                ));
+            }
+            if !matches!(s.role, Role::Reviewer | Role::Publisher) {
+                errors.push(FieldError::new(
+                    &format!("review_stages[{i}].role"),
+                    format!("审核环节「{}」只能由审核员或政策发布员办理", s.name),
                 ));
             }
         }
@@ -371,7 +395,7 @@ mod tests {
             window_end: Date::parse("2026-12-31").ok(),
             materials: vec![],
             form_fields: vec![],
-            review_stages: vec![ReviewStage { name: "受理".into(), days: 3 }],
+            review_stages: vec![ReviewStage { name: "受理".into(), days: 3, role: Role::Reviewer }],
             publicity_days: 5,
             contact: "0451-1".into(),
             guide: String::new(),
@@ -388,6 +412,7 @@ mod tests {
             label: "x".into(),
             kind: "blob".into(),
             required: false,
+            options: Vec::new(),
         });
         s.review_stages[0].days = 0;
         let errors = s.validate().unwrap_err();

@@ -67,6 +67,7 @@ vocabulary! {
         Admin = "admin", "系统管理", "Administration";
         Enterprise = "enterprise", "企业自助", "Enterprise self-service";
         Metrics = "metrics", "运行指标（监控）", "Metrics (monitoring)";
+        Cases = "cases", "办件查询与审核", "Read and review cases";
     }
 }
 

@@ -318,6 +318,15 @@ impl Outcome {
         }
     }
 
+    /// The key as serialized (`eligible`, `not_eligible`, `unknown`).
+    pub fn key(self) -> &'static str {
+        match self {
+            Outcome::Eligible => "eligible",
+            Outcome::NotEligible => "not_eligible",
+            Outcome::Unknown => "unknown",
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Outcome::Eligible => "符合",

@@ -56,12 +56,12 @@ impl Service {
                 w.write_record([
                     e.seq.to_string().as_str(),
                     &e.at.display_cst(),
-                    &e.actor,
+                    &inert(&e.actor),
                     &e.role,
-                    &e.ip,
+                    &inert(&e.ip),
                     &e.action,
-                    &e.target,
-                    &e.detail,
+                    &inert(&e.target),
+                    &inert(&e.detail),
                     e.before.as_deref().unwrap_or(""),
                     e.after.as_deref().unwrap_or(""),
                     &e.prev,
@@ -72,5 +72,25 @@ impl Service {
             w.flush().map_err(|e| super::ServiceError::Internal(format!("CSV: {e}")))?;
         }
         Ok(out)
+    }
+}
+
+/// A cell a spreadsheet will not run as a formula: text starting with `=`, `+`, `-` or `@`
+/// (typed by anyone, e.g. as a user name at sign-in) gets a leading apostrophe.
+fn inert(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{text}"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn typed_text_never_becomes_a_spreadsheet_formula() {
+        assert_eq!(super::inert("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(super::inert("@SUM(1)"), "'@SUM(1)");
+        assert_eq!(super::inert("keji"), "keji");
     }
 }

@@ -27,6 +27,9 @@ pub struct Compiled {
     pub rules: MeasureRules,
 }
 
+/// A field as a decision saw it: (key, label, value as shown).
+pub type FieldShown = (String, String, String);
+
 /// Everything matching keeps in memory.
 pub struct MatchState {
     pub portrait: Portrait,
@@ -859,6 +862,42 @@ impl Service {
         let mut entity = Entity::new(0, code, Timestamp::now());
         entity.apply(&patch, self.today(), Timestamp::now());
         self.calculate(&entity)
+    }
+
+    /// One measure version's outcome for one entity as of a date, evaluated row by row (for
+    /// freezing a case): the match with its explanations, and the value of every field the
+    /// rules read, as shown.
+    pub fn assess(
+        &self,
+        version: &crate::model::MeasureVersion,
+        policy_id: u64,
+        entity: &Entity,
+        as_of: Date,
+    ) -> Result<(MeasureMatch, Vec<FieldShown>)> {
+        let rules = self.rules_check(&version.spec)?;
+        let mut fields: Vec<crate::model::Field> = rules.conditions.iter().flat_map(|r| r.expr.fields()).collect();
+        if let Some(a) = &rules.amount {
+            fields.extend(a.fields());
+        }
+        fields.sort();
+        fields.dedup();
+        let compiled = Arc::new(Compiled {
+            measure_id: version.measure_id,
+            policy_id,
+            version: version.version,
+            spec: version.spec.clone(),
+            rules,
+        });
+        let tags = self.tag_dictionary()?;
+        let row = EntityRow { entity, as_of };
+        let values = fields
+            .into_iter()
+            .filter(|f| *f != crate::model::Field::Tags)
+            .map(|f| (f.name().to_string(), f.label().to_string(), crate::rules::eval::show(f, &row)))
+            .collect();
+        let found = match_all(std::iter::once(&compiled), &Engine::default(), &row, &tags, as_of).pop();
+        let m = found.ok_or_else(|| ServiceError::Internal("assessment produced no result".into()))?;
+        Ok((m, values))
     }
 
     /// Figures of the match state for `/metrics` and the bench.

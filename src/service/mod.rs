@@ -3,9 +3,11 @@
 
 pub mod audit;
 pub mod calendar;
+pub mod cases;
 pub mod demo;
 pub mod entities;
 pub mod export;
+pub mod files;
 pub mod imports;
 pub mod matching;
 pub mod policies;

@@ -4,18 +4,23 @@ use serde::{Deserialize, Serialize};
 
 use super::{Result, Service, ServiceError};
 use crate::model::{
-    Category, Date, Level, Measure, MeasureSpec, MeasureVersion, Mode, Policy, PolicyInput, Timestamp, VersionStatus,
-    Who,
+    Category, Date, Level, Measure, MeasureSpec, MeasureVersion, Mode, Policy, PolicyInput, Role, Timestamp,
+    VersionStatus, Who,
 };
 use crate::store::{ReadTx, WriteTx, digest};
 
 /// A publisher changes only the measures its department handles.
+/// Other accounts reach these functions only through the permission table (or are the
+/// system itself); a publisher without a department may change nothing.
 fn check_department(who: &Who, handler: &str) -> Result<()> {
     match &who.department {
         Some(own) if own != handler.trim() => Err(ServiceError::Forbidden(format!(
             "只能修改本部门（{own}）承办的政策事项；此事项由「{}」承办",
             handler.trim()
         ))),
+        None if who.role == Some(Role::Publisher) => Err(ServiceError::Forbidden(
+            "此账号尚未设置所属部门，请系统管理员在账号管理中设置后再起草或发布政策".into(),
+        )),
         _ => Ok(()),
     }
 }
@@ -142,20 +147,11 @@ impl Service {
         input.validate().map_err(ServiceError::Invalid)?;
         let tx = self.store.write()?;
         let before = tx.policy(id)?.ok_or_else(|| ServiceError::NotFound(format!("政策 #{id} 不存在")))?;
-        if let Some(own) = &who.department {
-            let handles = |tx: &WriteTx| -> Result<bool> {
-                for m in tx.measure_ids_of_policy(id)? {
-                    if let Some(m) = tx.measure(m)?
-                        && tx.version(m.id, m.latest)?.is_some_and(|v| v.spec.department.trim() == own)
-                    {
-                        return Ok(true);
-                    }
-                }
-                Ok(false)
-            };
-            if before.content.department.trim() != own && before.created_by != who.name && !handles(&tx)? {
+        if who.role == Some(Role::Publisher) {
+            let own = who.department.as_deref().unwrap_or_default();
+            if own.is_empty() || (before.content.department.trim() != own && before.created_by != who.name) {
                 return Err(ServiceError::Forbidden(format!(
-                    "只能修改本部门（{own}）发布、承办或录入的政策；此政策由「{}」发布",
+                    "只能修改本部门（{own}）发布或本人录入的政策；此政策由「{}」发布",
                     before.content.department
                 )));
             }

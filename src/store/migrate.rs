@@ -15,6 +15,7 @@ const MIGRATIONS: &[(&str, Migration)] = &[
     ("create the matching tables", create_match_tables),
     ("store compact portrait records", store_portrait_records),
     ("accounts: new role names, departments, bindings, invitations, scoped tokens, chained audit", accounts_v5),
+    ("create the case and inbox tables", create_case_tables),
 ];
 
 pub const SCHEMA_VERSION: u64 = MIGRATIONS.len() as u64;
@@ -60,6 +61,16 @@ fn index_entities_by_region(tx: &WriteTransaction) -> Result<()> {
 fn create_match_tables(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(MEASURE_TO_ELIGIBLE)?;
     tx.open_table(MATCH_SEQ_TO_EVENT)?;
+    Ok(())
+}
+
+fn create_case_tables(tx: &WriteTransaction) -> Result<()> {
+    tx.open_table(CASE_ID_TO_CASE)?;
+    tx.open_table(ENTITY_TO_CASE)?;
+    tx.open_table(MEASURE_TO_CASE)?;
+    tx.open_table(DEPARTMENT_TO_OPEN_CASE)?;
+    tx.open_table(MEASURE_TO_SPENT)?;
+    tx.open_table(ENTITY_TO_MESSAGE)?;
     Ok(())
 }
 

@@ -9,8 +9,10 @@ use super::codec::{decode, encode};
 use super::tables::*;
 use super::{Result, StoreError};
 use crate::model::audit::{ChainReport, GENESIS, sha256_hex, verify_chain};
+use crate::model::case::Case;
 use crate::model::imports::ImportJob;
 use crate::model::matching::{EligibleSet, MatchEvent};
+use crate::model::message::Message;
 use crate::model::{
     ApiToken, AuditEntry, Binding, ChangeSet, Department, Entity, Invitation, Measure, MeasureVersion, Policy, Session,
     TagDef, Timestamp, User, Who,
@@ -432,6 +434,66 @@ macro_rules! read_methods {
                 t.range(after.saturating_add(1)..)?.take(limit).map(|r| decode(r?.1.value())).collect()
             }
 
+            pub fn case(&self, id: u64) -> Result<Option<Case>> {
+                let t = self.txn.open_table(CASE_ID_TO_CASE)?;
+                t.get(id)?.map(|v| decode(v.value())).transpose()
+            }
+
+            fn cases_by_ids(&self, ids: impl Iterator<Item = Result<u64>>) -> Result<Vec<Case>> {
+                let t = self.txn.open_table(CASE_ID_TO_CASE)?;
+                let mut out = Vec::new();
+                for id in ids {
+                    if let Some(v) = t.get(id?)? {
+                        out.push(decode(v.value())?);
+                    }
+                }
+                Ok(out)
+            }
+
+            /// An entity's cases, newest first.
+            pub fn cases_of_entity(&self, entity: u64) -> Result<Vec<Case>> {
+                let t = self.txn.open_table(ENTITY_TO_CASE)?;
+                let ids = t.range((entity, 0)..=(entity, u64::MAX))?.rev().map(|r| Ok(r?.0.value().1));
+                self.cases_by_ids(ids)
+            }
+
+            /// A measure's cases, oldest first, from `after` (exclusive), at most `limit`.
+            pub fn cases_of_measure(&self, measure: u64, after: u64, limit: usize) -> Result<Vec<Case>> {
+                let t = self.txn.open_table(MEASURE_TO_CASE)?;
+                let ids = t
+                    .range((measure, after.saturating_add(1))..=(measure, u64::MAX))?
+                    .take(limit)
+                    .map(|r| Ok(r?.0.value().1));
+                self.cases_by_ids(ids)
+            }
+
+            /// Open cases (in review, returned, waiting for budget) of one department, or of all.
+            pub fn open_cases(&self, department: Option<&str>) -> Result<Vec<Case>> {
+                let t = self.txn.open_table(DEPARTMENT_TO_OPEN_CASE)?;
+                let ids: Vec<Result<u64>> = match department {
+                    Some(d) => t.range((d, 0)..=(d, u64::MAX))?.map(|r| Ok(r?.0.value().1)).collect(),
+                    None => t.iter()?.map(|r| Ok(r?.0.value().1)).collect(),
+                };
+                self.cases_by_ids(ids.into_iter())
+            }
+
+            /// The sum of a measure's approved amounts, in fen.
+            pub fn spent(&self, measure: u64) -> Result<i64> {
+                let t = self.txn.open_table(MEASURE_TO_SPENT)?;
+                Ok(t.get(measure)?.map_or(0, |v| v.value()))
+            }
+
+            /// An entity's messages, newest first.
+            pub fn messages(&self, entity: u64, limit: usize) -> Result<Vec<Message>> {
+                let t = self.txn.open_table(ENTITY_TO_MESSAGE)?;
+                t.range((entity, 0)..=(entity, u64::MAX))?.rev().take(limit).map(|r| decode(r?.1.value())).collect()
+            }
+
+            pub fn message(&self, entity: u64, id: u64) -> Result<Option<Message>> {
+                let t = self.txn.open_table(ENTITY_TO_MESSAGE)?;
+                t.get((entity, id))?.map(|v| decode(v.value())).transpose()
+            }
+
             /// Calendar entries (days since epoch → encoded entry) in a day range.
             pub fn calendar<T: DeserializeOwned>(&self, from: i32, to: i32) -> Result<Vec<(i32, T)>> {
                 let t = self.txn.open_table(DAY_TO_CALENDAR_ENTRY)?;
@@ -716,6 +778,34 @@ impl WriteTx {
         let bytes = encode(event)?;
         t.insert(seq, bytes.as_slice())?;
         Ok(seq)
+    }
+
+    /// Writes a case and keeps its indexes: by entity, by measure, and the department's open
+    /// cases. `before` is the stored record it replaces, if any.
+    pub fn put_case(&self, case: &Case, before: Option<&Case>) -> Result<()> {
+        put(&self.txn, CASE_ID_TO_CASE, case.id, case)?;
+        self.txn.open_table(ENTITY_TO_CASE)?.insert((case.entity_id, case.id), ())?;
+        self.txn.open_table(MEASURE_TO_CASE)?.insert((case.measure_id, case.id), ())?;
+        let mut open = self.txn.open_table(DEPARTMENT_TO_OPEN_CASE)?;
+        if let Some(old) = before.filter(|b| b.state.is_open()) {
+            open.remove((old.department.as_str(), old.id))?;
+        }
+        if case.state.is_open() {
+            open.insert((case.department.as_str(), case.id), ())?;
+        }
+        Ok(())
+    }
+
+    /// Adds to a measure's approved total; returns the new total in fen.
+    pub fn add_spent(&self, measure: u64, fen: i64) -> Result<i64> {
+        let mut t = self.txn.open_table(MEASURE_TO_SPENT)?;
+        let total = t.get(measure)?.map_or(0, |v| v.value()).saturating_add(fen);
+        t.insert(measure, total)?;
+        Ok(total)
+    }
+
+    pub fn put_message(&self, message: &Message) -> Result<()> {
+        put(&self.txn, ENTITY_TO_MESSAGE, (message.entity_id, message.id), message)
     }
 
     pub fn delete_calendar_range(&self, from: i32, to: i32) -> Result<()> {

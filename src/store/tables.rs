@@ -61,3 +61,17 @@ pub const MATCH_SEQ_TO_EVENT: TableDefinition<u64, &[u8]> = TableDefinition::new
 /// Entity id → its rule-facing values in the compact layout of `model::portrait_record`,
 /// written with every entity record (added in schema version 4).
 pub const ENTITY_ID_TO_PORTRAIT: TableDefinition<u64, &[u8]> = TableDefinition::new("entity_portraits-0");
+
+/// Case id → case (schema version 6).
+pub const CASE_ID_TO_CASE: TableDefinition<u64, &[u8]> = TableDefinition::new("cases-0");
+/// Index: (entity id, case id) of every case (schema version 6).
+pub const ENTITY_TO_CASE: TableDefinition<(u64, u64), ()> = TableDefinition::new("entity_cases-0");
+/// Index: (measure id, case id) of every case (schema version 6).
+pub const MEASURE_TO_CASE: TableDefinition<(u64, u64), ()> = TableDefinition::new("measure_cases-0");
+/// Index: (handling department, case id) of cases still open — in review, returned or waiting
+/// for budget (schema version 6).
+pub const DEPARTMENT_TO_OPEN_CASE: TableDefinition<(&str, u64), ()> = TableDefinition::new("open_cases-0");
+/// Measure id → the sum in fen of its approved amounts, checked against its budget (schema version 6).
+pub const MEASURE_TO_SPENT: TableDefinition<u64, i64> = TableDefinition::new("measure_spent-0");
+/// (entity id, message id) → a message in the entity's inbox (站内信) (schema version 6).
+pub const ENTITY_TO_MESSAGE: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("inbox-0");

@@ -59,9 +59,10 @@ async fn world() -> World {
     let entities = app.svc().entity_list(&all).unwrap().entities;
     let (own_entity, other_entity) = (entities[0].credit_code.to_string(), entities[1].credit_code.to_string());
 
+    let mut users = HashMap::new();
     for role in Role::ALL {
         let dept = matches!(role, Role::Publisher | Role::Reviewer).then_some(department.as_str());
-        app.account(usernames(*role), *role, dept);
+        users.insert(*role, app.account(usernames(*role), *role, dept));
     }
     app.account("enterprise2", Role::Enterprise, None);
     app.auth().binding_grant(&system(), "enterprise", &own_entity, Capacity::LegalRep).unwrap();
@@ -86,7 +87,20 @@ async fn world() -> World {
         .import_stage(&system(), "x.csv", format!("credit_code,name\n{own_entity},改名\n").into_bytes())
         .unwrap();
 
+    // A case of the enterprise's entity, handled by the publisher's and reviewer's department.
+    let spec: huiqi::model::MeasureSpec = serde_json::from_value(serde_json::json!({
+        "name": "办件测试事项", "department": department, "mode": "apply",
+        "window_start": "2026-01-01", "window_end": "2026-12-31",
+        "review_stages": [{"name": "受理", "days": 3}]
+    }))
+    .unwrap();
+    let m = app.svc().measure_create(&system(), first.policy.id, spec).unwrap();
+    app.svc().measure_publish(&system(), m.measure_id).unwrap();
+    let applicant = Who { entities: vec![own_entity.clone()], ..Who::user(&users[&Role::Enterprise], "test") };
+    let case = app.svc().case_open(&applicant, &own_entity, m.measure_id).unwrap();
+
     let mut params = HashMap::new();
+    params.insert("case", case.id.to_string());
     params.insert("policy", first.policy.id.to_string());
     params.insert("measure", measure.id.to_string());
     params.insert("user_id", target.id.to_string());
@@ -121,6 +135,10 @@ impl World {
             vec![("{id}", p("import"))]
         } else if path.contains("/sessions/{id}") {
             vec![("{id}", "000000000000".into())]
+        } else if path.contains("/cases/{id}") {
+            vec![("{id}", p("case")), ("{n}", "0".into())]
+        } else if path.contains("/inbox/{id}") {
+            vec![("{id}", "1".into())]
         } else if path.contains("/policies/{id}") {
             vec![("{id}", p("policy"))]
         } else {
@@ -327,6 +345,53 @@ async fn data_outside_ones_scope_is_refused() {
     let users = w.app.get_as("/api/v1/users", &feed).await;
     assert_eq!(users.status, StatusCode::FORBIDDEN);
     assert!(users.text().contains("令牌的权限范围"));
+}
+
+/// What a security review of the accounts work found, each closed.
+#[tokio::test]
+async fn review_findings_stay_closed() {
+    let w = world().await;
+    let admin = &w.sessions[&Role::Sysadmin];
+    // A multipart body to the import API from a browser session still needs the CSRF header.
+    let req = Request::post("/api/v1/imports")
+        .header(header::COOKIE, &admin.cookie)
+        .header(header::CONTENT_TYPE, "multipart/form-data; boundary=x")
+        .body(Body::from(format!("credit_code,name\n{},伪造\n", w.own_entity)))
+        .unwrap();
+    assert_eq!(w.app.send(req).await.status, StatusCode::FORBIDDEN);
+
+    // A specialist limited to another city neither issues codes for nor sees bindings of this one.
+    w.app.auth().department_put(&system(), "牡丹江市政务服务中心", "231000").unwrap();
+    let far = w.app.token("far", Role::Specialist, Some("牡丹江市政务服务中心"));
+    let r =
+        w.app.json("POST", "/api/v1/invitations", Some(&far), json!({"credit_code": w.own_entity, "days": 30})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
+    let rows = w.app.get_as("/api/v1/bindings?status=all", &far).await.json();
+    assert_eq!(rows.as_array().map_or(0, Vec::len), 0, "{rows}");
+    let (user, code) = (w.params["binding_user"].clone(), w.params["binding_code"].clone());
+    let r =
+        w.app.json("POST", &format!("/api/v1/bindings/{user}/{code}"), Some(&far), json!({"status": "verified"})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
+
+    // Updating one field of an account leaves the others as they were.
+    let admin_token = w.app.token("root", Role::Sysadmin, None);
+    let id = &w.params["user_id"];
+    let r = w.app.json("PUT", &format!("/api/v1/users/{id}"), Some(&admin_token), json!({"disabled": true})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let r =
+        w.app.json("PUT", &format!("/api/v1/users/{id}"), Some(&admin_token), json!({"display_name": "改名"})).await;
+    assert_eq!((r.json()["disabled"].clone(), r.json()["display_name"].clone()), (json!(true), json!("改名")));
+
+    // A token neither lists nor ends browser sessions.
+    assert_eq!(w.app.get_as("/api/v1/account/sessions", &admin_token).await.status, StatusCode::FORBIDDEN);
+    // A publisher without a department (as an upgrade may leave one) writes nothing.
+    let lone = Who { role: Some(Role::Publisher), name: "legacy".into(), ..Who::default() };
+    let err = w.app.svc().measure_publish(&lone, w.other_measure).unwrap_err();
+    assert!(err.to_string().contains("尚未设置所属部门"), "{err}");
+    // Staff with personal-data rights still see masked values until they unmask with a reason.
+    let r = w.call(&Method::GET, &format!("/api/v1/entities/{}", w.own_entity), Some(Role::Specialist), false).await;
+    let phone = w.app.svc().entity_by_code(&w.own_entity).unwrap().contact_phone.unwrap();
+    assert_eq!(r.json()["contact_phone"], huiqi::model::mask::phone(&phone));
 }
 
 #[tokio::test]
@@ -540,6 +605,10 @@ fn the_permission_table_says_what_the_office_expects() {
         ("GET", "/staff/export/{file}", &[Sysadmin, Supervisor]),
         ("PUT", "/api/v1/calendar/{year}", &[Sysadmin]),
         ("GET", "/metrics", &[Sysadmin]),
+        ("GET", "/staff/cases", &[Publisher, Reviewer, Supervisor, Specialist]),
+        ("GET", "/api/v1/cases/{id}", &[Publisher, Reviewer, Supervisor, Specialist, Enterprise]),
+        ("POST", "/cases/{id}/submit", &[Specialist, Enterprise]),
+        ("POST", "/api/v1/cases/{id}/decide", &[Publisher, Reviewer]),
     ];
     for (method, path, roles) in expect {
         let spec = specs

@@ -9,6 +9,7 @@ mod api_imports;
 mod api_policies;
 mod binary;
 mod browser;
+mod cases;
 mod common;
 mod http_client;
 mod matching;

@@ -46,9 +46,13 @@ fn all_entities(app: &TestApp) -> Vec<huiqi::model::Entity> {
 #[tokio::test]
 async fn simulation_agrees_with_a_row_by_row_reading() {
     let app = TestApp::with_demo(400);
-    let token = app.publisher_token("clerk", "科技局");
     let mut body = measure();
     body["list"] = json!(true);
+    // The list names enterprises: a publisher (who reads no entities) gets the figures only.
+    let publisher = app.publisher_token("clerk", "科技局");
+    let r = app.json("POST", "/api/v1/simulate", Some(&publisher), body.clone()).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
+    let token = app.token("ducha", Role::Supervisor, None);
     let r = app.json("POST", "/api/v1/simulate", Some(&token), body).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let sim = r.json();

@@ -64,19 +64,30 @@ async fn password(State(state): State<AppState>, viewer: Viewer, body: Bytes) ->
     Ok(Json(json!({ "ok": true })).into_response())
 }
 
+/// Sessions are a browser's business: an API token neither lists nor ends them.
+fn browser_only(viewer: &Viewer) -> Result<(), ApiError> {
+    if viewer.principal()?.scopes.is_some() {
+        return Err(ApiError(AppError::forbidden("API 令牌不能查看或结束登录会话，请在浏览器中登录后操作")));
+    }
+    Ok(())
+}
+
 async fn sessions(State(state): State<AppState>, viewer: Viewer) -> ApiResult {
+    browser_only(&viewer)?;
     let p = viewer.principal()?;
     let (id, current) = (p.user.id, p.session.clone());
     Ok(Json(state.auth_blocking(move |a| a.sessions_of(id, current.as_deref())).await?).into_response())
 }
 
 async fn sessions_end_all(State(state): State<AppState>, viewer: Viewer) -> ApiResult {
+    browser_only(&viewer)?;
     let (id, who) = (viewer.principal()?.user.id, viewer.who());
     let ended = state.auth_blocking(move |a| a.sessions_end_all(&who, id)).await?;
     Ok(Json(json!({ "ended": ended })).into_response())
 }
 
 async fn session_end(State(state): State<AppState>, viewer: Viewer, Path(sid): Path<String>) -> ApiResult {
+    browser_only(&viewer)?;
     let (id, who) = (viewer.principal()?.user.id, viewer.who());
     state.auth_blocking(move |a| a.session_end(&who, id, &sid)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -134,8 +134,20 @@ async fn user_create(State(state): State<AppState>, viewer: Viewer, body: Bytes)
         .into_response())
 }
 
+/// Fields left out of the body keep their current values (leaving out `disabled` never
+/// re-enables an account, nor does leaving out `region_scope` widen it).
 async fn user_update(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>, body: Bytes) -> ApiResult {
-    let b: UserBody = parse_json(&body)?;
+    let given: serde_json::Map<String, serde_json::Value> = parse_json(&body)?;
+    let current = state.auth_blocking(move |a| a.user(id)).await?;
+    let mut merged = json!({
+        "display_name": current.display_name, "role": current.role.key(), "department": current.department,
+        "region_scope": current.region_scope, "phone": current.phone, "disabled": current.disabled,
+    });
+    if let Some(m) = merged.as_object_mut() {
+        m.extend(given);
+    }
+    let b: UserBody =
+        serde_json::from_value(merged).map_err(|e| unprocessable(format!("请求体的字段不符合要求：{e}")))?;
     let update = UserUpdate {
         display_name: b.display_name,
         role: role(&b.role)?,
@@ -212,7 +224,8 @@ async fn bindings_index(State(state): State<AppState>, viewer: Viewer, Query(q):
         ),
     };
     let entity = Some(q.entity.trim().to_ascii_uppercase()).filter(|e| !e.is_empty());
-    let mut rows = state.auth_blocking(move |a| a.binding_rows(status, entity.as_deref())).await?;
+    let who = viewer.who();
+    let mut rows = state.auth_blocking(move |a| a.binding_rows(&who, status, entity.as_deref())).await?;
     if !viewer.can(Permission::PersonalData) {
         for r in &mut rows {
             r.phone = r.phone.as_deref().map(mask::phone);

@@ -39,7 +39,8 @@ fn visible(viewer: &Viewer, mut e: Entity) -> Result<Entity, ApiError> {
     if !p.may_read_entity(e.credit_code.as_str(), e.region.as_ref()) {
         return Err(ApiError(AppError::forbidden("无权查看这家经营主体（不在您的管辖区域内，或不是您绑定的企业）")));
     }
-    if !p.can(Permission::PersonalData) && !p.acts_for(e.credit_code.as_str()) {
+    // Staff see personal data in full only through the audited `/personal` call.
+    if !p.acts_for(e.credit_code.as_str()) {
         mask::entity(&mut e);
     }
     Ok(e)
@@ -48,15 +49,12 @@ fn visible(viewer: &Viewer, mut e: Entity) -> Result<Entity, ApiError> {
 async fn entities_index(State(state): State<AppState>, viewer: Viewer, Query(p): Query<EntityListParams>) -> ApiResult {
     let mut query = p.query(100);
     query.within = viewer.principal()?.regions.clone();
-    let personal = viewer.can(Permission::PersonalData);
     let (page, today) = state.svc.blocking(move |s| Ok((s.entity_list(&query)?, s.today()))).await?;
     let entities: Vec<_> = page
         .entities
         .into_iter()
         .map(|mut e| {
-            if !personal {
-                mask::entity(&mut e);
-            }
+            mask::entity(&mut e);
             entity_json(&e, today)
         })
         .collect();
@@ -69,8 +67,8 @@ async fn entities_show(State(state): State<AppState>, viewer: Viewer, Path(code)
 }
 
 async fn entities_history(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> ApiResult {
-    let personal = viewer.can(Permission::PersonalData);
-    let file = state.svc.blocking(move |s| s.entity_file(&code, personal)).await?;
+    let own = viewer.principal()?.acts_for(&code);
+    let file = state.svc.blocking(move |s| s.entity_file(&code, own)).await?;
     visible(&viewer, file.entity)?;
     Ok(Json(file.history).into_response())
 }

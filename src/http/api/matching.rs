@@ -60,8 +60,15 @@ pub fn simulate_request(body: &Bytes) -> Result<SimulateRequest, ApiError> {
 
 /// `POST /simulate`: counts, totals and breakdowns (and with `"list": true` every eligible and
 /// unknown entity) of a measure over the whole entity library.
-async fn simulate(State(state): State<AppState>, body: Bytes) -> ApiResult {
+/// The list names entities: only staff who read entities without a region limit get it.
+async fn simulate(State(state): State<AppState>, viewer: Viewer, body: Bytes) -> ApiResult {
     let req = simulate_request(&body)?;
+    let p = viewer.principal()?;
+    if req.list && !(p.can(Permission::EntityRead) && p.regions.is_empty()) {
+        return Err(ApiError(AppError::forbidden(
+            "名单会列出具体企业，只有可查看全部经营主体的账号才能取得；请去掉 \"list\": true 只看统计结果",
+        )));
+    }
     let sim = state.svc.blocking(move |s| s.simulate(&req.spec, req.as_of, req.list)).await?;
     Ok(Json(sim).into_response())
 }

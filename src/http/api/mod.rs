@@ -3,6 +3,7 @@
 
 mod account;
 mod admin;
+mod cases;
 mod entities;
 mod matching;
 mod policies;
@@ -32,6 +33,7 @@ pub fn routes() -> Routes {
         .merge(matching::routes())
         .merge(account::routes())
         .merge(admin::routes())
+        .merge(cases::routes())
         .get("/api/v1/catalog", Access::Public, catalog)
         .upload("/api/v1/imports", import, imports_create)
         .get("/api/v1/imports/{id}", import, imports_show)

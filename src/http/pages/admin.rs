@@ -338,7 +338,8 @@ struct BindingFilter {
 async fn bindings_index(State(state): State<AppState>, viewer: Viewer, Query(f): Query<BindingFilter>) -> PageResult {
     let status = if f.status.is_empty() { Some(BindingStatus::Pending) } else { BindingStatus::parse(&f.status) };
     let entity = Some(f.entity.trim().to_ascii_uppercase()).filter(|e| !e.is_empty());
-    let rows = state.auth_blocking(move |a| a.binding_rows(status, entity.as_deref())).await?;
+    let who = viewer.who();
+    let rows = state.auth_blocking(move |a| a.binding_rows(&who, status, entity.as_deref())).await?;
     let personal = viewer.can(Permission::PersonalData);
     let rows: Vec<_> = rows
         .iter()

@@ -260,9 +260,8 @@ async fn entities_edit(State(state): State<AppState>, viewer: Viewer, Path(code)
     let c = code.clone();
     let mut e = state.svc.blocking(move |s| s.entity_by_code(&c)).await?;
     require_region(viewer.principal()?, &e)?;
-    if !viewer.can(Permission::PersonalData) {
-        mask::entity(&mut e);
-    }
+    // Shown masked: the stars come back unchanged; full values only through the audited unmask.
+    mask::entity(&mut e);
     entity_form(&state, &viewer, Some(e.credit_code.to_string()), entity_values(&e), &[]).await
 }
 

@@ -5,7 +5,9 @@ use serde_json::{Value, json};
 
 use super::super::extract::{form_value, form_values};
 use crate::model::policy::{Attachment, Condition, FormField, ReviewStage};
-use crate::model::{Category, Date, FieldError, Level, MeasureSpec, Mode, Money, MoneyUnit, PolicyInput, Vocabulary};
+use crate::model::{
+    Category, Date, FieldError, Level, MeasureSpec, Mode, Money, MoneyUnit, PolicyInput, Role, Vocabulary,
+};
 
 type Form = [(String, String)];
 
@@ -159,6 +161,7 @@ pub fn parse_measure(form: &Form) -> Result<MeasureSpec, Vec<FieldError>> {
             label: l.into(),
             kind: kind.into(),
             required: r == "yes",
+            options: Vec::new(),
         })
         .collect();
     let mut review_stages = Vec::new();
@@ -169,7 +172,7 @@ pub fn parse_measure(form: &Form) -> Result<MeasureSpec, Vec<FieldError>> {
             continue;
         }
         match days.trim().parse::<u32>() {
-            Ok(d) => review_stages.push(ReviewStage { name: name.trim().into(), days: d }),
+            Ok(d) => review_stages.push(ReviewStage { name: name.trim().into(), days: d, role: Role::Reviewer }),
             Err(_) => errors.push(FieldError::new(
                 &format!("review_stages[{i}].days"),
                 format!("审核环节「{name}」的时限应为工作日天数（整数），「{days}」不是整数"),

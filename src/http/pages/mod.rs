@@ -4,6 +4,7 @@
 mod account;
 mod admin;
 mod calculator;
+mod cases;
 mod entities;
 pub mod forms;
 mod imports;
@@ -31,6 +32,7 @@ pub fn routes() -> Routes {
         .merge(imports::routes())
         .merge(my::routes())
         .merge(admin::routes())
+        .merge(cases::routes())
 }
 
 /// Percent-encodes a query value (UTF-8 bytes outside the unreserved set).
@@ -51,6 +53,17 @@ pub fn safe_next(next: &str) -> String {
         && !next.starts_with("//")
         && next.chars().all(|c| !c.is_whitespace() && !c.is_control() && c != '\\');
     if local { next.to_string() } else { "/staff".into() }
+}
+
+/// An attachment as a download: its type as sniffed at upload, its name in RFC 5987 form.
+pub fn attachment_response(file: &crate::model::case::CaseFile, bytes: Vec<u8>) -> Response {
+    use axum::http::header;
+    let ascii: String =
+        file.name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '_' }).collect();
+    let encoded: String = file.name.bytes().map(|b| format!("%{b:02X}")).collect();
+    let disposition = format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}");
+    ([(header::CONTENT_TYPE, file.content_type.clone()), (header::CONTENT_DISPOSITION, disposition)], bytes)
+        .into_response()
 }
 
 /// Where a form post lands: a page with a one-line notice.

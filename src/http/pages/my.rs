@@ -115,8 +115,15 @@ async fn entity(State(state): State<AppState>, viewer: Viewer, Path(code): Path<
         return Err(AppError::forbidden("您的账号尚未绑定这家企业，不能查看它的信息"));
     }
     // The enterprise's own data: nothing masked.
-    let (file, matches) =
-        state.svc.blocking(move |s| Ok((s.entity_file(&code, true)?, s.entity_matches(&code, None)?.1))).await?;
+    let who = viewer.who();
+    let (file, matches, cases, unread) = state
+        .svc
+        .blocking(move |s| {
+            let cases = s.cases_of_entity(&who, &code)?;
+            let unread = s.inbox(&code, 0)?.1;
+            Ok((s.entity_file(&code, true)?, s.entity_matches(&code, None)?.1, cases, unread))
+        })
+        .await?;
     viewer.render(
         "my_entity.html",
         context! {
@@ -124,6 +131,8 @@ async fn entity(State(state): State<AppState>, viewer: Viewer, Path(code): Path<
             e => to_value(&file.entity),
             fields => to_value(&file.fields),
             results => to_value(super::grouped(&matches)),
+            cases => to_value(&cases),
+            unread,
             ..super::public::vocabularies()
         },
     )

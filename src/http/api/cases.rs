@@ -1,0 +1,185 @@
+//! Cases over JSON: apply (open, save, attach, submit, withdraw), review (queue, decide,
+//! release from the budget queue), and an entity's cases and inbox.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{ApiResult, parse_json};
+use crate::auth::{Access, Permission};
+use crate::http::AppState;
+use crate::http::error::{ApiError, AppError};
+use crate::http::extract::Viewer;
+use crate::http::routes::Routes;
+use crate::service::cases::Decision;
+
+pub fn routes() -> Routes {
+    let apply = Access::Needs(Permission::CaseApply);
+    let review = Access::Needs(Permission::CaseReview);
+    let read = Access::Either(Permission::CaseRead, Permission::CaseApply);
+    Routes::new()
+        .post("/api/v1/cases", apply, open)
+        .get("/api/v1/cases", Access::Needs(Permission::CaseRead), queue)
+        .get("/api/v1/cases/{id}", read, show)
+        .put("/api/v1/cases/{id}", apply, save)
+        .upload("/api/v1/cases/{id}/files", apply, attach)
+        .get("/api/v1/cases/{id}/files/{n}", read, file)
+        .delete("/api/v1/cases/{id}/files/{n}", apply, detach)
+        .post("/api/v1/cases/{id}/submit", apply, submit)
+        .post("/api/v1/cases/{id}/withdraw", apply, withdraw)
+        .post("/api/v1/cases/{id}/decide", review, decide)
+        .post("/api/v1/cases/{id}/release", review, release)
+        .get("/api/v1/entities/{code}/cases", read, of_entity)
+        .get("/api/v1/my/entities/{code}/inbox", Access::Needs(Permission::OwnEntities), inbox)
+        .post("/api/v1/my/entities/{code}/inbox/{id}/read", Access::Needs(Permission::OwnEntities), inbox_read)
+}
+
+fn unprocessable(message: String) -> ApiError {
+    ApiError(AppError::new(StatusCode::UNPROCESSABLE_ENTITY, message))
+}
+
+#[derive(Deserialize)]
+struct OpenBody {
+    credit_code: String,
+    measure_id: u64,
+}
+
+/// `POST /cases` `{"credit_code", "measure_id"}`: a draft with the form prefilled (or the
+/// case already under way for that entity and measure).
+async fn open(State(state): State<AppState>, viewer: Viewer, body: Bytes) -> ApiResult {
+    let b: OpenBody = parse_json(&body)?;
+    let who = viewer.who();
+    let case = state.svc.blocking(move |s| s.case_open(&who, &b.credit_code, b.measure_id)).await?;
+    Ok((StatusCode::CREATED, Json(case)).into_response())
+}
+
+async fn queue(State(state): State<AppState>, viewer: Viewer) -> ApiResult {
+    let who = viewer.who();
+    let cases = state.svc.blocking(move |s| s.case_queue(&who)).await?;
+    Ok(Json(json!({ "count": cases.len(), "cases": cases })).into_response())
+}
+
+async fn show(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {
+    let who = viewer.who();
+    Ok(Json(state.svc.blocking(move |s| s.case_get(&who, id)).await?).into_response())
+}
+
+#[derive(Deserialize, Default)]
+struct FormBody {
+    #[serde(default)]
+    form: Option<BTreeMap<String, String>>,
+}
+
+/// `PUT /cases/{id}` `{"form": {…}}`: saves the draft's form.
+async fn save(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>, body: Bytes) -> ApiResult {
+    let b: FormBody = parse_json(&body)?;
+    let form = b.form.ok_or_else(|| unprocessable("请求体应为 {\"form\": {字段: 值}}".into()))?;
+    let who = viewer.who();
+    Ok(Json(state.svc.blocking(move |s| s.case_save(&who, id, &form)).await?).into_response())
+}
+
+/// `POST /cases/{id}/submit` (optionally `{"form": {…}}`): submits, or resubmits after a return.
+async fn submit(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>, body: Bytes) -> ApiResult {
+    let b: FormBody = if body.is_empty() { FormBody::default() } else { parse_json(&body)? };
+    let who = viewer.who();
+    Ok(Json(state.svc.blocking(move |s| s.case_submit(&who, id, b.form.as_ref())).await?).into_response())
+}
+
+async fn withdraw(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {
+    let who = viewer.who();
+    Ok(Json(state.svc.blocking(move |s| s.case_withdraw(&who, id)).await?).into_response())
+}
+
+#[derive(Deserialize)]
+struct DecideBody {
+    action: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /cases/{id}/decide` `{"action": "approve" | "reject" | "return", "reason": "…"}`.
+async fn decide(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>, body: Bytes) -> ApiResult {
+    let b: DecideBody = parse_json(&body)?;
+    let decision = match b.action.as_str() {
+        "approve" => Decision::Approve(b.reason),
+        "reject" => Decision::Reject(b.reason),
+        "return" => Decision::Return(b.reason),
+        other => return Err(unprocessable(format!("action「{other}」无效，应为 approve、reject 或 return"))),
+    };
+    let who = viewer.who();
+    Ok(Json(state.svc.blocking(move |s| s.case_decide(&who, id, decision)).await?).into_response())
+}
+
+async fn release(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {
+    let who = viewer.who();
+    Ok(Json(state.svc.blocking(move |s| s.case_release(&who, id)).await?).into_response())
+}
+
+#[derive(Deserialize, Default)]
+struct FileParams {
+    #[serde(default)]
+    slot: String,
+    #[serde(default)]
+    name: String,
+}
+
+/// `POST /cases/{id}/files?slot=营业执照复印件&name=执照.pdf` with the file as the body.
+async fn attach(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<u64>,
+    Query(p): Query<FileParams>,
+    body: Bytes,
+) -> ApiResult {
+    if p.slot.trim().is_empty() {
+        return Err(unprocessable("请在 slot 参数中写明这是哪一项申报材料".into()));
+    }
+    let who = viewer.who();
+    let file = state.svc.blocking(move |s| s.case_attach(&who, id, &p.slot, &p.name, &body)).await?;
+    Ok((StatusCode::CREATED, Json(file)).into_response())
+}
+
+async fn file(State(state): State<AppState>, viewer: Viewer, Path((id, n)): Path<(u64, usize)>) -> ApiResult {
+    let who = viewer.who();
+    let (file, bytes) = state.svc.blocking(move |s| s.case_file(&who, id, n)).await?;
+    Ok(crate::http::pages::attachment_response(&file, bytes))
+}
+
+async fn detach(State(state): State<AppState>, viewer: Viewer, Path((id, n)): Path<(u64, usize)>) -> ApiResult {
+    let who = viewer.who();
+    state.svc.blocking(move |s| s.case_detach(&who, id, n)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn of_entity(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> ApiResult {
+    let who = viewer.who();
+    let cases = state.svc.blocking(move |s| s.cases_of_entity(&who, &code)).await?;
+    Ok(Json(json!({ "count": cases.len(), "cases": cases })).into_response())
+}
+
+fn own(viewer: &Viewer, code: &str) -> Result<String, ApiError> {
+    let code = code.trim().to_ascii_uppercase();
+    if viewer.principal()?.acts_for(&code) {
+        Ok(code)
+    } else {
+        Err(ApiError(AppError::forbidden("您的账号尚未绑定这家企业")))
+    }
+}
+
+async fn inbox(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> ApiResult {
+    let code = own(&viewer, &code)?;
+    let (messages, unread) = state.svc.blocking(move |s| s.inbox(&code, 200)).await?;
+    Ok(Json(json!({ "unread": unread, "messages": messages })).into_response())
+}
+
+async fn inbox_read(State(state): State<AppState>, viewer: Viewer, Path((code, id)): Path<(String, u64)>) -> ApiResult {
+    let code = own(&viewer, &code)?;
+    let who = viewer.who();
+    Ok(Json(state.svc.blocking(move |s| s.inbox_read(&who, &code, id)).await?).into_response())
+}

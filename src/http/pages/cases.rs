@@ -1,0 +1,298 @@
+//! Case pages: an enterprise (or a specialist for it) applies, supplements and follows its
+//! case; a department reviews its queue and decides; the inbox of an entity.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Multipart, Path, Query, State};
+use minijinja::context;
+use serde::Deserialize;
+
+use super::{PageResult, see_other, unprocessable};
+use crate::auth::{Access, Permission};
+use crate::http::AppState;
+use crate::http::error::AppError;
+use crate::http::extract::{Viewer, form_value};
+use crate::http::routes::Routes;
+use crate::http::web::to_value;
+use crate::model::case::{CaseActionKind, CaseState};
+use crate::model::{FieldError, Vocabulary};
+use crate::service::ServiceError;
+use crate::service::cases::{Decision, material_needs_upload};
+
+type FormData = axum::Form<Vec<(String, String)>>;
+
+pub fn routes() -> Routes {
+    let apply = Access::Needs(Permission::CaseApply);
+    let review = Access::Needs(Permission::CaseReview);
+    let read = Access::Either(Permission::CaseRead, Permission::CaseApply);
+    Routes::new()
+        .post("/my/entities/{code}/apply", apply, open)
+        .get("/my/entities/{code}/inbox", Access::Needs(Permission::OwnEntities), inbox)
+        .post("/my/entities/{code}/inbox/{id}/read", Access::Needs(Permission::OwnEntities), inbox_read)
+        .get("/staff/cases", Access::Needs(Permission::CaseRead), queue)
+        .get("/cases/{id}", read, show)
+        .post("/cases/{id}/save", apply, save)
+        .post("/cases/{id}/submit", apply, submit)
+        .post("/cases/{id}/withdraw", apply, withdraw)
+        .upload("/cases/{id}/files", apply, attach)
+        .get("/cases/{id}/files/{n}", read, file)
+        .post("/cases/{id}/files/{n}/delete", apply, detach)
+        .post("/cases/{id}/decide", review, decide)
+        .post("/cases/{id}/release", review, release)
+}
+
+#[derive(Deserialize, Default)]
+struct Notice {
+    #[serde(default)]
+    notice: String,
+}
+
+/// `form.<key>` fields of a posted form.
+fn form_fields(form: &[(String, String)]) -> BTreeMap<String, String> {
+    form.iter().filter_map(|(k, v)| k.strip_prefix("form.").map(|k| (k.to_string(), v.clone()))).collect()
+}
+
+async fn open(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(code): Path<String>,
+    axum::Form(form): FormData,
+) -> PageResult {
+    let measure: u64 =
+        form_value(&form, "measure_id").parse().map_err(|_| AppError::bad_request("缺少要申报的政策事项"))?;
+    let who = viewer.who();
+    let case = state.svc.blocking(move |s| s.case_open(&who, &code, measure)).await?;
+    Ok(see_other(&format!("/cases/{}", case.id)))
+}
+
+async fn page(
+    state: &AppState,
+    viewer: &Viewer,
+    id: u64,
+    notice: &str,
+    errors: Vec<FieldError>,
+    values: Option<BTreeMap<String, String>>,
+) -> PageResult {
+    let who = viewer.who();
+    let (view, version) = state.svc.blocking(move |s| s.case_with_version(&who, id)).await?;
+    let p = viewer.principal()?;
+    let applicant = p.can(Permission::CaseApply);
+    let reviewer = p.can(Permission::CaseReview);
+    let editable = applicant && matches!(view.case.state.key(), "draft" | "returned");
+    let form_values = values.unwrap_or_else(|| view.case.form.clone());
+    let materials: Vec<_> = version
+        .as_ref()
+        .map(|v| {
+            v.spec
+                .materials
+                .iter()
+                .map(|m| serde_json::json!({ "name": m, "upload": material_needs_upload(m) }))
+                .collect()
+        })
+        .unwrap_or_default();
+    let staff = p.user.role.is_staff();
+    let stage_role = view.case.current_stage().map(|s| s.role.key());
+    viewer.render(
+        "case.html",
+        context! {
+            v => to_value(&view),
+            c => to_value(&view.case),
+            spec => to_value(version.as_ref().map(|v| &v.spec)),
+            materials => to_value(&materials),
+            values => to_value(&form_values),
+            errors => to_value(&errors),
+            editable,
+            can_decide => reviewer && view.case.state.key() == "in_review" && stage_role == Some(p.user.role.key()),
+            can_release => reviewer && view.case.state.key() == "awaiting_budget",
+            can_withdraw => applicant && matches!(view.case.state.key(), "draft" | "in_review" | "returned"),
+            staff,
+            notice,
+            action_labels => CaseActionKind::ALL.iter().map(|a| (a.key(), a.label())).collect::<BTreeMap<_, _>>(),
+            state_labels => CaseState::ALL.iter().map(|a| (a.key(), a.label())).collect::<BTreeMap<_, _>>(),
+        },
+    )
+}
+
+async fn show(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<u64>,
+    Query(n): Query<Notice>,
+) -> PageResult {
+    page(&state, &viewer, id, &n.notice, Vec::new(), None).await
+}
+
+/// Shows the case again with the service's complaint, keeping what was typed.
+async fn refused(
+    state: &AppState,
+    viewer: &Viewer,
+    id: u64,
+    e: ServiceError,
+    values: Option<BTreeMap<String, String>>,
+) -> PageResult {
+    let errors = match e {
+        ServiceError::Invalid(errors) => errors,
+        ServiceError::Conflict(m) => vec![FieldError::new("case", m)],
+        other => return Err(other.into()),
+    };
+    Ok(unprocessable(page(state, viewer, id, "", errors, values).await?))
+}
+
+async fn save(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<u64>,
+    axum::Form(form): FormData,
+) -> PageResult {
+    let values = form_fields(&form);
+    let (who, v) = (viewer.who(), values.clone());
+    match state.svc.blocking(move |s| s.case_save(&who, id, &v)).await {
+        Ok(_) => Ok(see_other(&format!("/cases/{id}?notice=saved"))),
+        Err(e) => refused(&state, &viewer, id, e, Some(values)).await,
+    }
+}
+
+async fn submit(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<u64>,
+    axum::Form(form): FormData,
+) -> PageResult {
+    let values = form_fields(&form);
+    let (who, v) = (viewer.who(), values.clone());
+    let result = state
+        .svc
+        .blocking(move |s| {
+            // What was typed is kept even if the submission is refused.
+            let case = s.case_get(&who, id)?.case;
+            if case.state.key() == "draft" || case.state.key() == "returned" {
+                s.case_save(&who, id, &v)?;
+            }
+            s.case_submit(&who, id, Some(&v))
+        })
+        .await;
+    match result {
+        Ok(_) => Ok(see_other(&format!("/cases/{id}?notice=submitted"))),
+        Err(e) => refused(&state, &viewer, id, e, Some(values)).await,
+    }
+}
+
+async fn withdraw(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> PageResult {
+    let who = viewer.who();
+    match state.svc.blocking(move |s| s.case_withdraw(&who, id)).await {
+        Ok(_) => Ok(see_other(&format!("/cases/{id}?notice=withdrawn"))),
+        Err(e) => refused(&state, &viewer, id, e, None).await,
+    }
+}
+
+async fn attach(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<u64>,
+    mut multipart: Multipart,
+) -> PageResult {
+    let (mut csrf, mut slot, mut upload) = (String::new(), String::new(), None);
+    while let Some(field) = multipart.next_field().await.map_err(|e| AppError::bad_request(format!("上传失败：{e}")))?
+    {
+        match field.name() {
+            Some("csrf") => csrf = field.text().await.unwrap_or_default(),
+            Some("slot") => slot = field.text().await.unwrap_or_default(),
+            Some("file") => {
+                let name = field.file_name().unwrap_or("附件").to_string();
+                let bytes = field.bytes().await.map_err(|e| AppError::bad_request(format!("上传失败：{e}")))?;
+                upload = Some((name, bytes.to_vec()));
+            }
+            _ => {}
+        }
+    }
+    viewer.check_upload_csrf(&csrf)?;
+    let Some((name, bytes)) = upload.filter(|(_, b)| !b.is_empty()) else {
+        return refused(&state, &viewer, id, ServiceError::invalid("file", "请选择要上传的文件"), None).await;
+    };
+    let who = viewer.who();
+    match state.svc.blocking(move |s| s.case_attach(&who, id, &slot, &name, &bytes)).await {
+        Ok(_) => Ok(see_other(&format!("/cases/{id}?notice=attached"))),
+        Err(e) => refused(&state, &viewer, id, e, None).await,
+    }
+}
+
+async fn file(State(state): State<AppState>, viewer: Viewer, Path((id, n)): Path<(u64, usize)>) -> PageResult {
+    let who = viewer.who();
+    let (file, bytes) = state.svc.blocking(move |s| s.case_file(&who, id, n)).await?;
+    Ok(super::attachment_response(&file, bytes))
+}
+
+async fn detach(State(state): State<AppState>, viewer: Viewer, Path((id, n)): Path<(u64, usize)>) -> PageResult {
+    let who = viewer.who();
+    match state.svc.blocking(move |s| s.case_detach(&who, id, n)).await {
+        Ok(()) => Ok(see_other(&format!("/cases/{id}?notice=detached"))),
+        Err(e) => refused(&state, &viewer, id, e, None).await,
+    }
+}
+
+async fn decide(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<u64>,
+    axum::Form(form): FormData,
+) -> PageResult {
+    let reason = form_value(&form, "reason").to_string();
+    let decision = match form_value(&form, "action") {
+        "approve" => Decision::Approve(reason),
+        "reject" => Decision::Reject(reason),
+        "return" => Decision::Return(reason),
+        _ => return Err(AppError::bad_request("请选择审核意见：通过、不予通过或退回补正")),
+    };
+    let who = viewer.who();
+    match state.svc.blocking(move |s| s.case_decide(&who, id, decision)).await {
+        Ok(_) => Ok(see_other(&format!("/cases/{id}?notice=decided"))),
+        Err(e) => refused(&state, &viewer, id, e, None).await,
+    }
+}
+
+async fn release(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> PageResult {
+    let who = viewer.who();
+    match state.svc.blocking(move |s| s.case_release(&who, id)).await {
+        Ok(_) => Ok(see_other(&format!("/cases/{id}?notice=decided"))),
+        Err(e) => refused(&state, &viewer, id, e, None).await,
+    }
+}
+
+async fn queue(State(state): State<AppState>, viewer: Viewer) -> PageResult {
+    let who = viewer.who();
+    let cases = state.svc.blocking(move |s| s.case_queue(&who)).await?;
+    viewer.render("cases.html", context! { cases => to_value(&cases) })
+}
+
+fn own(viewer: &Viewer, code: &str) -> Result<String, AppError> {
+    let code = code.trim().to_ascii_uppercase();
+    if viewer.principal()?.acts_for(&code) {
+        Ok(code)
+    } else {
+        Err(AppError::forbidden("您的账号尚未绑定这家企业"))
+    }
+}
+
+async fn inbox(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> PageResult {
+    let code = own(&viewer, &code)?;
+    let c = code.clone();
+    let (messages, unread) = state.svc.blocking(move |s| s.inbox(&c, 200)).await?;
+    viewer.render("inbox.html", context! { code, messages => to_value(&messages), unread })
+}
+
+async fn inbox_read(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path((code, id)): Path<(String, u64)>,
+) -> PageResult {
+    let code = own(&viewer, &code)?;
+    let (who, c) = (viewer.who(), code.clone());
+    let m = state.svc.blocking(move |s| s.inbox_read(&who, &c, id)).await?;
+    Ok(match m.case_id {
+        Some(case) => see_other(&format!("/cases/{case}")),
+        None => match m.measure_id {
+            Some(measure) => see_other(&format!("/measures/{measure}")),
+            None => see_other(&format!("/my/entities/{code}/inbox")),
+        },
+    })
+}

@@ -1,0 +1,575 @@
+//! Cases (办件): an enterprise (or a specialist for it) applies for a published measure; the
+//! handling department reviews it stage by stage; every change is one write transaction with
+//! its audit entry and a message in the entity's inbox. The rules of each move are the pure
+//! state machine in `model::case`; here they meet the store, the calendar and the budget.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::{Result, Service, ServiceError};
+use crate::model::calendar::WorkCalendar;
+use crate::model::case::{
+    Case, CaseAction, CaseActor, CaseContext, CaseError, CaseState, Frozen, FrozenCondition, StageRun,
+};
+use crate::model::message::{Message, MessageKind};
+use crate::model::{
+    Date, Entity, Field, FieldError, FieldValue, Measure, MeasureVersion, Mode, Money, MoneyUnit, Role, Timestamp,
+    Vocabulary, Who,
+};
+use crate::store::{ReadTx, WriteTx, digest};
+
+/// How many times a case may be returned for supplement.
+pub const MAX_RETURNS: u32 = 3;
+
+/// What a reviewer decides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Approve(String),
+    Reject(String),
+    Return(String),
+}
+
+/// A case as pages and the API show it: the record plus what follows from today's date.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseView {
+    #[serde(flatten)]
+    pub case: Case,
+    pub state_label: &'static str,
+    pub stage_name: Option<String>,
+    pub due: Option<Date>,
+    pub days_left: Option<i64>,
+    pub overdue: bool,
+    pub next_step: &'static str,
+    /// What is left of the measure's budget, when it has one.
+    pub budget_left: Option<Money>,
+}
+
+impl From<CaseError> for ServiceError {
+    fn from(e: CaseError) -> ServiceError {
+        match e {
+            CaseError::WrongDepartment(_) | CaseError::NotApplicant(_) => ServiceError::Forbidden(e.to_string()),
+            CaseError::ReasonRequired(_) => ServiceError::invalid("reason", e.to_string()),
+            _ => ServiceError::Conflict(e.to_string()),
+        }
+    }
+}
+
+fn actor(who: &Who) -> CaseActor {
+    CaseActor { user_id: who.user_id, name: who.name.clone(), role: who.role, department: who.department.clone() }
+}
+
+/// Whether `who` may see the case: the enterprise it belongs to, the handling department,
+/// supervisors and specialists within their regions, and the system.
+pub fn may_see(who: &Who, case: &Case) -> bool {
+    let region = case.region.as_deref().and_then(|r| crate::model::RegionCode::parse(r).ok());
+    match who.role {
+        None => true,
+        Some(Role::Enterprise) => who.acts_for(&case.credit_code),
+        Some(Role::Reviewer | Role::Publisher) => who.department.as_deref() == Some(case.department.as_str()),
+        Some(Role::Supervisor | Role::Specialist) => who.sees_region(region.as_ref()),
+        Some(Role::Sysadmin) => false,
+    }
+}
+
+/// Whether `who` may apply, supplement or withdraw for the entity: a user bound to it, or a
+/// specialist whose region holds it.
+fn may_apply(who: &Who, credit_code: &str, region: Option<&crate::model::RegionCode>) -> bool {
+    match who.role {
+        Some(Role::Enterprise) => who.acts_for(credit_code),
+        Some(Role::Specialist) => who.sees_region(region),
+        _ => false,
+    }
+}
+
+/// Checks the form against the measure's fields: types always, required fields and
+/// materials when `submitting`.
+pub fn check_form(
+    version: &MeasureVersion,
+    form: &BTreeMap<String, String>,
+    files: &[crate::model::case::CaseFile],
+    submitting: bool,
+) -> std::result::Result<BTreeMap<String, String>, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let mut clean = BTreeMap::new();
+    for f in &version.spec.form_fields {
+        let name = format!("form.{}", f.key);
+        if f.kind == "file" {
+            if submitting && f.required && !files.iter().any(|x| x.slot == f.key) {
+                errors.push(FieldError::new(&name, format!("请上传「{}」", f.label)));
+            }
+            continue;
+        }
+        let value = form.get(&f.key).map(|v| v.trim().to_string()).unwrap_or_default();
+        if value.is_empty() {
+            if submitting && f.required {
+                errors.push(FieldError::new(&name, format!("「{}」为必填项", f.label)));
+            }
+            continue;
+        }
+        let problem = match f.kind.as_str() {
+            "number" => value.parse::<f64>().ok().filter(|n| n.is_finite()).is_none().then(|| "应为数字".to_string()),
+            "money" => Money::parse(&value, MoneyUnit::Wan).err().map(|e| e.to_string()),
+            "date" => Date::parse(&value).err().map(|e| e.to_string()),
+            "select" => (!f.options.contains(&value)).then(|| format!("应为以下之一：{}", f.options.join("、"))),
+            _ => (value.chars().count() > 5000).then(|| "内容过长（最多 5000 字）".to_string()),
+        };
+        match problem {
+            Some(p) => errors.push(FieldError::new(&name, format!("「{}」{p}", f.label))),
+            None => {
+                clean.insert(f.key.clone(), value);
+            }
+        }
+    }
+    if submitting {
+        for m in version.spec.materials.iter().filter(|m| material_needs_upload(m)) {
+            if !files.iter().any(|x| &x.slot == m) {
+                errors.push(FieldError::new(&format!("material.{m}"), format!("请上传申报材料「{m}」")));
+            }
+        }
+    }
+    if errors.is_empty() { Ok(clean) } else { Err(errors) }
+}
+
+/// Whether a listed material is a file to upload. Lists also name what the platform checks
+/// itself (「无需提交材料（系统核验专利数据）」, 「完税证明（系统共享）」): those need none.
+pub fn material_needs_upload(name: &str) -> bool {
+    !(name.starts_with("无需") || name.contains("系统"))
+}
+
+/// The form as the entity library already knows it: fields whose key names a catalogue field.
+fn prefill(version: &MeasureVersion, entity: &Entity, today: Date) -> BTreeMap<String, String> {
+    let mut form = BTreeMap::new();
+    for f in &version.spec.form_fields {
+        let known = Field::ALL.iter().find(|x| x.name() == f.key).and_then(|x| entity.get(*x, today));
+        if let Some(v) = known {
+            let text = match v {
+                FieldValue::Money(m) => m.to_string(),
+                other => other.to_text(),
+            };
+            form.insert(f.key.clone(), text);
+        }
+    }
+    form
+}
+
+fn message(tx: &WriteTx, case: &Case, kind: MessageKind, title: String, body: String) -> Result<()> {
+    let m = Message {
+        id: tx.next_id("message")?,
+        entity_id: case.entity_id,
+        at: Timestamp::now(),
+        kind,
+        title,
+        body,
+        measure_id: Some(case.measure_id),
+        version: Some(case.version),
+        case_id: Some(case.id),
+        read_at: None,
+    };
+    tx.put_message(&m)?;
+    Ok(())
+}
+
+impl Service {
+    fn published(tx: &ReadTx, measure_id: u64) -> Result<(Measure, MeasureVersion)> {
+        let missing = || ServiceError::NotFound(format!("政策事项 #{measure_id} 不存在或尚未发布"));
+        let measure = tx.measure(measure_id)?.ok_or_else(missing)?;
+        let number = measure.published.ok_or_else(missing)?;
+        let version = tx.version(measure_id, number)?.ok_or_else(missing)?;
+        Ok((measure, version))
+    }
+
+    fn budget_left(tx: &WriteTx, measure: u64, budget: Option<Money>) -> Result<Option<Money>> {
+        Ok(budget.map(|b| Money(b.fen() - tx.spent(measure).unwrap_or(0))))
+    }
+
+    fn case_or_404(tx: &WriteTx, id: u64) -> Result<Case> {
+        tx.case(id)?.ok_or_else(|| ServiceError::NotFound(format!("办件 #{id} 不存在")))
+    }
+
+    /// Opens a draft case for the entity and the measure (or returns the one already under
+    /// way), with the form filled in from the entity library.
+    pub fn case_open(&self, who: &Who, credit_code: &str, measure_id: u64) -> Result<Case> {
+        let today = self.today();
+        let code = credit_code.trim().to_ascii_uppercase();
+        let tx = self.store.write()?;
+        let entity = tx
+            .entity_by_code(&code)?
+            .ok_or_else(|| ServiceError::NotFound(format!("统一社会信用代码为 {code} 的经营主体不存在")))?;
+        if !may_apply(who, &code, entity.region.as_ref()) {
+            return Err(ServiceError::Forbidden(format!("无权为 {code} 申报：不是本账号绑定的企业，或不在辖区内")));
+        }
+        let (measure, version) = {
+            let read = self.store.read()?;
+            Self::published(&read, measure_id)?
+        };
+        let spec = &version.spec;
+        if !matches!(spec.mode, Mode::Apply | Mode::Instant) {
+            return Err(ServiceError::Conflict(format!("「{}」是{}事项，无需申报", spec.name, spec.mode.label())));
+        }
+        if let Some(existing) = tx.cases_of_entity(entity.id)?.into_iter().find(|c| c.measure_id == measure_id) {
+            match existing.state {
+                CaseState::Rejected | CaseState::Withdrawn => {}
+                CaseState::Approved => {
+                    return Err(ServiceError::Conflict(format!(
+                        "「{}」已获批（办件 #{}），不能重复申报",
+                        spec.name, existing.id
+                    )));
+                }
+                _ => return Ok(existing),
+            }
+        }
+        if !spec.open_on(today) {
+            return Err(ServiceError::Conflict(format!("「{}」不在申报时间内", spec.name)));
+        }
+        let now = Timestamp::now();
+        let case = Case {
+            id: tx.next_id("case")?,
+            measure_id,
+            version: version.version,
+            measure_name: spec.name.clone(),
+            mode: spec.mode,
+            department: spec.department.clone(),
+            entity_id: entity.id,
+            credit_code: code.clone(),
+            entity_name: entity.name.clone().unwrap_or_default(),
+            region: entity.region.as_ref().map(|r| r.as_str().to_string()),
+            state: CaseState::Draft,
+            stage: 0,
+            stages: spec.review_stages.iter().map(StageRun::new).collect(),
+            form: prefill(&version, &entity, today),
+            files: Vec::new(),
+            frozen: None,
+            approved_amount: None,
+            prepared_by: who.user_id,
+            prepared_by_name: who.name.clone(),
+            on_behalf: who.role == Some(Role::Specialist),
+            returns: 0,
+            reason: None,
+            created_at: now,
+            updated_at: now,
+            submitted_on: None,
+            decided_on: None,
+            history: Vec::new(),
+        };
+        let _ = measure;
+        tx.put_case(&case, None)?;
+        tx.audit_change(
+            who,
+            "case.create",
+            &format!("case:{}", case.id),
+            &format!("{code} → measure:{measure_id}"),
+            None,
+            Some(digest(&case)?),
+        )?;
+        tx.commit()?;
+        Ok(case)
+    }
+
+    /// Saves the form of a draft (or of a case returned for supplement).
+    pub fn case_save(&self, who: &Who, id: u64, form: &BTreeMap<String, String>) -> Result<Case> {
+        let tx = self.store.write()?;
+        let before = Self::case_or_404(&tx, id)?;
+        self.check_applicant(who, &before)?;
+        if !matches!(before.state, CaseState::Draft | CaseState::Returned) {
+            return Err(ServiceError::Conflict(format!("办件 #{id} 当前为「{}」，不能修改", before.state.label())));
+        }
+        let version = tx
+            .version(before.measure_id, before.version)?
+            .ok_or_else(|| ServiceError::Internal(format!("case {id} names a missing version")))?;
+        let clean = check_form(&version, form, &before.files, false).map_err(ServiceError::Invalid)?;
+        let mut case = before.clone();
+        case.form = clean;
+        case.updated_at = Timestamp::now();
+        tx.put_case(&case, Some(&before))?;
+        tx.audit_change(who, "case.save", &format!("case:{id}"), "", Some(digest(&before)?), Some(digest(&case)?))?;
+        tx.commit()?;
+        Ok(case)
+    }
+
+    pub(super) fn check_applicant(&self, who: &Who, case: &Case) -> Result<()> {
+        let region = case.region.as_deref().and_then(|r| crate::model::RegionCode::parse(r).ok());
+        if may_apply(who, &case.credit_code, region.as_ref()) {
+            Ok(())
+        } else {
+            Err(ServiceError::Forbidden(format!("无权办理办件 #{}：不是本账号绑定的企业，或不在辖区内", case.id)))
+        }
+    }
+
+    /// Submits a draft (freezing the entity's values and the version in force, re-checking
+    /// eligibility; an `instant` case that passes is approved at once), or resubmits a case
+    /// returned for supplement.
+    pub fn case_submit(&self, who: &Who, id: u64, form: Option<&BTreeMap<String, String>>) -> Result<Case> {
+        let today = self.today();
+        let calendar = self.calendar()?;
+        let tx = self.store.write()?;
+        let before = Self::case_or_404(&tx, id)?;
+        self.check_applicant(who, &before)?;
+        let form = form.unwrap_or(&before.form).clone();
+        let action = match before.state {
+            CaseState::Draft => {
+                let (_, version) = {
+                    let read = self.store.read()?;
+                    Self::published(&read, before.measure_id)?
+                };
+                if !version.spec.open_on(today) {
+                    return Err(ServiceError::Conflict(format!("「{}」已不在申报时间内", version.spec.name)));
+                }
+                let clean = check_form(&version, &form, &before.files, true).map_err(ServiceError::Invalid)?;
+                let entity = tx
+                    .entity(before.entity_id)?
+                    .ok_or_else(|| ServiceError::NotFound(format!("办件 #{id} 的经营主体已不存在")))?;
+                let measure =
+                    tx.measure(before.measure_id)?.ok_or_else(|| ServiceError::NotFound("政策事项不存在".into()))?;
+                let (m, values) = self.assess(&version, measure.policy_id, &entity, today)?;
+                let conditions = version
+                    .spec
+                    .conditions
+                    .iter()
+                    .zip(m.conditions())
+                    .map(|(c, e)| FrozenCondition {
+                        label: c.label.clone(),
+                        expr: c.expr.clone(),
+                        outcome: e.outcome.key().to_string(),
+                        text: e.text.clone(),
+                    })
+                    .collect();
+                // Stages come from the version in force at submission.
+                let mut case = before.clone();
+                case.stages = version.spec.review_stages.iter().map(StageRun::new).collect();
+                case.department = version.spec.department.clone();
+                let frozen = Frozen {
+                    version: version.version,
+                    as_of: today,
+                    outcome: m.outcome.key().to_string(),
+                    conditions,
+                    amount: m.amount_wan.and_then(Money::from_wan_f64),
+                    amount_note: m.amount_note.clone(),
+                    values,
+                    form: clean,
+                };
+                return self.transition(
+                    tx,
+                    who,
+                    before,
+                    case,
+                    CaseAction::Submit(Box::new(frozen)),
+                    version.spec.budget,
+                    &calendar,
+                );
+            }
+            CaseState::Returned => {
+                let version = tx
+                    .version(before.measure_id, before.version)?
+                    .ok_or_else(|| ServiceError::Internal(format!("case {id} names a missing version")))?;
+                let clean = check_form(&version, &form, &before.files, true).map_err(ServiceError::Invalid)?;
+                CaseAction::Resubmit(clean)
+            }
+            other => {
+                return Err(ServiceError::Conflict(format!("办件 #{id} 当前为「{}」，不能提交", other.label())));
+            }
+        };
+        let budget = tx.version(before.measure_id, before.version)?.and_then(|v| v.spec.budget);
+        let case = before.clone();
+        self.transition(tx, who, before, case, action, budget, &calendar)
+    }
+
+    /// A reviewer's decision at the case's current stage.
+    pub fn case_decide(&self, who: &Who, id: u64, decision: Decision) -> Result<Case> {
+        let calendar = self.calendar()?;
+        let tx = self.store.write()?;
+        let before = Self::case_or_404(&tx, id)?;
+        if !may_see(who, &before) {
+            return Err(ServiceError::Forbidden(format!("办件 #{id} 不由本部门承办")));
+        }
+        let action = match decision {
+            Decision::Approve(note) => CaseAction::Approve { note },
+            Decision::Reject(reason) => CaseAction::Reject { reason },
+            Decision::Return(reason) => CaseAction::Return { reason },
+        };
+        let budget = tx.version(before.measure_id, before.version)?.and_then(|v| v.spec.budget);
+        let case = before.clone();
+        self.transition(tx, who, before, case, action, budget, &calendar)
+    }
+
+    /// The enterprise (or its specialist) withdraws a case not yet decided.
+    pub fn case_withdraw(&self, who: &Who, id: u64) -> Result<Case> {
+        let calendar = self.calendar()?;
+        let tx = self.store.write()?;
+        let before = Self::case_or_404(&tx, id)?;
+        self.check_applicant(who, &before)?;
+        let case = before.clone();
+        self.transition(tx, who, before, case, CaseAction::Withdraw, None, &calendar)
+    }
+
+    /// Approves a case waiting for budget once the budget allows it.
+    pub fn case_release(&self, who: &Who, id: u64) -> Result<Case> {
+        let calendar = self.calendar()?;
+        let tx = self.store.write()?;
+        let before = Self::case_or_404(&tx, id)?;
+        if !may_see(who, &before) {
+            return Err(ServiceError::Forbidden(format!("办件 #{id} 不由本部门承办")));
+        }
+        let budget = tx
+            .measure(before.measure_id)?
+            .and_then(|m| m.published)
+            .and_then(|v| tx.version(before.measure_id, v).ok().flatten().and_then(|v| v.spec.budget));
+        let case = before.clone();
+        self.transition(tx, who, before, case, CaseAction::Release, budget, &calendar)
+    }
+
+    /// Runs one action of the state machine and writes its result: the case and its indexes,
+    /// the measure's approved total, a message to the entity and the audit entry.
+    #[allow(clippy::too_many_arguments)]
+    fn transition(
+        &self,
+        tx: WriteTx,
+        who: &Who,
+        before: Case,
+        mut case: Case,
+        action: CaseAction,
+        budget: Option<Money>,
+        calendar: &WorkCalendar,
+    ) -> Result<Case> {
+        let ctx = CaseContext {
+            now: Timestamp::now(),
+            today: self.today(),
+            calendar,
+            budget_left: Self::budget_left(&tx, case.measure_id, budget)?,
+            max_returns: MAX_RETURNS,
+        };
+        case.act(&actor(who), action, &ctx)?;
+        if case.state == CaseState::Approved && before.state != CaseState::Approved {
+            let total = tx.add_spent(case.measure_id, case.approved_amount.map_or(0, Money::fen))?;
+            if budget.is_some_and(|b| total > b.fen()) {
+                return Err(ServiceError::Conflict("资金总额不足，不能批准（请稍后重试）".into()));
+            }
+        }
+        tx.put_case(&case, Some(&before))?;
+        let event = case.history.last().cloned();
+        if let Some(e) = &event {
+            let stage = e.stage.and_then(|i| case.stages.get(i)).map(|s| s.name.clone()).unwrap_or_default();
+            let mut body = format!("{}：{}", e.action.label(), case.state.label());
+            if !stage.is_empty() {
+                body = format!("{stage}环节{body}");
+            }
+            if !e.note.is_empty() {
+                body.push_str(&format!("。意见：{}", e.note));
+            }
+            if let Some(a) = case.approved_amount.filter(|_| case.state == CaseState::Approved) {
+                body.push_str(&format!("。核定金额 {a} 万元"));
+            }
+            body.push_str(&format!("。下一步：{}", case.next_step()));
+            message(&tx, &case, MessageKind::Case, format!("办件进度：{}", case.measure_name), body)?;
+            tx.audit_change(
+                who,
+                &format!("case.{}", e.action.key()),
+                &format!("case:{}", case.id),
+                format!("{} → {} {}", e.from.key(), e.to.key(), e.note).trim(),
+                Some(digest(&before)?),
+                Some(digest(&case)?),
+            )?;
+        }
+        tx.commit()?;
+        Ok(case)
+    }
+
+    /// One case, if `who` may see it.
+    pub fn case_get(&self, who: &Who, id: u64) -> Result<CaseView> {
+        let tx = self.store.read()?;
+        let case = tx.case(id)?.ok_or_else(|| ServiceError::NotFound(format!("办件 #{id} 不存在")))?;
+        if !may_see(who, &case) {
+            return Err(ServiceError::Forbidden(format!("无权查看办件 #{id}")));
+        }
+        let calendar = self.calendar()?;
+        self.case_view(&tx, case, &calendar)
+    }
+
+    /// One case with the measure version it was opened or decided under (its form and materials).
+    pub fn case_with_version(&self, who: &Who, id: u64) -> Result<(CaseView, Option<MeasureVersion>)> {
+        let view = self.case_get(who, id)?;
+        let version = self.store.read()?.version(view.case.measure_id, view.case.version)?;
+        Ok((view, version))
+    }
+
+    fn case_view(&self, tx: &ReadTx, case: Case, calendar: &WorkCalendar) -> Result<CaseView> {
+        let today = self.today();
+        let budget = tx
+            .measure(case.measure_id)?
+            .and_then(|m| m.published)
+            .and_then(|v| tx.version(case.measure_id, v).ok().flatten())
+            .and_then(|v| v.spec.budget);
+        let spent = tx.spent(case.measure_id)?;
+        let stage = case.current_stage();
+        Ok(CaseView {
+            state_label: case.state.label(),
+            stage_name: stage.map(|s| s.name.clone()),
+            due: stage.and_then(|s| s.due),
+            days_left: case.days_left(today, calendar),
+            overdue: case.overdue(today),
+            next_step: case.next_step(),
+            budget_left: budget.map(|b| Money(b.fen() - spent)),
+            case,
+        })
+    }
+
+    /// An entity's cases, newest first.
+    pub fn cases_of_entity(&self, who: &Who, credit_code: &str) -> Result<Vec<CaseView>> {
+        let code = credit_code.trim().to_ascii_uppercase();
+        let tx = self.store.read()?;
+        let Some(id) = tx.entity_id_by_code(&code)? else {
+            return Err(ServiceError::NotFound(format!("统一社会信用代码为 {code} 的经营主体不存在")));
+        };
+        let calendar = self.calendar()?;
+        let cases = tx.cases_of_entity(id)?;
+        cases.into_iter().filter(|c| may_see(who, c)).map(|c| self.case_view(&tx, c, &calendar)).collect()
+    }
+
+    /// Open cases `who` may see — a department's review queue, a supervisor's or specialist's
+    /// region — the most urgent first.
+    pub fn case_queue(&self, who: &Who) -> Result<Vec<CaseView>> {
+        let tx = self.store.read()?;
+        let department = match who.role {
+            Some(Role::Reviewer | Role::Publisher) => match who.department.as_deref() {
+                Some(d) => Some(d),
+                None => return Ok(Vec::new()),
+            },
+            _ => None,
+        };
+        let calendar = self.calendar()?;
+        let mut views: Vec<CaseView> = tx
+            .open_cases(department)?
+            .into_iter()
+            .filter(|c| may_see(who, c))
+            .map(|c| self.case_view(&tx, c, &calendar))
+            .collect::<Result<_>>()?;
+        views.sort_by_key(|v| (v.days_left.unwrap_or(i64::MAX), v.case.id));
+        Ok(views)
+    }
+
+    /// The entity's inbox, newest first, and how many are unread.
+    pub fn inbox(&self, credit_code: &str, limit: usize) -> Result<(Vec<Message>, usize)> {
+        let tx = self.store.read()?;
+        let Some(id) = tx.entity_id_by_code(credit_code)? else { return Ok((Vec::new(), 0)) };
+        let all = tx.messages(id, usize::MAX)?;
+        let unread = all.iter().filter(|m| m.read_at.is_none()).count();
+        Ok((all.into_iter().take(limit).collect(), unread))
+    }
+
+    /// Marks a message read (once; audited like every change).
+    pub fn inbox_read(&self, who: &Who, credit_code: &str, message: u64) -> Result<Message> {
+        let tx = self.store.write()?;
+        let id = tx
+            .entity_id_by_code(credit_code)?
+            .ok_or_else(|| ServiceError::NotFound(format!("经营主体 {credit_code} 不存在")))?;
+        let mut m =
+            tx.message(id, message)?.ok_or_else(|| ServiceError::NotFound(format!("消息 #{message} 不存在")))?;
+        if m.read_at.is_none() {
+            m.read_at = Some(Timestamp::now());
+            tx.put_message(&m)?;
+            tx.audit(who, "inbox.read", &format!("entity:{credit_code}"), &format!("message #{message}"))?;
+            tx.commit()?;
+        }
+        Ok(m)
+    }
+}

@@ -1,0 +1,213 @@
+//! Case attachments: the bytes live on disk beside the redb file, named by their SHA-256
+//! (`files/ab/abcdef…`), so the same file uploaded twice is stored once; the case keeps the
+//! name, type, size and hash. The type is read from the content, never from the name.
+
+use std::path::PathBuf;
+
+use sha2::{Digest, Sha256};
+
+use super::cases::may_see;
+use super::{Result, Service, ServiceError};
+use crate::model::case::{CaseFile, CaseState};
+use crate::model::{Timestamp, Vocabulary};
+use crate::store::digest;
+
+/// The largest attachment accepted.
+pub const MAX_FILE_BYTES: usize = 20 * 1024 * 1024;
+/// The most attachments one case may hold.
+pub const MAX_FILES_PER_CASE: usize = 30;
+
+/// The content type of an accepted file, from its first bytes: PDF, PNG, JPEG, OFD and the
+/// zip-based office formats (docx, xlsx). Anything else is refused.
+pub fn sniff(bytes: &[u8], name: &str) -> Option<&'static str> {
+    let lower = name.to_ascii_lowercase();
+    if bytes.starts_with(b"%PDF-") {
+        Some("application/pdf")
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else if bytes.starts_with(b"PK\x03\x04") {
+        // A zip container: the name says which office format it claims to be.
+        Some(if lower.ends_with(".docx") {
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+        } else if lower.ends_with(".xlsx") {
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        } else if lower.ends_with(".ofd") {
+            "application/ofd"
+        } else {
+            "application/zip"
+        })
+    } else {
+        None
+    }
+}
+
+/// A file name safe to keep and show: no path, no control characters, at most 120 characters.
+fn clean_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or("");
+    let cleaned: String = base.chars().filter(|c| !c.is_control()).take(120).collect();
+    if cleaned.trim().is_empty() { "附件".to_string() } else { cleaned.trim().to_string() }
+}
+
+impl Service {
+    fn files_dir(&self) -> PathBuf {
+        self.store.path().parent().map_or_else(|| PathBuf::from("files"), |d| d.join("files"))
+    }
+
+    fn file_path(&self, sha256: &str) -> PathBuf {
+        self.files_dir().join(sha256.get(..2).unwrap_or("00")).join(sha256)
+    }
+
+    /// Attaches a file to a case (draft or returned for supplement) for a material or a file
+    /// field of the form.
+    pub fn case_attach(
+        &self,
+        who: &crate::model::Who,
+        id: u64,
+        slot: &str,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<CaseFile> {
+        let slot = slot.trim();
+        if bytes.is_empty() {
+            return Err(ServiceError::invalid("file", "文件是空的，请重新选择"));
+        }
+        if bytes.len() > MAX_FILE_BYTES {
+            return Err(ServiceError::invalid(
+                "file",
+                format!("文件过大：单个附件最大 {} MB", MAX_FILE_BYTES / 1024 / 1024),
+            ));
+        }
+        let Some(content_type) = sniff(bytes, name) else {
+            return Err(ServiceError::invalid(
+                "file",
+                "文件类型不支持：请上传 PDF、JPG、PNG、OFD 或 Word/Excel（docx/xlsx）文件（按文件内容识别，改扩展名无效）",
+            ));
+        };
+        let sha256: String = Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect();
+        let tx = self.store.write()?;
+        let before = tx.case(id)?.ok_or_else(|| ServiceError::NotFound(format!("办件 #{id} 不存在")))?;
+        self.check_applicant(who, &before)?;
+        if !matches!(before.state, CaseState::Draft | CaseState::Returned) {
+            return Err(ServiceError::Conflict(format!(
+                "办件 #{id} 当前为「{}」，不能再上传附件",
+                before.state.label()
+            )));
+        }
+        let version = tx
+            .version(before.measure_id, before.version)?
+            .ok_or_else(|| ServiceError::Internal(format!("case {id} names a missing version")))?;
+        let known = version.spec.materials.iter().any(|m| m == slot)
+            || version.spec.form_fields.iter().any(|f| f.kind == "file" && f.key == slot)
+            || slot == "其他材料";
+        if !known {
+            return Err(ServiceError::invalid("slot", format!("「{slot}」不是此事项要求的申报材料")));
+        }
+        if before.files.len() >= MAX_FILES_PER_CASE {
+            return Err(ServiceError::invalid(
+                "file",
+                format!("每个办件最多 {MAX_FILES_PER_CASE} 个附件，请先删除不需要的"),
+            ));
+        }
+        // The bytes first (content-addressed, so a retry or a duplicate is harmless); the
+        // record only once they are safely on disk.
+        let path = self.file_path(&sha256);
+        if !path.exists() {
+            let io = |e: std::io::Error| ServiceError::Internal(format!("cannot store attachment: {e}"));
+            let dir = path.parent().ok_or_else(|| ServiceError::Internal("attachment path".into()))?;
+            std::fs::create_dir_all(dir).map_err(io)?;
+            let tmp = dir.join(format!("{sha256}.part"));
+            std::fs::write(&tmp, bytes).map_err(io)?;
+            std::fs::rename(&tmp, &path).map_err(io)?;
+        }
+        let file = CaseFile {
+            slot: slot.to_string(),
+            name: clean_name(name),
+            content_type: content_type.to_string(),
+            size: bytes.len() as u64,
+            sha256,
+            uploaded_at: Timestamp::now(),
+        };
+        let mut case = before.clone();
+        case.files.push(file.clone());
+        case.updated_at = file.uploaded_at;
+        tx.put_case(&case, Some(&before))?;
+        tx.audit_change(
+            who,
+            "case.attach",
+            &format!("case:{id}"),
+            &format!("{slot}: {} ({} bytes, sha256 {})", file.name, file.size, file.sha256),
+            Some(digest(&before)?),
+            Some(digest(&case)?),
+        )?;
+        tx.commit()?;
+        Ok(file)
+    }
+
+    /// Removes an attachment from a case still being prepared (the bytes stay: another case
+    /// may hold the same file, and what was once attached is evidence).
+    pub fn case_detach(&self, who: &crate::model::Who, id: u64, index: usize) -> Result<()> {
+        let tx = self.store.write()?;
+        let before = tx.case(id)?.ok_or_else(|| ServiceError::NotFound(format!("办件 #{id} 不存在")))?;
+        self.check_applicant(who, &before)?;
+        if !matches!(before.state, CaseState::Draft | CaseState::Returned) {
+            return Err(ServiceError::Conflict(format!("办件 #{id} 当前为「{}」，不能删除附件", before.state.label())));
+        }
+        let mut case = before.clone();
+        if index >= case.files.len() {
+            return Err(ServiceError::NotFound(format!("办件 #{id} 没有第 {} 个附件", index + 1)));
+        }
+        let removed = case.files.remove(index);
+        tx.put_case(&case, Some(&before))?;
+        let detail = format!("{}: {} (sha256 {})", removed.slot, removed.name, removed.sha256);
+        tx.audit_change(
+            who,
+            "case.detach",
+            &format!("case:{id}"),
+            &detail,
+            Some(digest(&before)?),
+            Some(digest(&case)?),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// An attachment's record and bytes, for those who may see the case; the bytes are checked
+    /// against their hash.
+    pub fn case_file(&self, who: &crate::model::Who, id: u64, index: usize) -> Result<(CaseFile, Vec<u8>)> {
+        let case = self.store.read()?.case(id)?.ok_or_else(|| ServiceError::NotFound(format!("办件 #{id} 不存在")))?;
+        if !may_see(who, &case) {
+            return Err(ServiceError::Forbidden(format!("无权查看办件 #{id}")));
+        }
+        let file = case
+            .files
+            .get(index)
+            .cloned()
+            .ok_or_else(|| ServiceError::NotFound(format!("办件 #{id} 没有第 {} 个附件", index + 1)))?;
+        let bytes = std::fs::read(self.file_path(&file.sha256))
+            .map_err(|e| ServiceError::Internal(format!("attachment {} is missing on disk: {e}", file.sha256)))?;
+        let sha: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        if sha != file.sha256 {
+            return Err(ServiceError::Internal(format!("attachment {} was changed on disk", file.sha256)));
+        }
+        Ok((file, bytes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_type_comes_from_the_content() {
+        assert_eq!(sniff(b"%PDF-1.7\n...", "a.pdf"), Some("application/pdf"));
+        assert_eq!(sniff(b"%PDF-1.7\n...", "renamed.jpg"), Some("application/pdf"));
+        assert_eq!(sniff(b"MZ\x90\x00 an executable", "invoice.pdf"), None);
+        assert_eq!(sniff(&[0xFF, 0xD8, 0xFF, 0xE0], "x"), Some("image/jpeg"));
+        assert_eq!(sniff(b"PK\x03\x04....", "审计报告.docx").map(|t| t.contains("wordprocessing")), Some(true));
+        assert_eq!(clean_name("../../etc/passwd"), "passwd");
+        assert_eq!(clean_name("C:\\票据\\发票.pdf"), "发票.pdf");
+        assert_eq!(clean_name(""), "附件");
+    }
+}

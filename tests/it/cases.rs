@@ -1,0 +1,308 @@
+//! Cases through the API and the pages: apply with materials, submission freezes the data,
+//! review stage by stage with a return for supplement, the instant decision, the budget
+//! queue, the inbox, and who may see and decide which case.
+
+use axum::http::StatusCode;
+use huiqi::model::{Capacity, Role, Who};
+use serde_json::{Value, json};
+
+use crate::common::{PASSWORD, TestApp, credit_code};
+
+const DEPT: &str = "哈尔滨市科学技术局";
+const PDF: &[u8] = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n";
+
+struct Fixture {
+    app: TestApp,
+    /// The enterprise bound to entity 1; `other` is bound to entity 2.
+    enterprise: String,
+    other: String,
+    reviewer: String,
+    reviewer2: String,
+    publisher: String,
+    admin: String,
+    code: String,
+}
+
+fn measure(name: &str, mode: &str, budget: Option<f64>) -> Value {
+    json!({
+        "name": name,
+        "category": "subsidy",
+        "department": DEPT,
+        "mode": mode,
+        "amount": "min(rd_expense * 0.1, 30)",
+        "cap": 30,
+        "budget": budget,
+        "window_start": "2026-01-01",
+        "window_end": "2026-12-31",
+        "conditions": [{"label": "无失信记录", "expr": "!dishonest"}],
+        "materials": ["营业执照复印件", "无需提交材料（系统核验纳税数据）"],
+        "form_fields": [
+            {"key": "contact", "label": "联系人", "kind": "text", "required": true},
+            {"key": "employees", "label": "从业人数", "kind": "number", "required": false}
+        ],
+        "review_stages": if mode == "apply" { json!([{"name": "受理", "days": 2}, {"name": "审定", "days": 5}]) } else { json!([]) },
+        "publicity_days": 5,
+        "contact": "0451-86612345"
+    })
+}
+
+async fn publish(app: &TestApp, token: &str, policy: u64, body: Value) -> u64 {
+    let r = app.json("POST", &format!("/api/v1/policies/{policy}/measures"), Some(token), body).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let id = r.json()["measure_id"].as_u64().unwrap();
+    let r = app.json("POST", &format!("/api/v1/measures/{id}/publish"), Some(token), json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    id
+}
+
+async fn fixture() -> (Fixture, u64, u64, u64) {
+    let app = TestApp::new();
+    let admin = app.admin_token();
+    for (n, rd) in [(1, 200.0), (2, 150.0)] {
+        let body = json!({"name": format!("测试企业{n}"), "region": "230102", "industry": "C3911",
+            "employees": 80, "revenue": 2000, "rd_expense": rd, "dishonest": false});
+        let r = app.json("PUT", &format!("/api/v1/entities/{}", credit_code(n)), Some(&admin), body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    }
+    let publisher = app.publisher_token("keji", DEPT);
+    let policy = json!({"title": "科技创新若干措施", "doc_number": "哈科规〔2026〕1号", "level": "municipal",
+        "department": DEPT, "issue_date": "2026-01-01", "valid_from": "2026-01-01", "valid_until": "2027-12-31",
+        "text": "第一条", "interpretation": "", "tags": []});
+    let r = app.json("POST", "/api/v1/policies", Some(&publisher), policy).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let policy = r.json()["id"].as_u64().unwrap();
+    let apply = publish(&app, &publisher, policy, measure("研发费用补助", "apply", None)).await;
+    let instant = publish(&app, &publisher, policy, measure("研发奖励（即申即享）", "instant", None)).await;
+    let small = publish(&app, &publisher, policy, measure("小额补助", "apply", Some(25.0))).await;
+    let enterprise = app.token("qiye", Role::Enterprise, None);
+    let other = app.token("qiye2", Role::Enterprise, None);
+    let system = Who::system("test");
+    app.auth().binding_grant(&system, "qiye", &credit_code(1), Capacity::LegalRep).unwrap();
+    app.auth().binding_grant(&system, "qiye2", &credit_code(2), Capacity::LegalRep).unwrap();
+    let reviewer = app.token("shenhe", Role::Reviewer, Some(DEPT));
+    let reviewer2 = app.token("renshe", Role::Reviewer, Some("哈尔滨市人力资源和社会保障局"));
+    let f = Fixture { app, enterprise, other, reviewer, reviewer2, publisher, admin, code: credit_code(1) };
+    (f, apply, instant, small)
+}
+
+impl Fixture {
+    async fn call(&self, method: &str, uri: &str, token: &str, body: Value) -> crate::common::Reply {
+        self.app.json(method, uri, Some(token), body).await
+    }
+
+    async fn open(&self, token: &str, code: &str, measure: u64) -> crate::common::Reply {
+        self.call("POST", "/api/v1/cases", token, json!({"credit_code": code, "measure_id": measure})).await
+    }
+}
+
+#[tokio::test]
+async fn an_application_goes_through_return_and_every_stage_to_approval() {
+    let (f, apply, _, _) = fixture().await;
+    // A draft, prefilled from the entity library.
+    let r = f.open(&f.enterprise, &f.code, apply).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let case = r.json();
+    let id = case["id"].as_u64().unwrap();
+    assert_eq!(case["state"], "draft");
+    assert_eq!(case["form"]["employees"], "80");
+    // Opening again returns the same case.
+    assert_eq!(f.open(&f.enterprise, &f.code, apply).await.json()["id"], id);
+
+    // Submission needs the required field and the material (not the one the system checks).
+    let r = f.call("POST", &format!("/api/v1/cases/{id}/submit"), &f.enterprise, json!({})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    let msg = r.json()["error"].as_str().unwrap().to_string();
+    assert!(msg.contains("联系人") && msg.contains("营业执照复印件") && !msg.contains("系统核验"), "{msg}");
+    // A file whose content is not a document is refused whatever its name.
+    let slot = "营业执照复印件";
+    let uri = format!("/api/v1/cases/{id}/files?slot={}&name=licence.pdf", huiqi::http::pages::url_encode(slot));
+    let r = f.app.post_bytes(&uri, &f.enterprise, b"MZ\x90\x00not a pdf".to_vec()).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    assert!(r.text().contains("文件类型不支持"));
+    let r = f.app.post_bytes(&uri, &f.enterprise, PDF.to_vec()).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    assert_eq!(r.json()["content_type"], "application/pdf");
+    // Another enterprise cannot add to this case.
+    assert_eq!(f.app.post_bytes(&uri, &f.other, PDF.to_vec()).await.status, StatusCode::FORBIDDEN);
+
+    let r = f
+        .call(
+            "POST",
+            &format!("/api/v1/cases/{id}/submit"),
+            &f.enterprise,
+            json!({"form": {"contact": "张三", "employees": "80"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let case = r.json();
+    assert_eq!(case["state"], "in_review");
+    assert_eq!(case["frozen"]["outcome"], "eligible");
+    assert_eq!(case["frozen"]["amount"], 20_000_000, "min(200 × 0.1, 30) = 20 万元, in fen");
+    assert_eq!(case["stages"][0]["started"], crate::common::TODAY);
+
+    // Later edits of the entity never change what was frozen.
+    let uri = format!("/api/v1/entities/{}", f.code);
+    assert_eq!(f.call("PUT", &uri, &f.admin, json!({"rd_expense": 10})).await.status, StatusCode::OK);
+
+    // Scope: another enterprise and another department see nothing, decide nothing.
+    let show = format!("/api/v1/cases/{id}");
+    assert_eq!(f.app.get_as(&show, &f.other).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(f.app.get_as(&show, &f.reviewer2).await.status, StatusCode::FORBIDDEN);
+    let decide = format!("/api/v1/cases/{id}/decide");
+    let r = f.call("POST", &decide, &f.reviewer2, json!({"action": "approve"})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
+    // The enterprise may not decide its own case; a publisher is not this stage's role.
+    assert_eq!(
+        f.call("POST", &decide, &f.enterprise, json!({"action": "approve"})).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(f.call("POST", &decide, &f.publisher, json!({"action": "approve"})).await.status, StatusCode::CONFLICT);
+
+    // The reviewer returns it: a reason is required; the clock stops; the enterprise is told.
+    let r = f.call("POST", &decide, &f.reviewer, json!({"action": "return"})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = f.call("POST", &decide, &f.reviewer, json!({"action": "return", "reason": "执照复印件不清晰"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["state"], "returned");
+    assert_eq!(r.json()["due"], Value::Null);
+    let inbox = f.app.get_as(&format!("/api/v1/my/entities/{}/inbox", f.code), &f.enterprise).await.json();
+    let newest = &inbox["messages"][0];
+    assert!(newest["body"].as_str().unwrap().contains("执照复印件不清晰"), "{newest}");
+    assert!(inbox["unread"].as_u64().unwrap() >= 2);
+
+    // Resubmitted, then approved at both stages with the frozen amount.
+    let r = f
+        .call("POST", &format!("/api/v1/cases/{id}/submit"), &f.enterprise, json!({"form": {"contact": "李四"}}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["state"], "in_review");
+    for stage in ["受理", "审定"] {
+        let r = f.call("POST", &decide, &f.reviewer, json!({"action": "approve", "reason": "同意"})).await;
+        assert_eq!(r.status, StatusCode::OK, "{stage}: {}", r.text());
+    }
+    let case = f.app.get_as(&show, &f.enterprise).await.json();
+    assert_eq!(case["state"], "approved");
+    assert_eq!(case["approved_amount"], 20_000_000);
+    // The research expense as it was at submission (the library now says 10).
+    assert_eq!(case["frozen"]["values"][0], json!(["rd_expense", "研发费用", "200 万元"]));
+    assert_eq!(case["form"]["contact"], "李四");
+    assert_eq!(case["frozen"]["form"]["contact"], "张三");
+    // Approved once: no second application for the same measure.
+    assert_eq!(f.open(&f.enterprise, &f.code, apply).await.status, StatusCode::CONFLICT);
+    // Every move is in the audit trail.
+    let actions: Vec<String> = f.app.svc().audit_tail(50).unwrap().into_iter().map(|a| a.action).collect();
+    for a in ["case.create", "case.attach", "case.submit", "case.return", "case.resubmit", "case.approve"] {
+        assert!(actions.iter().any(|x| x == a), "{a} in {actions:?}");
+    }
+    // The attachment downloads intact for the reviewer.
+    let r = f.app.get_as(&format!("/api/v1/cases/{id}/files/0"), &f.reviewer).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body, PDF);
+}
+
+#[tokio::test]
+async fn an_instant_case_is_decided_at_once_and_a_short_budget_queues() {
+    let (f, _, instant, small) = fixture().await;
+    let slot = huiqi::http::pages::url_encode("营业执照复印件");
+    for measure in [instant, small] {
+        for (token, code) in [(&f.enterprise, credit_code(1)), (&f.other, credit_code(2))] {
+            let id = f.open(token, &code, measure).await.json()["id"].as_u64().unwrap();
+            let uri = format!("/api/v1/cases/{id}/files?slot={slot}&name=a.pdf");
+            assert_eq!(f.app.post_bytes(&uri, token, PDF.to_vec()).await.status, StatusCode::CREATED);
+            let r = f
+                .call("POST", &format!("/api/v1/cases/{id}/submit"), token, json!({"form": {"contact": "王五"}}))
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+            if measure == instant {
+                assert_eq!(r.json()["state"], "approved", "decided at once: {}", r.text());
+                continue;
+            }
+            for _ in 0..2 {
+                let decide = format!("/api/v1/cases/{id}/decide");
+                let r = f.call("POST", &decide, &f.reviewer, json!({"action": "approve"})).await;
+                assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+            }
+        }
+    }
+    // The small measure has 25 万元: the first case (20) fits, the second (15) waits.
+    let queue = f.app.get_as("/api/v1/cases", &f.reviewer).await.json();
+    let waiting: Vec<&Value> =
+        queue["cases"].as_array().unwrap().iter().filter(|c| c["state"] == "awaiting_budget").collect();
+    assert_eq!(waiting.len(), 1, "{queue}");
+    assert_eq!(waiting[0]["budget_left"], 5_000_000);
+    let id = waiting[0]["id"].as_u64().unwrap();
+    let r = f.call("POST", &format!("/api/v1/cases/{id}/release"), &f.reviewer, json!({})).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "the budget still does not allow it: {}", r.text());
+    // The department raises the budget in a new version; the case can now be approved.
+    let mut body = measure("小额补助", "apply", Some(40.0));
+    body["name"] = json!("小额补助");
+    let r = f.call("PUT", &format!("/api/v1/measures/{small}"), &f.publisher, body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let r = f.call("POST", &format!("/api/v1/measures/{small}/publish"), &f.publisher, json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let r = f.call("POST", &format!("/api/v1/cases/{id}/release"), &f.reviewer, json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["state"], "approved");
+    assert_eq!(f.app.svc().store.read().unwrap().spent(small).unwrap(), 35_000_000);
+}
+
+#[tokio::test]
+async fn the_pages_let_an_enterprise_apply_and_a_reviewer_decide() {
+    let (f, apply, _, _) = fixture().await;
+    let ent = f.app.sign_in_existing("qiye", PASSWORD).await;
+    // The enterprise's page offers the open measure; applying opens the case page.
+    let page = f.app.page(&ent.cookie, &format!("/my/entities/{}", f.code)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text().contains("研发费用补助") && page.text().contains("在线申报"), "the apply button");
+    let r = f
+        .app
+        .form(
+            &ent,
+            &format!("/my/entities/{}/apply", f.code),
+            &[("csrf", &ent.csrf), ("measure_id", &apply.to_string())],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    let case_path = r.location();
+    let id: u64 = case_path.trim_start_matches("/cases/").parse().unwrap();
+    // Submitting without the material shows the form again with the reason and what was typed.
+    let r = f.app.form(&ent, &format!("/cases/{id}/submit"), &[("csrf", &ent.csrf), ("form.contact", "赵六")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().contains("请上传申报材料「营业执照复印件」") && r.text().contains("赵六"));
+    // The draft kept the contact.
+    let case = f.app.svc().case_get(&Who::system("test"), id).unwrap().case;
+    assert_eq!(case.form["contact"], "赵六");
+    let uri = format!("/api/v1/cases/{id}/files?slot={}&name=a.pdf", huiqi::http::pages::url_encode("营业执照复印件"));
+    assert_eq!(f.app.post_bytes(&uri, &f.enterprise, PDF.to_vec()).await.status, StatusCode::CREATED);
+    let r = f.app.form(&ent, &format!("/cases/{id}/submit"), &[("csrf", &ent.csrf), ("form.contact", "赵六")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+
+    // The reviewer's queue lists it; the case page offers the decision.
+    let rev = f.app.sign_in_existing("shenhe", PASSWORD).await;
+    let queue = f.app.page(&rev.cookie, "/staff/cases").await;
+    assert!(queue.text().contains(&format!("/cases/{id}")), "in the queue");
+    let page = f.app.page(&rev.cookie, &case_path).await;
+    assert!(page.text().contains("id=\"approve\""), "decision buttons");
+    let r = f.app.form(&rev, &format!("/cases/{id}/decide"), &[("csrf", &rev.csrf), ("action", "reject")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().contains("必须填写理由"));
+    let r = f
+        .app
+        .form(
+            &rev,
+            &format!("/cases/{id}/decide"),
+            &[("csrf", &rev.csrf), ("action", "reject"), ("reason", "研发费用归集不规范")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    // The enterprise sees the outcome and the reason, with the department (not a person) acting.
+    let page = f.app.page(&ent.cookie, &case_path).await.text();
+    assert!(page.contains("未通过") && page.contains("研发费用归集不规范"));
+    assert!(!page.contains("shenhe"), "the reviewer's account name is not shown to the enterprise");
+    let inbox = f.app.page(&ent.cookie, &format!("/my/entities/{}/inbox", f.code)).await.text();
+    assert!(inbox.contains("办件进度：研发费用补助"));
+    // Another enterprise cannot open the case page.
+    f.app.account("qiye3", Role::Enterprise, None);
+    let stranger = f.app.sign_in_existing("qiye3", PASSWORD).await;
+    assert_eq!(f.app.page(&stranger.cookie, &case_path).await.status, StatusCode::FORBIDDEN);
+}
