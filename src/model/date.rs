@@ -201,6 +201,11 @@ impl Clock {
         Timestamp(Timestamp::now().0 + self.shift_ms.load(std::sync::atomic::Ordering::Relaxed))
     }
 
+    /// Whole days this clock has been moved forward (for a fixed "today" in tests and demos).
+    pub fn shifted_days(&self) -> i32 {
+        (self.shift_ms.load(std::sync::atomic::Ordering::Relaxed) / DAY_MS) as i32
+    }
+
     /// Moves this clock (and every clone of it) forward.
     pub fn advance(&self, seconds: i64) {
         self.shift_ms.fetch_add(seconds * 1000, std::sync::atomic::Ordering::Relaxed);

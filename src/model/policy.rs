@@ -355,6 +355,69 @@ pub struct MeasureVersion {
     pub published_at: Option<Timestamp>,
     #[serde(default)]
     pub published_by: Option<String>,
+    /// Everyone who wrote this version while it was a draft: none of them may approve it.
+    #[serde(default)]
+    pub editors: Vec<String>,
+    /// A pending request to publish this draft (四眼原则: another person approves).
+    #[serde(default)]
+    pub request: Option<PublicationRequest>,
+    /// The last request refused, and why.
+    #[serde(default)]
+    pub refusal: Option<Refusal>,
+    /// Approved to take effect on a later day; the sweep publishes it then.
+    #[serde(default)]
+    pub scheduled: Option<Scheduled>,
+}
+
+impl MeasureVersion {
+    /// A new draft written by `by`.
+    pub fn draft(measure_id: u64, version: u32, spec: MeasureSpec, by: &str, now: Timestamp) -> MeasureVersion {
+        MeasureVersion {
+            measure_id,
+            version,
+            status: VersionStatus::Draft,
+            spec,
+            created_at: now,
+            created_by: by.to_string(),
+            published_at: None,
+            published_by: None,
+            editors: vec![by.to_string()],
+            request: None,
+            refusal: None,
+            scheduled: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicationRequest {
+    pub by: String,
+    pub at: Timestamp,
+    /// The day it is to take effect; `None` is as soon as it is approved.
+    pub publish_on: Option<Date>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    pub by: String,
+    pub at: Timestamp,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scheduled {
+    pub approved_by: String,
+    pub at: Timestamp,
+    pub on: Date,
+}
+
+/// A published measure taken back, with the reason the public sees.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Withdrawal {
+    pub by: String,
+    pub at: Timestamp,
+    pub on: Date,
+    pub reason: String,
 }
 
 /// The measure itself: which policy it belongs to and where its versions stand.
@@ -367,9 +430,24 @@ pub struct Measure {
     /// The version in force, if any has been published.
     pub published: Option<u32>,
     pub created_at: Timestamp,
+    /// Set when the department withdrew the measure (it is then matched and applied for no more).
+    #[serde(default)]
+    pub withdrawn: Option<Withdrawal>,
+    /// Days before the window or validity ends for which the department has been warned (30, 7).
+    #[serde(default)]
+    pub warned: Vec<u32>,
 }
 
 impl Measure {
+    pub fn new(id: u64, policy_id: u64, now: Timestamp) -> Measure {
+        Measure { id, policy_id, latest: 1, published: None, created_at: now, withdrawn: None, warned: Vec::new() }
+    }
+
+    /// Published and not withdrawn: matched, pushed and open to applications.
+    pub fn in_force(&self) -> bool {
+        self.published.is_some() && self.withdrawn.is_none()
+    }
+
     pub fn has_draft(&self) -> bool {
         self.published != Some(self.latest)
     }

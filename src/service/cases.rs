@@ -174,6 +174,9 @@ impl Service {
     fn published(tx: &ReadTx, measure_id: u64) -> Result<(Measure, MeasureVersion)> {
         let missing = || ServiceError::NotFound(format!("政策事项 #{measure_id} 不存在或尚未发布"));
         let measure = tx.measure(measure_id)?.ok_or_else(missing)?;
+        if let Some(w) = &measure.withdrawn {
+            return Err(ServiceError::Conflict(format!("政策事项 #{measure_id} 已于 {} 撤回：{}", w.on, w.reason)));
+        }
         let number = measure.published.ok_or_else(missing)?;
         let version = tx.version(measure_id, number)?.ok_or_else(missing)?;
         Ok((measure, version))

@@ -152,23 +152,13 @@ impl Service {
         tx.put_policy(&policy)?;
         for i in 0..count {
             let spec = crate::seed::measures::measure(seed, i);
-            let measure = Measure {
-                id: tx.next_id("measure")?,
-                policy_id: policy.id,
-                latest: 1,
-                published: Some(1),
-                created_at: now,
-            };
+            let measure = Measure { published: Some(1), ..Measure::new(tx.next_id("measure")?, policy.id, now) };
             tx.put_measure(&measure)?;
             tx.put_version(&MeasureVersion {
-                measure_id: measure.id,
-                version: 1,
                 status: VersionStatus::Published,
-                spec,
-                created_at: now,
-                created_by: "bench".into(),
                 published_at: Some(now),
                 published_by: Some("bench".into()),
+                ..MeasureVersion::draft(measure.id, 1, spec, "bench", now)
             })?;
         }
         tx.audit(&Who::system("bench"), "bench.measures", "policy", &format!("{count} generated measures"))?;

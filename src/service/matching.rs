@@ -497,7 +497,7 @@ impl Service {
         }
         let mut measures = BTreeMap::new();
         for m in tx.measures()? {
-            let Some(v) = m.published else { continue };
+            let Some(v) = m.published.filter(|_| m.withdrawn.is_none()) else { continue };
             let Some(version) = tx.version(m.id, v)? else { continue };
             match check_measure(&version.spec, &tags) {
                 Ok(rules) => {
@@ -741,6 +741,21 @@ impl Service {
             state.measures.insert(measure.id, Arc::new(compiled));
             state.engine = build_engine(&state.measures, &state.portrait, today);
             state.eligible.extend(staged);
+        })
+    }
+
+    /// Commits a withdrawal and takes the measure out of matching.
+    pub(crate) fn commit_withdraw(&self, tx: crate::store::WriteTx, measure_id: u64) -> Result<()> {
+        if !self.matching_loaded() {
+            tx.commit()?;
+            return Ok(());
+        }
+        let today = self.today();
+        let mut guard = self.matching_write();
+        Self::commit_with(tx, &mut guard, |state| {
+            state.measures.remove(&measure_id);
+            state.engine = build_engine(&state.measures, &state.portrait, today);
+            state.eligible.remove(&measure_id);
         })
     }
 

@@ -73,9 +73,13 @@ impl Service {
         self.matching.read().map(|g| g.is_some()).unwrap_or(false)
     }
 
-    /// The evaluation date: the configured one or today in China Standard Time.
+    /// The evaluation date: the configured one (moved on with the clock) or today in China
+    /// Standard Time by the clock.
     pub fn today(&self) -> Date {
-        self.config.today.unwrap_or_else(Date::today)
+        match self.config.today {
+            Some(d) => d.add_days(self.config.clock.shifted_days()),
+            None => self.config.clock.now().date_cst(),
+        }
     }
 
     /// Runs blocking service work off the async runtime.

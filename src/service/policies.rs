@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Result, Service, ServiceError};
+use crate::model::policy::{PublicationRequest, Refusal, Scheduled, Withdrawal};
 use crate::model::{
     Category, Date, Level, Measure, MeasureSpec, MeasureVersion, Mode, Policy, PolicyInput, Role, Timestamp,
     VersionStatus, Who,
@@ -48,6 +49,12 @@ pub struct MeasureView {
     pub published: Option<u32>,
     pub has_draft: bool,
     pub open_now: bool,
+    /// Set when the department withdrew the measure: who, when and why (shown publicly).
+    pub withdrawn: Option<Withdrawal>,
+    /// For staff: the draft's pending request, schedule or last refusal.
+    pub request: Option<PublicationRequest>,
+    pub scheduled: Option<Scheduled>,
+    pub refusal: Option<Refusal>,
     #[serde(flatten)]
     pub spec: MeasureSpec,
 }
@@ -92,7 +99,11 @@ fn view(tx: &ReadTx, measure: &Measure, audience: Audience, today: Date) -> Resu
         status: v.status,
         published: measure.published,
         has_draft: measure.has_draft(),
-        open_now: v.spec.open_on(today),
+        open_now: v.spec.open_on(today) && measure.withdrawn.is_none(),
+        withdrawn: measure.withdrawn.clone(),
+        request: v.request.clone(),
+        scheduled: v.scheduled.clone(),
+        refusal: v.refusal.clone(),
         spec: v.spec,
     }))
 }
@@ -266,17 +277,8 @@ impl Service {
             return Err(ServiceError::NotFound(format!("政策 #{policy_id} 不存在")));
         }
         let now = Timestamp::now();
-        let measure = Measure { id: tx.next_id("measure")?, policy_id, latest: 1, published: None, created_at: now };
-        let version = MeasureVersion {
-            measure_id: measure.id,
-            version: 1,
-            status: VersionStatus::Draft,
-            spec,
-            created_at: now,
-            created_by: who.name.clone(),
-            published_at: None,
-            published_by: None,
-        };
+        let measure = Measure::new(tx.next_id("measure")?, policy_id, now);
+        let version = MeasureVersion::draft(measure.id, 1, spec, &who.name, now);
         tx.put_measure(&measure)?;
         tx.put_version(&version)?;
         let target = format!("measure:{}", measure.id);
@@ -306,20 +308,24 @@ impl Service {
         }
         let now = Timestamp::now();
         let version = if latest.status == VersionStatus::Draft {
-            MeasureVersion { spec, created_at: now, created_by: who.name.clone(), ..latest }
-        } else {
-            measure.latest += 1;
-            tx.put_measure(&measure)?;
+            // An edit withdraws any request or schedule: what is approved is what was read.
+            let mut editors = latest.editors.clone();
+            if !editors.contains(&who.name) {
+                editors.push(who.name.clone());
+            }
             MeasureVersion {
-                measure_id: id,
-                version: measure.latest,
-                status: VersionStatus::Draft,
                 spec,
                 created_at: now,
                 created_by: who.name.clone(),
-                published_at: None,
-                published_by: None,
+                editors,
+                request: None,
+                scheduled: None,
+                ..latest
             }
+        } else {
+            measure.latest += 1;
+            tx.put_measure(&measure)?;
+            MeasureVersion::draft(id, measure.latest, spec, &who.name, now)
         };
         tx.put_version(&version)?;
         tx.audit_change(
@@ -334,24 +340,124 @@ impl Service {
         Ok(version)
     }
 
-    /// Freezes the draft as the version in force; the one before becomes superseded.
+    fn draft_of(tx: &WriteTx, measure: &Measure) -> Result<MeasureVersion> {
+        if !measure.has_draft() {
+            return Err(ServiceError::Conflict(format!(
+                "政策事项 #{} 没有待发布的草稿（当前版本 v{} 已发布）",
+                measure.id, measure.latest
+            )));
+        }
+        tx.version(measure.id, measure.latest)?
+            .ok_or_else(|| ServiceError::Internal(format!("measure {} has no version {}", measure.id, measure.latest)))
+    }
+
+    /// The drafter asks for publication, optionally from a later day; another person of the
+    /// department approves it (四眼原则).
+    pub fn measure_request_publication(&self, who: &Who, id: u64, publish_on: Option<Date>) -> Result<MeasureVersion> {
+        let today = self.today();
+        if publish_on.is_some_and(|d| d < today) {
+            return Err(ServiceError::invalid("publish_on", format!("生效日期不能早于今天（{today}）")));
+        }
+        let tx = self.store.write()?;
+        let measure = Self::measure_or_404(&tx, id)?;
+        let before = Self::draft_of(&tx, &measure)?;
+        check_department(who, &before.spec.department)?;
+        let mut spec = before.spec.clone();
+        spec.validate().map_err(ServiceError::Invalid)?;
+        self.rules_check(&spec)?;
+        let mut draft = before.clone();
+        draft.request = Some(PublicationRequest { by: who.name.clone(), at: Timestamp::now(), publish_on });
+        draft.refusal = None;
+        draft.scheduled = None;
+        tx.put_version(&draft)?;
+        let detail = format!(
+            "v{} {}{}",
+            draft.version,
+            draft.spec.name,
+            publish_on.map(|d| format!(" 生效日 {d}")).unwrap_or_default()
+        );
+        tx.audit_change(
+            who,
+            "measure.request_publication",
+            &format!("measure:{id}"),
+            &detail,
+            Some(digest(&before)?),
+            Some(digest(&draft)?),
+        )?;
+        tx.commit()?;
+        Ok(draft)
+    }
+
+    /// Refuses a request to publish, with the reason the drafter reads.
+    pub fn measure_refuse_publication(&self, who: &Who, id: u64, reason: &str) -> Result<MeasureVersion> {
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(ServiceError::invalid("reason", "退回发布申请时请写明理由"));
+        }
+        let tx = self.store.write()?;
+        let measure = Self::measure_or_404(&tx, id)?;
+        let before = Self::draft_of(&tx, &measure)?;
+        check_department(who, &before.spec.department)?;
+        if before.request.is_none() && before.scheduled.is_none() {
+            return Err(ServiceError::Conflict(format!("政策事项 #{id} 没有待审批的发布申请")));
+        }
+        let mut draft = before.clone();
+        draft.request = None;
+        draft.scheduled = None;
+        draft.refusal = Some(Refusal { by: who.name.clone(), at: Timestamp::now(), reason: reason.to_string() });
+        tx.put_version(&draft)?;
+        tx.audit_change(
+            who,
+            "measure.refuse_publication",
+            &format!("measure:{id}"),
+            reason,
+            Some(digest(&before)?),
+            Some(digest(&draft)?),
+        )?;
+        tx.commit()?;
+        Ok(draft)
+    }
+
+    /// Approves a requested draft: publishes it now, or schedules it for its day. Nobody
+    /// approves what they wrote or asked for. The program itself (the command line, the demo,
+    /// the scheduled sweep) publishes directly.
     pub fn measure_publish(&self, who: &Who, id: u64) -> Result<MeasureVersion> {
         let tx = self.store.write()?;
         let mut measure = Self::measure_or_404(&tx, id)?;
         if let Some(latest) = tx.version(id, measure.latest)? {
             check_department(who, &latest.spec.department)?;
         }
-        if !measure.has_draft() {
-            return Err(ServiceError::Conflict(format!(
-                "政策事项 #{id} 没有待发布的草稿（当前版本 v{} 已发布）",
-                measure.latest
-            )));
-        }
-        let mut draft = tx
-            .version(id, measure.latest)?
-            .ok_or_else(|| ServiceError::Internal(format!("measure {id} has no version {}", measure.latest)))?;
+        let mut draft = Self::draft_of(&tx, &measure)?;
         check_department(who, &draft.spec.department)?;
         let before_digest = digest(&draft)?;
+        if who.role.is_some() {
+            let Some(request) = draft.request.clone() else {
+                return Err(ServiceError::Conflict(format!(
+                    "政策事项 #{id} 尚未提交发布申请：请起草人先提交，再由本部门另一位工作人员审批发布"
+                )));
+            };
+            if draft.editors.contains(&who.name) || request.by == who.name {
+                return Err(ServiceError::Forbidden(
+                    "四眼原则：不能审批自己起草、修改或申请发布的草稿，请由本部门另一位工作人员审批".into(),
+                ));
+            }
+            if let Some(on) = request.publish_on.filter(|d| *d > self.today()) {
+                draft.request = None;
+                draft.scheduled = Some(Scheduled { approved_by: who.name.clone(), at: Timestamp::now(), on });
+                tx.put_version(&draft)?;
+                let detail = format!("v{} {} 将于 {on} 生效", draft.version, draft.spec.name);
+                tx.audit_change(
+                    who,
+                    "measure.schedule",
+                    &format!("measure:{id}"),
+                    &detail,
+                    Some(before_digest),
+                    Some(digest(&draft)?),
+                )?;
+                tx.commit()?;
+                return Ok(draft);
+            }
+        }
         let mut spec = draft.spec.clone();
         spec.validate().map_err(ServiceError::Invalid)?;
         self.rules_check(&spec)?;
@@ -361,10 +467,14 @@ impl Service {
             prev.status = VersionStatus::Superseded;
             tx.put_version(&prev)?;
         }
+        let approver = draft.scheduled.take().map_or_else(|| who.name.clone(), |s| s.approved_by);
         draft.status = VersionStatus::Published;
         draft.published_at = Some(Timestamp::now());
-        draft.published_by = Some(who.name.clone());
+        draft.published_by = Some(approver);
+        draft.request = None;
         measure.published = Some(draft.version);
+        measure.withdrawn = None;
+        measure.warned.clear();
         tx.put_version(&draft)?;
         tx.put_measure(&measure)?;
         tx.audit_change(
@@ -377,6 +487,77 @@ impl Service {
         )?;
         self.commit_publish(tx, &measure, &draft.spec, draft.version)?;
         Ok(draft)
+    }
+
+    /// Publishes the drafts whose scheduled day has come; returns how many.
+    pub fn publish_scheduled(&self) -> Result<usize> {
+        let today = self.today();
+        let due: Vec<u64> = {
+            let tx = self.store.read()?;
+            let mut ids = Vec::new();
+            for m in tx.measures()?.into_iter().filter(Measure::has_draft) {
+                if tx.version(m.id, m.latest)?.and_then(|v| v.scheduled).is_some_and(|s| s.on <= today) {
+                    ids.push(m.id);
+                }
+            }
+            ids
+        };
+        let system = Who::system("scheduled-publication");
+        for id in &due {
+            self.measure_publish(&system, *id)?;
+        }
+        Ok(due.len())
+    }
+
+    /// Drafts waiting for someone to approve their publication, in `who`'s department (all
+    /// for an account without one).
+    pub fn publication_queue(&self, who: &Who) -> Result<Vec<MeasureVersion>> {
+        let tx = self.store.read()?;
+        let mut out = Vec::new();
+        for m in tx.measures()?.into_iter().filter(Measure::has_draft) {
+            if let Some(v) = tx.version(m.id, m.latest)?
+                && (v.request.is_some() || v.scheduled.is_some())
+                && who.department.as_deref().is_none_or(|d| d == v.spec.department.trim())
+            {
+                out.push(v);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Takes a published measure back: no more matching, pushing or applications. The reason
+    /// is shown publicly. Cases already submitted go on.
+    pub fn measure_withdraw(&self, who: &Who, id: u64, reason: &str) -> Result<Measure> {
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(ServiceError::invalid("reason", "撤回政策事项时请写明理由，它会向社会公开"));
+        }
+        let tx = self.store.write()?;
+        let before = Self::measure_or_404(&tx, id)?;
+        let Some(number) = before.published.filter(|_| before.withdrawn.is_none()) else {
+            return Err(ServiceError::Conflict(format!("政策事项 #{id} 未发布或已撤回")));
+        };
+        if let Some(v) = tx.version(id, number)? {
+            check_department(who, &v.spec.department)?;
+        }
+        let mut measure = before.clone();
+        measure.withdrawn = Some(Withdrawal {
+            by: who.name.clone(),
+            at: Timestamp::now(),
+            on: self.today(),
+            reason: reason.to_string(),
+        });
+        tx.put_measure(&measure)?;
+        tx.audit_change(
+            who,
+            "measure.withdraw",
+            &format!("measure:{id}"),
+            reason,
+            Some(digest(&before)?),
+            Some(digest(&measure)?),
+        )?;
+        self.commit_withdraw(tx, id)?;
+        Ok(measure)
     }
 
     /// Throws away an unpublished draft that follows a published version.

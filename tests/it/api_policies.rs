@@ -107,10 +107,23 @@ async fn publish_freezes_and_amendments_are_new_versions() {
         .await;
     assert_eq!(r.json()["version"], 1);
 
-    let r = app.json("POST", &format!("/api/v1/measures/{id}/publish"), Some(&token), json!({})).await;
+    // Four eyes: nothing is published without a request, and never by its own drafter.
+    let publish = format!("/api/v1/measures/{id}/publish");
+    let r = app.json("POST", &publish, Some(&token), json!({})).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
+    let r = app.json("POST", &format!("/api/v1/measures/{id}/request-publication"), Some(&token), json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let r = app.json("POST", &publish, Some(&token), json!({})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
+    assert!(r.text().contains("四眼原则"));
+    let elsewhere = app.publisher_token("renshe", "哈尔滨市人力资源和社会保障局");
+    assert_eq!(app.json("POST", &publish, Some(&elsewhere), json!({})).await.status, StatusCode::FORBIDDEN);
+    let colleague = app.publisher_token("colleague", "哈尔滨市科学技术局");
+    let r = app.json("POST", &publish, Some(&colleague), json!({})).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert_eq!(r.json()["status"], "published");
-    let r = app.json("POST", &format!("/api/v1/measures/{id}/publish"), Some(&token), json!({})).await;
+    assert_eq!(r.json()["published_by"], "colleague");
+    let r = app.json("POST", &publish, Some(&colleague), json!({})).await;
     assert_eq!(r.status, StatusCode::CONFLICT, "nothing left to publish");
 
     let public = app.get(&format!("/api/v1/measures/{id}")).await.json();
@@ -125,7 +138,7 @@ async fn publish_freezes_and_amendments_are_new_versions() {
     let staff_view = app.get_as(&format!("/api/v1/measures/{id}?drafts=true"), &token).await.json();
     assert_eq!(staff_view["measure"]["cap"], 20.0);
 
-    app.json("POST", &format!("/api/v1/measures/{id}/publish"), Some(&token), json!({})).await;
+    assert_eq!(app.publish(&token, id).await.status, StatusCode::OK);
     let versions = app.get(&format!("/api/v1/measures/{id}/versions")).await.json();
     let versions = versions.as_array().unwrap();
     assert_eq!(versions.len(), 2);
@@ -213,4 +226,73 @@ async fn catalog_lists_every_field() {
         (rd["label"].as_str(), rd["unit"].as_str(), rd["derived"].as_bool()),
         (Some("研发投入占比"), Some("%"), Some(true))
     );
+}
+
+#[tokio::test]
+async fn publication_can_be_refused_scheduled_and_withdrawn() {
+    let app = TestApp::new();
+    let token = app.publisher_token("clerk", "哈尔滨市科学技术局");
+    let colleague = app.publisher_token("colleague", "哈尔滨市科学技术局");
+    let r = app.json("POST", "/api/v1/policies", Some(&token), policy_body()).await;
+    let policy_id = r.json()["id"].as_u64().unwrap();
+    let r = app
+        .json("POST", &format!("/api/v1/policies/{policy_id}/measures"), Some(&token), measure_body("认定奖励", 30.0))
+        .await;
+    let id = r.json()["measure_id"].as_u64().unwrap();
+    let request = format!("/api/v1/measures/{id}/request-publication");
+    let publish = format!("/api/v1/measures/{id}/publish");
+
+    // Refused with a reason the drafter reads; a refusal needs one.
+    app.json("POST", &request, Some(&token), json!({})).await;
+    let refuse = format!("/api/v1/measures/{id}/refuse");
+    assert_eq!(app.json("POST", &refuse, Some(&colleague), json!({})).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = app.json("POST", &refuse, Some(&colleague), json!({"reason": "兑现标准需与文件一致"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["refusal"]["reason"], "兑现标准需与文件一致");
+    assert_eq!(app.json("POST", &publish, Some(&colleague), json!({})).await.status, StatusCode::CONFLICT);
+
+    // A request for a later day is approved now and published by the sweep on that day.
+    let r = app.json("POST", &request, Some(&token), json!({"publish_on": "2026-11-20"})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "not in the past: {}", r.text());
+    app.json("POST", &request, Some(&token), json!({"publish_on": "2026-12-01"})).await;
+    let queue = app.get_as("/api/v1/publication-queue", &colleague).await.json();
+    assert_eq!(queue["count"], 1);
+    let r = app.json("POST", &publish, Some(&colleague), json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(
+        (r.json()["status"].as_str(), r.json()["scheduled"]["on"].as_str()),
+        (Some("draft"), Some("2026-12-01"))
+    );
+    assert_eq!(app.get(&format!("/api/v1/measures/{id}")).await.status, StatusCode::NOT_FOUND, "not yet public");
+    assert_eq!(app.svc().publish_scheduled().unwrap(), 0, "today is before the day");
+    // Four days on, the sweep publishes it, recording who approved it.
+    app.svc().config.clock.advance(4 * 86_400);
+    assert_eq!(app.svc().publish_scheduled().unwrap(), 1);
+    let public = app.get(&format!("/api/v1/measures/{id}")).await.json();
+    assert_eq!(public["measure"]["status"], "published");
+    let versions = app.get(&format!("/api/v1/measures/{id}/versions")).await.json();
+    assert_eq!(versions[0]["published_by"], "colleague");
+
+    // Withdrawal: a reason is required and shown publicly; no new applications.
+    let id2 = {
+        let r = app
+            .json(
+                "POST",
+                &format!("/api/v1/policies/{policy_id}/measures"),
+                Some(&token),
+                measure_body("另一事项", 10.0),
+            )
+            .await;
+        r.json()["measure_id"].as_u64().unwrap()
+    };
+    assert_eq!(app.publish(&token, id2).await.status, StatusCode::OK);
+    let withdraw = format!("/api/v1/measures/{id2}/withdraw");
+    assert_eq!(app.json("POST", &withdraw, Some(&colleague), json!({})).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = app.json("POST", &withdraw, Some(&colleague), json!({"reason": "资金来源调整，暂停受理"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let public = app.get(&format!("/api/v1/measures/{id2}")).await.json();
+    assert_eq!(public["measure"]["withdrawn"]["reason"], "资金来源调整，暂停受理");
+    assert_eq!(public["measure"]["open_now"], false);
+    let page = app.get(&format!("/measures/{id2}")).await.text();
+    assert!(page.contains("资金来源调整，暂停受理"));
 }

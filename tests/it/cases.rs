@@ -50,7 +50,7 @@ async fn publish(app: &TestApp, token: &str, policy: u64, body: Value) -> u64 {
     let r = app.json("POST", &format!("/api/v1/policies/{policy}/measures"), Some(token), body).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     let id = r.json()["measure_id"].as_u64().unwrap();
-    let r = app.json("POST", &format!("/api/v1/measures/{id}/publish"), Some(token), json!({})).await;
+    let r = app.publish(token, id).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     id
 }
@@ -238,7 +238,7 @@ async fn an_instant_case_is_decided_at_once_and_a_short_budget_queues() {
     body["name"] = json!("小额补助");
     let r = f.call("PUT", &format!("/api/v1/measures/{small}"), &f.publisher, body).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    let r = f.call("POST", &format!("/api/v1/measures/{small}/publish"), &f.publisher, json!({})).await;
+    let r = f.app.publish(&f.publisher, small).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let r = f.call("POST", &format!("/api/v1/cases/{id}/release"), &f.reviewer, json!({})).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());

@@ -131,6 +131,18 @@ impl TestApp {
         self.token(username, Role::Publisher, Some(department))
     }
 
+    /// Publishes a draft as an office does: its drafter asks, a colleague of the same
+    /// department (made on first use) approves. Returns the approval's reply.
+    pub async fn publish(&self, drafter: &str, id: u64) -> Reply {
+        let uri = format!("/api/v1/measures/{id}/request-publication");
+        let r = self.json("POST", &uri, Some(drafter), serde_json::json!({})).await;
+        assert_eq!(r.status, StatusCode::OK, "request publication: {}", r.text());
+        let department = r.json()["spec"]["department"].as_str().unwrap().to_string();
+        let n = self.svc().store.read().unwrap().users().unwrap().len();
+        let approver = self.publisher_token(&format!("approver{n}"), &department);
+        self.json("POST", &format!("/api/v1/measures/{id}/publish"), Some(&approver), serde_json::json!({})).await
+    }
+
     pub async fn send(&self, req: Request<Body>) -> Reply {
         let resp = self.router.clone().oneshot(req).await.unwrap();
         let status = resp.status();

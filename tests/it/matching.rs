@@ -175,7 +175,7 @@ async fn publishing_and_entity_writes_record_match_events() {
     m["department"] = json!("科技局");
     let id = app.json("POST", &format!("/api/v1/policies/{policy}/measures"), Some(&token), m.clone()).await.json()["measure_id"].as_u64().unwrap();
     let sim = app.json("POST", "/api/v1/simulate", Some(&token), measure()).await.json();
-    app.json("POST", &format!("/api/v1/measures/{id}/publish"), Some(&token), json!({})).await;
+    assert_eq!(app.publish(&token, id).await.status, StatusCode::OK);
     let events = app.get_as("/api/v1/match-events?after=0&limit=1000", &admin).await.json();
     let mine: Vec<&Value> = events["events"].as_array().unwrap().iter().filter(|e| e["measure_id"] == id).collect();
     assert_eq!(mine.len(), 1);

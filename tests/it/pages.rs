@@ -181,7 +181,17 @@ async fn policy_editor_creates_validates_publishes() {
     let staff_view = app.page(&b.cookie, &measure_path).await.text();
     assert!(staff_view.contains("草稿") && staff_view.contains("ui_premium_paid &gt; 0"));
 
-    let published = app.form(&b, &format!("/staff/measures/{id}/publish"), &[("csrf", &b.csrf)]).await;
+    // The drafter asks; the button to approve is not theirs to use; a colleague approves.
+    let asked = app
+        .form(&b, &format!("/staff/measures/{id}/request-publication"), &[("csrf", &b.csrf), ("publish_on", "")])
+        .await;
+    assert_eq!(asked.status, StatusCode::SEE_OTHER, "{}", asked.text());
+    let own = app.form(&b, &format!("/staff/measures/{id}/publish"), &[("csrf", &b.csrf)]).await;
+    assert_eq!(own.status, StatusCode::FORBIDDEN);
+    let colleague = app.sign_in_as("colleague", Role::Publisher, Some("宾县人社局")).await;
+    let page = app.page(&colleague.cookie, &measure_path).await.text();
+    assert!(page.contains("id=\"approve-publication\"") && page.contains("clerk"), "the request and the button");
+    let published = app.form(&colleague, &format!("/staff/measures/{id}/publish"), &[("csrf", &colleague.csrf)]).await;
     assert_eq!(published.location(), format!("/measures/{id}/versions"));
     assert!(app.get(&measure_path).await.text().contains("稳岗返还"));
     assert!(app.get(&policy_path).await.text().contains("宾政规〔2026〕9号"));

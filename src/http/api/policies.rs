@@ -27,6 +27,10 @@ pub fn routes() -> Routes {
         .get("/api/v1/measures/{id}", Access::Public, measures_show)
         .put("/api/v1/measures/{id}", draft, measures_update)
         .post("/api/v1/measures/{id}/publish", Access::Needs(Permission::PolicyPublish), measures_publish)
+        .post("/api/v1/measures/{id}/request-publication", draft, measures_request)
+        .post("/api/v1/measures/{id}/refuse", Access::Needs(Permission::PolicyPublish), measures_refuse)
+        .post("/api/v1/measures/{id}/withdraw", Access::Needs(Permission::PolicyPublish), measures_withdraw)
+        .get("/api/v1/publication-queue", Access::Needs(Permission::PolicyPublish), publication_queue)
         .post("/api/v1/measures/{id}/discard", draft, measures_discard)
         .get("/api/v1/measures/{id}/versions", Access::Public, measures_versions)
 }
@@ -103,6 +107,53 @@ async fn measures_update(State(state): State<AppState>, viewer: Viewer, Path(id)
 async fn measures_publish(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {
     let who = viewer.who();
     Ok(Json(state.svc.blocking(move |s| s.measure_publish(&who, id)).await?).into_response())
+}
+
+#[derive(Deserialize, Default)]
+struct RequestBody {
+    #[serde(default)]
+    publish_on: Option<crate::model::Date>,
+}
+
+/// `POST /measures/{id}/request-publication` (optionally `{"publish_on": "YYYY-MM-DD"}`).
+async fn measures_request(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<u64>,
+    body: Bytes,
+) -> ApiResult {
+    let b: RequestBody = if body.is_empty() { RequestBody::default() } else { parse_json(&body)? };
+    let who = viewer.who();
+    Ok(Json(state.svc.blocking(move |s| s.measure_request_publication(&who, id, b.publish_on)).await?).into_response())
+}
+
+#[derive(Deserialize, Default)]
+struct ReasonBody {
+    #[serde(default)]
+    reason: String,
+}
+
+async fn measures_refuse(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>, body: Bytes) -> ApiResult {
+    let b: ReasonBody = parse_json(&body)?;
+    let who = viewer.who();
+    Ok(Json(state.svc.blocking(move |s| s.measure_refuse_publication(&who, id, &b.reason)).await?).into_response())
+}
+
+async fn measures_withdraw(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<u64>,
+    body: Bytes,
+) -> ApiResult {
+    let b: ReasonBody = parse_json(&body)?;
+    let who = viewer.who();
+    Ok(Json(state.svc.blocking(move |s| s.measure_withdraw(&who, id, &b.reason)).await?).into_response())
+}
+
+async fn publication_queue(State(state): State<AppState>, viewer: Viewer) -> ApiResult {
+    let who = viewer.who();
+    let drafts = state.svc.blocking(move |s| s.publication_queue(&who)).await?;
+    Ok(Json(serde_json::json!({ "count": drafts.len(), "drafts": drafts })).into_response())
 }
 
 async fn measures_discard(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {

@@ -9,7 +9,8 @@ use super::public::vocabularies;
 use super::{StaffResult, see_other, unprocessable};
 use crate::auth::{Access, Permission};
 use crate::http::AppState;
-use crate::http::extract::Viewer;
+use crate::http::error::AppError;
+use crate::http::extract::{Viewer, form_value};
 use crate::http::params::PolicyListParams;
 use crate::http::routes::Routes;
 use crate::http::web::to_value;
@@ -33,6 +34,9 @@ pub fn routes() -> Routes {
         .post("/staff/measures/{id}", draft, measures_update)
         .get("/staff/measures/{id}/edit", draft, measures_edit)
         .post("/staff/measures/{id}/publish", Access::Needs(Permission::PolicyPublish), measures_publish)
+        .post("/staff/measures/{id}/request-publication", Access::Needs(Permission::PolicyDraft), measures_request)
+        .post("/staff/measures/{id}/refuse", Access::Needs(Permission::PolicyPublish), measures_refuse)
+        .post("/staff/measures/{id}/withdraw", Access::Needs(Permission::PolicyPublish), measures_withdraw)
         .post("/staff/measures/{id}/discard", draft, measures_discard)
 }
 
@@ -230,8 +234,49 @@ async fn measures_update(
 
 async fn measures_publish(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> StaffResult {
     let who = viewer.who();
-    state.svc.blocking(move |s| s.measure_publish(&who, id)).await?;
-    Ok(see_other(&format!("/measures/{id}/versions")))
+    let v = state.svc.blocking(move |s| s.measure_publish(&who, id)).await?;
+    Ok(see_other(&if v.scheduled.is_some() { format!("/measures/{id}") } else { format!("/measures/{id}/versions") }))
+}
+
+async fn measures_request(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<u64>,
+    Form(form): FormData,
+) -> StaffResult {
+    let on = form_value(&form, "publish_on").trim();
+    let publish_on = if on.is_empty() {
+        None
+    } else {
+        Some(crate::model::Date::parse(on).map_err(|e| AppError::bad_request(format!("生效日期：{e}")))?)
+    };
+    let who = viewer.who();
+    state.svc.blocking(move |s| s.measure_request_publication(&who, id, publish_on)).await?;
+    Ok(see_other(&format!("/measures/{id}")))
+}
+
+async fn measures_refuse(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<u64>,
+    Form(form): FormData,
+) -> StaffResult {
+    let reason = form_value(&form, "reason").to_string();
+    let who = viewer.who();
+    state.svc.blocking(move |s| s.measure_refuse_publication(&who, id, &reason)).await?;
+    Ok(see_other(&format!("/measures/{id}")))
+}
+
+async fn measures_withdraw(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<u64>,
+    Form(form): FormData,
+) -> StaffResult {
+    let reason = form_value(&form, "reason").to_string();
+    let who = viewer.who();
+    state.svc.blocking(move |s| s.measure_withdraw(&who, id, &reason)).await?;
+    Ok(see_other(&format!("/measures/{id}")))
 }
 
 async fn measures_discard(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> StaffResult {
