@@ -6,6 +6,7 @@ pub mod auth;
 pub mod bench;
 pub mod http;
 pub mod import;
+pub mod jobs;
 pub mod model;
 pub mod portrait;
 pub mod rules;

@@ -611,7 +611,9 @@ fn serve(
             }
         }
         let _ = std::io::stdout().flush();
+        let sweep = huiqi::jobs::spawn_sweep(std::sync::Arc::clone(&state.svc), huiqi::jobs::SWEEP_EVERY);
         http::serve(listener, state, shutdown_signal()).await.map_err(|e| e.to_string())?;
+        sweep.abort();
         eprintln!("huiqi stopped");
         Ok::<_, String>(ExitCode::SUCCESS)
     })

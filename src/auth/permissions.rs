@@ -52,6 +52,9 @@ permissions! {
     CaseApply = "case.apply", "申报、补正、撤回（本企业或帮办代办）", Enterprise, [Enterprise, Specialist];
     CaseRead = "case.read", "查看本部门或辖区的办件", Cases, [Reviewer, Publisher, Supervisor, Specialist];
     CaseReview = "case.review", "审核本部门办件", Cases, [Reviewer, Publisher];
+    Supervise = "case.supervise", "督办超期办件", Cases, [Supervisor];
+    AssignSpecialists = "specialist.assign", "为帮办专员分配企业", Cases, [Sysadmin, Supervisor];
+    Assigned = "specialist.entities", "查看分管企业及其待办", Cases, [Specialist];
     Metrics = "system.metrics", "读取运行指标", Metrics, [Sysadmin];
 }
 

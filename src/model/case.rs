@@ -113,6 +113,9 @@ pub struct StageRun {
     /// Set when the stage approved: who and when.
     #[serde(default)]
     pub approved: Option<(String, Date)>,
+    /// The due day the handler was last warned about (the sweep warns once per due day).
+    #[serde(default)]
+    pub warned_for: Option<Date>,
 }
 
 impl StageRun {
@@ -125,6 +128,7 @@ impl StageRun {
             due: None,
             pauses: Vec::new(),
             approved: None,
+            warned_for: None,
         }
     }
 

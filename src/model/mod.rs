@@ -18,6 +18,7 @@ pub mod policy;
 pub mod portrait_record;
 pub mod reference;
 pub mod size_class;
+pub mod supervision;
 pub mod tags;
 pub mod user;
 

@@ -11,6 +11,7 @@ pub mod files;
 pub mod imports;
 pub mod matching;
 pub mod policies;
+pub mod supervision;
 
 use std::sync::Arc;
 

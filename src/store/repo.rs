@@ -13,6 +13,7 @@ use crate::model::case::Case;
 use crate::model::imports::ImportJob;
 use crate::model::matching::{EligibleSet, MatchEvent};
 use crate::model::message::Message;
+use crate::model::supervision::{Notice, Supervision};
 use crate::model::{
     ApiToken, AuditEntry, Binding, ChangeSet, Department, Entity, Invitation, Measure, MeasureVersion, Policy, Session,
     TagDef, Timestamp, User, Who,
@@ -494,6 +495,49 @@ macro_rules! read_methods {
                 t.get((entity, id))?.map(|v| decode(v.value())).transpose()
             }
 
+            /// A department's notices, newest first.
+            pub fn notices(&self, department: &str, limit: usize) -> Result<Vec<Notice>> {
+                let t = self.txn.open_table(DEPARTMENT_TO_NOTICE)?;
+                t.range((department, 0)..=(department, u64::MAX))?
+                    .rev()
+                    .take(limit)
+                    .map(|r| decode(r?.1.value()))
+                    .collect()
+            }
+
+            pub fn notice(&self, department: &str, id: u64) -> Result<Option<Notice>> {
+                let t = self.txn.open_table(DEPARTMENT_TO_NOTICE)?;
+                t.get((department, id))?.map(|v| decode(v.value())).transpose()
+            }
+
+            pub fn supervision(&self, id: u64) -> Result<Option<Supervision>> {
+                let t = self.txn.open_table(SUPERVISION_ID_TO_ITEM)?;
+                t.get(id)?.map(|v| decode(v.value())).transpose()
+            }
+
+            pub fn supervision_of(&self, case: u64, stage: u32) -> Result<Option<u64>> {
+                let t = self.txn.open_table(CASE_STAGE_TO_SUPERVISION)?;
+                Ok(t.get((case, stage))?.map(|v| v.value()))
+            }
+
+            /// Every supervision item, newest first.
+            pub fn supervisions(&self) -> Result<Vec<Supervision>> {
+                let t = self.txn.open_table(SUPERVISION_ID_TO_ITEM)?;
+                t.iter()?.rev().map(|r| decode(r?.1.value())).collect()
+            }
+
+            /// Entity ids a specialist looks after.
+            pub fn assigned_entities(&self, specialist: u64) -> Result<Vec<u64>> {
+                let t = self.txn.open_table(SPECIALIST_TO_ENTITY)?;
+                t.range((specialist, 0)..=(specialist, u64::MAX))?.map(|r| Ok(r?.0.value().1)).collect()
+            }
+
+            /// The specialists who look after an entity.
+            pub fn specialists_of(&self, entity: u64) -> Result<Vec<u64>> {
+                let t = self.txn.open_table(ENTITY_TO_SPECIALIST)?;
+                t.range((entity, 0)..=(entity, u64::MAX))?.map(|r| Ok(r?.0.value().1)).collect()
+            }
+
             /// Calendar entries (days since epoch → encoded entry) in a day range.
             pub fn calendar<T: DeserializeOwned>(&self, from: i32, to: i32) -> Result<Vec<(i32, T)>> {
                 let t = self.txn.open_table(DAY_TO_CALENDAR_ENTRY)?;
@@ -806,6 +850,30 @@ impl WriteTx {
 
     pub fn put_message(&self, message: &Message) -> Result<()> {
         put(&self.txn, ENTITY_TO_MESSAGE, (message.entity_id, message.id), message)
+    }
+
+    pub fn put_notice(&self, notice: &Notice) -> Result<()> {
+        put(&self.txn, DEPARTMENT_TO_NOTICE, (notice.department.as_str(), notice.id), notice)
+    }
+
+    pub fn put_supervision(&self, item: &Supervision) -> Result<()> {
+        put(&self.txn, SUPERVISION_ID_TO_ITEM, item.id, item)?;
+        self.txn.open_table(CASE_STAGE_TO_SUPERVISION)?.insert((item.case_id, item.stage), item.id)?;
+        Ok(())
+    }
+
+    /// Assigns (or, with `on` false, unassigns) an entity to a specialist.
+    pub fn set_assignment(&self, specialist: u64, entity: u64, on: bool) -> Result<()> {
+        let mut a = self.txn.open_table(SPECIALIST_TO_ENTITY)?;
+        let mut b = self.txn.open_table(ENTITY_TO_SPECIALIST)?;
+        if on {
+            a.insert((specialist, entity), ())?;
+            b.insert((entity, specialist), ())?;
+        } else {
+            a.remove((specialist, entity))?;
+            b.remove((entity, specialist))?;
+        }
+        Ok(())
     }
 
     pub fn delete_calendar_range(&self, from: i32, to: i32) -> Result<()> {

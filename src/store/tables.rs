@@ -75,3 +75,13 @@ pub const DEPARTMENT_TO_OPEN_CASE: TableDefinition<(&str, u64), ()> = TableDefin
 pub const MEASURE_TO_SPENT: TableDefinition<u64, i64> = TableDefinition::new("measure_spent-0");
 /// (entity id, message id) → a message in the entity's inbox (站内信) (schema version 6).
 pub const ENTITY_TO_MESSAGE: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("inbox-0");
+/// (department, notice id) → a notice to the department's staff (schema version 6).
+pub const DEPARTMENT_TO_NOTICE: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("notices-0");
+/// Supervision id → an overdue stage followed to resolution (schema version 6).
+pub const SUPERVISION_ID_TO_ITEM: TableDefinition<u64, &[u8]> = TableDefinition::new("supervisions-0");
+/// Index: (case id, stage) → its supervision (schema version 6).
+pub const CASE_STAGE_TO_SUPERVISION: TableDefinition<(u64, u32), u64> = TableDefinition::new("case_supervisions-0");
+/// (specialist user id, entity id): the entities a specialist looks after (schema version 6).
+pub const SPECIALIST_TO_ENTITY: TableDefinition<(u64, u64), ()> = TableDefinition::new("assignments-0");
+/// Index: (entity id, specialist user id) (schema version 6).
+pub const ENTITY_TO_SPECIALIST: TableDefinition<(u64, u64), ()> = TableDefinition::new("entity_specialists-0");

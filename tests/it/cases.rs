@@ -139,6 +139,7 @@ async fn an_application_goes_through_return_and_every_stage_to_approval() {
     assert_eq!(case["frozen"]["outcome"], "eligible");
     assert_eq!(case["frozen"]["amount"], 20_000_000, "min(200 × 0.1, 30) = 20 万元, in fen");
     assert_eq!(case["stages"][0]["started"], crate::common::TODAY);
+    assert_eq!((case["stage_name"].as_str(), case["due"].as_str()), (Some("受理"), Some("2026-12-01")));
 
     // Later edits of the entity never change what was frozen.
     let uri = format!("/api/v1/entities/{}", f.code);
@@ -305,4 +306,108 @@ async fn the_pages_let_an_enterprise_apply_and_a_reviewer_decide() {
     f.app.account("qiye3", Role::Enterprise, None);
     let stranger = f.app.sign_in_existing("qiye3", PASSWORD).await;
     assert_eq!(f.app.page(&stranger.cookie, &case_path).await.status, StatusCode::FORBIDDEN);
+}
+
+async fn board(f: &Fixture, token: &str) -> u64 {
+    f.app.get_as("/api/v1/supervision", token).await.json()["count"].as_u64().unwrap()
+}
+
+#[tokio::test]
+async fn an_overdue_stage_reaches_the_supervisors_board_on_the_right_working_day() {
+    let (f, apply, _, _) = fixture().await;
+    let svc = f.app.svc().clone();
+    // 2027: New Year's Day, Friday 1 January, is a holiday.
+    svc.calendar_import_year(&Who::system("test"), 2027, "date,kind,name\n2027-01-01,holiday,元旦\n").unwrap();
+    let supervisor = f.app.token("ducha", Role::Supervisor, None);
+    // Wednesday 2026-12-30: the enterprise submits; 受理 has 2 working days: Thursday 31,
+    // then (1 January off, a weekend) Monday 4 January.
+    svc.config.clock.advance(33 * 86_400);
+    assert_eq!(svc.today().to_string(), "2026-12-30");
+    let id = f.open(&f.enterprise, &f.code, apply).await.json()["id"].as_u64().unwrap();
+    let slot = huiqi::http::pages::url_encode("营业执照复印件");
+    f.app.post_bytes(&format!("/api/v1/cases/{id}/files?slot={slot}&name=a.pdf"), &f.enterprise, PDF.to_vec()).await;
+    let r = f
+        .call("POST", &format!("/api/v1/cases/{id}/submit"), &f.enterprise, json!({"form": {"contact": "张三"}}))
+        .await;
+    assert_eq!(r.json()["due"], "2027-01-04", "{}", r.text());
+
+    let mut warned_on = None;
+    for (day, on_board) in [
+        ("2026-12-31", 0),
+        ("2027-01-01", 0),
+        ("2027-01-02", 0),
+        ("2027-01-03", 0),
+        ("2027-01-04", 0),
+        ("2027-01-05", 1),
+    ] {
+        svc.config.clock.advance(86_400);
+        assert_eq!(svc.today().to_string(), day);
+        let report = svc.sweep().unwrap();
+        if report.warned > 0 {
+            warned_on.get_or_insert(day);
+        }
+        assert_eq!(board(&f, &supervisor).await, on_board, "on {day}");
+    }
+    // The handler was warned the working day before the due day.
+    assert_eq!(warned_on, Some("2026-12-31"));
+    let notices = f.app.get_as("/api/v1/notices", &f.reviewer).await.json();
+    let titles: Vec<&str> =
+        notices["notices"].as_array().unwrap().iter().map(|n| n["title"].as_str().unwrap()).collect();
+    assert!(
+        titles.iter().any(|t| t.contains("将于 2027-01-04 到期")) && titles.iter().any(|t| t.contains("已超期")),
+        "{titles:?}"
+    );
+    // Sweeping again opens nothing twice.
+    assert_eq!(svc.sweep().unwrap().opened, 0);
+
+    // The supervisor issues a notice; the department sees it; the board shows its deadline.
+    let items = f.app.get_as("/api/v1/supervision", &supervisor).await.json();
+    let item = items["items"][0]["id"].as_u64().unwrap();
+    let uri = format!("/api/v1/supervision/{item}/notice");
+    assert_eq!(
+        f.call("POST", &uri, &supervisor, json!({"text": "", "days": 2})).await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let r = f.call("POST", &uri, &supervisor, json!({"text": "请立即受理", "days": 2})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["notice"]["deadline"], "2027-01-07");
+    let notices = f.app.get_as("/api/v1/notices", &f.reviewer).await.json();
+    assert!(notices["notices"][0]["title"].as_str().unwrap().starts_with("督办通知"));
+    // A reviewer may not use the board.
+    assert_eq!(f.app.get_as("/api/v1/supervision", &f.reviewer).await.status, StatusCode::FORBIDDEN);
+    // Deciding the stage resolves the item at the next sweep.
+    let r = f.call("POST", &format!("/api/v1/cases/{id}/decide"), &f.reviewer, json!({"action": "approve"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(svc.sweep().unwrap().resolved, 1);
+    assert_eq!(board(&f, &supervisor).await, 0);
+    let all = f.app.get_as("/api/v1/supervision?all=true", &supervisor).await.json();
+    assert_eq!(all["items"][0]["status"], "resolved");
+    // The supervisors' page shows the history; the specialist's page lists assigned entities.
+    let ducha = f.app.sign_in_existing("ducha", PASSWORD).await;
+    let page = f.app.page(&ducha.cookie, "/staff/supervision?all=true").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text().contains(&format!("/cases/{id}")));
+}
+
+#[tokio::test]
+async fn specialists_see_their_entities_and_file_on_their_behalf() {
+    let (f, apply, _, _) = fixture().await;
+    f.app.account("bangban", Role::Specialist, None);
+    let specialist = f.app.token("bangban2", Role::Specialist, None);
+    let supervisor = f.app.token("ducha", Role::Supervisor, None);
+    let body = json!({"specialist": "bangban2", "credit_code": f.code});
+    assert_eq!(f.call("PUT", "/api/v1/assignments", &supervisor, body).await.status, StatusCode::NO_CONTENT);
+    let r =
+        f.call("PUT", "/api/v1/assignments", &supervisor, json!({"specialist": "qiye", "credit_code": f.code})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "not a specialist: {}", r.text());
+    // The specialist opens a case for the entity: it shows as filed on its behalf.
+    let r = f.open(&specialist, &f.code, apply).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    assert_eq!(r.json()["on_behalf"], true);
+    let mine = f.app.get_as("/api/v1/my/assigned", &specialist).await.json();
+    assert_eq!(mine["entities"][0]["credit_code"], f.code);
+    assert!(mine["entities"][0]["actions"][0].as_str().unwrap().contains("草稿未提交"), "{mine}");
+    // The enterprise sees the case too.
+    let cases = f.app.get_as(&format!("/api/v1/entities/{}/cases", f.code), &f.enterprise).await.json();
+    assert_eq!(cases["count"], 1);
 }

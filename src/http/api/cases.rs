@@ -81,19 +81,46 @@ async fn save(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>
     let b: FormBody = parse_json(&body)?;
     let form = b.form.ok_or_else(|| unprocessable("请求体应为 {\"form\": {字段: 值}}".into()))?;
     let who = viewer.who();
-    Ok(Json(state.svc.blocking(move |s| s.case_save(&who, id, &form)).await?).into_response())
+    Ok(Json(
+        state
+            .svc
+            .blocking(move |s| {
+                s.case_save(&who, id, &form)?;
+                s.case_get(&who, id)
+            })
+            .await?,
+    )
+    .into_response())
 }
 
 /// `POST /cases/{id}/submit` (optionally `{"form": {…}}`): submits, or resubmits after a return.
 async fn submit(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>, body: Bytes) -> ApiResult {
     let b: FormBody = if body.is_empty() { FormBody::default() } else { parse_json(&body)? };
     let who = viewer.who();
-    Ok(Json(state.svc.blocking(move |s| s.case_submit(&who, id, b.form.as_ref())).await?).into_response())
+    Ok(Json(
+        state
+            .svc
+            .blocking(move |s| {
+                s.case_submit(&who, id, b.form.as_ref())?;
+                s.case_get(&who, id)
+            })
+            .await?,
+    )
+    .into_response())
 }
 
 async fn withdraw(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {
     let who = viewer.who();
-    Ok(Json(state.svc.blocking(move |s| s.case_withdraw(&who, id)).await?).into_response())
+    Ok(Json(
+        state
+            .svc
+            .blocking(move |s| {
+                s.case_withdraw(&who, id)?;
+                s.case_get(&who, id)
+            })
+            .await?,
+    )
+    .into_response())
 }
 
 #[derive(Deserialize)]
@@ -113,12 +140,30 @@ async fn decide(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u6
         other => return Err(unprocessable(format!("action「{other}」无效，应为 approve、reject 或 return"))),
     };
     let who = viewer.who();
-    Ok(Json(state.svc.blocking(move |s| s.case_decide(&who, id, decision)).await?).into_response())
+    Ok(Json(
+        state
+            .svc
+            .blocking(move |s| {
+                s.case_decide(&who, id, decision)?;
+                s.case_get(&who, id)
+            })
+            .await?,
+    )
+    .into_response())
 }
 
 async fn release(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {
     let who = viewer.who();
-    Ok(Json(state.svc.blocking(move |s| s.case_release(&who, id)).await?).into_response())
+    Ok(Json(
+        state
+            .svc
+            .blocking(move |s| {
+                s.case_release(&who, id)?;
+                s.case_get(&who, id)
+            })
+            .await?,
+    )
+    .into_response())
 }
 
 #[derive(Deserialize, Default)]

@@ -7,6 +7,7 @@ mod cases;
 mod entities;
 mod matching;
 mod policies;
+mod supervision;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -34,6 +35,7 @@ pub fn routes() -> Routes {
         .merge(account::routes())
         .merge(admin::routes())
         .merge(cases::routes())
+        .merge(supervision::routes())
         .get("/api/v1/catalog", Access::Public, catalog)
         .upload("/api/v1/imports", import, imports_create)
         .get("/api/v1/imports/{id}", import, imports_show)

@@ -15,6 +15,7 @@ pub use entities::{check_write_scope, require_region};
 pub use imports::export_response;
 mod policies;
 mod public;
+mod supervision;
 
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -33,6 +34,7 @@ pub fn routes() -> Routes {
         .merge(my::routes())
         .merge(admin::routes())
         .merge(cases::routes())
+        .merge(supervision::routes())
 }
 
 /// Percent-encodes a query value (UTF-8 bytes outside the unreserved set).

@@ -1,0 +1,107 @@
+//! Supervision, department notices and specialists' assignments over JSON.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{ApiResult, parse_json};
+use crate::auth::{Access, Permission};
+use crate::http::AppState;
+use crate::http::extract::Viewer;
+use crate::http::routes::Routes;
+
+pub fn routes() -> Routes {
+    let supervise = Access::Needs(Permission::Supervise);
+    let assign = Access::Needs(Permission::AssignSpecialists);
+    Routes::new()
+        .get("/api/v1/supervision", supervise, board)
+        .post("/api/v1/supervision/{id}/notice", supervise, notice)
+        .post("/api/v1/supervision/{id}/resolve", supervise, resolve)
+        .get("/api/v1/notices", Access::Needs(Permission::StaffConsole), notices)
+        .post("/api/v1/notices/{id}/read", Access::Needs(Permission::StaffConsole), notice_read)
+        .put("/api/v1/assignments", assign, assign_add)
+        .delete("/api/v1/assignments/{specialist}/{code}", assign, assign_remove)
+        .get("/api/v1/my/assigned", Access::Needs(Permission::Assigned), assigned)
+}
+
+#[derive(Deserialize, Default)]
+struct BoardParams {
+    #[serde(default)]
+    all: bool,
+}
+
+/// `GET /supervision` (`?all=true` includes resolved items).
+async fn board(State(state): State<AppState>, viewer: Viewer, Query(p): Query<BoardParams>) -> ApiResult {
+    let who = viewer.who();
+    let items = state.svc.blocking(move |s| s.supervision_board(&who, p.all)).await?;
+    Ok(Json(json!({ "count": items.len(), "items": items })).into_response())
+}
+
+#[derive(Deserialize)]
+struct NoticeBody {
+    text: String,
+    /// The notice's deadline in working days from today.
+    days: u32,
+}
+
+async fn notice(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>, body: Bytes) -> ApiResult {
+    let b: NoticeBody = parse_json(&body)?;
+    let who = viewer.who();
+    Ok(Json(state.svc.blocking(move |s| s.supervision_notice(&who, id, &b.text, b.days)).await?).into_response())
+}
+
+#[derive(Deserialize)]
+struct ResolveBody {
+    note: String,
+}
+
+async fn resolve(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>, body: Bytes) -> ApiResult {
+    let b: ResolveBody = parse_json(&body)?;
+    let who = viewer.who();
+    Ok(Json(state.svc.blocking(move |s| s.supervision_resolve(&who, id, &b.note)).await?).into_response())
+}
+
+async fn notices(State(state): State<AppState>, viewer: Viewer) -> ApiResult {
+    let who = viewer.who();
+    let (notices, unread) = state.svc.blocking(move |s| s.notices(&who, 200)).await?;
+    Ok(Json(json!({ "unread": unread, "notices": notices })).into_response())
+}
+
+async fn notice_read(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {
+    let who = viewer.who();
+    Ok(Json(state.svc.blocking(move |s| s.notice_read(&who, id)).await?).into_response())
+}
+
+#[derive(Deserialize)]
+struct AssignBody {
+    specialist: String,
+    credit_code: String,
+}
+
+/// `PUT /assignments` `{"specialist": "bangban", "credit_code": "…"}`.
+async fn assign_add(State(state): State<AppState>, viewer: Viewer, body: Bytes) -> ApiResult {
+    let b: AssignBody = parse_json(&body)?;
+    let who = viewer.who();
+    state.svc.blocking(move |s| s.assignment_set(&who, &b.specialist, &b.credit_code, true)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn assign_remove(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path((specialist, code)): Path<(String, String)>,
+) -> ApiResult {
+    let who = viewer.who();
+    state.svc.blocking(move |s| s.assignment_set(&who, &specialist, &code, false)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn assigned(State(state): State<AppState>, viewer: Viewer) -> ApiResult {
+    let who = viewer.who();
+    let entities = state.svc.blocking(move |s| s.assigned(&who)).await?;
+    Ok(Json(json!({ "count": entities.len(), "entities": entities })).into_response())
+}

@@ -1,0 +1,134 @@
+//! Supervisors' overdue board and notices, department notices (工作提醒), specialists' own
+//! entities, and the assignment of entities to specialists.
+
+use axum::extract::{Path, Query, State};
+use minijinja::context;
+use serde::Deserialize;
+
+use super::{PageResult, see_other};
+use crate::auth::{Access, Permission};
+use crate::http::AppState;
+use crate::http::error::AppError;
+use crate::http::extract::{Viewer, form_value};
+use crate::http::routes::Routes;
+use crate::http::web::to_value;
+
+type FormData = axum::Form<Vec<(String, String)>>;
+
+pub fn routes() -> Routes {
+    let supervise = Access::Needs(Permission::Supervise);
+    let assign = Access::Needs(Permission::AssignSpecialists);
+    Routes::new()
+        .get("/staff/supervision", supervise, board)
+        .post("/staff/supervision/{id}/notice", supervise, notice)
+        .post("/staff/supervision/{id}/resolve", supervise, resolve)
+        .get("/staff/notices", Access::Needs(Permission::StaffConsole), notices)
+        .post("/staff/notices/{id}/read", Access::Needs(Permission::StaffConsole), notice_read)
+        .get("/staff/assigned", Access::Needs(Permission::Assigned), assigned)
+        .get("/admin/assignments", assign, assignments)
+        .post("/admin/assignments", assign, assignment_add)
+        .post("/admin/assignments/{specialist}/{code}/remove", assign, assignment_remove)
+}
+
+#[derive(Deserialize, Default)]
+struct BoardParams {
+    #[serde(default)]
+    all: bool,
+    #[serde(default)]
+    error: String,
+}
+
+async fn board(State(state): State<AppState>, viewer: Viewer, Query(p): Query<BoardParams>) -> PageResult {
+    let who = viewer.who();
+    let (items, today) = state.svc.blocking(move |s| Ok((s.supervision_board(&who, p.all)?, s.today()))).await?;
+    let rows: Vec<_> = items
+        .iter()
+        .map(|i| {
+            serde_json::json!({
+                "item": i, "days_late": i.days_late(today), "notice_overdue": i.notice_overdue(today),
+                "status_label": crate::model::Vocabulary::label(i.status),
+            })
+        })
+        .collect();
+    viewer.render(
+        "supervision.html",
+        context! { rows => to_value(&rows), all => p.all, today => today.to_string(), error => p.error },
+    )
+}
+
+async fn notice(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<u64>,
+    axum::Form(form): FormData,
+) -> PageResult {
+    let text = form_value(&form, "text").to_string();
+    let days: u32 = form_value(&form, "days").trim().parse().unwrap_or(0);
+    let who = viewer.who();
+    match state.svc.blocking(move |s| s.supervision_notice(&who, id, &text, days)).await {
+        Ok(_) => Ok(see_other("/staff/supervision")),
+        Err(e) => Ok(see_other(&format!("/staff/supervision?error={}", super::url_encode(&AppError::from(e).message)))),
+    }
+}
+
+async fn resolve(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<u64>,
+    axum::Form(form): FormData,
+) -> PageResult {
+    let note = form_value(&form, "note").to_string();
+    let who = viewer.who();
+    match state.svc.blocking(move |s| s.supervision_resolve(&who, id, &note)).await {
+        Ok(_) => Ok(see_other("/staff/supervision")),
+        Err(e) => Ok(see_other(&format!("/staff/supervision?error={}", super::url_encode(&AppError::from(e).message)))),
+    }
+}
+
+async fn notices(State(state): State<AppState>, viewer: Viewer) -> PageResult {
+    let who = viewer.who();
+    let (notices, unread) = state.svc.blocking(move |s| s.notices(&who, 200)).await?;
+    viewer.render("notices.html", context! { notices => to_value(&notices), unread })
+}
+
+async fn notice_read(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> PageResult {
+    let who = viewer.who();
+    let n = state.svc.blocking(move |s| s.notice_read(&who, id)).await?;
+    Ok(see_other(&super::safe_next(n.link.as_deref().unwrap_or("/staff/notices"))))
+}
+
+async fn assigned(State(state): State<AppState>, viewer: Viewer) -> PageResult {
+    let who = viewer.who();
+    let entities = state.svc.blocking(move |s| s.assigned(&who)).await?;
+    viewer.render("assigned.html", context! { entities => to_value(&entities) })
+}
+
+async fn assignments_page(state: &AppState, viewer: &Viewer, error: Option<String>) -> PageResult {
+    let who = viewer.who();
+    let rows = state.svc.blocking(move |s| s.assignment_rows(&who)).await?;
+    viewer.render("assignments.html", context! { rows => to_value(&rows), error })
+}
+
+async fn assignments(State(state): State<AppState>, viewer: Viewer) -> PageResult {
+    assignments_page(&state, &viewer, None).await
+}
+
+async fn assignment_add(State(state): State<AppState>, viewer: Viewer, axum::Form(form): FormData) -> PageResult {
+    let (specialist, code) =
+        (form_value(&form, "specialist").to_string(), form_value(&form, "credit_code").to_string());
+    let who = viewer.who();
+    match state.svc.blocking(move |s| s.assignment_set(&who, &specialist, &code, true)).await {
+        Ok(()) => Ok(see_other("/admin/assignments")),
+        Err(e) => Ok(super::unprocessable(assignments_page(&state, &viewer, Some(AppError::from(e).message)).await?)),
+    }
+}
+
+async fn assignment_remove(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path((specialist, code)): Path<(String, String)>,
+) -> PageResult {
+    let who = viewer.who();
+    state.svc.blocking(move |s| s.assignment_set(&who, &specialist, &code, false)).await?;
+    Ok(see_other("/admin/assignments"))
+}

@@ -1,0 +1,413 @@
+//! The deadline sweep and what follows from it: warnings to the handling department before a
+//! stage falls due, supervision items for overdue stages that supervisors follow with notices
+//! to resolution, warnings before a measure's window or validity ends; and the entities each
+//! specialist looks after.
+
+use serde::Serialize;
+
+use super::cases::{CaseView, may_see};
+use super::{Result, Service, ServiceError};
+use crate::model::calendar::WorkCalendar;
+use crate::model::case::{Case, CaseState};
+use crate::model::supervision::{Notice, NoticeKind, Resolution, Supervision, SupervisionNotice, SupervisionStatus};
+use crate::model::{Date, Entity, RegionCode, Role, Timestamp, Who};
+use crate::store::{WriteTx, digest};
+
+/// Days before a measure's application window or validity ends when its department is warned.
+pub const EXPIRY_WARNINGS: [u32; 2] = [30, 7];
+
+/// What one sweep did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SweepReport {
+    pub published: usize,
+    pub warned: usize,
+    pub opened: usize,
+    pub resolved: usize,
+    pub expiry_warnings: usize,
+}
+
+/// An entity a specialist looks after, with what is pending on it.
+#[derive(Debug, Clone, Serialize)]
+pub struct AssignedEntity {
+    pub credit_code: String,
+    pub name: String,
+    pub region: Option<String>,
+    pub cases: Vec<CaseView>,
+    /// Plain-language next actions (drafts to submit, returns to supplement, …).
+    pub actions: Vec<String>,
+}
+
+pub(super) fn notice(
+    tx: &WriteTx,
+    department: &str,
+    day: Date,
+    kind: NoticeKind,
+    title: String,
+    body: String,
+    link: Option<String>,
+) -> Result<()> {
+    let n = Notice {
+        id: tx.next_id("notice")?,
+        department: department.to_string(),
+        at: Timestamp::now(),
+        day,
+        kind,
+        title,
+        body,
+        link,
+        read_at: None,
+    };
+    tx.put_notice(&n)?;
+    Ok(())
+}
+
+fn region_of(s: &Supervision) -> Option<RegionCode> {
+    s.region.as_deref().and_then(|r| RegionCode::parse(r).ok())
+}
+
+/// The next working day after `day`.
+fn next_working_day(cal: &WorkCalendar, day: Date) -> Date {
+    cal.add_working_days(day, 1)
+}
+
+impl Service {
+    /// One pass of the deadline sweep (each minute, and at start): scheduled publications,
+    /// warnings for stages due within one working day, supervision items for overdue stages,
+    /// items resolved when their stage was decided, and warnings before measures expire.
+    pub fn sweep(&self) -> Result<SweepReport> {
+        let mut report = SweepReport { published: self.publish_scheduled()?, ..SweepReport::default() };
+        let today = self.today();
+        let calendar = self.calendar()?;
+        let system = Who::system("deadline-sweep");
+        let tx = self.store.write()?;
+        for case in tx.open_cases(None)? {
+            let Some(stage) = case.current_stage().cloned() else { continue };
+            let Some(due) = stage.due.filter(|_| case.state == CaseState::InReview) else { continue };
+            let index = case.stage as u32;
+            if today > due {
+                if tx.supervision_of(case.id, index)?.is_none() {
+                    self.open_supervision(&tx, &system, &case, index, due, today)?;
+                    report.opened += 1;
+                }
+            } else if due <= next_working_day(&calendar, today) && stage.warned_for != Some(due) {
+                let mut updated = case.clone();
+                if let Some(s) = updated.stages.get_mut(case.stage) {
+                    s.warned_for = Some(due);
+                }
+                tx.put_case(&updated, Some(&case))?;
+                let title = format!("办件 #{} 将于 {due} 到期", case.id);
+                let body = format!(
+                    "「{}」{}的「{}」环节办理期限为 {due}，请及时办理。",
+                    case.measure_name, case.entity_name, stage.name
+                );
+                notice(
+                    &tx,
+                    &case.department,
+                    today,
+                    NoticeKind::DueSoon,
+                    title,
+                    body,
+                    Some(format!("/cases/{}", case.id)),
+                )?;
+                report.warned += 1;
+            }
+        }
+        for mut item in tx.supervisions()?.into_iter().filter(|s| s.status != SupervisionStatus::Resolved) {
+            let moved = tx.case(item.case_id)?.is_none_or(|c| {
+                !(matches!(c.state, CaseState::InReview | CaseState::Returned) && c.stage as u32 == item.stage)
+            });
+            if moved {
+                let before = digest(&item)?;
+                item.status = SupervisionStatus::Resolved;
+                item.resolved =
+                    Some(Resolution { on: today, by: "deadline-sweep".into(), note: "环节已办理".into() });
+                tx.put_supervision(&item)?;
+                let target = format!("supervision:{}", item.id);
+                tx.audit_change(
+                    &system,
+                    "supervision.resolve",
+                    &target,
+                    "环节已办理",
+                    Some(before),
+                    Some(digest(&item)?),
+                )?;
+                report.resolved += 1;
+            }
+        }
+        report.expiry_warnings = self.warn_expiring(&tx, today)?;
+        if report.warned + report.opened + report.resolved + report.expiry_warnings > 0 {
+            tx.audit(&system, "sweep", "cases", &serde_json::to_string(&report).unwrap_or_default())?;
+            tx.commit()?;
+        }
+        Ok(report)
+    }
+
+    fn open_supervision(&self, tx: &WriteTx, who: &Who, case: &Case, stage: u32, due: Date, today: Date) -> Result<()> {
+        let stage_name = case.stages.get(stage as usize).map(|s| s.name.clone()).unwrap_or_default();
+        let item = Supervision {
+            id: tx.next_id("supervision")?,
+            case_id: case.id,
+            stage,
+            stage_name: stage_name.clone(),
+            department: case.department.clone(),
+            measure_name: case.measure_name.clone(),
+            entity_name: case.entity_name.clone(),
+            credit_code: case.credit_code.clone(),
+            region: case.region.clone(),
+            due,
+            opened_on: today,
+            status: SupervisionStatus::Open,
+            notice: None,
+            resolved: None,
+        };
+        tx.put_supervision(&item)?;
+        let title = format!("办件 #{} 已超期", case.id);
+        let body =
+            format!("「{}」{}的「{stage_name}」环节已于 {due} 到期，已纳入督办。", case.measure_name, case.entity_name);
+        notice(tx, &case.department, today, NoticeKind::Overdue, title, body, Some(format!("/cases/{}", case.id)))?;
+        tx.audit_change(
+            who,
+            "supervision.open",
+            &format!("supervision:{}", item.id),
+            &format!("case:{} stage {stage}", case.id),
+            None,
+            Some(digest(&item)?),
+        )?;
+        Ok(())
+    }
+
+    /// Warns each department once, 30 and 7 days before a measure in force stops taking
+    /// applications or its policy stops being valid.
+    fn warn_expiring(&self, tx: &WriteTx, today: Date) -> Result<usize> {
+        let mut n = 0;
+        for mut m in tx.measures()?.into_iter().filter(|m| m.in_force()) {
+            let Some(v) = m.published.and_then(|p| tx.version(m.id, p).ok().flatten()) else { continue };
+            let valid_until = tx.policy(m.policy_id)?.and_then(|p| p.content.valid_until);
+            let ends: Vec<(Date, &str)> = [(v.spec.window_end, "申报截止"), (valid_until, "政策有效期届满")]
+                .into_iter()
+                .filter_map(|(d, w)| d.map(|d| (d, w)))
+                .collect();
+            let Some((end, what)) = ends.into_iter().filter(|(d, _)| *d >= today).min_by_key(|(d, _)| *d) else {
+                continue;
+            };
+            let left = (end.days() - today.days()) as u32;
+            let Some(mark) = EXPIRY_WARNINGS.iter().copied().filter(|w| left <= *w).min() else { continue };
+            if m.warned.contains(&mark) {
+                continue;
+            }
+            m.warned.push(mark);
+            tx.put_measure(&m)?;
+            let title = format!("「{}」将于 {end} {what}", v.spec.name);
+            let body = format!("距{what}还有 {left} 天。如需延期，请修订后提交发布申请。");
+            notice(
+                tx,
+                &v.spec.department,
+                today,
+                NoticeKind::Expiry,
+                title,
+                body,
+                Some(format!("/measures/{}", m.id)),
+            )?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// The supervisors' board: items within `who`'s region, open and noticed first, the
+    /// longest overdue first.
+    pub fn supervision_board(&self, who: &Who, include_resolved: bool) -> Result<Vec<Supervision>> {
+        let mut items: Vec<Supervision> = self
+            .store
+            .read()?
+            .supervisions()?
+            .into_iter()
+            .filter(|s| include_resolved || s.status != SupervisionStatus::Resolved)
+            .filter(|s| who.sees_region(region_of(s).as_ref()))
+            .collect();
+        items.sort_by_key(|s| (s.status == SupervisionStatus::Resolved, s.due, s.id));
+        Ok(items)
+    }
+
+    fn supervision_for(&self, tx: &WriteTx, who: &Who, id: u64) -> Result<Supervision> {
+        let item = tx.supervision(id)?.ok_or_else(|| ServiceError::NotFound(format!("督办事项 #{id} 不存在")))?;
+        if !who.sees_region(region_of(&item).as_ref()) {
+            return Err(ServiceError::Forbidden(format!("督办事项 #{id} 不在本账号的辖区内")));
+        }
+        Ok(item)
+    }
+
+    /// A supervisor issues a 督办 notice with its own deadline (a number of working days).
+    pub fn supervision_notice(&self, who: &Who, id: u64, text: &str, working_days: u32) -> Result<Supervision> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(ServiceError::invalid("text", "请填写督办意见"));
+        }
+        if !(1..=30).contains(&working_days) {
+            return Err(ServiceError::invalid("days", "督办时限应为 1–30 个工作日"));
+        }
+        let today = self.today();
+        let deadline = self.calendar()?.add_working_days(today, working_days);
+        let tx = self.store.write()?;
+        let before = self.supervision_for(&tx, who, id)?;
+        if before.status == SupervisionStatus::Resolved {
+            return Err(ServiceError::Conflict(format!("督办事项 #{id} 已办结")));
+        }
+        let mut item = before.clone();
+        item.status = SupervisionStatus::Noticed;
+        item.notice =
+            Some(SupervisionNotice { by: who.name.clone(), at: Timestamp::now(), text: text.to_string(), deadline });
+        tx.put_supervision(&item)?;
+        let title = format!("督办通知：办件 #{}（{}）", item.case_id, item.measure_name);
+        let body = format!("{text}。请于 {deadline} 前办结「{}」环节。", item.stage_name);
+        notice(
+            &tx,
+            &item.department,
+            today,
+            NoticeKind::Supervision,
+            title,
+            body,
+            Some(format!("/cases/{}", item.case_id)),
+        )?;
+        tx.audit_change(
+            who,
+            "supervision.notice",
+            &format!("supervision:{id}"),
+            text,
+            Some(digest(&before)?),
+            Some(digest(&item)?),
+        )?;
+        tx.commit()?;
+        Ok(item)
+    }
+
+    /// A supervisor closes an item by hand (e.g. the delay was justified), with a note.
+    pub fn supervision_resolve(&self, who: &Who, id: u64, note: &str) -> Result<Supervision> {
+        let note = note.trim();
+        if note.is_empty() {
+            return Err(ServiceError::invalid("note", "请写明办结说明"));
+        }
+        let tx = self.store.write()?;
+        let before = self.supervision_for(&tx, who, id)?;
+        if before.status == SupervisionStatus::Resolved {
+            return Err(ServiceError::Conflict(format!("督办事项 #{id} 已办结")));
+        }
+        let mut item = before.clone();
+        item.status = SupervisionStatus::Resolved;
+        item.resolved = Some(Resolution { on: self.today(), by: who.name.clone(), note: note.to_string() });
+        tx.put_supervision(&item)?;
+        tx.audit_change(
+            who,
+            "supervision.resolve",
+            &format!("supervision:{id}"),
+            note,
+            Some(digest(&before)?),
+            Some(digest(&item)?),
+        )?;
+        tx.commit()?;
+        Ok(item)
+    }
+
+    /// A department's notices (all departments' for an account without one), newest first,
+    /// and how many are unread.
+    pub fn notices(&self, who: &Who, limit: usize) -> Result<(Vec<Notice>, usize)> {
+        let Some(department) = who.department.as_deref() else { return Ok((Vec::new(), 0)) };
+        let all = self.store.read()?.notices(department, usize::MAX)?;
+        let unread = all.iter().filter(|n| n.read_at.is_none()).count();
+        Ok((all.into_iter().take(limit).collect(), unread))
+    }
+
+    pub fn notice_read(&self, who: &Who, id: u64) -> Result<Notice> {
+        let Some(department) = who.department.clone() else {
+            return Err(ServiceError::NotFound(format!("提醒 #{id} 不存在")));
+        };
+        let tx = self.store.write()?;
+        let mut n = tx.notice(&department, id)?.ok_or_else(|| ServiceError::NotFound(format!("提醒 #{id} 不存在")))?;
+        if n.read_at.is_none() {
+            n.read_at = Some(Timestamp::now());
+            tx.put_notice(&n)?;
+            tx.audit(who, "notice.read", &format!("department:{department}"), &format!("notice #{id}"))?;
+            tx.commit()?;
+        }
+        Ok(n)
+    }
+
+    /// Assigns an entity to a specialist (or ends the assignment).
+    pub fn assignment_set(&self, who: &Who, specialist: &str, credit_code: &str, on: bool) -> Result<()> {
+        let code = credit_code.trim().to_ascii_uppercase();
+        let tx = self.store.write()?;
+        let user = tx
+            .user_by_name(specialist.trim())?
+            .filter(|u| u.role == Role::Specialist)
+            .ok_or_else(|| ServiceError::invalid("specialist", format!("「{specialist}」不是帮办专员账号")))?;
+        let entity: Entity = tx
+            .entity_by_code(&code)?
+            .ok_or_else(|| ServiceError::invalid("credit_code", format!("经营主体库中没有统一社会信用代码 {code}")))?;
+        if !who.sees_region(entity.region.as_ref()) {
+            return Err(ServiceError::Forbidden(format!("经营主体 {code} 不在本账号的辖区内")));
+        }
+        tx.set_assignment(user.id, entity.id, on)?;
+        let action = if on { "assignment.add" } else { "assignment.remove" };
+        tx.audit(who, action, &format!("entity:{code}"), &user.username)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Every assignment within `who`'s region: (specialist, credit code, entity name).
+    pub fn assignment_rows(&self, who: &Who) -> Result<Vec<(String, String, String)>> {
+        let tx = self.store.read()?;
+        let mut rows = Vec::new();
+        for user in tx.users()?.into_iter().filter(|u| u.role == Role::Specialist) {
+            for id in tx.assigned_entities(user.id)? {
+                let Some(e) = tx.entity(id)? else { continue };
+                if who.sees_region(e.region.as_ref()) {
+                    rows.push((
+                        user.username.clone(),
+                        e.credit_code.as_str().to_string(),
+                        e.name.clone().unwrap_or_default(),
+                    ));
+                }
+            }
+        }
+        Ok(rows)
+    }
+
+    /// The entities a specialist looks after, each with its cases and what to do next.
+    pub fn assigned(&self, who: &Who) -> Result<Vec<AssignedEntity>> {
+        let Some(user) = who.user_id else { return Ok(Vec::new()) };
+        let tx = self.store.read()?;
+        let mut out = Vec::new();
+        for id in tx.assigned_entities(user)? {
+            let Some(entity) = tx.entity(id)? else { continue };
+            let code = entity.credit_code.as_str().to_string();
+            let cases = self.cases_of_entity(who, &code)?;
+            let mut actions = Vec::new();
+            for c in &cases {
+                match c.case.state {
+                    CaseState::Draft => {
+                        actions.push(format!("「{}」草稿未提交（办件 #{}）", c.case.measure_name, c.case.id))
+                    }
+                    CaseState::Returned => actions.push(format!(
+                        "「{}」被退回补正：{}（办件 #{}）",
+                        c.case.measure_name,
+                        c.case.reason.clone().unwrap_or_default(),
+                        c.case.id
+                    )),
+                    CaseState::InReview if c.overdue => actions.push(format!(
+                        "「{}」审核已超期，可联系{}（办件 #{}）",
+                        c.case.measure_name, c.case.department, c.case.id
+                    )),
+                    _ => {}
+                }
+            }
+            out.push(AssignedEntity {
+                credit_code: code,
+                name: entity.name.clone().unwrap_or_default(),
+                region: entity.region.as_ref().map(|r| r.as_str().to_string()),
+                cases: cases.into_iter().filter(|c| may_see(who, &c.case)).collect(),
+                actions,
+            });
+        }
+        out.sort_by_key(|e| std::cmp::Reverse(e.actions.len()));
+        Ok(out)
+    }
+}
