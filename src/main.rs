@@ -56,6 +56,8 @@ enum Command {
         /// Sign out this many hours after signing in, whatever happens.
         #[arg(long, env = "HUIQI_SESSION_HOURS", default_value_t = 12)]
         session_hours: i64,
+        #[command(flatten)]
+        push: PushArgs,
     },
     /// Create or migrate the store and load reference data (tags, holiday calendar).
     Init,
@@ -260,8 +262,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     let data = cli.data.clone();
     let dir = |default: &str| data.clone().unwrap_or_else(|| PathBuf::from(default));
     match cli.command {
-        Command::Serve { listen, demo, secure_cookies, trust_proxy, session_idle_minutes, session_hours } => {
+        Command::Serve { listen, demo, secure_cookies, trust_proxy, session_idle_minutes, session_hours, push } => {
             let dir = dir(if demo { "huiqi-demo" } else { "huiqi-data" });
+            let (settings_push, channels) = push.channels(&dir, demo)?;
+            let config = huiqi::service::Config { push: settings_push, ..config };
             if session_idle_minutes < 1 || session_hours < 1 {
                 return Err("--session-idle-minutes and --session-hours must be at least 1".into());
             }
@@ -274,7 +278,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 trust_proxy,
                 ..http::Settings::default()
             };
-            serve(&dir, config, settings, listen, demo)
+            serve(&dir, config, settings, listen, demo, channels)
         }
         Command::Init => {
             let svc = open(&dir("huiqi-data"), config)?;
@@ -555,12 +559,87 @@ fn import_entities(
     }
 }
 
+/// Where pushes go besides the inbox (站内信).
+#[derive(clap::Args, Debug, Default)]
+struct PushArgs {
+    /// SMTP server for e-mail pushes, e.g. `smtp://user:pass@mail.example.gov.cn:587?tls=required`
+    /// (`smtps://…` for TLS from the start, plain `smtp://host:port` for a local relay).
+    #[arg(long, env = "HUIQI_SMTP_URL")]
+    smtp_url: Option<String>,
+    /// The sender of e-mail pushes.
+    #[arg(long, env = "HUIQI_SMTP_FROM", default_value = "惠企平台 <noreply@huiqi.local>")]
+    smtp_from: String,
+    /// SMS gateway: every SMS is a JSON POST to this URL.
+    #[arg(long, env = "HUIQI_SMS_URL")]
+    sms_url: Option<String>,
+    /// The JSON body of an SMS; `{{phone}}` and `{{text}}` become JSON strings.
+    #[arg(long, env = "HUIQI_SMS_TEMPLATE", default_value = huiqi::jobs::outbox::DEFAULT_SMS_TEMPLATE)]
+    sms_template: String,
+    /// A header sent to the SMS gateway, e.g. `Authorization: Bearer …`.
+    #[arg(long, env = "HUIQI_SMS_HEADER")]
+    sms_header: Option<String>,
+    /// Also append every push to this file, one JSON line each (pilots without SMTP or SMS).
+    /// `--demo` writes `pushes.jsonl` in the data directory.
+    #[arg(long, env = "HUIQI_PUSH_LOG")]
+    push_log: Option<PathBuf>,
+    /// No e-mail or SMS between these hours (China Standard Time), e.g. `22-8`.
+    #[arg(long, env = "HUIQI_QUIET_HOURS")]
+    quiet_hours: Option<String>,
+    /// Remind eligible entities that have not applied this many days before a window closes.
+    #[arg(long, env = "HUIQI_REMINDER_DAYS", default_value_t = 7)]
+    reminder_days: u32,
+    /// The address enterprises use, for links in e-mail and SMS (e.g. `https://huiqi.example.gov.cn`).
+    #[arg(long, env = "HUIQI_PUBLIC_URL", default_value = "")]
+    public_url: String,
+}
+
+impl PushArgs {
+    fn channels(
+        self,
+        dir: &Path,
+        demo: bool,
+    ) -> Result<(huiqi::service::push::PushSettings, huiqi::jobs::outbox::Channels), String> {
+        use huiqi::jobs::outbox::{Channels, SmsGateway, Smtp};
+        let quiet_hours = match self.quiet_hours.as_deref() {
+            None => None,
+            Some(text) => {
+                let parsed = text
+                    .split_once('-')
+                    .and_then(|(a, b)| Some((a.trim().parse::<u8>().ok()?, b.trim().parse::<u8>().ok()?)));
+                match parsed {
+                    Some((from, to)) if from < 24 && to < 24 && from != to => {
+                        Some(huiqi::model::push::QuietHours { from, to })
+                    }
+                    _ => return Err(format!("--quiet-hours should be like 22-8 (hours 0–23), not {text}")),
+                }
+            }
+        };
+        let smtp = self.smtp_url.as_deref().map(|u| Smtp::new(u, &self.smtp_from)).transpose()?;
+        let sms = self
+            .sms_url
+            .as_deref()
+            .map(|u| SmsGateway::new(u, &self.sms_template, self.sms_header.as_deref()))
+            .transpose()?;
+        let log = self.push_log.or_else(|| demo.then(|| dir.join("pushes.jsonl")));
+        let settings = huiqi::service::push::PushSettings {
+            email: smtp.is_some(),
+            sms: sms.is_some(),
+            log: log.is_some(),
+            quiet_hours,
+            reminder_days: self.reminder_days,
+            public_url: self.public_url,
+        };
+        Ok((settings, Channels { smtp, sms, log }))
+    }
+}
+
 fn serve(
     dir: &Path,
     config: Config,
     settings: http::Settings,
     listen: SocketAddr,
     demo: bool,
+    channels: huiqi::jobs::outbox::Channels,
 ) -> Result<ExitCode, String> {
     let svc = open(dir, config)?;
     svc.init_reference(&Who::system("serve")).map_err(|e| e.to_string())?;
@@ -612,8 +691,14 @@ fn serve(
         }
         let _ = std::io::stdout().flush();
         let sweep = huiqi::jobs::spawn_sweep(std::sync::Arc::clone(&state.svc), huiqi::jobs::SWEEP_EVERY);
+        let outbox = huiqi::jobs::outbox::spawn(
+            std::sync::Arc::clone(&state.svc),
+            std::sync::Arc::new(channels),
+            huiqi::jobs::outbox::OUTBOX_EVERY,
+        );
         http::serve(listener, state, shutdown_signal()).await.map_err(|e| e.to_string())?;
         sweep.abort();
+        outbox.abort();
         eprintln!("huiqi stopped");
         Ok::<_, String>(ExitCode::SUCCESS)
     })

@@ -2,6 +2,8 @@
 //! the push outbox. Each pass is a service call run off the async runtime; a failed pass is
 //! logged and the next one tries again.
 
+pub mod outbox;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +20,7 @@ pub fn spawn_sweep(svc: Arc<Service>, every: Duration) -> tokio::task::JoinHandl
         loop {
             tick.tick().await;
             match svc.blocking(|s| s.sweep()).await {
-                Ok(r) if r.published + r.warned + r.opened + r.resolved + r.expiry_warnings > 0 => {
+                Ok(r) if r.published + r.warned + r.opened + r.resolved + r.expiry_warnings + r.reminded > 0 => {
                     tracing::info!(?r, "deadline sweep")
                 }
                 Ok(_) => {}

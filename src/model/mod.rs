@@ -16,6 +16,7 @@ pub mod message;
 pub mod money;
 pub mod policy;
 pub mod portrait_record;
+pub mod push;
 pub mod reference;
 pub mod size_class;
 pub mod supervision;

@@ -11,6 +11,7 @@ pub mod files;
 pub mod imports;
 pub mod matching;
 pub mod policies;
+pub mod push;
 pub mod supervision;
 
 use std::sync::Arc;
@@ -55,6 +56,8 @@ pub struct Config {
     pub fast_password_hashing: bool,
     /// The time source for sign-in delays and session timeouts (tests move it forward).
     pub clock: Clock,
+    /// Channels and behaviour of pushes.
+    pub push: push::PushSettings,
 }
 
 pub struct Service {

@@ -24,6 +24,7 @@ pub struct SweepReport {
     pub opened: usize,
     pub resolved: usize,
     pub expiry_warnings: usize,
+    pub reminded: usize,
 }
 
 /// An entity a specialist looks after, with what is pending on it.
@@ -138,7 +139,10 @@ impl Service {
         if report.warned + report.opened + report.resolved + report.expiry_warnings > 0 {
             tx.audit(&system, "sweep", "cases", &serde_json::to_string(&report).unwrap_or_default())?;
             tx.commit()?;
+        } else {
+            drop(tx);
         }
+        report.reminded = self.remind_closing()?;
         Ok(report)
     }
 

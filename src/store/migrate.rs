@@ -15,7 +15,7 @@ const MIGRATIONS: &[(&str, Migration)] = &[
     ("create the matching tables", create_match_tables),
     ("store compact portrait records", store_portrait_records),
     ("accounts: new role names, departments, bindings, invitations, scoped tokens, chained audit", accounts_v5),
-    ("create the case, inbox, notice, supervision and assignment tables", create_case_tables),
+    ("create the case, inbox, outbox, notice, supervision and assignment tables", create_case_tables),
 ];
 
 pub const SCHEMA_VERSION: u64 = MIGRATIONS.len() as u64;
@@ -76,6 +76,11 @@ fn create_case_tables(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(CASE_STAGE_TO_SUPERVISION)?;
     tx.open_table(SPECIALIST_TO_ENTITY)?;
     tx.open_table(ENTITY_TO_SPECIALIST)?;
+    tx.open_table(OUTBOX_ID_TO_DELIVERY)?;
+    tx.open_table(OUTBOX_DUE)?;
+    tx.open_table(PUSHED)?;
+    tx.open_table(REMINDED)?;
+    tx.open_table(ENTITY_TO_SUBSCRIPTION)?;
     Ok(())
 }
 

@@ -13,6 +13,7 @@ use crate::model::case::Case;
 use crate::model::imports::ImportJob;
 use crate::model::matching::{EligibleSet, MatchEvent};
 use crate::model::message::Message;
+use crate::model::push::{Delivery, Subscription};
 use crate::model::supervision::{Notice, Supervision};
 use crate::model::{
     ApiToken, AuditEntry, Binding, ChangeSet, Department, Entity, Invitation, Measure, MeasureVersion, Policy, Session,
@@ -538,6 +539,71 @@ macro_rules! read_methods {
                 t.range((entity, 0)..=(entity, u64::MAX))?.map(|r| Ok(r?.0.value().1)).collect()
             }
 
+            pub fn delivery(&self, id: u64) -> Result<Option<Delivery>> {
+                let t = self.txn.open_table(OUTBOX_ID_TO_DELIVERY)?;
+                t.get(id)?.map(|v| decode(v.value())).transpose()
+            }
+
+            /// Pending deliveries due at `now` (ms since the epoch), the oldest first.
+            pub fn due_deliveries(&self, now: i64, limit: usize) -> Result<Vec<Delivery>> {
+                let due = self.txn.open_table(OUTBOX_DUE)?;
+                let t = self.txn.open_table(OUTBOX_ID_TO_DELIVERY)?;
+                let mut out = Vec::new();
+                for row in due.range((i64::MIN, 0)..=(now, u64::MAX))?.take(limit) {
+                    let id = row?.0.value().1;
+                    if let Some(v) = t.get(id)? {
+                        out.push(decode(v.value())?);
+                    }
+                }
+                Ok(out)
+            }
+
+            /// An entity's deliveries, newest first.
+            pub fn deliveries_of(&self, entity: u64, limit: usize) -> Result<Vec<Delivery>> {
+                let t = self.txn.open_table(OUTBOX_ID_TO_DELIVERY)?;
+                let mut out = Vec::new();
+                for row in t.iter()?.rev() {
+                    let d: Delivery = decode(row?.1.value())?;
+                    if d.entity_id == entity {
+                        out.push(d);
+                        if out.len() >= limit {
+                            break;
+                        }
+                    }
+                }
+                Ok(out)
+            }
+
+            /// Counts of deliveries by status (for the administration page and `/metrics`).
+            pub fn outbox_counts(&self) -> Result<(u64, u64, u64)> {
+                use crate::model::push::DeliveryStatus;
+                let t = self.txn.open_table(OUTBOX_ID_TO_DELIVERY)?;
+                let (mut pending, mut sent, mut failed) = (0, 0, 0);
+                for row in t.iter()? {
+                    match decode::<Delivery>(row?.1.value())?.status {
+                        DeliveryStatus::Pending => pending += 1,
+                        DeliveryStatus::Sent => sent += 1,
+                        DeliveryStatus::Failed => failed += 1,
+                    }
+                }
+                Ok((pending, sent, failed))
+            }
+
+            pub fn pushed(&self, entity: u64, measure: u64, version: u32) -> Result<Option<u64>> {
+                let t = self.txn.open_table(PUSHED)?;
+                Ok(t.get((entity, measure, version))?.map(|v| v.value()))
+            }
+
+            pub fn reminded(&self, entity: u64, measure: u64, version: u32) -> Result<bool> {
+                let t = self.txn.open_table(REMINDED)?;
+                Ok(t.get((entity, measure, version))?.is_some())
+            }
+
+            pub fn subscription(&self, entity: u64) -> Result<Subscription> {
+                let t = self.txn.open_table(ENTITY_TO_SUBSCRIPTION)?;
+                Ok(t.get(entity)?.map(|v| decode(v.value())).transpose()?.unwrap_or_default())
+            }
+
             /// Calendar entries (days since epoch → encoded entry) in a day range.
             pub fn calendar<T: DeserializeOwned>(&self, from: i32, to: i32) -> Result<Vec<(i32, T)>> {
                 let t = self.txn.open_table(DAY_TO_CALENDAR_ENTRY)?;
@@ -874,6 +940,34 @@ impl WriteTx {
             b.remove((entity, specialist))?;
         }
         Ok(())
+    }
+
+    /// Writes a delivery and keeps the due index: pending ones are listed by `not_before`.
+    pub fn put_delivery(&self, d: &Delivery, before: Option<&Delivery>) -> Result<()> {
+        use crate::model::push::DeliveryStatus;
+        put(&self.txn, OUTBOX_ID_TO_DELIVERY, d.id, d)?;
+        let mut due = self.txn.open_table(OUTBOX_DUE)?;
+        if let Some(b) = before.filter(|b| b.status == DeliveryStatus::Pending) {
+            due.remove((b.not_before.0, b.id))?;
+        }
+        if d.status == DeliveryStatus::Pending {
+            due.insert((d.not_before.0, d.id), ())?;
+        }
+        Ok(())
+    }
+
+    pub fn set_pushed(&self, entity: u64, measure: u64, version: u32, message: u64) -> Result<()> {
+        self.txn.open_table(PUSHED)?.insert((entity, measure, version), message)?;
+        Ok(())
+    }
+
+    pub fn set_reminded(&self, entity: u64, measure: u64, version: u32) -> Result<()> {
+        self.txn.open_table(REMINDED)?.insert((entity, measure, version), ())?;
+        Ok(())
+    }
+
+    pub fn put_subscription(&self, entity: u64, s: &Subscription) -> Result<()> {
+        put(&self.txn, ENTITY_TO_SUBSCRIPTION, entity, s)
     }
 
     pub fn delete_calendar_range(&self, from: i32, to: i32) -> Result<()> {

@@ -85,3 +85,13 @@ pub const CASE_STAGE_TO_SUPERVISION: TableDefinition<(u64, u32), u64> = TableDef
 pub const SPECIALIST_TO_ENTITY: TableDefinition<(u64, u64), ()> = TableDefinition::new("assignments-0");
 /// Index: (entity id, specialist user id) (schema version 6).
 pub const ENTITY_TO_SPECIALIST: TableDefinition<(u64, u64), ()> = TableDefinition::new("entity_specialists-0");
+/// Delivery id → a message to send by e-mail, SMS or log (schema version 6).
+pub const OUTBOX_ID_TO_DELIVERY: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox-0");
+/// Index: (not before, in ms since the epoch; delivery id) of pending deliveries (schema version 6).
+pub const OUTBOX_DUE: TableDefinition<(i64, u64), ()> = TableDefinition::new("outbox_due-0");
+/// (entity id, measure id, version) → the inbox message that pushed it: never twice (schema version 6).
+pub const PUSHED: TableDefinition<(u64, u64, u32), u64> = TableDefinition::new("pushes-0");
+/// (entity id, measure id, version): a reminder before the window closes was sent (schema version 6).
+pub const REMINDED: TableDefinition<(u64, u64, u32), ()> = TableDefinition::new("reminders-0");
+/// Entity id → what it subscribes to (schema version 6).
+pub const ENTITY_TO_SUBSCRIPTION: TableDefinition<u64, &[u8]> = TableDefinition::new("subscriptions-0");

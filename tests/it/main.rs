@@ -14,3 +14,4 @@ mod common;
 mod http_client;
 mod matching;
 mod pages;
+mod push;

@@ -38,6 +38,9 @@ pub fn routes() -> Routes {
         .get("/api/v1/entities/{code}/cases", read, of_entity)
         .get("/api/v1/my/entities/{code}/inbox", Access::Needs(Permission::OwnEntities), inbox)
         .post("/api/v1/my/entities/{code}/inbox/{id}/read", Access::Needs(Permission::OwnEntities), inbox_read)
+        .get("/api/v1/my/entities/{code}/subscription", Access::Needs(Permission::OwnEntities), subscription)
+        .put("/api/v1/my/entities/{code}/subscription", Access::Needs(Permission::OwnEntities), subscription_set)
+        .get("/api/v1/my/entities/{code}/deliveries", Access::Needs(Permission::OwnEntities), deliveries)
 }
 
 fn unprocessable(message: String) -> ApiError {
@@ -227,4 +230,41 @@ async fn inbox_read(State(state): State<AppState>, viewer: Viewer, Path((code, i
     let code = own(&viewer, &code)?;
     let who = viewer.who();
     Ok(Json(state.svc.blocking(move |s| s.inbox_read(&who, &code, id)).await?).into_response())
+}
+
+async fn subscription(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> ApiResult {
+    let code = own(&viewer, &code)?;
+    Ok(Json(state.svc.blocking(move |s| s.subscription(&code)).await?).into_response())
+}
+
+/// `PUT /my/entities/{code}/subscription` `{"categories": ["subsidy"], "departments": […],
+/// "muted": false, "no_email": false, "no_sms": false}`.
+async fn subscription_set(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(code): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let code = own(&viewer, &code)?;
+    let sub: crate::model::push::Subscription = parse_json(&body)?;
+    let who = viewer.who();
+    Ok(Json(state.svc.blocking(move |s| s.subscription_set(&who, &code, sub)).await?).into_response())
+}
+
+/// What was sent to the entity by e-mail and SMS, and whether it arrived.
+async fn deliveries(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> ApiResult {
+    let code = own(&viewer, &code)?;
+    let list = state.svc.blocking(move |s| s.deliveries_of(&code, 200)).await?;
+    let masked: Vec<_> = list
+        .into_iter()
+        .map(|mut d| {
+            d.to = match d.channel {
+                crate::model::push::Channel::Email => crate::model::mask::email(&d.to),
+                crate::model::push::Channel::Sms => crate::model::mask::phone(&d.to),
+                crate::model::push::Channel::Log => d.to,
+            };
+            d
+        })
+        .collect();
+    Ok(Json(json!({ "deliveries": masked })).into_response())
 }

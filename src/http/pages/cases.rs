@@ -29,6 +29,8 @@ pub fn routes() -> Routes {
         .post("/my/entities/{code}/apply", apply, open)
         .get("/my/entities/{code}/inbox", Access::Needs(Permission::OwnEntities), inbox)
         .post("/my/entities/{code}/inbox/{id}/read", Access::Needs(Permission::OwnEntities), inbox_read)
+        .get("/my/entities/{code}/subscription", Access::Needs(Permission::OwnEntities), subscription)
+        .post("/my/entities/{code}/subscription", Access::Needs(Permission::OwnEntities), subscription_set)
         .get("/staff/cases", Access::Needs(Permission::CaseRead), queue)
         .get("/cases/{id}", read, show)
         .post("/cases/{id}/save", apply, save)
@@ -295,4 +297,79 @@ async fn inbox_read(
             None => see_other(&format!("/my/entities/{code}/inbox")),
         },
     })
+}
+
+async fn subscription_page(
+    state: &AppState,
+    viewer: &Viewer,
+    code: String,
+    notice: &str,
+    error: Option<String>,
+) -> PageResult {
+    let c = code.clone();
+    let (sub, departments, deliveries) =
+        state.svc.blocking(move |s| Ok((s.subscription(&c)?, s.departments()?, s.deliveries_of(&c, 50)?))).await?;
+    let categories: Vec<_> = crate::model::Category::ALL.iter().map(|c| (c.key(), c.label())).collect();
+    let deliveries: Vec<_> = deliveries
+        .iter()
+        .map(|d| {
+            serde_json::json!({
+                "channel": d.channel.label(), "subject": d.subject, "status": d.status.key(),
+                "status_label": d.status.label(), "attempts": d.attempts, "sent_at": d.sent_at,
+                "created_at": d.created_at,
+            })
+        })
+        .collect();
+    viewer.render(
+        "subscription.html",
+        context! {
+            code, notice, error,
+            sub => to_value(&sub),
+            categories => to_value(&categories),
+            departments => to_value(&departments),
+            deliveries => to_value(&deliveries),
+        },
+    )
+}
+
+async fn subscription(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(code): Path<String>,
+    Query(n): Query<Notice>,
+) -> PageResult {
+    let code = own(&viewer, &code)?;
+    subscription_page(&state, &viewer, code, &n.notice, None).await
+}
+
+async fn subscription_set(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(code): Path<String>,
+    axum::Form(form): FormData,
+) -> PageResult {
+    let code = own(&viewer, &code)?;
+    let mut categories = Vec::new();
+    for (k, v) in &form {
+        if k == "category" {
+            match crate::model::Category::parse(v) {
+                Some(c) => categories.push(c),
+                None => return Err(AppError::bad_request(format!("类别「{v}」无效"))),
+            }
+        }
+    }
+    let sub = crate::model::push::Subscription {
+        categories,
+        departments: form.iter().filter(|(k, _)| k == "department").map(|(_, v)| v.clone()).collect(),
+        muted: form_value(&form, "muted") == "yes",
+        no_email: form_value(&form, "no_email") == "yes",
+        no_sms: form_value(&form, "no_sms") == "yes",
+    };
+    let (who, c) = (viewer.who(), code.clone());
+    match state.svc.blocking(move |s| s.subscription_set(&who, &c, sub)).await {
+        Ok(_) => Ok(see_other(&format!("/my/entities/{code}/subscription?notice=saved"))),
+        Err(e) => {
+            Ok(unprocessable(subscription_page(&state, &viewer, code, "", Some(AppError::from(e).message)).await?))
+        }
+    }
 }

@@ -1,0 +1,374 @@
+//! Pushes (精准推送): every entity newly found eligible for a published, open measure gets an
+//! inbox message — once per measure version — and, unless muted, e-mail and SMS through the
+//! outbox; reminders before an application window closes go to eligible entities that have
+//! not applied. The outbox itself is sent by `jobs::outbox`; here are its records.
+
+use std::collections::HashSet;
+
+use serde::Serialize;
+
+use super::{Result, Service, ServiceError};
+use crate::model::message::{Message, MessageKind};
+use crate::model::push::{Channel, Delivery, DeliveryStatus, MAX_ATTEMPTS, QuietHours, Subscription, backoff_seconds};
+use crate::model::{Entity, MeasureVersion, Timestamp, Vocabulary, Who};
+use crate::store::WriteTx;
+
+/// Which channels are configured and how pushes behave.
+#[derive(Debug, Clone)]
+pub struct PushSettings {
+    pub email: bool,
+    pub sms: bool,
+    pub log: bool,
+    pub quiet_hours: Option<QuietHours>,
+    /// Days before a window closes when eligible entities that have not applied are reminded.
+    pub reminder_days: u32,
+    /// The address enterprises reach the platform at, for links in e-mail and SMS.
+    pub public_url: String,
+}
+
+impl Default for PushSettings {
+    fn default() -> PushSettings {
+        PushSettings {
+            email: false,
+            sms: false,
+            log: false,
+            quiet_hours: None,
+            reminder_days: 7,
+            public_url: String::new(),
+        }
+    }
+}
+
+/// What one pass over the match events did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PushReport {
+    pub events: usize,
+    pub messages: usize,
+    pub deliveries: usize,
+}
+
+/// Entities written per transaction when pushing one measure to many.
+const CHUNK: usize = 1000;
+const CURSOR: &str = "push_cursor";
+
+/// A pending delivery's queue key time: now, or the end of quiet hours.
+fn first_try(settings: &PushSettings, now: Timestamp) -> Timestamp {
+    settings.quiet_hours.map_or(now, |q| q.next_allowed(now))
+}
+
+struct Outgoing<'a> {
+    kind: MessageKind,
+    title: String,
+    body: String,
+    short: String,
+    version: &'a MeasureVersion,
+}
+
+impl Service {
+    /// Writes the inbox message and queues the outbound copies the entity accepts.
+    fn deliver(
+        &self,
+        tx: &WriteTx,
+        entity: &Entity,
+        sub: &Subscription,
+        out: &Outgoing<'_>,
+        now: Timestamp,
+    ) -> Result<(u64, usize)> {
+        let settings = &self.config.push;
+        let message = Message {
+            id: tx.next_id("message")?,
+            entity_id: entity.id,
+            at: now,
+            kind: out.kind,
+            title: out.title.clone(),
+            body: out.body.clone(),
+            measure_id: Some(out.version.measure_id),
+            version: Some(out.version.version),
+            case_id: None,
+            read_at: None,
+        };
+        tx.put_message(&message)?;
+        let mut queued = 0;
+        if !sub.muted {
+            let link = format!("{}/measures/{}", settings.public_url.trim_end_matches('/'), out.version.measure_id);
+            let mut targets = Vec::new();
+            if settings.email
+                && !sub.no_email
+                && let Some(to) = entity.contact_email.clone().filter(|e| e.contains('@'))
+            {
+                targets.push((Channel::Email, to, format!("{}\n\n详情：{link}", out.body)));
+            }
+            if settings.sms
+                && !sub.no_sms
+                && let Some(to) = entity.contact_phone.clone().filter(|p| !p.trim().is_empty())
+            {
+                targets.push((Channel::Sms, to, format!("【惠企】{} {link}", out.short)));
+            }
+            if settings.log {
+                targets.push((Channel::Log, entity.credit_code.as_str().to_string(), out.body.clone()));
+            }
+            for (channel, to, body) in targets {
+                let d = Delivery {
+                    id: tx.next_id("delivery")?,
+                    entity_id: entity.id,
+                    channel,
+                    to,
+                    subject: out.title.clone(),
+                    body,
+                    message_id: message.id,
+                    created_at: now,
+                    not_before: first_try(settings, now),
+                    attempts: 0,
+                    last_error: None,
+                    status: DeliveryStatus::Pending,
+                    sent_at: None,
+                };
+                tx.put_delivery(&d, None)?;
+                queued += 1;
+            }
+        }
+        Ok((message.id, queued))
+    }
+
+    /// Pushes what the match events since the last pass found: each entity newly eligible for
+    /// a measure in force whose window has not closed, once per measure version, as its
+    /// subscription allows. Safe to run again after a crash (what was pushed is recorded).
+    pub fn push_pending(&self) -> Result<PushReport> {
+        let today = self.today();
+        let mut report = PushReport::default();
+        let cursor = {
+            let tx = self.store.read()?;
+            tx.meta(CURSOR)?.and_then(|b| b.as_slice().try_into().ok()).map_or(0, u64::from_le_bytes)
+        };
+        let events = self.store.read()?.match_events(cursor, 50)?;
+        for event in events {
+            let target = {
+                let tx = self.store.read()?;
+                let measure = tx.measure(event.measure_id)?;
+                match measure.filter(|m| m.in_force() && m.published == Some(event.version)) {
+                    Some(m) => {
+                        tx.version(m.id, event.version)?.filter(|v| v.spec.window_end.is_none_or(|e| e >= today))
+                    }
+                    None => None,
+                }
+            };
+            let mut ids = event.newly_eligible.iter().copied().peekable();
+            if target.is_none() || ids.peek().is_none() {
+                let tx = self.store.write()?;
+                tx.set_meta(CURSOR, &event.seq.to_le_bytes())?;
+                tx.commit()?;
+                report.events += 1;
+                continue;
+            }
+            let Some(version) = target else { continue };
+            let spec = &version.spec;
+            let closes = spec.window_end.map(|d| format!("，申报截止 {d}")).unwrap_or_default();
+            let ids: Vec<u64> = ids.collect();
+            let chunks: Vec<&[u64]> = ids.chunks(CHUNK).collect();
+            for (i, chunk) in chunks.iter().enumerate() {
+                let tx = self.store.write()?;
+                let now = Timestamp::now();
+                for id in *chunk {
+                    if tx.pushed(*id, version.measure_id, version.version)?.is_some() {
+                        continue;
+                    }
+                    let Some(entity) = tx.entity(*id)? else { continue };
+                    let sub = tx.subscription(*id)?;
+                    if !sub.wants(spec.category, &spec.department) {
+                        continue;
+                    }
+                    let name = entity.name.clone().unwrap_or_default();
+                    let out = Outgoing {
+                        kind: MessageKind::Push,
+                        title: format!("政策推送：{}", spec.name),
+                        body: format!(
+                            "{name}：根据贵单位在经营主体库中的信息，可能符合「{}」（{}）的条件{closes}。请登录惠企平台查看条件核验结果并办理。",
+                            spec.name, spec.department
+                        ),
+                        short: format!("{name}可能符合「{}」{closes}", spec.name),
+                        version: &version,
+                    };
+                    let (message, queued) = self.deliver(&tx, &entity, &sub, &out, now)?;
+                    tx.set_pushed(*id, version.measure_id, version.version, message)?;
+                    report.messages += 1;
+                    report.deliveries += queued;
+                }
+                if i + 1 == chunks.len() {
+                    tx.set_meta(CURSOR, &event.seq.to_le_bytes())?;
+                    tx.audit(
+                        &Who::system("push"),
+                        "push.measure",
+                        &format!("measure:{}", version.measure_id),
+                        &format!("v{} match event {} ({} entities)", version.version, event.seq, ids.len()),
+                    )?;
+                }
+                tx.commit()?;
+            }
+            report.events += 1;
+        }
+        Ok(report)
+    }
+
+    /// Reminds eligible entities that have not applied, `reminder_days` before a window
+    /// closes (once per measure version). Returns how many were reminded.
+    pub fn remind_closing(&self) -> Result<usize> {
+        let today = self.today();
+        let days = self.config.push.reminder_days as i32;
+        let mut reminded = 0;
+        let measures = self.store.read()?.measures()?;
+        for m in measures.into_iter().filter(|m| m.in_force()) {
+            let (version, eligible, applied) = {
+                let tx = self.store.read()?;
+                let Some(v) = m.published.and_then(|p| tx.version(m.id, p).ok().flatten()) else { continue };
+                if !matches!(v.spec.mode, crate::model::Mode::Apply | crate::model::Mode::Instant) {
+                    continue;
+                }
+                if v.spec.window_end.is_none_or(|e| e < today || e.days() - today.days() > days) {
+                    continue;
+                }
+                let eligible =
+                    tx.eligible_set(m.id)?.filter(|s| s.version == v.version).map(|s| s.ids).unwrap_or_default();
+                let mut applied = HashSet::new();
+                let mut after = 0;
+                loop {
+                    let page = tx.cases_of_measure(m.id, after, 5000)?;
+                    let Some(last) = page.last() else { break };
+                    after = last.id;
+                    applied.extend(
+                        page.iter()
+                            .filter(|c| c.state != crate::model::case::CaseState::Withdrawn)
+                            .map(|c| c.entity_id),
+                    );
+                }
+                (v, eligible, applied)
+            };
+            let spec = &version.spec;
+            let end = spec.window_end.unwrap_or(today);
+            let todo: Vec<u64> = eligible.into_iter().filter(|id| !applied.contains(id)).collect();
+            for chunk in todo.chunks(CHUNK) {
+                let tx = self.store.write()?;
+                let now = Timestamp::now();
+                let mut n = 0;
+                for id in chunk {
+                    if tx.reminded(*id, m.id, version.version)? {
+                        continue;
+                    }
+                    let Some(entity) = tx.entity(*id)? else { continue };
+                    let sub = tx.subscription(*id)?;
+                    if !sub.wants(spec.category, &spec.department) {
+                        continue;
+                    }
+                    let out = Outgoing {
+                        kind: MessageKind::Reminder,
+                        title: format!("申报提醒：「{}」将于 {end} 截止", spec.name),
+                        body: format!(
+                            "{}：「{}」将于 {end} 截止申报，贵单位可能符合条件但尚未申报。",
+                            entity.name.clone().unwrap_or_default(),
+                            spec.name
+                        ),
+                        short: format!("「{}」{end}截止申报，您可能符合条件", spec.name),
+                        version: &version,
+                    };
+                    self.deliver(&tx, &entity, &sub, &out, now)?;
+                    tx.set_reminded(*id, m.id, version.version)?;
+                    n += 1;
+                }
+                if n > 0 {
+                    tx.audit(
+                        &Who::system("push"),
+                        "push.reminder",
+                        &format!("measure:{}", m.id),
+                        &format!("{n} entities"),
+                    )?;
+                    tx.commit()?;
+                }
+                reminded += n;
+            }
+        }
+        Ok(reminded)
+    }
+
+    /// Deliveries due now, for the outbox worker.
+    pub fn outbox_due(&self, limit: usize) -> Result<Vec<Delivery>> {
+        Ok(self.store.read()?.due_deliveries(self.config.clock.now().0, limit)?)
+    }
+
+    /// Records the outcome of one attempt: sent, or failed (retried with backoff, given up
+    /// after [`MAX_ATTEMPTS`]). A delivery no longer pending is left alone: it is never sent twice.
+    pub fn delivery_outcome(&self, id: u64, outcome: std::result::Result<(), String>) -> Result<Delivery> {
+        let tx = self.store.write()?;
+        let before = tx.delivery(id)?.ok_or_else(|| ServiceError::NotFound(format!("delivery {id}")))?;
+        if before.status != DeliveryStatus::Pending {
+            return Ok(before);
+        }
+        let now = self.config.clock.now();
+        let mut d = before.clone();
+        d.attempts += 1;
+        match outcome {
+            Ok(()) => {
+                d.status = DeliveryStatus::Sent;
+                d.sent_at = Some(now);
+                d.last_error = None;
+            }
+            Err(e) => {
+                d.last_error = Some(e.chars().take(500).collect());
+                if d.attempts >= MAX_ATTEMPTS {
+                    d.status = DeliveryStatus::Failed;
+                } else {
+                    d.not_before = now.plus_seconds(backoff_seconds(d.attempts));
+                }
+            }
+        }
+        tx.put_delivery(&d, Some(&before))?;
+        let to = match d.channel {
+            Channel::Email => crate::model::mask::email(&d.to),
+            Channel::Sms => crate::model::mask::phone(&d.to),
+            Channel::Log => d.to.clone(),
+        };
+        let detail = format!("{} to {to} attempt {}: {}", d.channel.key(), d.attempts, d.status.key());
+        tx.audit(&Who::system("outbox"), "push.delivery", &format!("delivery:{id}"), &detail)?;
+        tx.commit()?;
+        Ok(d)
+    }
+
+    /// An entity's subscription.
+    pub fn subscription(&self, credit_code: &str) -> Result<Subscription> {
+        let tx = self.store.read()?;
+        let id = tx
+            .entity_id_by_code(credit_code)?
+            .ok_or_else(|| ServiceError::NotFound(format!("经营主体 {credit_code} 不存在")))?;
+        Ok(tx.subscription(id)?)
+    }
+
+    /// Sets what an entity subscribes to; departments must exist.
+    pub fn subscription_set(&self, who: &Who, credit_code: &str, mut sub: Subscription) -> Result<Subscription> {
+        sub.departments = sub.departments.iter().map(|d| d.trim().to_string()).filter(|d| !d.is_empty()).collect();
+        sub.departments.dedup();
+        sub.categories.dedup();
+        let tx = self.store.write()?;
+        let id = tx
+            .entity_id_by_code(credit_code)?
+            .ok_or_else(|| ServiceError::NotFound(format!("经营主体 {credit_code} 不存在")))?;
+        for d in &sub.departments {
+            if tx.department(d)?.is_none() {
+                return Err(ServiceError::invalid("departments", format!("部门「{d}」不存在")));
+            }
+        }
+        tx.put_subscription(id, &sub)?;
+        tx.audit(
+            who,
+            "subscription.set",
+            &format!("entity:{credit_code}"),
+            &serde_json::to_string(&sub).unwrap_or_default(),
+        )?;
+        tx.commit()?;
+        Ok(sub)
+    }
+
+    /// An entity's recent deliveries (what went out, and whether it arrived).
+    pub fn deliveries_of(&self, credit_code: &str, limit: usize) -> Result<Vec<Delivery>> {
+        let tx = self.store.read()?;
+        let Some(id) = tx.entity_id_by_code(credit_code)? else { return Ok(Vec::new()) };
+        Ok(tx.deliveries_of(id, limit)?)
+    }
+}

@@ -1,0 +1,227 @@
+//! Pushes through the real outbox: a measure published and an entity made eligible push to
+//! the inbox once per measure version; e-mail goes to a real SMTP server on port 0 that fails
+//! twice before accepting (retries with backoff, then success), SMS to a real HTTP gateway;
+//! nothing is sent twice, also after the store is closed and opened again.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use huiqi::jobs::outbox::{Channels, DEFAULT_SMS_TEMPLATE, SmsGateway, Smtp, run_once};
+use huiqi::model::push::{DeliveryStatus, Subscription};
+use huiqi::model::{MeasureSpec, PolicyInput, Who};
+use huiqi::service::push::PushSettings;
+use huiqi::service::{Config, Service};
+use huiqi::store::Store;
+
+use crate::common::{TODAY, credit_code};
+
+/// A minimal SMTP server: refuses the first `fail` transactions with 451, then accepts and
+/// keeps every message.
+struct FakeSmtp {
+    port: u16,
+    received: Arc<Mutex<Vec<String>>>,
+    connections: Arc<AtomicUsize>,
+}
+
+fn fake_smtp(fail: usize) -> FakeSmtp {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let connections = Arc::new(AtomicUsize::new(0));
+    let (r, c) = (Arc::clone(&received), Arc::clone(&connections));
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut out) = stream else { continue };
+            let n = c.fetch_add(1, Ordering::SeqCst);
+            let mut lines = BufReader::new(out.try_clone().unwrap());
+            let _ = out.write_all(b"220 fake.smtp ESMTP\r\n");
+            let mut line = String::new();
+            let mut data = None::<String>;
+            loop {
+                line.clear();
+                if lines.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                if let Some(body) = data.as_mut() {
+                    if line == ".\r\n" {
+                        r.lock().unwrap().push(std::mem::take(body));
+                        data = None;
+                        let _ = out.write_all(b"250 2.0.0 queued\r\n");
+                    } else {
+                        body.push_str(&line);
+                    }
+                    continue;
+                }
+                let upper = line.to_ascii_uppercase();
+                let reply: &[u8] = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
+                    b"250-fake.smtp\r\n250 8BITMIME\r\n"
+                } else if upper.starts_with("MAIL FROM") && n < fail {
+                    b"451 4.3.0 try again later\r\n"
+                } else if upper.starts_with("MAIL FROM") || upper.starts_with("RCPT TO") || upper.starts_with("RSET") {
+                    b"250 OK\r\n"
+                } else if upper.starts_with("DATA") {
+                    data = Some(String::new());
+                    b"354 go ahead\r\n"
+                } else if upper.starts_with("QUIT") {
+                    let _ = out.write_all(b"221 bye\r\n");
+                    break;
+                } else {
+                    b"250 OK\r\n"
+                };
+                let _ = out.write_all(reply);
+            }
+        }
+    });
+    FakeSmtp { port, received, connections }
+}
+
+/// A minimal HTTP server that answers 200 to every POST and keeps the bodies.
+fn fake_gateway() -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let b = Arc::clone(&bodies);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut out) = stream else { continue };
+            let mut reader = BufReader::new(out.try_clone().unwrap());
+            let mut length = 0usize;
+            let mut line = String::new();
+            loop {
+                line.clear();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0u8; length];
+            std::io::Read::read_exact(&mut reader, &mut body).ok();
+            b.lock().unwrap().push(String::from_utf8_lossy(&body).into_owned());
+            let _ = out.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+        }
+    });
+    (port, bodies)
+}
+
+fn open(dir: &std::path::Path) -> Service {
+    let config = Config {
+        today: Some(huiqi::model::Date::parse(TODAY).unwrap()),
+        fast_password_hashing: true,
+        push: PushSettings { email: true, sms: true, log: false, ..PushSettings::default() },
+        ..Config::default()
+    };
+    let svc = Service::new(Store::open(dir).unwrap(), config);
+    svc.init_reference(&Who::system("test")).unwrap();
+    svc.matching_init().unwrap();
+    svc
+}
+
+fn entity(svc: &Service, n: u32, employees: &str) {
+    let pairs: Vec<(String, String)> = [
+        ("credit_code", credit_code(n)),
+        ("name", format!("推送测试企业{n}")),
+        ("region", "230102".into()),
+        ("employees", employees.into()),
+        ("contact_email", format!("boss{n}@example.cn")),
+        ("contact_phone", format!("1380000{n:04}")),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let patch = svc.entity_patch_from_texts(&pairs, false).unwrap();
+    svc.entity_upsert(&Who::system("test"), &patch).unwrap();
+}
+
+#[test]
+fn pushes_survive_a_failing_smtp_server_and_are_never_sent_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let smtp = fake_smtp(2);
+    let (gateway_port, sms) = fake_gateway();
+    let channels = || Channels {
+        smtp: Some(Smtp::new(&format!("smtp://127.0.0.1:{}", smtp.port), "惠企平台 <noreply@huiqi.local>").unwrap()),
+        sms: Some(
+            SmsGateway::new(&format!("http://127.0.0.1:{gateway_port}/send"), DEFAULT_SMS_TEMPLATE, None).unwrap(),
+        ),
+        log: None,
+    };
+    let system = Who::system("test");
+    let measure_id;
+    {
+        let svc = open(dir.path());
+        entity(&svc, 1, "50");
+        entity(&svc, 2, "5");
+        // Entity 2 mutes everything but its inbox.
+        let muted = Subscription { muted: true, ..Subscription::default() };
+        svc.subscription_set(&system, &credit_code(2), muted).unwrap();
+        let policy: PolicyInput = serde_json::from_value(serde_json::json!({
+            "title": "稳岗政策", "doc_number": "1号", "level": "county", "department": "人社局",
+            "issue_date": "2026-01-01", "valid_from": "2026-01-01", "valid_until": "2027-12-31",
+            "text": "", "interpretation": "", "tags": []
+        }))
+        .unwrap();
+        let policy = svc.policy_create(&system, policy).unwrap();
+        let spec: MeasureSpec = serde_json::from_value(serde_json::json!({
+            "name": "稳岗补贴", "department": "人社局", "mode": "apply",
+            "conditions": [{"label": "从业人数不少于10人", "expr": "employees >= 10"}],
+            "window_start": "2026-01-01", "window_end": "2026-12-31",
+            "review_stages": [{"name": "受理", "days": 3}]
+        }))
+        .unwrap();
+        let v = svc.measure_create(&system, policy.id, spec).unwrap();
+        measure_id = v.measure_id;
+        svc.measure_publish(&system, measure_id).unwrap();
+
+        // First pass: entity 1 is pushed (inbox, e-mail, SMS); the SMTP server refuses.
+        let pass = run_once(&svc, &channels()).unwrap();
+        assert_eq!(pass.pushed, 1);
+        assert_eq!((pass.sent, pass.failed), (1, 1), "SMS sent, e-mail refused");
+        let (inbox, unread) = svc.inbox(&credit_code(1), 10).unwrap();
+        assert_eq!((inbox.len(), unread), (1, 1));
+        assert!(inbox[0].title.contains("稳岗补贴"));
+        assert!(svc.inbox(&credit_code(2), 10).unwrap().0.is_empty(), "entity 2 does not fit");
+        let sms_body: serde_json::Value = serde_json::from_str(&sms.lock().unwrap()[0]).unwrap();
+        assert_eq!(sms_body["phone"], "13800000001");
+        assert!(sms_body["content"].as_str().unwrap().contains("稳岗补贴"));
+
+        // Nothing is due until the backoff has passed.
+        assert_eq!(run_once(&svc, &channels()).unwrap().failed, 0);
+        svc.config.clock.advance(31);
+        assert_eq!(run_once(&svc, &channels()).unwrap().failed, 1, "second refusal");
+        svc.config.clock.advance(61);
+        let pass = run_once(&svc, &channels()).unwrap();
+        assert_eq!((pass.sent, pass.failed), (1, 0), "third attempt accepted");
+        assert_eq!(smtp.received.lock().unwrap().len(), 1);
+        let mail = smtp.received.lock().unwrap()[0].clone();
+        assert!(mail.contains("Message-ID: <huiqi-delivery-"), "{mail}");
+        let deliveries = svc.deliveries_of(&credit_code(1), 10).unwrap();
+        assert!(deliveries.iter().all(|d| d.status == DeliveryStatus::Sent), "{deliveries:?}");
+        assert_eq!(deliveries.iter().map(|d| d.attempts).max(), Some(3));
+
+        // Entity 2 grows and becomes eligible: its inbox gets the push, nothing goes out (muted).
+        entity(&svc, 2, "30");
+        let pass = run_once(&svc, &channels()).unwrap();
+        assert_eq!((pass.pushed, pass.sent), (1, 0));
+        assert_eq!(svc.inbox(&credit_code(2), 10).unwrap().0.len(), 1);
+        // Entity 1 drops out and comes back: the same version is not pushed again.
+        entity(&svc, 1, "5");
+        entity(&svc, 1, "50");
+        assert_eq!(run_once(&svc, &channels()).unwrap().pushed, 0);
+        assert_eq!(svc.inbox(&credit_code(1), 10).unwrap().0.len(), 1);
+    }
+    // Closed and opened again (a restart): nothing is pushed or sent again.
+    let svc = open(dir.path());
+    svc.rematch_all("startup").unwrap();
+    let pass = run_once(&svc, &channels()).unwrap();
+    assert_eq!((pass.pushed, pass.sent, pass.failed), (0, 0, 0));
+    assert_eq!(smtp.received.lock().unwrap().len(), 1);
+    assert_eq!(sms.lock().unwrap().len(), 1);
+    assert_eq!(smtp.connections.load(Ordering::SeqCst), 3);
+    assert_eq!(svc.inbox(&credit_code(1), 10).unwrap().0.len(), 1);
+    let trail = svc.audit_tail(200).unwrap();
+    assert!(trail.iter().any(|a| a.action == "push.measure" && a.target == format!("measure:{measure_id}")));
+    assert_eq!(trail.iter().filter(|a| a.action == "push.delivery").count(), 4, "every attempt is audited");
+}
