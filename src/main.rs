@@ -662,15 +662,23 @@ fn serve(
         );
     }
     let state = AppState::new(svc, settings).map_err(|e| e.to_string())?;
+    if demo {
+        state.auth.demo_accounts().map_err(|e| e.to_string())?;
+        let made = state.svc.demo_cases().map_err(|e| e.to_string())?;
+        if let Some(code) = &made.also_for {
+            let who = Who::system("demo");
+            state.auth.binding_grant(&who, "qiye", code, huiqi::model::Capacity::Finance).map_err(|e| e.to_string())?;
+        }
+        if made.cases > 0 {
+            eprintln!("demo cases: {} applications over the last two weeks", made.cases);
+        }
+    }
     // Catch up on changes made while the server was stopped (e.g. a CLI import).
     let background = std::sync::Arc::clone(&state.svc);
     std::thread::spawn(move || match background.rematch_all("startup") {
         Ok(s) => tracing::info!(changed = s.changed, ms = s.match_ms, "startup rematch done"),
         Err(e) => tracing::error!("startup rematch failed: {e}"),
     });
-    if demo {
-        state.auth.demo_accounts().map_err(|e| e.to_string())?;
-    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
     runtime.block_on(async move {
         let listener =

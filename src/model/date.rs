@@ -206,6 +206,15 @@ impl Clock {
         (self.shift_ms.load(std::sync::atomic::Ordering::Relaxed) / DAY_MS) as i32
     }
 
+    /// How far the clock is moved, in milliseconds (to put it back after a demo's replay).
+    pub fn shift_ms(&self) -> i64 {
+        self.shift_ms.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn set_shift_ms(&self, ms: i64) {
+        self.shift_ms.store(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Moves this clock (and every clone of it) forward.
     pub fn advance(&self, seconds: i64) {
         self.shift_ms.fetch_add(seconds * 1000, std::sync::atomic::Ordering::Relaxed);

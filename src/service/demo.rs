@@ -166,3 +166,249 @@ impl Service {
         Ok(count)
     }
 }
+
+/// What the demo's replay of two weeks made.
+#[derive(Debug, Clone, Default)]
+pub struct DemoCases {
+    pub cases: usize,
+    /// An entity with a case returned for supplement, for the demo enterprise to act for too.
+    pub also_for: Option<String>,
+}
+
+/// A small PDF for the demo's attachments.
+const DEMO_PDF: &[u8] =
+    b"%PDF-1.4\n% huiqi demo attachment\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
+
+/// The department whose reviewer (`shenhe`) and publishers (`renshe`, `renshe2`) the demo's
+/// cases keep busy.
+const DEMO_DEPARTMENT: &str = "哈尔滨市人力资源和社会保障局";
+
+impl Service {
+    /// A working day's worth of real cases for the demo accounts, made once by running the
+    /// workflow over the last two weeks (the clock is moved back and forward again): cases in
+    /// every stage, returned for supplement, approved, rejected, decided at once, overdue
+    /// with supervision; the demo enterprise's own cases; entities assigned to the specialist;
+    /// a draft awaiting publication approval. Returns how many cases it made.
+    pub fn demo_cases(&self) -> Result<DemoCases> {
+        const MARKER: &str = "demo_cases";
+        if self.store.read()?.meta(MARKER)?.is_some() {
+            return Ok(DemoCases::default());
+        }
+        let saved = self.config.clock.shift_ms();
+        self.config.clock.advance(-14 * 86_400);
+        let made = self.demo_cases_from();
+        // Whatever happened, time runs normally again.
+        self.config.clock.set_shift_ms(saved);
+        let made = made?;
+        self.demo_amendment()?;
+        self.sweep()?;
+        let tx = self.store.write()?;
+        tx.set_meta(MARKER, Timestamp::now().0.to_le_bytes().as_slice())?;
+        tx.commit()?;
+        Ok(made)
+    }
+
+    fn demo_cases_from(&self) -> Result<DemoCases> {
+        use crate::model::case::CaseState;
+        use crate::service::cases::{Decision, material_needs_upload};
+        let read = self.store.read()?;
+        let user = |name: &str| -> Result<Who> {
+            let u = read
+                .user_by_name(name)?
+                .ok_or_else(|| ServiceError::Internal(format!("demo account {name} missing")))?;
+            let mut who = Who::user(&u, "demo");
+            who.entities = read.bindings_of_user(u.id)?.into_iter().map(|b| b.credit_code).collect();
+            Ok(who)
+        };
+        let (reviewer, specialist, enterprise) = (user("shenhe")?, user("bangban")?, user("qiye")?);
+        // Measures open for application, this department's first.
+        let mut open = Vec::new();
+        for m in read.measures()?.into_iter().filter(|m| m.in_force()) {
+            let Some(v) = m.published.and_then(|p| read.version(m.id, p).ok().flatten()) else { continue };
+            if matches!(v.spec.mode, crate::model::Mode::Apply | crate::model::Mode::Instant)
+                && v.spec.open_on(self.today())
+            {
+                open.push((v.spec.department == DEMO_DEPARTMENT, v.spec.mode, m.id, v));
+            }
+        }
+        open.sort_by_key(|(own, mode, id, _)| (!own, *mode != crate::model::Mode::Apply, *id));
+        let entities = read.scan_entities(0, 2000, 2000, |_| true)?.entities;
+        drop(read);
+        let applicant = |code: &str| Who {
+            name: "企业经办人".into(),
+            role: Some(crate::model::Role::Enterprise),
+            ip: "demo".into(),
+            entities: vec![code.to_string()],
+            ..Who::default()
+        };
+        // Submits a case for the entity if it may apply; returns its id.
+        let today = self.today();
+        let apply = |who: &Who, code: &str, measure: u64, materials: &[String]| -> Result<Option<u64>> {
+            // Only where the entity's data does not rule it out: no refused drafts left behind.
+            let fits = {
+                let read = self.store.read()?;
+                let entity = read.entity_by_code(code)?;
+                let m = read.measure(measure)?;
+                match (entity, m.as_ref().and_then(|m| m.published.map(|p| (m.policy_id, p)))) {
+                    (Some(e), Some((policy, p))) => match read.version(measure, p)? {
+                        Some(v) => {
+                            self.assess(&v, policy, &e, today)?.0.outcome != crate::rules::eval::Outcome::NotEligible
+                        }
+                        None => false,
+                    },
+                    _ => false,
+                }
+            };
+            if !fits {
+                return Ok(None);
+            }
+            let case = match self.case_open(who, code, measure) {
+                Ok(c) if c.state == CaseState::Draft => c,
+                _ => return Ok(None),
+            };
+            for m in materials.iter().filter(|m| material_needs_upload(m)) {
+                self.case_attach(who, case.id, m, &format!("{m}.pdf"), DEMO_PDF)?;
+            }
+            let mut form = case.form.clone();
+            let fields = self.store.read()?.version(case.measure_id, case.version)?.map(|v| v.spec.form_fields);
+            for f in fields.unwrap_or_default() {
+                let value = match f.kind.as_str() {
+                    "file" => {
+                        self.case_attach(who, case.id, &f.key, &format!("{}.pdf", f.label), DEMO_PDF)?;
+                        continue;
+                    }
+                    "number" | "money" => "12".to_string(),
+                    "date" => self.today().add_days(-30).to_string(),
+                    "select" => f.options.first().cloned().unwrap_or_default(),
+                    _ => "演示数据".to_string(),
+                };
+                form.entry(f.key).or_insert(value);
+            }
+            match self.case_submit(who, case.id, Some(&form)) {
+                Ok(_) => Ok(Some(case.id)),
+                Err(ServiceError::Invalid(_) | ServiceError::Conflict(_)) => {
+                    self.case_withdraw(who, case.id)?;
+                    Ok(None)
+                }
+                Err(e) => Err(e),
+            }
+        };
+        let mut made: Vec<u64> = Vec::new();
+        // Day 0: a morning's applications to the department's measures.
+        for (_, _, measure, v) in open.iter().filter(|o| o.0).take(2) {
+            let mut n = 0;
+            for e in entities.iter().skip(1) {
+                if n >= 9 {
+                    break;
+                }
+                let code = e.credit_code.as_str();
+                if let Some(id) = apply(&applicant(code), code, *measure, &v.spec.materials)? {
+                    made.push(id);
+                    n += 1;
+                }
+            }
+        }
+        // The demo enterprise's own applications, and an instant decision.
+        let own_code = enterprise.entities.first().cloned().unwrap_or_default();
+        let mut own_cases = Vec::new();
+        for (_, _, measure, v) in &open {
+            if own_cases.len() >= 3 {
+                break;
+            }
+            if let Some(id) = apply(&enterprise, &own_code, *measure, &v.spec.materials)? {
+                own_cases.push(id);
+            }
+        }
+        // Filed by the specialist for entities it looks after.
+        for e in entities.iter().skip(20).take(6) {
+            self.assignment_set(&Who::system("demo"), "bangban", e.credit_code.as_str(), true)?;
+        }
+        if let Some((_, _, measure, v)) = open.first() {
+            for e in entities.iter().skip(20).take(6) {
+                if let Some(id) = apply(&specialist, e.credit_code.as_str(), *measure, &v.spec.materials)? {
+                    made.push(id);
+                    break;
+                }
+            }
+        }
+        // The days that follow: the reviewer works through the queue.
+        let step = |days: i64| self.config.clock.advance(days * 86_400);
+        step(2);
+        for (i, id) in made.iter().enumerate() {
+            let decision = match i % 9 {
+                0..=4 => Decision::Approve("材料齐全，同意受理".into()),
+                5 => Decision::Return("请补充上年度社保缴费明细".into()),
+                6 => Decision::Reject("经核查不符合申报条件".into()),
+                _ => continue,
+            };
+            let _ = self.case_decide(&reviewer, *id, decision);
+        }
+        step(3);
+        for (i, id) in made.iter().enumerate() {
+            match i % 9 {
+                0..=2 => {
+                    let _ = self.case_decide(&reviewer, *id, Decision::Approve("复核通过".into()));
+                }
+                // The first batch's returned case comes back supplemented; the second waits.
+                5 if i < 9 => {
+                    let case = self.case_get(&Who::system("demo"), *id)?.case;
+                    let who = applicant(&case.credit_code);
+                    let _ = self.case_submit(&who, *id, None);
+                }
+                _ => {}
+            }
+        }
+        step(2);
+        for (i, id) in made.iter().enumerate() {
+            if i % 9 <= 1 {
+                let _ = self.case_decide(&reviewer, *id, Decision::Approve("同意".into()));
+            }
+        }
+        // One of the enterprise's own cases is returned to it for supplement (by a reviewer of
+        // whichever department handles it).
+        let in_review = own_cases
+            .iter()
+            .copied()
+            .find(|id| self.case_get(&Who::system("demo"), *id).is_ok_and(|v| v.case.state == CaseState::InReview));
+        if let Some(id) = in_review {
+            let department = self.case_get(&Who::system("demo"), id)?.case.department;
+            let handler = Who {
+                name: format!("{department}审核员"),
+                role: Some(crate::model::Role::Reviewer),
+                ip: "demo".into(),
+                department: Some(department),
+                ..Who::default()
+            };
+            self.case_decide(&handler, id, Decision::Return("请上传加盖公章的申请表".into()))?;
+        }
+        // The demo enterprise also acts for an entity whose case was returned for supplement.
+        let returned = made
+            .iter()
+            .copied()
+            .find(|id| self.case_get(&Who::system("demo"), *id).is_ok_and(|v| v.case.state == CaseState::Returned));
+        let also_for =
+            returned.map(|id| self.case_get(&Who::system("demo"), id).map(|v| v.case.credit_code)).transpose()?;
+        Ok(DemoCases { cases: made.len() + own_cases.len(), also_for })
+    }
+
+    /// A draft amendment of one of the department's measures, awaiting a second person's approval.
+    fn demo_amendment(&self) -> Result<()> {
+        let read = self.store.read()?;
+        let drafter = read.user_by_name("renshe")?.map(|u| Who::user(&u, "demo"));
+        let Some(drafter) = drafter else { return Ok(()) };
+        for m in read.measures()?.into_iter().filter(|m| m.in_force() && !m.has_draft()) {
+            let Some(v) = m.published.and_then(|p| read.version(m.id, p).ok().flatten()) else { continue };
+            if v.spec.department != DEMO_DEPARTMENT {
+                continue;
+            }
+            let mut spec = v.spec.clone();
+            spec.guide =
+                format!("{}\n（修订：申报材料可通过平台在线提交，无需报送纸质材料。）", spec.guide).trim().to_string();
+            drop(read);
+            self.measure_update(&drafter, m.id, spec)?;
+            self.measure_request_publication(&drafter, m.id, None)?;
+            return Ok(());
+        }
+        Ok(())
+    }
+}

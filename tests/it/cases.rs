@@ -3,7 +3,7 @@
 //! queue, the inbox, and who may see and decide which case.
 
 use axum::http::StatusCode;
-use huiqi::model::{Capacity, Role, Who};
+use huiqi::model::{Capacity, Role, Vocabulary, Who};
 use serde_json::{Value, json};
 
 use crate::common::{PASSWORD, TestApp, credit_code};
@@ -410,4 +410,42 @@ async fn specialists_see_their_entities_and_file_on_their_behalf() {
     // The enterprise sees the case too.
     let cases = f.app.get_as(&format!("/api/v1/entities/{}/cases", f.code), &f.enterprise).await.json();
     assert_eq!(cases["count"], 1);
+}
+
+#[tokio::test]
+async fn the_demo_gives_every_role_a_days_work() {
+    let app = TestApp::with_demo(300);
+    app.auth().demo_accounts().unwrap();
+    let demo = app.svc().demo_cases().unwrap();
+    let made = demo.cases;
+    assert!(made >= 10, "made {made}");
+    assert_eq!(app.svc().demo_cases().unwrap().cases, 0, "once");
+    let also = demo.also_for.expect("a returned case for the demo enterprise");
+    app.auth().binding_grant(&Who::system("demo"), "qiye", &also, Capacity::Finance).unwrap();
+    let who = |name: &str| {
+        let p = app.auth().principal_of(name).unwrap();
+        p.who("test")
+    };
+    let svc = app.svc();
+    // The reviewer has a queue in several states, some overdue.
+    let queue = svc.case_queue(&who("shenhe")).unwrap();
+    let states: std::collections::HashSet<&str> = queue.iter().map(|v| v.state_label).collect();
+    assert!(queue.len() >= 5 && states.len() >= 2, "{states:?}");
+    assert!(queue.iter().any(|v| v.overdue));
+    // The supervisor has overdue stages on the board; the department has notices.
+    assert!(!svc.supervision_board(&who("ducha"), false).unwrap().is_empty());
+    assert!(svc.notices(&who("shenhe"), 10).unwrap().1 > 0);
+    // The specialist looks after entities with cases; the enterprise has its own to act on.
+    assert!(svc.assigned(&who("bangban")).unwrap().iter().any(|e| !e.cases.is_empty()));
+    let mine = svc.cases_of_entity(&who("qiye"), &also).unwrap();
+    assert!(
+        mine.iter().any(|v| v.case.state.key() == "returned"),
+        "{:?}",
+        mine.iter().map(|v| v.state_label).collect::<Vec<_>>()
+    );
+    // Some applications were approved, with amounts; a draft awaits the second publisher.
+    let all: Vec<_> = (1..=made as u64 + 50).filter_map(|id| svc.case_get(&Who::system("t"), id).ok()).collect();
+    assert!(all.iter().all(|v| v.case.state.key() != "withdrawn"), "no refused drafts left behind");
+    assert!(all.iter().any(|v| v.case.state.key() == "approved"));
+    assert_eq!(svc.publication_queue(&who("renshe2")).unwrap().len(), 1);
 }
