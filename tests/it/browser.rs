@@ -541,3 +541,204 @@ async fn browser_accounts_forced_change_register_bind_sign_out() {
     })
     .await;
 }
+
+impl Session {
+    /// Accepts the confirmation dialog a `data-confirm` form opens.
+    fn accept_dialog(&self) {
+        let accepted = poll(Duration::from_secs(10), || self.cmd("POST", "/alert/accept", Some(json!({}))).ok());
+        if accepted.is_none() {
+            self.fail("no confirmation dialog to accept");
+        }
+    }
+
+    /// Signs in through the form and waits to arrive at `next`.
+    fn sign_in_to(&self, base: &str, username: &str, next: &str) {
+        self.go(&format!("{base}/login?next={next}"));
+        let u = self.find("#username");
+        self.type_into(&u, username);
+        let p = self.find("#password");
+        self.type_into(&p, crate::common::PASSWORD);
+        let button = self.find("main form button[type=submit]");
+        self.click(&button);
+        self.wait_for_page(base, next);
+    }
+
+    /// The body's text, or `None` while the page is being replaced.
+    fn try_page_text(&self) -> Option<String> {
+        let body = self.cmd("POST", "/element", Some(json!({ "using": "css selector", "value": "body" }))).ok()?;
+        let id = element_id(&body)?;
+        self.cmd("GET", &format!("/element/{id}/text"), None).ok()?.as_str().map(str::to_string)
+    }
+
+    /// Clicks and waits until the page says `text`.
+    fn click_until(&self, css: &str, text: &str) {
+        let element = self.find(css);
+        self.click(&element);
+        self.wait_until(&format!("the page to say {text:?} after clicking {css}"), |s| {
+            s.try_page_text().is_some_and(|t| t.contains(text))
+        });
+    }
+
+    /// Replaces what an input holds.
+    fn fill(&self, css: &str, text: &str) {
+        let input = self.find(css);
+        self.clear(&input);
+        self.type_into(&input, text);
+    }
+}
+
+/// The whole path of issue 5: a publisher drafts and another approves publication; the
+/// enterprise finds the push in its inbox, applies with an attachment; the reviewer returns it
+/// for supplement; the enterprise resubmits; it is approved through every stage; and an
+/// `instant` case is decided at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_publish_push_apply_return_resubmit_approve() {
+    use huiqi::model::{Capacity, MeasureSpec, PolicyInput, Role, Who};
+
+    let app = TestApp::new();
+    let dept = "哈尔滨市科学技术局";
+    for (name, role, d) in [
+        ("keji", Role::Publisher, Some(dept)),
+        ("keji2", Role::Publisher, Some(dept)),
+        ("shenhe", Role::Reviewer, Some(dept)),
+        ("qiye", Role::Enterprise, None),
+    ] {
+        app.account(name, role, d);
+    }
+    let svc = app.svc().clone();
+    let system = Who::system("test");
+    let code = crate::common::credit_code(7);
+    let pairs: Vec<(String, String)> = [
+        ("credit_code", code.as_str()),
+        ("name", "哈尔滨冰城智造有限公司"),
+        ("region", "230102"),
+        ("employees", "60"),
+        ("rd_expense", "200"),
+        ("dishonest", "否"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    svc.entity_upsert(&system, &svc.entity_patch_from_texts(&pairs, false).unwrap()).unwrap();
+    app.auth().binding_grant(&system, "qiye", &code, Capacity::LegalRep).unwrap();
+    let policy: PolicyInput = serde_json::from_value(json!({
+        "title": "科技创新若干措施", "doc_number": "哈科规〔2026〕7号", "level": "municipal", "department": dept,
+        "issue_date": "2026-01-01", "valid_from": "2026-01-01", "valid_until": "2027-12-31",
+        "text": "第一条", "interpretation": "", "tags": []
+    }))
+    .unwrap();
+    let policy = svc.policy_create(&system, policy).unwrap();
+    let measure = |name: &str, mode: &str, stages: Value| -> MeasureSpec {
+        serde_json::from_value(json!({
+            "name": name, "department": dept, "mode": mode, "category": "subsidy",
+            "conditions": [{"label": "无失信记录", "expr": "!dishonest"}],
+            "amount": "min(rd_expense * 0.1, 30)", "cap": 30,
+            "window_start": "2026-01-01", "window_end": "2026-12-31",
+            "materials": ["营业执照复印件"],
+            "form_fields": [{"key": "contact", "label": "联系人", "kind": "text", "required": true}],
+            "review_stages": stages
+        }))
+        .unwrap()
+    };
+    let keji = Who::user(&app.auth().principal_of("keji").unwrap().user, "test");
+    let stages = json!([{"name": "受理", "days": 2}, {"name": "审定", "days": 3}]);
+    let apply = svc.measure_create(&keji, policy.id, measure("研发费用补助", "apply", stages)).unwrap().measure_id;
+    let instant =
+        svc.measure_create(&keji, policy.id, measure("研发奖励（即申即享）", "instant", json!([]))).unwrap().measure_id;
+    svc.measure_publish(&system, instant).unwrap();
+    let pdf = tempfile::Builder::new().suffix(".pdf").tempfile().unwrap();
+    std::fs::write(pdf.path(), b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n").unwrap();
+    let pdf_path = pdf.path().to_string_lossy().into_owned();
+
+    in_browser(app, move |s, base| {
+        let _keep = &pdf;
+        // 1. The drafter asks for publication; a colleague approves it.
+        s.sign_in_to(base, "keji", "/staff");
+        s.go(&format!("{base}/measures/{apply}"));
+        s.click_until("#request-publication button", "已提交发布申请");
+        s.sign_out(base);
+        s.sign_in_to(base, "keji2", "/staff");
+        s.go(&format!("{base}/measures/{apply}"));
+        let approve = s.find("#approve-publication button");
+        s.click(&approve);
+        s.accept_dialog();
+        s.wait_for_page(base, &format!("/measures/{apply}/versions"));
+        s.sign_out(base);
+        // The outbox pushes the new measure to the entity it fits.
+        let pass = huiqi::jobs::outbox::run_once(&svc, &huiqi::jobs::outbox::Channels::default()).unwrap();
+        assert!(pass.pushed >= 1, "{pass:?}");
+
+        // 2. The enterprise finds it in its inbox and applies with an attachment.
+        s.sign_in_to(base, "qiye", "/my");
+        s.go(&format!("{base}/my/entities/{code}/inbox"));
+        s.wait_until("the push in the inbox", |s| {
+            s.try_page_text().is_some_and(|t| t.contains("政策推送：研发费用补助"))
+        });
+        s.go(&format!("{base}/my/entities/{code}"));
+        let button = s.find(&format!(r#"form.apply-line[data-measure="{apply}"] button"#));
+        s.click(&button);
+        let case_url = s.wait_for_url("/cases/");
+        let case_path = case_url.trim_start_matches(base).to_string();
+        let file = s.find("#upload-form input[type=file]");
+        s.type_into(&file, &pdf_path);
+        s.click_until("#upload-form button[type=submit]", "附件已上传");
+        s.fill(r#"input[name="form.contact"]"#, "张三");
+        s.click_until("#submit-case", "审核中");
+        s.sign_out(base);
+
+        // 3. The reviewer returns it for supplement, with a reason.
+        s.sign_in_to(base, "shenhe", "/staff");
+        s.go(&format!("{base}/staff/cases"));
+        let link = s.find(&format!(r#"#case-queue a[href="{case_path}"]"#));
+        s.click(&link);
+        s.wait_for_page(base, &case_path);
+        s.fill("#decide textarea[name=reason]", "营业执照复印件不清晰，请重新上传");
+        s.click_until("#return", "待补正");
+        s.sign_out(base);
+
+        // 4. The enterprise reads why, supplements and resubmits.
+        s.sign_in_to(base, "qiye", "/my");
+        s.go(&format!("{base}{case_path}"));
+        s.wait_until("the reason", |s| s.try_page_text().is_some_and(|t| t.contains("营业执照复印件不清晰")));
+        let file = s.find("#upload-form input[type=file]");
+        s.type_into(&file, &pdf_path);
+        s.click_until("#upload-form button[type=submit]", "附件已上传");
+        s.fill(r#"input[name="form.contact"]"#, "李四");
+        s.click_until("#submit-case", "审核中");
+        s.sign_out(base);
+
+        // 5. Approved at every stage.
+        s.sign_in_to(base, "shenhe", "/staff");
+        s.go(&format!("{base}{case_path}"));
+        let id: u64 = case_path.trim_start_matches("/cases/").parse().unwrap();
+        let approve = s.find("#approve");
+        s.click(&approve);
+        s.wait_until("the second stage", |_| svc.case_get(&system, id).is_ok_and(|v| v.case.stage == 1));
+        s.wait_until("the page of the second stage", |s| {
+            s.try_page_text().is_some_and(|t| t.contains("审核意见已提交"))
+        });
+        s.click_until("#approve", "已通过");
+        let text = s.page_text();
+        if !text.contains("核定金额") || !text.contains("20") {
+            s.fail("the approved amount is not shown");
+        }
+        s.sign_out(base);
+
+        // 6. The enterprise sees the outcome; an instant case is decided at once.
+        s.sign_in_to(base, "qiye", "/my");
+        s.go(&format!("{base}{case_path}"));
+        s.wait_until("the approval", |s| {
+            s.try_page_text().is_some_and(|t| t.contains("已通过") && t.contains("办理进度"))
+        });
+        s.go(&format!("{base}/my/entities/{code}"));
+        let button = s.find(&format!(r#"form.apply-line[data-measure="{instant}"] button"#));
+        s.click(&button);
+        s.wait_for_url("/cases/");
+        let file = s.find("#upload-form input[type=file]");
+        s.type_into(&file, &pdf_path);
+        s.click_until("#upload-form button[type=submit]", "附件已上传");
+        s.fill(r#"input[name="form.contact"]"#, "王五");
+        s.click_until("#submit-case", "已通过");
+    })
+    .await;
+}
