@@ -87,3 +87,35 @@ impl EntityListParams {
         }
     }
 }
+
+/// The review queue's filters as a query string: `state`, `overdue`, `measure`, `q`.
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct CaseQueueParams {
+    pub state: String,
+    pub overdue: String,
+    pub measure: String,
+    pub q: String,
+}
+
+impl CaseQueueParams {
+    /// The filter; a state or measure that does not parse is an error naming what to fix.
+    pub fn filter(&self) -> Result<crate::service::cases::CaseFilter, String> {
+        use crate::model::Vocabulary;
+        use crate::model::case::CaseState;
+        let state = match self.state.trim() {
+            "" | "all" => None,
+            s => Some(CaseState::parse(s).ok_or_else(|| format!("state 应为 {}", CaseState::choices()))?),
+        };
+        let measure = match self.measure.trim() {
+            "" => None,
+            m => Some(m.parse::<u64>().map_err(|_| format!("measure 应为政策事项编号，不是「{m}」"))?),
+        };
+        Ok(crate::service::cases::CaseFilter {
+            state,
+            overdue: matches!(self.overdue.trim(), "1" | "true" | "yes" | "on"),
+            measure,
+            q: self.q.trim().to_string(),
+        })
+    }
+}

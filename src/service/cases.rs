@@ -30,6 +30,15 @@ pub enum Decision {
     Return(String),
 }
 
+/// Filters of the review queue; empty fields do not filter.
+#[derive(Debug, Clone, Default)]
+pub struct CaseFilter {
+    pub state: Option<CaseState>,
+    pub overdue: bool,
+    pub measure: Option<u64>,
+    pub q: String,
+}
+
 /// A case as pages and the API show it: the record plus what follows from today's date.
 #[derive(Debug, Clone, Serialize)]
 pub struct CaseView {
@@ -531,6 +540,25 @@ impl Service {
     /// Open cases `who` may see — a department's review queue, a supervisor's or specialist's
     /// region — the most urgent first.
     pub fn case_queue(&self, who: &Who) -> Result<Vec<CaseView>> {
+        self.case_queue_filtered(who, &CaseFilter::default())
+    }
+
+    /// The queue narrowed by state, lateness, measure or a text in the entity's or measure's name.
+    pub fn case_queue_filtered(&self, who: &Who, filter: &CaseFilter) -> Result<Vec<CaseView>> {
+        let q = filter.q.trim().to_string();
+        let keep = |v: &CaseView| {
+            filter.state.is_none_or(|s| v.case.state == s)
+                && (!filter.overdue || v.overdue)
+                && filter.measure.is_none_or(|m| v.case.measure_id == m)
+                && (q.is_empty()
+                    || v.case.entity_name.contains(&q)
+                    || v.case.measure_name.contains(&q)
+                    || v.case.credit_code.contains(&q.to_ascii_uppercase()))
+        };
+        Ok(self.open_queue(who)?.into_iter().filter(keep).collect())
+    }
+
+    fn open_queue(&self, who: &Who) -> Result<Vec<CaseView>> {
         let tx = self.store.read()?;
         let department = match who.role {
             Some(Role::Reviewer | Role::Publisher) => match who.department.as_deref() {

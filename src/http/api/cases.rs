@@ -62,9 +62,15 @@ async fn open(State(state): State<AppState>, viewer: Viewer, body: Bytes) -> Api
     Ok((StatusCode::CREATED, Json(case)).into_response())
 }
 
-async fn queue(State(state): State<AppState>, viewer: Viewer) -> ApiResult {
+/// `GET /cases?state=in_review&overdue=1&measure=7&q=…`: open cases the caller may see.
+async fn queue(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(p): Query<crate::http::params::CaseQueueParams>,
+) -> ApiResult {
+    let filter = p.filter().map_err(unprocessable)?;
     let who = viewer.who();
-    let cases = state.svc.blocking(move |s| s.case_queue(&who)).await?;
+    let cases = state.svc.blocking(move |s| s.case_queue_filtered(&who, &filter)).await?;
     Ok(Json(json!({ "count": cases.len(), "cases": cases })).into_response())
 }
 

@@ -269,11 +269,21 @@ struct Notice {
 
 async fn staff_home(State(state): State<AppState>, viewer: Viewer, Query(n): Query<Notice>) -> PageResult {
     let audit_visible = viewer.can(Permission::AuditRead);
-    let (stats, imports, audit) = state
+    let (cases_visible, publishes) = (viewer.can(Permission::CaseRead), viewer.can(Permission::PolicyPublish));
+    let who = viewer.who();
+    let (stats, imports, audit, work) = state
         .svc
         .blocking(move |s| {
             let audit = if audit_visible { s.audit_tail(15)? } else { Vec::new() };
-            Ok((s.stats()?, s.import_list(5)?, audit))
+            let (notices, unread) = s.notices(&who, 5)?;
+            let queue = if cases_visible { s.case_queue(&who)? } else { Vec::new() };
+            let drafts = if publishes { s.publication_queue(&who)? } else { Vec::new() };
+            let work = serde_json::json!({
+                "notices": notices, "unread": unread,
+                "open_cases": queue.len(), "overdue": queue.iter().filter(|v| v.overdue).count(),
+                "drafts": drafts.iter().map(|d| serde_json::json!({"id": d.measure_id, "name": d.spec.name, "by": d.request.as_ref().map(|r| r.by.clone()), "scheduled": d.scheduled.as_ref().map(|x| x.on)})).collect::<Vec<_>>(),
+            });
+            Ok((s.stats()?, s.import_list(5)?, audit, work))
         })
         .await?;
     let audit: Vec<_> = audit
@@ -291,6 +301,7 @@ async fn staff_home(State(state): State<AppState>, viewer: Viewer, Query(n): Que
             imports => to_value(&imports),
             audit => to_value(&audit),
             audit_visible,
+            work => to_value(&work),
             notice => n.notice,
         },
     )

@@ -260,10 +260,16 @@ async fn release(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u
     }
 }
 
-async fn queue(State(state): State<AppState>, viewer: Viewer) -> PageResult {
+async fn queue(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(p): Query<crate::http::params::CaseQueueParams>,
+) -> PageResult {
+    let filter = p.filter().map_err(AppError::bad_request)?;
     let who = viewer.who();
-    let cases = state.svc.blocking(move |s| s.case_queue(&who)).await?;
-    viewer.render("cases.html", context! { cases => to_value(&cases) })
+    let cases = state.svc.blocking(move |s| s.case_queue_filtered(&who, &filter)).await?;
+    let states: Vec<_> = CaseState::ALL.iter().filter(|s| s.is_open()).map(|s| (s.key(), s.label())).collect();
+    viewer.render("cases.html", context! { cases => to_value(&cases), f => to_value(&p), states })
 }
 
 fn own(viewer: &Viewer, code: &str) -> Result<String, AppError> {

@@ -160,8 +160,13 @@ async fn entities_unmask(
 }
 
 async fn entity_page(state: &AppState, viewer: &Viewer, code: String, personal: bool) -> StaffResult {
-    let (file, matches) =
-        state.svc.blocking(move |s| Ok((s.entity_file(&code, personal)?, s.entity_matches(&code, None)?.1))).await?;
+    let who = viewer.who();
+    let (file, matches, cases) = state
+        .svc
+        .blocking(move |s| {
+            Ok((s.entity_file(&code, personal)?, s.entity_matches(&code, None)?.1, s.cases_of_entity(&who, &code)?))
+        })
+        .await?;
     require_region(viewer.principal()?, &file.entity)?;
     let history: Vec<_> = file
         .history
@@ -188,6 +193,7 @@ async fn entity_page(state: &AppState, viewer: &Viewer, code: String, personal: 
             history => to_value(&history),
             meta => to_value(field_meta()),
             results => to_value(super::grouped(&matches)),
+            cases => to_value(&cases),
             ..super::public::vocabularies()
         },
     )?)

@@ -124,8 +124,11 @@ pub fn submitted_values(form: &Form) -> Value {
             .collect()
     };
     map.insert("conditions".into(), Value::Array(rows(&["cond_label", "cond_expr"])));
-    map.insert("form_fields".into(), Value::Array(rows(&["ff_key", "ff_label", "ff_kind", "ff_required"])));
-    map.insert("stages".into(), Value::Array(rows(&["stage_name", "stage_days"])));
+    map.insert(
+        "form_fields".into(),
+        Value::Array(rows(&["ff_key", "ff_label", "ff_kind", "ff_required", "ff_options"])),
+    );
+    map.insert("stages".into(), Value::Array(rows(&["stage_name", "stage_days", "stage_role"])));
     Value::Object(map)
 }
 
@@ -151,28 +154,33 @@ pub fn parse_measure(form: &Form) -> Result<MeasureSpec, Vec<FieldError>> {
         .zip(form_values(form, "cond_expr"))
         .map(|(l, e)| Condition { label: l.into(), expr: e.into() })
         .collect();
-    let form_fields = form_values(form, "ff_key")
-        .into_iter()
-        .zip(form_values(form, "ff_label"))
-        .zip(form_values(form, "ff_kind"))
-        .zip(form_values(form, "ff_required"))
-        .map(|(((k, l), kind), r)| FormField {
-            key: k.into(),
-            label: l.into(),
-            kind: kind.into(),
-            required: r == "yes",
-            options: Vec::new(),
+    // Columns of repeated rows; a column a form left out reads as empty.
+    let col = |key: &str, i: usize| form_values(form, key).get(i).copied().unwrap_or("");
+    let form_fields = (0..form_values(form, "ff_key").len())
+        .map(|i| FormField {
+            key: col("ff_key", i).into(),
+            label: col("ff_label", i).into(),
+            kind: col("ff_kind", i).into(),
+            required: col("ff_required", i) == "yes",
+            options: col("ff_options", i)
+                .split(['、', ',', '，', '|'])
+                .map(|o| o.trim().to_string())
+                .filter(|o| !o.is_empty())
+                .collect(),
         })
         .collect();
     let mut review_stages = Vec::new();
-    for (i, (name, days)) in
-        form_values(form, "stage_name").into_iter().zip(form_values(form, "stage_days")).enumerate()
-    {
+    for i in 0..form_values(form, "stage_name").len() {
+        let (name, days) = (col("stage_name", i), col("stage_days", i));
         if name.trim().is_empty() {
             continue;
         }
+        let role = match col("stage_role", i) {
+            "publisher" => Role::Publisher,
+            _ => Role::Reviewer,
+        };
         match days.trim().parse::<u32>() {
-            Ok(d) => review_stages.push(ReviewStage { name: name.trim().into(), days: d, role: Role::Reviewer }),
+            Ok(d) => review_stages.push(ReviewStage { name: name.trim().into(), days: d, role }),
             Err(_) => errors.push(FieldError::new(
                 &format!("review_stages[{i}].days"),
                 format!("审核环节「{name}」的时限应为工作日天数（整数），「{days}」不是整数"),
@@ -216,8 +224,8 @@ pub fn measure_values(s: &MeasureSpec) -> Value {
         "publicity_days": s.publicity_days.to_string(), "contact": s.contact, "guide": s.guide,
         "materials": s.materials.join("\n"),
         "conditions": s.conditions.iter().map(|c| json!({"cond_label": c.label, "cond_expr": c.expr})).collect::<Vec<_>>(),
-        "form_fields": s.form_fields.iter().map(|f| json!({"ff_key": f.key, "ff_label": f.label, "ff_kind": f.kind, "ff_required": if f.required {"yes"} else {"no"}})).collect::<Vec<_>>(),
-        "stages": s.review_stages.iter().map(|r| json!({"stage_name": r.name, "stage_days": r.days.to_string()})).collect::<Vec<_>>(),
+        "form_fields": s.form_fields.iter().map(|f| json!({"ff_key": f.key, "ff_label": f.label, "ff_kind": f.kind, "ff_required": if f.required {"yes"} else {"no"}, "ff_options": f.options.join("、")})).collect::<Vec<_>>(),
+        "stages": s.review_stages.iter().map(|r| json!({"stage_name": r.name, "stage_days": r.days.to_string(), "stage_role": r.role.key()})).collect::<Vec<_>>(),
     })
 }
 
