@@ -225,3 +225,58 @@ fn pushes_survive_a_failing_smtp_server_and_are_never_sent_twice() {
     assert!(trail.iter().any(|a| a.action == "push.measure" && a.target == format!("measure:{measure_id}")));
     assert_eq!(trail.iter().filter(|a| a.action == "push.delivery").count(), 4, "every attempt is audited");
 }
+
+#[test]
+fn reminders_before_the_window_closes_and_expiry_warnings_come_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let svc = open(dir.path());
+    let system = Who::system("test");
+    entity(&svc, 1, "50");
+    entity(&svc, 2, "60");
+    let policy: PolicyInput = serde_json::from_value(serde_json::json!({
+        "title": "稳岗政策", "doc_number": "2号", "level": "county", "department": "人社局",
+        "issue_date": "2026-01-01", "valid_from": "2026-01-01", "valid_until": "2027-12-31",
+        "text": "", "interpretation": "", "tags": []
+    }))
+    .unwrap();
+    let policy = svc.policy_create(&system, policy).unwrap();
+    let spec: MeasureSpec = serde_json::from_value(serde_json::json!({
+        "name": "稳岗补贴", "department": "人社局", "mode": "apply",
+        "conditions": [{"label": "从业人数不少于10人", "expr": "employees >= 10"}],
+        "window_start": "2026-01-01", "window_end": "2026-12-31",
+        "review_stages": [{"name": "受理", "days": 3}]
+    }))
+    .unwrap();
+    let measure = svc.measure_create(&system, policy.id, spec).unwrap().measure_id;
+    svc.measure_publish(&system, measure).unwrap();
+    // Entity 2 applies; entity 1 does not.
+    let applicant = Who {
+        name: "经办人".into(),
+        role: Some(huiqi::model::Role::Enterprise),
+        entities: vec![credit_code(2)],
+        ..Who::default()
+    };
+    let case = svc.case_open(&applicant, &credit_code(2), measure).unwrap();
+    svc.case_submit(&applicant, case.id, None).unwrap();
+
+    let reminders = |svc: &Service, n: u32| {
+        let (inbox, _) = svc.inbox(&credit_code(n), 50).unwrap();
+        inbox.iter().filter(|m| m.title.starts_with("申报提醒")).count()
+    };
+    // 2026-11-27: 34 days left, nothing yet; 2026-12-01: the 30-day warning to the department.
+    assert_eq!(svc.sweep().unwrap().reminded, 0);
+    svc.config.clock.advance(4 * 86_400);
+    let report = svc.sweep().unwrap();
+    assert_eq!(report.expiry_warnings, 1);
+    assert_eq!(svc.sweep().unwrap().expiry_warnings, 0, "once");
+    // 2026-12-24: seven days left: the 7-day warning, and a reminder to the entity that has not applied.
+    svc.config.clock.advance(23 * 86_400);
+    let report = svc.sweep().unwrap();
+    assert_eq!((report.expiry_warnings, report.reminded), (1, 1));
+    assert_eq!((reminders(&svc, 1), reminders(&svc, 2)), (1, 0));
+    assert_eq!(svc.sweep().unwrap().reminded, 0, "once per measure version");
+    let hr = Who { department: Some("人社局".into()), role: Some(huiqi::model::Role::Reviewer), ..Who::default() };
+    let (notices, _) = svc.notices(&hr, 10).unwrap();
+    let titles: Vec<&str> = notices.iter().map(|n| n.title.as_str()).collect();
+    assert!(titles.iter().filter(|t| t.contains("2026-12-31 申报截止")).count() == 2, "{titles:?}");
+}
