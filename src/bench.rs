@@ -46,6 +46,11 @@ pub struct BenchReport {
     pub portrait_bytes: usize,
     pub store_bytes: u64,
     pub interpreter_ratio: Ratios,
+    /// Pushing one newly published measure that fits every entity of a separate store of
+    /// `push_entities` entities: inbox messages and queued deliveries written, per second.
+    pub push_entities: u64,
+    pub push_ms: f64,
+    pub push_per_s: f64,
 }
 
 /// Resident and peak resident memory of this process (Linux), in bytes.
@@ -132,7 +137,8 @@ pub fn run(opts: &BenchOptions, log: &mut dyn Write) -> Result<BenchReport, Erro
     report.portrait_bytes = state.portrait.heap_bytes();
     let n = state.portrait.len();
 
-    // For profiling one part: HUIQI_BENCH_ONLY=batch|simulate|explain repeats it and stops.
+    // For profiling one part: HUIQI_BENCH_ONLY=batch|simulate|explain repeats it and stops;
+    // HUIQI_BENCH_ONLY=push measures only the push step.
     let only = std::env::var("HUIQI_BENCH_ONLY").unwrap_or_default();
     let rounds = if only.is_empty() { 1 } else { 20 };
     // Batch matching of every measure over every entity.
@@ -189,6 +195,11 @@ pub fn run(opts: &BenchOptions, log: &mut dyn Write) -> Result<BenchReport, Erro
     (report.rss_bytes, report.peak_rss_bytes) = rss();
     let _ = writeln!(log, "rss_bytes {} (peak {})", report.rss_bytes, report.peak_rss_bytes);
 
+    if only == "push" {
+        drop(svc);
+        push_fanout(opts, &mut report, log)?;
+        return Ok(report);
+    }
     if !only.is_empty() {
         return Ok(report);
     }
@@ -253,5 +264,51 @@ pub fn run(opts: &BenchOptions, log: &mut dyn Write) -> Result<BenchReport, Erro
         "interpreter ratios: batch {:.1}×, simulate {:.1}×, entity_explain {:.2}× (interpreter time ÷ engine time)",
         report.interpreter_ratio.batch, report.interpreter_ratio.simulate, report.interpreter_ratio.entity_explain
     );
+    drop(guard);
+    drop(svc);
+    push_fanout(opts, &mut report, log)?;
     Ok(report)
+}
+
+/// Publishes a measure without conditions over a fresh store of up to 200,000 entities (beside
+/// the bench data, removed afterwards) and times the push step: an inbox message and a queued
+/// log delivery per entity, written in transactions of 1,000.
+fn push_fanout(opts: &BenchOptions, report: &mut BenchReport, log: &mut dyn Write) -> Result<(), Error> {
+    let n = opts.entities.min(200_000);
+    let dir = opts.dir.join("push-fanout");
+    let _ = std::fs::remove_dir_all(&dir);
+    let config = Config {
+        today: opts.today,
+        push: crate::service::push::PushSettings { log: true, ..Default::default() },
+        ..Config::default()
+    };
+    let svc = Service::new(Store::open(&dir).map_err(err)?, config);
+    let who = crate::model::Who::system("bench");
+    svc.init_reference(&who).map_err(err)?;
+    svc.bench_load_entities(opts.seed, n, |_| {}).map_err(err)?;
+    svc.matching_init().map_err(err)?;
+    let policy: crate::model::PolicyInput = serde_json::from_value(serde_json::json!({
+        "title": "推送测试", "doc_number": "测试〔2026〕1号", "level": "county", "department": "测试局",
+        "issue_date": "2026-01-01", "valid_from": null, "valid_until": null, "text": "", "interpretation": "", "tags": []
+    }))
+    .map_err(err)?;
+    let policy = svc.policy_create(&who, policy).map_err(err)?;
+    let spec: crate::model::MeasureSpec =
+        serde_json::from_value(serde_json::json!({"name": "普惠事项", "department": "测试局", "mode": "notice"}))
+            .map_err(err)?;
+    let v = svc.measure_create(&who, policy.id, spec).map_err(err)?;
+    svc.measure_publish(&who, v.measure_id).map_err(err)?;
+    let t = Instant::now();
+    let pushed = svc.push_pending().map_err(err)?;
+    report.push_ms = ms(t);
+    report.push_entities = pushed.messages as u64;
+    report.push_per_s = pushed.messages as f64 / (report.push_ms / 1000.0).max(1e-9);
+    let _ = writeln!(
+        log,
+        "push: {} messages and {} deliveries in {:.0} ms ({:.0} per second)",
+        pushed.messages, pushed.deliveries, report.push_ms, report.push_per_s
+    );
+    drop(svc);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
 }

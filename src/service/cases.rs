@@ -64,6 +64,29 @@ impl From<CaseError> for ServiceError {
     }
 }
 
+/// An enterprise sees the department that acted, never a person's name, nor the budget.
+fn for_viewer(who: &Who, mut view: CaseView) -> CaseView {
+    if who.role == Some(Role::Enterprise) {
+        for e in &mut view.case.history {
+            e.actor = match (&e.department, e.actor_role) {
+                (Some(d), _) => d.clone(),
+                (None, Some(Role::Specialist)) => "帮办专员".into(),
+                (None, Some(Role::Enterprise)) => "企业".into(),
+                _ => "系统".into(),
+            };
+        }
+        let department = view.case.department.clone();
+        for s in &mut view.case.stages {
+            if let Some((name, _)) = s.approved.as_mut() {
+                *name = department.clone();
+            }
+        }
+        view.case.prepared_by_name = String::new();
+        view.budget_left = None;
+    }
+    view
+}
+
 fn actor(who: &Who) -> CaseActor {
     CaseActor { user_id: who.user_id, name: who.name.clone(), role: who.role, department: who.department.clone() }
 }
@@ -82,13 +105,16 @@ pub fn may_see(who: &Who, case: &Case) -> bool {
 }
 
 /// Whether `who` may apply, supplement or withdraw for the entity: a user bound to it, or a
-/// specialist whose region holds it.
-fn may_apply(who: &Who, credit_code: &str, region: Option<&crate::model::RegionCode>) -> bool {
-    match who.role {
+/// specialist it is assigned to (帮办分工).
+fn may_apply(tx: &ReadTx, who: &Who, credit_code: &str, entity_id: u64) -> Result<bool> {
+    Ok(match who.role {
         Some(Role::Enterprise) => who.acts_for(credit_code),
-        Some(Role::Specialist) => who.sees_region(region),
+        Some(Role::Specialist) => match who.user_id {
+            Some(user) => tx.specialists_of(entity_id)?.contains(&user),
+            None => false,
+        },
         _ => false,
-    }
+    })
 }
 
 /// Checks the form against the measure's fields: types always, required fields and
@@ -195,6 +221,13 @@ impl Service {
         Ok(budget.map(|b| Money(b.fen() - tx.spent(measure).unwrap_or(0))))
     }
 
+    /// The measure's budget as its version in force says: one figure for every approval,
+    /// whichever version a case was decided under.
+    fn current_budget(tx: &WriteTx, measure: u64) -> Result<Option<Money>> {
+        let Some(number) = tx.measure(measure)?.and_then(|m| m.published) else { return Ok(None) };
+        Ok(tx.version(measure, number)?.and_then(|v| v.spec.budget))
+    }
+
     fn case_or_404(tx: &WriteTx, id: u64) -> Result<Case> {
         tx.case(id)?.ok_or_else(|| ServiceError::NotFound(format!("办件 #{id} 不存在")))
     }
@@ -208,8 +241,10 @@ impl Service {
         let entity = tx
             .entity_by_code(&code)?
             .ok_or_else(|| ServiceError::NotFound(format!("统一社会信用代码为 {code} 的经营主体不存在")))?;
-        if !may_apply(who, &code, entity.region.as_ref()) {
-            return Err(ServiceError::Forbidden(format!("无权为 {code} 申报：不是本账号绑定的企业，或不在辖区内")));
+        if !may_apply(&self.store.read()?, who, &code, entity.id)? {
+            return Err(ServiceError::Forbidden(format!(
+                "无权为 {code} 申报：不是本账号绑定的企业，或未分配给本帮办专员"
+            )));
         }
         let (measure, version) = {
             let read = self.store.read()?;
@@ -300,11 +335,13 @@ impl Service {
     }
 
     pub(super) fn check_applicant(&self, who: &Who, case: &Case) -> Result<()> {
-        let region = case.region.as_deref().and_then(|r| crate::model::RegionCode::parse(r).ok());
-        if may_apply(who, &case.credit_code, region.as_ref()) {
+        if may_apply(&self.store.read()?, who, &case.credit_code, case.entity_id)? {
             Ok(())
         } else {
-            Err(ServiceError::Forbidden(format!("无权办理办件 #{}：不是本账号绑定的企业，或不在辖区内", case.id)))
+            Err(ServiceError::Forbidden(format!(
+                "无权办理办件 #{}：不是本账号绑定的企业，或未分配给本帮办专员",
+                case.id
+            )))
         }
     }
 
@@ -381,7 +418,7 @@ impl Service {
                 return Err(ServiceError::Conflict(format!("办件 #{id} 当前为「{}」，不能提交", other.label())));
             }
         };
-        let budget = tx.version(before.measure_id, before.version)?.and_then(|v| v.spec.budget);
+        let budget = Self::current_budget(&tx, before.measure_id)?;
         let case = before.clone();
         self.transition(tx, who, before, case, action, budget, &calendar)
     }
@@ -399,7 +436,7 @@ impl Service {
             Decision::Reject(reason) => CaseAction::Reject { reason },
             Decision::Return(reason) => CaseAction::Return { reason },
         };
-        let budget = tx.version(before.measure_id, before.version)?.and_then(|v| v.spec.budget);
+        let budget = Self::current_budget(&tx, before.measure_id)?;
         let case = before.clone();
         self.transition(tx, who, before, case, action, budget, &calendar)
     }
@@ -422,10 +459,7 @@ impl Service {
         if !may_see(who, &before) {
             return Err(ServiceError::Forbidden(format!("办件 #{id} 不由本部门承办")));
         }
-        let budget = tx
-            .measure(before.measure_id)?
-            .and_then(|m| m.published)
-            .and_then(|v| tx.version(before.measure_id, v).ok().flatten().and_then(|v| v.spec.budget));
+        let budget = Self::current_budget(&tx, before.measure_id)?;
         let case = before.clone();
         self.transition(tx, who, before, case, CaseAction::Release, budget, &calendar)
     }
@@ -494,7 +528,7 @@ impl Service {
             return Err(ServiceError::Forbidden(format!("无权查看办件 #{id}")));
         }
         let calendar = self.calendar()?;
-        self.case_view(&tx, case, &calendar)
+        Ok(for_viewer(who, self.case_view(&tx, case, &calendar)?))
     }
 
     /// One case with the measure version it was opened or decided under (its form and materials).
@@ -534,7 +568,11 @@ impl Service {
         };
         let calendar = self.calendar()?;
         let cases = tx.cases_of_entity(id)?;
-        cases.into_iter().filter(|c| may_see(who, c)).map(|c| self.case_view(&tx, c, &calendar)).collect()
+        cases
+            .into_iter()
+            .filter(|c| may_see(who, c))
+            .map(|c| Ok(for_viewer(who, self.case_view(&tx, c, &calendar)?)))
+            .collect()
     }
 
     /// Open cases `who` may see — a department's review queue, a supervisor's or specialist's

@@ -43,6 +43,10 @@ pub fn sniff(bytes: &[u8], name: &str) -> Option<&'static str> {
     }
 }
 
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// A file name safe to keep and show: no path, no control characters, at most 120 characters.
 fn clean_name(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or("");
@@ -85,7 +89,7 @@ impl Service {
                 "文件类型不支持：请上传 PDF、JPG、PNG、OFD 或 Word/Excel（docx/xlsx）文件（按文件内容识别，改扩展名无效）",
             ));
         };
-        let sha256: String = Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect();
+        let sha256 = sha256_hex(bytes);
         let tx = self.store.write()?;
         let before = tx.case(id)?.ok_or_else(|| ServiceError::NotFound(format!("办件 #{id} 不存在")))?;
         self.check_applicant(who, &before)?;
@@ -113,13 +117,22 @@ impl Service {
         // The bytes first (content-addressed, so a retry or a duplicate is harmless); the
         // record only once they are safely on disk.
         let path = self.file_path(&sha256);
-        if !path.exists() {
+        // A file already there counts only if it is whole (an earlier crash may have left less).
+        let whole = std::fs::read(&path).is_ok_and(|b| sha256_hex(&b) == sha256);
+        if !whole {
             let io = |e: std::io::Error| ServiceError::Internal(format!("cannot store attachment: {e}"));
             let dir = path.parent().ok_or_else(|| ServiceError::Internal("attachment path".into()))?;
             std::fs::create_dir_all(dir).map_err(io)?;
             let tmp = dir.join(format!("{sha256}.part"));
-            std::fs::write(&tmp, bytes).map_err(io)?;
+            {
+                use std::io::Write;
+                let mut f = std::fs::File::create(&tmp).map_err(io)?;
+                f.write_all(bytes).map_err(io)?;
+                f.sync_all().map_err(io)?;
+            }
             std::fs::rename(&tmp, &path).map_err(io)?;
+            // The rename itself is durable only once the directory is.
+            std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
         }
         let file = CaseFile {
             slot: slot.to_string(),
@@ -156,7 +169,7 @@ impl Service {
         }
         let mut case = before.clone();
         if index >= case.files.len() {
-            return Err(ServiceError::NotFound(format!("办件 #{id} 没有第 {} 个附件", index + 1)));
+            return Err(ServiceError::NotFound(format!("办件 #{id} 没有第 {} 个附件", index.saturating_add(1))));
         }
         let removed = case.files.remove(index);
         tx.put_case(&case, Some(&before))?;
@@ -180,15 +193,13 @@ impl Service {
         if !may_see(who, &case) {
             return Err(ServiceError::Forbidden(format!("无权查看办件 #{id}")));
         }
-        let file = case
-            .files
-            .get(index)
-            .cloned()
-            .ok_or_else(|| ServiceError::NotFound(format!("办件 #{id} 没有第 {} 个附件", index + 1)))?;
+        let file =
+            case.files.get(index).cloned().ok_or_else(|| {
+                ServiceError::NotFound(format!("办件 #{id} 没有第 {} 个附件", index.saturating_add(1)))
+            })?;
         let bytes = std::fs::read(self.file_path(&file.sha256))
             .map_err(|e| ServiceError::Internal(format!("attachment {} is missing on disk: {e}", file.sha256)))?;
-        let sha: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
-        if sha != file.sha256 {
+        if sha256_hex(&bytes) != file.sha256 {
             return Err(ServiceError::Internal(format!("attachment {} was changed on disk", file.sha256)));
         }
         Ok((file, bytes))

@@ -436,7 +436,7 @@ impl Service {
                     "政策事项 #{id} 尚未提交发布申请：请起草人先提交，再由本部门另一位工作人员审批发布"
                 )));
             };
-            if draft.editors.contains(&who.name) || request.by == who.name {
+            if draft.editors.contains(&who.name) || draft.created_by == who.name || request.by == who.name {
                 return Err(ServiceError::Forbidden(
                     "四眼原则：不能审批自己起草、修改或申请发布的草稿，请由本部门另一位工作人员审批".into(),
                 ));
@@ -495,7 +495,7 @@ impl Service {
         let due: Vec<u64> = {
             let tx = self.store.read()?;
             let mut ids = Vec::new();
-            for m in tx.measures()?.into_iter().filter(Measure::has_draft) {
+            for m in tx.measures()?.into_iter().filter(|m| m.has_draft() && m.withdrawn.is_none()) {
                 if tx.version(m.id, m.latest)?.and_then(|v| v.scheduled).is_some_and(|s| s.on <= today) {
                     ids.push(m.id);
                 }
@@ -503,10 +503,20 @@ impl Service {
             ids
         };
         let system = Who::system("scheduled-publication");
+        let mut published = 0;
         for id in &due {
-            self.measure_publish(&system, *id)?;
+            match self.measure_publish(&system, *id) {
+                Ok(_) => published += 1,
+                // A draft that no longer checks (say a tag it reads was removed) goes back to
+                // its department with the reason; the sweep goes on.
+                Err(e @ (ServiceError::Invalid(_) | ServiceError::Conflict(_))) => {
+                    tracing::warn!(measure = id, "scheduled publication refused: {e}");
+                    self.measure_refuse_publication(&system, *id, &format!("定时发布未能完成：{e}"))?;
+                }
+                Err(e) => return Err(e),
+            }
         }
-        Ok(due.len())
+        Ok(published)
     }
 
     /// Drafts waiting for someone to approve their publication, in `who`'s department (all
@@ -539,6 +549,20 @@ impl Service {
         };
         if let Some(v) = tx.version(id, number)? {
             check_department(who, &v.spec.department)?;
+        }
+        // A draft waiting for approval or its day would bring the measure back: it goes back
+        // to being a plain draft.
+        if before.has_draft()
+            && let Some(mut draft) = tx.version(id, before.latest)?
+            && (draft.request.is_some() || draft.scheduled.is_some())
+        {
+            draft.request = None;
+            draft.scheduled = None;
+            draft.refusal =
+                Some(Refusal {
+                    by: who.name.clone(), at: Timestamp::now(), reason: format!("事项已撤回：{reason}")
+                });
+            tx.put_version(&draft)?;
         }
         let mut measure = before.clone();
         measure.withdrawn = Some(Withdrawal {

@@ -226,6 +226,10 @@ impl Service {
                 if v.spec.window_end.is_none_or(|e| e < today || e.days() - today.days() > days) {
                     continue;
                 }
+                // Done once per version: the sweep runs each minute.
+                if tx.meta(&format!("reminded:{}:{}", m.id, v.version))?.is_some() {
+                    continue;
+                }
                 let eligible =
                     tx.eligible_set(m.id)?.filter(|s| s.version == v.version).map(|s| s.ids).unwrap_or_default();
                 let mut applied = HashSet::new();
@@ -284,13 +288,19 @@ impl Service {
                 }
                 reminded += n;
             }
+            let tx = self.store.write()?;
+            tx.set_meta(&format!("reminded:{}:{}", m.id, version.version), &[1])?;
+            tx.commit()?;
         }
         Ok(reminded)
     }
 
-    /// Deliveries due now, for the outbox worker.
+    /// Deliveries due now, for the outbox worker; during quiet hours only the log channel.
     pub fn outbox_due(&self, limit: usize) -> Result<Vec<Delivery>> {
-        Ok(self.store.read()?.due_deliveries(self.config.clock.now().0, limit)?)
+        let now = self.config.clock.now();
+        let quiet = self.config.push.quiet_hours.is_some_and(|q| q.next_allowed(now) != now);
+        let due = self.store.read()?.due_deliveries(now.0, limit)?;
+        Ok(due.into_iter().filter(|d| !quiet || d.channel == Channel::Log).collect())
     }
 
     /// Records the outcome of one attempt: sent, or failed (retried with backoff, given up
@@ -315,7 +325,7 @@ impl Service {
                 if d.attempts >= MAX_ATTEMPTS {
                     d.status = DeliveryStatus::Failed;
                 } else {
-                    d.not_before = now.plus_seconds(backoff_seconds(d.attempts));
+                    d.not_before = first_try(&self.config.push, now.plus_seconds(backoff_seconds(d.attempts)));
                 }
             }
         }

@@ -187,32 +187,31 @@ impl Service {
         for mut m in tx.measures()?.into_iter().filter(|m| m.in_force()) {
             let Some(v) = m.published.and_then(|p| tx.version(m.id, p).ok().flatten()) else { continue };
             let valid_until = tx.policy(m.policy_id)?.and_then(|p| p.content.valid_until);
-            let ends: Vec<(Date, &str)> = [(v.spec.window_end, "申报截止"), (valid_until, "政策有效期届满")]
-                .into_iter()
-                .filter_map(|(d, w)| d.map(|d| (d, w)))
-                .collect();
-            let Some((end, what)) = ends.into_iter().filter(|(d, _)| *d >= today).min_by_key(|(d, _)| *d) else {
-                continue;
-            };
-            let left = (end.days() - today.days()) as u32;
-            let Some(mark) = EXPIRY_WARNINGS.iter().copied().filter(|w| left <= *w).min() else { continue };
-            if m.warned.contains(&mark) {
-                continue;
+            // Each end is warned for on its own: marks 30 and 7 for the window, 1030 and 1007
+            // for the policy's validity.
+            for (end, what, offset) in [(v.spec.window_end, "申报截止", 0), (valid_until, "政策有效期届满", 1000)]
+            {
+                let Some(end) = end.filter(|d| *d >= today) else { continue };
+                let left = (end.days() - today.days()) as u32;
+                let Some(mark) = EXPIRY_WARNINGS.iter().copied().filter(|w| left <= *w).min() else { continue };
+                if m.warned.contains(&(mark + offset)) {
+                    continue;
+                }
+                m.warned.push(mark + offset);
+                tx.put_measure(&m)?;
+                let title = format!("「{}」将于 {end} {what}", v.spec.name);
+                let body = format!("距{what}还有 {left} 天。如需延期，请修订后提交发布申请。");
+                notice(
+                    tx,
+                    &v.spec.department,
+                    today,
+                    NoticeKind::Expiry,
+                    title,
+                    body,
+                    Some(format!("/measures/{}", m.id)),
+                )?;
+                n += 1;
             }
-            m.warned.push(mark);
-            tx.put_measure(&m)?;
-            let title = format!("「{}」将于 {end} {what}", v.spec.name);
-            let body = format!("距{what}还有 {left} 天。如需延期，请修订后提交发布申请。");
-            notice(
-                tx,
-                &v.spec.department,
-                today,
-                NoticeKind::Expiry,
-                title,
-                body,
-                Some(format!("/measures/{}", m.id)),
-            )?;
-            n += 1;
         }
         Ok(n)
     }

@@ -78,6 +78,7 @@ fn create_case_tables(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(ENTITY_TO_SPECIALIST)?;
     tx.open_table(OUTBOX_ID_TO_DELIVERY)?;
     tx.open_table(OUTBOX_DUE)?;
+    tx.open_table(ENTITY_TO_DELIVERY)?;
     tx.open_table(PUSHED)?;
     tx.open_table(REMINDED)?;
     tx.open_table(ENTITY_TO_SUBSCRIPTION)?;

@@ -560,15 +560,12 @@ macro_rules! read_methods {
 
             /// An entity's deliveries, newest first.
             pub fn deliveries_of(&self, entity: u64, limit: usize) -> Result<Vec<Delivery>> {
+                let index = self.txn.open_table(ENTITY_TO_DELIVERY)?;
                 let t = self.txn.open_table(OUTBOX_ID_TO_DELIVERY)?;
                 let mut out = Vec::new();
-                for row in t.iter()?.rev() {
-                    let d: Delivery = decode(row?.1.value())?;
-                    if d.entity_id == entity {
-                        out.push(d);
-                        if out.len() >= limit {
-                            break;
-                        }
+                for row in index.range((entity, 0)..=(entity, u64::MAX))?.rev().take(limit) {
+                    if let Some(v) = t.get(row?.0.value().1)? {
+                        out.push(decode(v.value())?);
                     }
                 }
                 Ok(out)
@@ -946,6 +943,7 @@ impl WriteTx {
     pub fn put_delivery(&self, d: &Delivery, before: Option<&Delivery>) -> Result<()> {
         use crate::model::push::DeliveryStatus;
         put(&self.txn, OUTBOX_ID_TO_DELIVERY, d.id, d)?;
+        self.txn.open_table(ENTITY_TO_DELIVERY)?.insert((d.entity_id, d.id), ())?;
         let mut due = self.txn.open_table(OUTBOX_DUE)?;
         if let Some(b) = before.filter(|b| b.status == DeliveryStatus::Pending) {
             due.remove((b.not_before.0, b.id))?;

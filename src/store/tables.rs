@@ -95,3 +95,5 @@ pub const PUSHED: TableDefinition<(u64, u64, u32), u64> = TableDefinition::new("
 pub const REMINDED: TableDefinition<(u64, u64, u32), ()> = TableDefinition::new("reminders-0");
 /// Entity id → what it subscribes to (schema version 6).
 pub const ENTITY_TO_SUBSCRIPTION: TableDefinition<u64, &[u8]> = TableDefinition::new("subscriptions-0");
+/// Index: (entity id, delivery id) of every delivery (schema version 6).
+pub const ENTITY_TO_DELIVERY: TableDefinition<(u64, u64), ()> = TableDefinition::new("entity_deliveries-0");

@@ -98,6 +98,8 @@ async fn world() -> World {
     app.svc().measure_publish(&system(), m.measure_id).unwrap();
     let applicant = Who { entities: vec![own_entity.clone()], ..Who::user(&users[&Role::Enterprise], "test") };
     let case = app.svc().case_open(&applicant, &own_entity, m.measure_id).unwrap();
+    // The specialist looks after the enterprise's entity (帮办分工).
+    app.svc().assignment_set(&system(), "specialist", &own_entity, true).unwrap();
 
     let mut params = HashMap::new();
     params.insert("case", case.id.to_string());

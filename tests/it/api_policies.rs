@@ -273,6 +273,18 @@ async fn publication_can_be_refused_scheduled_and_withdrawn() {
     let versions = app.get(&format!("/api/v1/measures/{id}/versions")).await.json();
     assert_eq!(versions[0]["published_by"], "colleague");
 
+    // A measure withdrawn while a revision waits for its day stays withdrawn on that day.
+    let r = app.json("PUT", &format!("/api/v1/measures/{id}"), Some(&token), measure_body("认定奖励", 20.0)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    app.json("POST", &request, Some(&token), json!({"publish_on": "2026-12-05"})).await;
+    assert_eq!(app.json("POST", &publish, Some(&colleague), json!({})).await.status, StatusCode::OK);
+    let r =
+        app.json("POST", &format!("/api/v1/measures/{id}/withdraw"), Some(&colleague), json!({"reason": "暂停"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    app.svc().config.clock.advance(4 * 86_400);
+    assert_eq!(app.svc().publish_scheduled().unwrap(), 0);
+    assert_eq!(app.get(&format!("/api/v1/measures/{id}")).await.json()["measure"]["withdrawn"]["reason"], "暂停");
+
     // Withdrawal: a reason is required and shown publicly; no new applications.
     let id2 = {
         let r = app

@@ -385,7 +385,7 @@ async fn browser_rule_builder_counts_live() {
         assert_eq!(session.prop(&field, "value"), "region");
         // Every generated entity lies in Heilongjiang: the live count is all of them.
         session.wait_until("the live count of 300", |s| {
-            s.find_all("#live .live-eligible b").first().is_some_and(|b| s.text(b) == "300")
+            s.find_all("#live .live-eligible b").first().is_some_and(|b| s.try_text(b).as_deref() == Some("300"))
         });
 
         // Raw text, then back to the pickers.
@@ -396,7 +396,7 @@ async fn browser_rule_builder_counts_live() {
         session.wait_until("a smaller live count", |s| {
             s.find_all("#live .live-eligible b")
                 .first()
-                .is_some_and(|b| s.text(b).parse::<u32>().is_ok_and(|n| n < 300))
+                .is_some_and(|b| s.try_text(b).and_then(|t| t.parse::<u32>().ok()).is_some_and(|n| n < 300))
         });
         session.click(&toggle);
         session.wait_until("the pickers to read the expression back", |s| s.prop(&field, "value") == "rd_ratio");
@@ -406,7 +406,9 @@ async fn browser_rule_builder_counts_live() {
         session.clear(&expr);
         session.type_into(&expr, "rd_ration >= 3");
         session.wait_until("the error at the condition", |s| {
-            s.find_all("#cond-rows .cond-info.error").first().is_some_and(|e| s.text(e).contains("rd_ratio"))
+            s.find_all("#cond-rows .cond-info.error")
+                .first()
+                .is_some_and(|e| s.try_text(e).is_some_and(|t| t.contains("rd_ratio")))
         });
     })
     .await;
@@ -561,6 +563,11 @@ impl Session {
         let button = self.find("main form button[type=submit]");
         self.click(&button);
         self.wait_for_page(base, next);
+    }
+
+    /// An element's text, or `None` when the page replaced the element meanwhile.
+    fn try_text(&self, element: &str) -> Option<String> {
+        self.cmd("GET", &format!("/element/{element}/text"), None).ok()?.as_str().map(str::to_string)
     }
 
     /// The body's text, or `None` while the page is being replaced.

@@ -195,6 +195,10 @@ async fn an_application_goes_through_return_and_every_stage_to_approval() {
     for a in ["case.create", "case.attach", "case.submit", "case.return", "case.resubmit", "case.approve"] {
         assert!(actions.iter().any(|x| x == a), "{a} in {actions:?}");
     }
+    // The enterprise reads which department acted, never the reviewer's account, nor the budget.
+    let seen = f.app.get_as(&show, &f.enterprise).await.text();
+    assert!(!seen.contains("shenhe") && seen.contains(DEPT), "{seen}");
+    assert!(f.app.get_as(&show, &f.reviewer).await.text().contains("shenhe"), "staff see who");
     // The attachment downloads intact for the reviewer.
     let r = f.app.get_as(&format!("/api/v1/cases/{id}/files/0"), &f.reviewer).await;
     assert_eq!(r.status, StatusCode::OK);
@@ -395,6 +399,8 @@ async fn specialists_see_their_entities_and_file_on_their_behalf() {
     f.app.account("bangban", Role::Specialist, None);
     let specialist = f.app.token("bangban2", Role::Specialist, None);
     let supervisor = f.app.token("ducha", Role::Supervisor, None);
+    // Before the assignment the specialist may not file for the entity.
+    assert_eq!(f.open(&specialist, &f.code, apply).await.status, StatusCode::FORBIDDEN);
     let body = json!({"specialist": "bangban2", "credit_code": f.code});
     assert_eq!(f.call("PUT", "/api/v1/assignments", &supervisor, body).await.status, StatusCode::NO_CONTENT);
     let r =
