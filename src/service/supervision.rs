@@ -71,6 +71,44 @@ fn next_working_day(cal: &WorkCalendar, day: Date) -> Date {
     cal.add_working_days(day, 1)
 }
 
+/// The warnings a measure is due on `today` and has not had: (end, what ends, mark, days left).
+/// Each end is warned for on its own: marks 30 and 7 for the window, 1030 and 1007 for the
+/// policy's validity.
+fn expiry_marks(
+    m: &crate::model::Measure,
+    window_end: Option<Date>,
+    valid_until: Option<Date>,
+    today: Date,
+) -> Vec<(Date, &'static str, u32, u32)> {
+    let mut out = Vec::new();
+    for (end, what, offset) in [(window_end, "申报截止", 0), (valid_until, "政策有效期届满", 1000)] {
+        let Some(end) = end.filter(|d| *d >= today) else { continue };
+        let left = (end.days() - today.days()) as u32;
+        let Some(mark) = EXPIRY_WARNINGS.iter().copied().filter(|w| left <= *w).min() else { continue };
+        if !m.warned.contains(&(mark + offset)) {
+            out.push((end, what, mark + offset, left));
+        }
+    }
+    out
+}
+
+/// The stage whose clock runs, and its due day (a case in review only).
+fn running_stage(case: &Case) -> Option<(crate::model::case::StageRun, Date)> {
+    let stage = case.current_stage()?.clone();
+    let due = stage.due.filter(|_| case.state == CaseState::InReview)?;
+    Some((stage, due))
+}
+
+/// Due within one working day and not yet warned for this due day.
+fn due_soon(stage: &crate::model::case::StageRun, due: Date, today: Date, cal: &WorkCalendar) -> bool {
+    today <= due && due <= next_working_day(cal, today) && stage.warned_for != Some(due)
+}
+
+/// The supervised stage is no longer the case's current one (decided, or the case gone).
+fn stage_moved(item: &Supervision, case: Option<&Case>) -> bool {
+    case.is_none_or(|c| !(matches!(c.state, CaseState::InReview | CaseState::Returned) && c.stage as u32 == item.stage))
+}
+
 impl Service {
     /// One pass of the deadline sweep (each minute, and at start): scheduled publications,
     /// warnings for stages due within one working day, supervision items for overdue stages,
@@ -80,17 +118,22 @@ impl Service {
         let today = self.today();
         let calendar = self.calendar()?;
         let system = Who::system("deadline-sweep");
+        // Most minutes there is nothing to do: find out with a read, so that writers are not
+        // held up while the open cases are looked through.
+        if !self.sweep_has_work(today, &calendar)? {
+            report.reminded = self.remind_closing()?;
+            return Ok(report);
+        }
         let tx = self.store.write()?;
         for case in tx.open_cases(None)? {
-            let Some(stage) = case.current_stage().cloned() else { continue };
-            let Some(due) = stage.due.filter(|_| case.state == CaseState::InReview) else { continue };
+            let Some((stage, due)) = running_stage(&case) else { continue };
             let index = case.stage as u32;
             if today > due {
                 if tx.supervision_of(case.id, index)?.is_none() {
                     self.open_supervision(&tx, &system, &case, index, due, today)?;
                     report.opened += 1;
                 }
-            } else if due <= next_working_day(&calendar, today) && stage.warned_for != Some(due) {
+            } else if due_soon(&stage, due, today, &calendar) {
                 let mut updated = case.clone();
                 if let Some(s) = updated.stages.get_mut(case.stage) {
                     s.warned_for = Some(due);
@@ -114,10 +157,7 @@ impl Service {
             }
         }
         for mut item in tx.supervisions()?.into_iter().filter(|s| s.status != SupervisionStatus::Resolved) {
-            let moved = tx.case(item.case_id)?.is_none_or(|c| {
-                !(matches!(c.state, CaseState::InReview | CaseState::Returned) && c.stage as u32 == item.stage)
-            });
-            if moved {
+            if stage_moved(&item, tx.case(item.case_id)?.as_ref()) {
                 let before = digest(&item)?;
                 item.status = SupervisionStatus::Resolved;
                 item.resolved =
@@ -144,6 +184,33 @@ impl Service {
         }
         report.reminded = self.remind_closing()?;
         Ok(report)
+    }
+
+    /// Whether the sweep has anything to write: a stage to warn about or to supervise, an item
+    /// to resolve, a measure to warn about.
+    fn sweep_has_work(&self, today: Date, calendar: &WorkCalendar) -> Result<bool> {
+        let tx = self.store.read()?;
+        for case in tx.open_cases(None)? {
+            let Some((stage, due)) = running_stage(&case) else { continue };
+            if (today > due && tx.supervision_of(case.id, case.stage as u32)?.is_none())
+                || due_soon(&stage, due, today, calendar)
+            {
+                return Ok(true);
+            }
+        }
+        for item in tx.supervisions()?.into_iter().filter(|s| s.status != SupervisionStatus::Resolved) {
+            if stage_moved(&item, tx.case(item.case_id)?.as_ref()) {
+                return Ok(true);
+            }
+        }
+        for m in tx.measures()?.into_iter().filter(|m| m.in_force()) {
+            let Some(v) = m.published.and_then(|p| tx.version(m.id, p).ok().flatten()) else { continue };
+            let valid_until = tx.policy(m.policy_id)?.and_then(|p| p.content.valid_until);
+            if !expiry_marks(&m, v.spec.window_end, valid_until, today).is_empty() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     fn open_supervision(&self, tx: &WriteTx, who: &Who, case: &Case, stage: u32, due: Date, today: Date) -> Result<()> {
@@ -187,29 +254,13 @@ impl Service {
         for mut m in tx.measures()?.into_iter().filter(|m| m.in_force()) {
             let Some(v) = m.published.and_then(|p| tx.version(m.id, p).ok().flatten()) else { continue };
             let valid_until = tx.policy(m.policy_id)?.and_then(|p| p.content.valid_until);
-            // Each end is warned for on its own: marks 30 and 7 for the window, 1030 and 1007
-            // for the policy's validity.
-            for (end, what, offset) in [(v.spec.window_end, "申报截止", 0), (valid_until, "政策有效期届满", 1000)]
-            {
-                let Some(end) = end.filter(|d| *d >= today) else { continue };
-                let left = (end.days() - today.days()) as u32;
-                let Some(mark) = EXPIRY_WARNINGS.iter().copied().filter(|w| left <= *w).min() else { continue };
-                if m.warned.contains(&(mark + offset)) {
-                    continue;
-                }
-                m.warned.push(mark + offset);
+            for (end, what, mark, left) in expiry_marks(&m, v.spec.window_end, valid_until, today) {
+                m.warned.push(mark);
                 tx.put_measure(&m)?;
                 let title = format!("「{}」将于 {end} {what}", v.spec.name);
                 let body = format!("距{what}还有 {left} 天。如需延期，请修订后提交发布申请。");
-                notice(
-                    tx,
-                    &v.spec.department,
-                    today,
-                    NoticeKind::Expiry,
-                    title,
-                    body,
-                    Some(format!("/measures/{}", m.id)),
-                )?;
+                let link = Some(format!("/measures/{}", m.id));
+                notice(tx, &v.spec.department, today, NoticeKind::Expiry, title, body, link)?;
                 n += 1;
             }
         }
