@@ -146,6 +146,9 @@ pub fn run_once(svc: &Service, channels: &Channels) -> crate::service::Result<Pa
             break;
         }
         for d in due {
+            if !svc.delivery_wanted(&d)? {
+                continue;
+            }
             let outcome = channels.send(&d);
             if let Err(e) = &outcome {
                 tracing::warn!(delivery = d.id, channel = ?d.channel, "delivery failed: {e}");

@@ -19,6 +19,7 @@ vocabulary! {
         Pending = "pending", "待发送", "Pending";
         Sent = "sent", "已送达", "Delivered";
         Failed = "failed", "发送失败", "Failed";
+        Cancelled = "cancelled", "已取消", "Cancelled";
     }
 }
 

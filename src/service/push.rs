@@ -341,6 +341,31 @@ impl Service {
         Ok(d)
     }
 
+    /// Whether a due delivery should still go out: not when its measure was withdrawn
+    /// meanwhile. Those are cancelled (recorded, never sent).
+    pub fn delivery_wanted(&self, d: &Delivery) -> Result<bool> {
+        let tx = self.store.read()?;
+        let measure = tx.message(d.entity_id, d.message_id)?.and_then(|m| m.measure_id);
+        let withdrawn = match measure {
+            Some(id) => tx.measure(id)?.is_some_and(|m| m.withdrawn.is_some()),
+            None => false,
+        };
+        drop(tx);
+        if !withdrawn {
+            return Ok(true);
+        }
+        let tx = self.store.write()?;
+        if let Some(before) = tx.delivery(d.id)?.filter(|b| b.status == DeliveryStatus::Pending) {
+            let mut after = before.clone();
+            after.status = DeliveryStatus::Cancelled;
+            after.last_error = Some("事项已撤回，不再发送".into());
+            tx.put_delivery(&after, Some(&before))?;
+            tx.audit(&Who::system("outbox"), "push.cancel", &format!("delivery:{}", d.id), "measure withdrawn")?;
+            tx.commit()?;
+        }
+        Ok(false)
+    }
+
     /// An entity's subscription.
     pub fn subscription(&self, credit_code: &str) -> Result<Subscription> {
         let tx = self.store.read()?;

@@ -580,7 +580,7 @@ macro_rules! read_methods {
                     match decode::<Delivery>(row?.1.value())?.status {
                         DeliveryStatus::Pending => pending += 1,
                         DeliveryStatus::Sent => sent += 1,
-                        DeliveryStatus::Failed => failed += 1,
+                        DeliveryStatus::Failed | DeliveryStatus::Cancelled => failed += 1,
                     }
                 }
                 Ok((pending, sent, failed))

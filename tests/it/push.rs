@@ -280,3 +280,39 @@ fn reminders_before_the_window_closes_and_expiry_warnings_come_once() {
     let titles: Vec<&str> = notices.iter().map(|n| n.title.as_str()).collect();
     assert!(titles.iter().filter(|t| t.contains("2026-12-31 申报截止")).count() == 2, "{titles:?}");
 }
+
+#[test]
+fn a_withdrawn_measure_is_not_sent_any_more() {
+    let dir = tempfile::tempdir().unwrap();
+    let smtp = fake_smtp(0);
+    let svc = open(dir.path());
+    let system = Who::system("test");
+    entity(&svc, 1, "50");
+    let policy: PolicyInput = serde_json::from_value(serde_json::json!({
+        "title": "稳岗政策", "doc_number": "3号", "level": "county", "department": "人社局",
+        "issue_date": "2026-01-01", "valid_from": "2026-01-01", "valid_until": "2027-12-31",
+        "text": "", "interpretation": "", "tags": []
+    }))
+    .unwrap();
+    let policy = svc.policy_create(&system, policy).unwrap();
+    let spec: MeasureSpec = serde_json::from_value(serde_json::json!({
+        "name": "稳岗补贴", "department": "人社局", "mode": "notice",
+        "conditions": [{"label": "从业人数不少于10人", "expr": "employees >= 10"}]
+    }))
+    .unwrap();
+    let measure = svc.measure_create(&system, policy.id, spec).unwrap().measure_id;
+    svc.measure_publish(&system, measure).unwrap();
+    // Pushed to the inbox and queued for e-mail and SMS; then withdrawn before the outbox runs.
+    assert_eq!(svc.push_pending().unwrap().messages, 1);
+    svc.measure_withdraw(&system, measure, "文件废止").unwrap();
+    let channels = Channels {
+        smtp: Some(Smtp::new(&format!("smtp://127.0.0.1:{}", smtp.port), "x@huiqi.local").unwrap()),
+        sms: None,
+        log: None,
+    };
+    let pass = run_once(&svc, &channels).unwrap();
+    assert_eq!((pass.sent, pass.failed), (0, 0));
+    assert_eq!(smtp.connections.load(Ordering::SeqCst), 0, "nothing reached the mail server");
+    let deliveries = svc.deliveries_of(&credit_code(1), 10).unwrap();
+    assert!(deliveries.iter().all(|d| d.status == DeliveryStatus::Cancelled), "{deliveries:?}");
+}
