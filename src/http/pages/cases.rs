@@ -140,6 +140,26 @@ async fn refused(
     Ok(unprocessable(page(state, viewer, id, "", errors, values).await?))
 }
 
+/// Runs one action on a case for the viewer: on success back to the case with `notice`; a
+/// refusal shows the case again with the reason (and what was typed, if any).
+async fn act<F>(
+    state: &AppState,
+    viewer: &Viewer,
+    id: u64,
+    notice: &str,
+    typed: Option<BTreeMap<String, String>>,
+    f: F,
+) -> PageResult
+where
+    F: FnOnce(&crate::service::Service, &crate::model::Who) -> crate::service::Result<()> + Send + 'static,
+{
+    let who = viewer.who();
+    match state.svc.blocking(move |s| f(s, &who)).await {
+        Ok(()) => Ok(see_other(&format!("/cases/{id}?notice={notice}"))),
+        Err(e) => refused(state, viewer, id, e, typed).await,
+    }
+}
+
 async fn save(
     State(state): State<AppState>,
     viewer: Viewer,
@@ -147,11 +167,8 @@ async fn save(
     axum::Form(form): FormData,
 ) -> PageResult {
     let values = form_fields(&form);
-    let (who, v) = (viewer.who(), values.clone());
-    match state.svc.blocking(move |s| s.case_save(&who, id, &v)).await {
-        Ok(_) => Ok(see_other(&format!("/cases/{id}?notice=saved"))),
-        Err(e) => refused(&state, &viewer, id, e, Some(values)).await,
-    }
+    let v = values.clone();
+    act(&state, &viewer, id, "saved", Some(values), move |s, who| s.case_save(who, id, &v).map(drop)).await
 }
 
 async fn submit(
@@ -180,11 +197,7 @@ async fn submit(
 }
 
 async fn withdraw(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> PageResult {
-    let who = viewer.who();
-    match state.svc.blocking(move |s| s.case_withdraw(&who, id)).await {
-        Ok(_) => Ok(see_other(&format!("/cases/{id}?notice=withdrawn"))),
-        Err(e) => refused(&state, &viewer, id, e, None).await,
-    }
+    act(&state, &viewer, id, "withdrawn", None, move |s, who| s.case_withdraw(who, id).map(drop)).await
 }
 
 async fn attach(
@@ -225,11 +238,7 @@ async fn file(State(state): State<AppState>, viewer: Viewer, Path((id, n)): Path
 }
 
 async fn detach(State(state): State<AppState>, viewer: Viewer, Path((id, n)): Path<(u64, usize)>) -> PageResult {
-    let who = viewer.who();
-    match state.svc.blocking(move |s| s.case_detach(&who, id, n)).await {
-        Ok(()) => Ok(see_other(&format!("/cases/{id}?notice=detached"))),
-        Err(e) => refused(&state, &viewer, id, e, None).await,
-    }
+    act(&state, &viewer, id, "detached", None, move |s, who| s.case_detach(who, id, n)).await
 }
 
 async fn decide(
@@ -245,19 +254,11 @@ async fn decide(
         "return" => Decision::Return(reason),
         _ => return Err(AppError::bad_request("请选择审核意见：通过、不予通过或退回补正")),
     };
-    let who = viewer.who();
-    match state.svc.blocking(move |s| s.case_decide(&who, id, decision)).await {
-        Ok(_) => Ok(see_other(&format!("/cases/{id}?notice=decided"))),
-        Err(e) => refused(&state, &viewer, id, e, None).await,
-    }
+    act(&state, &viewer, id, "decided", None, move |s, who| s.case_decide(who, id, decision).map(drop)).await
 }
 
 async fn release(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> PageResult {
-    let who = viewer.who();
-    match state.svc.blocking(move |s| s.case_release(&who, id)).await {
-        Ok(_) => Ok(see_other(&format!("/cases/{id}?notice=decided"))),
-        Err(e) => refused(&state, &viewer, id, e, None).await,
-    }
+    act(&state, &viewer, id, "decided", None, move |s, who| s.case_release(who, id).map(drop)).await
 }
 
 async fn queue(
