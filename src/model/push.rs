@@ -44,6 +44,17 @@ pub struct Delivery {
     pub sent_at: Option<Timestamp>,
 }
 
+impl Delivery {
+    /// The address or phone as shown to people and written to the audit trail.
+    pub fn masked_to(&self) -> String {
+        match self.channel {
+            Channel::Email => super::mask::email(&self.to),
+            Channel::Sms => super::mask::phone(&self.to),
+            Channel::Log => self.to.clone(),
+        }
+    }
+}
+
 /// How long to wait after `attempts` failures: 30 s doubling, at most an hour.
 pub fn backoff_seconds(attempts: u32) -> i64 {
     (30i64 << attempts.saturating_sub(1).min(7)).min(3600)

@@ -3,7 +3,7 @@
 //! its audit entry and a message in the entity's inbox. The rules of each move are the pure
 //! state machine in `model::case`; here they meet the store, the calendar and the budget.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
@@ -14,8 +14,8 @@ use crate::model::case::{
 };
 use crate::model::message::{Message, MessageKind};
 use crate::model::{
-    Date, Entity, Field, FieldError, FieldValue, Measure, MeasureVersion, Mode, Money, MoneyUnit, Role, Timestamp,
-    Vocabulary, Who,
+    Date, Entity, Field, FieldError, FieldValue, MeasureVersion, Mode, Money, MoneyUnit, Role, Timestamp, Vocabulary,
+    Who,
 };
 use crate::store::{ReadTx, WriteTx, digest};
 
@@ -61,6 +61,42 @@ impl From<CaseError> for ServiceError {
             CaseError::ReasonRequired(_) => ServiceError::invalid("reason", e.to_string()),
             _ => ServiceError::Conflict(e.to_string()),
         }
+    }
+}
+
+/// Builds the views of cases as of today, reading each measure's budget and spending once.
+struct Views<'a> {
+    tx: &'a ReadTx,
+    calendar: WorkCalendar,
+    today: Date,
+    budgets: HashMap<u64, Option<Money>>,
+}
+
+impl Views<'_> {
+    fn view(&mut self, case: Case) -> Result<CaseView> {
+        let budget_left = match self.budgets.get(&case.measure_id) {
+            Some(left) => *left,
+            None => {
+                let budget = self.tx.published_version(case.measure_id)?.and_then(|v| v.spec.budget);
+                let left = match budget {
+                    Some(b) => Some(Money(b.fen() - self.tx.spent(case.measure_id)?)),
+                    None => None,
+                };
+                self.budgets.insert(case.measure_id, left);
+                left
+            }
+        };
+        let stage = case.current_stage();
+        Ok(CaseView {
+            state_label: case.state.label(),
+            stage_name: stage.map(|s| s.name.clone()),
+            due: stage.and_then(|s| s.due),
+            days_left: case.days_left(self.today, &self.calendar),
+            overdue: case.overdue(self.today),
+            next_step: case.next_step(),
+            budget_left,
+            case,
+        })
     }
 }
 
@@ -206,26 +242,28 @@ fn message(tx: &WriteTx, case: &Case, kind: MessageKind, title: String, body: St
 }
 
 impl Service {
-    fn published(tx: &ReadTx, measure_id: u64) -> Result<(Measure, MeasureVersion)> {
+    /// The version in force of a measure open to cases (published, not withdrawn).
+    fn published(tx: &ReadTx, measure_id: u64) -> Result<MeasureVersion> {
         let missing = || ServiceError::NotFound(format!("政策事项 #{measure_id} 不存在或尚未发布"));
         let measure = tx.measure(measure_id)?.ok_or_else(missing)?;
         if let Some(w) = &measure.withdrawn {
             return Err(ServiceError::Conflict(format!("政策事项 #{measure_id} 已于 {} 撤回：{}", w.on, w.reason)));
         }
         let number = measure.published.ok_or_else(missing)?;
-        let version = tx.version(measure_id, number)?.ok_or_else(missing)?;
-        Ok((measure, version))
+        tx.version(measure_id, number)?.ok_or_else(missing)
     }
 
     fn budget_left(tx: &WriteTx, measure: u64, budget: Option<Money>) -> Result<Option<Money>> {
-        Ok(budget.map(|b| Money(b.fen() - tx.spent(measure).unwrap_or(0))))
+        match budget {
+            Some(b) => Ok(Some(Money(b.fen() - tx.spent(measure)?))),
+            None => Ok(None),
+        }
     }
 
     /// The measure's budget as its version in force says: one figure for every approval,
     /// whichever version a case was decided under.
     fn current_budget(tx: &WriteTx, measure: u64) -> Result<Option<Money>> {
-        let Some(number) = tx.measure(measure)?.and_then(|m| m.published) else { return Ok(None) };
-        Ok(tx.version(measure, number)?.and_then(|v| v.spec.budget))
+        Ok(tx.published_version(measure)?.and_then(|v| v.spec.budget))
     }
 
     fn case_or_404(tx: &WriteTx, id: u64) -> Result<Case> {
@@ -246,10 +284,7 @@ impl Service {
                 "无权为 {code} 申报：不是本账号绑定的企业，或未分配给本帮办专员"
             )));
         }
-        let (measure, version) = {
-            let read = self.store.read()?;
-            Self::published(&read, measure_id)?
-        };
+        let version = Self::published(&self.store.read()?, measure_id)?;
         let spec = &version.spec;
         if !matches!(spec.mode, Mode::Apply | Mode::Instant) {
             return Err(ServiceError::Conflict(format!("「{}」是{}事项，无需申报", spec.name, spec.mode.label())));
@@ -299,7 +334,6 @@ impl Service {
             decided_on: None,
             history: Vec::new(),
         };
-        let _ = measure;
         tx.put_case(&case, None)?;
         tx.audit_change(
             who,
@@ -357,10 +391,7 @@ impl Service {
         let form = form.unwrap_or(&before.form).clone();
         let action = match before.state {
             CaseState::Draft => {
-                let (_, version) = {
-                    let read = self.store.read()?;
-                    Self::published(&read, before.measure_id)?
-                };
+                let version = Self::published(&self.store.read()?, before.measure_id)?;
                 if !version.spec.open_on(today) {
                     return Err(ServiceError::Conflict(format!("「{}」已不在申报时间内", version.spec.name)));
                 }
@@ -527,8 +558,7 @@ impl Service {
         if !may_see(who, &case) {
             return Err(ServiceError::Forbidden(format!("无权查看办件 #{id}")));
         }
-        let calendar = self.calendar()?;
-        Ok(for_viewer(who, self.case_view(&tx, case, &calendar)?))
+        Ok(for_viewer(who, self.views(&tx)?.view(case)?))
     }
 
     /// One case with the measure version it was opened or decided under (its form and materials).
@@ -538,25 +568,8 @@ impl Service {
         Ok((view, version))
     }
 
-    fn case_view(&self, tx: &ReadTx, case: Case, calendar: &WorkCalendar) -> Result<CaseView> {
-        let today = self.today();
-        let budget = tx
-            .measure(case.measure_id)?
-            .and_then(|m| m.published)
-            .and_then(|v| tx.version(case.measure_id, v).ok().flatten())
-            .and_then(|v| v.spec.budget);
-        let spent = tx.spent(case.measure_id)?;
-        let stage = case.current_stage();
-        Ok(CaseView {
-            state_label: case.state.label(),
-            stage_name: stage.map(|s| s.name.clone()),
-            due: stage.and_then(|s| s.due),
-            days_left: case.days_left(today, calendar),
-            overdue: case.overdue(today),
-            next_step: case.next_step(),
-            budget_left: budget.map(|b| Money(b.fen() - spent)),
-            case,
-        })
+    fn views<'a>(&self, tx: &'a ReadTx) -> Result<Views<'a>> {
+        Ok(Views { tx, calendar: self.calendar()?, today: self.today(), budgets: HashMap::new() })
     }
 
     /// An entity's cases, newest first.
@@ -566,13 +579,9 @@ impl Service {
         let Some(id) = tx.entity_id_by_code(&code)? else {
             return Err(ServiceError::NotFound(format!("统一社会信用代码为 {code} 的经营主体不存在")));
         };
-        let calendar = self.calendar()?;
+        let mut views = self.views(&tx)?;
         let cases = tx.cases_of_entity(id)?;
-        cases
-            .into_iter()
-            .filter(|c| may_see(who, c))
-            .map(|c| Ok(for_viewer(who, self.case_view(&tx, c, &calendar)?)))
-            .collect()
+        cases.into_iter().filter(|c| may_see(who, c)).map(|c| Ok(for_viewer(who, views.view(c)?))).collect()
     }
 
     /// Open cases `who` may see — a department's review queue, a supervisor's or specialist's
@@ -605,12 +614,12 @@ impl Service {
             },
             _ => None,
         };
-        let calendar = self.calendar()?;
+        let mut builder = self.views(&tx)?;
         let mut views: Vec<CaseView> = tx
             .open_cases(department)?
             .into_iter()
             .filter(|c| may_see(who, c))
-            .map(|c| self.case_view(&tx, c, &calendar))
+            .map(|c| builder.view(c))
             .collect::<Result<_>>()?;
         views.sort_by_key(|v| (v.days_left.unwrap_or(i64::MAX), v.case.id));
         Ok(views)

@@ -224,7 +224,7 @@ impl Service {
         // Measures open for application, this department's first.
         let mut open = Vec::new();
         for m in read.measures()?.into_iter().filter(|m| m.in_force()) {
-            let Some(v) = m.published.and_then(|p| read.version(m.id, p).ok().flatten()) else { continue };
+            let Some(v) = read.published_version(m.id)? else { continue };
             if matches!(v.spec.mode, crate::model::Mode::Apply | crate::model::Mode::Instant)
                 && v.spec.open_on(self.today())
             {
@@ -397,7 +397,7 @@ impl Service {
         let drafter = read.user_by_name("renshe")?.map(|u| Who::user(&u, "demo"));
         let Some(drafter) = drafter else { return Ok(()) };
         for m in read.measures()?.into_iter().filter(|m| m.in_force() && !m.has_draft()) {
-            let Some(v) = m.published.and_then(|p| read.version(m.id, p).ok().flatten()) else { continue };
+            let Some(v) = read.published_version(m.id)? else { continue };
             if v.spec.department != DEMO_DEPARTMENT {
                 continue;
             }

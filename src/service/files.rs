@@ -4,10 +4,9 @@
 
 use std::path::PathBuf;
 
-use sha2::{Digest, Sha256};
-
 use super::cases::may_see;
 use super::{Result, Service, ServiceError};
+use crate::model::audit::sha256_hex;
 use crate::model::case::{CaseFile, CaseState};
 use crate::model::{Timestamp, Vocabulary};
 use crate::store::digest;
@@ -41,10 +40,6 @@ pub fn sniff(bytes: &[u8], name: &str) -> Option<&'static str> {
     } else {
         None
     }
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A file name safe to keep and show: no path, no control characters, at most 120 characters.

@@ -428,7 +428,6 @@ impl Service {
             check_department(who, &latest.spec.department)?;
         }
         let mut draft = Self::draft_of(&tx, &measure)?;
-        check_department(who, &draft.spec.department)?;
         let before_digest = digest(&draft)?;
         if who.role.is_some() {
             let Some(request) = draft.request.clone() else {

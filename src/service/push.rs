@@ -219,7 +219,7 @@ impl Service {
         for m in measures.into_iter().filter(|m| m.in_force()) {
             let (version, eligible, applied) = {
                 let tx = self.store.read()?;
-                let Some(v) = m.published.and_then(|p| tx.version(m.id, p).ok().flatten()) else { continue };
+                let Some(v) = tx.published_version(m.id)? else { continue };
                 if !matches!(v.spec.mode, crate::model::Mode::Apply | crate::model::Mode::Instant) {
                     continue;
                 }
@@ -330,12 +330,7 @@ impl Service {
             }
         }
         tx.put_delivery(&d, Some(&before))?;
-        let to = match d.channel {
-            Channel::Email => crate::model::mask::email(&d.to),
-            Channel::Sms => crate::model::mask::phone(&d.to),
-            Channel::Log => d.to.clone(),
-        };
-        let detail = format!("{} to {to} attempt {}: {}", d.channel.key(), d.attempts, d.status.key());
+        let detail = format!("{} to {} attempt {}: {}", d.channel.key(), d.masked_to(), d.attempts, d.status.key());
         tx.audit(&Who::system("outbox"), "push.delivery", &format!("delivery:{id}"), &detail)?;
         tx.commit()?;
         Ok(d)

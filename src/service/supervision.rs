@@ -204,7 +204,7 @@ impl Service {
             }
         }
         for m in tx.measures()?.into_iter().filter(|m| m.in_force()) {
-            let Some(v) = m.published.and_then(|p| tx.version(m.id, p).ok().flatten()) else { continue };
+            let Some(v) = tx.published_version(m.id)? else { continue };
             let valid_until = tx.policy(m.policy_id)?.and_then(|p| p.content.valid_until);
             if !expiry_marks(&m, v.spec.window_end, valid_until, today).is_empty() {
                 return Ok(true);
@@ -252,7 +252,7 @@ impl Service {
     fn warn_expiring(&self, tx: &WriteTx, today: Date) -> Result<usize> {
         let mut n = 0;
         for mut m in tx.measures()?.into_iter().filter(|m| m.in_force()) {
-            let Some(v) = m.published.and_then(|p| tx.version(m.id, p).ok().flatten()) else { continue };
+            let Some(v) = tx.published_version(m.id)? else { continue };
             let valid_until = tx.policy(m.policy_id)?.and_then(|p| p.content.valid_until);
             for (end, what, mark, left) in expiry_marks(&m, v.spec.window_end, valid_until, today) {
                 m.warned.push(mark);

@@ -115,6 +115,14 @@ macro_rules! read_methods {
                 get_record(self.txn.open_table(MEASURE_VERSION_TO_VERSION)?.get((measure, version))?)
             }
 
+            /// The version in force of a measure, if it has been published.
+            pub fn published_version(&self, measure: u64) -> Result<Option<MeasureVersion>> {
+                match self.measure(measure)?.and_then(|m| m.published) {
+                    Some(number) => self.version(measure, number),
+                    None => Ok(None),
+                }
+            }
+
             /// Every version of a measure, oldest first.
             pub fn versions(&self, measure: u64) -> Result<Vec<MeasureVersion>> {
                 let t = self.txn.open_table(MEASURE_VERSION_TO_VERSION)?;

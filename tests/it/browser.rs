@@ -586,6 +586,16 @@ impl Session {
         });
     }
 
+    /// On a case page: uploads the material, fills in the contact and submits, waiting until
+    /// the page says `until`.
+    fn attach_and_submit(&self, file: &str, contact: &str, until: &str) {
+        let input = self.find("#upload-form input[type=file]");
+        self.type_into(&input, file);
+        self.click_until("#upload-form button[type=submit]", "附件已上传");
+        self.fill(r#"input[name="form.contact"]"#, contact);
+        self.click_until("#submit-case", until);
+    }
+
     /// Replaces what an input holds.
     fn fill(&self, css: &str, text: &str) {
         let input = self.find(css);
@@ -686,11 +696,7 @@ async fn browser_publish_push_apply_return_resubmit_approve() {
         s.click(&button);
         let case_url = s.wait_for_url("/cases/");
         let case_path = case_url.trim_start_matches(base).to_string();
-        let file = s.find("#upload-form input[type=file]");
-        s.type_into(&file, &pdf_path);
-        s.click_until("#upload-form button[type=submit]", "附件已上传");
-        s.fill(r#"input[name="form.contact"]"#, "张三");
-        s.click_until("#submit-case", "审核中");
+        s.attach_and_submit(&pdf_path, "张三", "审核中");
         s.sign_out(base);
 
         // 3. The reviewer returns it for supplement, with a reason.
@@ -707,11 +713,7 @@ async fn browser_publish_push_apply_return_resubmit_approve() {
         s.sign_in_to(base, "qiye", "/my");
         s.go(&format!("{base}{case_path}"));
         s.wait_until("the reason", |s| s.try_page_text().is_some_and(|t| t.contains("营业执照复印件不清晰")));
-        let file = s.find("#upload-form input[type=file]");
-        s.type_into(&file, &pdf_path);
-        s.click_until("#upload-form button[type=submit]", "附件已上传");
-        s.fill(r#"input[name="form.contact"]"#, "李四");
-        s.click_until("#submit-case", "审核中");
+        s.attach_and_submit(&pdf_path, "李四", "审核中");
         s.sign_out(base);
 
         // 5. Approved at every stage.
@@ -741,11 +743,7 @@ async fn browser_publish_push_apply_return_resubmit_approve() {
         let button = s.find(&format!(r#"form.apply-line[data-measure="{instant}"] button"#));
         s.click(&button);
         s.wait_for_url("/cases/");
-        let file = s.find("#upload-form input[type=file]");
-        s.type_into(&file, &pdf_path);
-        s.click_until("#upload-form button[type=submit]", "附件已上传");
-        s.fill(r#"input[name="form.contact"]"#, "王五");
-        s.click_until("#submit-case", "已通过");
+        s.attach_and_submit(&pdf_path, "王五", "已通过");
     })
     .await;
 }

@@ -136,6 +136,22 @@ fn entity(svc: &Service, n: u32, employees: &str) {
     svc.entity_upsert(&Who::system("test"), &patch).unwrap();
 }
 
+/// A county policy (document `doc`) with one measure, published by the program; its id.
+fn publish(svc: &Service, doc: &str, measure: serde_json::Value) -> u64 {
+    let system = Who::system("test");
+    let policy: PolicyInput = serde_json::from_value(serde_json::json!({
+        "title": "稳岗政策", "doc_number": doc, "level": "county", "department": "人社局",
+        "issue_date": "2026-01-01", "valid_from": "2026-01-01", "valid_until": "2027-12-31",
+        "text": "", "interpretation": "", "tags": []
+    }))
+    .unwrap();
+    let policy = svc.policy_create(&system, policy).unwrap();
+    let spec: MeasureSpec = serde_json::from_value(measure).unwrap();
+    let id = svc.measure_create(&system, policy.id, spec).unwrap().measure_id;
+    svc.measure_publish(&system, id).unwrap();
+    id
+}
+
 #[test]
 fn pushes_survive_a_failing_smtp_server_and_are_never_sent_twice() {
     let dir = tempfile::tempdir().unwrap();
@@ -157,23 +173,13 @@ fn pushes_survive_a_failing_smtp_server_and_are_never_sent_twice() {
         // Entity 2 mutes everything but its inbox.
         let muted = Subscription { muted: true, ..Subscription::default() };
         svc.subscription_set(&system, &credit_code(2), muted).unwrap();
-        let policy: PolicyInput = serde_json::from_value(serde_json::json!({
-            "title": "稳岗政策", "doc_number": "1号", "level": "county", "department": "人社局",
-            "issue_date": "2026-01-01", "valid_from": "2026-01-01", "valid_until": "2027-12-31",
-            "text": "", "interpretation": "", "tags": []
-        }))
-        .unwrap();
-        let policy = svc.policy_create(&system, policy).unwrap();
-        let spec: MeasureSpec = serde_json::from_value(serde_json::json!({
+        let spec = serde_json::json!({
             "name": "稳岗补贴", "department": "人社局", "mode": "apply",
             "conditions": [{"label": "从业人数不少于10人", "expr": "employees >= 10"}],
             "window_start": "2026-01-01", "window_end": "2026-12-31",
             "review_stages": [{"name": "受理", "days": 3}]
-        }))
-        .unwrap();
-        let v = svc.measure_create(&system, policy.id, spec).unwrap();
-        measure_id = v.measure_id;
-        svc.measure_publish(&system, measure_id).unwrap();
+        });
+        measure_id = publish(&svc, "1号", spec);
 
         // First pass: entity 1 is pushed (inbox, e-mail, SMS); the SMTP server refuses.
         let pass = run_once(&svc, &channels()).unwrap();
@@ -230,25 +236,15 @@ fn pushes_survive_a_failing_smtp_server_and_are_never_sent_twice() {
 fn reminders_before_the_window_closes_and_expiry_warnings_come_once() {
     let dir = tempfile::tempdir().unwrap();
     let svc = open(dir.path());
-    let system = Who::system("test");
     entity(&svc, 1, "50");
     entity(&svc, 2, "60");
-    let policy: PolicyInput = serde_json::from_value(serde_json::json!({
-        "title": "稳岗政策", "doc_number": "2号", "level": "county", "department": "人社局",
-        "issue_date": "2026-01-01", "valid_from": "2026-01-01", "valid_until": "2027-12-31",
-        "text": "", "interpretation": "", "tags": []
-    }))
-    .unwrap();
-    let policy = svc.policy_create(&system, policy).unwrap();
-    let spec: MeasureSpec = serde_json::from_value(serde_json::json!({
+    let spec = serde_json::json!({
         "name": "稳岗补贴", "department": "人社局", "mode": "apply",
         "conditions": [{"label": "从业人数不少于10人", "expr": "employees >= 10"}],
         "window_start": "2026-01-01", "window_end": "2026-12-31",
         "review_stages": [{"name": "受理", "days": 3}]
-    }))
-    .unwrap();
-    let measure = svc.measure_create(&system, policy.id, spec).unwrap().measure_id;
-    svc.measure_publish(&system, measure).unwrap();
+    });
+    let measure = publish(&svc, "2号", spec);
     // Entity 2 applies; entity 1 does not.
     let applicant = Who {
         name: "经办人".into(),
@@ -288,20 +284,11 @@ fn a_withdrawn_measure_is_not_sent_any_more() {
     let svc = open(dir.path());
     let system = Who::system("test");
     entity(&svc, 1, "50");
-    let policy: PolicyInput = serde_json::from_value(serde_json::json!({
-        "title": "稳岗政策", "doc_number": "3号", "level": "county", "department": "人社局",
-        "issue_date": "2026-01-01", "valid_from": "2026-01-01", "valid_until": "2027-12-31",
-        "text": "", "interpretation": "", "tags": []
-    }))
-    .unwrap();
-    let policy = svc.policy_create(&system, policy).unwrap();
-    let spec: MeasureSpec = serde_json::from_value(serde_json::json!({
+    let spec = serde_json::json!({
         "name": "稳岗补贴", "department": "人社局", "mode": "notice",
         "conditions": [{"label": "从业人数不少于10人", "expr": "employees >= 10"}]
-    }))
-    .unwrap();
-    let measure = svc.measure_create(&system, policy.id, spec).unwrap().measure_id;
-    svc.measure_publish(&system, measure).unwrap();
+    });
+    let measure = publish(&svc, "3号", spec);
     // Pushed to the inbox and queued for e-mail and SMS; then withdrawn before the outbox runs.
     assert_eq!(svc.push_pending().unwrap().messages, 1);
     svc.measure_withdraw(&system, measure, "文件废止").unwrap();

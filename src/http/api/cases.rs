@@ -217,29 +217,20 @@ async fn of_entity(State(state): State<AppState>, viewer: Viewer, Path(code): Pa
     Ok(Json(json!({ "count": cases.len(), "cases": cases })).into_response())
 }
 
-fn own(viewer: &Viewer, code: &str) -> Result<String, ApiError> {
-    let code = code.trim().to_ascii_uppercase();
-    if viewer.principal()?.acts_for(&code) {
-        Ok(code)
-    } else {
-        Err(ApiError(AppError::forbidden("您的账号尚未绑定这家企业")))
-    }
-}
-
 async fn inbox(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> ApiResult {
-    let code = own(&viewer, &code)?;
+    let code = viewer.own_entity(&code)?;
     let (messages, unread) = state.svc.blocking(move |s| s.inbox(&code, 200)).await?;
     Ok(Json(json!({ "unread": unread, "messages": messages })).into_response())
 }
 
 async fn inbox_read(State(state): State<AppState>, viewer: Viewer, Path((code, id)): Path<(String, u64)>) -> ApiResult {
-    let code = own(&viewer, &code)?;
+    let code = viewer.own_entity(&code)?;
     let who = viewer.who();
     Ok(Json(state.svc.blocking(move |s| s.inbox_read(&who, &code, id)).await?).into_response())
 }
 
 async fn subscription(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> ApiResult {
-    let code = own(&viewer, &code)?;
+    let code = viewer.own_entity(&code)?;
     Ok(Json(state.svc.blocking(move |s| s.subscription(&code)).await?).into_response())
 }
 
@@ -251,7 +242,7 @@ async fn subscription_set(
     Path(code): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let code = own(&viewer, &code)?;
+    let code = viewer.own_entity(&code)?;
     let sub: crate::model::push::Subscription = parse_json(&body)?;
     let who = viewer.who();
     Ok(Json(state.svc.blocking(move |s| s.subscription_set(&who, &code, sub)).await?).into_response())
@@ -259,16 +250,12 @@ async fn subscription_set(
 
 /// What was sent to the entity by e-mail and SMS, and whether it arrived.
 async fn deliveries(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> ApiResult {
-    let code = own(&viewer, &code)?;
+    let code = viewer.own_entity(&code)?;
     let list = state.svc.blocking(move |s| s.deliveries_of(&code, 200)).await?;
     let masked: Vec<_> = list
         .into_iter()
         .map(|mut d| {
-            d.to = match d.channel {
-                crate::model::push::Channel::Email => crate::model::mask::email(&d.to),
-                crate::model::push::Channel::Sms => crate::model::mask::phone(&d.to),
-                crate::model::push::Channel::Log => d.to,
-            };
+            d.to = d.masked_to();
             d
         })
         .collect();

@@ -80,7 +80,8 @@ async fn page(
     let p = viewer.principal()?;
     let applicant = p.can(Permission::CaseApply);
     let reviewer = p.can(Permission::CaseReview);
-    let editable = applicant && matches!(view.case.state.key(), "draft" | "returned");
+    let state = view.case.state;
+    let editable = applicant && matches!(state, CaseState::Draft | CaseState::Returned);
     let form_values = values.unwrap_or_else(|| view.case.form.clone());
     let materials: Vec<_> = version
         .as_ref()
@@ -93,7 +94,7 @@ async fn page(
         })
         .unwrap_or_default();
     let staff = p.user.role.is_staff();
-    let stage_role = view.case.current_stage().map(|s| s.role.key());
+    let stage_role = view.case.current_stage().map(|s| s.role);
     viewer.render(
         "case.html",
         context! {
@@ -104,9 +105,9 @@ async fn page(
             values => to_value(&form_values),
             errors => to_value(&errors),
             editable,
-            can_decide => reviewer && view.case.state.key() == "in_review" && stage_role == Some(p.user.role.key()),
-            can_release => reviewer && view.case.state.key() == "awaiting_budget",
-            can_withdraw => applicant && matches!(view.case.state.key(), "draft" | "in_review" | "returned"),
+            can_decide => reviewer && state == CaseState::InReview && stage_role == Some(p.user.role),
+            can_release => reviewer && state == CaseState::AwaitingBudget,
+            can_withdraw => applicant && matches!(state, CaseState::Draft | CaseState::InReview | CaseState::Returned),
             staff,
             notice,
             action_labels => CaseActionKind::ALL.iter().map(|a| (a.key(), a.label())).collect::<BTreeMap<_, _>>(),
@@ -184,7 +185,7 @@ async fn submit(
         .blocking(move |s| {
             // What was typed is kept even if the submission is refused.
             let case = s.case_get(&who, id)?.case;
-            if case.state.key() == "draft" || case.state.key() == "returned" {
+            if matches!(case.state, CaseState::Draft | CaseState::Returned) {
                 s.case_save(&who, id, &v)?;
             }
             s.case_submit(&who, id, Some(&v))
@@ -273,17 +274,8 @@ async fn queue(
     viewer.render("cases.html", context! { cases => to_value(&cases), f => to_value(&p), states })
 }
 
-fn own(viewer: &Viewer, code: &str) -> Result<String, AppError> {
-    let code = code.trim().to_ascii_uppercase();
-    if viewer.principal()?.acts_for(&code) {
-        Ok(code)
-    } else {
-        Err(AppError::forbidden("您的账号尚未绑定这家企业"))
-    }
-}
-
 async fn inbox(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> PageResult {
-    let code = own(&viewer, &code)?;
+    let code = viewer.own_entity(&code)?;
     let c = code.clone();
     let (messages, unread) = state.svc.blocking(move |s| s.inbox(&c, 200)).await?;
     viewer.render("inbox.html", context! { code, messages => to_value(&messages), unread })
@@ -294,7 +286,7 @@ async fn inbox_read(
     viewer: Viewer,
     Path((code, id)): Path<(String, u64)>,
 ) -> PageResult {
-    let code = own(&viewer, &code)?;
+    let code = viewer.own_entity(&code)?;
     let (who, c) = (viewer.who(), code.clone());
     let m = state.svc.blocking(move |s| s.inbox_read(&who, &c, id)).await?;
     Ok(match m.case_id {
@@ -345,7 +337,7 @@ async fn subscription(
     Path(code): Path<String>,
     Query(n): Query<Notice>,
 ) -> PageResult {
-    let code = own(&viewer, &code)?;
+    let code = viewer.own_entity(&code)?;
     subscription_page(&state, &viewer, code, &n.notice, None).await
 }
 
@@ -355,7 +347,7 @@ async fn subscription_set(
     Path(code): Path<String>,
     axum::Form(form): FormData,
 ) -> PageResult {
-    let code = own(&viewer, &code)?;
+    let code = viewer.own_entity(&code)?;
     let mut categories = Vec::new();
     for (k, v) in &form {
         if k == "category" {

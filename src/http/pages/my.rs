@@ -110,10 +110,7 @@ async fn leave(State(state): State<AppState>, viewer: Viewer, Path(code): Path<S
 }
 
 async fn entity(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> PageResult {
-    let code = code.trim().to_ascii_uppercase();
-    if !viewer.principal()?.acts_for(&code) {
-        return Err(AppError::forbidden("您的账号尚未绑定这家企业，不能查看它的信息"));
-    }
+    let code = viewer.own_entity(&code)?;
     // The enterprise's own data: nothing masked.
     let who = viewer.who();
     let (file, matches, cases, unread) = state

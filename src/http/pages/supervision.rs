@@ -65,10 +65,7 @@ async fn notice(
     let text = form_value(&form, "text").to_string();
     let days: u32 = form_value(&form, "days").trim().parse().unwrap_or(0);
     let who = viewer.who();
-    match state.svc.blocking(move |s| s.supervision_notice(&who, id, &text, days)).await {
-        Ok(_) => Ok(see_other("/staff/supervision")),
-        Err(e) => Ok(see_other(&format!("/staff/supervision?error={}", super::url_encode(&AppError::from(e).message)))),
-    }
+    back_to_board(state.svc.blocking(move |s| s.supervision_notice(&who, id, &text, days)).await)
 }
 
 async fn resolve(
@@ -79,10 +76,15 @@ async fn resolve(
 ) -> PageResult {
     let note = form_value(&form, "note").to_string();
     let who = viewer.who();
-    match state.svc.blocking(move |s| s.supervision_resolve(&who, id, &note)).await {
-        Ok(_) => Ok(see_other("/staff/supervision")),
-        Err(e) => Ok(see_other(&format!("/staff/supervision?error={}", super::url_encode(&AppError::from(e).message)))),
-    }
+    back_to_board(state.svc.blocking(move |s| s.supervision_resolve(&who, id, &note)).await)
+}
+
+/// Back to the board, with the reason when the action was refused.
+fn back_to_board<T>(result: crate::service::Result<T>) -> PageResult {
+    Ok(match result {
+        Ok(_) => see_other("/staff/supervision"),
+        Err(e) => see_other(&format!("/staff/supervision?error={}", super::url_encode(&AppError::from(e).message))),
+    })
 }
 
 async fn notices(State(state): State<AppState>, viewer: Viewer) -> PageResult {
