@@ -3,6 +3,9 @@
 //! entities with totals and breakdowns, one entity against all measures with explanations,
 //! resident memory — each beside the same work done by the row interpreter, as a ratio.
 
+pub mod crash;
+pub mod load;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;

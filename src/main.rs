@@ -127,6 +127,19 @@ enum Command {
         /// Where to keep the generated store (reused by later runs with the same sizes).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Instead of the engine figures: N kill -9 trials against the real binary (imports and
+        /// API writes in flight), each followed by a restart and checks.
+        #[arg(long, value_name = "N")]
+        crash: Option<u32>,
+        /// Instead of the engine figures: a county's busy day against a real server on loopback.
+        #[arg(long)]
+        load: bool,
+        /// Concurrent users for --load.
+        #[arg(long, default_value_t = 200)]
+        users: u32,
+        /// Minutes for --load.
+        #[arg(long, default_value_t = 10.0)]
+        minutes: f64,
     },
     /// Run every published measure over every entity now and record what changed.
     Rematch,
@@ -358,7 +371,21 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let svc = open(&dir("huiqi-data"), config)?;
             simulate(&svc, &measure, as_of.as_deref(), out.as_deref())
         }
-        Command::Bench { entities, measures, seed, dir: bench_dir } => {
+        Command::Bench { entities, measures, seed, dir: bench_dir, crash, load, users, minutes } => {
+            if let Some(trials) = crash {
+                let dir = bench_dir.unwrap_or_else(|| PathBuf::from("huiqi-bench-crash"));
+                let opts = huiqi::bench::crash::CrashOptions { trials, dir };
+                let report = huiqi::bench::crash::run(&opts, &mut std::io::stderr())?;
+                println!("{report}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            if load {
+                let dir = bench_dir.unwrap_or_else(|| PathBuf::from("huiqi-bench-load"));
+                let opts = huiqi::bench::load::LoadOptions { users, minutes, dir };
+                let report = huiqi::bench::load::run(&opts, &mut std::io::stderr())?;
+                println!("{report}");
+                return Ok(ExitCode::SUCCESS);
+            }
             let dir = bench_dir.unwrap_or_else(|| PathBuf::from(format!("huiqi-bench-{entities}-{measures}-{seed}")));
             let opts = huiqi::bench::BenchOptions { entities, measures, seed, dir, today: config.today };
             let report = huiqi::bench::run(&opts, &mut std::io::stderr())?;
