@@ -680,6 +680,13 @@ fn serve(
         }
     }
     let started = std::time::Instant::now();
+    let bad_rules = svc.rules_integrity().map_err(|e| e.to_string())?;
+    if !bad_rules.is_empty() {
+        eprintln!(
+            "warning: {} stored measure version(s) have rules that no longer check (named in the log); published ones are left out of matching",
+            bad_rules.len()
+        );
+    }
     svc.matching_init().map_err(|e| e.to_string())?;
     if let Some((entities, measures, _, bytes)) = svc.matching_stats() {
         eprintln!(
@@ -706,7 +713,12 @@ fn serve(
         Ok(s) => tracing::info!(changed = s.changed, ms = s.match_ms, "startup rematch done"),
         Err(e) => tracing::error!("startup rematch failed: {e}"),
     });
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+    // Rule expressions are limited so that every walk fits in 512 KiB; the threads get more.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(8 * 1024 * 1024)
+        .build()
+        .map_err(|e| e.to_string())?;
     runtime.block_on(async move {
         let listener =
             tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;

@@ -95,7 +95,10 @@ impl Lower<'_> {
                 LiteralValue::Int(i) => Kind::Int(*i.inner()),
                 LiteralValue::Double(d) => Kind::Double(*d.inner()),
                 LiteralValue::String(s) => Kind::Str(s.inner().to_string()),
-                LiteralValue::UInt(u) => Kind::Int(i64::try_from(*u.inner()).unwrap_or(i64::MAX)),
+                LiteralValue::UInt(u) => match i64::try_from(*u.inner()) {
+                    Ok(i) => Kind::Int(i),
+                    Err(_) => return Err(self.err(e, out_of_range_zh(), OUT_OF_RANGE_EN.into())),
+                },
                 LiteralValue::Bytes(_) => {
                     return Err(self.err(e, "不支持字节串字面量".into(), "bytes literals are not supported".into()));
                 }
@@ -224,22 +227,94 @@ fn describe(e: &IdedExpr) -> String {
     }
 }
 
+/// The longest expression accepted, in characters.
+pub const MAX_CHARS: usize = 4000;
+/// The deepest nesting of brackets `( [ {` accepted.
+pub const MAX_NESTING: usize = 16;
+/// The most operators that chain to the left (`+ - * / % < > = ? : .` characters, and the word
+/// `in`) accepted. `&&` and `||` are not counted: the parser builds their chains balanced, and
+/// `!!x` / `--x` fold to one node or none.
+pub const MAX_OPERATORS: usize = 64;
+
+/// Refuses, before the parser sees it, text whose tree could be deeper than every walk over it
+/// (the parser's, the checker's, the compiler's, evaluation, explanation, drop) can take on a
+/// 512 KiB stack in a debug build (threads have 2 MiB; release frames are several times
+/// smaller). Operators are counted on the raw text, inside string literals too: over-counting a
+/// date's dashes costs nothing, while a string the parser ends where we do not could hide them.
+/// Brackets are counted here for a clear message; the parser's own recursion limit bounds them
+/// whatever the strings hold.
+/// The parser's own limit on nested sub-expressions (brackets, arguments, list items and the
+/// branches of `? :`), which holds even where string literals fool the count above.
+const PARSER_DEPTH: u16 = (MAX_NESTING + MAX_OPERATORS / 2) as u16;
+
+pub fn guard(src: &str) -> Result<(), RuleError> {
+    let len = src.chars().count();
+    if len > MAX_CHARS {
+        return Err(RuleError::new(
+            0,
+            len,
+            format!("表达式过长（最多 {MAX_CHARS} 个字符），请拆成几个条件"),
+            format!("expression too long ({MAX_CHARS} characters at most); split it into several conditions"),
+        ));
+    }
+    let (mut depth, mut operators) = (0usize, 0usize);
+    let mut previous = ' ';
+    let chars: Vec<char> = src.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        match c {
+            '(' | '[' | '{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Err(RuleError::new(
+                        i,
+                        i + 1,
+                        format!("表达式嵌套过深（括号最多 {MAX_NESTING} 层），请拆成几个条件"),
+                        format!("expression nested too deeply ({MAX_NESTING} levels of brackets at most)"),
+                    ));
+                }
+            }
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            '+' | '-' | '*' | '/' | '%' | '<' | '>' | '=' | '?' | ':' | '.' => operators += 1,
+            'i' if chars.get(i + 1) == Some(&'n')
+                && !(previous.is_alphanumeric() || previous == '_')
+                && !chars.get(i + 2).is_some_and(|n| n.is_alphanumeric() || *n == '_') =>
+            {
+                operators += 1
+            }
+            _ => {}
+        }
+        if operators > MAX_OPERATORS {
+            return Err(RuleError::new(
+                i,
+                i + 1,
+                format!(
+                    "表达式过长/嵌套过深（最多 {MAX_OPERATORS} 层运算）：运算符太多，请拆成几个条件，或把多个取值写成 in [\"…\", \"…\"] 列表"
+                ),
+                format!(
+                    "expression too long or too deep ({MAX_OPERATORS} operators at most); split it into several conditions"
+                ),
+            ));
+        }
+        previous = c;
+    }
+    Ok(())
+}
+
+const OUT_OF_RANGE_EN: &str = "number out of range (integers up to 9223372036854775807)";
+
+fn out_of_range_zh() -> String {
+    "数值超出范围或写法有误：整数最大 9223372036854775807，小数请写成 12.5 这样的形式（金额以万元为单位）".into()
+}
+
 /// Parses an expression into the subset's tree (fields resolved, types not yet checked).
 pub fn parse(src: &str) -> Result<Expr, RuleError> {
     let len = src.chars().count();
     if src.trim().is_empty() {
         return Err(RuleError::new(0, 0, "表达式为空".into(), "the expression is empty".into()));
     }
-    if len > 4000 {
-        return Err(RuleError::new(
-            0,
-            len,
-            "表达式过长（最多 4000 个字符）".into(),
-            "expression too long (4000 characters at most)".into(),
-        ));
-    }
+    guard(src)?;
     let text = rewrite_has(src);
-    let parser = Parser::new().max_recursion_depth(64);
+    let parser = Parser::new().max_recursion_depth(PARSER_DEPTH);
     match parser.parse_with_source_info(&text) {
         Ok((expr, info)) => Lower { info: &info, len }.lower(&expr),
         Err(errors) => {
@@ -247,7 +322,11 @@ pub fn parse(src: &str) -> Result<Expr, RuleError> {
             let (line, col) = first.map_or((1, 1), |e| e.pos);
             let at = offset_of(src, line, col);
             let msg = first.map(|e| e.msg.clone()).unwrap_or_default();
-            let zh = if msg.contains("invalid argument to has()") {
+            let zh = if msg.contains("literal") && msg.contains("invalid") {
+                out_of_range_zh()
+            } else if msg.contains("Recursion limit") {
+                format!("表达式嵌套过深（括号、函数参数和 ? : 合计最多 {PARSER_DEPTH} 层），请拆成几个条件")
+            } else if msg.contains("invalid argument to has()") {
                 "has() 的参数应为一个字段名，例如 has(revenue)".to_string()
             } else if msg.contains("EOF") {
                 "表达式不完整：结尾处缺少内容（运算符后面缺运算数，或括号、引号未闭合）".to_string()
@@ -302,6 +381,10 @@ mod tests {
         assert!(e.zh.contains("不支持的函数「size()」"));
         let e = parse("revenue >").unwrap_err();
         assert!(e.zh.contains("不完整") && e.start >= 8, "{e:?}");
+        for big in ["rd_ratio > 99999999999999999999", "rd_ratio > 18446744073709551615u", "rd_ratio > 1e400"] {
+            let e = parse(big).unwrap_err();
+            assert!(e.zh.contains("数值超出范围"), "{big}: {e:?}");
+        }
         let e = parse("a.b > 1").unwrap_err();
         assert!(e.zh.contains("字段") || e.zh.contains("不支持"), "{e:?}");
         assert!(parse("   ").is_err());

@@ -358,3 +358,92 @@ proptest! {
         prop_assert_eq!(run.total_fen, total);
     }
 }
+
+/// The deepest and longest expressions the guard lets through, of every shape that nests: each
+/// is parsed, checked, compiled, evaluated row by row and over columns, explained and dropped
+/// on a thread with a 512 KiB stack (the async runtime's threads have 2 MiB), in a debug build.
+#[test]
+fn the_deepest_accepted_expressions_run_every_walk_on_a_small_stack() {
+    use super::parse::{MAX_NESTING, MAX_OPERATORS, guard};
+    let ops = MAX_OPERATORS;
+    let nest = MAX_NESTING;
+    let repeat = |s: &str, n: usize| s.repeat(n);
+    let shapes: Vec<(String, Want)> = vec![
+        (format!("rd_ratio{} > 0", repeat(" + 1", ops - 1)), Want::Condition),
+        (format!("{}dishonest", repeat("!", 1000)), Want::Condition),
+        (format!("{}dishonest{}", repeat("!(", nest), repeat(")", nest)), Want::Condition),
+        (format!("dishonest{}", repeat(" || dishonest", 300)), Want::Condition),
+        (format!("{}dishonest{}", repeat("(dishonest || ", nest), repeat(")", nest)), Want::Condition),
+        (format!("{}rd_ratio{} > 0", repeat("(", nest), repeat(")", nest)), Want::Condition),
+        (format!("{}rd_ratio{}{} > 0", repeat("(", nest), repeat(" * 1", ops - 1), repeat(")", nest)), Want::Condition),
+        (format!("{}rd_ratio > 0{}", repeat("(dishonest || ", nest), repeat(" || dishonest)", nest)), Want::Condition),
+        (format!("{}rd_ratio{} > 0", repeat("min(", nest), repeat(", 1)", nest)), Want::Condition),
+        (format!("{}false", repeat("dishonest ? true : ", ops / 2)), Want::Condition),
+        (format!("{}1 > 0", repeat("-", ops - 1)), Want::Condition),
+        (format!("{}\"A\"{} in [\"A\"]", repeat("[", nest - 1), repeat("]", nest - 1)), Want::Condition),
+        (format!("rd_expense{}", repeat(" * 1", ops)), Want::Amount),
+        (format!("{}rd_expense{}", repeat("max(0, ", nest), repeat(")", nest)), Want::Amount),
+        (format!("a{}", repeat(".b", ops)), Want::Condition),
+    ];
+    let handle = std::thread::Builder::new()
+        .stack_size(512 * 1024)
+        .spawn(move || {
+            let tags = TagDictionary::new(default_tags());
+            let mut entities = vec![Entity::new(1, CreditCode::parse("91350100M000100Y43").unwrap(), Timestamp(0))];
+            let p = portrait_of(&mut entities);
+            let mut accepted = 0;
+            for (src, want) in &shapes {
+                assert!(guard(src).is_ok(), "the guard should let this through: {}…", &src[..80.min(src.len())]);
+                let Ok(mut expr) = super::parse::parse(src) else { continue };
+                super::check::check(&mut expr, *want, &super::check::CheckContext { tags: &tags });
+                let _ = super::check::warnings(&expr);
+                let _ = (expr.fields(), expr.conjuncts().len());
+                let row = EntityRow { entity: &entities[0], as_of: today() };
+                let _ = eval(&expr, &row);
+                let _ = super::eval::explain(&expr, &row, &tags);
+                let _ = super::eval::missing(&expr, &row);
+                if super::compile_expr(src, *want, &tags).is_ok() {
+                    accepted += 1;
+                    match want {
+                        Want::Condition => {
+                            let plan = super::compile::boolean(&expr).unwrap();
+                            let _ = plan.eval_row(&p, today(), 0);
+                        }
+                        Want::Amount => {
+                            let plan = super::compile::num(&expr).unwrap();
+                            let _ = plan.eval_row(&p, today(), 0);
+                        }
+                    }
+                }
+                drop(expr);
+            }
+            accepted
+        })
+        .unwrap();
+    let accepted = handle.join().unwrap();
+    assert!(accepted >= 8, "most shapes are valid measures, not only parse errors: {accepted}");
+}
+
+/// One operator or one bracket more than the limits is refused before parsing, with a message
+/// that says what to change.
+#[test]
+fn the_guard_refuses_one_step_past_each_limit() {
+    use super::parse::{MAX_CHARS, MAX_NESTING, MAX_OPERATORS, parse};
+    let e = parse(&format!("rd_ratio{} > 0", " + 1".repeat(MAX_OPERATORS))).unwrap_err();
+    assert!(e.zh.contains("过长") && e.zh.contains(&MAX_OPERATORS.to_string()), "{e:?}");
+    let e = parse(&format!("{}rd_ratio{} > 0", "(".repeat(MAX_NESTING + 1), ")".repeat(MAX_NESTING + 1))).unwrap_err();
+    assert!(e.zh.contains("嵌套过深") && e.zh.contains(&MAX_NESTING.to_string()), "{e:?}");
+    let e = parse(&format!("rd_ratio > {}", "1".repeat(MAX_CHARS))).unwrap_err();
+    assert!(e.zh.contains("过长"), "{e:?}");
+    // Far past the limits, as an attacker sends it: refused just the same, and fast.
+    for src in [
+        format!("rd_ratio{} > 0", "+1".repeat(100_000)),
+        format!("{}1{}", "(".repeat(100_000), ")".repeat(100_000)),
+        "!".repeat(1_000_000),
+    ] {
+        assert!(parse(&src).is_err());
+    }
+    // Dates and codes in strings count their dashes and dots, but a realistic condition fits.
+    let realistic = (0..30).map(|i| format!("industry.within(\"C{}\")", 13 + i)).collect::<Vec<_>>().join(" || ");
+    assert!(parse(&realistic).is_ok());
+}

@@ -9,6 +9,7 @@ pub mod entities;
 pub mod export;
 pub mod files;
 pub mod imports;
+pub mod integrity;
 pub mod matching;
 pub mod policies;
 pub mod push;

@@ -80,8 +80,11 @@ async fn rules_check(State(state): State<AppState>, body: Bytes) -> ApiResult {
     Ok(match report {
         Ok(rules) => Json(json!({ "ok": true, "errors": [], "warnings": rules.warnings })).into_response(),
         Err(errors) => {
-            (StatusCode::UNPROCESSABLE_ENTITY, Json(json!({ "ok": false, "errors": errors, "warnings": [] })))
-                .into_response()
+            // The documented error shape, with the positioned report beside it.
+            let fields = crate::service::matching::rule_field_errors(&errors);
+            let message = fields.iter().map(|f| f.message.as_str()).collect::<Vec<_>>().join("；");
+            let body = json!({ "error": message, "status": 422, "fields": fields, "ok": false, "errors": errors, "warnings": [] });
+            (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
         }
     })
 }
