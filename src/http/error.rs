@@ -2,7 +2,9 @@
 //! detail and shown without internals; 4xx say, in Chinese, what to fix.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::extract::Request;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
 
@@ -92,29 +94,156 @@ impl<E: Into<AppError>> From<E> for ApiError {
     }
 }
 
+/// Messages echo what was sent; they are cut so that an answer never carries a huge value back.
+const MAX_MESSAGE_CHARS: usize = 1000;
+
+fn bounded(mut e: AppError) -> AppError {
+    use crate::model::text::excerpt;
+    e.message = excerpt(&e.message, MAX_MESSAGE_CHARS);
+    e.fields.truncate(100);
+    for f in &mut e.fields {
+        f.field = excerpt(&f.field, 200);
+        f.message = excerpt(&f.message, MAX_MESSAGE_CHARS);
+    }
+    e
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let e = self.0;
+        let e = bounded(self.0);
         (e.status, Json(json!({ "error": e.message, "status": e.status.as_u16(), "fields": e.fields }))).into_response()
     }
+}
+
+/// The longest path and query served; longer ones get 414 in the documented shape (the HTTP
+/// layer itself refuses lines over 64 KiB before any of this runs: see `http::shape`).
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
+/// Whether answers on this path are for machines (JSON errors) rather than people (pages).
+pub fn for_machines(path: &str) -> bool {
+    path.starts_with("/api/") || path == "/metrics"
+}
+
+/// What went wrong, in Chinese, for a refusal that axum made itself (an extractor, a body limit,
+/// an unknown method or path), from its status and its English text.
+fn message_for(status: StatusCode, text: &str, method: &Method, allow: Option<&str>, machine: bool) -> AppError {
+    use crate::model::text::excerpt;
+    let detail = excerpt(text.trim(), 200);
+    let mut e = match status {
+        StatusCode::NOT_FOUND if machine => AppError::new(status, "没有这个接口，请查看 README 中的 API 说明"),
+        StatusCode::NOT_FOUND => AppError::not_found(),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            AppError::new(status, format!("此地址不支持 {method} 请求（支持：{}）", allow.unwrap_or("见 API 说明")))
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            AppError::new(status, "请求内容过大：附件每个最多 20 MB，导入文件最多 200 MB，其他请求最多 2 MB")
+        }
+        StatusCode::URI_TOO_LONG => {
+            AppError::new(status, format!("地址过长（最多 {} KB），请缩短查询条件", MAX_URI_BYTES / 1024))
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE if machine => {
+            AppError::new(status, format!("请求的 Content-Type 不对（{detail}）：JSON 请求请用 application/json"))
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => AppError::new(status, "表单的提交方式不对，请在页面上重新提交"),
+        _ if text.starts_with("Failed to deserialize query string") => {
+            let field = text.split_once(": ").and_then(|(_, rest)| rest.split_once(':')).map(|(f, _)| f.trim());
+            let mut e = AppError::new(
+                StatusCode::BAD_REQUEST,
+                match field {
+                    Some(f) => {
+                        format!("查询参数「{}」的值格式不对（{detail}），请检查地址中 ? 后面的参数", excerpt(f, 40))
+                    }
+                    None => format!("查询参数格式不对（{detail}），请检查地址中 ? 后面的参数"),
+                },
+            );
+            if let Some(f) = field {
+                e.fields.push(FieldError::new(f, e.message.clone()));
+            }
+            e
+        }
+        _ if text.starts_with("Invalid URL") || text.starts_with("Wrong number of path arguments") => AppError::new(
+            StatusCode::BAD_REQUEST,
+            format!("地址中的参数格式不对（{detail}）：编号应为正整数，代码应为字母和数字"),
+        ),
+        _ if text.contains("request body") || text.contains("multipart") || text.contains("form") => {
+            AppError::new(status, format!("请求内容不完整或格式不对（{detail}），请检查后重新提交"))
+        }
+        _ if status.is_server_error() => AppError::new(status, "服务器内部错误，已记录。请稍后重试，或联系管理员"),
+        _ => AppError::new(status, format!("请求未被接受（{detail}）")),
+    };
+    e.message = excerpt(&e.message, MAX_MESSAGE_CHARS);
+    e
+}
+
+/// Every refusal in its documented shape: JSON `{error, status, fields}` for machines, an error
+/// page for people. Handlers already answer so; refusals that axum makes itself (extractors,
+/// body limits, unknown methods) arrive as plain text and are rewritten here. Over-long
+/// addresses are refused before routing.
+pub async fn shape_errors(req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    let machine = for_machines(&path);
+    let method = req.method().clone();
+    let uri_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if uri_len > MAX_URI_BYTES {
+        let e = message_for(StatusCode::URI_TOO_LONG, "", &method, None, machine);
+        return if machine { ApiError(e).into_response() } else { e.into_response() };
+    }
+    let response = next.run(req).await;
+    let status = response.status();
+    if status.as_u16() < 400 || path == "/healthz" {
+        return response;
+    }
+    let content_type = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let shaped =
+        if machine { content_type.starts_with("application/json") } else { content_type.starts_with("text/html") };
+    if shaped {
+        return response;
+    }
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let text = match axum::body::to_bytes(response.into_body(), 64 * 1024).await {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Err(_) => String::new(),
+    };
+    let e = message_for(status, &text, &method, allow.as_ref().and_then(|a| a.to_str().ok()), machine);
+    let mut out = if machine { ApiError(e).into_response() } else { e.into_response() };
+    if let Some(a) = allow {
+        out.headers_mut().insert(header::ALLOW, a);
+    }
+    out
+}
+
+/// 405 with the methods the path does answer to.
+pub fn method_not_allowed(machine: bool, method: &Method, allowed: &[Method]) -> Response {
+    let mut names: Vec<&str> = allowed.iter().map(Method::as_str).collect();
+    if names.contains(&"GET") {
+        names.push("HEAD");
+    }
+    let allow = names.join(", ");
+    let e = message_for(StatusCode::METHOD_NOT_ALLOWED, "", method, Some(&allow), machine);
+    let mut out = if machine { ApiError(e).into_response() } else { e.into_response() };
+    if let Ok(v) = HeaderValue::from_str(&allow) {
+        out.headers_mut().insert(header::ALLOW, v);
+    }
+    out
 }
 
 /// An error shown to a person as a page.
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
+        let e = bounded(self);
         let ctx = minijinja::context! {
             tr => web::strings(web::Lang::Zh),
             lang => "zh",
             path => "",
-            status => self.status.as_u16(),
-            message => self.message.clone(),
-            fields => web::to_value(&self.fields),
+            status => e.status.as_u16(),
+            message => e.message.clone(),
+            fields => web::to_value(&e.fields),
         };
         match web::render("error.html", ctx) {
-            Ok(html) => (self.status, Html(html)).into_response(),
-            Err(e) => {
-                tracing::error!("error page failed to render: {e:#}");
-                (self.status, self.message).into_response()
+            Ok(html) => (e.status, Html(html)).into_response(),
+            Err(err) => {
+                tracing::error!("error page failed to render: {err:#}");
+                (e.status, e.message).into_response()
             }
         }
     }

@@ -153,3 +153,25 @@ pub fn form_value<'a>(form: &'a [(String, String)], key: &str) -> &'a str {
 pub fn form_values<'a>(form: &'a [(String, String)], key: &str) -> Vec<&'a str> {
     form.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect()
 }
+
+/// A browser form's fields, in order, without control or direction-changing characters (line
+/// breaks and tabs stay): what a person cannot see in the form, they did not mean to send.
+pub struct CleanForm(pub Vec<(String, String)>);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for CleanForm {
+    type Rejection = <axum::Form<Vec<(String, String)>> as axum::extract::FromRequest<S>>::Rejection;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::Form(pairs) = axum::Form::<Vec<(String, String)>>::from_request(req, state).await?;
+        Ok(CleanForm(
+            pairs
+                .into_iter()
+                .map(|(k, v)| {
+                    // A password is what was typed, whatever it holds.
+                    let v = if k.contains("password") { v } else { crate::model::text::strip(&v, true) };
+                    (crate::model::text::strip(&k, false), v)
+                })
+                .collect(),
+        ))
+    }
+}

@@ -27,11 +27,10 @@ use routes::{GuardState, RouteSpec, Routes};
 
 /// Imports may upload this much; every other request keeps axum's default limit (2 MB).
 pub const MAX_UPLOAD_BYTES: usize = 200 * 1024 * 1024;
-
-/// The body limit of the import routes.
-pub fn upload_limit() -> axum::extract::DefaultBodyLimit {
-    axum::extract::DefaultBodyLimit::max(MAX_UPLOAD_BYTES)
-}
+/// An attachment's route takes the largest attachment and a form's worth of other fields.
+pub const MAX_ATTACHMENT_BODY: usize = crate::service::files::MAX_FILE_BYTES + 256 * 1024;
+/// A calendar file is small.
+pub const MAX_CALENDAR_BODY: usize = 2 * 1024 * 1024;
 
 /// How the web server treats sessions, cookies, proxies and sign-in attempts.
 #[derive(Debug, Clone)]
@@ -201,6 +200,7 @@ pub fn router(state: AppState) -> Router {
     router
         .route_layer(middleware::from_fn_with_state(guard, routes::guard))
         .fallback(fallback)
+        .layer(middleware::from_fn(error::shape_errors))
         .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(middleware::from_fn_with_state(state.clone(), routes::security_headers))
         .layer(TraceLayer::new_for_http())

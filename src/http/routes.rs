@@ -60,7 +60,7 @@ impl Routes {
         Routes { router: Router::new(), specs: Vec::new() }
     }
 
-    fn add<H, T>(mut self, method: Method, path: &str, access: Access, multipart: bool, handler: H) -> Routes
+    fn add<H, T>(mut self, method: Method, path: &str, access: Access, upload: Option<usize>, handler: H) -> Routes
     where
         H: Handler<T, AppState>,
         T: 'static,
@@ -72,34 +72,40 @@ impl Routes {
             _ => MethodFilter::GET,
         };
         let mut route = on(filter, handler);
-        if multipart {
-            route = route.layer(super::upload_limit());
+        if let Some(limit) = upload {
+            route = route.layer(axum::extract::DefaultBodyLimit::max(limit));
         }
         self.router = self.router.route(path, route);
-        self.specs.push(RouteSpec { method, path: path.to_string(), access, multipart });
+        self.specs.push(RouteSpec { method, path: path.to_string(), access, multipart: upload.is_some() });
         self
     }
 
     pub fn get<H: Handler<T, AppState>, T: 'static>(self, path: &str, access: Access, handler: H) -> Routes {
-        self.add(Method::GET, path, access, false, handler)
+        self.add(Method::GET, path, access, None, handler)
     }
 
     pub fn post<H: Handler<T, AppState>, T: 'static>(self, path: &str, access: Access, handler: H) -> Routes {
-        self.add(Method::POST, path, access, false, handler)
+        self.add(Method::POST, path, access, None, handler)
     }
 
     pub fn put<H: Handler<T, AppState>, T: 'static>(self, path: &str, access: Access, handler: H) -> Routes {
-        self.add(Method::PUT, path, access, false, handler)
+        self.add(Method::PUT, path, access, None, handler)
     }
 
     pub fn delete<H: Handler<T, AppState>, T: 'static>(self, path: &str, access: Access, handler: H) -> Routes {
-        self.add(Method::DELETE, path, access, false, handler)
+        self.add(Method::DELETE, path, access, None, handler)
     }
 
-    /// A POST that takes a large body (an import file): the upload limit applies, and a browser
-    /// sends it as multipart with the CSRF token as a field its handler checks.
-    pub fn upload<H: Handler<T, AppState>, T: 'static>(self, path: &str, access: Access, handler: H) -> Routes {
-        self.add(Method::POST, path, access, true, handler)
+    /// A POST that takes a file of up to `limit` bytes (the body limit of this route alone); a
+    /// browser sends it as multipart with the CSRF token as a field its handler checks.
+    pub fn upload<H: Handler<T, AppState>, T: 'static>(
+        self,
+        path: &str,
+        access: Access,
+        limit: usize,
+        handler: H,
+    ) -> Routes {
+        self.add(Method::POST, path, access, Some(limit), handler)
     }
 
     pub fn merge(mut self, other: Routes) -> Routes {
@@ -131,12 +137,18 @@ pub struct Caller {
 pub struct GuardState {
     pub app: AppState,
     table: Arc<HashMap<(Method, String), RouteSpec>>,
+    /// The methods each path answers to, for 405's `Allow`.
+    methods: Arc<HashMap<String, Vec<Method>>>,
 }
 
 impl GuardState {
     pub fn new(app: AppState, specs: &[RouteSpec]) -> GuardState {
         let table = specs.iter().map(|s| ((s.method.clone(), s.path.clone()), s.clone())).collect();
-        GuardState { app, table: Arc::new(table) }
+        let mut methods: HashMap<String, Vec<Method>> = HashMap::new();
+        for s in specs {
+            methods.entry(s.path.clone()).or_default().push(s.method.clone());
+        }
+        GuardState { app, table: Arc::new(table), methods: Arc::new(methods) }
     }
 }
 
@@ -168,6 +180,7 @@ fn deny(api: bool, status: StatusCode, message: &str) -> Response {
 
 /// Largest form body the guard reads to find the CSRF field (axum's default body limit).
 const FORM_LIMIT: usize = 2 * 1024 * 1024;
+const FORM_TOO_LARGE: &str = "表单内容过大（最多 2 MB），请缩短后重新提交";
 
 pub async fn guard(State(g): State<GuardState>, req: Request, next: Next) -> Response {
     let Some(matched) = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string()) else {
@@ -177,6 +190,10 @@ pub async fn guard(State(g): State<GuardState>, req: Request, next: Next) -> Res
     // Machines call the API and `/metrics`: they get status codes, not sign-in pages.
     let api = matched.starts_with("/api/") || matched == "/metrics";
     let Some(spec) = g.table.get(&(method, matched.clone())).cloned() else {
+        // The path exists but not for this method: the client's mistake, not ours.
+        if let Some(allowed) = g.methods.get(&matched) {
+            return super::error::method_not_allowed(api, req.method(), allowed);
+        }
         tracing::error!(path = %matched, "route missing from the permission table: refused");
         return deny(api, StatusCode::FORBIDDEN, "此地址未登记访问权限，已拒绝");
     };
@@ -239,6 +256,7 @@ pub async fn guard(State(g): State<GuardState>, req: Request, next: Next) -> Res
     if unsafe_method && let Some(expected) = expected {
         match check_csrf(req, &expected, spec.multipart && !spec.is_api()).await {
             Ok(checked) => req = checked,
+            Err(FORM_TOO_LARGE) => return deny(api, StatusCode::PAYLOAD_TOO_LARGE, FORM_TOO_LARGE),
             Err(message) => return deny(api, StatusCode::FORBIDDEN, message),
         }
     }
@@ -277,7 +295,7 @@ async fn check_csrf(req: Request, expected: &str, multipart: bool) -> Result<Req
         return Err("缺少或错误的 X-CSRF-Token（浏览器会话调用接口时必须提供）");
     }
     let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, FORM_LIMIT).await.map_err(|_| "表单内容过大")?;
+    let bytes = axum::body::to_bytes(body, FORM_LIMIT).await.map_err(|_| FORM_TOO_LARGE)?;
     let sent = form_urlencoded_value(&bytes, "csrf");
     if !same_secret(expected, &sent) {
         return Err(REFUSED);

@@ -281,8 +281,9 @@ pub fn parse_value(field: Field, text: &str, ctx: &ParseContext<'_>) -> Result<F
         _ => match field.ty() {
             FieldType::Text => {
                 if t.chars().count() > 500 {
-                    return Err(format!("{}过长（最多 500 字）", field.label()));
+                    return Err(format!("{}过长（{} 字，最多 500 字）", field.label(), t.chars().count()));
                 }
+                super::text::check(field.label(), t, false)?;
                 if field == Field::ContactEmail && !t.contains('@') {
                     return Err(format!("电子邮箱「{t}」格式不对"));
                 }

@@ -21,6 +21,7 @@ pub mod reference;
 pub mod size_class;
 pub mod supervision;
 pub mod tags;
+pub mod text;
 pub mod user;
 
 pub use audit::{AuditEntry, Who};

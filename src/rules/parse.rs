@@ -236,6 +236,10 @@ pub const MAX_NESTING: usize = 16;
 /// `!!x` / `--x` fold to one node or none.
 pub const MAX_OPERATORS: usize = 64;
 
+/// The parser's own limit on nested sub-expressions (brackets, arguments, list items and the
+/// branches of `? :`), which holds even where string literals fool the count in [`guard`].
+const PARSER_DEPTH: u16 = (MAX_NESTING + MAX_OPERATORS / 2) as u16;
+
 /// Refuses, before the parser sees it, text whose tree could be deeper than every walk over it
 /// (the parser's, the checker's, the compiler's, evaluation, explanation, drop) can take on a
 /// 512 KiB stack in a debug build (threads have 2 MiB; release frames are several times
@@ -243,10 +247,6 @@ pub const MAX_OPERATORS: usize = 64;
 /// date's dashes costs nothing, while a string the parser ends where we do not could hide them.
 /// Brackets are counted here for a clear message; the parser's own recursion limit bounds them
 /// whatever the strings hold.
-/// The parser's own limit on nested sub-expressions (brackets, arguments, list items and the
-/// branches of `? :`), which holds even where string literals fool the count above.
-const PARSER_DEPTH: u16 = (MAX_NESTING + MAX_OPERATORS / 2) as u16;
-
 pub fn guard(src: &str) -> Result<(), RuleError> {
     let len = src.chars().count();
     if len > MAX_CHARS {

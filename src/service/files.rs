@@ -45,7 +45,7 @@ pub fn sniff(bytes: &[u8], name: &str) -> Option<&'static str> {
 /// A file name safe to keep and show: no path, no control characters, at most 120 characters.
 fn clean_name(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or("");
-    let cleaned: String = base.chars().filter(|c| !c.is_control()).take(120).collect();
+    let cleaned: String = base.chars().filter(|c| !crate::model::text::forbidden(*c, false)).take(120).collect();
     if cleaned.trim().is_empty() { "附件".to_string() } else { cleaned.trim().to_string() }
 }
 

@@ -70,3 +70,73 @@ async fn expressions_too_long_or_deep_are_refused_everywhere_with_422() {
     // The server still answers.
     assert_eq!(app.get("/healthz").await.status, StatusCode::OK);
 }
+
+/// Sends a raw request and reads the reply.
+async fn raw(app: &TestApp, method: &str, uri: &str, token: Option<&str>, body: Vec<u8>) -> Reply {
+    use axum::body::Body;
+    use axum::http::{Request, header};
+    let mut req = Request::builder().method(method).uri(uri).header(header::CONTENT_TYPE, "application/json");
+    if let Some(t) = token {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    app.send(req.body(Body::from(body)).unwrap()).await
+}
+
+#[tokio::test]
+async fn every_api_refusal_is_json_with_a_chinese_message() {
+    let app = TestApp::new();
+    let admin = app.admin_token();
+    let supervisor = app.token("ducha", huiqi::model::Role::Supervisor, Some("督查局"));
+    type Case<'a> = (&'a str, String, Option<&'a str>, Vec<u8>, u16);
+    let cases: Vec<Case> = vec![
+        ("GET", "/api/v1/match-events?limit=-1".into(), Some(&admin), vec![], 400),
+        ("GET", "/api/v1/match-events?after=abc".into(), Some(&admin), vec![], 400),
+        ("GET", "/api/v1/cases/abc".into(), Some(&supervisor), vec![], 400),
+        ("GET", "/api/v1/cases/99999999999999999999999".into(), Some(&supervisor), vec![], 400),
+        ("GET", "/api/v1/imports/-1".into(), Some(&admin), vec![], 400),
+        ("PUT", "/api/v1/entities/91230100MA0000001X".into(), Some(&admin), vec![b' '; 3 * 1024 * 1024], 413),
+        ("PUT", "/api/v1/catalog".into(), None, vec![], 405),
+        ("DELETE", "/api/v1/policies".into(), Some(&admin), vec![], 405),
+        ("PATCH", "/api/v1/entities".into(), Some(&admin), vec![], 405),
+        ("GET", format!("/api/v1/policies?q={}", "x".repeat(10_000)), None, vec![], 414),
+        ("GET", "/api/v1/nothing-here".into(), None, vec![], 404),
+        ("POST", "/api/v1/calculator".into(), None, b"{not json".to_vec(), 422),
+    ];
+    for (method, uri, token, body, want) in cases {
+        let r = raw(&app, method, &uri, token, body).await;
+        let shown: String = uri.chars().take(60).collect();
+        assert_eq!(r.status.as_u16(), want, "{method} {shown}: {}", r.text());
+        let message = documented_error(&r);
+        assert!(message.chars().count() < 1200, "{method} {shown}: message not bounded");
+        if want == 405 {
+            let allow = r.headers.get("allow").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+            assert!(!allow.is_empty() && !allow.contains(method), "{method} {shown}: Allow {allow:?}");
+        }
+    }
+    // Every API route answers an unsupported method with 405 and Allow, in the same shape.
+    for spec in huiqi::http::route_specs().iter().filter(|s| s.is_api()) {
+        let path = spec.path.replace("{id}", "1").replace("{code}", "91230100MA0000001X").replace(['{', '}'], "");
+        let r = raw(&app, "PATCH", &path, Some(&admin), vec![]).await;
+        assert_eq!(r.status.as_u16(), 405, "PATCH {path}: {}", r.text());
+        documented_error(&r);
+    }
+}
+
+#[tokio::test]
+async fn page_refusals_are_pages() {
+    let app = TestApp::with_demo(5);
+    for (method, uri, want) in [
+        ("GET", "/policies/abc".to_string(), 400),
+        ("GET", "/measures/abc".to_string(), 400),
+        ("PUT", "/policies".to_string(), 405),
+        ("GET", format!("/policies?q={}", "长".repeat(5000)), 414),
+        ("GET", "/no-such-page".to_string(), 404),
+    ] {
+        let r = raw(&app, method, &uri, None, vec![]).await;
+        let shown: String = uri.chars().take(40).collect();
+        assert_eq!(r.status.as_u16(), want, "{method} {shown}: {}", r.text());
+        let ct = r.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+        assert!(ct.starts_with("text/html"), "{method} {shown}: {ct}");
+        assert!(r.text().contains("<html"), "{method} {shown}");
+    }
+}

@@ -28,7 +28,7 @@ pub fn routes() -> Routes {
         .get("/api/v1/cases", Access::Needs(Permission::CaseRead), queue)
         .get("/api/v1/cases/{id}", read, show)
         .put("/api/v1/cases/{id}", apply, save)
-        .upload("/api/v1/cases/{id}/files", apply, attach)
+        .upload("/api/v1/cases/{id}/files", apply, crate::http::MAX_ATTACHMENT_BODY, attach)
         .get("/api/v1/cases/{id}/files/{n}", read, file)
         .delete("/api/v1/cases/{id}/files/{n}", apply, detach)
         .post("/api/v1/cases/{id}/submit", apply, submit)

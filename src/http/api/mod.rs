@@ -37,19 +37,49 @@ pub fn routes() -> Routes {
         .merge(cases::routes())
         .merge(supervision::routes())
         .get("/api/v1/catalog", Access::Public, catalog)
-        .upload("/api/v1/imports", import, imports_create)
+        .upload("/api/v1/imports", import, super::MAX_UPLOAD_BYTES, imports_create)
         .get("/api/v1/imports/{id}", import, imports_show)
         .get("/api/v1/export/{file}", Access::Needs(Permission::Export), export_file)
 }
 
-/// Parses a JSON body, saying in Chinese what is wrong with it.
+/// Parses a JSON body, saying in Chinese what is wrong with it. Every string in it (keys too)
+/// is checked for control and direction-changing characters first, naming the field.
 pub fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| {
-        ApiError(AppError::new(
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            format!("请求体不是有效的 JSON，或字段不符合要求：{e}"),
-        ))
+    let unprocessable =
+        |message: String| ApiError(AppError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, message));
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+        unprocessable(format!("请求体不是有效的 JSON：{}", crate::model::text::excerpt(&e.to_string(), 200)))
+    })?;
+    if let Some((path, problem)) = forbidden_text(&value, "") {
+        let mut e = AppError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, problem.clone());
+        e.fields.push(crate::model::FieldError::new(&path, problem));
+        return Err(ApiError(e));
+    }
+    serde_json::from_value(value).map_err(|e| {
+        unprocessable(format!("请求体（JSON）的字段不符合要求：{}", crate::model::text::excerpt(&e.to_string(), 300)))
     })
+}
+
+/// The first string of a JSON value holding a forbidden character: its path and the problem.
+/// serde_json limits nesting to 128 levels, so the walk is bounded.
+fn forbidden_text(v: &serde_json::Value, path: &str) -> Option<(String, String)> {
+    let named = |p: &str| if p.is_empty() { "请求体".to_string() } else { p.to_string() };
+    match v {
+        serde_json::Value::String(s) => {
+            crate::model::text::check(&format!("「{}」", named(path)), s, true).err().map(|m| (named(path), m))
+        }
+        serde_json::Value::Array(items) => {
+            items.iter().enumerate().find_map(|(i, x)| forbidden_text(x, &format!("{}[{i}]", named(path))))
+        }
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, x)| {
+            let key_path = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+            if let Err(m) = crate::model::text::check("字段名", k, false) {
+                return Some((crate::model::text::strip(&key_path, false), m));
+            }
+            forbidden_text(x, &key_path)
+        }),
+        _ => None,
+    }
 }
 
 /// The field catalogue: every field with its labels, rule type, unit, allowed values and

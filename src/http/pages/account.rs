@@ -11,12 +11,13 @@ use super::{PageResult, safe_next, see_other, unprocessable};
 use crate::auth::{Access, BindRequest, Client, Permission, Registration, SignedIn};
 use crate::http::AppState;
 use crate::http::error::AppError;
+use crate::http::extract::CleanForm;
 use crate::http::extract::{SESSION_COOKIE, Viewer, form_value};
 use crate::http::routes::Routes;
 use crate::http::web::to_value;
 use crate::model::{Capacity, Role, Vocabulary};
 
-type FormData = axum::Form<Vec<(String, String)>>;
+type FormData = CleanForm;
 
 pub fn routes() -> Routes {
     Routes::new()
@@ -84,7 +85,7 @@ async fn login_submit(
     State(state): State<AppState>,
     viewer: Viewer,
     headers: HeaderMap,
-    axum::Form(form): FormData,
+    CleanForm(form): FormData,
 ) -> PageResult {
     let username = form_value(&form, "username").to_string();
     let password = form_value(&form, "password").to_string();
@@ -143,7 +144,7 @@ async fn register_submit(
     State(state): State<AppState>,
     viewer: Viewer,
     headers: HeaderMap,
-    axum::Form(form): FormData,
+    CleanForm(form): FormData,
 ) -> PageResult {
     let mut values = super::forms::submitted_values(&form);
     if let Some(map) = values.as_object_mut() {
@@ -191,7 +192,7 @@ async fn account(State(state): State<AppState>, viewer: Viewer) -> PageResult {
     viewer.render("account.html", context! { u => to_value(&user), saved => false, error => Value::UNDEFINED })
 }
 
-async fn account_save(State(state): State<AppState>, viewer: Viewer, axum::Form(form): FormData) -> PageResult {
+async fn account_save(State(state): State<AppState>, viewer: Viewer, CleanForm(form): FormData) -> PageResult {
     let p = viewer.principal()?;
     let (id, who) = (p.user.id, viewer.who());
     let name = form_value(&form, "display_name").to_string();
@@ -211,7 +212,7 @@ async fn password_form(viewer: Viewer) -> PageResult {
     viewer.render("password.html", context! { forced, error => Value::UNDEFINED })
 }
 
-async fn password_save(State(state): State<AppState>, viewer: Viewer, axum::Form(form): FormData) -> PageResult {
+async fn password_save(State(state): State<AppState>, viewer: Viewer, CleanForm(form): FormData) -> PageResult {
     let p = viewer.principal()?;
     let (id, forced, role) = (p.user.id, p.user.must_change_password, p.user.role);
     let keep = p.session.clone();

@@ -11,13 +11,14 @@ use super::{PageResult, see_other, unprocessable};
 use crate::auth::{Access, NewUser, Permission, UserUpdate, permissions};
 use crate::http::AppState;
 use crate::http::error::AppError;
+use crate::http::extract::CleanForm;
 use crate::http::extract::{Viewer, form_value, form_values};
 use crate::http::routes::Routes;
 use crate::http::web::to_value;
 use crate::model::{BindingStatus, Role, Timestamp, TokenScope, User, Vocabulary, mask};
 use crate::store::AuditFilter;
 
-type FormData = axum::Form<Vec<(String, String)>>;
+type FormData = CleanForm;
 
 pub fn routes() -> Routes {
     let accounts = Access::Needs(Permission::AccountsManage);
@@ -46,7 +47,12 @@ pub fn routes() -> Routes {
         .post("/admin/invitations", bindings, invitations_create)
         .post("/admin/invitations/{id}/revoke", bindings, invitations_revoke)
         .get("/admin/calendar", Access::Needs(Permission::CalendarManage), calendar)
-        .upload("/admin/calendar", Access::Needs(Permission::CalendarManage), calendar_import)
+        .upload(
+            "/admin/calendar",
+            Access::Needs(Permission::CalendarManage),
+            crate::http::MAX_CALENDAR_BODY,
+            calendar_import,
+        )
         .get("/admin/audit", audit, audit_index)
         .get("/admin/audit/export.csv", audit, audit_export)
         .get("/admin/audit/verify", audit, audit_verify)
@@ -95,7 +101,7 @@ async fn departments(State(state): State<AppState>, viewer: Viewer) -> PageResul
     departments_page(&state, &viewer, None, context! {}).await
 }
 
-async fn departments_save(State(state): State<AppState>, viewer: Viewer, axum::Form(form): FormData) -> PageResult {
+async fn departments_save(State(state): State<AppState>, viewer: Viewer, CleanForm(form): FormData) -> PageResult {
     let who = viewer.who();
     let (name, region) = (form_value(&form, "name").to_string(), form_value(&form, "region").to_string());
     match state.auth_blocking(move |a| a.department_put(&who, &name, &region)).await {
@@ -176,7 +182,7 @@ fn optional(text: &str) -> Option<String> {
     Some(text.trim().to_string()).filter(|t| !t.is_empty())
 }
 
-async fn users_create(State(state): State<AppState>, viewer: Viewer, axum::Form(form): FormData) -> PageResult {
+async fn users_create(State(state): State<AppState>, viewer: Viewer, CleanForm(form): FormData) -> PageResult {
     let role = Role::parse(form_value(&form, "role"));
     let f = to_value(super::forms::submitted_values(&form));
     let Some(role) = role else {
@@ -221,7 +227,7 @@ async fn users_update(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<u64>,
-    axum::Form(form): FormData,
+    CleanForm(form): FormData,
 ) -> PageResult {
     let f = to_value(super::forms::submitted_values(&form));
     let Some(role) = Role::parse(form_value(&form, "role")) else {
@@ -300,7 +306,7 @@ async fn tokens_index(State(state): State<AppState>, viewer: Viewer) -> PageResu
     tokens_page(&state, &viewer, None, context! {}).await
 }
 
-async fn tokens_create(State(state): State<AppState>, viewer: Viewer, axum::Form(form): FormData) -> PageResult {
+async fn tokens_create(State(state): State<AppState>, viewer: Viewer, CleanForm(form): FormData) -> PageResult {
     let chosen: Vec<TokenScope> = form_values(&form, "scope").into_iter().filter_map(TokenScope::parse).collect();
     let days = form_value(&form, "days").trim().parse::<u32>().ok().filter(|d| *d > 0);
     let (username, name) = (form_value(&form, "username").to_string(), form_value(&form, "name").to_string());
@@ -366,7 +372,7 @@ async fn bindings_decide(
     State(state): State<AppState>,
     viewer: Viewer,
     Path((user, code)): Path<(u64, String)>,
-    axum::Form(form): FormData,
+    CleanForm(form): FormData,
 ) -> PageResult {
     let Some(status) = BindingStatus::parse(form_value(&form, "status")) else {
         return Err(AppError::bad_request("请选择核验结果"));
@@ -405,7 +411,7 @@ async fn invitations_index(
     invitations_page(&state, &viewer, &f.entity, None).await
 }
 
-async fn invitations_create(State(state): State<AppState>, viewer: Viewer, axum::Form(form): FormData) -> PageResult {
+async fn invitations_create(State(state): State<AppState>, viewer: Viewer, CleanForm(form): FormData) -> PageResult {
     let code = form_value(&form, "credit_code").to_string();
     let days = form_value(&form, "days").trim().parse().unwrap_or(crate::auth::INVITATION_DAYS_DEFAULT);
     let who = viewer.who();
@@ -454,10 +460,9 @@ async fn calendar(State(state): State<AppState>, viewer: Viewer) -> PageResult {
 
 async fn calendar_import(State(state): State<AppState>, viewer: Viewer, mut multipart: Multipart) -> PageResult {
     let (mut year, mut text, mut csrf) = (String::new(), String::new(), String::new());
-    while let Some(field) = multipart.next_field().await.map_err(|e| AppError::bad_request(format!("上传失败：{e}")))?
-    {
+    while let Some(field) = multipart.next_field().await.map_err(super::upload_error)? {
         let name = field.name().unwrap_or("").to_string();
-        let value = field.bytes().await.map_err(|e| AppError::bad_request(format!("上传失败：{e}")))?;
+        let value = field.bytes().await.map_err(super::upload_error)?;
         let value = String::from_utf8_lossy(&value).into_owned();
         match name.as_str() {
             "csrf" => csrf = value,

@@ -11,6 +11,7 @@ use super::{PageResult, see_other, unprocessable};
 use crate::auth::{Access, Permission};
 use crate::http::AppState;
 use crate::http::error::AppError;
+use crate::http::extract::CleanForm;
 use crate::http::extract::{Viewer, form_value};
 use crate::http::routes::Routes;
 use crate::http::web::to_value;
@@ -19,7 +20,7 @@ use crate::model::{FieldError, Vocabulary};
 use crate::service::ServiceError;
 use crate::service::cases::{Decision, material_needs_upload};
 
-type FormData = axum::Form<Vec<(String, String)>>;
+type FormData = CleanForm;
 
 pub fn routes() -> Routes {
     let apply = Access::Needs(Permission::CaseApply);
@@ -36,7 +37,7 @@ pub fn routes() -> Routes {
         .post("/cases/{id}/save", apply, save)
         .post("/cases/{id}/submit", apply, submit)
         .post("/cases/{id}/withdraw", apply, withdraw)
-        .upload("/cases/{id}/files", apply, attach)
+        .upload("/cases/{id}/files", apply, crate::http::MAX_ATTACHMENT_BODY, attach)
         .get("/cases/{id}/files/{n}", read, file)
         .post("/cases/{id}/files/{n}/delete", apply, detach)
         .post("/cases/{id}/decide", review, decide)
@@ -58,7 +59,7 @@ async fn open(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(code): Path<String>,
-    axum::Form(form): FormData,
+    CleanForm(form): FormData,
 ) -> PageResult {
     let measure: u64 =
         form_value(&form, "measure_id").parse().map_err(|_| AppError::bad_request("缺少要申报的政策事项"))?;
@@ -165,7 +166,7 @@ async fn save(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<u64>,
-    axum::Form(form): FormData,
+    CleanForm(form): FormData,
 ) -> PageResult {
     let values = form_fields(&form);
     let v = values.clone();
@@ -176,7 +177,7 @@ async fn submit(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<u64>,
-    axum::Form(form): FormData,
+    CleanForm(form): FormData,
 ) -> PageResult {
     let values = form_fields(&form);
     let (who, v) = (viewer.who(), values.clone());
@@ -208,14 +209,13 @@ async fn attach(
     mut multipart: Multipart,
 ) -> PageResult {
     let (mut csrf, mut slot, mut upload) = (String::new(), String::new(), None);
-    while let Some(field) = multipart.next_field().await.map_err(|e| AppError::bad_request(format!("上传失败：{e}")))?
-    {
+    while let Some(field) = multipart.next_field().await.map_err(super::upload_error)? {
         match field.name() {
             Some("csrf") => csrf = field.text().await.unwrap_or_default(),
             Some("slot") => slot = field.text().await.unwrap_or_default(),
             Some("file") => {
                 let name = field.file_name().unwrap_or("附件").to_string();
-                let bytes = field.bytes().await.map_err(|e| AppError::bad_request(format!("上传失败：{e}")))?;
+                let bytes = field.bytes().await.map_err(super::upload_error)?;
                 upload = Some((name, bytes.to_vec()));
             }
             _ => {}
@@ -246,7 +246,7 @@ async fn decide(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<u64>,
-    axum::Form(form): FormData,
+    CleanForm(form): FormData,
 ) -> PageResult {
     let reason = form_value(&form, "reason").to_string();
     let decision = match form_value(&form, "action") {
@@ -345,7 +345,7 @@ async fn subscription_set(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(code): Path<String>,
-    axum::Form(form): FormData,
+    CleanForm(form): FormData,
 ) -> PageResult {
     let code = viewer.own_entity(&code)?;
     let mut categories = Vec::new();

@@ -1,7 +1,6 @@
 //! The staff entity library: list with filters, the entity file (一企一档), manual entry and
 //! edits, and the tag dictionary.
 
-use axum::Form;
 use axum::extract::{Path, Query, State};
 use minijinja::context;
 use serde_json::json;
@@ -10,6 +9,7 @@ use super::{StaffResult, see_other, unprocessable, url_encode};
 use crate::auth::{Access, Permission, Principal};
 use crate::http::AppState;
 use crate::http::error::AppError;
+use crate::http::extract::CleanForm;
 use crate::http::extract::{Viewer, form_value};
 use crate::http::params::EntityListParams;
 use crate::http::routes::Routes;
@@ -17,7 +17,7 @@ use crate::http::web::to_value;
 use crate::model::{Entity, EntityPatch, Field, FieldError, SizeClass, TagDef, Vocabulary, mask};
 use crate::service::{Service, ServiceError};
 
-type FormData = Form<Vec<(String, String)>>;
+type FormData = CleanForm;
 
 pub fn routes() -> Routes {
     let read = Access::Needs(Permission::EntityRead);
@@ -145,7 +145,7 @@ async fn entities_unmask(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(code): Path<String>,
-    Form(form): FormData,
+    CleanForm(form): FormData,
 ) -> StaffResult {
     let reason = form_value(&form, "reason").trim().to_string();
     if reason.is_empty() {
@@ -295,7 +295,7 @@ fn form_pairs(form: &[(String, String)], tags: &[TagDef]) -> Vec<(String, String
     pairs
 }
 
-async fn entities_save(State(state): State<AppState>, viewer: Viewer, Form(form): FormData) -> StaffResult {
+async fn entities_save(State(state): State<AppState>, viewer: Viewer, CleanForm(form): FormData) -> StaffResult {
     let principal = viewer.principal()?.clone();
     let editing = form_value(&form, "editing") == "1";
     let tags = state.svc.blocking(|s| s.tags()).await?;
@@ -331,7 +331,7 @@ async fn tags_index(State(state): State<AppState>, viewer: Viewer) -> StaffResul
         .render("tags.html", context! { tags => to_value(&tags), errors => to_value(Vec::<FieldError>::new()) })?)
 }
 
-async fn tags_save(State(state): State<AppState>, viewer: Viewer, Form(form): FormData) -> StaffResult {
+async fn tags_save(State(state): State<AppState>, viewer: Viewer, CleanForm(form): FormData) -> StaffResult {
     let tag = TagDef {
         key: form_value(&form, "key").into(),
         label: form_value(&form, "label").into(),

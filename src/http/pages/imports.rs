@@ -1,6 +1,5 @@
 //! Import in the browser (upload → report → confirm) and export downloads.
 
-use axum::Form;
 use axum::extract::{Multipart, Path, State};
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -10,18 +9,19 @@ use super::{StaffResult, see_other};
 use crate::auth::{Access, Permission};
 use crate::http::AppState;
 use crate::http::error::AppError;
+use crate::http::extract::CleanForm;
 use crate::http::extract::{Viewer, form_value};
 use crate::http::routes::Routes;
 use crate::http::web::to_value;
 use crate::import::Format;
 
-type FormData = Form<Vec<(String, String)>>;
+type FormData = CleanForm;
 
 pub fn routes() -> Routes {
     let import = Access::Needs(Permission::EntityImport);
     Routes::new()
         .get("/staff/imports", import, imports_index)
-        .upload("/staff/imports", import, imports_upload)
+        .upload("/staff/imports", import, crate::http::MAX_UPLOAD_BYTES, imports_upload)
         .get("/staff/imports/{id}", import, imports_show)
         .get("/staff/imports/{id}/report.csv", import, imports_report)
         .post("/staff/imports/{id}/confirm", import, imports_confirm)
@@ -39,13 +39,12 @@ async fn imports_index(State(state): State<AppState>, viewer: Viewer) -> StaffRe
 async fn read_upload(mut multipart: Multipart) -> Result<(String, Vec<u8>, String), AppError> {
     let mut file = None;
     let mut csrf = String::new();
-    while let Some(field) = multipart.next_field().await.map_err(|e| AppError::bad_request(format!("上传失败：{e}")))?
-    {
+    while let Some(field) = multipart.next_field().await.map_err(super::upload_error)? {
         match field.name() {
             Some("csrf") => csrf = field.text().await.unwrap_or_default(),
             Some("file") => {
                 let name = field.file_name().unwrap_or("upload.csv").to_string();
-                let bytes = field.bytes().await.map_err(|e| AppError::bad_request(format!("上传失败：{e}")))?;
+                let bytes = field.bytes().await.map_err(super::upload_error)?;
                 file = Some((name, bytes.to_vec()));
             }
             _ => {}
@@ -87,7 +86,7 @@ async fn imports_confirm(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<u64>,
-    Form(form): FormData,
+    CleanForm(form): FormData,
 ) -> StaffResult {
     let skip = form_value(&form, "skip_invalid") == "on";
     let who = viewer.who();

@@ -99,6 +99,15 @@ pub use super::error::Reject;
 
 pub type StaffResult = Result<Response, Reject>;
 
+/// An upload that could not be read: too large (413, with the limits), or cut off or malformed.
+pub fn upload_error(e: axum::extract::multipart::MultipartError) -> AppError {
+    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        AppError::new(e.status(), "上传失败：文件过大（附件每个最多 20 MB，导入文件最多 200 MB）")
+    } else {
+        AppError::bad_request("上传失败：上传的内容不完整或格式不对，请重新选择文件上传")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::safe_next;

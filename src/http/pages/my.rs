@@ -10,12 +10,13 @@ use super::{PageResult, see_other, unprocessable};
 use crate::auth::{Access, Permission};
 use crate::http::AppState;
 use crate::http::error::AppError;
+use crate::http::extract::CleanForm;
 use crate::http::extract::Viewer;
 use crate::http::routes::Routes;
 use crate::http::web::to_value;
 use crate::model::{BindingStatus, Capacity, Vocabulary};
 
-type FormData = axum::Form<Vec<(String, String)>>;
+type FormData = CleanForm;
 
 pub fn routes() -> Routes {
     let own = Access::Needs(Permission::OwnEntities);
@@ -83,7 +84,7 @@ async fn home(State(state): State<AppState>, viewer: Viewer, Query(n): Query<Not
     page(&state, &viewer, context! { capacity => "agent" }, None, &n.notice).await
 }
 
-async fn bind(State(state): State<AppState>, viewer: Viewer, axum::Form(form): FormData) -> PageResult {
+async fn bind(State(state): State<AppState>, viewer: Viewer, CleanForm(form): FormData) -> PageResult {
     let values = to_value(super::forms::submitted_values(&form));
     if let Err(e) = state.attempt(&viewer.ip) {
         let mut p = page(&state, &viewer, values, Some(e.message), "").await?;

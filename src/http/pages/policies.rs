@@ -1,6 +1,5 @@
 //! The staff policy editor: policies, measures, drafts, publishing.
 
-use axum::Form;
 use axum::extract::{Path, Query, State};
 use minijinja::{Value, context};
 
@@ -10,6 +9,7 @@ use super::{StaffResult, see_other, unprocessable};
 use crate::auth::{Access, Permission};
 use crate::http::AppState;
 use crate::http::error::AppError;
+use crate::http::extract::CleanForm;
 use crate::http::extract::{Viewer, form_value};
 use crate::http::params::PolicyListParams;
 use crate::http::routes::Routes;
@@ -19,7 +19,7 @@ use crate::model::policy::FORM_FIELD_KINDS;
 use crate::service::ServiceError;
 use crate::service::policies::Audience;
 
-type FormData = Form<Vec<(String, String)>>;
+type FormData = CleanForm;
 
 pub fn routes() -> Routes {
     let draft = Access::Needs(Permission::PolicyDraft);
@@ -71,7 +71,7 @@ async fn policies_new(viewer: Viewer) -> StaffResult {
     policy_form(&viewer, None, context! { level => "county" }, &[])
 }
 
-async fn policies_create(State(state): State<AppState>, viewer: Viewer, Form(form): FormData) -> StaffResult {
+async fn policies_create(State(state): State<AppState>, viewer: Viewer, CleanForm(form): FormData) -> StaffResult {
     let values = to_value(submitted_values(&form));
     let input = match parse_policy(&form) {
         Ok(i) => i,
@@ -95,7 +95,7 @@ async fn policies_update(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<u64>,
-    Form(form): FormData,
+    CleanForm(form): FormData,
 ) -> StaffResult {
     let values = to_value(submitted_values(&form));
     let input = match parse_policy(&form) {
@@ -181,7 +181,7 @@ async fn measures_create(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(policy_id): Path<u64>,
-    Form(form): FormData,
+    CleanForm(form): FormData,
 ) -> StaffResult {
     measure_save(&state, &viewer, policy_id, None, &form).await
 }
@@ -226,7 +226,7 @@ async fn measures_update(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<u64>,
-    Form(form): FormData,
+    CleanForm(form): FormData,
 ) -> StaffResult {
     let (_, policy) = state.svc.blocking(move |s| s.measure_get(id, Audience::Staff)).await?;
     measure_save(&state, &viewer, policy.id, Some(id), &form).await
@@ -242,7 +242,7 @@ async fn measures_request(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<u64>,
-    Form(form): FormData,
+    CleanForm(form): FormData,
 ) -> StaffResult {
     let on = form_value(&form, "publish_on").trim();
     let publish_on = if on.is_empty() {
@@ -259,7 +259,7 @@ async fn measures_refuse(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<u64>,
-    Form(form): FormData,
+    CleanForm(form): FormData,
 ) -> StaffResult {
     let reason = form_value(&form, "reason").to_string();
     let who = viewer.who();
@@ -271,7 +271,7 @@ async fn measures_withdraw(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<u64>,
-    Form(form): FormData,
+    CleanForm(form): FormData,
 ) -> StaffResult {
     let reason = form_value(&form, "reason").to_string();
     let who = viewer.who();

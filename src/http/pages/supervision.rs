@@ -9,11 +9,12 @@ use super::{PageResult, see_other};
 use crate::auth::{Access, Permission};
 use crate::http::AppState;
 use crate::http::error::AppError;
+use crate::http::extract::CleanForm;
 use crate::http::extract::{Viewer, form_value};
 use crate::http::routes::Routes;
 use crate::http::web::to_value;
 
-type FormData = axum::Form<Vec<(String, String)>>;
+type FormData = CleanForm;
 
 pub fn routes() -> Routes {
     let supervise = Access::Needs(Permission::Supervise);
@@ -60,7 +61,7 @@ async fn notice(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<u64>,
-    axum::Form(form): FormData,
+    CleanForm(form): FormData,
 ) -> PageResult {
     let text = form_value(&form, "text").to_string();
     let days: u32 = form_value(&form, "days").trim().parse().unwrap_or(0);
@@ -72,7 +73,7 @@ async fn resolve(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<u64>,
-    axum::Form(form): FormData,
+    CleanForm(form): FormData,
 ) -> PageResult {
     let note = form_value(&form, "note").to_string();
     let who = viewer.who();
@@ -115,7 +116,7 @@ async fn assignments(State(state): State<AppState>, viewer: Viewer) -> PageResul
     assignments_page(&state, &viewer, None).await
 }
 
-async fn assignment_add(State(state): State<AppState>, viewer: Viewer, axum::Form(form): FormData) -> PageResult {
+async fn assignment_add(State(state): State<AppState>, viewer: Viewer, CleanForm(form): FormData) -> PageResult {
     let (specialist, code) =
         (form_value(&form, "specialist").to_string(), form_value(&form, "credit_code").to_string());
     let who = viewer.who();
