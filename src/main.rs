@@ -510,7 +510,8 @@ impl ImportObserver for CliObserver {
 
     fn issue(&mut self, i: &RowIssue) {
         if let Some(w) = &mut self.report {
-            let _ = w.write_record([i.row.to_string().as_str(), &i.column, &i.value, &i.reason]);
+            let cells = [&i.column, &i.value, &i.reason].map(|c| huiqi::model::text::spreadsheet_safe(c).into_owned());
+            let _ = w.write_record([i.row.to_string().as_str(), &cells[0], &cells[1], &cells[2]]);
         }
         if self.shown < 20 {
             if self.tty {

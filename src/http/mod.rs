@@ -8,6 +8,7 @@ pub mod metrics;
 pub mod pages;
 pub mod params;
 pub mod routes;
+pub mod upload;
 pub mod web;
 
 use std::sync::Arc;

@@ -1,6 +1,8 @@
 //! CSV and XLSX readers for entity files: headers mapped to catalogue fields, rows streamed one
 //! at a time and turned into validated patches with a row-by-row report.
 
+mod csv_text;
+
 use std::io::{Read, Seek};
 
 use calamine::{DataRef, Reader, Xlsx};
@@ -29,30 +31,48 @@ impl Format {
     }
 }
 
+/// The most columns a file may have.
+pub const MAX_COLUMNS: usize = 1000;
+/// The longest cell read for a recognised column, in characters.
+pub const MAX_CELL_CHARS: usize = 2000;
+/// The most an XLSX file may unpack to (its parts, uncompressed): a guard against zip bombs.
+pub const MAX_XLSX_UNPACKED: u64 = 1024 * 1024 * 1024;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
     #[error("文件「{0}」的格式无法识别：只支持 .csv 和 .xlsx")]
     UnknownFormat(String),
-    #[error("无法读取 CSV 文件：{0}")]
-    Csv(#[from] csv::Error),
+    #[error("无法读取文件：{0}")]
+    Io(String),
+    #[error(
+        "文件编码无法识别，请另存为 UTF-8 或 GB18030（在 Excel 中选\u{201c}CSV UTF-8（逗号分隔）\u{201d}或\u{201c}CSV（逗号分隔）\u{201d}）"
+    )]
+    Encoding,
+    #[error(
+        "第 {row} 行的引号没有闭合：这一格从引号开始，跨过换行一直读到了后面的行，会把后面的行并进这一格。请检查第 {row} 行的引号（格内的引号要写成两个 \"\"），改正后重新上传"
+    )]
+    UnclosedQuote { row: u64 },
+    #[error(
+        "第 {row} 行过长（超过 {} KB）：请检查这一行是否有未闭合的引号，或把过长的内容拆开",
+        csv_text::MAX_RECORD_BYTES / 1024
+    )]
+    RecordTooLong { row: u64 },
+    #[error("第 {row} 行有 {count} 列，超过了 {MAX_COLUMNS} 列的上限：请删去多余的列")]
+    TooManyColumns { row: u64, count: usize },
+    #[error("无法读取 CSV 文件（第 {row} 行附近）：{detail}")]
+    Csv { row: u64, detail: String },
     #[error("无法读取 XLSX 文件（是否是有效的 Excel 2007 及以上格式？）：{0}")]
-    Xlsx(#[from] calamine::XlsxError),
+    Xlsx(String),
+    #[error("XLSX 文件解压后过大（{mb} MB，最多 {} MB），请拆成几个文件", MAX_XLSX_UNPACKED / 1024 / 1024)]
+    XlsxTooLarge { mb: u64 },
     #[error("XLSX 文件中没有工作表")]
     NoSheet,
     #[error("文件是空的：第 1 行应为表头")]
     Empty,
 }
 
-/// Text of a CSV field: UTF-8, or GB18030 as Chinese Excel writes "CSV (逗号分隔)".
-fn field_text(bytes: &[u8]) -> String {
-    match std::str::from_utf8(bytes) {
-        Ok(s) => s.to_string(),
-        Err(_) => encoding_rs::GB18030.decode(bytes).0.into_owned(),
-    }
-}
-
 fn cell_text(cell: &DataRef<'_>) -> String {
-    match cell {
+    let text = match cell {
         DataRef::Int(i) => i.to_string(),
         DataRef::Float(f) => format_number(*f),
         DataRef::String(s) | DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => s.clone(),
@@ -64,45 +84,96 @@ fn cell_text(cell: &DataRef<'_>) -> String {
         }
         DataRef::Error(e) => format!("#{e:?}"),
         DataRef::Empty => String::new(),
+    };
+    bounded_cell(text)
+}
+
+/// A cell longer than anything a field takes is kept only as far as a report needs: the row
+/// is refused for it (see `ColumnMap::parse_row`) and the report shows the beginning.
+fn bounded_cell(text: String) -> String {
+    if text.len() <= MAX_CELL_CHARS {
+        return text;
     }
+    let n = text.chars().count();
+    if n <= MAX_CELL_CHARS {
+        return text;
+    }
+    let mut cut: String = text.chars().take(MAX_CELL_CHARS + 1).collect();
+    cut.push_str(&format!("…（共 {n} 个字符）"));
+    cut
 }
 
 /// Calls `f` with each row that is not entirely blank, header first, with its 1-based row
-/// number as a spreadsheet shows it. Rows stream: only one is in memory at a time.
+/// number as a spreadsheet shows it. Rows stream: only one is in memory at a time. Returns
+/// what is worth telling about how the file was read (its encoding, sheets left unread).
 pub fn for_each_row<R, E>(
-    source: R,
+    mut source: R,
     format: Format,
     mut f: impl FnMut(u64, Vec<String>) -> Result<(), E>,
-) -> Result<(), E>
+) -> Result<Vec<String>, E>
 where
     R: Read + Seek,
     E: From<ReadError>,
 {
     let blank = |cells: &[String]| cells.iter().all(|c| c.trim().is_empty());
+    let mut notices = Vec::new();
     match format {
         Format::Csv => {
-            let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(source);
-            let mut record = csv::ByteRecord::new();
+            let shape = csv_text::detect(&mut source)?;
+            notices.extend(shape.notice());
+            let mut text = csv_text::Utf8Records::new(source, shape)?;
             let mut n = 0u64;
-            while reader.read_byte_record(&mut record).map_err(ReadError::Csv)? {
-                n += 1;
-                let mut cells: Vec<String> = record.iter().map(field_text).collect();
-                if n == 1
-                    && let Some(first) = cells.first_mut()
-                {
-                    *first = first.trim_start_matches('\u{feff}').to_string();
+            let mut failed = None;
+            {
+                let mut reader = csv::ReaderBuilder::new()
+                    .has_headers(false)
+                    .flexible(true)
+                    .delimiter(shape.delimiter)
+                    .from_reader(&mut text);
+                let mut record = csv::StringRecord::new();
+                loop {
+                    match reader.read_record(&mut record) {
+                        Ok(true) => {}
+                        Ok(false) => break,
+                        Err(e) => {
+                            failed = Some(ReadError::Csv { row: n + 1, detail: e.to_string() });
+                            break;
+                        }
+                    }
+                    n += 1;
+                    if record.len() > MAX_COLUMNS {
+                        return Err(ReadError::TooManyColumns { row: n, count: record.len() }.into());
+                    }
+                    let cells: Vec<String> = record.iter().map(|c| bounded_cell(c.to_string())).collect();
+                    if !blank(&cells) {
+                        f(n, cells)?;
+                    }
                 }
-                if !blank(&cells) {
-                    f(n, cells)?;
-                }
+            }
+            // A structural problem stops the stream first; it says more than the parser's error.
+            if let Some(problem) = text.problem().or(failed) {
+                return Err(problem.into());
             }
         }
         Format::Xlsx => {
-            let mut book: Xlsx<R> = Xlsx::new(source).map_err(ReadError::Xlsx)?;
-            let sheet = book.sheet_names().first().cloned().ok_or(ReadError::NoSheet)?;
-            let mut cells = book.worksheet_cells_reader(&sheet).map_err(ReadError::Xlsx)?;
+            xlsx_size_check(&mut source)?;
+            let mut book: Xlsx<R> = Xlsx::new(source).map_err(|e| ReadError::Xlsx(e.to_string()))?;
+            let names = book.sheet_names();
+            let sheet = names.first().cloned().ok_or(ReadError::NoSheet)?;
+            if names.len() > 1 {
+                let others: Vec<String> =
+                    names[1..].iter().take(10).map(|n| format!("「{}」", crate::model::text::excerpt(n, 40))).collect();
+                notices.push(format!(
+                    "文件有 {} 个工作表，只读取了第一个「{}」；其余工作表（{}{}）没有导入",
+                    names.len(),
+                    crate::model::text::excerpt(&sheet, 40),
+                    others.join("、"),
+                    if names.len() > 11 { "等" } else { "" }
+                ));
+            }
+            let mut cells = book.worksheet_cells_reader(&sheet).map_err(|e| ReadError::Xlsx(e.to_string()))?;
             let mut current: Option<(u64, Vec<String>)> = None;
-            while let Some(cell) = cells.next_cell().map_err(ReadError::Xlsx)? {
+            while let Some(cell) = cells.next_cell().map_err(|e| ReadError::Xlsx(e.to_string()))? {
                 let (r, c) = cell.get_position();
                 let row_no = u64::from(r) + 1;
                 if current.as_ref().is_some_and(|(n, _)| *n != row_no)
@@ -111,8 +182,11 @@ where
                 {
                     f(n, row)?;
                 }
-                let (_, row) = current.get_or_insert_with(|| (row_no, Vec::new()));
                 let c = c as usize;
+                if c >= MAX_COLUMNS {
+                    return Err(ReadError::TooManyColumns { row: row_no, count: c + 1 }.into());
+                }
+                let (_, row) = current.get_or_insert_with(|| (row_no, Vec::new()));
                 if row.len() <= c {
                     row.resize(c + 1, String::new());
                 }
@@ -125,6 +199,25 @@ where
             }
         }
     }
+    Ok(notices)
+}
+
+/// Refuses an XLSX whose parts unpack to more than [`MAX_XLSX_UNPACKED`] bytes, before the
+/// reader unpacks any of them.
+fn xlsx_size_check<R: Read + Seek>(source: &mut R) -> Result<(), ReadError> {
+    let xlsx = |e: zip::result::ZipError| ReadError::Xlsx(e.to_string());
+    let unpacked = {
+        let mut zip = zip::ZipArchive::new(&mut *source).map_err(xlsx)?;
+        let mut total = 0u64;
+        for i in 0..zip.len() {
+            total = total.saturating_add(zip.by_index_raw(i).map_err(xlsx)?.size());
+        }
+        total
+    };
+    source.seek(std::io::SeekFrom::Start(0)).map_err(|e| ReadError::Io(e.to_string()))?;
+    if unpacked > MAX_XLSX_UNPACKED {
+        return Err(ReadError::XlsxTooLarge { mb: unpacked / 1024 / 1024 });
+    }
     Ok(())
 }
 
@@ -134,6 +227,8 @@ pub struct ColumnMap {
     pub headers: Vec<String>,
     columns: Vec<Option<(Field, MoneyUnit)>>,
     pub ignored: Vec<String>,
+    /// Every row must have as many cells as the header (CSV; an XLSX row simply ends early).
+    check_width: bool,
 }
 
 /// Matches a header to a field: a field name, its Chinese or English label, optionally with
@@ -178,8 +273,8 @@ impl ColumnMap {
                     columns.push(Some((f, unit)));
                 }
                 None => {
-                    if !h.trim().is_empty() {
-                        ignored.push(h.clone());
+                    if !h.trim().is_empty() && ignored.len() < 100 {
+                        ignored.push(crate::model::text::excerpt(h, 100));
                     }
                     columns.push(None);
                 }
@@ -193,7 +288,14 @@ impl ColumnMap {
                 reason: "缺少「统一社会信用代码」列（credit_code），无法确定每行是哪个经营主体".into(),
             });
         }
-        if issues.is_empty() { Ok(ColumnMap { headers, columns, ignored }) } else { Err(issues) }
+        if issues.is_empty() { Ok(ColumnMap { headers, columns, ignored, check_width: false }) } else { Err(issues) }
+    }
+
+    /// For a CSV file: a row with fewer cells than the header, or with values beyond it, is
+    /// refused (a comma missing, or one inside a cell without quotes, shifts every cell after it).
+    pub fn checking_width(mut self, format: Format) -> ColumnMap {
+        self.check_width = format == Format::Csv;
+        self
     }
 
     /// The recognised fields, in column order.
@@ -211,10 +313,32 @@ impl ColumnMap {
     ) -> Result<EntityPatch, Vec<RowIssue>> {
         let mut patch = EntityPatch::default();
         let mut issues = Vec::new();
+        let width = self.headers.len();
+        let beyond = cells.iter().skip(width).any(|c| !c.trim().is_empty());
+        if self.check_width && (cells.len() < width || beyond) {
+            let filled = if beyond { cells.len() } else { cells.len().min(width) };
+            return Err(vec![RowIssue {
+                row,
+                column: "(整行)".into(),
+                value: cells.join(","),
+                reason: format!(
+                    "本行有 {filled} 格，表头有 {width} 列：可能少了或多了逗号，或某格内容里的逗号没有用引号括起来"
+                ),
+            }]);
+        }
         for (i, col) in self.columns.iter().enumerate() {
             let Some((field, unit)) = col else { continue };
-            let text = cells.get(i).map(|s| s.trim()).unwrap_or("");
+            let text = crate::model::text::from_spreadsheet(cells.get(i).map(|s| s.trim()).unwrap_or(""));
             let header = self.headers.get(i).cloned().unwrap_or_default();
+            if text.chars().count() > MAX_CELL_CHARS {
+                issues.push(RowIssue {
+                    row,
+                    column: header,
+                    value: text.into(),
+                    reason: format!("内容过长（最多 {MAX_CELL_CHARS} 个字符）"),
+                });
+                continue;
+            }
             if text.is_empty() {
                 if *field == Field::CreditCode {
                     issues.push(RowIssue {

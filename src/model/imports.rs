@@ -56,16 +56,38 @@ pub struct ImportReport {
     pub issues: Vec<RowIssue>,
     /// Issues beyond the stored list are counted here only.
     pub issues_truncated: u64,
+    /// How the file was read, where it is worth saying (its encoding; sheets left unread).
+    #[serde(default)]
+    pub notices: Vec<String>,
 }
 
+/// The most problems a report lists; the rest are counted.
 pub const MAX_STORED_ISSUES: usize = 1000;
+/// How much of a refused value a report repeats, in characters.
+pub const MAX_ISSUE_VALUE_CHARS: usize = 200;
 
 impl ImportReport {
+    /// Records a problem, bounded: the value, column and reason are cut to what a person can
+    /// read, and past [`MAX_STORED_ISSUES`] only counted, so that a refused file of any size
+    /// leaves a report of bounded size.
     pub fn push_issue(&mut self, issue: RowIssue) {
+        use super::text::excerpt;
         if self.issues.len() < MAX_STORED_ISSUES {
-            self.issues.push(issue);
+            self.issues.push(RowIssue {
+                row: issue.row,
+                column: excerpt(&issue.column, 100),
+                value: excerpt(&issue.value, MAX_ISSUE_VALUE_CHARS),
+                reason: excerpt(&issue.reason, 2 * MAX_ISSUE_VALUE_CHARS + 300),
+            });
         } else {
             self.issues_truncated += 1;
+        }
+    }
+
+    /// Headers that matched no field, bounded like the issues.
+    pub fn push_ignored(&mut self, header: &str) {
+        if self.ignored_columns.len() < 100 {
+            self.ignored_columns.push(super::text::excerpt(header, 100));
         }
     }
 
@@ -74,7 +96,8 @@ impl ImportReport {
         let mut w = csv::Writer::from_writer(Vec::new());
         let _ = w.write_record(["行号", "列", "值", "原因"]);
         for i in &self.issues {
-            let _ = w.write_record([i.row.to_string().as_str(), &i.column, &i.value, &i.reason]);
+            let cells = [&i.column, &i.value, &i.reason].map(|c| super::text::spreadsheet_safe(c).into_owned());
+            let _ = w.write_record([i.row.to_string().as_str(), &cells[0], &cells[1], &cells[2]]);
         }
         w.into_inner().unwrap_or_default()
     }

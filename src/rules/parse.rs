@@ -71,12 +71,23 @@ fn offset_of(src: &str, line: isize, col: isize) -> usize {
 struct Lower<'a> {
     info: &'a SourceInfo,
     len: usize,
+    /// The parsed text, whose byte offsets the parser reports.
+    text: &'a str,
 }
 
 impl Lower<'_> {
+    /// Character offset of a byte offset into the text.
+    fn chars_before(&self, byte: isize) -> usize {
+        let byte = usize::try_from(byte).unwrap_or(0).min(self.text.len());
+        self.text.char_indices().take_while(|(i, _)| *i < byte).count()
+    }
+
     fn span(&self, e: &IdedExpr) -> Span {
         match self.info.offset_for(e.id) {
-            Some((s, t)) => (s as usize, (t as usize + 1).min(self.len).max(s as usize)),
+            Some((s, t)) => {
+                let start = self.chars_before(s as isize).min(self.len);
+                (start, (self.chars_before(t as isize) + 1).min(self.len).max(start))
+            }
             None => (0, self.len),
         }
     }
@@ -316,7 +327,7 @@ pub fn parse(src: &str) -> Result<Expr, RuleError> {
     let text = rewrite_has(src);
     let parser = Parser::new().max_recursion_depth(PARSER_DEPTH);
     match parser.parse_with_source_info(&text) {
-        Ok((expr, info)) => Lower { info: &info, len }.lower(&expr),
+        Ok((expr, info)) => Lower { info: &info, len, text: &text }.lower(&expr),
         Err(errors) => {
             let first = errors.errors.first();
             let (line, col) = first.map_or((1, 1), |e| e.pos);
@@ -373,6 +384,9 @@ mod tests {
         let e = parse("revenue > 1 && rd_ration >= 3").unwrap_err();
         assert!(e.zh.contains("rd_ratio") && e.en.contains("did you mean `rd_ratio`"), "{e:?}");
         assert_eq!(e.start, 15);
+        // Positions count characters, not bytes, also after Chinese text.
+        let e = parse("\"字符串\" == \"x\" && rd_ration >= 3").unwrap_err();
+        assert_eq!((e.start, e.end), (16, 25), "{e:?}");
         let e = parse("revenue %2 == 0").unwrap_err();
         assert!(e.zh.contains("取余"));
         let e = parse("tags.exists(t, t == \"a\")").unwrap_err();

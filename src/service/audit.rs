@@ -3,6 +3,7 @@
 use super::{Result, Service};
 use crate::model::AuditEntry;
 use crate::model::audit::ChainReport;
+use crate::model::text::spreadsheet_safe;
 use crate::store::AuditFilter;
 
 /// Entries examined per search at most (a filter that matches rarely stops here; the page says so).
@@ -56,12 +57,12 @@ impl Service {
                 w.write_record([
                     e.seq.to_string().as_str(),
                     &e.at.display_cst(),
-                    &inert(&e.actor),
+                    &spreadsheet_safe(&e.actor),
                     &e.role,
-                    &inert(&e.ip),
+                    &spreadsheet_safe(&e.ip),
                     &e.action,
-                    &inert(&e.target),
-                    &inert(&e.detail),
+                    &spreadsheet_safe(&e.target),
+                    &spreadsheet_safe(&e.detail),
                     e.before.as_deref().unwrap_or(""),
                     e.after.as_deref().unwrap_or(""),
                     &e.prev,
@@ -72,25 +73,5 @@ impl Service {
             w.flush().map_err(|e| super::ServiceError::Internal(format!("CSV: {e}")))?;
         }
         Ok(out)
-    }
-}
-
-/// A cell a spreadsheet will not run as a formula: text starting with `=`, `+`, `-` or `@`
-/// (typed by anyone, e.g. as a user name at sign-in) gets a leading apostrophe.
-fn inert(text: &str) -> std::borrow::Cow<'_, str> {
-    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        std::borrow::Cow::Owned(format!("'{text}"))
-    } else {
-        std::borrow::Cow::Borrowed(text)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn typed_text_never_becomes_a_spreadsheet_formula() {
-        assert_eq!(super::inert("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
-        assert_eq!(super::inert("@SUM(1)"), "'@SUM(1)");
-        assert_eq!(super::inert("keji"), "keji");
     }
 }

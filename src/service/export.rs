@@ -1,5 +1,7 @@
 //! Exporting the entity and policy libraries as CSV or XLSX. An exported entity file imports
-//! back unchanged: derived columns are written for reading and ignored on import.
+//! back unchanged: derived columns are written for reading and ignored on import, and text that
+//! a spreadsheet would run as a formula is written with a leading apostrophe, which the import
+//! takes off again.
 
 use std::io::Write;
 
@@ -8,6 +10,7 @@ use rust_xlsxwriter::{Format as XlsxFormat, Workbook, XlsxError};
 use super::policies::Audience;
 use super::{Result, Service, ServiceError};
 use crate::import::Format;
+use crate::model::text::spreadsheet_safe;
 use crate::model::{Entity, Field, FieldValue, Vocabulary, Who};
 
 /// XLSX holds at most 1,048,576 rows, the header included.
@@ -61,7 +64,7 @@ fn write_table(
                 let texts: Vec<String> = cells
                     .into_iter()
                     .map(|c| match c {
-                        Cell::Text(s) => s,
+                        Cell::Text(s) => spreadsheet_safe(&s).into_owned(),
                         Cell::Number(n) => crate::model::fields::format_number(n),
                     })
                     .collect();
@@ -87,7 +90,7 @@ fn write_table(
                     match cell {
                         Cell::Text(s) if s.is_empty() => {}
                         Cell::Text(s) => {
-                            sheet.write_string(r, c, s).map_err(xlsx_error)?;
+                            sheet.write_string(r, c, spreadsheet_safe(&s)).map_err(xlsx_error)?;
                         }
                         Cell::Number(n) => {
                             sheet.write_number(r, c, n).map_err(xlsx_error)?;

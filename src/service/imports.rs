@@ -5,6 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io::{Cursor, Read, Seek};
+use std::path::PathBuf;
 
 use super::entities::{WriteOutcome, upsert_in};
 use super::{Result, Service, ServiceError};
@@ -82,8 +83,10 @@ impl Service {
                 match ColumnMap::from_headers(cells) {
                     Ok(m) => {
                         report.columns = m.fields().iter().map(|f| f.name().to_string()).collect();
-                        report.ignored_columns = m.ignored.clone();
-                        map = Some(m);
+                        for h in &m.ignored {
+                            report.push_ignored(h);
+                        }
+                        map = Some(m.checking_width(format));
                     }
                     Err(issues) => {
                         header_ok = false;
@@ -149,11 +152,11 @@ impl Service {
             Ok(())
         });
         match outcome {
-            Ok(()) if map.is_none() => {
+            Ok(_) if map.is_none() => {
                 header_ok = false;
                 note(&mut report, file_issue(ReadError::Empty.to_string()), observer);
             }
-            Ok(()) => {}
+            Ok(notices) => report.notices = notices,
             Err(Abort::Read(_)) if !header_ok => {}
             Err(Abort::Read(e)) => {
                 header_ok = false;
@@ -229,7 +232,7 @@ impl Service {
         };
         let outcome = for_each_row(source, format, |row, cells| -> std::result::Result<(), Abort> {
             let Some(columns) = &map else {
-                map = Some(ColumnMap::from_headers(cells).map_err(|_| ReadError::Empty)?);
+                map = Some(ColumnMap::from_headers(cells).map_err(|_| ReadError::Empty)?.checking_width(format));
                 return Ok(());
             };
             if bad_rows.contains(&row) {
@@ -247,7 +250,7 @@ impl Service {
             Ok(())
         });
         match outcome {
-            Ok(()) => {}
+            Ok(_) => {}
             Err(Abort::Read(e)) => return Err(ServiceError::Internal(format!("文件在导入过程中无法再次读取：{e}"))),
             Err(Abort::Service(e)) => return Err(e),
         }
@@ -303,6 +306,7 @@ impl Service {
             ),
         )?;
         tx.commit()?;
+        let _ = std::fs::remove_file(self.staged_path(job.id));
         Ok(())
     }
 
@@ -354,20 +358,81 @@ impl Service {
         self.finish_written(job, written, who)
     }
 
-    /// Web step 1: checks an uploaded file and keeps it until it is confirmed or discarded.
+    /// Where uploads wait beside the store: files being received (`upload-*.part`) and staged
+    /// web imports (`staged-<id>`), never inside the store itself.
+    pub fn imports_dir(&self) -> PathBuf {
+        self.store.path().parent().map_or_else(|| PathBuf::from("imports"), |d| d.join("imports"))
+    }
+
+    fn staged_path(&self, id: u64) -> PathBuf {
+        self.imports_dir().join(format!("staged-{id}"))
+    }
+
+    /// A fresh file name for an upload about to be received (the directory is made if needed).
+    pub fn upload_path(&self) -> Result<PathBuf> {
+        let dir = self.imports_dir();
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| ServiceError::Internal(format!("cannot use {}: {e}", dir.display())))?;
+        let name = crate::auth::random_hex(12).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        Ok(dir.join(format!("upload-{name}.part")))
+    }
+
+    /// Removes what an interrupted upload or a finished import left in the uploads directory.
+    /// Run at start, before any upload can be in progress.
+    pub fn imports_tidy(&self) -> Result<usize> {
+        let Ok(entries) = std::fs::read_dir(self.imports_dir()) else { return Ok(0) };
+        let tx = self.store.read()?;
+        let mut removed = 0;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let stale = if name.starts_with("upload-") {
+                true
+            } else if let Some(id) = name.strip_prefix("staged-").and_then(|n| n.parse::<u64>().ok()) {
+                !tx.import_job(id)?.is_some_and(|j| j.status == ImportStatus::Staged)
+            } else {
+                false
+            };
+            if stale && std::fs::remove_file(entry.path()).is_ok() {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Web step 1 for bytes in hand (tests, small files): see [`Service::import_stage_upload`].
     pub fn import_stage(&self, who: &Who, file_name: &str, bytes: Vec<u8>) -> Result<ImportJob> {
+        let path = self.upload_path()?;
+        std::fs::write(&path, &bytes).map_err(|e| ServiceError::Internal(format!("cannot keep the upload: {e}")))?;
+        self.import_stage_upload(who, file_name, &path)
+    }
+
+    /// Web step 1: checks an uploaded file (received into `upload`, from
+    /// [`Service::upload_path`]) and keeps it beside the store until it is confirmed or
+    /// discarded. A file refused as a whole is not kept: only its (bounded) report is.
+    pub fn import_stage_upload(&self, who: &Who, file_name: &str, upload: &std::path::Path) -> Result<ImportJob> {
+        let result = self.stage_checked(who, file_name, upload);
+        // Whatever happened, the upload itself is not kept under its receiving name.
+        let _ = std::fs::remove_file(upload);
+        result
+    }
+
+    fn stage_checked(&self, who: &Who, file_name: &str, upload: &std::path::Path) -> Result<ImportJob> {
         let format = Format::of(file_name)
             .ok_or_else(|| ServiceError::invalid("file", ReadError::UnknownFormat(file_name.into()).to_string()))?;
+        let io = |e: std::io::Error| ServiceError::Internal(format!("cannot read the upload: {e}"));
         let mut job = self.new_job(file_name, who, false)?;
-        let checked = self.import_check(Cursor::new(bytes.as_slice()), format, &mut Quiet)?;
+        let checked = self.import_check(std::fs::File::open(upload).map_err(io)?, format, &mut Quiet)?;
         job.report = checked.report;
         if !checked.header_ok {
             self.finish_job(&mut job, ImportStatus::Refused, who)?;
             return Ok(job);
         }
+        // The file first, then the record that names it (an orphan file is tidied at start).
+        let staged = self.staged_path(job.id);
+        std::fs::File::open(upload).and_then(|f| f.sync_all()).map_err(io)?;
+        std::fs::rename(upload, &staged).map_err(io)?;
         let tx = self.store.write()?;
         tx.put_import_job(&job)?;
-        tx.put_import_file(job.id, &bytes)?;
         tx.audit(who, "import.stage", &format!("import:{}", job.id), file_name)?;
         tx.commit()?;
         Ok(job)
@@ -375,35 +440,54 @@ impl Service {
 
     /// Web step 2: writes a staged file. With bad rows it needs `skip_invalid`.
     pub fn import_confirm(&self, who: &Who, id: u64, skip_invalid: bool) -> Result<ImportJob> {
-        let (mut job, bytes) = {
+        let (job, legacy) = {
             let tx = self.store.read()?;
             let job = tx.import_job(id)?.ok_or_else(|| ServiceError::NotFound(format!("导入 #{id} 不存在")))?;
             (job, tx.import_file(id)?)
         };
-        let Some(bytes) = bytes.filter(|_| job.status == ImportStatus::Staged) else {
+        if job.status != ImportStatus::Staged {
             return Err(ServiceError::Conflict(format!("导入 #{id} 的状态是「{}」，不能再确认", job.status.label())));
-        };
+        }
         if job.report.invalid > 0 && !skip_invalid {
             return Err(ServiceError::Conflict(format!(
                 "导入 #{id} 有 {} 行有误。请修正文件后重新上传，或选择「跳过有误的行」只导入正确的 {} 行",
                 job.report.invalid, job.report.valid
             )));
         }
+        // Staged files live beside the store; before schema version 7 they were inside it.
+        let staged = self.staged_path(id);
+        if staged.exists() {
+            self.confirm_from(who, job, skip_invalid, || std::fs::File::open(&staged))
+        } else if let Some(bytes) = legacy {
+            self.confirm_from(who, job, skip_invalid, || Ok(Cursor::new(bytes.as_slice())))
+        } else {
+            Err(ServiceError::Conflict(format!("导入 #{id} 暂存的文件已不存在（例如从备份恢复之后），请重新上传")))
+        }
+    }
+
+    /// Re-checks a staged file against the store as it is now, then writes it.
+    fn confirm_from<R, F>(&self, who: &Who, mut job: ImportJob, skip_invalid: bool, open: F) -> Result<ImportJob>
+    where
+        R: Read + Seek,
+        F: Fn() -> std::io::Result<R>,
+    {
+        let io = |e: std::io::Error| ServiceError::Internal(format!("cannot read the staged file: {e}"));
         let format = Format::of(&job.file_name).unwrap_or(Format::Csv);
-        // Re-check against the store as it is now, then write.
-        let checked = self.import_check(Cursor::new(bytes.as_slice()), format, &mut Quiet)?;
+        let checked = self.import_check(open().map_err(io)?, format, &mut Quiet)?;
         if checked.report.invalid > job.report.invalid && !skip_invalid {
             job.report = checked.report;
             let tx = self.store.write()?;
             tx.put_import_job(&job)?;
             tx.commit()?;
-            return Err(ServiceError::Conflict(format!("导入 #{id} 在确认前数据已变化，出现了新的有误行，请查看报告")));
+            return Err(ServiceError::Conflict(format!(
+                "导入 #{} 在确认前数据已变化，出现了新的有误行，请查看报告",
+                job.id
+            )));
         }
         job.report = checked.report;
         job.skip_invalid = skip_invalid;
         job.confirmed_by = Some(who.name.clone());
-        let written =
-            self.import_write(Cursor::new(bytes.as_slice()), format, &mut job, &checked.bad_rows, &mut Quiet, who);
+        let written = self.import_write(open().map_err(io)?, format, &mut job, &checked.bad_rows, &mut Quiet, who);
         self.finish_written(job, written, who)
     }
 

@@ -37,7 +37,8 @@ async fn a_file_with_bad_rows_is_refused_whole() {
     let r = app.post_bytes("/api/v1/imports?file_name=bad.csv", &token, csv(&rows)).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
     let job = r.json();
-    assert_eq!(job["status"], "refused");
+    assert_eq!((job["status"].as_u64(), job["job"]["status"].as_str()), (Some(422), Some("refused")));
+    assert!(job["error"].as_str().unwrap().contains("没有写入"));
     assert_eq!((job["report"]["rows"].as_u64(), job["report"]["invalid"].as_u64()), (Some(4), Some(2)));
     let issues = job["report"]["issues"].as_array().unwrap();
     let at = |row: u64, col: &str| {

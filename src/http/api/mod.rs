@@ -128,29 +128,38 @@ struct ImportParams {
 }
 
 /// `POST /imports?file_name=x.csv[&skip_invalid=true][&dry_run=true]` with the file as the body.
-/// A file with bad rows is refused as a whole (422) unless `skip_invalid`.
+/// The body goes to a file beside the store as it arrives, and is removed after the import. A
+/// file with bad rows is refused as a whole (422, the documented error shape with the job's
+/// bounded report beside it) unless `skip_invalid`.
 async fn imports_create(
     State(state): State<AppState>,
     viewer: Viewer,
     Query(p): Query<ImportParams>,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> ApiResult {
-    if body.is_empty() {
+    if crate::import::Format::of(&p.file_name).is_none() {
+        let e = crate::import::ReadError::UnknownFormat(crate::model::text::excerpt(&p.file_name, 100));
+        return Err(ApiError(AppError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, e.to_string())));
+    }
+    let (path, size) = crate::http::upload::receive_body(&state, body, super::MAX_UPLOAD_BYTES).await?;
+    if size == 0 {
+        let _ = tokio::fs::remove_file(&path).await;
         return Err(ApiError(AppError::bad_request("请求体为空：请把 CSV 或 XLSX 文件作为请求体上传")));
     }
     let who = viewer.who();
     let job = state
         .svc
         .blocking(move |s| {
-            let bytes = body.to_vec();
-            s.import_run(
+            let job = s.import_run(
                 &who,
                 &p.file_name,
-                || Ok(std::io::Cursor::new(bytes.as_slice())),
+                || std::fs::File::open(&path),
                 p.skip_invalid,
                 p.dry_run,
                 &mut crate::service::imports::Quiet,
-            )
+            );
+            let _ = std::fs::remove_file(&path);
+            job
         })
         .await?;
     let status = match job.status {
@@ -158,7 +167,20 @@ async fn imports_create(
         crate::model::imports::ImportStatus::Applied => axum::http::StatusCode::CREATED,
         _ => axum::http::StatusCode::OK,
     };
-    Ok((status, Json(job)).into_response())
+    let mut answer = serde_json::to_value(&job).map_err(|e| ApiError(AppError::bad_request(e.to_string())))?;
+    if status == axum::http::StatusCode::UNPROCESSABLE_ENTITY
+        && let Some(map) = answer.as_object_mut()
+    {
+        let r = &job.report;
+        let first = r.issues.first().map(|i| format!("；第一处：第 {} 行 {}", i.row, i.reason)).unwrap_or_default();
+        let message = format!("文件被拒绝，没有写入任何数据：{} 行中有 {} 行有误{first}", r.rows, r.invalid);
+        // The documented error shape: `status` is the HTTP status; the job, whole, is under `job`.
+        map.insert("job".into(), serde_json::to_value(&job).unwrap_or_default());
+        map.insert("error".into(), json!(crate::model::text::excerpt(&message, 1000)));
+        map.insert("status".into(), json!(422));
+        map.insert("fields".into(), json!([]));
+    }
+    Ok((status, Json(answer)).into_response())
 }
 
 async fn imports_show(State(state): State<AppState>, Path(id): Path<u64>) -> ApiResult {

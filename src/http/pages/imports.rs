@@ -35,32 +35,50 @@ async fn imports_index(State(state): State<AppState>, viewer: Viewer) -> StaffRe
     Ok(viewer.render("imports.html", context! { jobs => to_value(&jobs), headers })?)
 }
 
-/// Reads the multipart upload: the file and the CSRF token.
-async fn read_upload(mut multipart: Multipart) -> Result<(String, Vec<u8>, String), AppError> {
-    let mut file = None;
+/// Reads the multipart upload: the file (into an upload file beside the store) and the CSRF
+/// token, which a browser sends before the file.
+async fn read_upload(
+    state: &AppState,
+    mut multipart: Multipart,
+) -> Result<(String, std::path::PathBuf, String), AppError> {
+    let mut file: Option<(String, std::path::PathBuf, u64)> = None;
     let mut csrf = String::new();
-    while let Some(field) = multipart.next_field().await.map_err(super::upload_error)? {
-        match field.name() {
-            Some("csrf") => csrf = field.text().await.unwrap_or_default(),
-            Some("file") => {
-                let name = field.file_name().unwrap_or("upload.csv").to_string();
-                let bytes = field.bytes().await.map_err(super::upload_error)?;
-                file = Some((name, bytes.to_vec()));
+    let outcome = async {
+        while let Some(field) = multipart.next_field().await.map_err(super::upload_error)? {
+            match field.name() {
+                Some("csrf") => csrf = field.text().await.unwrap_or_default(),
+                Some("file") if file.is_none() => {
+                    let name = field.file_name().unwrap_or("upload.csv").to_string();
+                    let (path, size) =
+                        crate::http::upload::receive_field(state, field, crate::http::MAX_UPLOAD_BYTES).await?;
+                    file = Some((name, path, size));
+                }
+                _ => {}
             }
-            _ => {}
         }
+        Ok::<_, AppError>(())
     }
-    match file {
-        Some((name, bytes)) if !bytes.is_empty() => Ok((name, bytes, csrf)),
-        _ => Err(AppError::bad_request("请选择要上传的 CSV 或 XLSX 文件")),
+    .await;
+    match (outcome, file) {
+        (Ok(()), Some((name, path, size))) if size > 0 => Ok((name, path, csrf)),
+        (outcome, file) => {
+            if let Some((_, path, _)) = file {
+                let _ = tokio::fs::remove_file(&path).await;
+            }
+            outcome?;
+            Err(AppError::bad_request("请选择要上传的 CSV 或 XLSX 文件"))
+        }
     }
 }
 
 async fn imports_upload(State(state): State<AppState>, viewer: Viewer, multipart: Multipart) -> StaffResult {
-    let (name, bytes, csrf) = read_upload(multipart).await?;
-    viewer.check_upload_csrf(&csrf)?;
+    let (name, path, csrf) = read_upload(&state, multipart).await?;
+    if let Err(e) = viewer.check_upload_csrf(&csrf) {
+        let _ = tokio::fs::remove_file(&path).await;
+        return Err(e.into());
+    }
     let who = viewer.who();
-    let job = state.svc.blocking(move |s| s.import_stage(&who, &name, bytes)).await?;
+    let job = state.svc.blocking(move |s| s.import_stage_upload(&who, &name, &path)).await?;
     Ok(see_other(&format!("/staff/imports/{}", job.id)))
 }
 
