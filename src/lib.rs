@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod bench;
+pub mod cli;
 pub mod http;
 pub mod import;
 pub mod jobs;

@@ -1,4 +1,5 @@
-//! The `huiqi` command line: serve, init, import, export, seed, user, check, compact.
+//! The `huiqi` command line: serve, init, import, export, seed, user, check, compact, backup,
+//! restore.
 #![forbid(unsafe_code)]
 
 use std::io::{IsTerminal, Write};
@@ -58,6 +59,8 @@ enum Command {
         session_hours: i64,
         #[command(flatten)]
         push: PushArgs,
+        #[command(flatten)]
+        backup: BackupArgs,
     },
     /// Create or migrate the store and load reference data (tags, holiday calendar).
     Init,
@@ -147,6 +150,47 @@ enum Command {
     Check,
     /// Rewrite the store file to release free space (the server must be stopped).
     Compact,
+    /// Write a verified backup of the store and its attachments to FILE, while serving or not.
+    Backup {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Ask the server running at this address to make the backup and download it (an API
+        /// token of a system administrator with the admin scope in HUIQI_TOKEN).
+        #[arg(long, value_name = "URL", env = "HUIQI_URL")]
+        url: Option<String>,
+    },
+    /// Restore a backup into the data directory (the server must be stopped).
+    Restore {
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+        /// Replace the store the directory holds (it is kept as huiqi.redb.before-restore-…).
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// Scheduled backups of `serve`.
+#[derive(clap::Args, Debug)]
+struct BackupArgs {
+    /// Where backups go (default: backups/ in the data directory).
+    #[arg(long, env = "HUIQI_BACKUP_DIR", value_name = "DIR")]
+    backup_dir: Option<PathBuf>,
+    /// Keep the newest N backups in the backup directory; 0 keeps every one.
+    #[arg(long, env = "HUIQI_BACKUP_KEEP", value_name = "N", default_value_t = 7)]
+    backup_keep: usize,
+    /// Make a backup when the newest is H hours old; 0 turns scheduled backups off.
+    #[arg(long, env = "HUIQI_BACKUP_EVERY_HOURS", value_name = "H", default_value_t = 24)]
+    backup_every_hours: u32,
+}
+
+impl BackupArgs {
+    fn settings(self) -> huiqi::service::backup::BackupSettings {
+        huiqi::service::backup::BackupSettings {
+            dir: self.backup_dir,
+            keep: self.backup_keep,
+            every_hours: self.backup_every_hours,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -275,10 +319,19 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     let data = cli.data.clone();
     let dir = |default: &str| data.clone().unwrap_or_else(|| PathBuf::from(default));
     match cli.command {
-        Command::Serve { listen, demo, secure_cookies, trust_proxy, session_idle_minutes, session_hours, push } => {
+        Command::Serve {
+            listen,
+            demo,
+            secure_cookies,
+            trust_proxy,
+            session_idle_minutes,
+            session_hours,
+            push,
+            backup,
+        } => {
             let dir = dir(if demo { "huiqi-demo" } else { "huiqi-data" });
             let (settings_push, channels) = push.channels(&dir, demo)?;
-            let config = huiqi::service::Config { push: settings_push, ..config };
+            let config = huiqi::service::Config { push: settings_push, backup: backup.settings(), ..config };
             if session_idle_minutes < 1 || session_hours < 1 {
                 return Err("--session-idle-minutes and --session-hours must be at least 1".into());
             }
@@ -423,6 +476,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             println!("compacted: {before} → {} bytes", store.file_size());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Backup { out, url } => huiqi::cli::backup::backup(&dir("huiqi-data"), &out, url.as_deref(), config),
+        Command::Restore { from, force } => huiqi::cli::backup::restore(&dir("huiqi-data"), &from, force),
     }
 }
 
@@ -739,6 +794,10 @@ fn serve(
         }
         let _ = std::io::stdout().flush();
         let sweep = huiqi::jobs::spawn_sweep(std::sync::Arc::clone(&state.svc), huiqi::jobs::SWEEP_EVERY);
+        let backups = (state.svc.config.backup.every_hours > 0).then(|| {
+            use huiqi::jobs::backup::{BACKUP_CHECK_EVERY, BACKUP_FIRST_CHECK, spawn};
+            spawn(std::sync::Arc::clone(&state.svc), BACKUP_FIRST_CHECK, BACKUP_CHECK_EVERY)
+        });
         let outbox = huiqi::jobs::outbox::spawn(
             std::sync::Arc::clone(&state.svc),
             std::sync::Arc::new(channels),
@@ -747,6 +806,9 @@ fn serve(
         http::serve(listener, state, shutdown_signal()).await.map_err(|e| e.to_string())?;
         sweep.abort();
         outbox.abort();
+        if let Some(b) = backups {
+            b.abort();
+        }
         eprintln!("huiqi stopped");
         Ok::<_, String>(ExitCode::SUCCESS)
     })

@@ -56,6 +56,7 @@ permissions! {
     AssignSpecialists = "specialist.assign", "为帮办专员分配企业", Cases, [Sysadmin, Supervisor];
     Assigned = "specialist.entities", "查看分管企业及其待办", Cases, [Specialist];
     Metrics = "system.metrics", "读取运行指标", Metrics, [Sysadmin];
+    Backup = "system.backup", "备份数据并下载备份（备份含全部数据，下载记入审计日志）", Admin, [Sysadmin];
 }
 
 impl Permission {

@@ -1,7 +1,8 @@
-//! Background work of a serving instance: the deadline sweep (at start, then each minute) and
-//! the push outbox. Each pass is a service call run off the async runtime; a failed pass is
-//! logged and the next one tries again.
+//! Background work of a serving instance: the deadline sweep (at start, then each minute), the
+//! push outbox and scheduled backups. Each pass is a service call run off the async runtime; a
+//! failed pass is logged and the next one tries again.
 
+pub mod backup;
 pub mod outbox;
 
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! (`files/ab/abcdef…`), so the same file uploaded twice is stored once; the case keeps the
 //! name, type, size and hash. The type is read from the content, never from the name.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::cases::may_see;
 use super::{Result, Service, ServiceError};
@@ -49,13 +49,39 @@ fn clean_name(name: &str) -> String {
     if cleaned.trim().is_empty() { "附件".to_string() } else { cleaned.trim().to_string() }
 }
 
+/// Where the attachment with this SHA-256 lives under `files_dir`.
+pub fn attachment_path(files_dir: &Path, sha256: &str) -> PathBuf {
+    files_dir.join(sha256.get(..2).unwrap_or("00")).join(sha256)
+}
+
+/// Writes an attachment's bytes under `files_dir` unless a whole copy is there already (an
+/// earlier crash may have left less): to a temporary name, flushed, then renamed.
+pub fn write_attachment(files_dir: &Path, sha256: &str, bytes: &[u8]) -> std::io::Result<()> {
+    let path = attachment_path(files_dir, sha256);
+    if std::fs::read(&path).is_ok_and(|b| sha256_hex(&b) == sha256) {
+        return Ok(());
+    }
+    let dir = path.parent().ok_or_else(|| std::io::Error::other("attachment path"))?;
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!("{sha256}.part"));
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, &path)?;
+    // The rename itself is durable only once the directory is.
+    std::fs::File::open(dir).and_then(|d| d.sync_all())
+}
+
 impl Service {
-    fn files_dir(&self) -> PathBuf {
+    pub(super) fn files_dir(&self) -> PathBuf {
         self.store.path().parent().map_or_else(|| PathBuf::from("files"), |d| d.join("files"))
     }
 
     fn file_path(&self, sha256: &str) -> PathBuf {
-        self.files_dir().join(sha256.get(..2).unwrap_or("00")).join(sha256)
+        attachment_path(&self.files_dir(), sha256)
     }
 
     /// Attaches a file to a case (draft or returned for supplement) for a material or a file
@@ -111,24 +137,8 @@ impl Service {
         }
         // The bytes first (content-addressed, so a retry or a duplicate is harmless); the
         // record only once they are safely on disk.
-        let path = self.file_path(&sha256);
-        // A file already there counts only if it is whole (an earlier crash may have left less).
-        let whole = std::fs::read(&path).is_ok_and(|b| sha256_hex(&b) == sha256);
-        if !whole {
-            let io = |e: std::io::Error| ServiceError::Internal(format!("cannot store attachment: {e}"));
-            let dir = path.parent().ok_or_else(|| ServiceError::Internal("attachment path".into()))?;
-            std::fs::create_dir_all(dir).map_err(io)?;
-            let tmp = dir.join(format!("{sha256}.part"));
-            {
-                use std::io::Write;
-                let mut f = std::fs::File::create(&tmp).map_err(io)?;
-                f.write_all(bytes).map_err(io)?;
-                f.sync_all().map_err(io)?;
-            }
-            std::fs::rename(&tmp, &path).map_err(io)?;
-            // The rename itself is durable only once the directory is.
-            std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
-        }
+        write_attachment(&self.files_dir(), &sha256, bytes)
+            .map_err(|e| ServiceError::Internal(format!("cannot store attachment: {e}")))?;
         let file = CaseFile {
             slot: slot.to_string(),
             name: clean_name(name),

@@ -2,6 +2,7 @@
 //! here blocks; async callers go through [`Service::blocking`].
 
 pub mod audit;
+pub mod backup;
 pub mod calendar;
 pub mod cases;
 pub mod demo;
@@ -59,6 +60,8 @@ pub struct Config {
     pub clock: Clock,
     /// Channels and behaviour of pushes.
     pub push: push::PushSettings,
+    /// Where backups go, how many are kept, how often one is made.
+    pub backup: backup::BackupSettings,
 }
 
 pub struct Service {
@@ -66,11 +69,18 @@ pub struct Service {
     pub config: Config,
     /// The portrait and compiled measures, built on first use (see `matching`).
     matching: std::sync::RwLock<Option<matching::MatchState>>,
+    /// One backup at a time.
+    backing_up: std::sync::Mutex<()>,
 }
 
 impl Service {
     pub fn new(store: Store, config: Config) -> Service {
-        Service { store: Arc::new(store), config, matching: std::sync::RwLock::new(None) }
+        Service {
+            store: Arc::new(store),
+            config,
+            matching: std::sync::RwLock::new(None),
+            backing_up: std::sync::Mutex::new(()),
+        }
     }
 
     /// Whether the match state is in memory (servers build it at start; most CLI commands never do).

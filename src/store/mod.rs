@@ -2,6 +2,7 @@
 //! ordered migrations; reads and writes go through [`ReadTx`] and [`WriteTx`], whose typed
 //! methods keep every secondary index in the same transaction as its record.
 
+pub mod backup;
 mod codec;
 mod migrate;
 mod repo;
@@ -43,6 +44,12 @@ pub enum StoreError {
     Db(#[from] redb::Error),
     #[error("cannot encode or decode a {what} record: {detail}")]
     Codec { what: String, detail: String },
+    #[error("{0} cannot be used as a backup (备份文件无法使用): {1}")]
+    BadBackup(PathBuf, String),
+    #[error(
+        "attachment {0} cannot be backed up (附件无法备份): {1}. Put the file back in files/ from an earlier backup, then try again."
+    )]
+    MissingAttachment(String, String),
 }
 
 macro_rules! from_redb {

@@ -630,6 +630,11 @@ impl ReadTx {
     pub(super) fn new(txn: ReadTransaction) -> ReadTx {
         ReadTx { txn }
     }
+
+    /// The redb transaction, for copying tables whole (see `store::backup`).
+    pub(super) fn raw(&self) -> &ReadTransaction {
+        &self.txn
+    }
 }
 
 fn put<K: redb::Key + 'static>(

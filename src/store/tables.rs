@@ -97,3 +97,10 @@ pub const REMINDED: TableDefinition<(u64, u64, u32), ()> = TableDefinition::new(
 pub const ENTITY_TO_SUBSCRIPTION: TableDefinition<u64, &[u8]> = TableDefinition::new("subscriptions-0");
 /// Index: (entity id, delivery id) of every delivery (schema version 6).
 pub const ENTITY_TO_DELIVERY: TableDefinition<(u64, u64), ()> = TableDefinition::new("entity_deliveries-0");
+
+// Backup files only (see `store::backup`): never in a store.
+
+/// SHA-256 (hex) → the bytes of an attachment, as `files/ab/<sha256>` held it.
+pub const BACKUP_SHA256_TO_ATTACHMENT: TableDefinition<&str, &[u8]> = TableDefinition::new("backup_attachments-0");
+/// `manifest` → what the backup holds: when, which schema, rows per table, the audit head.
+pub const BACKUP_MANIFEST: TableDefinition<&str, &[u8]> = TableDefinition::new("backup_manifest-0");

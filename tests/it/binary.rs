@@ -12,30 +12,30 @@ use std::time::{Duration, Instant};
 use crate::common::{TODAY, credit_code};
 use crate::http_client::{request, url_encode};
 
-const BIN: &str = env!("CARGO_BIN_EXE_huiqi");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_huiqi");
 
 /// A `huiqi` command with the test environment: fixed today, quiet logs, its own data dir.
-fn huiqi(data: &Path) -> Command {
+pub(crate) fn huiqi(data: &Path) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.arg("--data").arg(data).env("HUIQI_TODAY", TODAY).env("HUIQI_LOG", "warn").env_remove("HUIQI_LISTEN");
     cmd
 }
 
 /// Runs a command to completion.
-fn run(data: &Path, args: &[&str]) -> Output {
+pub(crate) fn run(data: &Path, args: &[&str]) -> Output {
     huiqi(data).args(args).output().unwrap_or_else(|e| panic!("cannot run huiqi {args:?}: {e}"))
 }
 
-fn stdout(o: &Output) -> String {
+pub(crate) fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-fn stderr(o: &Output) -> String {
+pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// Runs a command that must succeed; returns its stdout.
-fn run_ok(data: &Path, args: &[&str]) -> String {
+pub(crate) fn run_ok(data: &Path, args: &[&str]) -> String {
     let out = run(data, args);
     assert!(out.status.success(), "huiqi {args:?} failed ({}):\n{}\n{}", out.status, stdout(&out), stderr(&out));
     stdout(&out)
@@ -43,7 +43,7 @@ fn run_ok(data: &Path, args: &[&str]) -> String {
 
 /// A running `huiqi serve`. Its stdout lines arrive on a channel, its stderr is collected;
 /// dropping it kills the process, so a failing test leaves nothing behind.
-struct Server {
+pub(crate) struct Server {
     child: Child,
     lines: Receiver<String>,
     seen: Vec<String>,
@@ -51,7 +51,7 @@ struct Server {
 }
 
 impl Server {
-    fn start(data: &Path, args: &[&str]) -> Server {
+    pub(crate) fn start(data: &Path, args: &[&str]) -> Server {
         let mut child = huiqi(data)
             .arg("serve")
             .args(args)
@@ -85,11 +85,11 @@ impl Server {
         Server { child, lines, seen: Vec::new(), stderr }
     }
 
-    fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
-    fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }
 
@@ -125,7 +125,7 @@ impl Server {
     }
 
     /// The base URL (`http://127.0.0.1:PORT`, without the trailing slash) from the banner.
-    fn wait_for_url(&mut self, timeout: Duration) -> String {
+    pub(crate) fn wait_for_url(&mut self, timeout: Duration) -> String {
         let line = self.wait_for_line("\"huiqi is serving on\" line", timeout, |l| l.contains("huiqi is serving on "));
         let url = line.split("serving on ").nth(1).expect("a URL after 'serving on'").trim();
         assert!(url.starts_with("http://127.0.0.1:") && url.ends_with('/'), "unexpected URL in {line:?}");
@@ -133,7 +133,7 @@ impl Server {
     }
 
     /// Waits for the process to exit on its own.
-    fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+    pub(crate) fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
@@ -298,7 +298,7 @@ fn write_csv(path: &Path, rows: &[[&str; 7]]) {
 }
 
 /// The `entities: N` count from `huiqi check`.
-fn entity_count(data: &Path) -> u64 {
+pub(crate) fn entity_count(data: &Path) -> u64 {
     let out = run_ok(data, &["check"]);
     let at = out.find("entities: ").unwrap_or_else(|| panic!("no entity count in:\n{out}")) + "entities: ".len();
     let digits: String = out[at..].chars().take_while(char::is_ascii_digit).collect();

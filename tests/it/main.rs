@@ -7,6 +7,7 @@ mod admin;
 mod api_entities;
 mod api_imports;
 mod api_policies;
+mod backup;
 mod binary;
 mod browser;
 mod cases;

@@ -3,6 +3,7 @@
 
 mod account;
 mod admin;
+mod backups;
 mod cases;
 mod entities;
 mod matching;
@@ -34,6 +35,7 @@ pub fn routes() -> Routes {
         .merge(matching::routes())
         .merge(account::routes())
         .merge(admin::routes())
+        .merge(backups::routes())
         .merge(cases::routes())
         .merge(supervision::routes())
         .get("/api/v1/catalog", Access::Public, catalog)

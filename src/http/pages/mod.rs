@@ -3,6 +3,7 @@
 
 mod account;
 mod admin;
+mod backups;
 mod calculator;
 mod cases;
 mod entities;
@@ -33,6 +34,7 @@ pub fn routes() -> Routes {
         .merge(imports::routes())
         .merge(my::routes())
         .merge(admin::routes())
+        .merge(backups::routes())
         .merge(cases::routes())
         .merge(supervision::routes())
 }
