@@ -736,6 +736,10 @@ fn serve(
         }
     }
     let started = std::time::Instant::now();
+    let tidied = svc.imports_tidy().map_err(|e| e.to_string())?;
+    if tidied > 0 {
+        tracing::info!(files = tidied, "removed uploads left by an interrupted or finished import");
+    }
     let bad_rules = svc.rules_integrity().map_err(|e| e.to_string())?;
     if !bad_rules.is_empty() {
         eprintln!(
