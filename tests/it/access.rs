@@ -19,18 +19,18 @@ fn system() -> Who {
 
 /// The demo with one account per role, an enterprise bound to the first entity and another
 /// bound to the second, and records for every kind of path parameter.
-struct World {
-    app: TestApp,
-    sessions: HashMap<Role, Browser>,
-    params: HashMap<&'static str, String>,
+pub(crate) struct World {
+    pub(crate) app: TestApp,
+    pub(crate) sessions: HashMap<Role, Browser>,
+    pub(crate) params: HashMap<&'static str, String>,
     /// The publisher's department handles this measure; another department handles `other_measure`.
     other_measure: u64,
     /// The first entity (bound to the enterprise account) and the second (bound to another).
-    own_entity: String,
+    pub(crate) own_entity: String,
     other_entity: String,
 }
 
-fn usernames(role: Role) -> &'static str {
+pub(crate) fn usernames(role: Role) -> &'static str {
     match role {
         Role::Sysadmin => "admin",
         Role::Publisher => "publisher",
@@ -41,7 +41,7 @@ fn usernames(role: Role) -> &'static str {
     }
 }
 
-async fn world() -> World {
+pub(crate) async fn world() -> World {
     // Many sign-ins from one test address: lift the per-address limit for this test.
     let settings = huiqi::http::Settings { attempts_burst: 10_000, ..Default::default() };
     let app = TestApp::with_settings(settings).load_demo(20);
@@ -124,7 +124,7 @@ async fn world() -> World {
 
 impl World {
     /// The route's path with its parameters filled with records that are in the caller's scope.
-    fn path(&self, spec: &RouteSpec) -> String {
+    pub(crate) fn path(&self, spec: &RouteSpec) -> String {
         let p = |k: &str| self.params[k].clone();
         let mut path = spec.path.clone();
         let fill: Vec<(&str, String)> = if path.contains("/users/{id}") {
