@@ -212,6 +212,37 @@ pub async fn shape_errors(req: Request, next: Next) -> Response {
     out
 }
 
+/// A whole HTTP/1.1 response, in the documented shape, for a request the HTTP layer refused by
+/// itself (see `http::conn`); the connection closes after it.
+pub fn bare_refusal_bytes(status: StatusCode, machine: bool) -> Vec<u8> {
+    let e = match status {
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => {
+            AppError::new(status, "请求头过大（Cookie 或其他请求头太长）：请清除本站的 Cookie 后重试")
+        }
+        StatusCode::URI_TOO_LONG => message_for(status, "", &Method::GET, None, machine),
+        _ => AppError::new(status, "请求格式不对，无法解析（HTTP 请求行或请求头有误）"),
+    };
+    let (content_type, body) = if machine {
+        let body = json!({ "error": e.message, "status": status.as_u16(), "fields": [] });
+        ("application/json", body.to_string())
+    } else {
+        let ctx = minijinja::context! {
+            tr => web::strings(web::Lang::Zh), lang => "zh", path => "", status => status.as_u16(),
+            message => e.message.clone(), fields => web::to_value(&e.fields),
+        };
+        ("text/html; charset=utf-8", web::render("error.html", ctx).unwrap_or_else(|_| e.message.clone()))
+    };
+    let mut out = format!(
+        "HTTP/1.1 {} {}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nx-content-type-options: nosniff\r\nconnection: close\r\n\r\n",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or(""),
+        body.len()
+    )
+    .into_bytes();
+    out.extend(body.into_bytes());
+    out
+}
+
 /// 405 with the methods the path does answer to.
 pub fn method_not_allowed(machine: bool, method: &Method, allowed: &[Method]) -> Response {
     let mut names: Vec<&str> = allowed.iter().map(Method::as_str).collect();

@@ -2,6 +2,7 @@
 //! and `/metrics`. Handlers call services (off the runtime) and never touch the store.
 
 pub mod api;
+pub mod conn;
 pub mod error;
 pub mod extract;
 pub mod metrics;
@@ -214,6 +215,6 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    let app = router(state).into_make_service_with_connect_info::<conn::Peer>();
+    axum::serve(conn::Listener(listener), app).with_graceful_shutdown(shutdown).await
 }

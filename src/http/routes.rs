@@ -166,7 +166,9 @@ fn client_ip(req: &Request, trust_proxy: bool) -> String {
     {
         return last.chars().take(64).collect();
     }
-    req.extensions().get::<ConnectInfo<SocketAddr>>().map_or_else(|| "unknown".into(), |c| c.0.ip().to_string())
+    let peer = req.extensions().get::<ConnectInfo<super::conn::Peer>>().map(|c| c.0.0);
+    peer.or_else(|| req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0))
+        .map_or_else(|| "unknown".into(), |a| a.ip().to_string())
 }
 
 /// Paths someone who must change a one-time password may still use.
