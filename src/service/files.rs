@@ -16,29 +16,52 @@ pub const MAX_FILE_BYTES: usize = 20 * 1024 * 1024;
 /// The most attachments one case may hold.
 pub const MAX_FILES_PER_CASE: usize = 30;
 
-/// The content type of an accepted file, from its first bytes: PDF, PNG, JPEG, OFD and the
-/// zip-based office formats (docx, xlsx). Anything else is refused.
-pub fn sniff(bytes: &[u8], name: &str) -> Option<&'static str> {
+const DOCX: &str = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+const OFD: &str = "application/ofd";
+
+/// What is refused, and what is accepted instead.
+const ACCEPTED: &str = "请上传 PDF、JPG、PNG、OFD 或 Word/Excel（docx/xlsx）文件（按文件内容识别，改扩展名无效）";
+
+/// The content type of an accepted file, from its content: PDF, PNG and JPEG by their first
+/// bytes; the zip-based formats by their parts (a docx holds `word/document.xml`, an xlsx
+/// `xl/workbook.xml`, an OFD `OFD.xml`), never by the name — any other zip (an executable
+/// packed as `.zip`, a `.jar`) is refused. A name that claims one of the zip-based formats
+/// must hold that one.
+pub fn sniff(bytes: &[u8], name: &str) -> Result<&'static str, String> {
     let lower = name.to_ascii_lowercase();
     if bytes.starts_with(b"%PDF-") {
-        Some("application/pdf")
-    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        Some("image/png")
-    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        Some("image/jpeg")
-    } else if bytes.starts_with(b"PK\x03\x04") {
-        // A zip container: the name says which office format it claims to be.
-        Some(if lower.ends_with(".docx") {
-            "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-        } else if lower.ends_with(".xlsx") {
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-        } else if lower.ends_with(".ofd") {
-            "application/ofd"
-        } else {
-            "application/zip"
-        })
+        return Ok("application/pdf");
+    }
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.get(12..16) == Some(b"IHDR") {
+        return Ok("image/png");
+    }
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        return Ok("image/jpeg");
+    }
+    if !bytes.starts_with(b"PK\x03\x04") {
+        return Err(format!("文件类型不支持：{ACCEPTED}"));
+    }
+    let Ok(zip) = zip::ZipArchive::new(std::io::Cursor::new(bytes)) else {
+        return Err(format!("文件已损坏或不完整（无法按压缩包读取）：{ACCEPTED}"));
+    };
+    let has = |part: &str| zip.index_for_name(part).is_some();
+    let found = if has("word/document.xml") && has("[Content_Types].xml") {
+        Some(DOCX)
+    } else if has("xl/workbook.xml") && has("[Content_Types].xml") {
+        Some(XLSX)
+    } else if has("OFD.xml") {
+        Some(OFD)
     } else {
         None
+    };
+    let claimed = [(".docx", DOCX), (".xlsx", XLSX), (".ofd", OFD)].into_iter().find(|(ext, _)| lower.ends_with(ext));
+    match (found, claimed) {
+        (Some(t), Some((ext, c))) if t != c => {
+            Err(format!("文件名是 {ext}，内容却不是（按文件内容识别）：请上传真正的 {ext} 文件"))
+        }
+        (Some(t), _) => Ok(t),
+        (None, _) => Err(format!("压缩包类文件只接受 Word/Excel（docx/xlsx）和 OFD：{ACCEPTED}")),
     }
 }
 
@@ -104,12 +127,7 @@ impl Service {
                 format!("文件过大：单个附件最大 {} MB", MAX_FILE_BYTES / 1024 / 1024),
             ));
         }
-        let Some(content_type) = sniff(bytes, name) else {
-            return Err(ServiceError::invalid(
-                "file",
-                "文件类型不支持：请上传 PDF、JPG、PNG、OFD 或 Word/Excel（docx/xlsx）文件（按文件内容识别，改扩展名无效）",
-            ));
-        };
+        let content_type = sniff(bytes, name).map_err(|reason| ServiceError::invalid("file", reason))?;
         let sha256 = sha256_hex(bytes);
         let tx = self.store.write()?;
         let before = tx.case(id)?.ok_or_else(|| ServiceError::NotFound(format!("办件 #{id} 不存在")))?;
@@ -215,13 +233,35 @@ impl Service {
 mod tests {
     use super::*;
 
+    /// A zip holding these parts.
+    fn zip_of(parts: &[&str]) -> Vec<u8> {
+        let mut out = std::io::Cursor::new(Vec::new());
+        let mut w = zip::ZipWriter::new(&mut out);
+        for p in parts {
+            w.start_file(*p, zip::write::SimpleFileOptions::default()).unwrap();
+            std::io::Write::write_all(&mut w, b"<x/>").unwrap();
+        }
+        w.finish().unwrap();
+        out.into_inner()
+    }
+
     #[test]
     fn the_type_comes_from_the_content() {
-        assert_eq!(sniff(b"%PDF-1.7\n...", "a.pdf"), Some("application/pdf"));
-        assert_eq!(sniff(b"%PDF-1.7\n...", "renamed.jpg"), Some("application/pdf"));
-        assert_eq!(sniff(b"MZ\x90\x00 an executable", "invoice.pdf"), None);
-        assert_eq!(sniff(&[0xFF, 0xD8, 0xFF, 0xE0], "x"), Some("image/jpeg"));
-        assert_eq!(sniff(b"PK\x03\x04....", "审计报告.docx").map(|t| t.contains("wordprocessing")), Some(true));
+        assert_eq!(sniff(b"%PDF-1.7\n...", "a.pdf"), Ok("application/pdf"));
+        assert_eq!(sniff(b"%PDF-1.7\n...", "renamed.jpg"), Ok("application/pdf"));
+        assert!(sniff(b"MZ\x90\x00 an executable", "invoice.pdf").is_err());
+        assert_eq!(sniff(&[0xFF, 0xD8, 0xFF, 0xE0], "x"), Ok("image/jpeg"));
+        let docx = zip_of(&["[Content_Types].xml", "word/document.xml"]);
+        assert_eq!(sniff(&docx, "审计报告.docx"), Ok(DOCX));
+        let xlsx = zip_of(&["[Content_Types].xml", "xl/workbook.xml"]);
+        assert_eq!(sniff(&xlsx, "名册.xlsx"), Ok(XLSX));
+        assert!(sniff(&xlsx, "冒充.docx").unwrap_err().contains(".docx"), "a name that claims another format");
+        assert_eq!(sniff(&zip_of(&["OFD.xml", "Doc_0/Document.xml"]), "发票.ofd"), Ok(OFD));
+        // Any other zip is refused, whatever its name says.
+        for name in ["tool.exe", "tool.zip", "报告.docx"] {
+            assert!(sniff(&zip_of(&["tool.exe"]), name).is_err(), "{name}");
+        }
+        assert!(sniff(b"PK\x03\x04 not really a zip", "a.docx").is_err());
         assert_eq!(clean_name("../../etc/passwd"), "passwd");
         assert_eq!(clean_name("C:\\票据\\发票.pdf"), "发票.pdf");
         assert_eq!(clean_name(""), "附件");

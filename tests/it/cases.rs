@@ -455,3 +455,44 @@ async fn the_demo_gives_every_role_a_days_work() {
     assert!(all.iter().any(|v| v.case.state.key() == "approved"));
     assert_eq!(svc.publication_queue(&who("renshe2")).unwrap().len(), 1);
 }
+
+/// A zip holding these parts (a Word or Excel file is one, with its own parts).
+fn zip_of(parts: &[&str]) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    let mut w = zip::ZipWriter::new(&mut out);
+    for p in parts {
+        w.start_file(*p, zip::write::SimpleFileOptions::default()).unwrap();
+        std::io::Write::write_all(&mut w, b"<x/>").unwrap();
+    }
+    w.finish().unwrap();
+    out.into_inner()
+}
+
+#[tokio::test]
+async fn attachments_are_only_the_documented_types_checked_as_what_they_claim() {
+    let (f, apply, _, _) = fixture().await;
+    let id = f.open(&f.enterprise, &f.code, apply).await.json()["id"].as_u64().unwrap();
+    let slot = huiqi::http::pages::url_encode("营业执照复印件");
+    let attach = |name: &str| format!("/api/v1/cases/{id}/files?slot={slot}&name={}", huiqi::http::pages::url_encode(name));
+    let docx = zip_of(&["[Content_Types].xml", "word/document.xml", "word/styles.xml"]);
+    for (name, bytes) in [
+        ("tool.exe", zip_of(&["tool.exe"])),
+        ("tool.zip", zip_of(&["a.txt"])),
+        ("报告.docx", zip_of(&["[Content_Types].xml", "xl/workbook.xml"])),
+        ("报告.docx", b"PK\x03\x04 a broken zip".to_vec()),
+        ("app.apk", zip_of(&["AndroidManifest.xml", "classes.dex"])),
+    ] {
+        let r = f.app.post_bytes(&attach(name), &f.enterprise, bytes).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {}", r.text());
+        assert!(r.json()["error"].as_str().unwrap().contains("docx"), "{name}: {}", r.text());
+    }
+    let r = f.app.post_bytes(&attach("审计报告.docx"), &f.enterprise, docx).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    assert!(r.json()["content_type"].as_str().unwrap().contains("wordprocessing"));
+    // The route takes an attachment's worth, not an import's: a larger body is refused early.
+    let r = f.app.post_bytes(&attach("big.pdf"), &f.enterprise, vec![b'%'; 21 * 1024 * 1024]).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.text());
+    assert!(r.json()["error"].as_str().unwrap().contains("MB"));
+    let case = f.call("GET", &format!("/api/v1/cases/{id}"), &f.enterprise, json!({})).await.json();
+    assert_eq!(case["files"].as_array().unwrap().len(), 1, "only the real document was kept");
+}
