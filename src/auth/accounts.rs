@@ -438,6 +438,18 @@ impl Auth {
         let user = tx
             .user_by_name(&username.trim().to_ascii_lowercase())?
             .ok_or_else(|| invalid(format!("用户「{username}」不存在")))?;
+        let fitting = super::permissions::scopes_for(user.role);
+        let unfit: Vec<&str> = scopes.iter().filter(|s| !fitting.contains(s)).map(|s| s.key()).collect();
+        if !unfit.is_empty() {
+            let allowed: Vec<&str> = fitting.iter().map(|s| s.key()).collect();
+            return Err(invalid(format!(
+                "「{}」是{}账号，不能持有权限范围 {}：令牌只能取账号角色本身拥有的权限（可选：{}）",
+                user.username,
+                user.role.label(),
+                unfit.join("、"),
+                if allowed.is_empty() { "无".to_string() } else { allowed.join("、") }
+            )));
+        }
         let token = format!("{TOKEN_PREFIX}{}", random_hex(32)?);
         let now = self.now();
         let mut scopes = scopes.to_vec();

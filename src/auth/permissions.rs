@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::model::{Role, TokenScope};
+use crate::model::{Role, TokenScope, Vocabulary};
 
 macro_rules! permissions {
     ($($variant:ident = $key:literal, $zh:literal, $scope:ident, [$($role:ident),*];)+) => {
@@ -28,6 +28,16 @@ macro_rules! permissions {
             pub fn scope(self) -> TokenScope { match self { $(Permission::$variant => TokenScope::$scope,)+ } }
         }
     };
+}
+
+/// The token scopes an account of this role can use: those that cover a permission it holds. A
+/// token with another scope could do nothing more, and would say it could.
+pub fn scopes_for(role: Role) -> Vec<TokenScope> {
+    TokenScope::ALL
+        .iter()
+        .copied()
+        .filter(|s| Permission::ALL.iter().any(|p| p.scope() == *s && p.roles().contains(&role)))
+        .collect()
 }
 
 permissions! {

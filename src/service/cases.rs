@@ -129,6 +129,12 @@ fn actor(who: &Who) -> CaseActor {
 
 /// Whether `who` may see the case: the enterprise it belongs to, the handling department,
 /// supervisors and specialists within their regions, and the system.
+/// A case the caller may not see answers as a missing one does, so that case numbers cannot be
+/// probed.
+fn unseen(id: u64) -> ServiceError {
+    ServiceError::NotFound(format!("办件 #{id} 不存在，或您无权查看"))
+}
+
 pub fn may_see(who: &Who, case: &Case) -> bool {
     let region = case.region.as_deref().and_then(|r| crate::model::RegionCode::parse(r).ok());
     match who.role {
@@ -267,7 +273,7 @@ impl Service {
     }
 
     fn case_or_404(tx: &WriteTx, id: u64) -> Result<Case> {
-        tx.case(id)?.ok_or_else(|| ServiceError::NotFound(format!("办件 #{id} 不存在")))
+        tx.case(id)?.ok_or_else(|| unseen(id))
     }
 
     /// Opens a draft case for the entity and the measure (or returns the one already under
@@ -276,13 +282,16 @@ impl Service {
         let today = self.today();
         let code = credit_code.trim().to_ascii_uppercase();
         let tx = self.store.write()?;
-        let entity = tx
-            .entity_by_code(&code)?
-            .ok_or_else(|| ServiceError::NotFound(format!("统一社会信用代码为 {code} 的经营主体不存在")))?;
+        // A missing entity and one the caller may not apply for answer alike: nobody learns
+        // from this which credit codes exist.
+        let no_entity = || {
+            ServiceError::NotFound(format!(
+                "不能为 {code} 申报：没有这家经营主体，或它不是本账号绑定的企业、未分配给本帮办专员"
+            ))
+        };
+        let entity = tx.entity_by_code(&code)?.ok_or_else(no_entity)?;
         if !may_apply(&self.store.read()?, who, &code, entity.id)? {
-            return Err(ServiceError::Forbidden(format!(
-                "无权为 {code} 申报：不是本账号绑定的企业，或未分配给本帮办专员"
-            )));
+            return Err(no_entity());
         }
         let version = Self::published(&self.store.read()?, measure_id)?;
         let spec = &version.spec;
@@ -369,6 +378,9 @@ impl Service {
     }
 
     pub(super) fn check_applicant(&self, who: &Who, case: &Case) -> Result<()> {
+        if !may_see(who, case) {
+            return Err(unseen(case.id));
+        }
         if may_apply(&self.store.read()?, who, &case.credit_code, case.entity_id)? {
             Ok(())
         } else {
@@ -460,7 +472,7 @@ impl Service {
         let tx = self.store.write()?;
         let before = Self::case_or_404(&tx, id)?;
         if !may_see(who, &before) {
-            return Err(ServiceError::Forbidden(format!("办件 #{id} 不由本部门承办")));
+            return Err(unseen(id));
         }
         let action = match decision {
             Decision::Approve(note) => CaseAction::Approve { note },
@@ -488,7 +500,7 @@ impl Service {
         let tx = self.store.write()?;
         let before = Self::case_or_404(&tx, id)?;
         if !may_see(who, &before) {
-            return Err(ServiceError::Forbidden(format!("办件 #{id} 不由本部门承办")));
+            return Err(unseen(id));
         }
         let budget = Self::current_budget(&tx, before.measure_id)?;
         let case = before.clone();
@@ -554,10 +566,7 @@ impl Service {
     /// One case, if `who` may see it.
     pub fn case_get(&self, who: &Who, id: u64) -> Result<CaseView> {
         let tx = self.store.read()?;
-        let case = tx.case(id)?.ok_or_else(|| ServiceError::NotFound(format!("办件 #{id} 不存在")))?;
-        if !may_see(who, &case) {
-            return Err(ServiceError::Forbidden(format!("无权查看办件 #{id}")));
-        }
+        let case = tx.case(id)?.filter(|c| may_see(who, c)).ok_or_else(|| unseen(id))?;
         Ok(for_viewer(who, self.views(&tx)?.view(case)?))
     }
 
@@ -576,8 +585,18 @@ impl Service {
     pub fn cases_of_entity(&self, who: &Who, credit_code: &str) -> Result<Vec<CaseView>> {
         let code = credit_code.trim().to_ascii_uppercase();
         let tx = self.store.read()?;
-        let Some(id) = tx.entity_id_by_code(&code)? else {
-            return Err(ServiceError::NotFound(format!("统一社会信用代码为 {code} 的经营主体不存在")));
+        let entity = tx.entity_id_by_code(&code)?.map(|id| tx.entity(id)).transpose()?.flatten();
+        let assigned = |id: u64| -> Result<bool> {
+            Ok(who.role == Some(Role::Specialist)
+                && who.user_id.is_some_and(|u| tx.specialists_of(id).is_ok_and(|s| s.contains(&u))))
+        };
+        let readable = match &entity {
+            Some(e) if who.role == Some(Role::Enterprise) => who.acts_for(&code).then_some(e.id),
+            Some(e) => (who.sees_region(e.region.as_ref()) || assigned(e.id)?).then_some(e.id),
+            None => None,
+        };
+        let Some(id) = readable else {
+            return Err(super::entities::unseen_entity(&code));
         };
         let mut views = self.views(&tx)?;
         let cases = tx.cases_of_entity(id)?;

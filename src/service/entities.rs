@@ -176,10 +176,7 @@ impl Service {
 
     pub fn entity_by_code(&self, code: &str) -> Result<Entity> {
         let code = code.trim().to_ascii_uppercase();
-        self.store
-            .read()?
-            .entity_by_code(&code)?
-            .ok_or_else(|| ServiceError::NotFound(format!("统一社会信用代码为 {code} 的经营主体不存在")))
+        self.store.read()?.entity_by_code(&code)?.ok_or_else(|| unseen_entity(&code))
     }
 
     /// The entity file; personal data (phones, e-mail, ID numbers) masked unless `personal`.
@@ -319,4 +316,13 @@ pub(crate) fn upsert_in(
         tx.add_changes(entity.id, &ChangeSet { at: now, actor: actor.clone(), changes })?;
     }
     Ok((entity, outcome))
+}
+
+/// A missing entity, and one the caller may not see, answer alike (so that nobody learns which
+/// credit codes exist by asking).
+pub fn unseen_entity(code: &str) -> ServiceError {
+    ServiceError::NotFound(format!(
+        "统一社会信用代码为 {} 的经营主体不存在，或不在您可查看的范围内",
+        crate::model::text::excerpt(code, 40)
+    ))
 }

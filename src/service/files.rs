@@ -212,10 +212,12 @@ impl Service {
     /// An attachment's record and bytes, for those who may see the case; the bytes are checked
     /// against their hash.
     pub fn case_file(&self, who: &crate::model::Who, id: u64, index: usize) -> Result<(CaseFile, Vec<u8>)> {
-        let case = self.store.read()?.case(id)?.ok_or_else(|| ServiceError::NotFound(format!("办件 #{id} 不存在")))?;
-        if !may_see(who, &case) {
-            return Err(ServiceError::Forbidden(format!("无权查看办件 #{id}")));
-        }
+        let case = self
+            .store
+            .read()?
+            .case(id)?
+            .filter(|c| may_see(who, c))
+            .ok_or_else(|| ServiceError::NotFound(format!("办件 #{id} 不存在，或您无权查看")))?;
         let file =
             case.files.get(index).cloned().ok_or_else(|| {
                 ServiceError::NotFound(format!("办件 #{id} 没有第 {} 个附件", index.saturating_add(1)))

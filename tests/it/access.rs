@@ -295,13 +295,15 @@ async fn every_write_needs_the_csrf_token() {
 async fn data_outside_ones_scope_is_refused() {
     let w = world().await;
     let ent = Some(Role::Enterprise);
-    for path in [
-        format!("/my/entities/{}", w.other_entity),
-        format!("/api/v1/entities/{}", w.other_entity),
-        format!("/api/v1/entities/{}/matches", w.other_entity),
-    ] {
+    let r = w.call(&Method::GET, &format!("/my/entities/{}", w.other_entity), ent, false).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "another enterprise's entity page");
+    // Another's entity answers as a missing one does: no probing which credit codes exist.
+    for path in [format!("/api/v1/entities/{}", w.other_entity), format!("/api/v1/entities/{}/matches", w.other_entity)]
+    {
         let r = w.call(&Method::GET, &path, ent, false).await;
-        assert_eq!(r.status, StatusCode::FORBIDDEN, "another enterprise's entity: {path}");
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "another enterprise's entity: {path}");
+        let missing = w.call(&Method::GET, &path.replace(&w.other_entity, "91230100MA00000000"), ent, false).await;
+        assert_eq!(missing.status, StatusCode::NOT_FOUND, "a missing entity: {path}");
     }
     for path in [format!("/my/entities/{}", w.own_entity), format!("/api/v1/entities/{}", w.own_entity)] {
         assert_eq!(w.call(&Method::GET, &path, ent, false).await.status, StatusCode::OK, "its own: {path}");
@@ -333,7 +335,7 @@ async fn data_outside_ones_scope_is_refused() {
     let all = w.app.svc().entity_list(&query).unwrap().entities;
     let outside = all.iter().find(|e| e.region.as_ref().is_some_and(|r| !r.within("230125"))).unwrap();
     let r = w.app.page(&county.cookie, &format!("/staff/entities/{}", outside.credit_code)).await;
-    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "outside the county, as if missing");
     let inside = all.iter().find(|e| e.region.as_ref().is_some_and(|r| r.within("230125")));
     if let Some(e) = inside {
         let r = w.app.page(&county.cookie, &format!("/staff/entities/{}", e.credit_code)).await;

@@ -122,8 +122,8 @@ async fn an_application_goes_through_return_and_every_stage_to_approval() {
     let r = f.app.post_bytes(&uri, &f.enterprise, PDF.to_vec()).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     assert_eq!(r.json()["content_type"], "application/pdf");
-    // Another enterprise cannot add to this case.
-    assert_eq!(f.app.post_bytes(&uri, &f.other, PDF.to_vec()).await.status, StatusCode::FORBIDDEN);
+    // Another enterprise cannot add to this case; to it, the case does not exist.
+    assert_eq!(f.app.post_bytes(&uri, &f.other, PDF.to_vec()).await.status, StatusCode::NOT_FOUND);
 
     let r = f
         .call(
@@ -145,13 +145,22 @@ async fn an_application_goes_through_return_and_every_stage_to_approval() {
     let uri = format!("/api/v1/entities/{}", f.code);
     assert_eq!(f.call("PUT", &uri, &f.admin, json!({"rd_expense": 10})).await.status, StatusCode::OK);
 
-    // Scope: another enterprise and another department see nothing, decide nothing.
+    // Scope: another enterprise and another department see nothing, decide nothing — to them
+    // the case answers as a missing one does.
     let show = format!("/api/v1/cases/{id}");
-    assert_eq!(f.app.get_as(&show, &f.other).await.status, StatusCode::FORBIDDEN);
-    assert_eq!(f.app.get_as(&show, &f.reviewer2).await.status, StatusCode::FORBIDDEN);
+    let missing = f.app.get_as("/api/v1/cases/999999", &f.other).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    for token in [&f.other, &f.reviewer2] {
+        let r = f.app.get_as(&show, token).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+        assert_eq!(
+            r.json()["error"].as_str().unwrap().replace(&id.to_string(), "N"),
+            missing.json()["error"].as_str().unwrap().replace("999999", "N")
+        );
+    }
     let decide = format!("/api/v1/cases/{id}/decide");
     let r = f.call("POST", &decide, &f.reviewer2, json!({"action": "approve"})).await;
-    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text());
     // The enterprise may not decide its own case; a publisher is not this stage's role.
     assert_eq!(
         f.call("POST", &decide, &f.enterprise, json!({"action": "approve"})).await.status,
@@ -309,7 +318,7 @@ async fn the_pages_let_an_enterprise_apply_and_a_reviewer_decide() {
     // Another enterprise cannot open the case page.
     f.app.account("qiye3", Role::Enterprise, None);
     let stranger = f.app.sign_in_existing("qiye3", PASSWORD).await;
-    assert_eq!(f.app.page(&stranger.cookie, &case_path).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(f.app.page(&stranger.cookie, &case_path).await.status, StatusCode::NOT_FOUND);
 }
 
 async fn board(f: &Fixture, token: &str) -> u64 {
@@ -399,8 +408,8 @@ async fn specialists_see_their_entities_and_file_on_their_behalf() {
     f.app.account("bangban", Role::Specialist, None);
     let specialist = f.app.token("bangban2", Role::Specialist, None);
     let supervisor = f.app.token("ducha", Role::Supervisor, None);
-    // Before the assignment the specialist may not file for the entity.
-    assert_eq!(f.open(&specialist, &f.code, apply).await.status, StatusCode::FORBIDDEN);
+    // Before the assignment the specialist may not file for the entity (which answers as missing).
+    assert_eq!(f.open(&specialist, &f.code, apply).await.status, StatusCode::NOT_FOUND);
     let body = json!({"specialist": "bangban2", "credit_code": f.code});
     assert_eq!(f.call("PUT", "/api/v1/assignments", &supervisor, body).await.status, StatusCode::NO_CONTENT);
     let r =
@@ -473,7 +482,8 @@ async fn attachments_are_only_the_documented_types_checked_as_what_they_claim() 
     let (f, apply, _, _) = fixture().await;
     let id = f.open(&f.enterprise, &f.code, apply).await.json()["id"].as_u64().unwrap();
     let slot = huiqi::http::pages::url_encode("营业执照复印件");
-    let attach = |name: &str| format!("/api/v1/cases/{id}/files?slot={slot}&name={}", huiqi::http::pages::url_encode(name));
+    let attach =
+        |name: &str| format!("/api/v1/cases/{id}/files?slot={slot}&name={}", huiqi::http::pages::url_encode(name));
     let docx = zip_of(&["[Content_Types].xml", "word/document.xml", "word/styles.xml"]);
     for (name, bytes) in [
         ("tool.exe", zip_of(&["tool.exe"])),

@@ -114,11 +114,12 @@ impl TestApp {
         self.auth().user_create(&who, new, Some(PASSWORD)).unwrap().0
     }
 
-    /// An account and a bearer token for it with every scope (the role still limits it).
+    /// An account and a bearer token for it with every scope its role can use.
     pub fn token(&self, username: &str, role: Role, department: Option<&str>) -> String {
         self.account(username, role, department);
         let who = Who::system("test");
-        self.auth().token_create(&who, username, "test", TokenScope::ALL, None).unwrap().1
+        let scopes = huiqi::auth::permissions::scopes_for(role);
+        self.auth().token_create(&who, username, "test", &scopes, None).unwrap().1
     }
 
     /// A system administrator's token: entity data, imports, exports, administration.

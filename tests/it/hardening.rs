@@ -348,3 +348,19 @@ async fn a_workbook_with_several_sheets_says_which_one_was_read() {
     assert!(notices.contains("5 个工作表") && notices.contains("主体") && notices.contains("备份"), "{notices}");
     assert_eq!(app.svc().stats().unwrap().entities, 1, "the first sheet only");
 }
+
+#[tokio::test]
+async fn a_token_carries_only_scopes_its_account_holds() {
+    let app = TestApp::new();
+    let admin = app.admin_token();
+    app.account("qiye", huiqi::model::Role::Enterprise, None);
+    for scopes in [json!(["admin"]), json!(["enterprise", "entities:write"]), json!(["audit:read"])] {
+        let body = json!({"username": "qiye", "name": "对接", "scopes": scopes});
+        let r = app.json("POST", "/api/v1/tokens", Some(&admin), body).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{scopes}: {}", r.text());
+        assert!(documented_error(&r).contains("企业用户"), "{}", r.text());
+    }
+    let body = json!({"username": "qiye", "name": "对接", "scopes": ["enterprise"]});
+    let r = app.json("POST", "/api/v1/tokens", Some(&admin), body).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+}

@@ -37,7 +37,7 @@ pub fn routes() -> Routes {
 fn visible(viewer: &Viewer, mut e: Entity) -> Result<Entity, ApiError> {
     let p = viewer.principal()?;
     if !p.may_read_entity(e.credit_code.as_str(), e.region.as_ref()) {
-        return Err(ApiError(AppError::forbidden("无权查看这家经营主体（不在您的管辖区域内，或不是您绑定的企业）")));
+        return Err(crate::service::entities::unseen_entity(e.credit_code.as_str()).into());
     }
     // Staff see personal data in full only through the audited `/personal` call.
     if !p.acts_for(e.credit_code.as_str()) {

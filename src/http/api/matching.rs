@@ -111,7 +111,7 @@ async fn entity_matches(
     let as_of = parse_as_of(&q.as_of)?;
     let (entity, matches) = state.svc.blocking(move |s| s.entity_matches(&code, as_of)).await?;
     if !viewer.principal()?.may_read_entity(entity.credit_code.as_str(), entity.region.as_ref()) {
-        return Err(ApiError(AppError::forbidden("无权查看这家经营主体（不在您的管辖区域内，或不是您绑定的企业）")));
+        return Err(crate::service::entities::unseen_entity(entity.credit_code.as_str()).into());
     }
     Ok(Json(json!({ "credit_code": entity.credit_code.as_str(), "name": entity.name, "measures": matches }))
         .into_response())

@@ -51,7 +51,7 @@ pub fn require_region(p: &Principal, e: &Entity) -> Result<(), AppError> {
     if p.sees_region(e.region.as_ref()) {
         Ok(())
     } else {
-        Err(AppError::forbidden("该经营主体不在您的管辖区域内"))
+        Err(crate::service::entities::unseen_entity(e.credit_code.as_str()).into())
     }
 }
 
