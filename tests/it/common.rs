@@ -8,7 +8,7 @@ use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use huiqi::auth::{Auth, NewUser};
 use huiqi::http::{self, AppState};
-use huiqi::model::{Date, Role, TokenScope, User, Vocabulary, Who};
+use huiqi::model::{Date, Role, User, Who};
 use huiqi::service::{Config, Service};
 use huiqi::store::Store;
 use serde_json::Value;
