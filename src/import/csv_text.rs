@@ -237,6 +237,18 @@ impl Scan {
         Ok(())
     }
 
+    /// A byte outside quotes: a delimiter, the end of the record, or part of an unquoted field.
+    fn outside_quotes(&mut self, b: u8) {
+        if b == self.delimiter {
+            self.delimiters += 1;
+            self.at = At::FieldStart;
+        } else if matches!(b, b'\n' | b'\r') {
+            self.end_record();
+        } else {
+            self.at = At::Unquoted;
+        }
+    }
+
     fn feed(&mut self, text: &[u8]) -> Result<(), ReadError> {
         for &b in text {
             if !self.record_started && !matches!(b, b'\n' | b'\r') {
@@ -249,27 +261,16 @@ impl Scan {
                     return Err(ReadError::RecordTooLong { row: self.row });
                 }
             }
-            let delim = b == self.delimiter;
             match self.at {
-                At::FieldStart | At::Unquoted => {
-                    if b == b'"' && self.at == At::FieldStart {
-                        self.at = At::Quoted;
-                    } else if delim {
-                        self.delimiters += 1;
-                        self.at = At::FieldStart;
-                    } else if matches!(b, b'\n' | b'\r') {
-                        self.end_record();
-                    } else {
-                        self.at = At::Unquoted;
-                    }
-                }
+                At::FieldStart if b == b'"' => self.at = At::Quoted,
+                At::FieldStart | At::Unquoted => self.outside_quotes(b),
                 At::Quoted => match b {
                     b'"' => self.at = At::QuoteInQuoted,
                     b'\n' => {
                         self.line_in_quotes_ended()?;
                         self.spanning.get_or_insert((self.row, 0));
                     }
-                    _ if delim => {
+                    _ if b == self.delimiter => {
                         if let Some((_, d)) = &mut self.spanning {
                             *d += 1;
                         }
@@ -281,13 +282,8 @@ impl Scan {
                     self.spanning = None;
                     if b == b'"' {
                         self.at = At::Quoted;
-                    } else if delim {
-                        self.delimiters += 1;
-                        self.at = At::FieldStart;
-                    } else if matches!(b, b'\n' | b'\r') {
-                        self.end_record();
                     } else {
-                        self.at = At::Unquoted;
+                        self.outside_quotes(b);
                     }
                 }
             }
