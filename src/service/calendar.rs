@@ -86,6 +86,12 @@ pub fn parse_calendar_year(year: i32, text: &str) -> std::result::Result<Vec<(Da
             out.push((date, CalendarEntry { kind, name: rec.get(2).unwrap_or("").trim().to_string() }));
         }
     }
+    for (d, e) in &out {
+        crate::model::text::check(&format!("{d} 的名称"), &e.name, false)?;
+        if e.name.chars().count() > 60 {
+            return Err(format!("{d} 的名称过长（最多 60 个字）"));
+        }
+    }
     if let Some((d, _)) = out.iter().find(|(d, _)| d.year() != year) {
         return Err(format!("{d} 不属于 {year} 年；一次只导入一年的日历"));
     }

@@ -266,7 +266,7 @@ impl Service {
         let tx = self.store.write()?;
         let job = ImportJob {
             id: tx.next_id("import")?,
-            file_name: file_name.to_string(),
+            file_name: crate::model::text::excerpt(&crate::model::text::strip(file_name, false), 120),
             status: ImportStatus::Staged,
             skip_invalid,
             created_at: Timestamp::now(),
