@@ -47,6 +47,18 @@ impl From<crate::store::StoreError> for Abort {
     }
 }
 
+/// A file name fit to keep and show: no control or direction characters, at most about 120
+/// characters, its extension (which says the format) kept.
+fn shown_name(name: &str) -> String {
+    let clean = crate::model::text::strip(name, false);
+    if clean.chars().count() <= 120 {
+        return clean;
+    }
+    let ext = clean.rsplit_once('.').map(|(_, e)| e).filter(|e| e.len() <= 5).unwrap_or("");
+    let head: String = clean.chars().take(100).collect();
+    format!("{head}….{ext}")
+}
+
 fn file_issue(reason: String) -> RowIssue {
     RowIssue { row: 0, column: "(文件)".into(), value: String::new(), reason }
 }
@@ -266,7 +278,7 @@ impl Service {
         let tx = self.store.write()?;
         let job = ImportJob {
             id: tx.next_id("import")?,
-            file_name: crate::model::text::excerpt(&crate::model::text::strip(file_name, false), 120),
+            file_name: shown_name(file_name),
             status: ImportStatus::Staged,
             skip_invalid,
             created_at: Timestamp::now(),
