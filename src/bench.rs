@@ -189,7 +189,7 @@ pub fn run(opts: &BenchOptions, log: &mut dyn Write) -> Result<BenchReport, Erro
     for _ in 0..if only.is_empty() || only == "explain" { rounds } else { 0 } {
         for code in &codes {
             let t = Instant::now();
-            svc.entity_matches(code, Some(as_of)).map_err(err)?;
+            svc.entity_matches(&crate::model::Who::system("bench"), code, Some(as_of)).map_err(err)?;
             times.push(t.elapsed().as_secs_f64() * 1e6);
         }
     }

@@ -124,11 +124,18 @@ impl RegionCode {
 
     /// Hierarchical by digit pairs: `230125` is within `23`, `2301`, `230125`, and `230000`.
     pub fn within(&self, prefix: &str) -> bool {
-        let mut p = prefix;
+        self.0.starts_with(RegionCode::prefix(prefix))
+    }
+
+    /// The digits that name a region as a prefix of the codes inside it: trailing `00` pairs
+    /// stand for "the whole", so `230100` (哈尔滨市) is the prefix `2301`. One meaning of
+    /// "within a region" for checks and for index walks alike.
+    pub fn prefix(code: &str) -> &str {
+        let mut p = code.trim();
         while p.len() > 2 && p.len() % 2 == 0 && p.ends_with("00") {
             p = &p[..p.len() - 2];
         }
-        self.0.starts_with(p)
+        p
     }
 }
 

@@ -591,8 +591,7 @@ impl Service {
                 && who.user_id.is_some_and(|u| tx.specialists_of(id).is_ok_and(|s| s.contains(&u))))
         };
         let readable = match &entity {
-            Some(e) if who.role == Some(Role::Enterprise) => who.acts_for(&code).then_some(e.id),
-            Some(e) => (who.sees_region(e.region.as_ref()) || assigned(e.id)?).then_some(e.id),
+            Some(e) => (super::entities::may_read(who, e) || assigned(e.id)?).then_some(e.id),
             None => None,
         };
         let Some(id) = readable else {

@@ -7,8 +7,8 @@ use super::{Result, Service, ServiceError};
 use crate::model::entity::FinancialYear;
 use crate::model::fields::{ParseContext, parse_value};
 use crate::model::{
-    Actor, ChangeSet, Date, Entity, EntityPatch, Field, FieldError, FieldValue, MoneyUnit, SizeClass, TagDef,
-    TagDictionary, Timestamp, Vocabulary, Who,
+    Actor, ChangeSet, Date, Entity, EntityPatch, Field, FieldError, FieldValue, MoneyUnit, RegionCode, Role, SizeClass,
+    TagDef, TagDictionary, Timestamp, Vocabulary, Who,
 };
 use crate::store::{WriteTx, digest};
 
@@ -129,13 +129,15 @@ impl Service {
         if errors.is_empty() { Ok(patch) } else { Err(ServiceError::Invalid(errors)) }
     }
 
-    /// Inserts or updates one entity by the credit code in the patch.
+    /// Inserts or updates one entity by the credit code in the patch, if `who` may write it
+    /// (see [`check_write`]), in the transaction that writes it.
     pub fn entity_upsert(&self, who: &Who, patch: &EntityPatch) -> Result<(Entity, WriteOutcome)> {
         let tx = self.store.write()?;
         let before = match patch.credit_code() {
             Some(code) => tx.entity_by_code(code.as_str())?,
             None => None,
         };
+        check_write(who, before.as_ref(), patch)?;
         let result = upsert_in(&tx, &who.as_actor(), patch, self.today(), Timestamp::now())?;
         if result.1 != WriteOutcome::Unchanged {
             let b = before.as_ref().map(digest).transpose()?;
@@ -157,6 +159,7 @@ impl Service {
                 format!("统一社会信用代码 {code} 已存在，请在该主体的档案页修改"),
             ));
         }
+        check_write(who, None, patch)?;
         let result = upsert_in(&tx, &who.as_actor(), patch, self.today(), Timestamp::now())?;
         let target = format!("entity:{}", result.0.credit_code);
         tx.audit_change(who, "entity.create", &target, "", None, Some(digest(&result.0)?))?;
@@ -164,26 +167,63 @@ impl Service {
         Ok(result)
     }
 
-    /// Records that someone was shown an entity's personal data in full.
-    pub fn entity_unmask(&self, who: &Who, code: &str, reason: &str) -> Result<Entity> {
-        let entity = self.entity_by_code(code)?;
+    /// An entity's personal data in full, for staff who give a reason: the reason is recorded
+    /// in the audit trail in the transaction that reads the entity.
+    pub fn entity_unmask(&self, who: &Who, code: &str, reason: &str) -> Result<EntityFile> {
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(ServiceError::invalid("reason", "请填写查看完整信息的事由（将记入审计日志）"));
+        }
         let tx = self.store.write()?;
-        let target = format!("entity:{}", entity.credit_code);
-        tx.audit(who, "entity.unmask", &target, reason.trim())?;
+        let entity = readable(who, tx.entity_by_code(&normal_code(code))?, code)?;
+        tx.audit(who, "entity.unmask", &format!("entity:{}", entity.credit_code), reason)?;
+        let history = tx.changes(entity.id)?;
         tx.commit()?;
+        self.file_of(entity, history, true)
+    }
+
+    /// An entity as `who` may see it, or — missing or out of reach alike — 404. Personal data
+    /// is masked unless `who` acts for the entity (staff see it whole only by [`Self::entity_unmask`]).
+    pub fn entity_get(&self, who: &Who, code: &str) -> Result<Entity> {
+        let mut entity = readable(who, self.store.read()?.entity_by_code(&normal_code(code))?, code)?;
+        if !who.acts_for(entity.credit_code.as_str()) && who.role.is_some() {
+            crate::model::mask::entity(&mut entity);
+        }
         Ok(entity)
     }
 
-    pub fn entity_by_code(&self, code: &str) -> Result<Entity> {
-        let code = code.trim().to_ascii_uppercase();
-        self.store.read()?.entity_by_code(&code)?.ok_or_else(|| unseen_entity(&code))
+    /// The entity file with every published measure's outcome for it and its cases, for the
+    /// staff page; with a reason, personal data in full (audited as [`Self::entity_unmask`]).
+    pub fn entity_dossier(
+        &self,
+        who: &Who,
+        code: &str,
+        unmask: Option<&str>,
+    ) -> Result<(EntityFile, Vec<super::matching::MeasureMatch>, Vec<super::cases::CaseView>)> {
+        let file = match unmask {
+            Some(reason) => self.entity_unmask(who, code, reason)?,
+            None => self.entity_file(who, code)?,
+        };
+        let code = file.entity.credit_code.as_str().to_string();
+        let matches = self.entity_matches(who, &code, None)?.1;
+        let cases = self.cases_of_entity(who, &code)?;
+        Ok((file, matches, cases))
     }
 
-    /// The entity file; personal data (phones, e-mail, ID numbers) masked unless `personal`.
-    pub fn entity_file(&self, code: &str, personal: bool) -> Result<EntityFile> {
-        let mut entity = self.entity_by_code(code)?;
+    /// The entity file (一企一档) as `who` may see it: masked as [`Self::entity_get`] masks.
+    pub fn entity_file(&self, who: &Who, code: &str) -> Result<EntityFile> {
+        let tx = self.store.read()?;
+        let entity = readable(who, tx.entity_by_code(&normal_code(code))?, code)?;
+        let personal = who.role.is_none() || who.acts_for(entity.credit_code.as_str());
+        let history = tx.changes(entity.id)?;
+        drop(tx);
+        self.file_of(entity, history, personal)
+    }
+
+    fn file_of(&self, mut entity: Entity, mut history: Vec<ChangeSet>, personal: bool) -> Result<EntityFile> {
         if !personal {
             crate::model::mask::entity(&mut entity);
+            crate::model::mask::changes(&mut history);
         }
         let tags = self.tag_dictionary()?;
         let today = self.today();
@@ -200,21 +240,30 @@ impl Service {
                 }
             })
             .collect();
-        let mut history = self.store.read()?.changes(entity.id)?;
-        if !personal {
-            crate::model::mask::changes(&mut history);
-        }
         let financials = entity.financials.iter().rev().cloned().collect();
         Ok(EntityFile { entity, fields, financials, history })
     }
 
-    pub fn entity_list(&self, query: &EntityQuery) -> Result<EntityPage> {
+    /// The entities `who` may see that match the filters: staff limited to regions see those
+    /// regions only, whatever the query asks. Personal data is masked.
+    pub fn entity_list(&self, who: &Who, query: &EntityQuery) -> Result<EntityPage> {
+        let mut query = query.clone();
+        query.within = who.regions.clone();
+        let mut page = self.entity_list_within(&query)?;
+        if who.role.is_some() {
+            page.entities.iter_mut().for_each(crate::model::mask::entity);
+        }
+        Ok(page)
+    }
+
+    fn entity_list_within(&self, query: &EntityQuery) -> Result<EntityPage> {
         let tx = self.store.read()?;
         let limit = query.limit.clamp(1, 500);
         let q = query.q.trim().to_ascii_uppercase();
         let industry = query.industry.trim().to_ascii_uppercase();
         let tag = query.tag.trim();
         let status = query.status.trim();
+        let asked = RegionCode::prefix(query.region.trim());
         let keep = |e: &Entity| {
             (q.is_empty()
                 || e.credit_code.as_str().contains(q.as_str())
@@ -226,11 +275,13 @@ impl Service {
                 && (!query.warnings || !e.warnings.is_empty())
                 && (query.within.is_empty()
                     || e.region.as_ref().is_some_and(|r| query.within.iter().any(|w| r.within(w))))
+                && (asked.is_empty() || e.region.as_ref().is_some_and(|r| r.within(asked)))
         };
-        // A caller limited to one region walks that region's index when it asks for no other.
+        // A caller limited to one region walks that region's index when it asks for no other;
+        // the index is walked by the region's prefix (`230100` is `2301…`).
         let region = match (query.region.trim(), query.within.as_slice()) {
-            ("", [only]) => only.as_str(),
-            (r, _) => r,
+            ("", [only]) => RegionCode::prefix(only),
+            (r, _) => RegionCode::prefix(r),
         };
         if !region.is_empty() {
             // The region index narrows the candidates; pages follow entity ids.
@@ -325,4 +376,51 @@ pub fn unseen_entity(code: &str) -> ServiceError {
         "统一社会信用代码为 {} 的经营主体不存在，或不在您可查看的范围内",
         crate::model::text::excerpt(code, 40)
     ))
+}
+
+fn normal_code(code: &str) -> String {
+    code.trim().to_ascii_uppercase()
+}
+
+/// Whether `who` may read `e`: the system everything; an enterprise the entities it acts for;
+/// staff those in their regions (every one, without a limit).
+pub fn may_read(who: &Who, e: &Entity) -> bool {
+    match who.role {
+        None => true,
+        Some(Role::Enterprise) => who.acts_for(e.credit_code.as_str()),
+        Some(_) => who.sees_region(e.region.as_ref()),
+    }
+}
+
+/// The entity if `who` may read it; missing and out of reach answer alike.
+fn readable(who: &Who, entity: Option<Entity>, asked: &str) -> Result<Entity> {
+    entity.filter(|e| may_read(who, e)).ok_or_else(|| unseen_entity(&normal_code(asked)))
+}
+
+/// A write by staff limited to regions must concern an entity there and keep it there (a new
+/// one must be placed there): what they could not see, they cannot change.
+fn check_write(who: &Who, before: Option<&Entity>, patch: &EntityPatch) -> Result<()> {
+    if who.regions.is_empty() {
+        return Ok(());
+    }
+    if let Some(e) = before
+        && !who.sees_region(e.region.as_ref())
+    {
+        return Err(unseen_entity(e.credit_code.as_str()));
+    }
+    let outside = |r: Option<&RegionCode>| {
+        ServiceError::Forbidden(format!(
+            "所在地{}不在您的管辖区域（{}）内",
+            r.map(|r| format!(" {r} ")).unwrap_or_default(),
+            who.regions.join("、")
+        ))
+    };
+    match patch.get(Field::Region) {
+        Some(Some(FieldValue::Region(r))) if !who.sees_region(Some(r)) => Err(outside(Some(r))),
+        Some(None) => Err(outside(None)),
+        None if before.is_none() => {
+            Err(ServiceError::invalid("region", format!("请填写所在地（您的管辖区域：{}）", who.regions.join("、"))))
+        }
+        _ => Ok(()),
+    }
 }

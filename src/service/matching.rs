@@ -11,7 +11,9 @@ use serde::Serialize;
 
 use super::{Result, Service, ServiceError};
 use crate::model::matching::{EligibleSet, MatchEvent, diff};
-use crate::model::{Date, Entity, FieldError, MeasureSpec, Money, SizeClass, TagDictionary, Timestamp, Vocabulary};
+use crate::model::{
+    Date, Entity, FieldError, MeasureSpec, Money, SizeClass, TagDictionary, Timestamp, Vocabulary, Who,
+};
 use crate::portrait::engine::{self, Amount, Collect, Engine, MeasurePlan, MeasureRun, amount_of};
 use crate::portrait::{Portrait, enum_keys, enum_slot, industry_table};
 use crate::rules::eval::{EntityRow, Outcome, Row, Val, eval, explain, missing};
@@ -841,9 +843,9 @@ impl Service {
         })
     }
 
-    /// Every published measure's outcome for one entity, with explanations.
-    pub fn entity_matches(&self, code: &str, as_of: Option<Date>) -> Result<(Entity, Vec<MeasureMatch>)> {
-        let entity = self.entity_by_code(code)?;
+    /// Every published measure's outcome for one entity `who` may see, with explanations.
+    pub fn entity_matches(&self, who: &Who, code: &str, as_of: Option<Date>) -> Result<(Entity, Vec<MeasureMatch>)> {
+        let entity = self.entity_get(who, code)?;
         let as_of = as_of.unwrap_or_else(|| self.today());
         let tags = self.tag_dictionary()?;
         let guard = self.matching()?;

@@ -56,7 +56,7 @@ pub(crate) async fn world() -> World {
         .expect("a measure of another department")
         .id;
     let all = huiqi::service::entities::EntityQuery { limit: 100, ..Default::default() };
-    let entities = app.svc().entity_list(&all).unwrap().entities;
+    let entities = app.svc().entity_list(&huiqi::model::Who::system("test"), &all).unwrap().entities;
     let (own_entity, other_entity) = (entities[0].credit_code.to_string(), entities[1].credit_code.to_string());
 
     let mut users = HashMap::new();
@@ -332,7 +332,7 @@ async fn data_outside_ones_scope_is_refused() {
     let entities = list["entities"].as_array().unwrap();
     assert!(entities.iter().all(|e| e["region"].as_str().unwrap_or("").starts_with("230125")), "{list}");
     let query = huiqi::service::entities::EntityQuery { limit: 100, ..Default::default() };
-    let all = w.app.svc().entity_list(&query).unwrap().entities;
+    let all = w.app.svc().entity_list(&huiqi::model::Who::system("test"), &query).unwrap().entities;
     let outside = all.iter().find(|e| e.region.as_ref().is_some_and(|r| !r.within("230125"))).unwrap();
     let r = w.app.page(&county.cookie, &format!("/staff/entities/{}", outside.credit_code)).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "outside the county, as if missing");
@@ -394,7 +394,8 @@ async fn review_findings_stay_closed() {
     assert!(err.to_string().contains("尚未设置所属部门"), "{err}");
     // Staff with personal-data rights still see masked values until they unmask with a reason.
     let r = w.call(&Method::GET, &format!("/api/v1/entities/{}", w.own_entity), Some(Role::Specialist), false).await;
-    let phone = w.app.svc().entity_by_code(&w.own_entity).unwrap().contact_phone.unwrap();
+    let phone =
+        w.app.svc().entity_get(&huiqi::model::Who::system("test"), &w.own_entity).unwrap().contact_phone.unwrap();
     assert_eq!(r.json()["contact_phone"], huiqi::model::mask::phone(&phone));
 }
 
@@ -402,7 +403,7 @@ async fn review_findings_stay_closed() {
 async fn personal_data_is_masked_and_unmasking_is_audited() {
     let w = world().await;
     let code = w.own_entity.clone();
-    let e = w.app.svc().entity_by_code(&code).unwrap();
+    let e = w.app.svc().entity_get(&huiqi::model::Who::system("test"), &code).unwrap();
     let phone = e.contact_phone.clone().unwrap();
     let admin = w.call(&Method::GET, &format!("/staff/entities/{code}"), Some(Role::Sysadmin), false).await.text();
     assert!(

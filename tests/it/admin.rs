@@ -74,7 +74,9 @@ async fn administration_pages_do_their_jobs() {
     assert!(token.starts_with("hq_"));
     let listed = app.page(&admin.cookie, "/admin/tokens").await.text();
     assert!(listed.contains("市场监管数据对接") && !listed.contains(&token));
-    let code = app.svc().entity_list(&Default::default()).unwrap().entities[0].credit_code.to_string();
+    let code = app.svc().entity_list(&huiqi::model::Who::system("test"), &Default::default()).unwrap().entities[0]
+        .credit_code
+        .to_string();
     let put = app.json("PUT", &format!("/api/v1/entities/{code}"), Some(&token), json!({"employees": 8})).await;
     assert_eq!(put.status, StatusCode::OK);
     let id = app.auth().tokens().unwrap()[0].id;
@@ -125,7 +127,7 @@ async fn administration_pages_do_their_jobs() {
 #[tokio::test]
 async fn bindings_are_verified_by_a_specialist() {
     let app = TestApp::with_demo(10);
-    let entity = &app.svc().entity_list(&Default::default()).unwrap().entities[0];
+    let entity = &app.svc().entity_list(&huiqi::model::Who::system("test"), &Default::default()).unwrap().entities[0];
     let (code, name) = (entity.credit_code.to_string(), entity.name.clone().unwrap());
     // Registration over the API, without a code: pending.
     let body = json!({

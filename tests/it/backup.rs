@@ -48,7 +48,7 @@ fn prepare(data: &Path) -> String {
     let measure = svc.measure_create(&who, policy, spec).unwrap().measure_id;
     svc.measure_publish(&who, measure).unwrap();
     let all = huiqi::service::entities::EntityQuery { limit: 10, ..Default::default() };
-    let code = svc.entity_list(&all).unwrap().entities[0].credit_code.to_string();
+    let code = svc.entity_list(&huiqi::model::Who::system("test"), &all).unwrap().entities[0].credit_code.to_string();
 
     let auth = Auth::new(Arc::clone(&svc.store), true, svc.config.clock.clone(), Default::default()).unwrap();
     let (enterprise, _) = auth.user_create(&who, NewUser::new("qiye", Role::Enterprise), Some(PASSWORD)).unwrap();

@@ -452,7 +452,8 @@ async fn browser_accounts_forced_change_register_bind_sign_out() {
     let who = Who::system("test");
     let (_, one_time) = app.auth().user_create(&who, NewUser::new("oneadmin", Role::Sysadmin), None).unwrap();
     let one_time = one_time.expect("an account made without a password gets a one-time password");
-    let first = app.svc().entity_list(&Default::default()).unwrap().entities.remove(0);
+    let first =
+        app.svc().entity_list(&huiqi::model::Who::system("test"), &Default::default()).unwrap().entities.remove(0);
     let code = first.credit_code.as_str().to_string();
     let name = first.name.clone().expect("a demo entity has a name");
     let (_, invitation) = app.auth().invitation_create(&who, &code, 30).unwrap();

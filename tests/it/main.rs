@@ -18,3 +18,4 @@ mod http_client;
 mod matching;
 mod pages;
 mod push;
+mod regions;

@@ -34,7 +34,7 @@ fn all_entities(app: &TestApp) -> Vec<huiqi::model::Entity> {
     let mut after = 0;
     loop {
         let q = huiqi::service::entities::EntityQuery { after, limit: 500, ..Default::default() };
-        let page = app.svc().entity_list(&q).unwrap();
+        let page = app.svc().entity_list(&huiqi::model::Who::system("test"), &q).unwrap();
         out.extend(page.entities);
         match page.next_after {
             Some(a) => after = a,
@@ -282,7 +282,10 @@ async fn the_calculator_for_anyone_and_for_an_enterprise() {
     // An enterprise account sees its own entity's results without typing.
     let code = app
         .svc()
-        .entity_list(&huiqi::service::entities::EntityQuery { limit: 1, ..Default::default() })
+        .entity_list(
+            &huiqi::model::Who::system("test"),
+            &huiqi::service::entities::EntityQuery { limit: 1, ..Default::default() },
+        )
         .unwrap()
         .entities[0]
         .credit_code

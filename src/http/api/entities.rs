@@ -17,8 +17,8 @@ use crate::http::error::{ApiError, AppError};
 use crate::http::extract::Viewer;
 use crate::http::params::EntityListParams;
 use crate::http::routes::Routes;
+use crate::model::TagDef;
 use crate::model::fields::format_number;
-use crate::model::{Entity, TagDef, mask};
 use crate::service::entities::{WriteOutcome, entity_json};
 
 pub fn routes() -> Routes {
@@ -33,43 +33,23 @@ pub fn routes() -> Routes {
         .put("/api/v1/tags/{key}", Access::Needs(Permission::TagsManage), tags_put)
 }
 
-/// The entity as this caller may see it: refused outside its scope, masked without the right.
-fn visible(viewer: &Viewer, mut e: Entity) -> Result<Entity, ApiError> {
-    let p = viewer.principal()?;
-    if !p.may_read_entity(e.credit_code.as_str(), e.region.as_ref()) {
-        return Err(crate::service::entities::unseen_entity(e.credit_code.as_str()).into());
-    }
-    // Staff see personal data in full only through the audited `/personal` call.
-    if !p.acts_for(e.credit_code.as_str()) {
-        mask::entity(&mut e);
-    }
-    Ok(e)
-}
-
 async fn entities_index(State(state): State<AppState>, viewer: Viewer, Query(p): Query<EntityListParams>) -> ApiResult {
-    let mut query = p.query(100);
-    query.within = viewer.principal()?.regions.clone();
-    let (page, today) = state.svc.blocking(move |s| Ok((s.entity_list(&query)?, s.today()))).await?;
-    let entities: Vec<_> = page
-        .entities
-        .into_iter()
-        .map(|mut e| {
-            mask::entity(&mut e);
-            entity_json(&e, today)
-        })
-        .collect();
+    let query = p.query(100);
+    let who = viewer.who();
+    let (page, today) = state.svc.blocking(move |s| Ok((s.entity_list(&who, &query)?, s.today()))).await?;
+    let entities: Vec<_> = page.entities.iter().map(|e| entity_json(e, today)).collect();
     Ok(Json(serde_json::json!({ "entities": entities, "next_after": page.next_after })).into_response())
 }
 
 async fn entities_show(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> ApiResult {
-    let (e, today) = state.svc.blocking(move |s| Ok((s.entity_by_code(&code)?, s.today()))).await?;
-    Ok(Json(entity_json(&visible(&viewer, e)?, today)).into_response())
+    let who = viewer.who();
+    let (e, today) = state.svc.blocking(move |s| Ok((s.entity_get(&who, &code)?, s.today()))).await?;
+    Ok(Json(entity_json(&e, today)).into_response())
 }
 
 async fn entities_history(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> ApiResult {
-    let own = viewer.principal()?.acts_for(&code);
-    let file = state.svc.blocking(move |s| s.entity_file(&code, own)).await?;
-    visible(&viewer, file.entity)?;
+    let who = viewer.who();
+    let file = state.svc.blocking(move |s| s.entity_file(&who, &code)).await?;
     Ok(Json(file.history).into_response())
 }
 
@@ -90,11 +70,8 @@ async fn entities_personal(
     if b.reason.trim().is_empty() {
         return Err(ApiError(AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "请在 reason 中说明查看完整信息的事由")));
     }
-    let c = code.clone();
-    let e = state.svc.blocking(move |s| s.entity_by_code(&c)).await?;
-    visible(&viewer, e.clone())?;
     let who = viewer.who();
-    state.svc.blocking(move |s| s.entity_unmask(&who, &code, &b.reason)).await?;
+    let e = state.svc.blocking(move |s| s.entity_unmask(&who, &code, &b.reason)).await?.entity;
     Ok(Json(serde_json::json!({
         "credit_code": e.credit_code.as_str(),
         "contact_phone": e.contact_phone, "contact_email": e.contact_email,
@@ -147,7 +124,6 @@ async fn entities_put(
     Path(code): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let principal = viewer.principal()?.clone();
     let body: serde_json::Map<String, Value> = parse_json(&body)?;
     let code = code.trim().to_ascii_uppercase();
     if let Some(c) = body.get("credit_code").and_then(Value::as_str)
@@ -169,7 +145,6 @@ async fn entities_put(
         .svc
         .blocking(move |s| {
             let patch = s.entity_patch_from_texts(&pairs, true)?;
-            crate::http::pages::check_write_scope(&principal, s, &patch)?;
             let (e, o) = s.entity_upsert(&who, &patch)?;
             Ok((e, o, s.today()))
         })

@@ -109,10 +109,8 @@ async fn entity_matches(
     Query(q): Query<AsOf>,
 ) -> ApiResult {
     let as_of = parse_as_of(&q.as_of)?;
-    let (entity, matches) = state.svc.blocking(move |s| s.entity_matches(&code, as_of)).await?;
-    if !viewer.principal()?.may_read_entity(entity.credit_code.as_str(), entity.region.as_ref()) {
-        return Err(crate::service::entities::unseen_entity(entity.credit_code.as_str()).into());
-    }
+    let who = viewer.who();
+    let (entity, matches) = state.svc.blocking(move |s| s.entity_matches(&who, &code, as_of)).await?;
     Ok(Json(json!({ "credit_code": entity.credit_code.as_str(), "name": entity.name, "measures": matches }))
         .into_response())
 }

@@ -419,7 +419,8 @@ async fn invitations_create(State(state): State<AppState>, viewer: Viewer, Clean
     match state.auth_blocking(move |a| a.invitation_create(&who, &c, days)).await {
         Ok((invitation, plain)) => {
             let c = invitation.credit_code.clone();
-            let entity = state.svc.blocking(move |s| s.entity_by_code(&c)).await?;
+            let who = viewer.who();
+            let entity = state.svc.blocking(move |s| s.entity_get(&who, &c)).await?;
             let mut page = viewer.render(
                 "invitation_letter.html",
                 context! {

@@ -90,7 +90,8 @@ async fn calculator(
     let mut results = serde_json::Value::Null;
     let mut entity_name = None;
     if let Some(code) = own.filter(|_| !submitted) {
-        let (entity, matches) = state.svc.blocking(move |s| s.entity_matches(&code, None)).await?;
+        let who = viewer.who();
+        let (entity, matches) = state.svc.blocking(move |s| s.entity_matches(&who, &code, None)).await?;
         entity_name = Some(entity.display_name().to_string());
         results = grouped(&matches);
     } else if submitted {

@@ -6,16 +6,15 @@ use minijinja::context;
 use serde_json::json;
 
 use super::{StaffResult, see_other, unprocessable, url_encode};
-use crate::auth::{Access, Permission, Principal};
+use crate::auth::{Access, Permission};
 use crate::http::AppState;
-use crate::http::error::AppError;
 use crate::http::extract::CleanForm;
 use crate::http::extract::{Viewer, form_value};
 use crate::http::params::EntityListParams;
 use crate::http::routes::Routes;
 use crate::http::web::to_value;
-use crate::model::{Entity, EntityPatch, Field, FieldError, SizeClass, TagDef, Vocabulary, mask};
-use crate::service::{Service, ServiceError};
+use crate::model::{Entity, Field, FieldError, SizeClass, TagDef, Vocabulary, mask};
+use crate::service::ServiceError;
 
 type FormData = CleanForm;
 
@@ -32,27 +31,6 @@ pub fn routes() -> Routes {
         .get("/staff/entities/{code}/edit", write, entities_edit)
         .get("/staff/tags", tags, tags_index)
         .post("/staff/tags", tags, tags_save)
-}
-
-/// A write by staff limited to regions must concern an entity there and keep it there.
-pub fn check_write_scope(p: &Principal, s: &Service, patch: &EntityPatch) -> Result<(), ServiceError> {
-    let stored = patch.credit_code().and_then(|c| s.entity_by_code(c.as_str()).ok());
-    let proposed = patch.get(Field::Region).and_then(|v| v.as_ref()).map(|v| v.to_text());
-    let proposed_ok =
-        proposed.as_deref().is_none_or(|r| crate::model::RegionCode::parse(r).is_ok_and(|r| p.sees_region(Some(&r))));
-    if stored.as_ref().is_some_and(|e| !p.sees_region(e.region.as_ref())) || !proposed_ok {
-        return Err(ServiceError::Forbidden("该经营主体不在您的管辖区域内".into()));
-    }
-    Ok(())
-}
-
-/// Staff limited to a region see and change only the entities located there.
-pub fn require_region(p: &Principal, e: &Entity) -> Result<(), AppError> {
-    if p.sees_region(e.region.as_ref()) {
-        Ok(())
-    } else {
-        Err(crate::service::entities::unseen_entity(e.credit_code.as_str()).into())
-    }
 }
 
 /// Field metadata the entity pages need, with the labels of enum choices.
@@ -95,11 +73,11 @@ async fn entities_index(
     viewer: Viewer,
     Query(p): Query<EntityListParams>,
 ) -> StaffResult {
-    let mut query = p.query(50);
-    query.within = viewer.principal()?.regions.clone();
+    let query = p.query(50);
     let q = query.clone();
+    let who = viewer.who();
     let (page, tags, total) =
-        state.svc.blocking(move |s| Ok((s.entity_list(&q)?, s.tags()?, s.stats()?.entities))).await?;
+        state.svc.blocking(move |s| Ok((s.entity_list(&who, &q)?, s.tags()?, s.stats()?.entities))).await?;
     let rows: Vec<_> = page.entities.iter().map(entity_row).collect();
     // The link to the next page keeps every filter.
     let next = page.next_after.map(|after| {
@@ -137,7 +115,7 @@ async fn entities_index(
 }
 
 async fn entities_show(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> StaffResult {
-    entity_page(&state, &viewer, code, false).await
+    entity_page(&state, &viewer, code, None).await
 }
 
 /// Shows the personal data in full, once, and records who asked and why.
@@ -148,26 +126,13 @@ async fn entities_unmask(
     CleanForm(form): FormData,
 ) -> StaffResult {
     let reason = form_value(&form, "reason").trim().to_string();
-    if reason.is_empty() {
-        return Err(AppError::bad_request("请填写查看完整信息的事由（将记入审计日志）").into());
-    }
-    let who = viewer.who();
-    let c = code.clone();
-    let entity = state.svc.blocking(move |s| s.entity_by_code(&c)).await?;
-    require_region(viewer.principal()?, &entity)?;
-    state.svc.blocking(move |s| s.entity_unmask(&who, &entity.credit_code.to_string(), &reason)).await?;
-    entity_page(&state, &viewer, code, true).await
+    entity_page(&state, &viewer, code, Some(reason)).await
 }
 
-async fn entity_page(state: &AppState, viewer: &Viewer, code: String, personal: bool) -> StaffResult {
+/// The entity file with its matches and cases; with a reason, personal data in full (audited).
+async fn entity_page(state: &AppState, viewer: &Viewer, code: String, unmask: Option<String>) -> StaffResult {
     let who = viewer.who();
-    let (file, matches, cases) = state
-        .svc
-        .blocking(move |s| {
-            Ok((s.entity_file(&code, personal)?, s.entity_matches(&code, None)?.1, s.cases_of_entity(&who, &code)?))
-        })
-        .await?;
-    require_region(viewer.principal()?, &file.entity)?;
+    let (file, matches, cases) = state.svc.blocking(move |s| s.entity_dossier(&who, &code, unmask.as_deref())).await?;
     let history: Vec<_> = file
         .history
         .iter()
@@ -263,11 +228,9 @@ async fn entities_new(State(state): State<AppState>, viewer: Viewer) -> StaffRes
 }
 
 async fn entities_edit(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> StaffResult {
-    let c = code.clone();
-    let mut e = state.svc.blocking(move |s| s.entity_by_code(&c)).await?;
-    require_region(viewer.principal()?, &e)?;
     // Shown masked: the stars come back unchanged; full values only through the audited unmask.
-    mask::entity(&mut e);
+    let who = viewer.who();
+    let e = state.svc.blocking(move |s| s.entity_get(&who, &code)).await?;
     entity_form(&state, &viewer, Some(e.credit_code.to_string()), entity_values(&e), &[]).await
 }
 
@@ -296,7 +259,6 @@ fn form_pairs(form: &[(String, String)], tags: &[TagDef]) -> Vec<(String, String
 }
 
 async fn entities_save(State(state): State<AppState>, viewer: Viewer, CleanForm(form): FormData) -> StaffResult {
-    let principal = viewer.principal()?.clone();
     let editing = form_value(&form, "editing") == "1";
     let tags = state.svc.blocking(|s| s.tags()).await?;
     let mut pairs = form_pairs(&form, &tags);
@@ -307,7 +269,6 @@ async fn entities_save(State(state): State<AppState>, viewer: Viewer, CleanForm(
         .svc
         .blocking(move |s| {
             let patch = s.entity_patch_from_texts(&pairs, true)?;
-            check_write_scope(&principal, s, &patch)?;
             if editing { s.entity_upsert(&who, &patch) } else { s.entity_insert(&who, &patch) }
         })
         .await;

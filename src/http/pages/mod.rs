@@ -12,7 +12,6 @@ mod imports;
 mod my;
 pub use admin::AuditParams;
 pub use calculator::grouped;
-pub use entities::{check_write_scope, require_region};
 pub use imports::export_response;
 mod policies;
 mod public;

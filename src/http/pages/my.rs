@@ -38,13 +38,14 @@ async fn page(state: &AppState, viewer: &Viewer, form: Value, error: Option<Stri
     let bindings = state.auth_blocking(move |a| a.bindings_of_user(user_id)).await?;
     let codes: Vec<String> =
         bindings.iter().filter(|b| b.status == BindingStatus::Verified).map(|b| b.credit_code.clone()).collect();
+    let who = viewer.who();
     let summaries = state
         .svc
         .blocking(move |s| {
             codes
                 .iter()
                 .map(|c| {
-                    let (e, matches) = s.entity_matches(c, None)?;
+                    let (e, matches) = s.entity_matches(&who, c, None)?;
                     let eligible =
                         matches.iter().filter(|m| m.outcome == crate::rules::eval::Outcome::Eligible).count();
                     let near = matches.iter().filter(|m| m.is_near_miss()).count();
@@ -119,7 +120,7 @@ async fn entity(State(state): State<AppState>, viewer: Viewer, Path(code): Path<
         .blocking(move |s| {
             let cases = s.cases_of_entity(&who, &code)?;
             let unread = s.inbox(&code, 0)?.1;
-            Ok((s.entity_file(&code, true)?, s.entity_matches(&code, None)?.1, cases, unread))
+            Ok((s.entity_file(&who, &code)?, s.entity_matches(&who, &code, None)?.1, cases, unread))
         })
         .await?;
     viewer.render(

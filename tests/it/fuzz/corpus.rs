@@ -133,7 +133,7 @@ fn check_expectations(app: &TestApp, job: &huiqi::model::imports::ImportJob, exp
             }
             "stored-name" if job.status == ImportStatus::Applied => {
                 let (code, expected) = arg.split_once(' ').ok_or("stored-name CODE NAME")?;
-                let stored = app.svc().entity_by_code(code).ok().and_then(|e| e.name);
+                let stored = app.svc().entity_get(&huiqi::model::Who::system("test"), code).ok().and_then(|e| e.name);
                 if stored.as_deref() != Some(expected) {
                     return Err(format!("{code} stored as {stored:?}, the file says {expected:?}"));
                 }

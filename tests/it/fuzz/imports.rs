@@ -308,7 +308,8 @@ fn other_encodings_are_read_right_or_refused() {
         match job.status {
             ImportStatus::Applied => {
                 for (code, name) in &expected {
-                    let stored = app.svc().entity_by_code(code).ok().and_then(|e| e.name);
+                    let stored =
+                        app.svc().entity_get(&huiqi::model::Who::system("test"), code).ok().and_then(|e| e.name);
                     if stored.as_deref() != Some(*name) {
                         return Err(TestCaseError::fail(format!(
                             "{encoding:?}: {code} imported as {stored:?}, written as {name:?}"
