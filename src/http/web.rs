@@ -109,6 +109,15 @@ fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_loader(|name| Ok(Templates::get(name).map(|f| String::from_utf8_lossy(&f.data).into_owned())));
     env.add_function("asset", |name: String| asset_url(&name));
+    // A stored time (milliseconds since 1970, as records serialise it) as people read it:
+    // `YYYY-MM-DD HH:mm`, China Standard Time. Text passes through.
+    env.add_filter("datetime", |v: Value| -> String {
+        match i64::try_from(v.clone()) {
+            Ok(ms) => crate::model::Timestamp(ms).display_cst(),
+            Err(_) if v.is_none() || v.is_undefined() => String::new(),
+            Err(_) => v.to_string(),
+        }
+    });
     env.add_filter("wan", |v: Value| -> String {
         match f64::try_from(v.clone()) {
             Ok(f) => crate::model::fields::format_number((f * 10_000.0).round() / 10_000.0),

@@ -157,7 +157,7 @@ where
         }
         Format::Xlsx => {
             xlsx_size_check(&mut source)?;
-            let mut book: Xlsx<R> = Xlsx::new(source).map_err(|e| ReadError::Xlsx(e.to_string()))?;
+            let mut book: Xlsx<R> = guarded(|| Xlsx::new(source))?;
             let names = book.sheet_names();
             let sheet = names.first().cloned().ok_or(ReadError::NoSheet)?;
             if names.len() > 1 {
@@ -171,9 +171,9 @@ where
                     if names.len() > 11 { "等" } else { "" }
                 ));
             }
-            let mut cells = book.worksheet_cells_reader(&sheet).map_err(|e| ReadError::Xlsx(e.to_string()))?;
+            let mut cells = guarded(|| book.worksheet_cells_reader(&sheet))?;
             let mut current: Option<(u64, Vec<String>)> = None;
-            while let Some(cell) = cells.next_cell().map_err(|e| ReadError::Xlsx(e.to_string()))? {
+            while let Some(cell) = guarded(|| cells.next_cell())? {
                 let (r, c) = cell.get_position();
                 let row_no = u64::from(r) + 1;
                 if current.as_ref().is_some_and(|(n, _)| *n != row_no)
@@ -200,6 +200,16 @@ where
         }
     }
     Ok(notices)
+}
+
+/// A call into the XLSX reader, whose own arithmetic can fail on a crafted file (a cell
+/// reference with more digits than a row number holds): a panic there is a refused file, not
+/// a failed request.
+fn guarded<T>(f: impl FnOnce() -> Result<T, calamine::XlsxError>) -> Result<T, ReadError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(result) => result.map_err(|e| ReadError::Xlsx(crate::model::text::excerpt(&e.to_string(), 200))),
+        Err(_) => Err(ReadError::Xlsx("文件内容不符合 XLSX 格式（单元格位置或结构有误）".into())),
+    }
 }
 
 /// Refuses an XLSX whose parts unpack to more than [`MAX_XLSX_UNPACKED`] bytes, before the

@@ -179,8 +179,16 @@ impl Timestamp {
         Timestamp(self.0 + s * 1000)
     }
 
-    /// `YYYY-MM-DD HH:MM` in China Standard Time.
+    /// `YYYY-MM-DD HH:mm` in China Standard Time: how people read a time.
     pub fn display_cst(self) -> String {
+        let mut s = self.display_cst_seconds();
+        s.truncate(16);
+        s
+    }
+
+    /// `YYYY-MM-DD HH:mm:ss` in China Standard Time, for records that need the second (the
+    /// audit trail's export).
+    pub fn display_cst_seconds(self) -> String {
         let local = self.0 + CST_OFFSET_MS;
         let date = Date(local.div_euclid(DAY_MS) as i32);
         let ms = local.rem_euclid(DAY_MS);
@@ -256,7 +264,8 @@ mod tests {
     #[test]
     fn cst_display() {
         // 2024-01-01T00:00:00Z is 08:00 in Beijing.
-        assert_eq!(Timestamp(1_704_067_200_000).display_cst(), "2024-01-01 08:00:00");
+        assert_eq!(Timestamp(1_704_067_200_000).display_cst_seconds(), "2024-01-01 08:00:00");
+        assert_eq!(Timestamp(1_704_067_259_000).display_cst(), "2024-01-01 08:00");
         assert_eq!(Timestamp(1_704_067_200_000 - 1).date_cst().to_string(), "2024-01-01");
     }
 }

@@ -132,10 +132,10 @@ mod tests {
         let q = QuietHours { from: 22, to: 8 };
         // 2026-11-27 23:30 CST = 15:30 UTC.
         let late = Timestamp(1_795_793_400_000);
-        assert_eq!(q.next_allowed(late).display_cst(), "2026-11-28 08:00:00");
+        assert_eq!(q.next_allowed(late).display_cst(), "2026-11-28 08:00");
         // 07:00 CST waits one hour; 12:00 CST goes at once.
         let early = Timestamp(late.0 + 7 * 3_600_000 + 1_800_000);
-        assert_eq!(q.next_allowed(early).display_cst(), "2026-11-28 08:00:00");
+        assert_eq!(q.next_allowed(early).display_cst(), "2026-11-28 08:00");
         let noon = Timestamp(late.0 + 12 * 3_600_000 + 1_800_000);
         assert_eq!(q.next_allowed(noon), noon);
     }

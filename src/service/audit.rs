@@ -56,7 +56,7 @@ impl Service {
             for e in &entries {
                 w.write_record([
                     e.seq.to_string().as_str(),
-                    &e.at.display_cst(),
+                    &e.at.display_cst_seconds(),
                     &spreadsheet_safe(&e.actor),
                     &e.role,
                     &spreadsheet_safe(&e.ip),

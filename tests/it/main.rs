@@ -17,5 +17,6 @@ mod hardening;
 mod http_client;
 mod matching;
 mod pages;
+mod people;
 mod push;
 mod regions;
