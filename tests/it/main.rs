@@ -11,6 +11,7 @@ mod binary;
 mod browser;
 mod cases;
 mod common;
+mod crash;
 mod http_client;
 mod matching;
 mod pages;
