@@ -3,6 +3,8 @@
 //! entities with totals and breakdowns, one entity against all measures with explanations,
 //! resident memory — each beside the same work done by the row interpreter, as a ratio.
 
+mod child;
+mod client;
 pub mod crash;
 pub mod load;
 

@@ -1,9 +1,9 @@
 //! Passwords: argon2id at OWASP's parameters, the rules a new password must meet, and
 //! one-time passwords for accounts an administrator sets up or resets.
 
-use argon2::password_hash::phc::PasswordHash as Phc;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::PasswordVerifier;
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash as Phc, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 
 use super::{AuthError, Result, random_bytes};
 use crate::model::user::PasswordHash;
@@ -18,10 +18,19 @@ pub const MIN_LENGTH: usize = 10;
 const COMMON: &str = include_str!("../../seed/security/common-passwords.txt");
 
 /// The hashing cost in force: OWASP's parameters, or a trivial cost under test.
+///
+/// Each hash needs 19 MiB of working memory. Asked for afresh each time, the allocator keeps
+/// those blocks in per-thread pools and a busy server's memory grows to hundreds of MiB; so
+/// the blocks are kept here and reused (no more are ever in use than hashes run at once, which
+/// the server limits to one per core).
 #[derive(Debug, Clone)]
 pub struct Hasher {
     params: Params,
+    memory: std::sync::Arc<std::sync::Mutex<Vec<Vec<Block>>>>,
 }
+
+/// How many idle working memories are kept.
+const KEPT_MEMORIES: usize = 8;
 
 impl Hasher {
     pub fn new(fast_for_tests: bool) -> Result<Hasher> {
@@ -31,24 +40,66 @@ impl Hasher {
             Params::new(OWASP_M_KIB, OWASP_T, OWASP_P, Some(32))
         }
         .map_err(|e| AuthError::Internal(e.to_string()))?;
-        Ok(Hasher { params })
+        Ok(Hasher { params, memory: Default::default() })
     }
 
     fn argon2(&self) -> Argon2<'static> {
         Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone())
     }
 
+    /// Runs `f` with `blocks` blocks of working memory from the pool (made if none is free).
+    fn with_memory<T>(&self, blocks: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
+        let taken = self.memory.lock().ok().and_then(|mut pool| {
+            let i = pool.iter().position(|m| m.len() >= blocks)?;
+            Some(pool.swap_remove(i))
+        });
+        let mut memory = taken.unwrap_or_else(|| vec![Block::new(); blocks]);
+        let out = f(&mut memory[..blocks]);
+        if let Ok(mut pool) = self.memory.lock()
+            && pool.len() < KEPT_MEMORIES
+        {
+            pool.push(memory);
+        }
+        out
+    }
+
     pub fn hash(&self, password: &str) -> Result<PasswordHash> {
-        let hash = self.argon2().hash_password(password.as_bytes()).map_err(|e| AuthError::Internal(e.to_string()))?;
-        Ok(PasswordHash(hash.to_string()))
+        let internal = |e: &dyn std::fmt::Display| AuthError::Internal(e.to_string());
+        let salt_bytes = random_bytes(Salt::RECOMMENDED_LENGTH)?;
+        let salt = Salt::new(&salt_bytes).map_err(|e| internal(&e))?;
+        let mut out = [0u8; 32];
+        self.with_memory(self.params.block_count(), |memory| {
+            self.argon2().hash_password_into_with_memory(password.as_bytes(), &salt_bytes, &mut out, memory)
+        })
+        .map_err(|e| internal(&e))?;
+        let phc = Phc {
+            algorithm: argon2::ARGON2ID_IDENT,
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(&self.params).map_err(|e| internal(&e))?,
+            salt: Some(salt),
+            hash: Some(Output::new(&out).map_err(|e| internal(&e))?),
+        };
+        Ok(PasswordHash(phc.to_string()))
     }
 
     /// Checks a password against a stored hash, with the parameters recorded in that hash.
     pub fn verify(&self, password: &str, hash: &PasswordHash) -> bool {
-        match Phc::new(&hash.0) {
-            Ok(phc) => self.argon2().verify_password(password.as_bytes(), &phc).is_ok(),
-            Err(_) => false,
+        let Ok(phc) = Phc::new(&hash.0) else { return false };
+        let (Some(salt), Some(expected)) = (&phc.salt, &phc.hash) else { return false };
+        if phc.algorithm != argon2::ARGON2ID_IDENT {
+            // Another argon2 variant, from elsewhere: the library's own way.
+            return self.argon2().verify_password(password.as_bytes(), &phc).is_ok();
         }
+        let Ok(params) = Params::try_from(&phc) else { return false };
+        let version = phc.version.map_or(Ok(Version::V0x13), Version::try_from);
+        let Ok(version) = version else { return false };
+        let argon2 = Argon2::new(Algorithm::Argon2id, version, params.clone());
+        let mut out = vec![0u8; expected.len()];
+        let computed = self.with_memory(params.block_count(), |memory| {
+            argon2.hash_password_into_with_memory(password.as_bytes(), salt.as_ref(), &mut out, memory)
+        });
+        // Compared in constant time.
+        computed.is_ok() && out.iter().zip(expected.as_bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
     }
 
     /// Whether a stored hash was made with other parameters (or another algorithm) than the
@@ -160,5 +211,24 @@ mod tests {
         assert!(h.0.starts_with("$argon2id$"));
         let owasp = slow.hash("Lantern-Maple-37").unwrap();
         assert!(owasp.0.contains("m=19456,t=2,p=1"), "{}", owasp.0);
+    }
+
+    /// Hashes made with pooled memory are ordinary PHC strings: the library verifies them, and
+    /// they verify hashes the library made; a wrong password never passes.
+    #[test]
+    fn pooled_hashes_are_the_librarys_hashes() {
+        use argon2::password_hash::PasswordHasher;
+        let ours = Hasher::new(true).unwrap();
+        let h = ours.hash("Lantern-Maple-37").unwrap();
+        let phc = Phc::new(&h.0).unwrap();
+        assert!(ours.argon2().verify_password(b"Lantern-Maple-37", &phc).is_ok());
+        let theirs = ours.argon2().hash_password(b"Lantern-Maple-37").unwrap().to_string();
+        assert!(ours.verify("Lantern-Maple-37", &PasswordHash(theirs.clone())));
+        assert!(!ours.verify("Lantern-Maple-38", &PasswordHash(theirs)));
+        assert!(!ours.verify("Lantern-Maple-38", &h));
+        for _ in 0..3 {
+            assert!(ours.verify("Lantern-Maple-37", &h), "again, with memory from the pool");
+        }
+        assert_eq!(ours.memory.lock().unwrap().len(), 1, "one memory, reused");
     }
 }

@@ -12,6 +12,7 @@ mod binary;
 mod browser;
 mod cases;
 mod common;
+mod crash;
 mod fuzz;
 mod hardening;
 mod http_client;
