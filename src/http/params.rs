@@ -96,6 +96,8 @@ pub struct CaseQueueParams {
     pub overdue: String,
     pub measure: String,
     pub q: String,
+    pub offset: String,
+    pub limit: String,
 }
 
 impl CaseQueueParams {
@@ -111,11 +113,17 @@ impl CaseQueueParams {
             "" => None,
             m => Some(m.parse::<u64>().map_err(|_| format!("measure 应为政策事项编号，不是「{m}」"))?),
         };
+        let number = |name: &str, text: &str| match text.trim() {
+            "" => Ok(0),
+            t => t.parse::<usize>().map_err(|_| format!("{name} 应为非负整数，不是「{t}」")),
+        };
         Ok(crate::service::cases::CaseFilter {
             state,
             overdue: matches!(self.overdue.trim(), "1" | "true" | "yes" | "on"),
             measure,
             q: self.q.trim().to_string(),
+            offset: number("offset", &self.offset)?,
+            limit: number("limit", &self.limit)?,
         })
     }
 }

@@ -37,6 +37,23 @@ pub struct CaseFilter {
     pub overdue: bool,
     pub measure: Option<u64>,
     pub q: String,
+    /// The page: skip this many, show at most `limit` (0: [`QUEUE_PAGE`]; at most [`QUEUE_PAGE_MAX`]).
+    pub offset: usize,
+    pub limit: usize,
+}
+
+/// Cases shown per page of a queue, and at most.
+pub const QUEUE_PAGE: usize = 50;
+pub const QUEUE_PAGE_MAX: usize = 500;
+
+/// One page of a queue, and how many cases the whole queue holds.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueuePage {
+    pub total: usize,
+    pub overdue: usize,
+    pub offset: usize,
+    pub limit: usize,
+    pub cases: Vec<CaseView>,
 }
 
 /// A case as pages and the API show it: the record plus what follows from today's date.
@@ -127,14 +144,14 @@ fn actor(who: &Who) -> CaseActor {
     CaseActor { user_id: who.user_id, name: who.name.clone(), role: who.role, department: who.department.clone() }
 }
 
-/// Whether `who` may see the case: the enterprise it belongs to, the handling department,
-/// supervisors and specialists within their regions, and the system.
 /// A case the caller may not see answers as a missing one does, so that case numbers cannot be
 /// probed.
 fn unseen(id: u64) -> ServiceError {
     ServiceError::NotFound(format!("办件 #{id} 不存在，或您无权查看"))
 }
 
+/// Whether `who` may see the case: the enterprise it belongs to, the handling department,
+/// supervisors and specialists within their regions, and the system.
 pub fn may_see(who: &Who, case: &Case) -> bool {
     let region = case.region.as_deref().and_then(|r| crate::model::RegionCode::parse(r).ok());
     match who.role {
@@ -604,43 +621,56 @@ impl Service {
 
     /// Open cases `who` may see — a department's review queue, a supervisor's or specialist's
     /// region — the most urgent first.
-    pub fn case_queue(&self, who: &Who) -> Result<Vec<CaseView>> {
+    /// The first page of the caller's open cases, soonest due first, with the queue's totals.
+    pub fn case_queue(&self, who: &Who) -> Result<QueuePage> {
         self.case_queue_filtered(who, &CaseFilter::default())
     }
 
-    /// The queue narrowed by state, lateness, measure or a text in the entity's or measure's name.
-    pub fn case_queue_filtered(&self, who: &Who, filter: &CaseFilter) -> Result<Vec<CaseView>> {
+    /// The queue narrowed by state, lateness, measure or a text in the entity's or measure's
+    /// name, soonest due first, one page of it. The whole queue is filtered and ordered on the
+    /// case records; only the page is built into views.
+    pub fn case_queue_filtered(&self, who: &Who, filter: &CaseFilter) -> Result<QueuePage> {
         let q = filter.q.trim().to_string();
-        let keep = |v: &CaseView| {
-            filter.state.is_none_or(|s| v.case.state == s)
-                && (!filter.overdue || v.overdue)
-                && filter.measure.is_none_or(|m| v.case.measure_id == m)
-                && (q.is_empty()
-                    || v.case.entity_name.contains(&q)
-                    || v.case.measure_name.contains(&q)
-                    || v.case.credit_code.contains(&q.to_ascii_uppercase()))
-        };
-        Ok(self.open_queue(who)?.into_iter().filter(keep).collect())
-    }
-
-    fn open_queue(&self, who: &Who) -> Result<Vec<CaseView>> {
+        let upper = q.to_ascii_uppercase();
+        let today = self.today();
+        let calendar = self.calendar()?;
         let tx = self.store.read()?;
         let department = match who.role {
             Some(Role::Reviewer | Role::Publisher) => match who.department.as_deref() {
                 Some(d) => Some(d),
-                None => return Ok(Vec::new()),
+                None => return Ok(QueuePage { total: 0, overdue: 0, offset: 0, limit: 0, cases: Vec::new() }),
             },
             _ => None,
         };
-        let mut builder = self.views(&tx)?;
-        let mut views: Vec<CaseView> = tx
+        let mut cases: Vec<(i64, u64, Case)> = tx
             .open_cases(department)?
             .into_iter()
-            .filter(|c| may_see(who, c))
-            .map(|c| builder.view(c))
-            .collect::<Result<_>>()?;
-        views.sort_by_key(|v| (v.days_left.unwrap_or(i64::MAX), v.case.id));
-        Ok(views)
+            .filter(|c| {
+                may_see(who, c)
+                    && filter.state.is_none_or(|s| c.state == s)
+                    && (!filter.overdue || c.overdue(today))
+                    && filter.measure.is_none_or(|m| c.measure_id == m)
+                    && (q.is_empty()
+                        || c.entity_name.contains(&q)
+                        || c.measure_name.contains(&q)
+                        || c.credit_code.contains(&upper))
+            })
+            .map(|c| (c.days_left(today, &calendar).unwrap_or(i64::MAX), c.id, c))
+            .collect();
+        cases.sort_by_key(|(days_left, id, _)| (*days_left, *id));
+        let (total, overdue) = (cases.len(), cases.iter().filter(|(_, _, c)| c.overdue(today)).count());
+        let limit = match filter.limit {
+            0 => QUEUE_PAGE,
+            n => n.min(QUEUE_PAGE_MAX),
+        };
+        let mut builder = self.views(&tx)?;
+        let page = cases
+            .into_iter()
+            .skip(filter.offset)
+            .take(limit)
+            .map(|(_, _, c)| builder.view(c).map(|v| for_viewer(who, v)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(QueuePage { total, overdue, offset: filter.offset, limit, cases: page })
     }
 
     /// The entity's inbox, newest first, and how many are unread.

@@ -443,7 +443,7 @@ async fn the_demo_gives_every_role_a_days_work() {
     };
     let svc = app.svc();
     // The reviewer has a queue in several states, some overdue.
-    let queue = svc.case_queue(&who("shenhe")).unwrap();
+    let queue = svc.case_queue(&who("shenhe")).unwrap().cases;
     let states: std::collections::HashSet<&str> = queue.iter().map(|v| v.state_label).collect();
     assert!(queue.len() >= 5 && states.len() >= 2, "{states:?}");
     assert!(queue.iter().any(|v| v.overdue));
@@ -505,4 +505,33 @@ async fn attachments_are_only_the_documented_types_checked_as_what_they_claim() 
     assert!(r.json()["error"].as_str().unwrap().contains("MB"));
     let case = f.call("GET", &format!("/api/v1/cases/{id}"), &f.enterprise, json!({})).await.json();
     assert_eq!(case["files"].as_array().unwrap().len(), 1, "only the real document was kept");
+}
+
+#[tokio::test]
+async fn the_queue_comes_in_pages_soonest_due_first() {
+    let app = TestApp::with_demo(300);
+    app.auth().demo_accounts().unwrap();
+    app.svc().demo_cases().unwrap();
+    let scopes = huiqi::auth::permissions::scopes_for(Role::Reviewer);
+    let token = app.auth().token_create(&Who::system("t"), "shenhe", "t", &scopes, None).unwrap().1;
+    let all = app.get_as("/api/v1/cases?limit=500", &token).await.json();
+    let total = all["count"].as_u64().unwrap() as usize;
+    assert!(total >= 5, "{all}");
+    let ids = |v: &Value| v["cases"].as_array().unwrap().iter().map(|c| c["id"].as_u64().unwrap()).collect::<Vec<_>>();
+    let whole = ids(&all);
+    assert_eq!(whole.len(), total);
+    let first = app.get_as("/api/v1/cases?limit=2", &token).await.json();
+    let second = app.get_as("/api/v1/cases?limit=2&offset=2", &token).await.json();
+    assert_eq!((first["count"].as_u64(), first["limit"].as_u64()), (Some(total as u64), Some(2)));
+    assert_eq!([ids(&first), ids(&second)].concat(), whole[..4], "pages follow the same order");
+    let days: Vec<i64> =
+        all["cases"].as_array().unwrap().iter().map(|c| c["days_left"].as_i64().unwrap_or(i64::MAX)).collect();
+    assert!(days.windows(2).all(|w| w[0] <= w[1]), "soonest due first: {days:?}");
+    let r = app.get_as("/api/v1/cases?offset=-1", &token).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    assert!(r.json()["error"].as_str().unwrap().contains("offset"));
+    // The page has a pager when there is more.
+    let b = app.sign_in_existing("shenhe", huiqi::auth::demo::DEMO_PASSWORD).await;
+    let html = app.page(&b.cookie, "/staff/cases?limit=2").await.text();
+    assert!(html.contains("case-pager") && html.contains("offset=2"), "a link to the next page");
 }

@@ -70,8 +70,11 @@ async fn queue(
 ) -> ApiResult {
     let filter = p.filter().map_err(unprocessable)?;
     let who = viewer.who();
-    let cases = state.svc.blocking(move |s| s.case_queue_filtered(&who, &filter)).await?;
-    Ok(Json(json!({ "count": cases.len(), "cases": cases })).into_response())
+    let page = state.svc.blocking(move |s| s.case_queue_filtered(&who, &filter)).await?;
+    Ok(Json(json!({
+        "count": page.total, "overdue": page.overdue, "offset": page.offset, "limit": page.limit, "cases": page.cases,
+    }))
+    .into_response())
 }
 
 async fn show(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {

@@ -277,11 +277,11 @@ async fn staff_home(State(state): State<AppState>, viewer: Viewer, Query(n): Que
         .blocking(move |s| {
             let audit = if audit_visible { s.audit_tail(15)? } else { Vec::new() };
             let (notices, unread) = s.notices(&who, 5)?;
-            let queue = if cases_visible { s.case_queue(&who)? } else { Vec::new() };
+            let queue = if cases_visible { Some(s.case_queue(&who)?) } else { None };
             let drafts = if publishes { s.publication_queue(&who)? } else { Vec::new() };
             let work = serde_json::json!({
                 "notices": notices, "unread": unread,
-                "open_cases": queue.len(), "overdue": queue.iter().filter(|v| v.overdue).count(),
+                "open_cases": queue.as_ref().map_or(0, |q| q.total), "overdue": queue.as_ref().map_or(0, |q| q.overdue),
                 "drafts": drafts.iter().map(|d| serde_json::json!({"id": d.measure_id, "name": d.spec.name, "by": d.request.as_ref().map(|r| r.by.clone()), "scheduled": d.scheduled.as_ref().map(|x| x.on)})).collect::<Vec<_>>(),
             });
             Ok((s.stats()?, s.import_list(5)?, audit, work))

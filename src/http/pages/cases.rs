@@ -269,9 +269,28 @@ async fn queue(
 ) -> PageResult {
     let filter = p.filter().map_err(AppError::bad_request)?;
     let who = viewer.who();
-    let cases = state.svc.blocking(move |s| s.case_queue_filtered(&who, &filter)).await?;
+    let page = state.svc.blocking(move |s| s.case_queue_filtered(&who, &filter)).await?;
     let states: Vec<_> = CaseState::ALL.iter().filter(|s| s.is_open()).map(|s| (s.key(), s.label())).collect();
-    viewer.render("cases.html", context! { cases => to_value(&cases), f => to_value(&p), states })
+    // Links to the pages before and after, keeping every filter.
+    let link = |offset: usize| {
+        let mut q = form_urlencoded_pairs(&[
+            ("q", &p.q),
+            ("state", &p.state),
+            ("overdue", &p.overdue),
+            ("measure", &p.measure),
+        ]);
+        q.push_str(&format!("&offset={offset}"));
+        format!("/staff/cases?{q}")
+    };
+    let next = (page.offset + page.cases.len() < page.total).then(|| link(page.offset + page.limit));
+    let previous = (page.offset > 0).then(|| link(page.offset.saturating_sub(page.limit)));
+    viewer.render(
+        "cases.html",
+        context! {
+            cases => to_value(&page.cases), total => page.total, first => page.offset + 1,
+            last => page.offset + page.cases.len(), next, previous, f => to_value(&p), states,
+        },
+    )
 }
 
 async fn inbox(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> PageResult {
@@ -371,4 +390,14 @@ async fn subscription_set(
             Ok(unprocessable(subscription_page(&state, &viewer, code, "", Some(AppError::from(e).message)).await?))
         }
     }
+}
+
+/// `k=v&k=v` of the non-empty pairs, the values percent-encoded.
+fn form_urlencoded_pairs(pairs: &[(&str, &String)]) -> String {
+    pairs
+        .iter()
+        .filter(|(_, v)| !v.trim().is_empty())
+        .map(|(k, v)| format!("{k}={}", super::url_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
 }
