@@ -13,7 +13,7 @@ use crate::auth::AuthError;
 use crate::model::FieldError;
 use crate::service::ServiceError;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct AppError {
     pub status: StatusCode,
     pub message: String,
@@ -270,11 +270,49 @@ impl IntoResponse for AppError {
             message => e.message.clone(),
             fields => web::to_value(&e.fields),
         };
-        match web::render("error.html", ctx) {
+        let mut out = match web::render("error.html", ctx) {
             Ok(html) => (e.status, Html(html)).into_response(),
             Err(err) => {
                 tracing::error!("error page failed to render: {err:#}");
-                (e.status, e.message).into_response()
+                return (e.status, e.message).into_response();
+            }
+        };
+        // The guard renders it again with the caller's top bar (see `ErrorPage::for_viewer`).
+        out.extensions_mut().insert(ErrorPage(e));
+        out
+    }
+}
+
+/// The error an error page shows, carried on the response so that the guard, which knows the
+/// caller, can render it again inside the signed-in top bar.
+#[derive(Clone)]
+pub struct ErrorPage(pub AppError);
+
+impl ErrorPage {
+    /// The page again, for this viewer (their navigation, name and language); the response as
+    /// it was if the page cannot be rendered.
+    pub fn for_viewer(response: Response, viewer: &super::extract::Viewer) -> Response {
+        let Some(ErrorPage(e)) = response.extensions().get::<ErrorPage>().cloned() else {
+            return response;
+        };
+        let ctx = viewer.ctx(minijinja::context! {
+            status => e.status.as_u16(),
+            message => e.message.clone(),
+            fields => web::to_value(&e.fields),
+        });
+        match web::render("error.html", ctx) {
+            Ok(html) => {
+                let mut out = (e.status, Html(html)).into_response();
+                for (name, value) in response.headers() {
+                    if name != header::CONTENT_LENGTH && name != header::CONTENT_TYPE {
+                        out.headers_mut().append(name.clone(), value.clone());
+                    }
+                }
+                out
+            }
+            Err(err) => {
+                tracing::error!("error page failed to render: {err:#}");
+                response
             }
         }
     }

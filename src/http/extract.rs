@@ -61,18 +61,22 @@ impl FromRequestParts<AppState> for Viewer {
     async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Viewer, Self::Rejection> {
         // Chinese unless the person chose English with the switch (browsers' Accept-Language
         // is often English on office machines set up in English).
-        let lang = cookie(&parts.headers, LANG_COOKIE).and_then(|c| Lang::from_code(&c)).unwrap_or(Lang::Zh);
         let path = parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
-        let caller = parts.extensions.get::<Caller>().cloned();
-        let Some(c) = caller else {
-            return Ok(Viewer { lang, principal: None, path, session_token: None, ip: "unknown".into(), csrf: None });
-        };
-        let csrf = c.principal.as_ref().and_then(|p| p.csrf.clone()).or(c.anon_csrf);
-        Ok(Viewer { lang, principal: c.principal, path, session_token: c.session_token, ip: c.ip, csrf })
+        Ok(Viewer::new(&parts.headers, path, parts.extensions.get::<Caller>().cloned()))
     }
 }
 
 impl Viewer {
+    /// The viewer of a request to `path` with these headers, as the guard found its caller.
+    pub fn new(headers: &HeaderMap, path: String, caller: Option<Caller>) -> Viewer {
+        let lang = cookie(headers, LANG_COOKIE).and_then(|c| Lang::from_code(&c)).unwrap_or(Lang::Zh);
+        let Some(c) = caller else {
+            return Viewer { lang, principal: None, path, session_token: None, ip: "unknown".into(), csrf: None };
+        };
+        let csrf = c.principal.as_ref().and_then(|p| p.csrf.clone()).or(c.anon_csrf);
+        Viewer { lang, principal: c.principal, path, session_token: c.session_token, ip: c.ip, csrf }
+    }
+
     /// The signed-in caller. The guard has already refused anyone the route does not admit, so
     /// this fails only on routes open to the public.
     pub fn principal(&self) -> Result<&Principal, AppError> {

@@ -18,9 +18,10 @@ use axum::routing::{MethodFilter, on};
 use serde::Serialize;
 
 use super::AppState;
-use super::error::{ApiError, AppError};
-use super::extract::{CSRF_COOKIE, SESSION_COOKIE, cookie};
+use super::error::{ApiError, AppError, ErrorPage};
+use super::extract::{CSRF_COOKIE, SESSION_COOKIE, Viewer, cookie};
 use crate::auth::{Access, Principal, random_hex, same_secret};
+use crate::model::Vocabulary;
 
 /// One registered route and what it requires.
 #[derive(Debug, Clone, Serialize)]
@@ -237,11 +238,17 @@ pub async fn guard(State(g): State<GuardState>, req: Request, next: Next) -> Res
         }
         Some(p) if !p.allowed(spec.access) => {
             let message = if p.scopes.is_some() && spec.access.allows_role(p.role()) {
-                "此令牌的权限范围不包括这项操作"
+                "此令牌的权限范围不包括这项操作".to_string()
             } else {
-                "您的账号无权进行这项操作"
+                lacking(p, spec.access)
             };
-            return deny(api, StatusCode::FORBIDDEN, message);
+            let refused = deny(api, StatusCode::FORBIDDEN, &message);
+            if api {
+                return refused;
+            }
+            let caller = Caller { principal: principal.clone(), ip, session_token, anon_csrf: None };
+            let viewer = Viewer::new(req.headers(), path_and_query, Some(caller));
+            return ErrorPage::for_viewer(refused, &viewer);
         }
         _ => {}
     }
@@ -268,14 +275,30 @@ pub async fn guard(State(g): State<GuardState>, req: Request, next: Next) -> Res
         _ => None,
     };
     let caller = Caller { principal, ip, session_token, anon_csrf: new_anon.clone().or(anon_cookie) };
+    let viewer = (!api).then(|| Viewer::new(req.headers(), path_and_query, Some(caller.clone())));
     req.extensions_mut().insert(caller);
     let mut response = next.run(req).await;
+    if let Some(viewer) = viewer {
+        response = ErrorPage::for_viewer(response, &viewer);
+    }
     if let Some(token) = new_anon
         && let Ok(v) = HeaderValue::from_str(&format!("{CSRF_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax"))
     {
         response.headers_mut().append(header::SET_COOKIE, v);
     }
     response
+}
+
+/// What a signed-in account lacks for a route, in words: its role and the permission missing.
+fn lacking(p: &Principal, access: Access) -> String {
+    let role = p.user.role.label();
+    match access {
+        Access::Needs(x) => format!("您的账号（{role}）没有「{}」的权限，无法进行这项操作", x.label()),
+        Access::Either(a, b) => {
+            format!("您的账号（{role}）没有「{}」或「{}」的权限，无法进行这项操作", a.label(), b.label())
+        }
+        Access::Public | Access::SignedIn => format!("您的账号（{role}）无权进行这项操作"),
+    }
 }
 
 /// Passes the request on if it carries the expected token: in `X-CSRF-Token`, or as the `csrf`

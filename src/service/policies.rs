@@ -26,6 +26,38 @@ fn check_department(who: &Who, handler: &str) -> Result<()> {
     }
 }
 
+/// Nobody approves the publication of a draft they wrote, edited or asked to publish (四眼原则).
+fn four_eyes(who: &Who, draft: &MeasureVersion, request: &PublicationRequest) -> Result<()> {
+    if draft.editors.contains(&who.name) || draft.created_by == who.name || request.by == who.name {
+        return Err(ServiceError::Forbidden(
+            "四眼原则：不能审批自己起草、修改或申请发布的草稿，请由本部门另一位工作人员审批".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// What a member of staff may do with a measure version they are looking at, by the same rules
+/// the actions themselves apply (the role's permissions are the page's to add).
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct MeasureActions {
+    /// Edit it, ask for its publication, discard the draft: the handling department's staff.
+    pub edit: bool,
+    /// Approve the pending publication request: the handling department, not its author.
+    pub approve: bool,
+}
+
+impl Service {
+    /// What this member of staff may do with the measure's latest version.
+    pub fn measure_actions(&self, who: &Who, id: u64) -> Result<MeasureActions> {
+        let tx = self.store.read()?;
+        let Some(measure) = tx.measure(id)? else { return Ok(MeasureActions::default()) };
+        let Some(latest) = tx.version(id, measure.latest)? else { return Ok(MeasureActions::default()) };
+        let own = who.role.is_some_and(|r| r.is_staff()) && check_department(who, &latest.spec.department).is_ok();
+        let approve = own && latest.request.as_ref().is_some_and(|r| four_eyes(who, &latest, r).is_ok());
+        Ok(MeasureActions { edit: own, approve })
+    }
+}
+
 /// Filters of the policy list. Empty fields do not filter.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -435,11 +467,7 @@ impl Service {
                     "政策事项 #{id} 尚未提交发布申请：请起草人先提交，再由本部门另一位工作人员审批发布"
                 )));
             };
-            if draft.editors.contains(&who.name) || draft.created_by == who.name || request.by == who.name {
-                return Err(ServiceError::Forbidden(
-                    "四眼原则：不能审批自己起草、修改或申请发布的草稿，请由本部门另一位工作人员审批".into(),
-                ));
-            }
+            four_eyes(who, &draft, &request)?;
             if let Some(on) = request.publish_on.filter(|d| *d > self.today()) {
                 draft.request = None;
                 draft.scheduled = Some(Scheduled { approved_by: who.name.clone(), at: Timestamp::now(), on });

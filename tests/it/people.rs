@@ -60,3 +60,72 @@ async fn pages_show_times_not_epoch_numbers() {
     let at = waiting.request.as_ref().unwrap().at.display_cst();
     assert!(html.contains(&at), "the request's time as people read it: {at}");
 }
+
+/// Each role sees only the buttons it may use; a refused page keeps the signed-in top bar and
+/// says which permission the account lacks (issue 10, defect 2). A role with nothing to
+/// administer has no 系统管理 menu (defect 17).
+#[tokio::test]
+async fn buttons_follow_the_permission_table_and_refusals_keep_the_top_bar() {
+    let app = TestApp::with_demo(50);
+    app.auth().demo_accounts().unwrap();
+    let password = huiqi::auth::demo::DEMO_PASSWORD;
+    let shenhe = app.sign_in_existing("shenhe", password).await;
+    let html = app.page(&shenhe.cookie, "/staff/entities").await.text();
+    for id in ["new-entity", "import-entities", "export-entities"] {
+        assert!(!html.contains(&format!("id=\"{id}\"")), "a reviewer is offered {id}");
+    }
+    assert!(!html.contains("href=\"/admin\""), "a reviewer has nothing to administer");
+    let refused = app.page(&shenhe.cookie, "/staff/imports").await;
+    assert_eq!(refused.status, 403);
+    let page = refused.text();
+    assert!(page.contains("id=\"account-link\""), "the refusal keeps the signed-in top bar");
+    assert!(page.contains("「导入经营主体」"), "the refusal names what the account lacks: {page}");
+    assert!(page.contains("href=\"/staff/cases\""), "the reviewer's navigation is still there");
+    // A refusal a handler makes (not the guard) is shown inside the top bar as well.
+    let missing = app.page(&shenhe.cookie, "/staff/entities/91230100MA0000000X").await;
+    assert_eq!(missing.status, 404);
+    assert!(missing.text().contains("id=\"account-link\""));
+
+    let admin = app.sign_in_existing("admin", password).await;
+    let html = app.page(&admin.cookie, "/staff/entities").await.text();
+    for id in ["new-entity", "import-entities", "export-entities"] {
+        assert!(html.contains(&format!("id=\"{id}\"")), "the administrator is offered {id}");
+    }
+    assert!(html.contains("href=\"/admin\""));
+    let ducha = app.sign_in_existing("ducha", password).await;
+    let html = app.page(&ducha.cookie, "/staff/entities").await.text();
+    assert!(html.contains("id=\"export-entities\"") && !html.contains("id=\"new-entity\""));
+}
+
+/// The person who asked for a publication is not offered its approval (四眼原则); their
+/// colleague is, and a publisher of another department is offered neither approval nor editing
+/// (issue 10, defect 11).
+#[tokio::test]
+async fn only_those_who_may_approve_see_the_approval() {
+    let app = TestApp::with_demo(50);
+    app.auth().demo_accounts().unwrap();
+    app.svc().demo_cases().unwrap();
+    let password = huiqi::auth::demo::DEMO_PASSWORD;
+    let who = app.auth().principal_of("renshe2").unwrap().who("test");
+    let queue = app.svc().publication_queue(&who).unwrap();
+    let waiting = queue.first().expect("a request awaiting approval");
+    let requester = &waiting.request.as_ref().unwrap().by;
+    let path = format!("/measures/{}", waiting.measure_id);
+    let mut seen = 0;
+    for name in ["renshe", "renshe2", "keji"] {
+        let display = app.auth().principal_of(name).unwrap().user.display_name.clone();
+        let browser = app.sign_in_existing(name, password).await;
+        let html = app.page(&browser.cookie, &path).await.text();
+        let offered = html.contains("id=\"approve-publication\"");
+        if name == "keji" {
+            assert!(!offered && !html.contains("/edit\""), "another department's publisher");
+        } else if &display == requester || name == requester {
+            assert!(!offered, "{name} asked for the publication and is offered its approval");
+            seen += 1;
+        } else {
+            assert!(offered, "{name} may approve and is not offered it");
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 2);
+}

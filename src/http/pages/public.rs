@@ -91,9 +91,14 @@ async fn measures_show(State(state): State<AppState>, viewer: Viewer, Path(id): 
     } else {
         None
     };
+    let who = viewer.who();
+    let actions = state.svc.blocking(move |s| s.measure_actions(&who, id)).await?;
     viewer.render(
         "measure.html",
-        context! { m => to_value(&measure), policy => to_value(&policy), sim => to_value(&simulation), ..vocabularies() },
+        context! {
+            m => to_value(&measure), policy => to_value(&policy), sim => to_value(&simulation),
+            actions => to_value(actions), ..vocabularies()
+        },
     )
 }
 
