@@ -118,6 +118,15 @@ fn environment() -> Environment<'static> {
             Err(_) => v.to_string(),
         }
     });
+    // A file's size as people read it: 980 B, 12.5 KB, 3.2 MB.
+    env.add_filter("filesize", |v: Value| -> String {
+        let Ok(bytes) = u64::try_from(v.clone()) else { return v.to_string() };
+        match bytes {
+            0..1024 => format!("{bytes} B"),
+            1024..1_048_576 => format!("{:.1} KB", bytes as f64 / 1024.0),
+            _ => format!("{:.1} MB", bytes as f64 / 1_048_576.0),
+        }
+    });
     env.add_filter("wan", |v: Value| -> String {
         match f64::try_from(v.clone()) {
             Ok(f) => crate::model::fields::format_number((f * 10_000.0).round() / 10_000.0),

@@ -186,6 +186,9 @@ pub struct MeasureSpec {
     pub guide: String,
 }
 
+/// The slot for anything an enterprise adds beyond the listed materials.
+pub const OTHER_MATERIALS: &str = "其他材料";
+
 impl MeasureSpec {
     pub fn validate(&mut self) -> Result<(), Vec<FieldError>> {
         self.name = self.name.trim().to_string();
@@ -248,6 +251,24 @@ impl MeasureSpec {
                 errors.push(FieldError::new(
                     &format!("form_fields[{i}].kind"),
                     format!("申报表字段类型「{}」无效，可用：{}", f.kind, FORM_FIELD_KINDS.join("、")),
+                ));
+            }
+        }
+        // Each material is one slot of the application: listed once, and not again as a file
+        // field of the form (the enterprise would be asked for it twice).
+        let mut seen: Vec<&str> = Vec::new();
+        for (i, m) in self.materials.iter().enumerate() {
+            if seen.contains(&m.as_str()) {
+                errors
+                    .push(FieldError::new(&format!("materials[{i}]"), format!("申报材料「{m}」重复列出，请删去一项")));
+            }
+            seen.push(m);
+        }
+        for (i, f) in self.form_fields.iter().enumerate() {
+            if f.kind == "file" && (seen.contains(&f.label.as_str()) || f.label == OTHER_MATERIALS) {
+                errors.push(FieldError::new(
+                    &format!("form_fields[{i}].label"),
+                    format!("申报表附件「{}」与申报材料重名，请只保留一处", f.label),
                 ));
             }
         }

@@ -189,9 +189,6 @@ pub fn check_form(
     for f in &version.spec.form_fields {
         let name = format!("form.{}", f.key);
         if f.kind == "file" {
-            if submitting && f.required && !files.iter().any(|x| x.slot == f.key) {
-                errors.push(FieldError::new(&name, format!("请上传「{}」", f.label)));
-            }
             continue;
         }
         let value = form.get(&f.key).map(|v| v.trim().to_string()).unwrap_or_default();
@@ -216,13 +213,66 @@ pub fn check_form(
         }
     }
     if submitting {
-        for m in version.spec.materials.iter().filter(|m| material_needs_upload(m)) {
-            if !files.iter().any(|x| &x.slot == m) {
-                errors.push(FieldError::new(&format!("material.{m}"), format!("请上传申报材料「{m}」")));
-            }
+        for slot in material_slots(version, files).iter().filter(|s| s.required && s.files.is_empty()) {
+            let is_field = version.spec.form_fields.iter().any(|f| f.kind == "file" && f.key == slot.key);
+            let field = if is_field { format!("form.{}", slot.key) } else { format!("material.{}", slot.key) };
+            errors.push(FieldError::new(&field, format!("请上传申报材料「{}」", slot.name)));
         }
     }
     if errors.is_empty() { Ok(clean) } else { Err(errors) }
+}
+
+/// One slot of an application's materials: a listed material or a file field of the form, with
+/// the files uploaded for it — the checklist the enterprise works through.
+#[derive(Debug, Clone, Serialize)]
+pub struct MaterialSlot {
+    /// What an attachment names as its slot: the material's name, or the file field's key.
+    pub key: String,
+    /// What people read.
+    pub name: String,
+    /// Must be uploaded before submitting.
+    pub required: bool,
+    /// A file to upload (not something the platform checks by itself).
+    pub upload: bool,
+    pub files: Vec<SlotFile>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SlotFile {
+    /// Position in the case's files (for download and removal).
+    pub index: usize,
+    pub name: String,
+    pub size: u64,
+    pub uploaded_at: Timestamp,
+}
+
+/// The material slots of a measure, each once, in the order the measure lists them, then the
+/// file fields of its form, then 其他材料; each with the case's files for it. A file whose slot
+/// the version no longer names is shown under 其他材料, never lost.
+pub fn material_slots(version: &MeasureVersion, files: &[crate::model::case::CaseFile]) -> Vec<MaterialSlot> {
+    use crate::model::policy::OTHER_MATERIALS;
+    let mut slots: Vec<MaterialSlot> = Vec::new();
+    let mut add = |key: &str, name: &str, required: bool, upload: bool| {
+        if !slots.iter().any(|s| s.key == key || s.name == name) {
+            slots.push(MaterialSlot { key: key.into(), name: name.into(), required, upload, files: Vec::new() });
+        }
+    };
+    for m in &version.spec.materials {
+        let upload = material_needs_upload(m);
+        add(m, m, upload, upload);
+    }
+    for f in version.spec.form_fields.iter().filter(|f| f.kind == "file") {
+        add(&f.key, &f.label, f.required, true);
+    }
+    add(OTHER_MATERIALS, OTHER_MATERIALS, false, true);
+    for (index, f) in files.iter().enumerate() {
+        let file = SlotFile { index, name: f.name.clone(), size: f.size, uploaded_at: f.uploaded_at };
+        let at = slots.iter().position(|s| s.key == f.slot).unwrap_or(slots.len().saturating_sub(1));
+        if let Some(slot) = slots.get_mut(at) {
+            slot.files.push(file);
+        }
+    }
+    slots
 }
 
 /// Whether a listed material is a file to upload. Lists also name what the platform checks

@@ -1,6 +1,7 @@
 //! Setting up an instance: reference data and tags for every store, and the full demo
 //! (policies, generated entities, accounts) for `serve --demo` and `huiqi seed`.
 
+use super::files::Upload;
 use super::{Result, Service, ServiceError};
 use crate::model::tags::default_tags;
 use crate::model::{Actor, Timestamp, Who};
@@ -267,14 +268,16 @@ impl Service {
                 _ => return Ok(None),
             };
             for m in materials.iter().filter(|m| material_needs_upload(m)) {
-                self.case_attach(who, case.id, m, &format!("{m}.pdf"), DEMO_PDF)?;
+                let name = format!("{m}.pdf");
+                self.case_attach(who, case.id, Upload { slot: m, name: &name, bytes: DEMO_PDF }, None)?;
             }
             let mut form = case.form.clone();
             let fields = self.store.read()?.version(case.measure_id, case.version)?.map(|v| v.spec.form_fields);
             for f in fields.unwrap_or_default() {
                 let value = match f.kind.as_str() {
                     "file" => {
-                        self.case_attach(who, case.id, &f.key, &format!("{}.pdf", f.label), DEMO_PDF)?;
+                        let name = format!("{}.pdf", f.label);
+                        self.case_attach(who, case.id, Upload { slot: &f.key, name: &name, bytes: DEMO_PDF }, None)?;
                         continue;
                     }
                     "number" | "money" => "12".to_string(),

@@ -2,9 +2,10 @@
 //! (`files/ab/abcdef…`), so the same file uploaded twice is stored once; the case keeps the
 //! name, type, size and hash. The type is read from the content, never from the name.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::cases::may_see;
+use super::cases::{check_form, material_slots, may_see};
 use super::{Result, Service, ServiceError};
 use crate::model::audit::sha256_hex;
 use crate::model::case::{CaseFile, CaseState};
@@ -98,6 +99,15 @@ pub fn write_attachment(files_dir: &Path, sha256: &str, bytes: &[u8]) -> std::io
     std::fs::File::open(dir).and_then(|d| d.sync_all())
 }
 
+/// A file sent for one material slot of a case.
+pub struct Upload<'a> {
+    /// The slot's key (a material's name or a file field's key) or its name.
+    pub slot: &'a str,
+    /// The file's name on the sender's machine.
+    pub name: &'a str,
+    pub bytes: &'a [u8],
+}
+
 impl Service {
     pub(super) fn files_dir(&self) -> PathBuf {
         self.store.path().parent().map_or_else(|| PathBuf::from("files"), |d| d.join("files"))
@@ -108,15 +118,16 @@ impl Service {
     }
 
     /// Attaches a file to a case (draft or returned for supplement) for a material or a file
-    /// field of the form.
+    /// field of the form. `typed`, when given, is the form as the browser had it when the file
+    /// was sent: it is saved in the same transaction, so an upload never loses what was typed.
     pub fn case_attach(
         &self,
         who: &crate::model::Who,
         id: u64,
-        slot: &str,
-        name: &str,
-        bytes: &[u8],
+        upload: Upload<'_>,
+        typed: Option<&BTreeMap<String, String>>,
     ) -> Result<CaseFile> {
+        let Upload { slot, name, bytes } = upload;
         let slot = slot.trim();
         if bytes.is_empty() {
             return Err(ServiceError::invalid("file", "文件是空的，请重新选择"));
@@ -141,12 +152,12 @@ impl Service {
         let version = tx
             .version(before.measure_id, before.version)?
             .ok_or_else(|| ServiceError::Internal(format!("case {id} names a missing version")))?;
-        let known = version.spec.materials.iter().any(|m| m == slot)
-            || version.spec.form_fields.iter().any(|f| f.kind == "file" && f.key == slot)
-            || slot == "其他材料";
-        if !known {
+        let slots = material_slots(&version, &before.files);
+        // Browsers send the slot's key; callers of the API may name it as people read it.
+        let Some(slot) = slots.iter().find(|s| s.key == slot).or_else(|| slots.iter().find(|s| s.name == slot)) else {
             return Err(ServiceError::invalid("slot", format!("「{slot}」不是此事项要求的申报材料")));
-        }
+        };
+        let slot = slot.key.clone();
         if before.files.len() >= MAX_FILES_PER_CASE {
             return Err(ServiceError::invalid(
                 "file",
@@ -166,6 +177,9 @@ impl Service {
             uploaded_at: Timestamp::now(),
         };
         let mut case = before.clone();
+        if let Some(typed) = typed {
+            case.form = check_form(&version, typed, &before.files, false).map_err(ServiceError::Invalid)?;
+        }
         case.files.push(file.clone());
         case.updated_at = file.uploaded_at;
         tx.put_case(&case, Some(&before))?;

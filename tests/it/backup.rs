@@ -14,6 +14,7 @@ use huiqi::auth::{Auth, NewUser};
 use huiqi::model::audit::sha256_hex;
 use huiqi::model::{Capacity, Date, Role, TokenScope, Vocabulary, Who};
 use huiqi::service::backup::BackupSettings;
+use huiqi::service::files::Upload;
 use huiqi::service::{Config, Service};
 use huiqi::store::Store;
 use serde_json::json;
@@ -55,8 +56,10 @@ fn prepare(data: &Path) -> String {
     auth.binding_grant(&who, "qiye", &code, Capacity::LegalRep).unwrap();
     let applicant = Who { entities: vec![code.clone()], ..Who::user(&enterprise, "test") };
     let case = svc.case_open(&applicant, &code, measure).unwrap();
-    svc.case_attach(&applicant, case.id, "营业执照复印件", "执照.pdf", PDF_A).unwrap();
-    svc.case_attach(&applicant, case.id, "审计报告", "审计报告.pdf", PDF_B).unwrap();
+    svc.case_attach(&applicant, case.id, Upload { slot: "营业执照复印件", name: "执照.pdf", bytes: PDF_A }, None)
+        .unwrap();
+    svc.case_attach(&applicant, case.id, Upload { slot: "审计报告", name: "审计报告.pdf", bytes: PDF_B }, None)
+        .unwrap();
 
     auth.user_create(&who, NewUser::new("admin", Role::Sysadmin), Some(PASSWORD)).unwrap();
     let scopes = [TokenScope::EntitiesWrite, TokenScope::Admin, TokenScope::Audit];

@@ -589,11 +589,17 @@ impl Session {
 
     /// On a case page: uploads the material, fills in the contact and submits, waiting until
     /// the page says `until`.
+    /// What is typed before the upload survives it (issue 10, defect 4), and the checklist
+    /// then shows the material as uploaded, by name.
     fn attach_and_submit(&self, file: &str, contact: &str, until: &str) {
+        self.fill(r#"input[name="form.contact"]"#, contact);
         let input = self.find("#upload-form input[type=file]");
         self.type_into(&input, file);
         self.click_until("#upload-form button[type=submit]", "附件已上传");
-        self.fill(r#"input[name="form.contact"]"#, contact);
+        let kept = self.prop(&self.find(r#"input[name="form.contact"]"#), "value");
+        assert_eq!(kept, contact, "the upload lost what was typed");
+        let done = self.find_all("#materials li.done");
+        assert!(!done.is_empty(), "the checklist shows the uploaded material");
         self.click_until("#submit-case", until);
     }
 

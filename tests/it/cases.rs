@@ -535,3 +535,102 @@ async fn the_queue_comes_in_pages_soonest_due_first() {
     let html = app.page(&b.cookie, "/staff/cases?limit=2").await.text();
     assert!(html.contains("case-pager") && html.contains("offset=2"), "a link to the next page");
 }
+
+/// A multipart body as the case page's one form sends it to `/cases/{id}/files`.
+fn upload_body(csrf: &str, typed: &[(&str, &str)], slot: &str, file: Option<(&str, &[u8])>) -> (String, Vec<u8>) {
+    let boundary = "huiqitestboundary";
+    let mut body = Vec::new();
+    let mut text = |name: &str, value: &str| {
+        body.extend(
+            format!("--{boundary}\r\ncontent-disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").bytes(),
+        );
+    };
+    text("csrf", csrf);
+    for (k, v) in typed {
+        text(&format!("form.{k}"), v);
+    }
+    text("slot", slot);
+    let (name, bytes) = file.unwrap_or(("", b""));
+    body.extend(
+        format!("--{boundary}\r\ncontent-disposition: form-data; name=\"file\"; filename=\"{name}\"\r\ncontent-type: application/octet-stream\r\n\r\n")
+            .bytes(),
+    );
+    body.extend(bytes);
+    body.extend(format!("\r\n--{boundary}--\r\n").bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// Uploading a material from the case page keeps what was typed in the form, also when no file
+/// was chosen; the page lists each material slot once, by name, as uploaded or missing with the
+/// file's name and size (issue 10, defects 4 and 5).
+#[tokio::test]
+async fn uploading_keeps_what_was_typed_and_the_checklist_shows_each_slot_once() {
+    use axum::body::Body;
+    use axum::http::{Request, header};
+    let (f, apply, _, _) = fixture().await;
+    let id = f.open(&f.enterprise, &f.code, apply).await.json()["id"].as_u64().unwrap();
+    let browser = f.app.sign_in_existing("qiye", PASSWORD).await;
+    let send = |typed: Vec<(&'static str, &'static str)>, file: Option<(&'static str, &'static [u8])>| {
+        let (content_type, body) = upload_body(&browser.csrf, &typed, "营业执照复印件", file);
+        Request::post(format!("/cases/{id}/files"))
+            .header(header::CONTENT_TYPE, content_type)
+            .header(header::COOKIE, &browser.cookie)
+            .body(Body::from(body))
+            .unwrap()
+    };
+    // No file chosen: refused with a word about it, the typed contact saved all the same.
+    let r = f.app.send(send(vec![("contact", "王会计"), ("employees", "81")], None)).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().contains("请先选择要上传的文件"), "{}", r.text());
+    let case = f.call("GET", &format!("/api/v1/cases/{id}"), &f.enterprise, Value::Null).await.json();
+    assert_eq!(case["form"]["contact"], "王会计", "{case}");
+    // With a file: attached, and what was typed (changed meanwhile) saved with it.
+    let r = f.app.send(send(vec![("contact", "李出纳"), ("employees", "82")], Some(("执照.pdf", PDF)))).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    let case = f.call("GET", &format!("/api/v1/cases/{id}"), &f.enterprise, Value::Null).await.json();
+    assert_eq!(case["form"]["contact"], "李出纳");
+    assert_eq!(case["form"]["employees"], "82");
+    assert_eq!(case["files"][0]["slot"], "营业执照复印件");
+    assert_eq!(case["materials"][0]["name"], "营业执照复印件");
+    assert_eq!(case["materials"][0]["files"][0]["name"], "执照.pdf");
+    let html = f.app.page(&browser.cookie, &format!("/cases/{id}")).await.text();
+    let checklist = &html[html.find("id=\"materials\"").expect("a checklist")..];
+    let checklist = &checklist[..checklist.find("</ul>").unwrap()];
+    assert_eq!(checklist.matches("<b>营业执照复印件</b>").count(), 1, "{checklist}");
+    assert!(checklist.contains("执照.pdf") && checklist.contains(&format!("{} B", PDF.len())), "{checklist}");
+    assert!(checklist.contains("class=\"done\""), "{checklist}");
+}
+
+/// A measure may list a material once only, and not again as a file field of its form: saving
+/// it says which (issue 10, defect 5). File fields show by label, never by key.
+#[tokio::test]
+async fn a_material_is_one_slot_listed_once_and_shown_by_name() {
+    let (f, apply, _, _) = fixture().await;
+    let mut body = measure("重复材料", "apply", None);
+    body["materials"] = json!(["营业执照复印件", "营业执照复印件"]);
+    let r = f.call("POST", "/api/v1/policies/1/measures", &f.publisher, body).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    assert!(r.text().contains("申报材料「营业执照复印件」重复列出"), "{}", r.text());
+    let mut body = measure("材料与附件重名", "apply", None);
+    body["form_fields"] = json!([{"key": "licence_copy", "label": "营业执照复印件", "kind": "file", "required": true}]);
+    let r = f.call("POST", "/api/v1/policies/1/measures", &f.publisher, body).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    assert!(r.text().contains("与申报材料重名"), "{}", r.text());
+    // A file field shows by its label; its key stays inside.
+    let mut body = measure("带附件字段", "apply", None);
+    body["form_fields"] = json!([{"key": "talent_roster", "label": "人才花名册", "kind": "file", "required": true}]);
+    let r = f.call("POST", "/api/v1/policies/1/measures", &f.publisher, body).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let id = r.json()["measure_id"].as_u64().unwrap();
+    assert_eq!(f.app.publish(&f.publisher, id).await.status, StatusCode::OK);
+    let case = f.open(&f.enterprise, &f.code, id).await.json()["id"].as_u64().unwrap();
+    let uri = format!("/api/v1/cases/{case}/files?slot=talent_roster&name=roster.pdf");
+    assert_eq!(f.app.post_bytes(&uri, &f.enterprise, PDF.to_vec()).await.status, StatusCode::CREATED);
+    let browser = f.app.sign_in_existing("qiye", PASSWORD).await;
+    let html = f.app.page(&browser.cookie, &format!("/cases/{case}")).await.text();
+    assert!(html.contains("人才花名册") && !html.contains(">talent_roster<"), "the key shows where the name belongs");
+    let r = f.call("POST", &format!("/api/v1/cases/{case}/submit"), &f.enterprise, json!({})).await;
+    let text = r.text();
+    assert!(!text.contains("talent_roster」"), "{text}");
+    let _ = apply;
+}

@@ -17,7 +17,8 @@ use crate::http::AppState;
 use crate::http::error::{ApiError, AppError};
 use crate::http::extract::Viewer;
 use crate::http::routes::Routes;
-use crate::service::cases::Decision;
+use crate::service::cases::{Decision, material_slots};
+use crate::service::files::Upload;
 
 pub fn routes() -> Routes {
     let apply = Access::Needs(Permission::CaseApply);
@@ -77,9 +78,20 @@ async fn queue(
     .into_response())
 }
 
+/// A case as its page shows it: the case, and its materials as a checklist.
+#[derive(serde::Serialize)]
+struct CaseDetail {
+    #[serde(flatten)]
+    view: crate::service::cases::CaseView,
+    materials: Vec<crate::service::cases::MaterialSlot>,
+}
+
 async fn show(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {
     let who = viewer.who();
-    Ok(Json(state.svc.blocking(move |s| s.case_get(&who, id)).await?).into_response())
+    let (view, version) = state.svc.blocking(move |s| s.case_with_version(&who, id)).await?;
+    // The materials as a checklist: each slot once, by name, with the files uploaded for it.
+    let materials = version.as_ref().map(|v| material_slots(v, &view.case.files)).unwrap_or_default();
+    Ok(Json(CaseDetail { view, materials }).into_response())
 }
 
 #[derive(Deserialize, Default)]
@@ -198,7 +210,10 @@ async fn attach(
         return Err(unprocessable("请在 slot 参数中写明这是哪一项申报材料".into()));
     }
     let who = viewer.who();
-    let file = state.svc.blocking(move |s| s.case_attach(&who, id, &p.slot, &p.name, &body)).await?;
+    let file = state
+        .svc
+        .blocking(move |s| s.case_attach(&who, id, Upload { slot: &p.slot, name: &p.name, bytes: &body }, None))
+        .await?;
     Ok((StatusCode::CREATED, Json(file)).into_response())
 }
 

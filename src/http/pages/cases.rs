@@ -18,7 +18,8 @@ use crate::http::web::to_value;
 use crate::model::case::{CaseActionKind, CaseState};
 use crate::model::{FieldError, Vocabulary};
 use crate::service::ServiceError;
-use crate::service::cases::{Decision, material_needs_upload};
+use crate::service::cases::{Decision, material_slots};
+use crate::service::files::Upload;
 
 type FormData = CleanForm;
 
@@ -51,6 +52,9 @@ struct Notice {
 }
 
 /// `form.<key>` fields of a posted form.
+/// The most form fields an upload carries along (a form has a few dozen).
+const MAX_TYPED_FIELDS: usize = 500;
+
 fn form_fields(form: &[(String, String)]) -> BTreeMap<String, String> {
     form.iter().filter_map(|(k, v)| k.strip_prefix("form.").map(|k| (k.to_string(), v.clone()))).collect()
 }
@@ -84,16 +88,7 @@ async fn page(
     let state = view.case.state;
     let editable = applicant && matches!(state, CaseState::Draft | CaseState::Returned);
     let form_values = values.unwrap_or_else(|| view.case.form.clone());
-    let materials: Vec<_> = version
-        .as_ref()
-        .map(|v| {
-            v.spec
-                .materials
-                .iter()
-                .map(|m| serde_json::json!({ "name": m, "upload": material_needs_upload(m) }))
-                .collect()
-        })
-        .unwrap_or_default();
+    let materials = version.as_ref().map(|v| material_slots(v, &view.case.files)).unwrap_or_default();
     let staff = p.user.role.is_staff();
     let stage_role = view.case.current_stage().map(|s| s.role);
     viewer.render(
@@ -208,27 +203,46 @@ async fn attach(
     Path(id): Path<u64>,
     mut multipart: Multipart,
 ) -> PageResult {
-    let (mut csrf, mut slot, mut upload) = (String::new(), String::new(), None);
+    let (mut csrf, mut slot, mut upload, mut fields) = (String::new(), String::new(), None, Vec::new());
     while let Some(field) = multipart.next_field().await.map_err(super::upload_error)? {
-        match field.name() {
-            Some("csrf") => csrf = field.text().await.unwrap_or_default(),
-            Some("slot") => slot = field.text().await.unwrap_or_default(),
-            Some("file") => {
+        match field.name().map(str::to_string) {
+            Some(n) if n == "csrf" => csrf = field.text().await.unwrap_or_default(),
+            Some(n) if n == "slot" => slot = field.text().await.unwrap_or_default(),
+            Some(n) if n == "file" => {
                 let name = field.file_name().unwrap_or("附件").to_string();
                 let bytes = field.bytes().await.map_err(super::upload_error)?;
                 upload = Some((name, bytes.to_vec()));
+            }
+            // The form as it was typed, sent along so that the upload keeps it.
+            Some(n) if n.starts_with("form.") && fields.len() < MAX_TYPED_FIELDS => {
+                let value = field.text().await.map_err(super::upload_error)?;
+                fields.push((crate::model::text::strip(&n, false), crate::model::text::strip(&value, true)));
             }
             _ => {}
         }
     }
     viewer.check_upload_csrf(&csrf)?;
-    let Some((name, bytes)) = upload.filter(|(_, b)| !b.is_empty()) else {
-        return refused(&state, &viewer, id, ServiceError::invalid("file", "请选择要上传的文件"), None).await;
-    };
+    let typed = (!fields.is_empty()).then(|| form_fields(&fields));
     let who = viewer.who();
-    match state.svc.blocking(move |s| s.case_attach(&who, id, &slot, &name, &bytes)).await {
+    let Some((name, bytes)) = upload.filter(|(_, b)| !b.is_empty()) else {
+        // No file chosen: what was typed is saved all the same, and the page says what is missing.
+        if let Some(values) = typed.clone() {
+            let saved = state.svc.blocking(move |s| s.case_save(&who, id, &values)).await;
+            if let Err(e) = saved {
+                return refused(&state, &viewer, id, e, typed).await;
+            }
+        }
+        let missing = ServiceError::invalid("file", "请先选择要上传的文件，再点「上传」");
+        return refused(&state, &viewer, id, missing, typed).await;
+    };
+    let values = typed.clone();
+    let attached = state
+        .svc
+        .blocking(move |s| s.case_attach(&who, id, Upload { slot: &slot, name: &name, bytes: &bytes }, values.as_ref()))
+        .await;
+    match attached {
         Ok(_) => Ok(see_other(&format!("/cases/{id}?notice=attached"))),
-        Err(e) => refused(&state, &viewer, id, e, None).await,
+        Err(e) => refused(&state, &viewer, id, e, typed).await,
     }
 }
 
