@@ -221,6 +221,8 @@ pub struct Case {
     /// Prepared and submitted by a specialist for the entity (帮办代办).
     pub on_behalf: bool,
     pub returns: u32,
+    /// Why the case is returned for supplement or was not approved — while it is; the history
+    /// keeps every reason given.
     pub reason: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -390,6 +392,7 @@ impl Case {
                 // The portrait, version and first form stay as frozen; the supplement is the form.
                 self.form = form;
                 self.state = CaseState::InReview;
+                self.reason = None;
                 (CaseActionKind::Resubmit, Some(stage), String::new())
             }
             CaseAction::Approve { note } => {

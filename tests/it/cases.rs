@@ -634,3 +634,44 @@ async fn a_material_is_one_slot_listed_once_and_shown_by_name() {
     assert!(!text.contains("talent_roster」"), "{text}");
     let _ = apply;
 }
+
+/// After a returned case is resubmitted, its page no longer shows the return's reason as the
+/// current one (the history keeps it); an entity with a case under way for a measure is offered
+/// to continue it, not 在线申报 again (issue 10, defect 14).
+#[tokio::test]
+async fn a_resubmitted_case_drops_the_old_reason_and_a_case_under_way_is_continued() {
+    let (f, apply, _, _) = fixture().await;
+    let browser = f.app.sign_in_existing("qiye", PASSWORD).await;
+    let entity_page = format!("/my/entities/{}", f.code);
+    let apply_line = |html: &str| {
+        let at = html.find(&format!("data-measure=\"{apply}\"")).expect("an apply line for the measure");
+        html[at..at + html[at..].find("</form>").unwrap()].to_string()
+    };
+    let line = apply_line(&f.app.page(&browser.cookie, &entity_page).await.text());
+    assert!(line.contains("在线申报"), "{line}");
+    let id = f.open(&f.enterprise, &f.code, apply).await.json()["id"].as_u64().unwrap();
+    let line = apply_line(&f.app.page(&browser.cookie, &entity_page).await.text());
+    assert!(!line.contains("在线申报") && line.contains(&format!("/cases/{id}")), "{line}");
+    assert!(line.contains("继续办理"), "{line}");
+
+    let uri = format!("/api/v1/cases/{id}/files?slot={}&name=a.pdf", huiqi::http::pages::url_encode("营业执照复印件"));
+    assert_eq!(f.app.post_bytes(&uri, &f.enterprise, PDF.to_vec()).await.status, StatusCode::CREATED);
+    let submit = format!("/api/v1/cases/{id}/submit");
+    let r = f.call("POST", &submit, &f.enterprise, json!({"form": {"contact": "张三"}})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let decide = format!("/api/v1/cases/{id}/decide");
+    let r = f.call("POST", &decide, &f.reviewer, json!({"action": "return", "reason": "执照复印件不清晰"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let current = |html: String| {
+        let at = html.find("class=\"next-step\"").expect("the next step");
+        html[at..at + html[at..].find("</p>").unwrap()].to_string()
+    };
+    let page = format!("/cases/{id}");
+    assert!(current(f.app.page(&browser.cookie, &page).await.text()).contains("执照复印件不清晰"));
+    let r = f.call("POST", &submit, &f.enterprise, json!({"form": {"contact": "张三"}})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["reason"], Value::Null);
+    let html = f.app.page(&browser.cookie, &page).await.text();
+    assert!(!current(html.clone()).contains("执照复印件不清晰"), "the old reason shown as current");
+    assert!(html.contains("执照复印件不清晰"), "the history keeps it");
+}

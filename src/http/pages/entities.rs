@@ -158,6 +158,7 @@ async fn entity_page(state: &AppState, viewer: &Viewer, code: String, unmask: Op
             history => to_value(&history),
             meta => to_value(field_meta()),
             results => to_value(super::grouped(&matches)),
+            under_way => to_value(super::cases_by_measure(&cases)),
             cases => to_value(&cases),
             ..super::public::vocabularies()
         },

@@ -109,6 +109,24 @@ pub fn upload_error(e: axum::extract::multipart::MultipartError) -> AppError {
     }
 }
 
+/// An entity's cases that stand in the way of applying again, by measure (as text, for
+/// templates): one under way or approved. Online application offers to continue it instead.
+pub fn cases_by_measure(
+    cases: &[crate::service::cases::CaseView],
+) -> std::collections::BTreeMap<String, serde_json::Value> {
+    use crate::model::Vocabulary;
+    use crate::model::case::CaseState;
+    cases
+        .iter()
+        .filter(|v| !matches!(v.case.state, CaseState::Rejected | CaseState::Withdrawn))
+        .map(|v| {
+            let state = v.case.state;
+            let value = serde_json::json!({ "id": v.case.id, "state": state.key(), "state_label": state.label() });
+            (v.case.measure_id.to_string(), value)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::safe_next;

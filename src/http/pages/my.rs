@@ -130,6 +130,7 @@ async fn entity(State(state): State<AppState>, viewer: Viewer, Path(code): Path<
             e => to_value(&file.entity),
             fields => to_value(&file.fields),
             results => to_value(super::grouped(&matches)),
+            under_way => to_value(super::cases_by_measure(&cases)),
             cases => to_value(&cases),
             unread,
             ..super::public::vocabularies()

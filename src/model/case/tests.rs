@@ -132,6 +132,7 @@ fn a_return_pauses_the_clock_until_resubmission() {
     let r = reviewer(1, DEPT);
     c.act(&r, CaseAction::Return { reason: "缺少审计报告".into() }, &ctx(&cal, "2025-11-04", None)).unwrap();
     assert_eq!(c.state, CaseState::Returned);
+    assert_eq!(c.reason.as_deref(), Some("缺少审计报告"));
     assert_eq!(c.stages[0].due, None, "no due day while the clock stands");
     assert!(!c.overdue(d("2025-11-20")));
     // Resubmitted on Monday 10th: one day used (Tue 4th); two left → Tue 11, Wed 12.
@@ -143,6 +144,8 @@ fn a_return_pauses_the_clock_until_resubmission() {
     assert_eq!(c.form["contact"], "李四");
     assert_eq!(c.frozen.as_ref().unwrap().form["contact"], "张三", "what was submitted stays frozen");
     assert_eq!(c.returns, 1);
+    assert_eq!(c.reason, None, "the return answered is no longer the case's current reason");
+    assert!(c.history.iter().any(|e| e.note == "缺少审计报告"), "it stays in the history");
 }
 
 #[test]
