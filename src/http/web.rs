@@ -127,6 +127,13 @@ fn environment() -> Environment<'static> {
             _ => format!("{:.1} MB", bytes as f64 / 1_048_576.0),
         }
     });
+    // A closed vocabulary's value as people read it, in the page's language:
+    // `label('case_state', c.state)`.
+    env.add_function("label", |state: &minijinja::State, kind: String, key: Value| -> String {
+        let en = state.lookup("lang").is_some_and(|l| l.as_str() == Some("en"));
+        let key = key.as_str().map_or_else(|| key.to_string(), str::to_string);
+        vocabulary_label(&kind, &key, en).unwrap_or(key)
+    });
     env.add_filter("wan", |v: Value| -> String {
         match f64::try_from(v.clone()) {
             Ok(f) => crate::model::fields::format_number((f * 10_000.0).round() / 10_000.0),
@@ -134,6 +141,42 @@ fn environment() -> Environment<'static> {
         }
     });
     env
+}
+
+/// The label of `key` in the closed vocabulary `kind` (see the `label` template function).
+pub fn vocabulary_label(kind: &str, key: &str, en: bool) -> Option<String> {
+    use crate::model::case::{CaseActionKind, CaseState};
+    use crate::model::message::MessageKind;
+    use crate::model::push::{Channel, DeliveryStatus};
+    use crate::model::supervision::{NoticeKind, SupervisionStatus};
+    use crate::model::*;
+    fn find<V: Vocabulary>(key: &str, en: bool) -> Option<String> {
+        V::ALL.iter().find(|v| v.key() == key).map(|v| (if en { v.label_en() } else { v.label() }).to_string())
+    }
+    match kind {
+        "case_state" => find::<CaseState>(key, en),
+        "case_action" => find::<CaseActionKind>(key, en),
+        "role" => find::<Role>(key, en),
+        "mode" => find::<Mode>(key, en),
+        "category" => find::<Category>(key, en),
+        "level" => find::<Level>(key, en),
+        "entity_type" => find::<EntityType>(key, en),
+        "ownership" => find::<Ownership>(key, en),
+        "reg_status" => find::<RegStatus>(key, en),
+        "tax_credit" => find::<TaxCredit>(key, en),
+        "size_class" => find::<SizeClass>(key, en),
+        "capacity" => find::<Capacity>(key, en),
+        "binding_status" => find::<BindingStatus>(key, en),
+        "binding_method" => find::<BindingMethod>(key, en),
+        "token_scope" => find::<TokenScope>(key, en),
+        "message_kind" => find::<MessageKind>(key, en),
+        "channel" => find::<Channel>(key, en),
+        "delivery_status" => find::<DeliveryStatus>(key, en),
+        "supervision_status" => find::<SupervisionStatus>(key, en),
+        "notice_kind" => find::<NoticeKind>(key, en),
+        "audit_action" => Some(crate::model::audit::action_label(key, en)),
+        _ => None,
+    }
 }
 
 /// Renders `name` with `ctx`. Templates end in `.html`, so auto-escaping is on.
@@ -171,5 +214,30 @@ mod tests {
         for (key, v) in &strings {
             assert!(v.contains_key("zh") && v.contains_key("en"), "{key} lacks a language");
         }
+    }
+
+    /// Every case state says what comes next, to the enterprise and to the department, in both
+    /// languages; every vocabulary the templates name has labels in both.
+    #[test]
+    fn every_state_and_vocabulary_reads_in_both_languages() {
+        use crate::model::Vocabulary;
+        use crate::model::case::CaseState;
+        let strings = load_strings();
+        for s in CaseState::ALL {
+            for prefix in ["next_step_", "staff_next_step_"] {
+                assert!(strings.contains_key(&format!("{prefix}{}", s.key())), "{prefix}{} missing", s.key());
+            }
+            assert_eq!(vocabulary_label("case_state", s.key(), true).as_deref(), Some(s.label_en()));
+            assert_eq!(vocabulary_label("case_state", s.key(), false).as_deref(), Some(s.label()));
+        }
+        assert_eq!(vocabulary_label("role", "sysadmin", false).as_deref(), Some("系统管理员"));
+        assert_eq!(vocabulary_label("no_such_kind", "x", false), None);
+        let html = |lang: &str| {
+            let env = environment();
+            let t = env.template_from_str("{{ label('case_state', 'returned') }}").unwrap();
+            t.render(minijinja::context! { lang => lang }).unwrap()
+        };
+        assert_eq!(html("zh"), "待补正");
+        assert_eq!(html("en"), "Returned for supplement");
     }
 }

@@ -211,6 +211,180 @@ where
     ChainReport { entries, head: prev, broken: tail }
 }
 
+/// What each recorded action means, in Chinese and English: the audit trail, the console and
+/// the audit filter show these, the records keep the code. Case actions (`case.submit`, …)
+/// take their labels from [`CaseActionKind`](super::case::CaseActionKind).
+const ACTIONS: &[(&str, &str, &str)] = &[
+    ("account.password", "修改密码", "Changed password"),
+    ("account.profile", "修改个人资料", "Edited profile"),
+    ("account.register", "注册账号", "Registered"),
+    ("account.session_end", "结束一个登录会话", "Ended a session"),
+    ("account.sessions_end_all", "结束全部登录会话", "Ended all sessions"),
+    ("assignment.add", "分配帮办企业", "Assigned an entity to a specialist"),
+    ("assignment.remove", "取消帮办分工", "Removed a specialist assignment"),
+    ("audit.export", "导出审计日志", "Exported the audit trail"),
+    ("auth.login", "登录", "Signed in"),
+    ("auth.login_failed", "登录失败", "Failed sign-in"),
+    ("auth.logout", "退出登录", "Signed out"),
+    ("backup.create", "创建备份", "Made a backup"),
+    ("backup.download", "下载备份", "Downloaded a backup"),
+    ("backup.restore", "从备份恢复", "Restored from a backup"),
+    ("bench.measures", "生成测试政策事项", "Generated benchmark measures"),
+    ("binding.leave", "解除企业绑定", "Left an entity"),
+    ("binding.reject", "驳回企业绑定", "Rejected an entity binding"),
+    ("binding.request", "申请绑定企业", "Asked to act for an entity"),
+    ("binding.revoke", "撤销企业绑定", "Revoked an entity binding"),
+    ("binding.verify", "核验企业绑定", "Verified an entity binding"),
+    ("calendar.import", "导入节假日日历", "Imported the holiday calendar"),
+    ("calendar.seed", "载入节假日日历", "Loaded the holiday calendar"),
+    ("case.attach", "上传申报材料", "Attached a material"),
+    ("case.detach", "删除申报材料", "Removed a material"),
+    ("data.export", "导出数据", "Exported data"),
+    ("department.put", "维护部门", "Edited a department"),
+    ("entity.create", "新增经营主体", "Added an entity"),
+    ("entity.seed", "载入演示经营主体", "Loaded demo entities"),
+    ("entity.unmask", "查看完整个人信息", "Viewed personal data in full"),
+    ("entity.upsert", "修改经营主体", "Edited an entity"),
+    ("import.batch", "导入经营主体", "Imported entities"),
+    ("import.stage", "上传待导入文件", "Uploaded a file to import"),
+    ("inbox.read", "阅读站内信", "Read a message"),
+    ("invitation.create", "签发邀请码", "Issued an invitation code"),
+    ("invitation.revoke", "作废邀请码", "Revoked an invitation code"),
+    ("match.record", "记录匹配变动", "Recorded matching changes"),
+    ("matching.rematch", "全量重新匹配", "Re-matched everything"),
+    ("measure.create", "新建政策事项", "Created a measure"),
+    ("measure.discard_draft", "放弃草稿", "Discarded a draft"),
+    ("measure.publish", "发布政策事项", "Published a measure"),
+    ("measure.refuse_publication", "退回发布申请", "Refused a publication"),
+    ("measure.request_publication", "提交发布申请", "Asked for publication"),
+    ("measure.schedule", "定时发布", "Scheduled a publication"),
+    ("measure.update", "修改政策事项", "Edited a measure"),
+    ("measure.withdraw", "撤回政策事项", "Withdrew a measure"),
+    ("notice.read", "阅读工作提醒", "Read a work notice"),
+    ("policy.create", "新建政策文件", "Created a policy"),
+    ("policy.update", "修改政策文件", "Edited a policy"),
+    ("push.cancel", "取消推送", "Cancelled a push"),
+    ("push.delivery", "消息投递", "Delivered a message"),
+    ("push.measure", "政策推送", "Pushed a measure"),
+    ("push.reminder", "申报提醒", "Sent a reminder"),
+    ("subscription.set", "修改推送订阅", "Changed a subscription"),
+    ("supervision.notice", "发出督办通知", "Issued a supervision notice"),
+    ("supervision.open", "生成督办事项", "Opened a supervision item"),
+    ("supervision.resolve", "办结督办事项", "Resolved a supervision item"),
+    ("sweep", "定时巡检", "Scheduled sweep"),
+    ("tag.put", "维护标签", "Edited a tag"),
+    ("tag.seed", "载入标签字典", "Loaded the tag dictionary"),
+    ("token.create", "签发接口令牌", "Issued an API token"),
+    ("token.revoke", "撤销接口令牌", "Revoked an API token"),
+    ("user.create", "新建账号", "Created an account"),
+    ("user.reset_password", "重置密码", "Reset a password"),
+    ("user.set_password", "设置密码", "Set a password"),
+    ("user.unlock", "解锁账号", "Unlocked an account"),
+    ("user.update", "修改账号", "Edited an account"),
+];
+
+/// The groups of actions (the part of the code before the dot), as (prefix, Chinese, English).
+const GROUPS: &[(&str, &str, &str)] = &[
+    ("account.", "本人账号", "Own account"),
+    ("assignment.", "帮办分工", "Specialist assignments"),
+    ("audit.", "审计日志", "Audit trail"),
+    ("auth.", "登录与退出", "Sign-in and sign-out"),
+    ("backup.", "备份与恢复", "Backups"),
+    ("bench.", "性能测试", "Benchmarks"),
+    ("binding.", "企业绑定", "Entity bindings"),
+    ("calendar.", "节假日日历", "Holiday calendar"),
+    ("case.", "办件", "Cases"),
+    ("data.", "数据导出", "Data exports"),
+    ("department.", "部门", "Departments"),
+    ("entity.", "经营主体", "Entities"),
+    ("import.", "导入", "Imports"),
+    ("inbox.", "站内信", "Inbox"),
+    ("invitation.", "邀请码", "Invitations"),
+    ("match.", "匹配", "Matching"),
+    ("matching.", "重新匹配", "Re-matching"),
+    ("measure.", "政策事项", "Measures"),
+    ("notice.", "工作提醒", "Work notices"),
+    ("policy.", "政策文件", "Policies"),
+    ("push.", "推送", "Pushes"),
+    ("subscription.", "推送订阅", "Subscriptions"),
+    ("supervision.", "督办", "Supervision"),
+    ("tag.", "标签", "Tags"),
+    ("token.", "接口令牌", "API tokens"),
+    ("user.", "账号管理", "Account administration"),
+];
+
+/// The choices of the audit filter as (value, label): each group (all its actions), then each
+/// action, sorted by code so that a group's actions follow it.
+pub fn action_choices(en: bool) -> Vec<(String, String)> {
+    let pick = |zh: &str, e: &str| if en { e.to_string() } else { zh.to_string() };
+    let mut out: Vec<(String, String)> = GROUPS
+        .iter()
+        .map(|(k, zh, e)| (k.to_string(), format!("{}（{}）", pick(zh, e), pick("全部", "all"))))
+        .collect();
+    out.extend(actions().into_iter().map(|(k, zh, e)| (k, format!("　{}", pick(zh, e)))));
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// Every action the trail records, as (code, Chinese, English), sorted by code.
+pub fn actions() -> Vec<(String, &'static str, &'static str)> {
+    use super::case::CaseActionKind;
+    let mut all: Vec<_> = ACTIONS.iter().map(|(k, zh, en)| (k.to_string(), *zh, *en)).collect();
+    all.extend(CaseActionKind::ALL.iter().map(|a| (format!("case.{}", a.key()), a.label(), a.label_en())));
+    all.sort();
+    all.dedup_by(|a, b| a.0 == b.0);
+    all
+}
+
+/// An action as people read it; a code this build does not know is shown as it is.
+pub fn action_label(code: &str, en: bool) -> String {
+    use super::case::CaseActionKind;
+    let case = code.strip_prefix("case.").and_then(|k| CaseActionKind::ALL.iter().find(|a| a.key() == k));
+    if let Some(a) = case {
+        return (if en { a.label_en() } else { a.label() }).to_string();
+    }
+    match ACTIONS.iter().find(|(k, _, _)| *k == code) {
+        Some((_, zh, e)) => (if en { *e } else { *zh }).to_string(),
+        None => code.to_string(),
+    }
+}
+
+/// The role recorded with an entry as people read it (`system` for the program itself).
+pub fn role_label(key: &str, en: bool) -> String {
+    match Role::ALL.iter().find(|r| r.key() == key) {
+        Some(r) => (if en { r.label_en() } else { r.label() }).to_string(),
+        None if key.is_empty() || key == "system" => (if en { "System" } else { "系统" }).to_string(),
+        None => key.to_string(),
+    }
+}
+
+/// An entry's detail as people read it: a case's state change (`in_review → returned`) and an
+/// account's role in words.
+pub fn detail_label(action: &str, detail: &str, en: bool) -> String {
+    use super::case::CaseState;
+    if action.starts_with("user.") {
+        // An account's role, as its creation records it.
+        return match Role::ALL.iter().find(|r| r.key() == detail.trim()) {
+            Some(r) => (if en { r.label_en() } else { r.label() }).to_string(),
+            None => detail.to_string(),
+        };
+    }
+    if !action.starts_with("case.") {
+        return detail.to_string();
+    }
+    let state =
+        |word: &str| CaseState::ALL.iter().find(|s| s.key() == word).map(|s| if en { s.label_en() } else { s.label() });
+    let mut words: Vec<String> = detail.splitn(4, ' ').map(str::to_string).collect();
+    if words.len() >= 3 && words[1] == "→" {
+        for i in [0, 2] {
+            if let Some(l) = state(&words[i]) {
+                words[i] = l.to_string();
+            }
+        }
+    }
+    words.join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,5 +451,45 @@ mod tests {
         let mut unreadable = rows(&c);
         unreadable[1].1 = Err("bad bytes".into());
         assert_eq!(verify_chain(unreadable, None).broken.map(|b| b.seq), Some(2));
+    }
+
+    /// Every action code the program records has a label: the codes are read from the sources
+    /// (string literals of the form `group.action` in files that write the audit trail, whose
+    /// group is an audited one), so a new action without a label fails here.
+    #[test]
+    fn every_recorded_action_has_a_label() {
+        fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    out.push(path);
+                }
+            }
+        }
+        let mut files = Vec::new();
+        walk(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
+        let permissions: Vec<&str> = crate::auth::Permission::ALL.iter().map(|p| p.key()).collect();
+        let groups: Vec<&str> = GROUPS.iter().map(|g| g.0).collect();
+        let mut unlabelled = Vec::new();
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            if !text.contains("audit(") && !text.contains("audit_change(") {
+                continue;
+            }
+            for literal in text.split('"').skip(1).step_by(2) {
+                let Some((group, rest)) = literal.split_once('.') else { continue };
+                let code_like = !rest.is_empty()
+                    && literal.chars().all(|c| c.is_ascii_lowercase() || c == '_' || c == '.')
+                    && groups.contains(&format!("{group}.").as_str());
+                if code_like && !permissions.contains(&literal) && action_label(literal, false) == literal {
+                    unlabelled.push(format!("{literal} ({})", file.display()));
+                }
+            }
+        }
+        assert!(unlabelled.is_empty(), "actions without a label: {unlabelled:?}");
+        assert_eq!(action_label("case.return", false), "退回补正");
+        assert_eq!(detail_label("case.return", "in_review → returned 缺少材料", false), "审核中 → 待补正 缺少材料");
     }
 }

@@ -300,6 +300,28 @@ impl Service {
         Ok(self.store.read()?.departments()?)
     }
 
+    /// The departments the policy library's department filter offers: those that issued a
+    /// policy or handle a measure the audience can see — not every department on record.
+    pub fn policy_departments(&self, audience: Audience) -> Result<Vec<String>> {
+        let tx = self.store.read()?;
+        let today = self.today();
+        let mut visible_policies = std::collections::BTreeSet::new();
+        let mut out = std::collections::BTreeSet::new();
+        for m in tx.measures()? {
+            if let Some(v) = view(&tx, &m, audience, today)? {
+                visible_policies.insert(m.policy_id);
+                out.insert(v.spec.department);
+            }
+        }
+        for policy in tx.policies()? {
+            if audience == Audience::Staff || visible_policies.contains(&policy.id) {
+                out.insert(policy.content.department);
+            }
+        }
+        out.retain(|d| !d.trim().is_empty());
+        Ok(out.into_iter().collect())
+    }
+
     pub fn measure_create(&self, who: &Who, policy_id: u64, mut spec: MeasureSpec) -> Result<MeasureVersion> {
         spec.validate().map_err(ServiceError::Invalid)?;
         check_department(who, &spec.department)?;

@@ -33,7 +33,8 @@ pub fn digest<T: Serialize>(value: &T) -> Result<String> {
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
     pub actor: Option<String>,
-    /// Matches actions that start with this (`auth.` finds every sign-in event).
+    /// The action: exactly, or every action of a group when it ends with a dot (`auth.` finds
+    /// every sign-in event).
     pub action: Option<String>,
     /// Matches targets that contain this.
     pub target: Option<String>,
@@ -46,7 +47,10 @@ pub struct AuditFilter {
 impl AuditFilter {
     pub fn matches(&self, e: &AuditEntry) -> bool {
         self.actor.as_ref().is_none_or(|a| &e.actor == a)
-            && self.action.as_ref().is_none_or(|a| e.action.starts_with(a.as_str()))
+            && self
+                .action
+                .as_ref()
+                .is_none_or(|a| if a.ends_with('.') { e.action.starts_with(a.as_str()) } else { e.action == *a })
             && self.target.as_ref().is_none_or(|t| e.target.contains(t.as_str()))
             && self.from.is_none_or(|f| e.at >= f)
             && self.until.is_none_or(|u| e.at < u)

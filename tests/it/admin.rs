@@ -113,7 +113,11 @@ async fn administration_pages_do_their_jobs() {
 
     // The audit trail lists all of it, filters, verifies and exports.
     let audit = app.page(&admin.cookie, "/admin/audit?action=token.").await.text();
-    assert!(audit.contains("token.create") && audit.contains("token.revoke") && !audit.contains("user.create"));
+    // Actions read as words (the code in the cell's title); the filter picks them from a list.
+    assert!(audit.contains("<td title=\"token.create\">签发接口令牌</td>"), "{audit}");
+    assert!(audit.contains("<td title=\"token.revoke\">撤销接口令牌</td>"));
+    assert!(!audit.contains("<td title=\"user.create\">"), "the filter keeps other actions out");
+    assert!(audit.contains("<option value=\"token.\" selected>"), "the filter shows what it picked");
     let verify = app.page(&admin.cookie, "/admin/audit/verify").await.text();
     assert!(verify.contains("审计链完整"), "{verify}");
     let csv = app.page(&admin.cookie, "/admin/audit/export.csv?actor=admin").await;

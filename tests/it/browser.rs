@@ -754,3 +754,153 @@ async fn browser_publish_push_apply_return_resubmit_approve() {
     })
     .await;
 }
+
+impl Session {
+    /// Resizes the browser window (the viewport follows).
+    fn window(&self, width: u32, height: u32) {
+        self.must("POST", "/window/rect", Some(json!({ "width": width, "height": height })));
+    }
+
+    /// Whether an element is shown.
+    fn displayed(&self, element: &str) -> bool {
+        self.must("GET", &format!("/element/{element}/displayed"), None).as_bool().unwrap_or(false)
+    }
+
+    /// Runs a script in the page and returns what it returns.
+    fn script(&self, body: &str) -> Value {
+        self.must("POST", "/execute/sync", Some(json!({ "script": body, "args": [] })))
+    }
+
+    /// The page is no wider than the window: nothing to scroll sideways.
+    fn assert_fits(&self, what: &str) {
+        let widths = self.script(
+            "var w = window.innerWidth, out = null; \
+             document.querySelectorAll('body *').forEach(function (e) { \
+               var r = e.getBoundingClientRect(); \
+               if (!out && r.right > w + 1 && getComputedStyle(e).position !== 'fixed') \
+                 out = e.tagName + '.' + e.className + ' ' + (e.textContent || '').slice(0, 60); }); \
+             return [document.documentElement.scrollWidth, w, out];",
+        );
+        let (scroll, inner) = (widths[0].as_i64().unwrap_or(0), widths[1].as_i64().unwrap_or(0));
+        assert!(scroll <= inner + 1, "{what}: the page is {scroll} px wide in a {inner} px window: {}", widths[2]);
+    }
+}
+
+/// On a 390-px phone every public and enterprise page fits the screen, the header stays short
+/// with a menu button that opens the navigation, and what is typed on the application form
+/// survives an upload; on a 1366-px desktop the staff navigation stays on one line in Chinese
+/// and in English; the rule builder's hidden live count takes no room, its ✕ buttons stay
+/// small and field types read in Chinese (issue 10, defects 4, 10, 13, 16).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_phone_and_desktop_layouts() {
+    use huiqi::model::{Capacity, Role, Who};
+    let app = TestApp::with_demo(300);
+    app.auth().demo_accounts().unwrap();
+    let demo = app.svc().demo_cases().unwrap();
+    let code = demo.also_for.expect("an entity with a returned case");
+    app.account("phone", Role::Enterprise, None);
+    app.auth().binding_grant(&Who::system("test"), "phone", &code, Capacity::Finance).unwrap();
+    let returned = app
+        .svc()
+        .cases_of_entity(&Who::system("test"), &code)
+        .unwrap()
+        .into_iter()
+        .find(|v| v.case.state == huiqi::model::case::CaseState::Returned)
+        .expect("a returned case")
+        .case
+        .id;
+    app.account("root2", Role::Sysadmin, None);
+    app.account("builder2", Role::Publisher, Some("哈尔滨市人力资源和社会保障局"));
+    let measure = app
+        .svc()
+        .policy_search(&Default::default(), huiqi::service::policies::Audience::Public)
+        .unwrap()
+        .iter()
+        .flat_map(|p| p.measures.iter().map(|m| m.id))
+        .next()
+        .unwrap();
+    let policy =
+        app.svc().policy_search(&Default::default(), huiqi::service::policies::Audience::Public).unwrap()[0].policy.id;
+    in_browser(app, move |s, base| {
+        s.window(390, 844);
+        for path in ["/", "/policies", "/calculator", &format!("/measures/{measure}"), "/login", "/register"] {
+            s.go(&format!("{base}{path}"));
+            s.assert_fits(path);
+            let header = s.script("return document.querySelector('header.topbar').getBoundingClientRect().height;");
+            assert!(header.as_f64().unwrap_or(999.0) <= 120.0, "{path}: the header is {header} px high");
+        }
+        // The menu: closed at first, opened by its button, every link on a line of its own.
+        let nav = s.find("#main-nav");
+        assert!(!s.displayed(&nav), "the navigation starts closed on a phone");
+        s.click(&s.find("#menu-button"));
+        s.wait_until("the menu to open", |s| s.displayed(&nav));
+        let widths = s.script("return [...document.querySelectorAll('#main-nav a')].map(a => a.getBoundingClientRect().width);");
+        for w in widths.as_array().unwrap() {
+            assert!(w.as_f64().unwrap_or(0.0) > 200.0, "a menu link is {w} px wide: it wraps");
+        }
+
+        // The enterprise on its phone: its pages fit; typed input survives an upload.
+        s.sign_in_to(base, "phone", "/my");
+        for path in ["/my".to_string(), format!("/my/entities/{code}"), format!("/cases/{returned}"), "/account".into()] {
+            s.go(&format!("{base}{path}"));
+            s.assert_fits(&path);
+        }
+        s.go(&format!("{base}/cases/{returned}"));
+        if s.find_all("#case-form").is_empty() {
+            panic!("no case form: {}", s.page_text());
+        }
+        let input = s.find("#case-form input[type=text], #case-form textarea");
+        s.clear(&input);
+        s.type_into(&input, "12");
+        let file = std::env::temp_dir().join(format!("huiqi-phone-{}.pdf", std::process::id()));
+        std::fs::write(&file, b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n").unwrap();
+        s.type_into(&s.find("#upload-form input[type=file]"), &file.to_string_lossy());
+        s.click_until("#upload", "附件已上传");
+        let kept = s.prop(&s.find("#case-form input[type=text], #case-form textarea"), "value");
+        assert_eq!(kept, "12", "the upload lost what was typed");
+        s.assert_fits("the case after an upload");
+        let _ = std::fs::remove_file(&file);
+        // In English the case's state, history and next step read in English.
+        s.go(&format!("{base}/lang/en?next=/cases/{returned}"));
+        s.wait_for_page(base, &format!("/cases/{returned}"));
+        let text = s.page_text();
+        assert!(text.contains("Returned for supplement") && text.contains("Supplement as asked"), "{text}");
+        assert!(!text.contains("待补正") && !text.contains("退回补正"), "{text}");
+        s.go(&format!("{base}/lang/zh?next=/my"));
+        s.sign_out(base);
+
+        // The desktop: the administrator's navigation on one line, in Chinese and in English.
+        s.window(1366, 900);
+        s.sign_in(base, "root2");
+        for lang in ["zh", "en"] {
+            s.go(&format!("{base}/lang/{lang}?next=/staff"));
+            s.wait_for_page(base, "/staff");
+            let tops = s.script("return [...document.querySelectorAll('#main-nav a')].map(a => Math.round(a.getBoundingClientRect().top));");
+            let tops: Vec<i64> = tops.as_array().unwrap().iter().filter_map(Value::as_i64).collect();
+            assert!(tops.len() >= 6 && tops.iter().all(|t| *t == tops[0]), "{lang}: the navigation wraps: {tops:?}");
+            let header = s.script("return document.querySelector('header.topbar').getBoundingClientRect().height;");
+            assert!(header.as_f64().unwrap_or(999.0) <= 64.0, "{lang}: the header is {header} px high");
+        }
+        s.go(&format!("{base}/lang/zh?next=/staff"));
+        s.wait_for_page(base, "/staff");
+        s.sign_out(base);
+
+        // The rule builder.
+        s.sign_in(base, "builder2");
+        s.go(&format!("{base}/staff/policies/{policy}/measures/new"));
+        let live = s.script("var l = document.getElementById('live'); return [l.hidden, l.getBoundingClientRect().height];");
+        if live[0].as_bool() == Some(true) {
+            assert_eq!(live[1].as_f64(), Some(0.0), "the hidden live count takes room");
+        }
+        let buttons = s.script("return [...document.querySelectorAll('[data-remove-row]')].filter(b => b.offsetParent).map(b => b.getBoundingClientRect().width);");
+        let buttons = buttons.as_array().unwrap();
+        assert!(!buttons.is_empty());
+        for w in buttons {
+            assert!(w.as_f64().unwrap_or(999.0) < 60.0, "a ✕ button is {w} px wide");
+        }
+        let kinds = s.script("return [...document.querySelectorAll('select[name=ff_kind] option')].map(o => o.textContent);");
+        let kinds: Vec<&str> = kinds.as_array().unwrap().iter().filter_map(Value::as_str).collect();
+        assert!(kinds.contains(&"多行文字") && !kinds.contains(&"textarea"), "{kinds:?}");
+    })
+    .await;
+}

@@ -129,3 +129,33 @@ async fn only_those_who_may_approve_see_the_approval() {
     }
     assert_eq!(seen, 2);
 }
+
+/// People read words where records hold codes: actions, roles and case states in the audit
+/// trail and on the console, choices in an entity's history (issue 10, defect 12).
+#[tokio::test]
+async fn actions_roles_and_values_read_as_words() {
+    let app = TestApp::with_demo(20);
+    app.auth().demo_accounts().unwrap();
+    app.svc().demo_cases().unwrap();
+    let password = huiqi::auth::demo::DEMO_PASSWORD;
+    let admin = app.sign_in_existing("admin", password).await;
+    let trail = app.page(&admin.cookie, "/admin/audit").await.text();
+    let table = &trail[trail.find("<table>").unwrap()..];
+    for code in [">auth.login<", ">sysadmin<", "in_review → returned", ">case.return<"] {
+        assert!(!table.contains(code), "the audit trail shows the code {code}: {table}");
+    }
+    assert!(table.contains(">登录</td>") && table.contains("系统管理员"), "{table}");
+    let console = app.page(&admin.cookie, "/staff").await.text();
+    assert!(!console.contains("<code>auth.login</code>") && console.contains(">登录</td>"));
+
+    let token = app.token("editor", huiqi::model::Role::Sysadmin, None);
+    let code = crate::common::credit_code(77);
+    let body = serde_json::json!({"name": "历史测试企业", "region": "230102", "industry": "C3911", "entity_type": "individual"});
+    assert_eq!(app.json("PUT", &format!("/api/v1/entities/{code}"), Some(&token), body).await.status, 201);
+    let body = serde_json::json!({"entity_type": "enterprise", "dishonest": true});
+    assert_eq!(app.json("PUT", &format!("/api/v1/entities/{code}"), Some(&token), body).await.status, 200);
+    let html = app.page(&admin.cookie, &format!("/staff/entities/{code}")).await.text();
+    let history = &html[html.find("class=\"diff\"").expect("a change history")..];
+    assert!(history.contains("个体工商户 → 企业"), "{history}");
+    assert!(!history.contains("→ enterprise") && !history.contains("→ true"), "{history}");
+}

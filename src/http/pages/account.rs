@@ -291,7 +291,10 @@ async fn staff_home(State(state): State<AppState>, viewer: Viewer, Query(n): Que
         .iter()
         .map(|a| {
             serde_json::json!({
-                "at": a.at.display_cst(), "actor": a.actor, "action": a.action, "target": a.target, "detail": a.detail
+                "at": a.at.display_cst(), "actor": a.actor, "action": a.action,
+                "action_label": crate::model::audit::action_label(&a.action, viewer.lang == crate::http::web::Lang::En),
+                "target": a.target,
+                "detail": crate::model::audit::detail_label(&a.action, &a.detail, viewer.lang == crate::http::web::Lang::En)
             })
         })
         .collect();

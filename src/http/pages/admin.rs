@@ -15,6 +15,7 @@ use crate::http::extract::CleanForm;
 use crate::http::extract::{Viewer, form_value, form_values};
 use crate::http::routes::Routes;
 use crate::http::web::to_value;
+use crate::model::audit;
 use crate::model::{BindingStatus, Role, Timestamp, TokenScope, User, Vocabulary, mask};
 use crate::store::AuditFilter;
 
@@ -531,13 +532,15 @@ impl AuditParams {
 async fn audit_index(State(state): State<AppState>, viewer: Viewer, Query(p): Query<AuditParams>) -> PageResult {
     let filter = p.filter()?;
     let page = state.svc.blocking(move |s| s.audit_search(&filter, 100)).await?;
+    let en = viewer.lang == crate::http::web::Lang::En;
     let rows: Vec<_> = page
         .entries
         .iter()
         .map(|e| {
             serde_json::json!({
-                "seq": e.seq, "at": e.at.display_cst(), "actor": e.actor, "role": e.role, "ip": e.ip,
-                "action": e.action, "target": e.target, "detail": e.detail,
+                "seq": e.seq, "at": e.at.display_cst(), "actor": e.actor, "role": audit::role_label(&e.role, en),
+                "ip": e.ip, "action": e.action, "action_label": audit::action_label(&e.action, en),
+                "target": e.target, "detail": audit::detail_label(&e.action, &e.detail, en),
                 "before": e.before.as_deref().map(|h| &h[..12.min(h.len())]),
                 "after": e.after.as_deref().map(|h| &h[..12.min(h.len())]),
             })
@@ -547,7 +550,10 @@ async fn audit_index(State(state): State<AppState>, viewer: Viewer, Query(p): Qu
     more.before = page.next_before;
     let more = page.next_before.map(|_| serde_urlencoded::to_string(&more).unwrap_or_default());
     let export = serde_urlencoded::to_string(AuditParams { before: None, ..p.clone() }).unwrap_or_default();
-    viewer.render("audit.html", context! { rows => to_value(&rows), f => to_value(&p), more, export })
+    viewer.render(
+        "audit.html",
+        context! { rows => to_value(&rows), f => to_value(&p), more, export, actions => audit::action_choices(en) },
+    )
 }
 
 async fn audit_export(State(state): State<AppState>, viewer: Viewer, Query(p): Query<AuditParams>) -> PageResult {

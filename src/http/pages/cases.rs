@@ -15,7 +15,7 @@ use crate::http::extract::CleanForm;
 use crate::http::extract::{Viewer, form_value};
 use crate::http::routes::Routes;
 use crate::http::web::to_value;
-use crate::model::case::{CaseActionKind, CaseState};
+use crate::model::case::CaseState;
 use crate::model::{FieldError, Vocabulary};
 use crate::service::ServiceError;
 use crate::service::cases::{Decision, material_slots};
@@ -106,8 +106,6 @@ async fn page(
             can_withdraw => applicant && matches!(state, CaseState::Draft | CaseState::InReview | CaseState::Returned),
             staff,
             notice,
-            action_labels => CaseActionKind::ALL.iter().map(|a| (a.key(), a.label())).collect::<BTreeMap<_, _>>(),
-            state_labels => CaseState::ALL.iter().map(|a| (a.key(), a.label())).collect::<BTreeMap<_, _>>(),
         },
     )
 }

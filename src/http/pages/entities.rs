@@ -140,11 +140,15 @@ async fn entity_page(state: &AppState, viewer: &Viewer, code: String, unmask: Op
             json!({
                 "at": c.at.display_cst(),
                 "actor": c.actor.describe(),
-                "changes": c.changes.iter().map(|ch| json!({
-                    "field": ch.field,
-                    "label": Field::by_name(&ch.field).map_or(ch.field.as_str(), |f| f.label()),
-                    "old": ch.old, "new": ch.new,
-                })).collect::<Vec<_>>(),
+                "changes": c.changes.iter().map(|ch| {
+                    let field = Field::by_name(&ch.field);
+                    json!({
+                        "field": ch.field,
+                        "label": field.map_or(ch.field.as_str(), |f| f.label()),
+                        "old": ch.old.as_deref().map(|v| readable(field, v)),
+                        "new": ch.new.as_deref().map(|v| readable(field, v)),
+                    })
+                }).collect::<Vec<_>>(),
             })
         })
         .collect();
@@ -163,6 +167,25 @@ async fn entity_page(state: &AppState, viewer: &Viewer, code: String, unmask: Op
             ..super::public::vocabularies()
         },
     )?)
+}
+
+/// A stored value of an entity field as people read it: a choice's label, not its key.
+fn readable(field: Option<Field>, value: &str) -> String {
+    use crate::model::fields::FieldType;
+    use crate::model::reference::{industry_label, region_full_name};
+    match field.map(Field::ty) {
+        Some(FieldType::Region) => format!("{value} {}", region_full_name(value)).trim().to_string(),
+        Some(FieldType::Industry) => industry_label(value),
+        Some(FieldType::Bool) => match value {
+            "true" => "是".into(),
+            "false" => "否".into(),
+            other => other.into(),
+        },
+        _ => {
+            let choices = field.map(Field::choices).unwrap_or_default();
+            choices.iter().find(|(k, _)| *k == value).map_or_else(|| value.to_string(), |(_, l)| l.to_string())
+        }
+    }
 }
 
 /// Code and name pairs for a picker.

@@ -60,8 +60,10 @@ async fn policies_index(
 ) -> PageResult {
     let query = params.query();
     let q = query.clone();
-    let (results, departments) =
-        state.svc.blocking(move |s| Ok((s.policy_search(&q, Audience::Public)?, s.departments()?))).await?;
+    let (results, departments) = state
+        .svc
+        .blocking(move |s| Ok((s.policy_search(&q, Audience::Public)?, s.policy_departments(Audience::Public)?)))
+        .await?;
     let measure_count: usize = results.iter().map(|p| p.measures.len()).sum();
     viewer.render(
         "policies.html",
