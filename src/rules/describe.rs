@@ -182,7 +182,8 @@ pub fn literal(f: Option<Field>, lit: &Expr) -> Option<String> {
     })
 }
 
-fn is_date(f: Option<Field>, other: &Expr) -> bool {
+/// Whether a comparison of `f` with `other` is between dates (so it reads 早于/晚于).
+pub fn is_date(f: Option<Field>, other: &Expr) -> bool {
     f.is_some_and(|f| field_ty(f) == Ty::Date) || matches!(other.kind, Kind::Call(Func::Date | Func::Today, _))
 }
 
@@ -198,18 +199,24 @@ fn tag_date(e: &Expr, tags: &TagDictionary) -> Option<String> {
     }
 }
 
-/// Where a code lies, in words: 「所在地在黑龙江省哈尔滨市」, 「行业属于C 制造业」.
-pub fn within_text(f: Field, prefix: &str) -> String {
+/// What a `within` prefix names: 「黑龙江省哈尔滨市」, 「C 制造业」.
+pub fn within_target(f: Field, prefix: &str) -> String {
     match f {
         Field::Region => {
             let mut code = prefix.to_string();
             while code.len() < 6 {
                 code.push('0');
             }
-            format!("{}在{}", f.label(), crate::model::reference::region_full_name(&code))
+            crate::model::reference::region_full_name(&code)
         }
-        _ => format!("{}属于{}", f.label(), crate::model::reference::industry_label(prefix)),
+        _ => crate::model::reference::industry_label(prefix),
     }
+}
+
+/// Where a code lies, in words: 「所在地在黑龙江省哈尔滨市」, 「行业属于C 制造业」.
+pub fn within_text(f: Field, prefix: &str) -> String {
+    let verb = if f == Field::Region { "在" } else { "属于" };
+    format!("{}{verb}{}", f.label(), within_target(f, prefix))
 }
 
 /// A condition in plain Chinese: 「研发投入占比不低于3%」, 「持有「高新技术企业」」.

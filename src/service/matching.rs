@@ -10,13 +10,14 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::{Result, Service, ServiceError};
+use crate::model::Field;
 use crate::model::matching::{EligibleSet, MatchEvent, diff};
 use crate::model::{
     Date, Entity, FieldError, MeasureSpec, Money, SizeClass, TagDictionary, Timestamp, Vocabulary, Who,
 };
 use crate::portrait::engine::{self, Amount, Collect, Engine, MeasurePlan, MeasureRun, amount_of};
 use crate::portrait::{Portrait, enum_keys, enum_slot, industry_table};
-use crate::rules::eval::{EntityRow, Outcome, Row, Val, eval, explain, missing};
+use crate::rules::eval::{EntityRow, Outcome, Row, Val, eval, explain, fails_on_identity, missing, show};
 use crate::rules::{MeasureRuleError, MeasureRules, check_measure, compile};
 
 /// A published measure, checked and compiled.
@@ -300,9 +301,11 @@ fn match_row(c: &Arc<Compiled>, row: &dyn Row, tags: &TagDictionary, today: Date
     } else {
         Outcome::NotEligible
     };
+    // One failed condition is a near miss only if the entity could meet it: not when it failed
+    // on who the entity is (its type, region, industry, …).
     let near_miss = match first_fail {
-        Some(k) if fails == 1 && !any_unknown => {
-            Some(format!("还差一项：{}（{}）", c.rules.conditions[k].label, x.outcome(&range, k).text))
+        Some(k) if fails == 1 && !any_unknown && !fails_on_identity(&c.rules.conditions[k].expr, row) => {
+            Some(format!("还差一项：{}；{}", c.rules.conditions[k].label, x.outcome(&range, k).text))
         }
         _ => None,
     };
@@ -314,7 +317,26 @@ fn match_row(c: &Arc<Compiled>, row: &dyn Row, tags: &TagDictionary, today: Date
             Val::Num(v) => v,
             _ => f64::NAN,
         };
+        // Why a formula gives nothing: the standard in words and the figures it used.
+        let why_nothing = |what: &str| {
+            let figures: Vec<String> = a
+                .fields()
+                .into_iter()
+                .filter(|f| *f != Field::Tags)
+                .map(|f| format!("{} {}", f.label(), show(f, row)))
+                .collect();
+            let standard = crate::rules::describe::amount_text(a, tags);
+            if figures.is_empty() {
+                format!("按兑现标准「{standard}」计算{what}")
+            } else {
+                format!("按兑现标准「{standard}」计算{what}（{}）", figures.join("，"))
+            }
+        };
         match amount_of(raw, c.rules.cap.map(Money::fen)) {
+            Amount::Fen(0) => {
+                amount_wan = Some(0.0);
+                amount_note = Some(why_nothing("金额为 0"));
+            }
             Amount::Fen(f) => {
                 amount_wan = Some(Money(f).as_wan_f64());
                 if c.rules.cap.is_some_and(|cap| ((raw * 1_000_000.0).round() as i64) > cap.fen()) {
@@ -330,7 +352,10 @@ fn match_row(c: &Arc<Compiled>, row: &dyn Row, tags: &TagDictionary, today: Date
                     format!("金额无法计算，缺少数据：{}", m.iter().map(|f| f.label()).collect::<Vec<_>>().join("、"))
                 });
             }
-            Amount::Negative(f) => amount_note = Some(format!("按公式计算为负数（{} 万元），请核对兑现标准", Money(f))),
+            Amount::Negative(_) => {
+                amount_wan = Some(0.0);
+                amount_note = Some(why_nothing("不足 0 元，金额为 0"));
+            }
         }
     }
     Pending {

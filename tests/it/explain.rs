@@ -48,3 +48,67 @@ async fn public_measure_pages_read_the_amount_in_words() {
     let html = app.page(&b.cookie, &format!("/measures/{id}")).await.text();
     assert!(html.contains("失业保险缴费的30%") && html.contains("ui_premium_paid * 0.3"), "{html}");
 }
+
+/// The calculator's answer for these attributes, as JSON measures.
+async fn calculate(app: &TestApp, attrs: serde_json::Value) -> Vec<serde_json::Value> {
+    let r = app.json("POST", "/api/v1/calculator", None, attrs).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    r.json()["measures"].as_array().unwrap().clone()
+}
+
+fn named<'a>(measures: &'a [serde_json::Value], name: &str) -> &'a serde_json::Value {
+    measures.iter().find(|m| m["name"] == name).unwrap_or_else(|| panic!("measure {name}"))
+}
+
+#[tokio::test]
+async fn near_misses_are_only_what_an_entity_can_change() {
+    let app = TestApp::with_demo(5);
+    // An enterprise in 宾县, everything else the shop relief asks for in order.
+    let measures = calculate(
+        &app,
+        serde_json::json!({"entity_type": "enterprise", "region": "230125", "industry": "C3911", "established": "2020-05-01",
+            "status": "active", "dishonest": false, "major_violation": false, "employees": 40, "revenue": 3000,
+            "revenue_prev": 2500, "total_assets": 2000, "rd_expense": 60, "graduate_hires": 0, "ui_premium_paid": 5}),
+    )
+    .await;
+    let relief = named(&measures, "个体工商户经营纾困补贴");
+    assert_eq!(relief["outcome"], "not_eligible");
+    assert!(relief["near_miss"].is_null(), "an enterprise is not one step from a measure for shops: {relief}");
+    let why: Vec<&str> =
+        relief["conditions"].as_array().unwrap().iter().map(|c| c["explanation"].as_str().unwrap()).collect();
+    assert!(why.iter().any(|w| w.contains("主体类型须为个体工商户（本企业为企业）")), "{why:?}");
+
+    // No near miss anywhere stands on who the entity is.
+    for m in measures.iter().filter(|m| !m["near_miss"].is_null()) {
+        for c in m["conditions"].as_array().unwrap().iter().filter(|c| c["outcome"] == "not_eligible") {
+            let text = c["explanation"].as_str().unwrap();
+            for identity in ["主体类型须", "所在地须", "行业须", "企业性质须"] {
+                assert!(!text.contains(identity), "{}: {text}", m["name"]);
+            }
+        }
+    }
+    // Near misses it can act on remain, in sentences.
+    let hires = named(&measures, "小微企业吸纳高校毕业生社会保险补贴");
+    let near = hires["near_miss"].as_str().unwrap_or_else(|| panic!("{hires}"));
+    assert!(near.contains("吸纳高校毕业生数须不低于1 人（本企业为0 人）"), "{near}");
+    assert!(!near.contains(" = ") && !near.contains(" ≥ ") && !near.contains(" < "), "{near}");
+}
+
+#[tokio::test]
+async fn an_amount_of_nothing_says_why() {
+    let app = TestApp::with_demo(5);
+    let measures = calculate(
+        &app,
+        serde_json::json!({"entity_type": "enterprise", "region": "230184", "industry": "C1311", "status": "active",
+            "dishonest": false, "tags": ["agri_leader@2025-06-01"], "revenue": 800, "revenue_prev": 900}),
+    )
+    .await;
+    let m = named(&measures, "农业产业化龙头企业营收增长奖励（2026年度）");
+    // Revenue fell: one step away (growth of 10%), and the formula gives nothing today.
+    assert!(m["near_miss"].as_str().is_some_and(|n| n.contains("营收增长率须不低于10%")), "{m}");
+    assert_eq!(m["amount_wan"], 0.0);
+    let note = m["amount_note"].as_str().unwrap();
+    assert!(note.contains("营业收入较上年度增加额的1%，最高30万元"), "{note}");
+    assert!(note.contains("营业收入 800 万元") && note.contains("上年度营业收入 900 万元"), "{note}");
+    assert!(!note.contains("revenue") && !note.contains("核对"), "said to the enterprise, in words: {note}");
+}
