@@ -112,3 +112,60 @@ async fn an_amount_of_nothing_says_why() {
     assert!(note.contains("营业收入 800 万元") && note.contains("上年度营业收入 900 万元"), "{note}");
     assert!(!note.contains("revenue") && !note.contains("核对"), "said to the enterprise, in words: {note}");
 }
+
+/// The part of a calculator page between `id="{section}"` and the next section.
+fn section<'a>(html: &'a str, id: &str) -> &'a str {
+    let start = html.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("section {id}: {html}"));
+    let rest = &html[start..];
+    &rest[..rest.find("</section>").unwrap_or(rest.len())]
+}
+
+#[tokio::test]
+async fn the_calculator_takes_every_fact_the_rules_read() {
+    let app = TestApp::with_demo(5);
+    let html = app.get("/calculator").await.text();
+    // Every field a published measure reads can be entered (derived ones through their inputs).
+    for p in app.svc().policy_search(&Default::default(), Audience::Public).unwrap() {
+        for m in &p.measures {
+            let rules = app.svc().rules_check(&m.spec).unwrap();
+            let exprs = rules.conditions.iter().map(|r| &r.expr).chain(rules.amount.as_ref());
+            for f in exprs.flat_map(|e| e.fields()) {
+                for input in huiqi::service::matching::calculator_inputs(f) {
+                    let name = if input == huiqi::model::Field::Tags { "tags" } else { input.name() };
+                    assert!(html.contains(&format!("name=\"{name}\"")), "{}: {} has no input", m.spec.name, name);
+                }
+            }
+        }
+    }
+    assert!(html.contains("name=\"rd_expense_prev\""), "last year's R&D expense");
+    assert!(html.contains("name=\"since.agri_leader\""), "the date a qualification was granted");
+    assert!(html.contains("C35 制造业 › 专用设备制造业"), "industries picked by name");
+
+    // The date of grant counts: a leading agricultural enterprise recognised in 2025 fits.
+    let base = "/calculator?entity_type=enterprise&region=230184&status=active&dishonest=false&tags=agri_leader";
+    let without = app.get(&format!("{base}&industry=C1311")).await.text();
+    assert!(!section(&without, "eligible").contains("新认定农业产业化龙头企业奖励"));
+    let with = app.get(&format!("{base}&since.agri_leader=2025-06-01&industry=C1311")).await.text();
+    assert!(section(&with, "eligible").contains("新认定农业产业化龙头企业奖励"), "{with}");
+
+    // The industry by its picker line or its name.
+    for industry in ["C13 制造业 › 农副食品加工业", "稻谷加工"] {
+        let q = form_urlencoded::byte_serialize(industry.as_bytes()).collect::<String>();
+        let page = app.get(&format!("{base}&since.agri_leader=2025-06-01&industry={q}")).await.text();
+        assert!(section(&page, "eligible").contains("新认定农业产业化龙头企业奖励"), "{industry}: {page}");
+    }
+    let unknown = app.get(&format!("{base}&industry=%E4%B8%8D%E5%AD%98%E5%9C%A8")).await.text();
+    assert!(unknown.contains("没有找到行业「不存在」"), "{unknown}");
+
+    // The API takes names too, and says what it could not consider (nothing, for the demo rules).
+    let r = app
+        .json(
+            "POST",
+            "/api/v1/calculator",
+            None,
+            serde_json::json!({"industry": "稻谷加工", "entity_type": "enterprise"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["not_considered"], serde_json::json!([]));
+}
