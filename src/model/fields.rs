@@ -109,6 +109,24 @@ impl Field {
         Field::ALL.iter().copied().find(|f| f.name() == name)
     }
 
+    /// Who the entity is rather than how it is doing: its legal form, ownership, registration
+    /// and status, where it is registered, its industry and its founding date (and so its age).
+    /// A condition failed only on these is not a near miss: the entity cannot act to meet it.
+    pub fn is_identity(self) -> bool {
+        matches!(
+            self,
+            Field::CreditCode
+                | Field::Name
+                | Field::EntityType
+                | Field::Ownership
+                | Field::Status
+                | Field::Region
+                | Field::Industry
+                | Field::Established
+                | Field::AgeYears
+        )
+    }
+
     /// The fields a person or a file may write.
     pub fn writable() -> impl Iterator<Item = Field> {
         Field::ALL.iter().copied().filter(|f| !f.derived())

@@ -297,8 +297,14 @@ impl MeasureSpec {
         self.window_start.is_none_or(|s| s <= day) && self.window_end.is_none_or(|e| day <= e)
     }
 
-    /// Field-by-field differences from `older`, labelled in Chinese, for the version list.
+    /// Field-by-field differences from `older`, labelled in Chinese, with the rules as written.
     pub fn diff(&self, older: &MeasureSpec) -> Vec<String> {
+        self.diff_shown(older, None)
+    }
+
+    /// Field-by-field differences from `older`, labelled in Chinese, for the version list. With
+    /// `plain` (for the public), amount formulas read through it and conditions by label only.
+    pub fn diff_shown(&self, older: &MeasureSpec, plain: Option<&dyn Fn(&str) -> String>) -> Vec<String> {
         fn opt<T: ToString>(v: &Option<T>) -> String {
             v.as_ref().map_or_else(|| "（无）".to_string(), T::to_string)
         }
@@ -312,14 +318,22 @@ impl MeasureSpec {
         cmp(&mut out, "类别", older.category.label().into(), self.category.label().into());
         cmp(&mut out, "承办部门", older.department.clone(), self.department.clone());
         cmp(&mut out, "兑现方式", older.mode.label().into(), self.mode.label().into());
-        cmp(&mut out, "兑现标准", opt(&older.amount), opt(&self.amount));
+        let amount = |a: &Option<String>| match (a, plain) {
+            (Some(a), Some(f)) => f(a),
+            _ => opt(a),
+        };
+        cmp(&mut out, "兑现标准", amount(&older.amount), amount(&self.amount));
         cmp(&mut out, "单户上限(万元)", opt(&older.cap), opt(&self.cap));
         cmp(&mut out, "资金总额(万元)", opt(&older.budget), opt(&self.budget));
         cmp(&mut out, "申报开始", opt(&older.window_start), opt(&self.window_start));
         cmp(&mut out, "申报截止", opt(&older.window_end), opt(&self.window_end));
         cmp(&mut out, "公示天数", older.publicity_days.to_string(), self.publicity_days.to_string());
-        let conds =
-            |s: &MeasureSpec| s.conditions.iter().map(|c| format!("{}〔{}〕", c.label, c.expr)).collect::<Vec<_>>();
+        let conds = |s: &MeasureSpec| {
+            s.conditions
+                .iter()
+                .map(|c| if plain.is_some() { c.label.clone() } else { format!("{}〔{}〕", c.label, c.expr) })
+                .collect::<Vec<_>>()
+        };
         let (old_c, new_c) = (conds(older), conds(self));
         for c in new_c.iter().filter(|c| !old_c.contains(c)) {
             out.push(format!("新增条件：{c}"));

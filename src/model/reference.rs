@@ -161,9 +161,53 @@ pub fn industry_path(code: &str) -> Vec<&'static Industry> {
     path
 }
 
+/// How a picker shows an industry: `C35 制造业 › 专用设备制造业` (the code, its section, its
+/// name), so that typing part of a name finds it.
+pub fn industry_choice(i: &Industry) -> String {
+    let path = industry_path(&i.code);
+    match path.first() {
+        Some(section) if section.code != i.code => format!("{} {} › {}", i.code, section.name, i.name),
+        _ => format!("{} {}", i.code, i.name),
+    }
+}
+
+/// The industry someone typed or picked: a code (`C35`), a picker line (`C35 制造业 › 专用设备
+/// 制造业`), or a name (`专用设备制造业`; the most general of equal names). `None` when nothing
+/// or more than one different name fits.
+pub fn industry_find(text: &str) -> Option<&'static Industry> {
+    let text = text.trim();
+    let first = text.split_whitespace().next()?;
+    if let Some(i) = industry(&first.to_ascii_uppercase()) {
+        return Some(i);
+    }
+    let name = text.rsplit('›').next().unwrap_or(text).trim();
+    if let Some(i) = industries().find(|i| i.name == name) {
+        return Some(i);
+    }
+    let mut hits = industries().filter(|i| i.name.contains(name));
+    let hit = hits.next()?;
+    hits.all(|i| i.name == hit.name || i.code.starts_with(&hit.code)).then_some(hit)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn industries_found_by_code_line_or_name() {
+        let code = |t: &str| industry_find(t).map(|i| i.code.as_str());
+        assert_eq!(code("C35"), Some("C35"));
+        assert_eq!(code("c3911"), Some("C3911"));
+        let line = industry_choice(industry("C35").unwrap());
+        assert!(line.starts_with("C35 制造业 › ") && line.contains("专用设备"), "{line}");
+        assert_eq!(code(&line), Some("C35"));
+        assert_eq!(code("专用设备制造业"), Some("C35"));
+        assert_eq!(code("制造业 › 专用设备制造业"), Some("C35"));
+        assert_eq!(code("制造"), Some("C"), "every 制造 lies under 制造业");
+        assert_eq!(code("专用设备"), None, "专用设备 names classes in two divisions");
+        assert_eq!(code("没有这个行业"), None);
+        assert_eq!(code(""), None);
+    }
 
     #[test]
     fn tables_have_the_documented_sizes() {

@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 
 use super::ast::{BinOp, Expr, Func, Kind};
+use super::describe::{is_date, op_words, within_target};
 use crate::model::fields::format_number;
 use crate::model::{Date, Entity, Field, FieldValue, Vocabulary};
 
@@ -341,6 +342,16 @@ pub fn missing(e: &Expr, row: &dyn Row) -> Vec<Field> {
     e.fields().into_iter().filter(|f| *f != Field::Tags && field(*f, row) == Val::Null).collect()
 }
 
+/// Whether a failed condition failed on who the entity is: some part of it (a conjunct) that
+/// reads only identity fields ([`Field::is_identity`]: entity type, region, industry, …) is
+/// false. Such a condition never makes a near miss.
+pub fn fails_on_identity(e: &Expr, row: &dyn Row) -> bool {
+    e.conjuncts().into_iter().any(|c| {
+        let fields = c.fields();
+        !fields.is_empty() && fields.iter().all(|f| f.is_identity()) && eval(c, row) == Val::Bool(false)
+    })
+}
+
 /// A value as people read it, with its unit.
 pub fn show(f: Field, row: &dyn Row) -> String {
     match field(f, row) {
@@ -426,14 +437,15 @@ pub fn explain(e: &Expr, row: &dyn Row, tags: &crate::model::TagDictionary) -> S
                 Kind::Call(Func::Today, _) => Some("今天".to_string()),
                 _ => None,
             };
+            let words = op_words(op, true);
             match (date, limit) {
                 (None, _) if !row.has_tag(key) => format!("未持有「{label}」"),
                 (None, _) => format!("「{label}」{what}未知"),
-                (Some(d), Some(l)) => {
-                    let shown_op = if outcome == Outcome::NotEligible { op.negated() } else { op };
-                    format!("「{label}」{what} {} {} {l}", Date::from_days(d), shown_op.pretty())
+                (Some(d), Some(l)) if outcome == Outcome::NotEligible => {
+                    format!("「{label}」{what}须{words}{l}（本企业为{}）", Date::from_days(d))
                 }
-                (Some(d), None) => format!("「{label}」{what} {}", Date::from_days(d)),
+                (Some(d), Some(l)) => format!("「{label}」{what}为{}，{words}{l}", Date::from_days(d)),
+                (Some(d), None) => format!("「{label}」{what}为{}", Date::from_days(d)),
             }
         }
         Kind::Binary(op, a, b) if op.is_comparison() => {
@@ -444,20 +456,35 @@ pub fn explain(e: &Expr, row: &dyn Row, tags: &crate::model::TagDictionary) -> S
             };
             match f.and_then(|f| show_literal(f, lit).map(|l| (f, l))) {
                 Some((f, l)) => {
-                    let shown_op = if outcome == Outcome::NotEligible { op.negated() } else { op };
-                    format!("{} {} {} {l}", f.label(), show(f, row), shown_op.pretty())
+                    let words = op_words(op, is_date(Some(f), lit));
+                    let value = show(f, row);
+                    match (outcome, op) {
+                        (Outcome::NotEligible, _) => format!("{}须{words}{l}（本企业为{value}）", f.label()),
+                        (_, BinOp::Eq) => format!("{}为{value}", f.label()),
+                        _ => format!("{}为{value}，{words}{l}", f.label()),
+                    }
                 }
                 None => values(e, row),
             }
         }
         Kind::Binary(BinOp::In, a, b) => match (&a.kind, &b.kind) {
             (Kind::Str(k), Kind::Field(Field::Tags)) => held(k, row, tags),
+            (Kind::Field(f), Kind::List(items)) if outcome == Outcome::NotEligible => {
+                let allowed: Vec<String> = items.iter().filter_map(|i| show_literal(*f, i)).collect();
+                format!("{}须为{}（本企业为{}）", f.label(), allowed.join("、"), show(*f, row))
+            }
             (Kind::Field(f), _) => format!("{}：{}", f.label(), show(*f, row)),
             _ => values(e, row),
         },
         Kind::Call(Func::Contains, args) => held(args.get(1).and_then(Expr::as_str).unwrap_or(""), row, tags),
-        Kind::Call(Func::Within, args) => match args.first().map(|a| &a.kind) {
-            Some(Kind::Field(f)) => format!("{}：{}", f.label(), show(*f, row)),
+        Kind::Call(Func::Within, args) => match (args.first().map(|a| &a.kind), args.get(1).and_then(Expr::as_str)) {
+            (Some(Kind::Field(Field::Region)), Some(p)) if outcome == Outcome::NotEligible => {
+                format!("所在地须在{}（本企业在{}）", within_target(Field::Region, p), show(Field::Region, row))
+            }
+            (Some(Kind::Field(f)), Some(p)) if outcome == Outcome::NotEligible => {
+                format!("{}须属于{}（本企业为{}）", f.label(), within_target(*f, p), show(*f, row))
+            }
+            (Some(Kind::Field(f)), _) => format!("{}：{}", f.label(), show(*f, row)),
             _ => values(e, row),
         },
         Kind::Call(Func::Has, args) => match args.first().map(|a| &a.kind) {
@@ -584,18 +611,45 @@ mod tests {
     }
 
     #[test]
+    fn who_the_entity_is_reads_as_a_sentence_and_is_no_near_miss() {
+        let mut e = entity();
+        let mut p = EntityPatch::default();
+        p.set(Field::EntityType, Some(FieldValue::EntityType(crate::model::EntityType::Individual)));
+        e.apply(&p, today(), Timestamp(0));
+        assert_eq!(run("entity_type == \"enterprise\"", &e).1, "主体类型须为企业（本企业为个体工商户）");
+        assert_eq!(run("entity_type == \"individual\"", &e).1, "主体类型为个体工商户");
+        let tags = TagDictionary::new(default_tags());
+        let row = EntityRow { entity: &e, as_of: today() };
+        let fixed = |src: &str| {
+            let mut x = parse(src).unwrap();
+            assert!(check(&mut x, Want::Condition, &CheckContext { tags: &tags }).is_empty(), "{src}");
+            fails_on_identity(&x, &row)
+        };
+        assert!(fixed("entity_type == \"enterprise\""));
+        assert!(fixed("entity_type == \"enterprise\" && revenue > 1"), "the identity part failed");
+        assert!(!fixed("entity_type == \"individual\" && revenue > 5000"), "only the revenue part failed");
+        assert!(!fixed("rd_ratio >= 3"));
+        assert!(!fixed("tags.contains(\"listed\")"));
+        assert!(!fixed("entity_type == \"individual\""), "a condition met is no failure");
+    }
+
+    #[test]
     fn explanations() {
         let e = entity();
-        assert_eq!(run("rd_ratio >= 3", &e).1, "研发投入占比 2.1% < 3%");
-        assert_eq!(run("revenue >= 500", &e).1, "营业收入 1000 万元 ≥ 500 万元");
+        assert_eq!(run("rd_ratio >= 3", &e).1, "研发投入占比须不低于3%（本企业为2.1%）");
+        assert_eq!(run("revenue >= 500", &e).1, "营业收入为1000 万元，不低于500 万元");
+        assert_eq!(run("revenue < 500", &e).1, "营业收入须低于500 万元（本企业为1000 万元）");
         assert_eq!(run("tags.contains(\"listed\")", &e).1, "未持有「上市企业」");
         assert!(run("tags.contains(\"high_tech\")", &e).1.contains("2025-03-01 认定"));
         assert_eq!(run("employees >= 10", &e).1, "缺少数据：从业人数");
         assert_eq!(run("!dishonest", &e).1, "失信主体：否");
-        assert_eq!(run("revenue > 1 && rd_ratio >= 3", &e).1, "营业收入 1000 万元 > 1 万元；研发投入占比 2.1% < 3%");
+        assert_eq!(
+            run("revenue > 1 && rd_ratio >= 3", &e).1,
+            "营业收入为1000 万元，高于1 万元；研发投入占比须不低于3%（本企业为2.1%）"
+        );
         assert_eq!(
             run("tags.contains(\"high_tech\") && tag_since(\"high_tech\") >= date(\"2026-01-01\")", &e).1,
-            "持有「高新技术企业」（2025-03-01 认定）；「高新技术企业」认定日期 2025-03-01 < 2026-01-01"
+            "持有「高新技术企业」（2025-03-01 认定）；「高新技术企业」认定日期须不早于2026-01-01（本企业为2025-03-01）"
         );
         assert_eq!(
             run("tags.contains(\"listed\") && tag_since(\"listed\") >= date(\"2026-01-01\")", &e).1,

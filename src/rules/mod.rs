@@ -6,6 +6,7 @@ pub mod ast;
 pub mod catalog;
 pub mod check;
 pub mod compile;
+pub mod describe;
 pub mod eval;
 pub mod parse;
 

@@ -10,13 +10,15 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::{Result, Service, ServiceError};
+use crate::model::Field;
 use crate::model::matching::{EligibleSet, MatchEvent, diff};
 use crate::model::{
     Date, Entity, FieldError, MeasureSpec, Money, SizeClass, TagDictionary, Timestamp, Vocabulary, Who,
 };
 use crate::portrait::engine::{self, Amount, Collect, Engine, MeasurePlan, MeasureRun, amount_of};
 use crate::portrait::{Portrait, enum_keys, enum_slot, industry_table};
-use crate::rules::eval::{EntityRow, Outcome, Row, Val, eval, explain, missing};
+use crate::rules::ast::{Func, Kind};
+use crate::rules::eval::{EntityRow, Outcome, Row, Val, eval, explain, fails_on_identity, missing, show};
 use crate::rules::{MeasureRuleError, MeasureRules, check_measure, compile};
 
 /// A published measure, checked and compiled.
@@ -300,9 +302,11 @@ fn match_row(c: &Arc<Compiled>, row: &dyn Row, tags: &TagDictionary, today: Date
     } else {
         Outcome::NotEligible
     };
+    // One failed condition is a near miss only if the entity could meet it: not when it failed
+    // on who the entity is (its type, region, industry, …).
     let near_miss = match first_fail {
-        Some(k) if fails == 1 && !any_unknown => {
-            Some(format!("还差一项：{}（{}）", c.rules.conditions[k].label, x.outcome(&range, k).text))
+        Some(k) if fails == 1 && !any_unknown && !fails_on_identity(&c.rules.conditions[k].expr, row) => {
+            Some(format!("还差一项：{}；{}", c.rules.conditions[k].label, x.outcome(&range, k).text))
         }
         _ => None,
     };
@@ -314,7 +318,26 @@ fn match_row(c: &Arc<Compiled>, row: &dyn Row, tags: &TagDictionary, today: Date
             Val::Num(v) => v,
             _ => f64::NAN,
         };
+        // Why a formula gives nothing: the standard in words and the figures it used.
+        let why_nothing = |what: &str| {
+            let figures: Vec<String> = a
+                .fields()
+                .into_iter()
+                .filter(|f| *f != Field::Tags)
+                .map(|f| format!("{} {}", f.label(), show(f, row)))
+                .collect();
+            let standard = crate::rules::describe::amount_text(a, tags);
+            if figures.is_empty() {
+                format!("按兑现标准「{standard}」计算{what}")
+            } else {
+                format!("按兑现标准「{standard}」计算{what}（{}）", figures.join("，"))
+            }
+        };
         match amount_of(raw, c.rules.cap.map(Money::fen)) {
+            Amount::Fen(0) => {
+                amount_wan = Some(0.0);
+                amount_note = Some(why_nothing("金额为 0"));
+            }
             Amount::Fen(f) => {
                 amount_wan = Some(Money(f).as_wan_f64());
                 if c.rules.cap.is_some_and(|cap| ((raw * 1_000_000.0).round() as i64) > cap.fen()) {
@@ -330,7 +353,10 @@ fn match_row(c: &Arc<Compiled>, row: &dyn Row, tags: &TagDictionary, today: Date
                     format!("金额无法计算，缺少数据：{}", m.iter().map(|f| f.label()).collect::<Vec<_>>().join("、"))
                 });
             }
-            Amount::Negative(f) => amount_note = Some(format!("按公式计算为负数（{} 万元），请核对兑现标准", Money(f))),
+            Amount::Negative(_) => {
+                amount_wan = Some(0.0);
+                amount_note = Some(why_nothing("不足 0 元，金额为 0"));
+            }
         }
     }
     Pending {
@@ -871,14 +897,61 @@ impl Service {
         Ok(match_all(state.measures.values(), &state.engine, &EntityRow { entity, as_of: today }, &tags, today))
     }
 
-    /// The calculator from field → text pairs (a form or JSON): an anonymous entity.
-    pub fn calculate_from_texts(&self, pairs: &[(String, String)]) -> Result<Vec<MeasureMatch>> {
-        let patch = self.entity_patch_from_texts(pairs, false)?;
+    /// What the calculator asks: the basic facts, then every other fact a published measure
+    /// reads (derived ones through what they are computed from), the tags, and the facts it
+    /// cannot take at all.
+    pub fn calculator_form(&self) -> Result<CalculatorForm> {
+        let tags = self.tags()?;
+        let guard = self.matching()?;
+        let Some(state) = guard.as_ref() else { return Err(ServiceError::Internal("matching unavailable".into())) };
+        let mut read = Vec::new();
+        let mut tag_until = false;
+        for c in state.measures.values() {
+            for e in c.rules.conditions.iter().map(|r| &r.expr).chain(c.rules.amount.as_ref()) {
+                read.extend(e.fields());
+                e.walk(&mut |x| tag_until |= matches!(x.kind, Kind::Call(Func::TagUntil, _)));
+            }
+        }
+        let mut fields: Vec<Field> = CALCULATOR_FIELDS.to_vec();
+        for f in read.iter().flat_map(|f| calculator_inputs(*f)) {
+            if !fields.contains(&f) && !ASKED_APART.contains(&f) {
+                fields.push(f);
+            }
+        }
+        let mut not_considered: Vec<String> = Vec::new();
+        for f in &read {
+            if calculator_inputs(*f).is_empty() && *f != Field::Tags && !not_considered.iter().any(|l| l == f.label()) {
+                not_considered.push(f.label().to_string());
+            }
+        }
+        if tag_until {
+            not_considered.push("资质有效期止".into());
+        }
+        Ok(CalculatorForm { fields, tags, not_considered })
+    }
+
+    /// The calculator from field → text pairs (a form or JSON): an anonymous entity. The
+    /// industry may be a code, a picker line or a name.
+    pub fn calculate_from_texts(&self, pairs: &[(String, String)]) -> Result<Calculation> {
+        let mut pairs = pairs.to_vec();
+        for (k, v) in pairs.iter_mut().filter(|(k, v)| k == "industry" && !v.trim().is_empty()) {
+            match crate::model::reference::industry_find(v) {
+                Some(i) => *v = i.code.clone(),
+                None => {
+                    return Err(ServiceError::Invalid(vec![FieldError::new(
+                        k,
+                        format!("没有找到行业「{}」：请输入行业名称的一部分，再从列表中选择", v.trim()),
+                    )]));
+                }
+            }
+        }
+        let patch = self.entity_patch_from_texts(&pairs, false)?;
         let code =
             crate::model::CreditCode::parse("000000000000000000").map_err(|e| ServiceError::Internal(e.to_string()))?;
         let mut entity = Entity::new(0, code, Timestamp::now());
         entity.apply(&patch, self.today(), Timestamp::now());
-        self.calculate(&entity)
+        let not_considered = self.calculator_form()?.not_considered;
+        Ok(Calculation { measures: self.calculate(&entity)?, not_considered })
     }
 
     /// One measure version's outcome for one entity as of a date, evaluated row by row (for
@@ -943,6 +1016,61 @@ fn sort_matches(mut v: Vec<MeasureMatch>) -> Vec<MeasureMatch> {
         (rank, std::cmp::Reverse(fen), m.measure.measure_id)
     });
     v
+}
+
+/// The basic facts the calculator always asks, in order.
+pub const CALCULATOR_FIELDS: [Field; 17] = [
+    Field::EntityType,
+    Field::Region,
+    Field::Industry,
+    Field::Established,
+    Field::Employees,
+    Field::Revenue,
+    Field::RevenuePrev,
+    Field::TotalAssets,
+    Field::TaxPaid,
+    Field::RdExpense,
+    Field::TechStaffRatio,
+    Field::InventionPatents,
+    Field::ExportValue,
+    Field::GraduateHires,
+    Field::UiPremiumPaid,
+    Field::LayoffRate,
+    Field::TaxCredit,
+];
+
+/// Asked by the calculator in their own controls (yes/no questions; status is taken as active;
+/// tags as boxes with their dates).
+pub const ASKED_APART: [Field; 4] = [Field::Status, Field::Dishonest, Field::MajorViolation, Field::Tags];
+
+/// The facts someone enters for a field rules read: itself, or what a derived field is computed
+/// from. Empty when the calculator cannot take it (the credit code).
+pub fn calculator_inputs(f: Field) -> Vec<Field> {
+    match f {
+        Field::AgeYears => vec![Field::Established],
+        Field::RevenueGrowth => vec![Field::Revenue, Field::RevenuePrev],
+        Field::RdRatio => vec![Field::RdExpense, Field::Revenue],
+        Field::SizeClass => vec![Field::Industry, Field::Employees, Field::Revenue, Field::TotalAssets],
+        Field::CreditCode | Field::Name => Vec::new(),
+        f if f.derived() || !f.in_rules() => Vec::new(),
+        f => vec![f],
+    }
+}
+
+/// What the calculator's form asks.
+#[derive(Debug, Clone)]
+pub struct CalculatorForm {
+    pub fields: Vec<Field>,
+    pub tags: Vec<crate::model::tags::TagDef>,
+    /// Facts published measures read that the calculator cannot take (treated as unknown).
+    pub not_considered: Vec<String>,
+}
+
+/// The calculator's answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Calculation {
+    pub measures: Vec<MeasureMatch>,
+    pub not_considered: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use super::{Result, Service, ServiceError};
 use crate::model::policy::{PublicationRequest, Refusal, Scheduled, Withdrawal};
 use crate::model::{
-    Category, Date, Level, Measure, MeasureSpec, MeasureVersion, Mode, Policy, PolicyInput, Role, Timestamp,
-    VersionStatus, Who,
+    Category, Date, Level, Measure, MeasureSpec, MeasureVersion, Mode, Policy, PolicyInput, Role, TagDictionary,
+    Timestamp, VersionStatus, Who,
 };
 use crate::store::{ReadTx, WriteTx, digest};
 
@@ -87,6 +87,8 @@ pub struct MeasureView {
     pub request: Option<PublicationRequest>,
     pub scheduled: Option<Scheduled>,
     pub refusal: Option<Refusal>,
+    /// The amount formula in plain Chinese (「研发费用的5%，最高50万元」), beside the raw `amount`.
+    pub amount_text: Option<String>,
     #[serde(flatten)]
     pub spec: MeasureSpec,
 }
@@ -117,7 +119,13 @@ pub enum Audience {
     Staff,
 }
 
-fn view(tx: &ReadTx, measure: &Measure, audience: Audience, today: Date) -> Result<Option<MeasureView>> {
+fn view(
+    tx: &ReadTx,
+    measure: &Measure,
+    audience: Audience,
+    today: Date,
+    tags: &TagDictionary,
+) -> Result<Option<MeasureView>> {
     let shown = match audience {
         Audience::Public => measure.published,
         Audience::Staff => Some(measure.latest),
@@ -136,6 +144,7 @@ fn view(tx: &ReadTx, measure: &Measure, audience: Audience, today: Date) -> Resu
         request: v.request.clone(),
         scheduled: v.scheduled.clone(),
         refusal: v.refusal.clone(),
+        amount_text: v.spec.amount.as_deref().and_then(|a| crate::rules::describe::amount_source_text(a, tags)),
         spec: v.spec,
     }))
 }
@@ -217,10 +226,11 @@ impl Service {
         let tx = self.store.read()?;
         let policy = Self::policy_or_404(&tx, id)?;
         let today = self.today();
+        let tags = TagDictionary::new(tx.tags()?);
         let mut measures = Vec::new();
         for mid in tx.measure_ids_of_policy(id)? {
             if let Some(m) = tx.measure(mid)?
-                && let Some(v) = view(&tx, &m, audience, today)?
+                && let Some(v) = view(&tx, &m, audience, today, &tags)?
             {
                 measures.push(v);
             }
@@ -237,6 +247,7 @@ impl Service {
     pub fn policy_search(&self, query: &PolicyQuery, audience: Audience) -> Result<Vec<PolicyView>> {
         let tx = self.store.read()?;
         let today = self.today();
+        let tags = TagDictionary::new(tx.tags()?);
         let terms: Vec<String> = query.q.split_whitespace().map(fold).collect();
         let department = query.department.trim();
         let mut out = Vec::new();
@@ -250,7 +261,7 @@ impl Service {
             }
             let mut measures = Vec::new();
             for m in measures_by_policy.get(&policy.id).into_iter().flatten() {
-                if let Some(v) = view(&tx, m, audience, today)? {
+                if let Some(v) = view(&tx, m, audience, today, &tags)? {
                     measures.push(v);
                 }
             }
@@ -657,7 +668,7 @@ impl Service {
         let tx = self.store.read()?;
         let missing = || ServiceError::NotFound(format!("政策事项 #{id} 不存在或尚未发布"));
         let measure = tx.measure(id)?.ok_or_else(missing)?;
-        let v = view(&tx, &measure, audience, self.today())?.ok_or_else(missing)?;
+        let v = view(&tx, &measure, audience, self.today(), &TagDictionary::new(tx.tags()?))?.ok_or_else(missing)?;
         let policy = Self::policy_or_404(&tx, measure.policy_id)?;
         Ok((v, policy))
     }
@@ -667,9 +678,13 @@ impl Service {
         let tx = self.store.read()?;
         let measure = tx.measure(id)?.ok_or_else(|| ServiceError::NotFound(format!("政策事项 #{id} 不存在")))?;
         let versions = tx.versions(id)?;
+        let tags = TagDictionary::new(tx.tags()?);
+        // The public reads amounts in words; staff see the rules as written.
+        let words = |a: &str| crate::rules::describe::amount_source_text(a, &tags).unwrap_or_else(|| "—".into());
+        let plain: Option<&dyn Fn(&str) -> String> = (audience == Audience::Public).then_some(&words);
         let mut out: Vec<VersionEntry> = Vec::new();
         for (i, v) in versions.iter().enumerate() {
-            let changes = if i == 0 { Vec::new() } else { v.spec.diff(&versions[i - 1].spec) };
+            let changes = if i == 0 { Vec::new() } else { v.spec.diff_shown(&versions[i - 1].spec, plain) };
             out.push(VersionEntry { version: v.clone(), changes });
         }
         if audience == Audience::Public {

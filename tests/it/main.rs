@@ -13,6 +13,7 @@ mod browser;
 mod cases;
 mod common;
 mod crash;
+mod explain;
 mod fuzz;
 mod hardening;
 mod http_client;

@@ -244,7 +244,7 @@ async fn an_entity_sees_every_measure_explained() {
             m["conditions"].as_array().unwrap().iter().map(|c| c["explanation"].as_str().unwrap().to_string())
         })
         .collect();
-    assert!(all.iter().any(|e| e.contains("研发投入占比 2.1%")), "actual values appear: {all:?}");
+    assert!(all.iter().any(|e| e.contains("研发投入占比") && e.contains("2.1%")), "actual values appear: {all:?}");
     assert!(measures.iter().any(|m| m["near_miss"].as_str().is_some_and(|n| n.starts_with("还差一项："))));
 
     // The staff entity file shows the same.

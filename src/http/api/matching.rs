@@ -125,8 +125,8 @@ async fn calculator(State(state): State<AppState>, body: Bytes) -> ApiResult {
             pairs.push((k.clone(), super::entities::as_text(k, v)?));
         }
     }
-    let matches = state.svc.blocking(move |s| s.calculate_from_texts(&pairs)).await?;
-    Ok(Json(json!({ "measures": matches })).into_response())
+    let calc = state.svc.blocking(move |s| s.calculate_from_texts(&pairs)).await?;
+    Ok(Json(json!({ "measures": calc.measures, "not_considered": calc.not_considered })).into_response())
 }
 
 #[derive(Deserialize)]

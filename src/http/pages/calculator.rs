@@ -13,36 +13,32 @@ use crate::http::routes::Routes;
 use crate::http::web::to_value;
 use crate::model::{Field, FieldError};
 use crate::service::ServiceError;
-use crate::service::matching::MeasureMatch;
+use crate::service::matching::{ASKED_APART, MeasureMatch};
 
 pub fn routes() -> Routes {
     Routes::new().get("/calculator", Access::Public, calculator)
 }
 
-/// The attributes the calculator asks for, in order.
-pub const CALCULATOR_FIELDS: [Field; 17] = [
-    Field::EntityType,
-    Field::Region,
-    Field::Industry,
-    Field::Established,
-    Field::Employees,
-    Field::Revenue,
-    Field::RevenuePrev,
-    Field::TotalAssets,
-    Field::TaxPaid,
-    Field::RdExpense,
-    Field::TechStaffRatio,
-    Field::InventionPatents,
-    Field::ExportValue,
-    Field::GraduateHires,
-    Field::UiPremiumPaid,
-    Field::LayoffRate,
-    Field::TaxCredit,
-];
+/// Query keys the calculator reads: the fields it asks, and the yes/no questions and status.
+fn accepted(key: &str, fields: &[Field]) -> bool {
+    fields.iter().chain(&ASKED_APART).any(|f| f.name() == key && *f != Field::Tags)
+}
 
-/// Query keys the calculator reads: its fields, and the yes/no questions and status.
-fn accepted(key: &str) -> bool {
-    CALCULATOR_FIELDS.iter().chain(&[Field::Status, Field::Dishonest, Field::MajorViolation]).any(|f| f.name() == key)
+/// The tags text from the boxes ticked and each one's date of grant (`since.<key>`):
+/// `high_tech@2025-03-01;tech_sme`.
+fn tags_text(query: &[(String, String)]) -> String {
+    let since = |key: &str| {
+        query.iter().find(|(k, _)| k.strip_prefix("since.") == Some(key)).map(|(_, v)| v.trim()).unwrap_or("")
+    };
+    query
+        .iter()
+        .filter(|(k, _)| k == "tags")
+        .map(|(_, key)| match since(key) {
+            "" => key.clone(),
+            d => format!("{key}@{d}"),
+        })
+        .collect::<Vec<_>>()
+        .join(";")
 }
 
 /// Results grouped for the page: fits, near misses, need more data.
@@ -64,8 +60,9 @@ async fn calculator(
     viewer: Viewer,
     Query(query): Query<Vec<(String, String)>>,
 ) -> PageResult {
-    let tags = state.svc.blocking(|s| s.tags()).await?;
-    let fields: Vec<_> = CALCULATOR_FIELDS
+    let form = state.svc.blocking(|s| s.calculator_form()).await?;
+    let fields: Vec<_> = form
+        .fields
         .iter()
         .map(|f| serde_json::json!({"name": f.name(), "label": f.label(), "unit": f.unit(), "ty": f.ty(), "choices": f.choices()}))
         .collect();
@@ -75,9 +72,10 @@ async fn calculator(
         })
         .map(|r| (r.code.clone(), crate::model::reference::region_full_name(&r.code)))
         .collect();
-    let industries: Vec<(String, String)> = crate::model::reference::industries()
+    // The industry picker: every division, group and class by its section and name.
+    let industries: Vec<String> = crate::model::reference::industries()
         .filter(|i| i.level != crate::model::reference::IndustryLevel::Section)
-        .map(|i| (i.code.clone(), i.name.clone()))
+        .map(crate::model::reference::industry_choice)
         .collect();
     // An enterprise account sees its (first, or chosen) verified entity without typing.
     let chosen = query.iter().find(|(k, _)| k == "entity").map(|(_, v)| v.trim().to_ascii_uppercase());
@@ -89,6 +87,7 @@ async fn calculator(
     let mut errors: Vec<FieldError> = Vec::new();
     let mut results = serde_json::Value::Null;
     let mut entity_name = None;
+    let mut not_considered: Vec<String> = Vec::new();
     if let Some(code) = own.filter(|_| !submitted) {
         let who = viewer.who();
         let (entity, matches) = state.svc.blocking(move |s| s.entity_matches(&who, &code, None)).await?;
@@ -96,13 +95,16 @@ async fn calculator(
         results = grouped(&matches);
     } else if submitted {
         let mut pairs: Vec<(String, String)> =
-            query.iter().filter(|(k, v)| k != "tags" && !v.trim().is_empty() && accepted(k)).cloned().collect();
-        let held: Vec<&str> = query.iter().filter(|(k, _)| k == "tags").map(|(_, v)| v.as_str()).collect();
+            query.iter().filter(|(k, v)| !v.trim().is_empty() && accepted(k, &form.fields)).cloned().collect();
+        let held = tags_text(&query);
         if !held.is_empty() {
-            pairs.push(("tags".into(), held.join(";")));
+            pairs.push(("tags".into(), held));
         }
         match state.svc.blocking(move |s| s.calculate_from_texts(&pairs)).await {
-            Ok(matches) => results = grouped(&matches),
+            Ok(calc) => {
+                results = grouped(&calc.measures);
+                not_considered = calc.not_considered;
+            }
             Err(ServiceError::Invalid(e)) => errors = e,
             Err(e) => return Err(AppError::from(e)),
         }
@@ -114,7 +116,8 @@ async fn calculator(
         "calculator.html",
         context! {
             fields => to_value(&fields),
-            tags => to_value(&tags),
+            tags => to_value(&form.tags),
+            not_considered,
             regions, industries,
             f => to_value(&values),
             checked,
