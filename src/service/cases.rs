@@ -552,6 +552,7 @@ impl Service {
             }
         }
         tx.put_case(&case, Some(&before))?;
+        super::supervision::resolve_with_case(&tx, who, &before, &case, ctx.today, calendar)?;
         let event = case.history.last().cloned();
         if let Some(e) = &event {
             let stage = e.stage.and_then(|i| case.stages.get(i)).map(|s| s.name.clone()).unwrap_or_default();

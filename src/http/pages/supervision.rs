@@ -41,20 +41,8 @@ struct BoardParams {
 
 async fn board(State(state): State<AppState>, viewer: Viewer, Query(p): Query<BoardParams>) -> PageResult {
     let who = viewer.who();
-    let (items, today) = state.svc.blocking(move |s| Ok((s.supervision_board(&who, p.all)?, s.today()))).await?;
-    let rows: Vec<_> = items
-        .iter()
-        .map(|i| {
-            serde_json::json!({
-                "item": i, "days_late": i.days_late(today), "notice_overdue": i.notice_overdue(today),
-                "status_label": crate::model::Vocabulary::label(i.status),
-            })
-        })
-        .collect();
-    viewer.render(
-        "supervision.html",
-        context! { rows => to_value(&rows), all => p.all, today => today.to_string(), error => p.error },
-    )
+    let rows = state.svc.blocking(move |s| s.supervision_board(&who, p.all)).await?;
+    viewer.render("supervision.html", context! { rows => to_value(&rows), all => p.all, error => p.error })
 }
 
 async fn notice(

@@ -1,0 +1,145 @@
+//! The supervision board and the review queue as the people using them expect: an item leaves
+//! the board in the same transaction as the decision or return that stopped its clock, and comes
+//! back when a resubmitted stage is late again; lateness counts working days everywhere.
+
+use axum::http::StatusCode;
+use huiqi::model::{Capacity, Role, Who};
+use serde_json::{Value, json};
+
+use crate::common::{PASSWORD, TestApp, credit_code};
+
+const DEPT: &str = "哈尔滨市科学技术局";
+const PDF: &[u8] = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n";
+
+struct Fixture {
+    app: TestApp,
+    enterprise: String,
+    reviewer: String,
+    supervisor: String,
+    measure: u64,
+}
+
+/// Three entities (测试企业甲, 乙, 丙 with research expenses 100, 300, 200 万元) bound to one
+/// enterprise account, a measure of two stages (受理 2 working days, 审定 5) paying a tenth of the
+/// research expense, a reviewer of its department and a supervisor.
+async fn fixture() -> Fixture {
+    let app = TestApp::new();
+    let admin = app.admin_token();
+    for (n, name, rd) in [(1, "测试企业甲", 100.0), (2, "测试企业乙", 300.0), (3, "测试企业丙", 200.0)] {
+        let body = json!({"name": name, "region": "230102", "industry": "C3911",
+            "employees": 80, "revenue": 2000, "rd_expense": rd, "dishonest": false});
+        let r = app.json("PUT", &format!("/api/v1/entities/{}", credit_code(n)), Some(&admin), body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    }
+    let publisher = app.publisher_token("keji", DEPT);
+    let policy = json!({"title": "科技创新若干措施", "doc_number": "哈科规〔2026〕1号", "level": "municipal",
+        "department": DEPT, "issue_date": "2026-01-01", "valid_from": "2026-01-01", "valid_until": "2027-12-31",
+        "text": "第一条", "interpretation": "", "tags": []});
+    let r = app.json("POST", "/api/v1/policies", Some(&publisher), policy).await;
+    let policy = r.json()["id"].as_u64().unwrap();
+    let measure = json!({
+        "name": "研发费用补助", "category": "subsidy", "department": DEPT, "mode": "apply",
+        "amount": "min(rd_expense * 0.1, 50)", "cap": 50,
+        "window_start": "2026-01-01", "window_end": "2027-06-30",
+        "conditions": [{"label": "无失信记录", "expr": "!dishonest"}],
+        "materials": ["营业执照复印件"],
+        "form_fields": [{"key": "contact", "label": "联系人", "kind": "text", "required": true}],
+        "review_stages": [{"name": "受理", "days": 2}, {"name": "审定", "days": 5}],
+        "publicity_days": 5, "contact": "0451-86612345"
+    });
+    let r = app.json("POST", &format!("/api/v1/policies/{policy}/measures"), Some(&publisher), measure).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let measure = r.json()["measure_id"].as_u64().unwrap();
+    assert_eq!(app.publish(&publisher, measure).await.status, StatusCode::OK);
+    let enterprise = app.token("qiye", Role::Enterprise, None);
+    for n in 1..=3 {
+        app.auth().binding_grant(&Who::system("test"), "qiye", &credit_code(n), Capacity::LegalRep).unwrap();
+    }
+    let reviewer = app.token("shenhe", Role::Reviewer, Some(DEPT));
+    let supervisor = app.token("ducha", Role::Supervisor, None);
+    Fixture { app, enterprise, reviewer, supervisor, measure }
+}
+
+impl Fixture {
+    async fn call(&self, method: &str, uri: &str, token: &str, body: Value) -> crate::common::Reply {
+        self.app.json(method, uri, Some(token), body).await
+    }
+
+    /// Entity `n` applies today; the case's id.
+    async fn submit(&self, n: u32) -> u64 {
+        let body = json!({"credit_code": credit_code(n), "measure_id": self.measure});
+        let r = self.call("POST", "/api/v1/cases", &self.enterprise, body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        let id = r.json()["id"].as_u64().unwrap();
+        let slot = huiqi::http::pages::url_encode("营业执照复印件");
+        let uri = format!("/api/v1/cases/{id}/files?slot={slot}&name=a.pdf");
+        assert_eq!(self.app.post_bytes(&uri, &self.enterprise, PDF.to_vec()).await.status, StatusCode::CREATED);
+        let uri = format!("/api/v1/cases/{id}/submit");
+        let r = self.call("POST", &uri, &self.enterprise, json!({"form": {"contact": "张三"}})).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        id
+    }
+
+    async fn decide(&self, id: u64, action: &str) -> crate::common::Reply {
+        let body = json!({"action": action, "reason": "材料不全"});
+        self.call("POST", &format!("/api/v1/cases/{id}/decide"), &self.reviewer, body).await
+    }
+
+    async fn board(&self) -> Value {
+        let r = self.app.get_as("/api/v1/supervision", &self.supervisor).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        r.json()
+    }
+
+    fn days(&self, n: i64) {
+        self.app.svc().config.clock.advance(n * 86_400);
+    }
+}
+
+#[tokio::test]
+async fn the_board_follows_returns_and_decisions_at_once_and_counts_working_days() {
+    let f = fixture().await;
+    let svc = f.app.svc().clone();
+    // Friday 2026-11-27: 受理 is due Tuesday 1 December.
+    let id = f.submit(1).await;
+    // Monday 7 December: four working days late (Wed, Thu, Fri, Mon), six calendar days.
+    f.days(10);
+    assert_eq!(svc.today().to_string(), "2026-12-07");
+    assert_eq!(svc.sweep().unwrap().opened, 1);
+    let board = f.board().await;
+    assert_eq!(board["count"], 1);
+    assert_eq!(board["items"][0]["days_late"], 4, "working days, as the queue counts: {board}");
+    let queue = f.app.get_as("/api/v1/cases", &f.reviewer).await.json();
+    assert_eq!(queue["cases"][0]["days_left"], -4, "{queue}");
+    // The page says so, under a 承办部门 header.
+    let ducha = f.app.sign_in_existing("ducha", PASSWORD).await;
+    let page = f.app.page(&ducha.cookie, "/staff/supervision").await.text();
+    assert!(page.contains("<th>承办部门</th>") && !page.contains("承办：</th>"), "{page}");
+    assert!(page.contains("<td>4</td>"), "{page}");
+
+    // Returned for supplement: the clock stands, and the item leaves the board at once.
+    let r = f.decide(id, "return").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(f.board().await["count"], 0);
+    let all = f.app.get_as("/api/v1/supervision?all=true", &f.supervisor).await.json();
+    assert_eq!(all["items"][0]["status"], "resolved");
+    assert!(all["items"][0]["resolved"]["note"].as_str().unwrap().contains("退回补正"), "{all}");
+    assert_eq!(svc.sweep().unwrap().resolved, 0, "nothing left for the sweep");
+
+    // Resubmitted the next day, the stage (due a working day later) is late again: a new item.
+    f.days(1);
+    let r = f.call("POST", &format!("/api/v1/cases/{id}/submit"), &f.enterprise, json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["due"], "2026-12-01");
+    assert_eq!(svc.sweep().unwrap().opened, 1);
+    assert_eq!(f.board().await["count"], 1);
+    // Decided: off the board in the same transaction, not at the next sweep.
+    assert_eq!(f.decide(id, "approve").await.status, StatusCode::OK);
+    assert_eq!(f.board().await["count"], 0);
+    assert_eq!(svc.sweep().unwrap().resolved, 0);
+    // Resolved items keep the lateness they had on the day they were resolved.
+    f.days(7);
+    let all = f.app.get_as("/api/v1/supervision?all=true", &f.supervisor).await.json();
+    let late: Vec<u64> = all["items"].as_array().unwrap().iter().map(|i| i["days_late"].as_u64().unwrap()).collect();
+    assert_eq!(late, [4, 4], "{all}");
+}
