@@ -25,6 +25,8 @@ pub struct SweepReport {
     pub resolved: usize,
     pub expiry_warnings: usize,
     pub reminded: usize,
+    /// Entities pushed a measure whose application window opened today.
+    pub window_pushes: usize,
 }
 
 /// An entity a specialist looks after, with what is pending on it.
@@ -180,6 +182,7 @@ pub(super) fn resolve_with_case(
 
 impl Service {
     /// One pass of the deadline sweep (each minute, and at start): scheduled publications,
+    /// pushes of measures whose application window opened,
     /// warnings for stages due within one working day, supervision items for overdue stages,
     /// items resolved when their stage was decided, and warnings before measures expire.
     pub fn sweep(&self) -> Result<SweepReport> {
@@ -190,6 +193,7 @@ impl Service {
         // Most minutes there is nothing to do: find out with a read, so that writers are not
         // held up while the open cases are looked through.
         if !self.sweep_has_work(today, &calendar)? {
+            report.window_pushes = self.push_opened()?;
             report.reminded = self.remind_closing()?;
             return Ok(report);
         }
@@ -256,6 +260,7 @@ impl Service {
         } else {
             drop(tx);
         }
+        report.window_pushes = self.push_opened()?;
         report.reminded = self.remind_closing()?;
         Ok(report)
     }

@@ -143,3 +143,56 @@ async fn the_board_follows_returns_and_decisions_at_once_and_counts_working_days
     let late: Vec<u64> = all["items"].as_array().unwrap().iter().map(|i| i["days_late"].as_u64().unwrap()).collect();
     assert_eq!(late, [4, 4], "{all}");
 }
+
+/// The push messages of entity `n` about measure `name`.
+async fn pushes(f: &Fixture, n: u32, name: &str) -> Vec<String> {
+    let uri = format!("/api/v1/my/entities/{}/inbox", credit_code(n));
+    let inbox = f.app.get_as(&uri, &f.enterprise).await.json();
+    inbox["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"] == "push" && m["title"].as_str().unwrap().contains(name))
+        .map(|m| m["body"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_measure_is_pushed_when_its_window_opens_and_the_push_says_when_it_opens_and_closes() {
+    let f = fixture().await;
+    let svc = f.app.svc().clone();
+    svc.push_pending().unwrap();
+    // The fixture's measure, open since January, was pushed at once, with its window.
+    let open = pushes(&f, 1, "研发费用补助").await;
+    assert_eq!(open.len(), 1);
+    assert!(open[0].contains("申报时间 2026-01-01 至 2027-06-30"), "{open:?}");
+
+    // A measure whose window opens tomorrow: approved today, pushed to nobody yet.
+    let publisher = f.app.publisher_token("keji2", DEPT);
+    let policy = svc.store.read().unwrap().policies().unwrap()[0].id;
+    let body = json!({
+        "name": "明日开放补助", "category": "subsidy", "department": DEPT, "mode": "apply",
+        "amount": "10", "cap": 10, "window_start": "2026-11-28", "window_end": "2026-12-31",
+        "conditions": [{"label": "无失信记录", "expr": "!dishonest"}], "materials": [], "form_fields": [],
+        "review_stages": [{"name": "受理", "days": 2}], "publicity_days": 5, "contact": "0451-86612345"
+    });
+    let r = f.call("POST", &format!("/api/v1/policies/{policy}/measures"), &publisher, body).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let measure = r.json()["measure_id"].as_u64().unwrap();
+    assert_eq!(f.app.publish(&publisher, measure).await.status, StatusCode::OK);
+    assert_eq!(svc.push_pending().unwrap().messages, 0);
+    assert_eq!(svc.sweep().unwrap().window_pushes, 0);
+    for n in 1..=3 {
+        assert!(pushes(&f, n, "明日开放补助").await.is_empty(), "entity {n} pushed before the window opens");
+    }
+    // The day it opens, the sweep pushes every eligible entity once, saying when it opens and closes.
+    f.days(1);
+    assert_eq!(svc.sweep().unwrap().window_pushes, 3);
+    assert_eq!(svc.sweep().unwrap().window_pushes, 0);
+    assert_eq!(svc.push_pending().unwrap().messages, 0);
+    for n in 1..=3 {
+        let got = pushes(&f, n, "明日开放补助").await;
+        assert_eq!(got.len(), 1, "entity {n}: {got:?}");
+        assert!(got[0].contains("申报时间 2026-11-28 至 2026-12-31"), "{got:?}");
+    }
+}
