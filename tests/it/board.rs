@@ -196,3 +196,88 @@ async fn a_measure_is_pushed_when_its_window_opens_and_the_push_says_when_it_ope
         assert!(got[0].contains("申报时间 2026-11-28 至 2026-12-31"), "{got:?}");
     }
 }
+
+/// The cells of the first sheet of an XLSX file, row by row, as text.
+fn sheet(bytes: &[u8]) -> Vec<Vec<String>> {
+    use calamine::Reader;
+    let mut book: calamine::Xlsx<_> = calamine::Xlsx::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    let name = book.sheet_names()[0].clone();
+    let range = book.worksheet_range(&name).unwrap();
+    range.rows().map(|row| row.iter().map(|c| c.to_string()).collect()).collect()
+}
+
+async fn ids(f: &Fixture, query: &str) -> Vec<u64> {
+    let r = f.app.get_as(&format!("/api/v1/cases?{query}"), &f.reviewer).await;
+    assert_eq!(r.status, StatusCode::OK, "{query}: {}", r.text());
+    r.json()["cases"].as_array().unwrap().iter().map(|c| c["id"].as_u64().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn the_queue_sorts_shows_submission_dates_offers_the_next_case_and_exports() {
+    let f = fixture().await;
+    // 乙 (30 万元) applies on Friday 27 November, 丙 (20) on Monday 30, 甲 (10) on Tuesday 1 December.
+    let yi = f.submit(2).await;
+    f.days(3);
+    let bing = f.submit(3).await;
+    f.days(1);
+    let jia = f.submit(1).await;
+    assert_eq!(ids(&f, "").await, [yi, bing, jia], "soonest due first");
+    assert_eq!(ids(&f, "sort=submitted&order=desc").await, [jia, bing, yi]);
+    assert_eq!(ids(&f, "sort=entity").await, [bing, yi, jia], "丙 < 乙 < 甲 in code-point order");
+    assert_eq!(ids(&f, "sort=amount&order=desc").await, [yi, bing, jia]);
+    assert_eq!(ids(&f, "sort=amount&limit=1&offset=1").await, [bing], "sorted before the page is cut");
+    for bad in ["sort=name", "order=up"] {
+        let r = f.app.get_as(&format!("/api/v1/cases?{bad}"), &f.reviewer).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    }
+    let queue = f.app.get_as("/api/v1/cases", &f.reviewer).await.json();
+    assert_eq!(queue["cases"][0]["submitted_on"], "2026-11-27");
+
+    // The page shows 申报日期 and the amount in 万元, and offers the export.
+    let shenhe = f.app.sign_in_existing("shenhe", PASSWORD).await;
+    let page = f.app.page(&shenhe.cookie, "/staff/cases?sort=submitted").await.text();
+    assert!(page.contains("申报日期") && page.contains("<td>2026-11-27</td>"), "{page}");
+    assert!(page.contains("金额（万元）") && page.contains("<td>30</td>"), "{page}");
+    assert!(page.contains("/staff/cases/export.xlsx?sort=submitted"), "{page}");
+
+    // After a decision on the case page the reviewer is offered the next case of the queue.
+    let form = [("csrf", shenhe.csrf.as_str()), ("action", "approve"), ("reason", "同意")];
+    let r = f.app.form(&shenhe, &format!("/cases/{yi}/decide"), &form).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    assert_eq!(r.location(), format!("/cases/{yi}?notice=decided&next={bing}"));
+    let page = f.app.page(&shenhe.cookie, &r.location()).await.text();
+    assert!(page.contains(&format!("href=\"/cases/{bing}\"")) && page.contains("下一件待审办件"), "{page}");
+
+    // The queue as XLSX: every case, in the order asked for, Chinese headers, dates, 万元.
+    let r = f.app.get_as("/api/v1/cases/export.xlsx?sort=amount&order=desc&limit=1", &f.reviewer).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let rows = sheet(&r.body);
+    assert_eq!(rows.len(), 4, "the header and every case, not one page: {rows:?}");
+    let col = |name: &str| rows[0].iter().position(|h| h == name).unwrap_or_else(|| panic!("{name}: {:?}", rows[0]));
+    assert_eq!(rows[1][col("办件编号")], yi.to_string());
+    assert_eq!(rows[1][col("申报日期")], "2026-11-27");
+    assert_eq!(rows[1][col("金额（万元）")], "30");
+    assert_eq!(rows[3][col("经营主体")], "测试企业甲");
+    let page = f.app.page(&shenhe.cookie, "/staff/cases/export.xlsx").await;
+    assert_eq!(page.status, StatusCode::OK);
+    // Exports leave the system: permitted roles only, and each is audited.
+    assert_eq!(f.app.get_as("/api/v1/cases/export.xlsx", &f.enterprise).await.status, StatusCode::FORBIDDEN);
+    let bangban = f.app.token("bangban", Role::Specialist, None);
+    assert_eq!(f.app.get_as("/api/v1/cases/export.xlsx", &bangban).await.status, StatusCode::FORBIDDEN);
+    let audit = f.app.get_as("/api/v1/audit?action=data.export", &f.supervisor).await.text();
+    assert!(audit.contains("export:cases.xlsx"), "{audit}");
+
+    // The supervision board as XLSX, for supervisors only.
+    f.days(5);
+    assert!(f.app.svc().sweep().unwrap().opened >= 1);
+    let r = f.app.get_as("/api/v1/supervision/export.xlsx?all=true", &f.supervisor).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let rows = sheet(&r.body);
+    assert!(rows[0].contains(&"超期工作日".to_string()) && rows[0].contains(&"承办部门".to_string()), "{rows:?}");
+    assert!(rows.len() >= 2 && rows[1].iter().any(|c| c == DEPT), "{rows:?}");
+    assert_eq!(f.app.get_as("/api/v1/supervision/export.xlsx", &f.reviewer).await.status, StatusCode::FORBIDDEN);
+    let ducha = f.app.sign_in_existing("ducha", PASSWORD).await;
+    assert!(f.app.page(&ducha.cookie, "/staff/supervision").await.text().contains("/staff/supervision/export.xlsx"));
+    let audit = f.app.get_as("/api/v1/audit?action=data.export", &f.supervisor).await.text();
+    assert!(audit.contains("export:supervision.xlsx"), "{audit}");
+}
