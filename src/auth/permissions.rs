@@ -63,6 +63,8 @@ permissions! {
     CaseRead = "case.read", "查看本部门或辖区的办件", Cases, [Reviewer, Publisher, Supervisor, Specialist];
     CaseReview = "case.review", "审核本部门办件", Cases, [Reviewer, Publisher];
     Supervise = "case.supervise", "督办超期办件", Cases, [Supervisor];
+    CaseExport = "case.export", "导出本部门或辖区的待办队列（XLSX，记入审计日志）", Export, [Reviewer, Publisher, Supervisor];
+    SupervisionExport = "case.supervise.export", "导出督办台账（XLSX，记入审计日志）", Export, [Supervisor];
     AssignSpecialists = "specialist.assign", "为帮办专员分配企业", Cases, [Sysadmin, Supervisor];
     Assigned = "specialist.entities", "查看分管企业及其待办", Cases, [Specialist];
     Metrics = "system.metrics", "读取运行指标", Metrics, [Sysadmin];

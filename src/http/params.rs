@@ -98,6 +98,10 @@ pub struct CaseQueueParams {
     pub q: String,
     pub offset: String,
     pub limit: String,
+    /// `due` (default), `submitted`, `entity` or `amount`.
+    pub sort: String,
+    /// `asc` (default) or `desc`.
+    pub order: String,
 }
 
 impl CaseQueueParams {
@@ -124,6 +128,14 @@ impl CaseQueueParams {
             q: self.q.trim().to_string(),
             offset: number("offset", &self.offset)?,
             limit: number("limit", &self.limit)?,
+            sort: crate::service::cases::QueueSort::parse(self.sort.trim()).ok_or_else(|| {
+                format!("sort 应为 {} 之一，不是「{}」", crate::service::cases::QueueSort::KEYS, self.sort.trim())
+            })?,
+            desc: match self.order.trim() {
+                "" | "asc" => false,
+                "desc" => true,
+                o => return Err(format!("order 应为 asc 或 desc，不是「{o}」")),
+            },
         })
     }
 }

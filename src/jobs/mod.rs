@@ -21,7 +21,16 @@ pub fn spawn_sweep(svc: Arc<Service>, every: Duration) -> tokio::task::JoinHandl
         loop {
             tick.tick().await;
             match svc.blocking(|s| s.sweep()).await {
-                Ok(r) if r.published + r.warned + r.opened + r.resolved + r.expiry_warnings + r.reminded > 0 => {
+                Ok(r)
+                    if r.published
+                        + r.warned
+                        + r.opened
+                        + r.resolved
+                        + r.expiry_warnings
+                        + r.reminded
+                        + r.window_pushes
+                        > 0 =>
+                {
                     tracing::info!(?r, "deadline sweep")
                 }
                 Ok(_) => {}

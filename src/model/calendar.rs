@@ -72,6 +72,19 @@ impl WorkCalendar {
         }
         day
     }
+
+    /// Working days after `from` up to and including `to` (0 when `to` is not after `from`).
+    pub fn working_days_between(&self, from: Date, to: Date) -> u32 {
+        let mut n = 0;
+        let mut day = from.add_days(1);
+        while day <= to {
+            if self.is_working_day(day) {
+                n += 1;
+            }
+            day = day.add_days(1);
+        }
+        n
+    }
 }
 
 #[cfg(test)]
@@ -90,5 +103,9 @@ mod tests {
         assert!(cal.is_working_day(d("2027-01-01")) && !cal.is_working_day(d("2027-01-02")));
         // From Thursday 2025-09-25, 3 working days: Fri 26, Sun 28 (make-up), Mon 29.
         assert_eq!(cal.add_working_days(d("2025-09-25"), 3), d("2025-09-29"));
+        assert_eq!(cal.working_days_between(d("2025-09-25"), d("2025-09-29")), 3);
+        // Seven calendar days across National Day are no working day at all.
+        assert_eq!(cal.working_days_between(d("2025-09-30"), d("2025-10-08")), 0);
+        assert_eq!(cal.working_days_between(d("2025-09-29"), d("2025-09-25")), 0);
     }
 }

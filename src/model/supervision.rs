@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::calendar::WorkCalendar;
 use super::date::{Date, Timestamp};
 use super::enums::{Vocabulary, vocabulary};
 
@@ -49,12 +50,21 @@ pub struct Resolution {
     pub on: Date,
     pub by: String,
     pub note: String,
+    /// Working days the stage was late when resolved, as its case counted them (paused days
+    /// not counted); older records count from the due day.
+    #[serde(default)]
+    pub days_late: Option<u32>,
 }
 
 impl Supervision {
-    /// Days the stage is late on `today`, counted in calendar days for the board.
-    pub fn days_late(&self, today: Date) -> i32 {
-        (today.days() - self.due.days()).max(0)
+    /// Working days the stage is late on `today` — as the queue and the time limits count —
+    /// or, once resolved, was late on the day it was resolved.
+    pub fn days_late(&self, today: Date, cal: &WorkCalendar) -> u32 {
+        match &self.resolved {
+            Some(Resolution { days_late: Some(n), .. }) => *n,
+            Some(r) => cal.working_days_between(self.due, r.on.min(today)),
+            None => cal.working_days_between(self.due, today),
+        }
     }
 
     /// A notice's own deadline has passed without the stage being decided.

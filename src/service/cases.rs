@@ -40,6 +40,51 @@ pub struct CaseFilter {
     /// The page: skip this many, show at most `limit` (0: [`QUEUE_PAGE`]; at most [`QUEUE_PAGE_MAX`]).
     pub offset: usize,
     pub limit: usize,
+    /// The order: soonest due first unless another key is asked for; `desc` reverses it.
+    pub sort: QueueSort,
+    pub desc: bool,
+}
+
+/// What the queue is ordered by (ties: the case number).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum QueueSort {
+    /// Working days left of the current stage (cases without a running clock last).
+    #[default]
+    Due,
+    /// The day of submission (申报日期).
+    Submitted,
+    /// The entity's name.
+    Entity,
+    /// The amount frozen at submission (or approved).
+    Amount,
+}
+
+impl QueueSort {
+    pub const KEYS: &'static str = "due、submitted、entity、amount";
+
+    pub fn parse(key: &str) -> Option<QueueSort> {
+        match key {
+            "" | "due" => Some(QueueSort::Due),
+            "submitted" => Some(QueueSort::Submitted),
+            "entity" => Some(QueueSort::Entity),
+            "amount" => Some(QueueSort::Amount),
+            _ => None,
+        }
+    }
+
+    pub fn key(self) -> &'static str {
+        match self {
+            QueueSort::Due => "due",
+            QueueSort::Submitted => "submitted",
+            QueueSort::Entity => "entity",
+            QueueSort::Amount => "amount",
+        }
+    }
+}
+
+/// The amount a case asks for or was granted.
+pub fn case_amount(case: &Case) -> Option<Money> {
+    case.approved_amount.or_else(|| case.frozen.as_ref().and_then(|f| f.amount))
 }
 
 /// Cases shown per page of a queue, and at most.
@@ -69,6 +114,8 @@ pub struct CaseView {
     pub next_step: &'static str,
     /// What is left of the measure's budget, when it has one.
     pub budget_left: Option<Money>,
+    /// The amount asked for (frozen at submission) or approved, in 万元 as text.
+    pub amount_wan: Option<String>,
 }
 
 impl From<CaseError> for ServiceError {
@@ -112,6 +159,7 @@ impl Views<'_> {
             overdue: case.overdue(self.today),
             next_step: case.next_step(),
             budget_left,
+            amount_wan: case_amount(&case).map(|m| m.to_string()),
             case,
         })
     }
@@ -551,6 +599,31 @@ impl Service {
         self.transition(tx, who, before, case, action, budget, &calendar)
     }
 
+    /// A reviewer's decision, and the next case of their queue they can decide (soonest due
+    /// first, this one left out), for the page to offer.
+    pub fn case_decide_next(&self, who: &Who, id: u64, decision: Decision) -> Result<(Case, Option<CaseView>)> {
+        let case = self.case_decide(who, id, decision)?;
+        let today = self.today();
+        let calendar = self.calendar()?;
+        let tx = self.store.read()?;
+        let department = who.department.as_deref();
+        let next = tx
+            .open_cases(department)?
+            .into_iter()
+            .filter(|c| {
+                c.id != id
+                    && c.state == CaseState::InReview
+                    && may_see(who, c)
+                    && c.current_stage().is_some_and(|s| Some(s.role) == who.role)
+            })
+            .min_by_key(|c| (c.days_left(today, &calendar).unwrap_or(i64::MAX), c.id));
+        let next = match next {
+            Some(c) => Some(for_viewer(who, self.views(&tx)?.view(c)?)),
+            None => None,
+        };
+        Ok((case, next))
+    }
+
     /// The enterprise (or its specialist) withdraws a case not yet decided.
     pub fn case_withdraw(&self, who: &Who, id: u64) -> Result<Case> {
         let calendar = self.calendar()?;
@@ -602,6 +675,7 @@ impl Service {
             }
         }
         tx.put_case(&case, Some(&before))?;
+        super::supervision::resolve_with_case(&tx, who, &before, &case, ctx.today, calendar)?;
         let event = case.history.last().cloned();
         if let Some(e) = &event {
             let stage = e.stage.and_then(|i| case.stages.get(i)).map(|s| s.name.clone()).unwrap_or_default();
@@ -680,15 +754,42 @@ impl Service {
     /// name, soonest due first, one page of it. The whole queue is filtered and ordered on the
     /// case records; only the page is built into views.
     pub fn case_queue_filtered(&self, who: &Who, filter: &CaseFilter) -> Result<QueuePage> {
+        let today = self.today();
+        let tx = self.store.read()?;
+        let cases = self.queue_sorted(&tx, who, filter)?;
+        let (total, overdue) = (cases.len(), cases.iter().filter(|c| c.overdue(today)).count());
+        let limit = match filter.limit {
+            0 => QUEUE_PAGE,
+            n => n.min(QUEUE_PAGE_MAX),
+        };
+        let mut builder = self.views(&tx)?;
+        let page = cases
+            .into_iter()
+            .skip(filter.offset)
+            .take(limit)
+            .map(|c| builder.view(c).map(|v| for_viewer(who, v)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(QueuePage { total, overdue, offset: filter.offset, limit, cases: page })
+    }
+
+    /// The whole queue as `filter` narrows and orders it (its page ignored), as views.
+    pub(super) fn queue_all(&self, who: &Who, filter: &CaseFilter) -> Result<Vec<CaseView>> {
+        let tx = self.store.read()?;
+        let cases = self.queue_sorted(&tx, who, filter)?;
+        let mut builder = self.views(&tx)?;
+        cases.into_iter().map(|c| builder.view(c).map(|v| for_viewer(who, v))).collect()
+    }
+
+    /// The case records of the queue, filtered and ordered.
+    fn queue_sorted(&self, tx: &ReadTx, who: &Who, filter: &CaseFilter) -> Result<Vec<Case>> {
         let q = filter.q.trim().to_string();
         let upper = q.to_ascii_uppercase();
         let today = self.today();
         let calendar = self.calendar()?;
-        let tx = self.store.read()?;
         let department = match who.role {
             Some(Role::Reviewer | Role::Publisher) => match who.department.as_deref() {
                 Some(d) => Some(d),
-                None => return Ok(QueuePage { total: 0, overdue: 0, offset: 0, limit: 0, cases: Vec::new() }),
+                None => return Ok(Vec::new()),
             },
             _ => None,
         };
@@ -707,20 +808,16 @@ impl Service {
             })
             .map(|c| (c.days_left(today, &calendar).unwrap_or(i64::MAX), c.id, c))
             .collect();
-        cases.sort_by_key(|(days_left, id, _)| (*days_left, *id));
-        let (total, overdue) = (cases.len(), cases.iter().filter(|(_, _, c)| c.overdue(today)).count());
-        let limit = match filter.limit {
-            0 => QUEUE_PAGE,
-            n => n.min(QUEUE_PAGE_MAX),
-        };
-        let mut builder = self.views(&tx)?;
-        let page = cases
-            .into_iter()
-            .skip(filter.offset)
-            .take(limit)
-            .map(|(_, _, c)| builder.view(c).map(|v| for_viewer(who, v)))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(QueuePage { total, overdue, offset: filter.offset, limit, cases: page })
+        cases.sort_by(|(left_a, id_a, a), (left_b, id_b, b)| {
+            let order = match filter.sort {
+                QueueSort::Due => left_a.cmp(left_b),
+                QueueSort::Submitted => a.submitted_on.cmp(&b.submitted_on),
+                QueueSort::Entity => a.entity_name.cmp(&b.entity_name),
+                QueueSort::Amount => case_amount(a).map(Money::fen).cmp(&case_amount(b).map(Money::fen)),
+            };
+            if filter.desc { order.reverse() } else { order }.then(id_a.cmp(id_b))
+        });
+        Ok(cases.into_iter().map(|(_, _, c)| c).collect())
     }
 
     /// The entity's inbox, newest first, and how many are unread.

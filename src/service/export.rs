@@ -225,4 +225,103 @@ impl Service {
             Ok(())
         })
     }
+
+    /// The caller's review queue — every case `filter` keeps, in its order, not only one page —
+    /// as XLSX, recorded in the audit trail. Only what the caller sees in the queue is written.
+    pub fn export_queue_logged(&self, who: &Who, filter: &super::cases::CaseFilter) -> Result<Vec<u8>> {
+        let cases = self.queue_all(who, filter)?;
+        let headers: Vec<String> = [
+            "办件编号",
+            "政策事项",
+            "经营主体",
+            "统一社会信用代码",
+            "承办部门",
+            "状态",
+            "当前环节",
+            "申报日期",
+            "办理期限",
+            "剩余工作日",
+            "是否超期",
+            "金额（万元）",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let date = |d: Option<crate::model::Date>| Cell::Text(d.map(|d| d.to_string()).unwrap_or_default());
+        let mut out = Vec::new();
+        let rows = write_table(Format::Xlsx, &headers, &mut out, &mut |sink| {
+            for v in &cases {
+                let c = &v.case;
+                sink(vec![
+                    Cell::Number(c.id as f64),
+                    Cell::Text(c.measure_name.clone()),
+                    Cell::Text(c.entity_name.clone()),
+                    Cell::Text(c.credit_code.clone()),
+                    Cell::Text(c.department.clone()),
+                    Cell::Text(v.state_label.to_string()),
+                    Cell::Text(v.stage_name.clone().unwrap_or_default()),
+                    date(c.submitted_on),
+                    date(v.due),
+                    v.days_left.map_or(Cell::Text(String::new()), |d| Cell::Number(d as f64)),
+                    Cell::Text(if v.overdue { "是" } else { "否" }.into()),
+                    super::cases::case_amount(c).map_or(Cell::Text(String::new()), |m| Cell::Number(m.as_wan_f64())),
+                ])?;
+            }
+            Ok(())
+        })?;
+        let tx = self.store.write()?;
+        tx.audit(who, "data.export", "export:cases.xlsx", &format!("{rows} rows"))?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// The supervisors' board (open items, or all with `include_resolved`) as XLSX, recorded
+    /// in the audit trail; within the caller's region as the board is.
+    pub fn export_board_logged(&self, who: &Who, include_resolved: bool) -> Result<Vec<u8>> {
+        let rows_of_board = self.supervision_board(who, include_resolved)?;
+        let headers: Vec<String> = [
+            "督办编号",
+            "办件编号",
+            "政策事项",
+            "经营主体",
+            "统一社会信用代码",
+            "承办部门",
+            "超期环节",
+            "办理期限",
+            "超期工作日",
+            "督办状态",
+            "督办通知期限",
+            "办结日期",
+            "办结说明",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let mut out = Vec::new();
+        let rows = write_table(Format::Xlsx, &headers, &mut out, &mut |sink| {
+            for r in &rows_of_board {
+                let i = &r.item;
+                sink(vec![
+                    Cell::Number(i.id as f64),
+                    Cell::Number(i.case_id as f64),
+                    Cell::Text(i.measure_name.clone()),
+                    Cell::Text(i.entity_name.clone()),
+                    Cell::Text(i.credit_code.clone()),
+                    Cell::Text(i.department.clone()),
+                    Cell::Text(i.stage_name.clone()),
+                    Cell::Text(i.due.to_string()),
+                    Cell::Number(f64::from(r.days_late)),
+                    Cell::Text(r.status_label.to_string()),
+                    Cell::Text(i.notice.as_ref().map(|n| n.deadline.to_string()).unwrap_or_default()),
+                    Cell::Text(i.resolved.as_ref().map(|x| x.on.to_string()).unwrap_or_default()),
+                    Cell::Text(i.resolved.as_ref().map(|x| x.note.clone()).unwrap_or_default()),
+                ])?;
+            }
+            Ok(())
+        })?;
+        let tx = self.store.write()?;
+        tx.audit(who, "data.export", "export:supervision.xlsx", &format!("{rows} rows"))?;
+        tx.commit()?;
+        Ok(out)
+    }
 }

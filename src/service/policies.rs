@@ -318,8 +318,9 @@ impl Service {
         let today = self.today();
         let mut visible_policies = std::collections::BTreeSet::new();
         let mut out = std::collections::BTreeSet::new();
+        let tags = TagDictionary::new(tx.tags()?);
         for m in tx.measures()? {
-            if let Some(v) = view(&tx, &m, audience, today)? {
+            if let Some(v) = view(&tx, &m, audience, today, &tags)? {
                 visible_policies.insert(m.policy_id);
                 out.insert(v.spec.department);
             }

@@ -56,6 +56,38 @@ fn first_try(settings: &PushSettings, now: Timestamp) -> Timestamp {
     settings.quiet_hours.map_or(now, |q| q.next_allowed(now))
 }
 
+/// The meta key of a measure version whose pushes wait for its window to open: `[1]` while
+/// waiting, `[0]` once sent.
+fn deferred_key(measure: u64, version: u32) -> String {
+    format!("push_deferred:{measure}:{version}")
+}
+
+/// When applications are taken, as every push says it: 「申报时间 2026-12-01 至 2026-12-31」.
+pub fn window_text(spec: &crate::model::MeasureSpec) -> String {
+    match (spec.window_start, spec.window_end) {
+        (Some(s), Some(e)) => format!("申报时间 {s} 至 {e}"),
+        (Some(s), None) => format!("申报时间 {s} 起，不设截止日期"),
+        (None, Some(e)) => format!("申报时间即日起至 {e}"),
+        (None, None) => "申报时间不限".to_string(),
+    }
+}
+
+/// The push of a measure to one entity.
+fn push_message<'a>(version: &'a MeasureVersion, name: &str) -> Outgoing<'a> {
+    let spec = &version.spec;
+    let window = window_text(spec);
+    Outgoing {
+        kind: MessageKind::Push,
+        title: format!("政策推送：{}", spec.name),
+        body: format!(
+            "{name}：根据贵单位在经营主体库中的信息，可能符合「{}」（{}）的条件，{window}。请登录惠企平台查看条件核验结果并办理。",
+            spec.name, spec.department
+        ),
+        short: format!("{name}可能符合「{}」，{window}", spec.name),
+        version,
+    }
+}
+
 struct Outgoing<'a> {
     kind: MessageKind,
     title: String,
@@ -161,52 +193,99 @@ impl Service {
                 continue;
             }
             let Some(version) = target else { continue };
-            let spec = &version.spec;
-            let closes = spec.window_end.map(|d| format!("，申报截止 {d}")).unwrap_or_default();
-            let ids: Vec<u64> = ids.collect();
-            let chunks: Vec<&[u64]> = ids.chunks(CHUNK).collect();
-            for (i, chunk) in chunks.iter().enumerate() {
+            if version.spec.window_start.is_some_and(|s| s > today) {
+                // Not open yet: the sweep pushes the eligible entities the day it opens.
                 let tx = self.store.write()?;
-                let now = Timestamp::now();
-                for id in *chunk {
-                    if tx.pushed(*id, version.measure_id, version.version)?.is_some() {
-                        continue;
-                    }
-                    let Some(entity) = tx.entity(*id)? else { continue };
-                    let sub = tx.subscription(*id)?;
-                    if !sub.wants(spec.category, &spec.department) {
-                        continue;
-                    }
-                    let name = entity.name.clone().unwrap_or_default();
-                    let out = Outgoing {
-                        kind: MessageKind::Push,
-                        title: format!("政策推送：{}", spec.name),
-                        body: format!(
-                            "{name}：根据贵单位在经营主体库中的信息，可能符合「{}」（{}）的条件{closes}。请登录惠企平台查看条件核验结果并办理。",
-                            spec.name, spec.department
-                        ),
-                        short: format!("{name}可能符合「{}」{closes}", spec.name),
-                        version: &version,
-                    };
-                    let (message, queued) = self.deliver(&tx, &entity, &sub, &out, now)?;
-                    tx.set_pushed(*id, version.measure_id, version.version, message)?;
-                    report.messages += 1;
-                    report.deliveries += queued;
-                }
-                if i + 1 == chunks.len() {
-                    tx.set_meta(CURSOR, &event.seq.to_le_bytes())?;
-                    tx.audit(
-                        &Who::system("push"),
-                        "push.measure",
-                        &format!("measure:{}", version.measure_id),
-                        &format!("v{} match event {} ({} entities)", version.version, event.seq, ids.len()),
-                    )?;
-                }
+                tx.set_meta(&deferred_key(version.measure_id, version.version), &[1])?;
+                tx.set_meta(CURSOR, &event.seq.to_le_bytes())?;
                 tx.commit()?;
+                report.events += 1;
+                continue;
             }
+            let ids: Vec<u64> = ids.collect();
+            let (messages, deliveries) = self.push_version(&version, &ids, Some(event.seq))?;
+            report.messages += messages;
+            report.deliveries += deliveries;
             report.events += 1;
         }
         Ok(report)
+    }
+
+    /// Pushes one measure version to these entities, those not yet pushed it and wanting it,
+    /// a chunk per transaction; the last one moves the match-event cursor to `seq`, if given.
+    fn push_version(&self, version: &MeasureVersion, ids: &[u64], seq: Option<u64>) -> Result<(usize, usize)> {
+        let spec = &version.spec;
+        let (mut messages, mut deliveries) = (0, 0);
+        let chunks: Vec<&[u64]> = ids.chunks(CHUNK).collect();
+        for (i, chunk) in chunks.iter().enumerate() {
+            let tx = self.store.write()?;
+            let now = Timestamp::now();
+            for id in *chunk {
+                if tx.pushed(*id, version.measure_id, version.version)?.is_some() {
+                    continue;
+                }
+                let Some(entity) = tx.entity(*id)? else { continue };
+                let sub = tx.subscription(*id)?;
+                if !sub.wants(spec.category, &spec.department) {
+                    continue;
+                }
+                let out = push_message(version, &entity.name.clone().unwrap_or_default());
+                let (message, queued) = self.deliver(&tx, &entity, &sub, &out, now)?;
+                tx.set_pushed(*id, version.measure_id, version.version, message)?;
+                messages += 1;
+                deliveries += queued;
+            }
+            if i + 1 == chunks.len() {
+                let detail = match seq {
+                    Some(seq) => {
+                        tx.set_meta(CURSOR, &seq.to_le_bytes())?;
+                        format!("v{} match event {seq} ({} entities)", version.version, ids.len())
+                    }
+                    None => {
+                        tx.set_meta(&deferred_key(version.measure_id, version.version), &[0])?;
+                        format!("v{} window opened ({} entities)", version.version, ids.len())
+                    }
+                };
+                tx.audit(&Who::system("push"), "push.measure", &format!("measure:{}", version.measure_id), &detail)?;
+            }
+            tx.commit()?;
+        }
+        if chunks.is_empty() && seq.is_none() {
+            let tx = self.store.write()?;
+            tx.set_meta(&deferred_key(version.measure_id, version.version), &[0])?;
+            tx.commit()?;
+        }
+        Ok((messages, deliveries))
+    }
+
+    /// Pushes measures whose pushes waited for their window: on the day it opens (the sweep
+    /// runs each minute), to the entities eligible then. Returns how many were pushed.
+    pub fn push_opened(&self) -> Result<usize> {
+        let today = self.today();
+        let mut pushed = 0;
+        let measures = self.store.read()?.measures()?;
+        for m in measures.into_iter().filter(|m| m.in_force()) {
+            let (version, ids) = {
+                let tx = self.store.read()?;
+                let Some(v) = tx.published_version(m.id)? else { continue };
+                if tx.meta(&deferred_key(m.id, v.version))?.as_deref() != Some(&[1]) {
+                    continue;
+                }
+                if v.spec.window_start.is_some_and(|s| s > today) {
+                    continue;
+                }
+                // Closed meanwhile: nothing to push any more.
+                let ids = if v.spec.open_on(today) {
+                    tx.eligible_set(m.id)?.filter(|s| s.version == v.version).map(|s| s.ids).unwrap_or_default()
+                } else {
+                    Vec::new()
+                };
+                (v, ids)
+            };
+            let ids: Vec<u64> = ids.into_iter().collect();
+            pushed += self.push_version(&version, &ids, None)?.0;
+        }
+        Ok(pushed)
     }
 
     /// Reminds eligible entities that have not applied, `reminder_days` before a window
@@ -266,9 +345,10 @@ impl Service {
                         kind: MessageKind::Reminder,
                         title: format!("申报提醒：「{}」将于 {end} 截止", spec.name),
                         body: format!(
-                            "{}：「{}」将于 {end} 截止申报，贵单位可能符合条件但尚未申报。",
+                            "{}：「{}」将于 {end} 截止申报（{}），贵单位可能符合条件但尚未申报。",
                             entity.name.clone().unwrap_or_default(),
-                            spec.name
+                            spec.name,
+                            window_text(spec)
                         ),
                         short: format!("「{}」{end}截止申报，您可能符合条件", spec.name),
                         version: &version,

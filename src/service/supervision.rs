@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::cases::{CaseView, may_see};
 use super::{Result, Service, ServiceError};
 use crate::model::calendar::WorkCalendar;
-use crate::model::case::{Case, CaseState};
+use crate::model::case::{Case, CaseState, StageRun};
 use crate::model::supervision::{Notice, NoticeKind, Resolution, Supervision, SupervisionNotice, SupervisionStatus};
 use crate::model::{Date, Entity, RegionCode, Role, Timestamp, Who};
 use crate::store::{WriteTx, digest};
@@ -25,6 +25,8 @@ pub struct SweepReport {
     pub resolved: usize,
     pub expiry_warnings: usize,
     pub reminded: usize,
+    /// Entities pushed a measure whose application window opened today.
+    pub window_pushes: usize,
 }
 
 /// An entity a specialist looks after, with what is pending on it.
@@ -93,24 +95,94 @@ fn expiry_marks(
 }
 
 /// The stage whose clock runs, and its due day (a case in review only).
-fn running_stage(case: &Case) -> Option<(crate::model::case::StageRun, Date)> {
+fn running_stage(case: &Case) -> Option<(StageRun, Date)> {
     let stage = case.current_stage()?.clone();
     let due = stage.due.filter(|_| case.state == CaseState::InReview)?;
     Some((stage, due))
 }
 
 /// Due within one working day and not yet warned for this due day.
-fn due_soon(stage: &crate::model::case::StageRun, due: Date, today: Date, cal: &WorkCalendar) -> bool {
+fn due_soon(stage: &StageRun, due: Date, today: Date, cal: &WorkCalendar) -> bool {
     today <= due && due <= next_working_day(cal, today) && stage.warned_for != Some(due)
 }
 
-/// The supervised stage is no longer the case's current one (decided, or the case gone).
+/// The supervised stage's clock no longer runs: decided, returned for supplement (the clock
+/// stands until resubmission), or the case gone.
 fn stage_moved(item: &Supervision, case: Option<&Case>) -> bool {
-    case.is_none_or(|c| !(matches!(c.state, CaseState::InReview | CaseState::Returned) && c.stage as u32 == item.stage))
+    case.is_none_or(|c| !(c.state == CaseState::InReview && c.stage as u32 == item.stage))
+}
+
+/// Whether an overdue stage needs a new item: none yet, or the last one was resolved and the
+/// stage's clock has run again since (returned, resubmitted, and still late). An item a
+/// supervisor closed by hand stays closed while the clock runs on.
+fn needs_item(last: Option<Supervision>, stage: &StageRun) -> bool {
+    last.is_none_or(|s| {
+        s.resolved.as_ref().is_some_and(|r| stage.pauses.iter().any(|p| p.to.is_some_and(|to| to >= r.on)))
+    })
+}
+
+/// An item on the board as people read it: how late in working days, whether the notice's own
+/// deadline passed.
+#[derive(Debug, Clone, Serialize)]
+pub struct BoardRow {
+    #[serde(flatten)]
+    pub item: Supervision,
+    pub days_late: u32,
+    pub notice_overdue: bool,
+    pub status_label: &'static str,
+}
+
+/// Working days a case's running stage is late on `today` (paused days not counted).
+fn late(case: &Case, today: Date, calendar: &WorkCalendar) -> Option<u32> {
+    case.days_left(today, calendar).map(|left| u32::try_from(-left).unwrap_or(0))
+}
+
+/// Resolves the open item of the stage `case` was at in `before`, when `case` (as it is about
+/// to be written) no longer runs that stage's clock: in the transaction of the decision,
+/// return or withdrawal that stopped it, so the board never shows a stage already acted on.
+pub(super) fn resolve_with_case(
+    tx: &WriteTx,
+    who: &Who,
+    before: &Case,
+    case: &Case,
+    today: Date,
+    calendar: &WorkCalendar,
+) -> Result<()> {
+    let Some(id) = tx.supervision_of(before.id, before.stage as u32)? else { return Ok(()) };
+    let Some(item) = tx.supervision(id)?.filter(|s| s.status != SupervisionStatus::Resolved) else { return Ok(()) };
+    if !stage_moved(&item, Some(case)) {
+        return Ok(());
+    }
+    let note = match case.state {
+        CaseState::Returned => "退回补正，办理时限暂停".to_string(),
+        _ => match case.history.last() {
+            Some(e) => format!("环节已办理：{}", crate::model::Vocabulary::label(e.action)),
+            None => "环节已办理".to_string(),
+        },
+    };
+    let mut after = item.clone();
+    after.status = SupervisionStatus::Resolved;
+    after.resolved = Some(Resolution {
+        on: today,
+        by: who.name.clone(),
+        note: note.clone(),
+        days_late: late(before, today, calendar),
+    });
+    tx.put_supervision(&after)?;
+    tx.audit_change(
+        who,
+        "supervision.resolve",
+        &format!("supervision:{id}"),
+        &note,
+        Some(digest(&item)?),
+        Some(digest(&after)?),
+    )?;
+    Ok(())
 }
 
 impl Service {
     /// One pass of the deadline sweep (each minute, and at start): scheduled publications,
+    /// pushes of measures whose application window opened,
     /// warnings for stages due within one working day, supervision items for overdue stages,
     /// items resolved when their stage was decided, and warnings before measures expire.
     pub fn sweep(&self) -> Result<SweepReport> {
@@ -121,6 +193,7 @@ impl Service {
         // Most minutes there is nothing to do: find out with a read, so that writers are not
         // held up while the open cases are looked through.
         if !self.sweep_has_work(today, &calendar)? {
+            report.window_pushes = self.push_opened()?;
             report.reminded = self.remind_closing()?;
             return Ok(report);
         }
@@ -129,7 +202,8 @@ impl Service {
             let Some((stage, due)) = running_stage(&case) else { continue };
             let index = case.stage as u32;
             if today > due {
-                if tx.supervision_of(case.id, index)?.is_none() {
+                let last = tx.supervision_of(case.id, index)?.map(|id| tx.supervision(id)).transpose()?.flatten();
+                if needs_item(last, &stage) {
                     self.open_supervision(&tx, &system, &case, index, due, today)?;
                     report.opened += 1;
                 }
@@ -160,8 +234,12 @@ impl Service {
             if stage_moved(&item, tx.case(item.case_id)?.as_ref()) {
                 let before = digest(&item)?;
                 item.status = SupervisionStatus::Resolved;
-                item.resolved =
-                    Some(Resolution { on: today, by: "deadline-sweep".into(), note: "环节已办理".into() });
+                item.resolved = Some(Resolution {
+                    on: today,
+                    by: "deadline-sweep".into(),
+                    note: "环节已办理".into(),
+                    days_late: None,
+                });
                 tx.put_supervision(&item)?;
                 let target = format!("supervision:{}", item.id);
                 tx.audit_change(
@@ -182,6 +260,7 @@ impl Service {
         } else {
             drop(tx);
         }
+        report.window_pushes = self.push_opened()?;
         report.reminded = self.remind_closing()?;
         Ok(report)
     }
@@ -192,9 +271,9 @@ impl Service {
         let tx = self.store.read()?;
         for case in tx.open_cases(None)? {
             let Some((stage, due)) = running_stage(&case) else { continue };
-            if (today > due && tx.supervision_of(case.id, case.stage as u32)?.is_none())
-                || due_soon(&stage, due, today, calendar)
-            {
+            let last =
+                tx.supervision_of(case.id, case.stage as u32)?.map(|id| tx.supervision(id)).transpose()?.flatten();
+            if (today > due && needs_item(last, &stage)) || due_soon(&stage, due, today, calendar) {
                 return Ok(true);
             }
         }
@@ -269,17 +348,38 @@ impl Service {
 
     /// The supervisors' board: items within `who`'s region, open and noticed first, the
     /// longest overdue first.
-    pub fn supervision_board(&self, who: &Who, include_resolved: bool) -> Result<Vec<Supervision>> {
-        let mut items: Vec<Supervision> = self
-            .store
-            .read()?
+    pub fn supervision_board(&self, who: &Who, include_resolved: bool) -> Result<Vec<BoardRow>> {
+        let today = self.today();
+        let calendar = self.calendar()?;
+        let tx = self.store.read()?;
+        let mut items: Vec<Supervision> = tx
             .supervisions()?
             .into_iter()
             .filter(|s| include_resolved || s.status != SupervisionStatus::Resolved)
             .filter(|s| who.sees_region(region_of(s).as_ref()))
             .collect();
         items.sort_by_key(|s| (s.status == SupervisionStatus::Resolved, s.due, s.id));
-        Ok(items)
+        items
+            .into_iter()
+            .map(|item| {
+                // An open item is as late as its case's queue says (paused days do not count);
+                // a resolved one as it was on the day it was resolved.
+                let running = match item.status {
+                    SupervisionStatus::Resolved => None,
+                    _ => tx.case(item.case_id)?.filter(|c| !stage_moved(&item, Some(c))),
+                };
+                let days_late = match running.and_then(|c| late(&c, today, &calendar)) {
+                    Some(n) => n,
+                    None => item.days_late(today, &calendar),
+                };
+                Ok(BoardRow {
+                    days_late,
+                    notice_overdue: item.notice_overdue(today),
+                    status_label: crate::model::Vocabulary::label(item.status),
+                    item,
+                })
+            })
+            .collect()
     }
 
     fn supervision_for(&self, tx: &WriteTx, who: &Who, id: u64) -> Result<Supervision> {
@@ -347,7 +447,12 @@ impl Service {
         }
         let mut item = before.clone();
         item.status = SupervisionStatus::Resolved;
-        item.resolved = Some(Resolution { on: self.today(), by: who.name.clone(), note: note.to_string() });
+        let today = self.today();
+        let days_late = match tx.case(item.case_id)?.filter(|c| !stage_moved(&item, Some(c))) {
+            Some(case) => late(&case, today, &self.calendar()?),
+            None => None,
+        };
+        item.resolved = Some(Resolution { on: today, by: who.name.clone(), note: note.to_string(), days_late });
         tx.put_supervision(&item)?;
         tx.audit_change(
             who,

@@ -388,10 +388,10 @@ async fn an_overdue_stage_reaches_the_supervisors_board_on_the_right_working_day
     assert!(notices["notices"][0]["title"].as_str().unwrap().starts_with("督办通知"));
     // A reviewer may not use the board.
     assert_eq!(f.app.get_as("/api/v1/supervision", &f.reviewer).await.status, StatusCode::FORBIDDEN);
-    // Deciding the stage resolves the item at the next sweep.
+    // Deciding the stage resolves the item in the same transaction (nothing left for the sweep).
     let r = f.call("POST", &format!("/api/v1/cases/{id}/decide"), &f.reviewer, json!({"action": "approve"})).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    assert_eq!(svc.sweep().unwrap().resolved, 1);
+    assert_eq!(svc.sweep().unwrap().resolved, 0);
     assert_eq!(board(&f, &supervisor).await, 0);
     let all = f.app.get_as("/api/v1/supervision?all=true", &supervisor).await.json();
     assert_eq!(all["items"][0]["status"], "resolved");

@@ -9,6 +9,7 @@ mod api_imports;
 mod api_policies;
 mod backup;
 mod binary;
+mod board;
 mod browser;
 mod cases;
 mod common;

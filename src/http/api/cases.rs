@@ -27,6 +27,7 @@ pub fn routes() -> Routes {
     Routes::new()
         .post("/api/v1/cases", apply, open)
         .get("/api/v1/cases", Access::Needs(Permission::CaseRead), queue)
+        .get("/api/v1/cases/export.xlsx", Access::Needs(Permission::CaseExport), queue_export)
         .get("/api/v1/cases/{id}", read, show)
         .put("/api/v1/cases/{id}", apply, save)
         .upload("/api/v1/cases/{id}/files", apply, crate::http::MAX_ATTACHMENT_BODY, attach)
@@ -64,6 +65,18 @@ async fn open(State(state): State<AppState>, viewer: Viewer, body: Bytes) -> Api
 }
 
 /// `GET /cases?state=in_review&overdue=1&measure=7&q=…`: open cases the caller may see.
+/// `GET /cases/export.xlsx` with the queue's filters and order: every case of it, as XLSX.
+async fn queue_export(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(p): Query<crate::http::params::CaseQueueParams>,
+) -> ApiResult {
+    let filter = p.filter().map_err(unprocessable)?;
+    let who = viewer.who();
+    let (bytes, today) = state.svc.blocking(move |s| Ok((s.export_queue_logged(&who, &filter)?, s.today()))).await?;
+    Ok(crate::http::pages::cases::xlsx_download(&format!("huiqi-cases-{today}.xlsx"), bytes))
+}
+
 async fn queue(
     State(state): State<AppState>,
     viewer: Viewer,

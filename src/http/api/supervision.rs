@@ -19,6 +19,7 @@ pub fn routes() -> Routes {
     let assign = Access::Needs(Permission::AssignSpecialists);
     Routes::new()
         .get("/api/v1/supervision", supervise, board)
+        .get("/api/v1/supervision/export.xlsx", Access::Needs(Permission::SupervisionExport), board_export)
         .post("/api/v1/supervision/{id}/notice", supervise, notice)
         .post("/api/v1/supervision/{id}/resolve", supervise, resolve)
         .get("/api/v1/notices", Access::Needs(Permission::StaffConsole), notices)
@@ -39,6 +40,13 @@ async fn board(State(state): State<AppState>, viewer: Viewer, Query(p): Query<Bo
     let who = viewer.who();
     let items = state.svc.blocking(move |s| s.supervision_board(&who, p.all)).await?;
     Ok(Json(json!({ "count": items.len(), "items": items })).into_response())
+}
+
+/// `GET /supervision/export.xlsx` (`?all=true` includes resolved items).
+async fn board_export(State(state): State<AppState>, viewer: Viewer, Query(p): Query<BoardParams>) -> ApiResult {
+    let who = viewer.who();
+    let (bytes, today) = state.svc.blocking(move |s| Ok((s.export_board_logged(&who, p.all)?, s.today()))).await?;
+    Ok(crate::http::pages::cases::xlsx_download(&format!("huiqi-supervision-{today}.xlsx"), bytes))
 }
 
 #[derive(Deserialize)]

@@ -18,7 +18,7 @@ use crate::http::web::to_value;
 use crate::model::case::CaseState;
 use crate::model::{FieldError, Vocabulary};
 use crate::service::ServiceError;
-use crate::service::cases::{Decision, material_slots};
+use crate::service::cases::{Decision, QueueSort, material_slots};
 use crate::service::files::Upload;
 
 type FormData = CleanForm;
@@ -34,6 +34,7 @@ pub fn routes() -> Routes {
         .get("/my/entities/{code}/subscription", Access::Needs(Permission::OwnEntities), subscription)
         .post("/my/entities/{code}/subscription", Access::Needs(Permission::OwnEntities), subscription_set)
         .get("/staff/cases", Access::Needs(Permission::CaseRead), queue)
+        .get("/staff/cases/export.xlsx", Access::Needs(Permission::CaseExport), queue_export)
         .get("/cases/{id}", read, show)
         .post("/cases/{id}/save", apply, save)
         .post("/cases/{id}/submit", apply, submit)
@@ -49,6 +50,9 @@ pub fn routes() -> Routes {
 struct Notice {
     #[serde(default)]
     notice: String,
+    /// After a decision: the next case of the reviewer's queue, offered on the page.
+    #[serde(default)]
+    next: Option<u64>,
 }
 
 /// `form.<key>` fields of a posted form.
@@ -79,6 +83,7 @@ async fn page(
     notice: &str,
     errors: Vec<FieldError>,
     values: Option<BTreeMap<String, String>>,
+    next: Option<u64>,
 ) -> PageResult {
     let who = viewer.who();
     let (view, version) = state.svc.blocking(move |s| s.case_with_version(&who, id)).await?;
@@ -106,6 +111,7 @@ async fn page(
             can_withdraw => applicant && matches!(state, CaseState::Draft | CaseState::InReview | CaseState::Returned),
             staff,
             notice,
+            next,
         },
     )
 }
@@ -116,7 +122,7 @@ async fn show(
     Path(id): Path<u64>,
     Query(n): Query<Notice>,
 ) -> PageResult {
-    page(&state, &viewer, id, &n.notice, Vec::new(), None).await
+    page(&state, &viewer, id, &n.notice, Vec::new(), None, n.next).await
 }
 
 /// Shows the case again with the service's complaint, keeping what was typed.
@@ -132,7 +138,7 @@ async fn refused(
         ServiceError::Conflict(m) => vec![FieldError::new("case", m)],
         other => return Err(other.into()),
     };
-    Ok(unprocessable(page(state, viewer, id, "", errors, values).await?))
+    Ok(unprocessable(page(state, viewer, id, "", errors, values, None).await?))
 }
 
 /// Runs one action on a case for the viewer: on success back to the case with `notice`; a
@@ -267,7 +273,14 @@ async fn decide(
         "return" => Decision::Return(reason),
         _ => return Err(AppError::bad_request("请选择审核意见：通过、不予通过或退回补正")),
     };
-    act(&state, &viewer, id, "decided", None, move |s, who| s.case_decide(who, id, decision).map(drop)).await
+    let who = viewer.who();
+    match state.svc.blocking(move |s| s.case_decide_next(&who, id, decision)).await {
+        Ok((_, next)) => Ok(see_other(&match next {
+            Some(n) => format!("/cases/{id}?notice=decided&next={}", n.case.id),
+            None => format!("/cases/{id}?notice=decided"),
+        })),
+        Err(e) => refused(&state, &viewer, id, e, None).await,
+    }
 }
 
 async fn release(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> PageResult {
@@ -290,19 +303,54 @@ async fn queue(
             ("state", &p.state),
             ("overdue", &p.overdue),
             ("measure", &p.measure),
+            ("sort", &p.sort),
+            ("order", &p.order),
         ]);
         q.push_str(&format!("&offset={offset}"));
         format!("/staff/cases?{q}")
     };
+    // The same queue (every filter and the order, not the page) as a spreadsheet.
+    let export = form_urlencoded_pairs(&[
+        ("q", &p.q),
+        ("state", &p.state),
+        ("overdue", &p.overdue),
+        ("measure", &p.measure),
+        ("sort", &p.sort),
+        ("order", &p.order),
+    ]);
+    let sorts: Vec<_> =
+        [QueueSort::Due, QueueSort::Submitted, QueueSort::Entity, QueueSort::Amount].iter().map(|s| s.key()).collect();
     let next = (page.offset + page.cases.len() < page.total).then(|| link(page.offset + page.limit));
     let previous = (page.offset > 0).then(|| link(page.offset.saturating_sub(page.limit)));
     viewer.render(
         "cases.html",
         context! {
             cases => to_value(&page.cases), total => page.total, first => page.offset + 1,
-            last => page.offset + page.cases.len(), next, previous, f => to_value(&p), states,
+            last => page.offset + page.cases.len(), next, previous, f => to_value(&p), states, sorts, export,
+            can_export => viewer.principal()?.can(Permission::CaseExport),
         },
     )
+}
+
+/// The queue as the page filters and orders it, every page of it, as XLSX (audited).
+async fn queue_export(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(p): Query<crate::http::params::CaseQueueParams>,
+) -> PageResult {
+    let filter = p.filter().map_err(AppError::bad_request)?;
+    let who = viewer.who();
+    let (bytes, today) = state.svc.blocking(move |s| Ok((s.export_queue_logged(&who, &filter)?, s.today()))).await?;
+    Ok(xlsx_download(&format!("huiqi-cases-{today}.xlsx"), bytes))
+}
+
+/// An XLSX file as a download named `name` (ASCII).
+pub(crate) fn xlsx_download(name: &str, bytes: Vec<u8>) -> axum::response::Response {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    let disposition = format!("attachment; filename=\"{name}\"");
+    let mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+    ([(header::CONTENT_TYPE, mime.to_string()), (header::CONTENT_DISPOSITION, disposition)], bytes).into_response()
 }
 
 async fn inbox(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> PageResult {

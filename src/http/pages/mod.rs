@@ -5,7 +5,7 @@ mod account;
 mod admin;
 mod backups;
 mod calculator;
-mod cases;
+pub(crate) mod cases;
 mod entities;
 pub mod forms;
 mod imports;

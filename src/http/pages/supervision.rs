@@ -21,6 +21,7 @@ pub fn routes() -> Routes {
     let assign = Access::Needs(Permission::AssignSpecialists);
     Routes::new()
         .get("/staff/supervision", supervise, board)
+        .get("/staff/supervision/export.xlsx", Access::Needs(Permission::SupervisionExport), board_export)
         .post("/staff/supervision/{id}/notice", supervise, notice)
         .post("/staff/supervision/{id}/resolve", supervise, resolve)
         .get("/staff/notices", Access::Needs(Permission::StaffConsole), notices)
@@ -41,20 +42,16 @@ struct BoardParams {
 
 async fn board(State(state): State<AppState>, viewer: Viewer, Query(p): Query<BoardParams>) -> PageResult {
     let who = viewer.who();
-    let (items, today) = state.svc.blocking(move |s| Ok((s.supervision_board(&who, p.all)?, s.today()))).await?;
-    let rows: Vec<_> = items
-        .iter()
-        .map(|i| {
-            serde_json::json!({
-                "item": i, "days_late": i.days_late(today), "notice_overdue": i.notice_overdue(today),
-                "status_label": crate::model::Vocabulary::label(i.status),
-            })
-        })
-        .collect();
-    viewer.render(
-        "supervision.html",
-        context! { rows => to_value(&rows), all => p.all, today => today.to_string(), error => p.error },
-    )
+    let rows = state.svc.blocking(move |s| s.supervision_board(&who, p.all)).await?;
+    let can_export = viewer.principal()?.can(Permission::SupervisionExport);
+    viewer.render("supervision.html", context! { rows => to_value(&rows), all => p.all, error => p.error, can_export })
+}
+
+/// The board (`?all=true`: with resolved items) as XLSX (audited).
+async fn board_export(State(state): State<AppState>, viewer: Viewer, Query(p): Query<BoardParams>) -> PageResult {
+    let who = viewer.who();
+    let (bytes, today) = state.svc.blocking(move |s| Ok((s.export_board_logged(&who, p.all)?, s.today()))).await?;
+    Ok(super::cases::xlsx_download(&format!("huiqi-supervision-{today}.xlsx"), bytes))
 }
 
 async fn notice(
