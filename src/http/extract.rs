@@ -41,6 +41,8 @@ pub struct Viewer {
     pub ip: String,
     /// The CSRF token forms on this page must carry.
     csrf: Option<String>,
+    /// What is waiting for the signed-in person (pages only).
+    pub todo: Option<crate::service::todo::Todo>,
 }
 
 #[derive(Serialize)]
@@ -71,10 +73,18 @@ impl Viewer {
     pub fn new(headers: &HeaderMap, path: String, caller: Option<Caller>) -> Viewer {
         let lang = cookie(headers, LANG_COOKIE).and_then(|c| Lang::from_code(&c)).unwrap_or(Lang::Zh);
         let Some(c) = caller else {
-            return Viewer { lang, principal: None, path, session_token: None, ip: "unknown".into(), csrf: None };
+            return Viewer {
+                lang,
+                principal: None,
+                path,
+                session_token: None,
+                ip: "unknown".into(),
+                csrf: None,
+                todo: None,
+            };
         };
         let csrf = c.principal.as_ref().and_then(|p| p.csrf.clone()).or(c.anon_csrf);
-        Viewer { lang, principal: c.principal, path, session_token: c.session_token, ip: c.ip, csrf }
+        Viewer { lang, principal: c.principal, path, session_token: c.session_token, ip: c.ip, csrf, todo: c.todo }
     }
 
     /// The signed-in caller. The guard has already refused anyone the route does not admit, so
@@ -138,6 +148,7 @@ impl Viewer {
             user => user,
             csrf => self.csrf.clone(),
             path => self.path.clone(),
+            todo => self.todo.map(web::to_value),
             ..extra
         }
     }

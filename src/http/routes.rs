@@ -132,6 +132,8 @@ pub struct Caller {
     pub session_token: Option<String>,
     /// For anonymous visitors: the pre-session CSRF token of their `huiqi_csrf` cookie.
     pub anon_csrf: Option<String>,
+    /// For pages shown to a signed-in person: what is waiting for them.
+    pub todo: Option<crate::service::todo::Todo>,
 }
 
 #[derive(Clone)]
@@ -246,7 +248,7 @@ pub async fn guard(State(g): State<GuardState>, req: Request, next: Next) -> Res
             if api {
                 return refused;
             }
-            let caller = Caller { principal: principal.clone(), ip, session_token, anon_csrf: None };
+            let caller = Caller { principal: principal.clone(), ip, session_token, anon_csrf: None, todo: None };
             let viewer = Viewer::new(req.headers(), path_and_query, Some(caller));
             return ErrorPage::for_viewer(refused, &viewer);
         }
@@ -274,7 +276,15 @@ pub async fn guard(State(g): State<GuardState>, req: Request, next: Next) -> Res
         (None, None) if !api => random_hex(16).ok(),
         _ => None,
     };
-    let caller = Caller { principal, ip, session_token, anon_csrf: new_anon.clone().or(anon_cookie) };
+    // A page for a signed-in person shows what is waiting for them in the navigation.
+    let todo = match &principal {
+        Some(p) if !api && !unsafe_method => {
+            let who = p.who(&ip);
+            state.svc.blocking(move |s| s.todo(&who)).await.ok()
+        }
+        _ => None,
+    };
+    let caller = Caller { principal, ip, session_token, anon_csrf: new_anon.clone().or(anon_cookie), todo };
     let viewer = (!api).then(|| Viewer::new(req.headers(), path_and_query, Some(caller.clone())));
     req.extensions_mut().insert(caller);
     let mut response = next.run(req).await;

@@ -15,6 +15,7 @@ pub mod matching;
 pub mod policies;
 pub mod push;
 pub mod supervision;
+pub mod todo;
 
 use std::sync::Arc;
 

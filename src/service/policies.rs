@@ -27,7 +27,7 @@ fn check_department(who: &Who, handler: &str) -> Result<()> {
 }
 
 /// Nobody approves the publication of a draft they wrote, edited or asked to publish (四眼原则).
-fn four_eyes(who: &Who, draft: &MeasureVersion, request: &PublicationRequest) -> Result<()> {
+pub(super) fn four_eyes(who: &Who, draft: &MeasureVersion, request: &PublicationRequest) -> Result<()> {
     if draft.editors.contains(&who.name) || draft.created_by == who.name || request.by == who.name {
         return Err(ServiceError::Forbidden(
             "四眼原则：不能审批自己起草、修改或申请发布的草稿，请由本部门另一位工作人员审批".into(),

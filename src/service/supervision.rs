@@ -64,7 +64,7 @@ pub(super) fn notice(
     Ok(())
 }
 
-fn region_of(s: &Supervision) -> Option<RegionCode> {
+pub(super) fn region_of(s: &Supervision) -> Option<RegionCode> {
     s.region.as_deref().and_then(|r| RegionCode::parse(r).ok())
 }
 

@@ -23,3 +23,4 @@ mod pages;
 mod people;
 mod push;
 mod regions;
+mod todo;

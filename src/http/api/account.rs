@@ -20,6 +20,7 @@ use crate::model::{BindingStatus, Capacity, Vocabulary};
 pub fn routes() -> Routes {
     Routes::new()
         .get("/api/v1/account", Access::SignedIn, me)
+        .get("/api/v1/todo", Access::SignedIn, todo)
         .post("/api/v1/account/password", Access::SignedIn, password)
         .get("/api/v1/account/sessions", Access::SignedIn, sessions)
         .delete("/api/v1/account/sessions", Access::SignedIn, sessions_end_all)
@@ -27,6 +28,12 @@ pub fn routes() -> Routes {
         .post("/api/v1/register", Access::Public, register)
         .get("/api/v1/my/entities", Access::Needs(Permission::OwnEntities), my_entities)
         .post("/api/v1/my/bindings", Access::Needs(Permission::OwnEntities), my_bind)
+}
+
+/// What is waiting for the caller: the counts the navigation shows.
+async fn todo(State(state): State<AppState>, viewer: Viewer) -> ApiResult {
+    let who = viewer.who();
+    Ok(Json(state.svc.blocking(move |s| s.todo(&who)).await?).into_response())
 }
 
 async fn me(viewer: Viewer) -> ApiResult {
