@@ -314,6 +314,11 @@ pub enum CaseError {
 }
 
 impl Case {
+    /// The case number people quote: `HQ-<year opened>-<id, six digits>` (`HQ-2026-000123`).
+    pub fn number(&self) -> String {
+        case_number(self.id, self.created_at.date_cst().year())
+    }
+
     /// The current stage, when the case is in one.
     pub fn current_stage(&self) -> Option<&StageRun> {
         if matches!(self.state, CaseState::InReview | CaseState::Returned) { self.stages.get(self.stage) } else { None }
@@ -558,3 +563,19 @@ fn applicant(actor: &CaseActor, what: &'static str) -> Result<(), CaseError> {
 
 #[cfg(test)]
 mod tests;
+
+/// The number of case `id` opened in `year`.
+pub fn case_number(id: u64, year: i32) -> String {
+    format!("HQ-{year}-{id:06}")
+}
+
+/// The case id a case number names (`HQ-2026-000123`, case and spaces ignored), if it is one.
+pub fn parse_case_number(text: &str) -> Option<u64> {
+    let t = text.trim().to_ascii_uppercase();
+    let rest = t.strip_prefix("HQ-")?;
+    let (year, id) = rest.split_once('-')?;
+    if year.len() != 4 || !year.bytes().all(|b| b.is_ascii_digit()) || id.is_empty() || id.len() > 12 {
+        return None;
+    }
+    id.parse().ok()
+}

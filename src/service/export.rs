@@ -253,7 +253,7 @@ impl Service {
             for v in &cases {
                 let c = &v.case;
                 sink(vec![
-                    Cell::Number(c.id as f64),
+                    Cell::Text(v.number.clone()),
                     Cell::Text(c.measure_name.clone()),
                     Cell::Text(c.entity_name.clone()),
                     Cell::Text(c.credit_code.clone()),
@@ -303,7 +303,7 @@ impl Service {
                 let i = &r.item;
                 sink(vec![
                     Cell::Number(i.id as f64),
-                    Cell::Number(i.case_id as f64),
+                    Cell::Text(r.case_number.clone()),
                     Cell::Text(i.measure_name.clone()),
                     Cell::Text(i.entity_name.clone()),
                     Cell::Text(i.credit_code.clone()),

@@ -127,6 +127,8 @@ fn needs_item(last: Option<Supervision>, stage: &StageRun) -> bool {
 pub struct BoardRow {
     #[serde(flatten)]
     pub item: Supervision,
+    /// The case's number as people quote it.
+    pub case_number: String,
     pub days_late: u32,
     pub notice_overdue: bool,
     pub status_label: &'static str,
@@ -364,15 +366,18 @@ impl Service {
             .map(|item| {
                 // An open item is as late as its case's queue says (paused days do not count);
                 // a resolved one as it was on the day it was resolved.
+                let case = tx.case(item.case_id)?;
+                let case_number = case.as_ref().map_or_else(|| format!("#{}", item.case_id), Case::number);
                 let running = match item.status {
                     SupervisionStatus::Resolved => None,
-                    _ => tx.case(item.case_id)?.filter(|c| !stage_moved(&item, Some(c))),
+                    _ => case.filter(|c| !stage_moved(&item, Some(c))),
                 };
                 let days_late = match running.and_then(|c| late(&c, today, &calendar)) {
                     Some(n) => n,
                     None => item.days_late(today, &calendar),
                 };
                 Ok(BoardRow {
+                    case_number,
                     days_late,
                     notice_overdue: item.notice_overdue(today),
                     status_label: crate::model::Vocabulary::label(item.status),

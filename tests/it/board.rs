@@ -254,7 +254,8 @@ async fn the_queue_sorts_shows_submission_dates_offers_the_next_case_and_exports
     let rows = sheet(&r.body);
     assert_eq!(rows.len(), 4, "the header and every case, not one page: {rows:?}");
     let col = |name: &str| rows[0].iter().position(|h| h == name).unwrap_or_else(|| panic!("{name}: {:?}", rows[0]));
-    assert_eq!(rows[1][col("办件编号")], yi.to_string());
+    let number = &rows[1][col("办件编号")];
+    assert!(number.starts_with("HQ-") && number.ends_with(&format!("-{yi:06}")), "{number}");
     assert_eq!(rows[1][col("申报日期")], "2026-11-27");
     assert_eq!(rows[1][col("金额（万元）")], "30");
     assert_eq!(rows[3][col("经营主体")], "测试企业甲");

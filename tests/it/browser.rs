@@ -521,7 +521,7 @@ async fn browser_accounts_forced_change_register_bind_sign_out() {
         session.click(&button);
         session.wait_for_page(base, "/my");
 
-        let mine = session.find("main section.card");
+        let mine = session.find("#my-entities");
         let mine_text = session.text(&mine);
         if !mine_text.contains("我的企业") || !mine_text.contains(&name) {
             session.fail(&format!("我的企业 does not list {name:?}: {mine_text:?}"));
@@ -601,6 +601,13 @@ impl Session {
         let done = self.find_all("#materials li.done");
         assert!(!done.is_empty(), "the checklist shows the uploaded material");
         self.click_until("#submit-case", until);
+        // Submitted: the receipt, with the case number, ready to print.
+        let url = self.current_url();
+        assert!(url.ends_with("/receipt"), "after submission the browser is at {url}");
+        let number = self.text(&self.find("#receipt-number"));
+        assert!(number.starts_with("HQ-"), "{number}");
+        let pdf = self.must("POST", "/print", Some(json!({})));
+        assert!(pdf.as_str().is_some_and(|b| b.starts_with("JVBER")), "the receipt prints as a PDF");
     }
 
     /// Replaces what an input holds.

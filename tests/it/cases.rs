@@ -675,3 +675,62 @@ async fn a_resubmitted_case_drops_the_old_reason_and_a_case_under_way_is_continu
     assert!(!current(html.clone()).contains("执照复印件不清晰"), "the old reason shown as current");
     assert!(html.contains("执照复印件不清晰"), "the history keeps it");
 }
+
+/// A submitted case has a number people quote and a receipt that prints: what was submitted and
+/// when, the frozen amount, each stage's due day (later ones projected); the measure page offers
+/// 我要申报 — a sign-in prompt when signed out, then the entity's form or its case under way
+/// (issue 10, "enterprise").
+#[tokio::test]
+async fn a_submitted_case_has_a_number_and_a_receipt_and_the_measure_page_offers_to_apply() {
+    let (f, apply, _, _) = fixture().await;
+    // Signed out, the measure page asks to sign in first and comes back.
+    let html = f.app.get(&format!("/measures/{apply}")).await.text();
+    assert!(html.contains(&format!("href=\"/login?next=/measures/{apply}\" id=\"apply-sign-in\"")), "{html}");
+    let browser = f.app.sign_in_existing("qiye", PASSWORD).await;
+    let html = f.app.page(&browser.cookie, &format!("/measures/{apply}")).await.text();
+    let boxed = &html[html.find("id=\"apply-box\"").expect("the apply box")..];
+    assert!(boxed.contains(&format!("action=\"/my/entities/{}/apply\"", f.code)) && boxed.contains("我要申报"));
+
+    let r = f.open(&f.enterprise, &f.code, apply).await;
+    let id = r.json()["id"].as_u64().unwrap();
+    let number = r.json()["number"].as_str().unwrap().to_string();
+    let opened = huiqi::model::Timestamp(r.json()["created_at"].as_i64().unwrap()).date_cst();
+    assert_eq!(number, format!("HQ-{}-{id:06}", opened.year()));
+    let html = f.app.page(&browser.cookie, &format!("/measures/{apply}")).await.text();
+    assert!(html.contains(&format!("href=\"/cases/{id}\"")) && html.contains("继续办理"), "the case under way");
+    let receipt = format!("/api/v1/cases/{id}/receipt");
+    assert_eq!(
+        f.app.get_as(&receipt, &f.enterprise).await.status,
+        StatusCode::CONFLICT,
+        "no receipt before submission"
+    );
+
+    let uri = format!("/api/v1/cases/{id}/files?slot={}&name=a.pdf", huiqi::http::pages::url_encode("营业执照复印件"));
+    assert_eq!(f.app.post_bytes(&uri, &f.enterprise, PDF.to_vec()).await.status, StatusCode::CREATED);
+    // Submitting from the page lands on the receipt.
+    let r = f
+        .app
+        .form(&browser, &format!("/cases/{id}/submit"), &[("csrf", &browser.csrf), ("form.contact", "张三")])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    assert_eq!(r.location(), format!("/cases/{id}/receipt"));
+    let json = f.app.get_as(&receipt, &f.enterprise).await.json();
+    assert_eq!(json["number"], number);
+    assert_eq!(json["amount"], 20_000_000);
+    assert_eq!(json["form"][0], json!({"label": "联系人", "value": "张三"}));
+    assert_eq!(json["materials"][0]["files"][0]["name"], "a.pdf");
+    let first_due = huiqi::model::Date::parse(json["stages"][0]["due"].as_str().unwrap()).unwrap();
+    let projected = f.app.svc().calendar().unwrap().add_working_days(first_due, 5);
+    assert_eq!(json["stages"][1]["projected_due"], projected.to_string(), "{json}");
+    let html = f.app.page(&browser.cookie, &format!("/cases/{id}/receipt")).await.text();
+    for part in [number.as_str(), "申报回执", "20 万元", "张三", &projected.to_string(), "data-print"] {
+        assert!(html.contains(part), "the receipt lacks {part}");
+    }
+    // The time reads as people read it.
+    let at = json["submitted_at"].as_i64().unwrap();
+    assert!(html.contains(&huiqi::model::Timestamp(at).display_cst()));
+    // The number finds the case in the reviewer's queue; another enterprise sees no receipt.
+    let q = f.app.get_as(&format!("/api/v1/cases?q={number}"), &f.reviewer).await.json();
+    assert_eq!(q["count"], 1, "{q}");
+    assert_eq!(f.app.get_as(&receipt, &f.other).await.status, StatusCode::NOT_FOUND);
+}

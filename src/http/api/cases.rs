@@ -29,6 +29,7 @@ pub fn routes() -> Routes {
         .get("/api/v1/cases", Access::Needs(Permission::CaseRead), queue)
         .get("/api/v1/cases/export.xlsx", Access::Needs(Permission::CaseExport), queue_export)
         .get("/api/v1/cases/{id}", read, show)
+        .get("/api/v1/cases/{id}/receipt", read, receipt)
         .put("/api/v1/cases/{id}", apply, save)
         .upload("/api/v1/cases/{id}/files", apply, crate::http::MAX_ATTACHMENT_BODY, attach)
         .get("/api/v1/cases/{id}/files/{n}", read, file)
@@ -60,8 +61,14 @@ struct OpenBody {
 async fn open(State(state): State<AppState>, viewer: Viewer, body: Bytes) -> ApiResult {
     let b: OpenBody = parse_json(&body)?;
     let who = viewer.who();
-    let case = state.svc.blocking(move |s| s.case_open(&who, &b.credit_code, b.measure_id)).await?;
-    Ok((StatusCode::CREATED, Json(case)).into_response())
+    let view = state
+        .svc
+        .blocking(move |s| {
+            let case = s.case_open(&who, &b.credit_code, b.measure_id)?;
+            s.case_get(&who, case.id)
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
 /// `GET /cases?state=in_review&overdue=1&measure=7&q=…`: open cases the caller may see.
@@ -89,6 +96,13 @@ async fn queue(
         "count": page.total, "overdue": page.overdue, "offset": page.offset, "limit": page.limit, "cases": page.cases,
     }))
     .into_response())
+}
+
+/// The receipt of a submitted case: what was submitted and when, the frozen amount, each
+/// stage's due day.
+async fn receipt(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {
+    let who = viewer.who();
+    Ok(Json(state.svc.blocking(move |s| s.case_receipt(&who, id)).await?).into_response())
 }
 
 /// A case as its page shows it: the case, and its materials as a checklist.

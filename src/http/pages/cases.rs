@@ -36,6 +36,7 @@ pub fn routes() -> Routes {
         .get("/staff/cases", Access::Needs(Permission::CaseRead), queue)
         .get("/staff/cases/export.xlsx", Access::Needs(Permission::CaseExport), queue_export)
         .get("/cases/{id}", read, show)
+        .get("/cases/{id}/receipt", read, receipt)
         .post("/cases/{id}/save", apply, save)
         .post("/cases/{id}/submit", apply, submit)
         .post("/cases/{id}/withdraw", apply, withdraw)
@@ -192,7 +193,8 @@ async fn submit(
         })
         .await;
     match result {
-        Ok(_) => Ok(see_other(&format!("/cases/{id}?notice=submitted"))),
+        // What the enterprise keeps: the receipt, ready to print.
+        Ok(_) => Ok(see_other(&format!("/cases/{id}/receipt"))),
         Err(e) => refused(&state, &viewer, id, e, Some(values)).await,
     }
 }
@@ -248,6 +250,13 @@ async fn attach(
         Ok(_) => Ok(see_other(&format!("/cases/{id}?notice=attached"))),
         Err(e) => refused(&state, &viewer, id, e, typed).await,
     }
+}
+
+/// The receipt of a submitted case (回执), a page that prints cleanly.
+async fn receipt(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> PageResult {
+    let who = viewer.who();
+    let r = state.svc.blocking(move |s| s.case_receipt(&who, id)).await?;
+    viewer.render("receipt.html", context! { r => to_value(&r) })
 }
 
 async fn file(State(state): State<AppState>, viewer: Viewer, Path((id, n)): Path<(u64, usize)>) -> PageResult {

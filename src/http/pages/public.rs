@@ -94,12 +94,19 @@ async fn measures_show(State(state): State<AppState>, viewer: Viewer, Path(id): 
         None
     };
     let who = viewer.who();
-    let actions = state.svc.blocking(move |s| s.measure_actions(&who, id)).await?;
+    let enterprise = viewer.can(Permission::OwnEntities);
+    let (actions, apply_options) = state
+        .svc
+        .blocking(move |s| {
+            let options = if enterprise { s.apply_options(&who, id)? } else { Vec::new() };
+            Ok((s.measure_actions(&who, id)?, options))
+        })
+        .await?;
     viewer.render(
         "measure.html",
         context! {
             m => to_value(&measure), policy => to_value(&policy), sim => to_value(&simulation),
-            actions => to_value(actions), ..vocabularies()
+            actions => to_value(actions), apply_options => to_value(&apply_options), ..vocabularies()
         },
     )
 }

@@ -382,3 +382,14 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn case_numbers_read_and_parse_back() {
+    assert_eq!(case_number(123, 2026), "HQ-2026-000123");
+    assert_eq!(case_number(1_234_567, 2027), "HQ-2027-1234567");
+    assert_eq!(parse_case_number(" hq-2026-000123 "), Some(123));
+    assert_eq!(parse_case_number("HQ-2026-1234567"), Some(1_234_567));
+    for bad in ["", "123", "HQ-26-000123", "HQ-2026-", "HQ-2026-12a", "XX-2026-000123", "HQ-2026-9999999999999"] {
+        assert_eq!(parse_case_number(bad), None, "{bad}");
+    }
+}
