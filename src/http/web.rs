@@ -129,8 +129,12 @@ fn environment() -> Environment<'static> {
     });
     // A closed vocabulary's value as people read it, in the page's language:
     // `label('case_state', c.state)`.
-    env.add_function("label", |state: &minijinja::State, kind: String, key: Value| -> String {
-        let en = state.lookup("lang").is_some_and(|l| l.as_str() == Some("en"));
+    // Macros of imported templates do not see the page's `lang`: they pass it (`tr.lang_code`).
+    env.add_function("label", |state: &minijinja::State, kind: String, key: Value, lang: Option<String>| -> String {
+        let en = match lang {
+            Some(l) => l == "en",
+            None => state.lookup("lang").is_some_and(|l| l.as_str() == Some("en")),
+        };
         let key = key.as_str().map_or_else(|| key.to_string(), str::to_string);
         vocabulary_label(&kind, &key, en).unwrap_or(key)
     });

@@ -159,3 +159,27 @@ async fn actions_roles_and_values_read_as_words() {
     assert!(history.contains("个体工商户 → 企业"), "{history}");
     assert!(!history.contains("→ enterprise") && !history.contains("→ true"), "{history}");
 }
+
+/// In English, vocabularies read in English on pages and in filters: the policy library's
+/// levels and modes, the reviewer's state filter and the cases' states (issue 10, defect 16).
+#[tokio::test]
+async fn english_mode_names_states_and_filters_in_english() {
+    let app = TestApp::with_demo(50);
+    app.auth().demo_accounts().unwrap();
+    app.svc().demo_cases().unwrap();
+    let en = |cookie: &str| format!("{cookie}; huiqi_lang=en");
+    let r = app
+        .send(
+            axum::http::Request::get("/policies")
+                .header("cookie", "huiqi_lang=en")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    let html = r.text();
+    assert!(html.contains("By application") && html.contains("Municipal"), "modes and levels in English");
+    assert!(!html.contains(">申报类<") && !html.contains(">市级<"), "no Chinese vocabulary left");
+    let shenhe = app.sign_in_existing("shenhe", huiqi::auth::demo::DEMO_PASSWORD).await;
+    let html = app.page(&en(&shenhe.cookie), "/staff/cases").await.text();
+    assert!(html.contains(">In review<") && !html.contains(">审核中<"), "states in English: {html}");
+}
