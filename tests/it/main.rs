@@ -22,4 +22,5 @@ mod matching;
 mod pages;
 mod people;
 mod push;
+mod recovery;
 mod regions;
