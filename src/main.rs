@@ -755,7 +755,10 @@ fn serve(
             started.elapsed().as_secs_f64()
         );
     }
-    let state = AppState::new(svc, settings).map_err(|e| e.to_string())?;
+    let mut state = AppState::new(svc, settings).map_err(|e| e.to_string())?;
+    if let Some(gateway) = &channels.sms {
+        state.sms = Some(std::sync::Arc::new(gateway.clone()));
+    }
     if demo {
         state.auth.demo_accounts().map_err(|e| e.to_string())?;
         let made = state.svc.demo_cases().map_err(|e| e.to_string())?;

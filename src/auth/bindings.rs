@@ -6,7 +6,8 @@ use serde::Serialize;
 use super::accounts::check_phone;
 use super::{Auth, AuthError, Client, Result, password, random_bytes, secret_hash};
 use crate::model::{
-    Binding, BindingMethod, BindingStatus, Capacity, CreditCode, Invitation, Role, Timestamp, User, Vocabulary, Who,
+    Binding, BindingMethod, BindingStatus, Capacity, Consent, CreditCode, Invitation, Role, Timestamp, User,
+    Vocabulary, Who,
 };
 use crate::store::{WriteTx, digest};
 
@@ -22,6 +23,9 @@ pub struct Registration {
     pub display_name: String,
     pub phone: String,
     pub bind: BindRequest,
+    /// The versions of the user agreement and privacy notice the person was shown and agreed
+    /// to; `None` if they did not tick the box.
+    pub agreed: Option<(u32, u32)>,
 }
 
 /// A claim to act for an entity, with an invitation code if the person has the letter.
@@ -100,18 +104,30 @@ impl Auth {
         if reg.display_name.trim().is_empty() {
             return Err(invalid("请填写联系人姓名"));
         }
+        let Some((terms, privacy)) = reg.agreed else {
+            return Err(invalid("请阅读《用户协议》和《隐私政策》，勾选同意后再注册"));
+        };
         let hash = self.hash_password(&reg.password)?;
         let now = self.now();
         let tx = self.store.write()?;
         if tx.user_by_name(&username)?.is_some() {
             return Err(invalid(format!("用户名「{username}」已被使用，请换一个")));
         }
+        let in_force = super::recovery::versions_in(&tx)?;
+        if (terms, privacy) != in_force {
+            return Err(invalid(format!(
+                "《用户协议》或《隐私政策》已更新（现为用户协议第 {} 版、隐私政策第 {} 版），请重新阅读后勾选同意",
+                in_force.0, in_force.1
+            )));
+        }
         let mut user = User::new(tx.next_id("user")?, &username, Role::Enterprise, hash, now);
         user.display_name = reg.display_name.trim().to_string();
         user.phone = Some(phone);
+        user.consent = Some(Consent { terms_version: terms, privacy_version: privacy, at: now });
         let who = Who::user(&user, &client.ip);
         tx.put_user(&user)?;
-        tx.audit_change(&who, "account.register", &format!("user:{username}"), "", None, Some(digest(&user)?))?;
+        let detail = format!("accepted terms v{terms}, privacy v{privacy}");
+        tx.audit_change(&who, "account.register", &format!("user:{username}"), &detail, None, Some(digest(&user)?))?;
         let binding = self.bind_in(&tx, &who, &user, &reg.bind, now)?;
         tx.commit()?;
         Ok((user, binding))

@@ -10,6 +10,7 @@ pub mod demo;
 pub mod password;
 pub mod permissions;
 pub mod ratelimit;
+pub mod recovery;
 
 use std::sync::Arc;
 
@@ -18,6 +19,7 @@ use blake2::{Blake2b256, Digest};
 pub use accounts::{NewUser, SessionInfo, TokenInfo, UserUpdate};
 pub use bindings::{BindRequest, BindingRow, INVITATION_DAYS_DEFAULT, Registration};
 pub use permissions::{Access, Permission};
+pub use recovery::{CODE_REQUESTED, CodeMessage, TextSender};
 
 use crate::model::user::PasswordHash;
 use crate::model::{ApiToken, BindingStatus, Clock, RegionCode, Role, Session, Timestamp, TokenScope, User, Who};

@@ -216,6 +216,7 @@ fn registration_bindings_and_invitation_codes() {
             capacity: Capacity::LegalRep,
             invitation: invitation.into(),
         },
+        agreed: Some((1, 1)),
     };
     assert!(f.auth.register(&reg("zhang", "", "别的公司"), &client()).is_err(), "the name must match");
     assert!(f.auth.register(&reg("zhang", "AAAA-BBBB-CCCC", "哈尔滨示例科技有限公司"), &client()).is_err());

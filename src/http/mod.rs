@@ -46,6 +46,10 @@ pub struct Settings {
     /// many seconds it takes to regain one.
     pub attempts_burst: u32,
     pub attempts_refill_seconds: u64,
+    /// Password-recovery codes asked for per client address at once, and how many seconds it
+    /// takes to regain one (each account has its own limit too: one a minute, five a day).
+    pub codes_burst: u32,
+    pub codes_refill_seconds: u64,
 }
 
 impl Default for Settings {
@@ -56,6 +60,8 @@ impl Default for Settings {
             trust_proxy: false,
             attempts_burst: 20,
             attempts_refill_seconds: 3,
+            codes_burst: 10,
+            codes_refill_seconds: 600,
         }
     }
 }
@@ -68,6 +74,11 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// Per-address limit on sign-in, registration and invitation attempts.
     pub attempts: Arc<RateLimiter>,
+    /// Per-address limit on password-recovery codes.
+    pub code_requests: Arc<RateLimiter>,
+    /// Where password-recovery codes go by SMS; `None` when no gateway is configured (then
+    /// 忘记密码 sends people to the office).
+    pub sms: Option<Arc<dyn crate::auth::TextSender>>,
     /// Password hashing runs at most this many at once (each takes 19 MiB and a core).
     hashing: Arc<tokio::sync::Semaphore>,
     pub started: Instant,
@@ -85,12 +96,16 @@ impl AppState {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let attempts =
             RateLimiter::new(settings.attempts_burst, std::time::Duration::from_secs(settings.attempts_refill_seconds));
+        let code_requests =
+            RateLimiter::new(settings.codes_burst, std::time::Duration::from_secs(settings.codes_refill_seconds));
         Ok(AppState {
             svc,
             auth: Arc::new(auth),
             settings: Arc::new(settings),
             metrics: Arc::new(metrics::Metrics::default()),
             attempts: Arc::new(attempts),
+            code_requests: Arc::new(code_requests),
+            sms: None,
             hashing: Arc::new(tokio::sync::Semaphore::new(cores)),
             started: Instant::now(),
         })
@@ -126,6 +141,29 @@ impl AppState {
             tracing::warn!(ip, "attempt rate limit reached");
             error::AppError::new(StatusCode::TOO_MANY_REQUESTS, format!("尝试过于频繁，请在 {wait} 秒后再试"))
         })
+    }
+
+    /// Takes one password-recovery code request for a client address.
+    pub fn code_request(&self, ip: &str) -> Result<(), error::AppError> {
+        self.code_requests.check(ip).map_err(|wait| {
+            tracing::warn!(ip, "recovery code rate limit reached");
+            let minutes = wait.div_ceil(60);
+            error::AppError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("从您的网络获取验证码过于频繁，请在 {minutes} 分钟后再试，或联系办事大厅"),
+            )
+        })
+    }
+
+    /// Sends a recovery code in the background, so that the answer takes as long whether a
+    /// code was sent or not; a failure is logged (the person can ask again after a minute).
+    pub fn send_code(&self, message: Option<crate::auth::CodeMessage>) {
+        let (Some(m), Some(sms)) = (message, self.sms.clone()) else { return };
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = sms.send_text(&m.phone, &m.text) {
+                tracing::warn!("password-recovery SMS failed: {e}");
+            }
+        });
     }
 
     pub async fn principal_for_session(&self, token: String) -> Option<Principal> {

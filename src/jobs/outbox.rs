@@ -59,7 +59,9 @@ impl Smtp {
 }
 
 /// An SMS gateway reached by an HTTP POST of a JSON body. The template names `{{phone}}` and
-/// `{{text}}`, each replaced by a JSON string.
+/// `{{text}}`, each replaced by a JSON string. Pushes reach it through the outbox; password
+/// recovery codes directly (see [`crate::auth::TextSender`]), so that a code is never stored.
+#[derive(Clone)]
 pub struct SmsGateway {
     url: String,
     template: String,
@@ -91,12 +93,22 @@ impl SmsGateway {
     }
 
     fn send(&self, d: &Delivery) -> Result<(), String> {
-        let body = render(&self.template, &d.to, &d.body);
+        self.post(&d.to, &d.body)
+    }
+
+    fn post(&self, phone: &str, text: &str) -> Result<(), String> {
+        let body = render(&self.template, phone, text);
         let mut req = self.agent.post(&self.url).header("Content-Type", "application/json");
         if let Some((k, v)) = &self.header {
             req = req.header(k, v);
         }
         req.send(body).map(|_| ()).map_err(|e| e.to_string())
+    }
+}
+
+impl crate::auth::TextSender for SmsGateway {
+    fn send_text(&self, phone: &str, text: &str) -> Result<(), String> {
+        self.post(phone, text)
     }
 }
 

@@ -34,5 +34,6 @@ pub use money::{Money, MoneyUnit};
 pub use policy::{FieldError, Measure, MeasureSpec, MeasureVersion, Policy, PolicyInput, VersionStatus};
 pub use tags::{TagDef, TagDictionary, TagHolding};
 pub use user::{
-    ApiToken, Binding, BindingMethod, BindingStatus, Capacity, Department, Invitation, Role, Session, TokenScope, User,
+    Agreement, AgreementKind, ApiToken, Binding, BindingMethod, BindingStatus, Capacity, Consent, Department,
+    Invitation, Recovery, Role, Session, TokenScope, User,
 };

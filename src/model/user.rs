@@ -133,6 +133,70 @@ pub struct User {
     /// it into a verified binding and clears it.
     #[serde(rename = "entity", default, skip_serializing_if = "Option::is_none")]
     pub legacy_entity: Option<String>,
+    /// The versions of the user agreement and privacy notice accepted at registration; `None`
+    /// for accounts made by an administrator or registered before consent was asked.
+    #[serde(default)]
+    pub consent: Option<Consent>,
+}
+
+/// What a person agreed to when registering, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Consent {
+    pub terms_version: u32,
+    pub privacy_version: u32,
+    pub at: Timestamp,
+}
+
+vocabulary! {
+    /// The texts a person accepts at registration; an administrator edits both.
+    AgreementKind {
+        Terms = "terms", "用户协议", "User agreement";
+        Privacy = "privacy", "隐私政策", "Privacy notice";
+    }
+}
+
+/// One version of the user agreement or the privacy notice. Every save makes a new version;
+/// old ones are kept, so that what an account accepted can still be read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Agreement {
+    pub kind: AgreementKind,
+    pub version: u32,
+    pub text: String,
+    /// `None` for the built-in placeholder (version 1, never saved).
+    #[serde(default)]
+    pub saved_at: Option<Timestamp>,
+    #[serde(default)]
+    pub saved_by: String,
+}
+
+/// A password-recovery code sent by SMS, kept only as a salted hash, and the sends of the last
+/// day (for the per-account limit).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recovery {
+    pub user_id: u64,
+    /// BLAKE2b-256 of salt and code; empty once the code is used up.
+    #[serde(default)]
+    pub code_hash: Vec<u8>,
+    #[serde(default)]
+    pub salt: String,
+    pub expires_at: Timestamp,
+    /// Wrong codes entered against the current code.
+    #[serde(default)]
+    pub tries: u32,
+    /// When codes were sent, the last 24 hours' worth.
+    #[serde(default)]
+    pub sent: Vec<Timestamp>,
+}
+
+impl fmt::Debug for Recovery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Recovery")
+            .field("user_id", &self.user_id)
+            .field("expires_at", &self.expires_at)
+            .field("tries", &self.tries)
+            .field("sent", &self.sent.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl User {
@@ -156,6 +220,7 @@ impl User {
             last_login: None,
             password_changed_at: Some(now),
             legacy_entity: None,
+            consent: None,
         }
     }
 }

@@ -134,6 +134,8 @@ store_tables!(
     REMINDED,
     ENTITY_TO_SUBSCRIPTION,
     ENTITY_TO_DELIVERY,
+    USER_ID_TO_RECOVERY,
+    AGREEMENT_VERSION_TO_TEXT,
 );
 
 /// The tables only a backup file has.

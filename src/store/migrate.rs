@@ -16,6 +16,7 @@ const MIGRATIONS: &[(&str, Migration)] = &[
     ("store compact portrait records", store_portrait_records),
     ("accounts: new role names, departments, bindings, invitations, scoped tokens, chained audit", accounts_v5),
     ("create the case, inbox, outbox, notice, supervision and assignment tables", create_case_tables),
+    ("create the password-recovery and agreement tables", create_recovery_tables),
 ];
 
 pub const SCHEMA_VERSION: u64 = MIGRATIONS.len() as u64;
@@ -82,6 +83,12 @@ fn create_case_tables(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(PUSHED)?;
     tx.open_table(REMINDED)?;
     tx.open_table(ENTITY_TO_SUBSCRIPTION)?;
+    Ok(())
+}
+
+fn create_recovery_tables(tx: &WriteTransaction) -> Result<()> {
+    tx.open_table(USER_ID_TO_RECOVERY)?;
+    tx.open_table(AGREEMENT_VERSION_TO_TEXT)?;
     Ok(())
 }
 

@@ -16,8 +16,8 @@ use crate::model::message::Message;
 use crate::model::push::{Delivery, Subscription};
 use crate::model::supervision::{Notice, Supervision};
 use crate::model::{
-    ApiToken, AuditEntry, Binding, ChangeSet, Department, Entity, Invitation, Measure, MeasureVersion, Policy, Session,
-    TagDef, Timestamp, User, Who,
+    Agreement, AgreementKind, ApiToken, AuditEntry, Binding, ChangeSet, Department, Entity, Invitation, Measure,
+    MeasureVersion, Policy, Recovery, Session, TagDef, Timestamp, User, Vocabulary, Who,
 };
 
 /// Meta key of the audit chain's head: the last sequence number (8 bytes, little-endian), then
@@ -267,6 +267,22 @@ macro_rules! read_methods {
             pub fn users(&self) -> Result<Vec<User>> {
                 let t = self.txn.open_table(USER_ID_TO_USER)?;
                 t.iter()?.map(|r| decode(r?.1.value())).collect()
+            }
+
+            /// An account's password-recovery record, if a code was ever sent.
+            pub fn recovery(&self, user: u64) -> Result<Option<Recovery>> {
+                get_record(self.txn.open_table(USER_ID_TO_RECOVERY)?.get(user)?)
+            }
+
+            /// The latest saved version of an agreement, if any was saved.
+            pub fn agreement_latest(&self, kind: AgreementKind) -> Result<Option<Agreement>> {
+                let t = self.txn.open_table(AGREEMENT_VERSION_TO_TEXT)?;
+                let last = t.range((kind.key(), 0)..=(kind.key(), u32::MAX))?.next_back();
+                last.map(|r| decode(r?.1.value())).transpose()
+            }
+
+            pub fn agreement(&self, kind: AgreementKind, version: u32) -> Result<Option<Agreement>> {
+                get_record(self.txn.open_table(AGREEMENT_VERSION_TO_TEXT)?.get((kind.key(), version))?)
             }
 
             pub fn session(&self, hash: &[u8]) -> Result<Option<Session>> {
@@ -774,6 +790,14 @@ impl WriteTx {
         names.insert(user.username.as_str(), user.id)?;
         drop(names);
         put(&self.txn, USER_ID_TO_USER, user.id, user)
+    }
+
+    pub fn put_recovery(&self, recovery: &Recovery) -> Result<()> {
+        put(&self.txn, USER_ID_TO_RECOVERY, recovery.user_id, recovery)
+    }
+
+    pub fn put_agreement(&self, agreement: &Agreement) -> Result<()> {
+        put(&self.txn, AGREEMENT_VERSION_TO_TEXT, (agreement.kind.key(), agreement.version), agreement)
     }
 
     pub fn put_session(&self, hash: &[u8], session: &Session) -> Result<()> {

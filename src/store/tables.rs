@@ -97,6 +97,10 @@ pub const REMINDED: TableDefinition<(u64, u64, u32), ()> = TableDefinition::new(
 pub const ENTITY_TO_SUBSCRIPTION: TableDefinition<u64, &[u8]> = TableDefinition::new("subscriptions-0");
 /// Index: (entity id, delivery id) of every delivery (schema version 6).
 pub const ENTITY_TO_DELIVERY: TableDefinition<(u64, u64), ()> = TableDefinition::new("entity_deliveries-0");
+/// User id → the account's password-recovery code (hashed) and recent sends (schema version 7).
+pub const USER_ID_TO_RECOVERY: TableDefinition<u64, &[u8]> = TableDefinition::new("password_recovery-0");
+/// (kind, version) → a version of the user agreement or privacy notice (schema version 7).
+pub const AGREEMENT_VERSION_TO_TEXT: TableDefinition<(&str, u32), &[u8]> = TableDefinition::new("agreements-0");
 
 // Backup files only (see `store::backup`): never in a store.
 

@@ -137,6 +137,7 @@ async fn bindings_are_verified_by_a_specialist() {
     let body = json!({
         "username": "caiwu", "password": PASSWORD, "display_name": "李会计", "phone": "13700002222",
         "credit_code": code, "entity_name": name, "capacity": "finance",
+        "accepted_terms_version": 1, "accepted_privacy_version": 1,
     });
     let r = app.json("POST", "/api/v1/register", None, body.clone()).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());

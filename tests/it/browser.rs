@@ -517,6 +517,8 @@ async fn browser_accounts_forced_change_register_bind_sign_out() {
         }
         let capacity = session.find("#capacity");
         assert_eq!(session.prop(&capacity, "value"), "legal_rep", "the registration form's default capacity");
+        let agree = session.find("#agree");
+        session.click(&agree);
         let button = session.find("main form button[type=submit]");
         session.click(&button);
         session.wait_for_page(base, "/my");

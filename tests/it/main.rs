@@ -22,5 +22,6 @@ mod matching;
 mod pages;
 mod people;
 mod push;
+mod recovery;
 mod regions;
 mod todo;

@@ -10,12 +10,12 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{ApiResult, parse_json};
-use crate::auth::{Access, BindRequest, Client, Permission, Registration};
+use crate::auth::{Access, BindRequest, CODE_REQUESTED, Client, Permission, Registration};
 use crate::http::AppState;
 use crate::http::error::{ApiError, AppError};
 use crate::http::extract::Viewer;
 use crate::http::routes::Routes;
-use crate::model::{BindingStatus, Capacity, Vocabulary};
+use crate::model::{AgreementKind, BindingStatus, Capacity, Vocabulary};
 
 pub fn routes() -> Routes {
     Routes::new()
@@ -26,6 +26,9 @@ pub fn routes() -> Routes {
         .delete("/api/v1/account/sessions", Access::SignedIn, sessions_end_all)
         .delete("/api/v1/account/sessions/{id}", Access::SignedIn, session_end)
         .post("/api/v1/register", Access::Public, register)
+        .get("/api/v1/agreements", Access::Public, agreements)
+        .post("/api/v1/password/forgot", Access::Public, password_forgot)
+        .post("/api/v1/password/reset", Access::Public, password_reset)
         .get("/api/v1/my/entities", Access::Needs(Permission::OwnEntities), my_entities)
         .post("/api/v1/my/bindings", Access::Needs(Permission::OwnEntities), my_bind)
 }
@@ -136,6 +139,12 @@ struct RegisterBody {
     password: String,
     display_name: String,
     phone: String,
+    /// The versions of the user agreement and privacy notice the person was shown and agreed
+    /// to (`GET /agreements`).
+    #[serde(default)]
+    accepted_terms_version: Option<u32>,
+    #[serde(default)]
+    accepted_privacy_version: Option<u32>,
     #[serde(flatten)]
     bind: BindBody,
 }
@@ -150,6 +159,7 @@ async fn register(State(state): State<AppState>, viewer: Viewer, headers: Header
         password: b.password,
         display_name: b.display_name,
         phone: b.phone,
+        agreed: b.accepted_terms_version.zip(b.accepted_privacy_version),
         bind: b.bind.request()?,
     };
     let agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
@@ -173,4 +183,54 @@ async fn my_bind(State(state): State<AppState>, viewer: Viewer, body: Bytes) -> 
     let (id, ip) = (viewer.principal()?.user.id, viewer.ip.clone());
     let binding = state.auth_blocking(move |a| a.binding_request(id, &request, &ip)).await?;
     Ok((StatusCode::CREATED, Json(binding)).into_response())
+}
+
+/// `GET /agreements`: the user agreement and privacy notice in force, with their versions,
+/// which a registration must name as accepted.
+async fn agreements(State(state): State<AppState>) -> ApiResult {
+    let (terms, privacy) =
+        state.auth_blocking(|a| Ok((a.agreement(AgreementKind::Terms)?, a.agreement(AgreementKind::Privacy)?))).await?;
+    Ok(Json(json!({ "terms": terms, "privacy": privacy })).into_response())
+}
+
+#[derive(Deserialize)]
+struct ForgotBody {
+    /// The username or the phone registered with the account.
+    username: String,
+}
+
+/// `POST /password/forgot`: sends a recovery code by SMS if the account exists, is an
+/// enterprise account with a phone, and its limit allows; answers 202 the same either way
+/// (409 when no SMS gateway is configured: the office resets passwords).
+async fn password_forgot(State(state): State<AppState>, viewer: Viewer, body: Bytes) -> ApiResult {
+    state.attempt(&viewer.ip)?;
+    let sms = state.sms.is_some();
+    if !sms {
+        return Err(ApiError(AppError::new(
+            StatusCode::CONFLICT,
+            "本平台未开通短信找回密码，请联系办事大厅或系统管理员重置密码",
+        )));
+    }
+    state.code_request(&viewer.ip)?;
+    let b: ForgotBody = parse_json(&body)?;
+    let ip = viewer.ip.clone();
+    let message = state.auth_blocking(move |a| a.password_forgot(&b.username, &ip, sms)).await?;
+    state.send_code(message);
+    Ok((StatusCode::ACCEPTED, Json(json!({ "message": CODE_REQUESTED }))).into_response())
+}
+
+#[derive(Deserialize)]
+struct ResetBody {
+    username: String,
+    code: String,
+    password: String,
+}
+
+/// `POST /password/reset`: a new password with the code; every session of the account ends.
+async fn password_reset(State(state): State<AppState>, viewer: Viewer, body: Bytes) -> ApiResult {
+    state.attempt(&viewer.ip)?;
+    let b: ResetBody = parse_json(&body)?;
+    let ip = viewer.ip.clone();
+    let user = state.auth_hashing(move |a| a.password_recover(&b.username, &b.code, &b.password, &ip)).await?;
+    Ok(Json(json!({ "ok": true, "username": user.username })).into_response())
 }

@@ -8,14 +8,14 @@ use minijinja::{Value, context};
 use serde::Deserialize;
 
 use super::{PageResult, safe_next, see_other, unprocessable};
-use crate::auth::{Access, BindRequest, Client, Permission, Registration, SignedIn};
+use crate::auth::{Access, BindRequest, CODE_REQUESTED, Client, Permission, Registration, SignedIn};
 use crate::http::AppState;
 use crate::http::error::AppError;
 use crate::http::extract::CleanForm;
 use crate::http::extract::{SESSION_COOKIE, Viewer, form_value};
 use crate::http::routes::Routes;
 use crate::http::web::to_value;
-use crate::model::{Capacity, Role, Vocabulary};
+use crate::model::{AgreementKind, Capacity, Role, Vocabulary};
 
 type FormData = CleanForm;
 
@@ -34,12 +34,21 @@ pub fn routes() -> Routes {
         .post("/account/sessions/end-all", Access::SignedIn, sessions_end_all)
         .post("/account/sessions/{id}/end", Access::SignedIn, session_end)
         .get("/staff", Access::Needs(Permission::StaffConsole), staff_home)
+        .get("/password/forgot", Access::Public, forgot_form)
+        .post("/password/forgot", Access::Public, forgot_submit)
+        .get("/password/reset", Access::Public, reset_form)
+        .post("/password/reset", Access::Public, reset_submit)
+        .get("/terms", Access::Public, terms)
+        .get("/privacy", Access::Public, privacy)
 }
 
 #[derive(Deserialize, Default)]
 struct LoginQuery {
     #[serde(default)]
     next: String,
+    /// Set after a password was reset with an SMS code.
+    #[serde(default)]
+    recovered: String,
 }
 
 fn role_home(role: Role) -> &'static str {
@@ -78,7 +87,8 @@ fn client(viewer: &Viewer, headers: &HeaderMap) -> Client {
 }
 
 async fn login_form(viewer: Viewer, Query(q): Query<LoginQuery>) -> PageResult {
-    viewer.render("login.html", context! { next => q.next, username => "", error => Value::UNDEFINED })
+    let recovered = !q.recovered.is_empty();
+    viewer.render("login.html", context! { next => q.next, username => "", error => Value::UNDEFINED, recovered })
 }
 
 async fn login_submit(
@@ -122,12 +132,32 @@ fn capacities() -> Vec<(&'static str, &'static str)> {
     Capacity::ALL.iter().map(|c| (c.key(), c.label())).collect()
 }
 
-fn register_page(viewer: &Viewer, values: Value, error: Option<String>) -> PageResult {
-    viewer.render("register.html", context! { f => values, error, capacities => capacities() })
+/// The versions of the user agreement and privacy notice in force.
+async fn agreement_versions(state: &AppState) -> Result<(u32, u32), AppError> {
+    let (terms, privacy) =
+        state.auth_blocking(|a| Ok((a.agreement(AgreementKind::Terms)?, a.agreement(AgreementKind::Privacy)?))).await?;
+    Ok((terms.version, privacy.version))
 }
 
-async fn register_form(viewer: Viewer) -> PageResult {
-    register_page(&viewer, context! { capacity => "legal_rep" }, None)
+async fn register_page(state: &AppState, viewer: &Viewer, values: Value, error: Option<String>) -> PageResult {
+    let (terms_version, privacy_version) = agreement_versions(state).await?;
+    viewer.render(
+        "register.html",
+        context! { f => values, error, capacities => capacities(), terms_version, privacy_version },
+    )
+}
+
+async fn register_form(State(state): State<AppState>, viewer: Viewer) -> PageResult {
+    register_page(&state, &viewer, context! { capacity => "legal_rep" }, None).await
+}
+
+/// The versions a registration form says were shown, if its consent box was ticked.
+pub fn agreed(form: &[(String, String)]) -> Option<(u32, u32)> {
+    if form_value(form, "agree") != "yes" {
+        return None;
+    }
+    let version = |key| form_value(form, key).trim().parse::<u32>().ok();
+    Some((version("terms_version")?, version("privacy_version")?))
 }
 
 /// The binding part of a registration or bind form.
@@ -153,17 +183,17 @@ async fn register_submit(
         }
     }
     let values = to_value(values);
-    let refuse = |e: AppError| -> PageResult {
+    let refuse = async |e: AppError| -> PageResult {
         let status = e.status;
-        let mut page = register_page(&viewer, values.clone(), Some(e.message))?;
+        let mut page = register_page(&state, &viewer, values.clone(), Some(e.message)).await?;
         *page.status_mut() = status;
         Ok(page)
     };
     if let Err(e) = state.attempt(&viewer.ip) {
-        return refuse(e);
+        return refuse(e).await;
     }
     if form_value(&form, "password") != form_value(&form, "password2") {
-        return refuse(AppError::bad_request("两次输入的密码不一致"));
+        return refuse(AppError::bad_request("两次输入的密码不一致")).await;
     }
     let reg = Registration {
         username: form_value(&form, "username").to_string(),
@@ -171,6 +201,7 @@ async fn register_submit(
         display_name: form_value(&form, "display_name").to_string(),
         phone: form_value(&form, "phone").to_string(),
         bind: bind_request(&form),
+        agreed: agreed(&form),
     };
     let client = client(&viewer, &headers);
     let password = reg.password.clone();
@@ -182,7 +213,7 @@ async fn register_submit(
         .await;
     match result {
         Ok(signed) => Ok(signed_in_redirect(&state, &signed, "/my")),
-        Err(e) => refuse(AppError::from(e)),
+        Err(e) => refuse(AppError::from(e)).await,
     }
 }
 
@@ -309,4 +340,109 @@ async fn staff_home(State(state): State<AppState>, viewer: Viewer, Query(n): Que
             notice => n.notice,
         },
     )
+}
+
+/// 忘记密码: with an SMS gateway, a form for the username or phone; without one, where to go.
+async fn forgot_form(State(state): State<AppState>, viewer: Viewer) -> PageResult {
+    let sms = state.sms.is_some();
+    viewer.render("password_forgot.html", context! { step => "ask", sms, identifier => "", error => Value::UNDEFINED })
+}
+
+async fn forgot_submit(State(state): State<AppState>, viewer: Viewer, CleanForm(form): FormData) -> PageResult {
+    let sms = state.sms.is_some();
+    let identifier = form_value(&form, "identifier").trim().to_string();
+    let again = |e: AppError| -> PageResult {
+        let status = e.status;
+        let mut page = viewer.render(
+            "password_forgot.html",
+            context! { step => "ask", sms, identifier => identifier.clone(), error => e.message },
+        )?;
+        *page.status_mut() = status;
+        Ok(page)
+    };
+    if let Err(e) = state.attempt(&viewer.ip).and_then(|()| state.code_request(&viewer.ip)) {
+        return again(e);
+    }
+    let (id, ip) = (identifier.clone(), viewer.ip.clone());
+    match state.auth_blocking(move |a| a.password_forgot(&id, &ip, sms)).await {
+        Ok(message) => {
+            state.send_code(message);
+            viewer.render(
+                "password_forgot.html",
+                context! { step => "reset", sms, identifier, notice => CODE_REQUESTED, error => Value::UNDEFINED },
+            )
+        }
+        Err(e) => again(AppError::from(e)),
+    }
+}
+
+async fn reset_form(State(state): State<AppState>, viewer: Viewer) -> PageResult {
+    let sms = state.sms.is_some();
+    viewer
+        .render("password_forgot.html", context! { step => "reset", sms, identifier => "", error => Value::UNDEFINED })
+}
+
+async fn reset_submit(State(state): State<AppState>, viewer: Viewer, CleanForm(form): FormData) -> PageResult {
+    let sms = state.sms.is_some();
+    let identifier = form_value(&form, "identifier").trim().to_string();
+    let again = |e: AppError| -> PageResult {
+        let status = e.status;
+        let mut page = viewer.render(
+            "password_forgot.html",
+            context! { step => "reset", sms, identifier => identifier.clone(), error => e.message },
+        )?;
+        *page.status_mut() = status;
+        Ok(page)
+    };
+    if let Err(e) = state.attempt(&viewer.ip) {
+        return again(e);
+    }
+    let new = form_value(&form, "new").to_string();
+    if new != form_value(&form, "new2") {
+        return again(AppError::bad_request("两次输入的新密码不一致"));
+    }
+    let (id, code, ip) = (identifier.clone(), form_value(&form, "code").to_string(), viewer.ip.clone());
+    match state.auth_hashing(move |a| a.password_recover(&id, &code, &new, &ip)).await {
+        Ok(_) => Ok(see_other("/login?recovered=1")),
+        Err(e) => again(AppError::from(e)),
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct VersionQuery {
+    #[serde(default)]
+    version: Option<u32>,
+}
+
+/// The user agreement or privacy notice in force, or an earlier version (`?version=`).
+async fn agreement_page(state: &AppState, viewer: &Viewer, kind: AgreementKind, version: Option<u32>) -> PageResult {
+    let found = state
+        .auth_blocking(move |a| match version {
+            Some(v) => a.agreement_version(kind, v),
+            None => a.agreement(kind).map(Some),
+        })
+        .await?;
+    let Some(agreement) = found else {
+        return Err(AppError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            format!("{}没有第 {} 版", kind.label(), version.unwrap_or(0)),
+        ));
+    };
+    let current = state.auth_blocking(move |a| a.agreement(kind)).await?.version;
+    viewer.render(
+        "agreement.html",
+        context! {
+            kind => kind.key(), title => kind.label(), title_en => kind.label_en(),
+            version => agreement.version, text => agreement.text, saved_at => agreement.saved_at.map(|t| t.0),
+            current,
+        },
+    )
+}
+
+async fn terms(State(state): State<AppState>, viewer: Viewer, Query(q): Query<VersionQuery>) -> PageResult {
+    agreement_page(&state, &viewer, AgreementKind::Terms, q.version).await
+}
+
+async fn privacy(State(state): State<AppState>, viewer: Viewer, Query(q): Query<VersionQuery>) -> PageResult {
+    agreement_page(&state, &viewer, AgreementKind::Privacy, q.version).await
 }

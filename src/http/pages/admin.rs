@@ -16,7 +16,7 @@ use crate::http::extract::{Viewer, form_value, form_values};
 use crate::http::routes::Routes;
 use crate::http::web::to_value;
 use crate::model::audit;
-use crate::model::{BindingStatus, Role, Timestamp, TokenScope, User, Vocabulary, mask};
+use crate::model::{AgreementKind, BindingStatus, Role, Timestamp, TokenScope, User, Vocabulary, mask};
 use crate::store::AuditFilter;
 
 type FormData = CleanForm;
@@ -31,6 +31,8 @@ pub fn routes() -> Routes {
         .get("/admin/permissions", Access::Needs(Permission::StaffConsole), permission_table)
         .get("/admin/departments", accounts, departments)
         .post("/admin/departments", accounts, departments_save)
+        .get("/admin/agreements", accounts, agreements)
+        .post("/admin/agreements/{kind}", accounts, agreements_save)
         .get("/admin/users", accounts, users)
         .post("/admin/users", accounts, users_create)
         .get("/admin/users/new", accounts, users_new)
@@ -84,6 +86,50 @@ async fn permission_table(viewer: Viewer) -> PageResult {
     viewer.render("permissions.html", context! { matrix => to_value(&matrix), perms, routes })
 }
 
+// ---- user agreement and privacy notice ----
+
+async fn agreements_page(state: &AppState, viewer: &Viewer, error: Option<String>, saved: &str) -> PageResult {
+    let list = state
+        .auth_blocking(|a| AgreementKind::ALL.iter().map(|k| a.agreement(*k)).collect::<Result<Vec<_>, _>>())
+        .await?;
+    let rows: Vec<_> = list
+        .iter()
+        .map(|a| {
+            serde_json::json!({
+                "kind": a.kind.key(), "label": a.kind.label(), "version": a.version, "text": a.text,
+                "saved_at": a.saved_at, "saved_by": a.saved_by,
+            })
+        })
+        .collect();
+    viewer.render("agreements.html", context! { agreements => to_value(&rows), error, saved })
+}
+
+#[derive(Deserialize, Default)]
+struct SavedQuery {
+    #[serde(default)]
+    saved: String,
+}
+
+async fn agreements(State(state): State<AppState>, viewer: Viewer, Query(q): Query<SavedQuery>) -> PageResult {
+    agreements_page(&state, &viewer, None, &q.saved).await
+}
+
+async fn agreements_save(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(kind): Path<String>,
+    CleanForm(form): FormData,
+) -> PageResult {
+    let Some(kind) = AgreementKind::parse(&kind) else {
+        return Err(AppError::new(axum::http::StatusCode::NOT_FOUND, "只有用户协议（terms）和隐私政策（privacy）"));
+    };
+    let (who, text) = (viewer.who(), form_value(&form, "text").to_string());
+    match state.auth_blocking(move |a| a.agreement_save(&who, kind, &text)).await {
+        Ok(_) => Ok(see_other(&format!("/admin/agreements?saved={}", kind.key()))),
+        Err(e) => Ok(unprocessable(agreements_page(&state, &viewer, Some(AppError::from(e).message), "").await?)),
+    }
+}
+
 // ---- departments ----
 
 async fn departments_page(state: &AppState, viewer: &Viewer, error: Option<String>, f: Value) -> PageResult {
@@ -127,6 +173,9 @@ fn user_row(u: &User, personal: bool, now: Timestamp) -> serde_json::Value {
         "hard_locked": u.hard_locked, "locked": locked, "failed": u.failed_logins,
         "must_change": u.must_change_password, "last_login": time(u.last_login),
         "created": u.created_at.display_cst(),
+        "consent": u.consent.as_ref().map(|c| serde_json::json!({
+            "terms": c.terms_version, "privacy": c.privacy_version, "at": c.at.display_cst(),
+        })),
     })
 }
 
