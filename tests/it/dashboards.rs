@@ -141,3 +141,60 @@ async fn figures_count_cases_and_sum_amounts_in_the_callers_scope() {
     let page = app.page(&b.cookie, "/staff").await.text();
     assert!(page.contains("稳岗补助") && page.contains(RENSHE), "the supervisor's console");
 }
+
+/// Whether `page` shows `label` followed by a time as `YYYY-MM-DD HH:mm`.
+fn dated(page: &str, label: &str) -> bool {
+    page.match_indices(label).any(|(at, _)| {
+        let after: Vec<char> = page[at + label.len()..].chars().take(16).collect();
+        let shape: String = after.iter().map(|c| if c.is_ascii_digit() { 'd' } else { *c }).collect();
+        shape == "dddd-dd-dd dd:dd"
+    })
+}
+
+#[tokio::test]
+async fn versions_show_their_dates_and_every_changed_field_side_by_side() {
+    let app = TestApp::new();
+    let keji = app.publisher_token("keji", KEJI);
+    let p = policy(&app, &keji, KEJI).await;
+    let mut body = measure("研发费用补助", KEJI, "apply", "min(rd_expense * 0.1, 30)", None);
+    body["guide"] = json!("第一步：登录平台\n第三步：提交申报");
+    let id = publish(&app, &keji, p, body.clone()).await;
+
+    // The drafter amends the guide, one condition's expression and the formula, and asks.
+    body["guide"] = json!("第一步：登录平台\n第二步：上传研发费用专项审计报告\n第三步：提交申报");
+    body["conditions"] = json!([{"label": "无失信记录", "expr": "!dishonest && !major_violation"}]);
+    body["amount"] = json!("min(rd_expense * 0.2, 30)");
+    let r = app.json("PUT", &format!("/api/v1/measures/{id}"), Some(&keji), body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let r = app.json("POST", &format!("/api/v1/measures/{id}/request-publication"), Some(&keji), json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+
+    // The approver reads, where the button is, every change of the draft against v1.
+    let approver = app.sign_in_as("pizhun", Role::Publisher, Some(KEJI)).await;
+    let page = app.page(&approver.cookie, &format!("/measures/{id}")).await.text();
+    let block = &page[page.find("id=\"publication\"").expect("the publication block")..];
+    let block = &block[..block.find("id=\"approve-publication\"").expect("the approval button")];
+    assert!(block.contains("id=\"draft-changes\"") && block.contains("修改前") && block.contains("修改后"), "{block}");
+    assert!(block.contains("<ins>第二步：上传研发费用专项审计报告</ins>"), "the new guide line, marked: {block}");
+    assert!(block.contains("<div>第一步：登录平台</div>"), "unchanged lines shown unmarked");
+    assert!(block.contains("!dishonest &amp;&amp; !major_violation") && block.contains("rd_expense * 0.2"), "{block}");
+    assert!(!block.contains("申报指南已修改"));
+    let r = app.form(&approver, &format!("/staff/measures/{id}/publish"), &[("csrf", &approver.csrf)]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+
+    // Staff read the versions with their dates and who acted, the guide in full on both sides.
+    let staff = app.page(&approver.cookie, &format!("/measures/{id}/versions")).await.text();
+    assert!(dated(&staff, "创建于 ") && dated(&staff, "发布于 "), "{staff}");
+    assert!(staff.contains("pizhun") && staff.contains("keji"), "who acted, for staff");
+    let v2 = &staff[staff.find("id=\"v2-changes\"").expect("v2's table")..];
+    assert!(v2.contains("<th colspan=\"2\" scope=\"colgroup\">申报指南</th>"), "{v2}");
+    assert!(v2.contains("<ins>第二步：上传研发费用专项审计报告</ins>") && v2.contains("!major_violation"));
+
+    // The public reads the same dates and changes, the rules in words, and no names.
+    let public = app.get(&format!("/measures/{id}/versions")).await.text();
+    assert!(dated(&public, "发布于 ") && public.contains("<ins>第二步：上传研发费用专项审计报告</ins>"), "{public}");
+    assert!(public.contains("兑现标准") && public.contains("申报条件"), "{public}");
+    for hidden in ["rd_expense", "dishonest", "pizhun", "keji"] {
+        assert!(!public.contains(hidden), "{hidden} on the public page");
+    }
+}
