@@ -47,7 +47,7 @@ impl Tally {
 /// The figures of one group of cases.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Figures {
-    /// Every case counted, drafts and closed ones included.
+    /// Every case submitted (or listed), decided ones included; drafts do not count.
     pub cases: u64,
     /// Approved: the approved amounts.
     pub approved: Tally,
@@ -59,6 +59,9 @@ pub struct Figures {
 
 impl Figures {
     fn add(&mut self, case: &Case) {
+        if case.state == CaseState::Draft {
+            return;
+        }
         self.cases += 1;
         match case.state {
             CaseState::Approved => self.approved.add(case.approved_amount),
