@@ -5,6 +5,7 @@ pub mod audit;
 pub mod backup;
 pub mod calendar;
 pub mod cases;
+pub mod dashboard;
 pub mod demo;
 pub mod entities;
 pub mod export;

@@ -89,6 +89,10 @@ pub struct MeasureView {
     pub refusal: Option<Refusal>,
     /// The amount formula in plain Chinese (「研发费用的5%，最高50万元」), beside the raw `amount`.
     pub amount_text: Option<String>,
+    /// For staff reading a draft that follows a published version: every field the draft
+    /// changes, before and after (what the approver of its publication approves).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub draft_changes: Vec<crate::model::policy::FieldChange>,
     #[serde(flatten)]
     pub spec: MeasureSpec,
 }
@@ -108,8 +112,10 @@ pub struct PolicyView {
 pub struct VersionEntry {
     #[serde(flatten)]
     pub version: MeasureVersion,
-    /// What changed from the version before (empty for the first).
+    /// What changed from the version before (empty for the first), one line each.
     pub changes: Vec<String>,
+    /// The same, every changed field with its values before and after in full.
+    pub fields: Vec<crate::model::policy::FieldChange>,
 }
 
 /// Whose eyes a read is for: the public sees published versions only.
@@ -145,6 +151,7 @@ fn view(
         scheduled: v.scheduled.clone(),
         refusal: v.refusal.clone(),
         amount_text: v.spec.amount.as_deref().and_then(|a| crate::rules::describe::amount_source_text(a, tags)),
+        draft_changes: Vec::new(),
         spec: v.spec,
     }))
 }
@@ -669,7 +676,14 @@ impl Service {
         let tx = self.store.read()?;
         let missing = || ServiceError::NotFound(format!("政策事项 #{id} 不存在或尚未发布"));
         let measure = tx.measure(id)?.ok_or_else(missing)?;
-        let v = view(&tx, &measure, audience, self.today(), &TagDictionary::new(tx.tags()?))?.ok_or_else(missing)?;
+        let mut v =
+            view(&tx, &measure, audience, self.today(), &TagDictionary::new(tx.tags()?))?.ok_or_else(missing)?;
+        if audience == Audience::Staff
+            && measure.has_draft()
+            && let Some(published) = measure.published.map(|n| tx.version(id, n)).transpose()?.flatten()
+        {
+            v.draft_changes = v.spec.field_changes(&published.spec, None);
+        }
         let policy = Self::policy_or_404(&tx, measure.policy_id)?;
         Ok((v, policy))
     }
@@ -683,10 +697,19 @@ impl Service {
         // The public reads amounts in words; staff see the rules as written.
         let words = |a: &str| crate::rules::describe::amount_source_text(a, &tags).unwrap_or_else(|| "—".into());
         let plain: Option<&dyn Fn(&str) -> String> = (audience == Audience::Public).then_some(&words);
+        let condition = |e: &str| match crate::rules::parse::parse(e) {
+            Ok(expr) => crate::rules::describe::condition_text(&expr, &tags),
+            Err(_) => "—".into(),
+        };
+        let public = crate::model::policy::PlainRules { amount: &words, condition: &condition };
+        let in_words = (audience == Audience::Public).then_some(&public);
         let mut out: Vec<VersionEntry> = Vec::new();
         for (i, v) in versions.iter().enumerate() {
-            let changes = if i == 0 { Vec::new() } else { v.spec.diff_shown(&versions[i - 1].spec, plain) };
-            out.push(VersionEntry { version: v.clone(), changes });
+            let (changes, fields) = match i.checked_sub(1).and_then(|p| versions.get(p)) {
+                Some(before) => (v.spec.diff_shown(&before.spec, plain), v.spec.field_changes(&before.spec, in_words)),
+                None => (Vec::new(), Vec::new()),
+            };
+            out.push(VersionEntry { version: v.clone(), changes, fields });
         }
         if audience == Audience::Public {
             if measure.published.is_none() {

@@ -480,6 +480,20 @@ macro_rules! read_methods {
                 Ok(out)
             }
 
+            /// Calls `f` for every case in id order; stops at the first error. Reads the whole
+            /// case table: for figures over all cases, not for pages.
+            pub fn for_each_case<E: From<StoreError>>(
+                &self,
+                mut f: impl FnMut(Case) -> std::result::Result<(), E>,
+            ) -> std::result::Result<(), E> {
+                let t = self.txn.open_table(CASE_ID_TO_CASE).map_err(StoreError::from)?;
+                for row in t.iter().map_err(StoreError::from)? {
+                    let row = row.map_err(StoreError::from)?;
+                    f(decode(row.1.value())?)?;
+                }
+                Ok(())
+            }
+
             /// An entity's cases, newest first.
             pub fn cases_of_entity(&self, entity: u64) -> Result<Vec<Case>> {
                 let t = self.txn.open_table(ENTITY_TO_CASE)?;

@@ -14,6 +14,7 @@ mod browser;
 mod cases;
 mod common;
 mod crash;
+mod dashboards;
 mod explain;
 mod fuzz;
 mod hardening;

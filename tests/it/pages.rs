@@ -219,7 +219,8 @@ async fn policy_editor_creates_validates_publishes() {
         .await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER);
     let versions = app.page(&b.cookie, &format!("/measures/{id}/versions")).await.text();
-    assert!(versions.contains("v2") && versions.contains("单户上限(万元)：50 → 40"), "{versions}");
+    assert!(versions.contains("v2") && versions.contains("单户上限(万元)</th>"), "{versions}");
+    assert!(versions.contains("<td><del>50</del></td><td><ins>40</ins></td>"), "{versions}");
 }
 
 #[tokio::test]

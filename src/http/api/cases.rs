@@ -27,6 +27,7 @@ pub fn routes() -> Routes {
     Routes::new()
         .post("/api/v1/cases", apply, open)
         .get("/api/v1/cases", Access::Needs(Permission::CaseRead), queue)
+        .get("/api/v1/stats/cases", Access::Either(Permission::CaseRead, Permission::Metrics), stats)
         .get("/api/v1/cases/export.xlsx", Access::Needs(Permission::CaseExport), queue_export)
         .get("/api/v1/cases/{id}", read, show)
         .get("/api/v1/cases/{id}/receipt", read, receipt)
@@ -103,6 +104,13 @@ async fn queue(
 async fn receipt(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {
     let who = viewer.who();
     Ok(Json(state.svc.blocking(move |s| s.case_receipt(&who, id)).await?).into_response())
+}
+
+/// `GET /stats/cases`: cases and amounts (approved, awaiting budget, in review) per measure
+/// and department, with budgets and what is left, as far as the caller sees cases.
+async fn stats(State(state): State<AppState>, viewer: Viewer) -> ApiResult {
+    let who = viewer.who();
+    Ok(Json(state.svc.blocking(move |s| s.case_stats(&who)).await?).into_response())
 }
 
 /// A case as its page shows it: the case, and its materials as a checklist.

@@ -302,8 +302,9 @@ struct Notice {
 async fn staff_home(State(state): State<AppState>, viewer: Viewer, Query(n): Query<Notice>) -> PageResult {
     let audit_visible = viewer.can(Permission::AuditRead);
     let (cases_visible, publishes) = (viewer.can(Permission::CaseRead), viewer.can(Permission::PolicyPublish));
+    let figures_visible = viewer.can(Permission::CaseRead) || viewer.can(Permission::Metrics);
     let who = viewer.who();
-    let (stats, imports, audit, work) = state
+    let (stats, imports, audit, work, figures) = state
         .svc
         .blocking(move |s| {
             let audit = if audit_visible { s.audit_tail(15)? } else { Vec::new() };
@@ -315,7 +316,8 @@ async fn staff_home(State(state): State<AppState>, viewer: Viewer, Query(n): Que
                 "open_cases": queue.as_ref().map_or(0, |q| q.total), "overdue": queue.as_ref().map_or(0, |q| q.overdue),
                 "drafts": drafts.iter().map(|d| serde_json::json!({"id": d.measure_id, "name": d.spec.name, "by": d.request.as_ref().map(|r| r.by.clone()), "scheduled": d.scheduled.as_ref().map(|x| x.on)})).collect::<Vec<_>>(),
             });
-            Ok((s.stats()?, s.import_list(5)?, audit, work))
+            let figures = if figures_visible { Some(s.case_stats(&who)?) } else { None };
+            Ok((s.stats()?, s.import_list(5)?, audit, work, figures))
         })
         .await?;
     let audit: Vec<_> = audit
@@ -337,6 +339,7 @@ async fn staff_home(State(state): State<AppState>, viewer: Viewer, Query(n): Que
             audit => to_value(&audit),
             audit_visible,
             work => to_value(&work),
+            figures => to_value(&figures),
             notice => n.notice,
         },
     )
