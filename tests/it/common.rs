@@ -1,6 +1,8 @@
 //! The test application: a fresh store in a temp dir, the real router, and helpers to call it.
 
-use std::sync::Arc;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::Body;
@@ -249,4 +251,35 @@ pub fn extract_csrf(html: &str) -> Option<String> {
 /// A valid credit code for test number `n` (check character computed).
 pub fn credit_code(n: u32) -> String {
     huiqi::model::CreditCode::with_check(&format!("91230100MA{n:07}")).unwrap().to_string()
+}
+
+/// An HTTP server on port 0 that answers 200 to every POST and keeps the bodies (an SMS
+/// gateway, say).
+pub fn fake_gateway() -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let b = Arc::clone(&bodies);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut out) = stream else { continue };
+            let mut reader = BufReader::new(out.try_clone().unwrap());
+            let mut length = 0usize;
+            let mut line = String::new();
+            loop {
+                line.clear();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0u8; length];
+            std::io::Read::read_exact(&mut reader, &mut body).ok();
+            b.lock().unwrap().push(String::from_utf8_lossy(&body).into_owned());
+            let _ = out.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+        }
+    });
+    (port, bodies)
 }

@@ -15,7 +15,7 @@ use huiqi::service::push::PushSettings;
 use huiqi::service::{Config, Service};
 use huiqi::store::Store;
 
-use crate::common::{TODAY, credit_code};
+use crate::common::{TODAY, credit_code, fake_gateway};
 
 /// A minimal SMTP server: refuses the first `fail` transactions with 451, then accepts and
 /// keeps every message.
@@ -75,36 +75,6 @@ fn fake_smtp(fail: usize) -> FakeSmtp {
         }
     });
     FakeSmtp { port, received, connections }
-}
-
-/// A minimal HTTP server that answers 200 to every POST and keeps the bodies.
-fn fake_gateway() -> (u16, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let bodies = Arc::new(Mutex::new(Vec::new()));
-    let b = Arc::clone(&bodies);
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut out) = stream else { continue };
-            let mut reader = BufReader::new(out.try_clone().unwrap());
-            let mut length = 0usize;
-            let mut line = String::new();
-            loop {
-                line.clear();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut body = vec![0u8; length];
-            std::io::Read::read_exact(&mut reader, &mut body).ok();
-            b.lock().unwrap().push(String::from_utf8_lossy(&body).into_owned());
-            let _ = out.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
-        }
-    });
-    (port, bodies)
 }
 
 fn open(dir: &std::path::Path) -> Service {

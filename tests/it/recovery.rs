@@ -4,8 +4,6 @@
 //! new password ends every session. Registration needs the user agreement and privacy notice
 //! accepted, which the administrator edits in versions; the account keeps the version accepted.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,39 +13,9 @@ use huiqi::jobs::outbox::{DEFAULT_SMS_TEMPLATE, SmsGateway};
 use huiqi::model::{Role, Who};
 use serde_json::{Value, json};
 
-use crate::common::{PASSWORD, Reply, TestApp, extract_csrf};
+use crate::common::{PASSWORD, Reply, TestApp, extract_csrf, fake_gateway};
 
 const NEW_PASSWORD: &str = "Lantern-Maple-37";
-
-/// An HTTP server that answers 200 to every POST and keeps the bodies.
-fn fake_gateway() -> (u16, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let bodies = Arc::new(Mutex::new(Vec::new()));
-    let b = Arc::clone(&bodies);
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut out) = stream else { continue };
-            let mut reader = BufReader::new(out.try_clone().unwrap());
-            let mut length = 0usize;
-            let mut line = String::new();
-            loop {
-                line.clear();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut body = vec![0u8; length];
-            std::io::Read::read_exact(&mut reader, &mut body).ok();
-            b.lock().unwrap().push(String::from_utf8_lossy(&body).into_owned());
-            let _ = out.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
-        }
-    });
-    (port, bodies)
-}
 
 /// An app whose SMS gateway is a real HTTP server on port 0.
 fn app_with_gateway(settings: huiqi::http::Settings) -> (TestApp, Arc<Mutex<Vec<String>>>) {

@@ -351,18 +351,18 @@ async fn forgot_form(State(state): State<AppState>, viewer: Viewer) -> PageResul
     viewer.render("password_forgot.html", context! { step => "ask", sms, identifier => "", error => Value::UNDEFINED })
 }
 
+/// The 忘记密码 page again at `step`, with what was typed and why it was refused.
+fn refused_recovery(viewer: &Viewer, step: &str, sms: bool, identifier: &str, e: AppError) -> PageResult {
+    let status = e.status;
+    let mut page = viewer.render("password_forgot.html", context! { step, sms, identifier, error => e.message })?;
+    *page.status_mut() = status;
+    Ok(page)
+}
+
 async fn forgot_submit(State(state): State<AppState>, viewer: Viewer, CleanForm(form): FormData) -> PageResult {
     let sms = state.sms.is_some();
     let identifier = form_value(&form, "identifier").trim().to_string();
-    let again = |e: AppError| -> PageResult {
-        let status = e.status;
-        let mut page = viewer.render(
-            "password_forgot.html",
-            context! { step => "ask", sms, identifier => identifier.clone(), error => e.message },
-        )?;
-        *page.status_mut() = status;
-        Ok(page)
-    };
+    let again = |e: AppError| refused_recovery(&viewer, "ask", sms, &identifier, e);
     if let Err(e) = state.attempt(&viewer.ip).and_then(|()| state.code_request(&viewer.ip)) {
         return again(e);
     }
@@ -388,15 +388,7 @@ async fn reset_form(State(state): State<AppState>, viewer: Viewer) -> PageResult
 async fn reset_submit(State(state): State<AppState>, viewer: Viewer, CleanForm(form): FormData) -> PageResult {
     let sms = state.sms.is_some();
     let identifier = form_value(&form, "identifier").trim().to_string();
-    let again = |e: AppError| -> PageResult {
-        let status = e.status;
-        let mut page = viewer.render(
-            "password_forgot.html",
-            context! { step => "reset", sms, identifier => identifier.clone(), error => e.message },
-        )?;
-        *page.status_mut() = status;
-        Ok(page)
-    };
+    let again = |e: AppError| refused_recovery(&viewer, "reset", sms, &identifier, e);
     if let Err(e) = state.attempt(&viewer.ip) {
         return again(e);
     }

@@ -305,20 +305,8 @@ async fn queue(
     let who = viewer.who();
     let page = state.svc.blocking(move |s| s.case_queue_filtered(&who, &filter)).await?;
     let states: Vec<_> = CaseState::ALL.iter().filter(|s| s.is_open()).map(|s| (s.key(), s.label())).collect();
-    // Links to the pages before and after, keeping every filter.
-    let link = |offset: usize| {
-        let mut q = form_urlencoded_pairs(&[
-            ("q", &p.q),
-            ("state", &p.state),
-            ("overdue", &p.overdue),
-            ("measure", &p.measure),
-            ("sort", &p.sort),
-            ("order", &p.order),
-        ]);
-        q.push_str(&format!("&offset={offset}"));
-        format!("/staff/cases?{q}")
-    };
-    // The same queue (every filter and the order, not the page) as a spreadsheet.
+    // Every filter and the order, not the page: for the links to the pages before and after,
+    // and for the same queue as a spreadsheet.
     let export = form_urlencoded_pairs(&[
         ("q", &p.q),
         ("state", &p.state),
@@ -327,6 +315,7 @@ async fn queue(
         ("sort", &p.sort),
         ("order", &p.order),
     ]);
+    let link = |offset: usize| format!("/staff/cases?{export}&offset={offset}");
     let sorts: Vec<_> =
         [QueueSort::Due, QueueSort::Submitted, QueueSort::Entity, QueueSort::Amount].iter().map(|s| s.key()).collect();
     let next = (page.offset + page.cases.len() < page.total).then(|| link(page.offset + page.limit));
