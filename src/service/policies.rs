@@ -716,6 +716,19 @@ impl Service {
                 return Err(ServiceError::NotFound(format!("政策事项 #{id} 不存在或尚未发布")));
             }
             out.retain(|e| e.version.status != VersionStatus::Draft);
+            // The public reads which department acted, never a person's name.
+            for e in &mut out {
+                let v = &mut e.version;
+                let department = v.spec.department.clone();
+                v.created_by = department.clone();
+                v.published_by = v.published_by.as_ref().map(|_| department.clone());
+                v.editors.clear();
+                v.request = None;
+                v.refusal = None;
+                if let Some(s) = v.scheduled.as_mut() {
+                    s.approved_by = department.clone();
+                }
+            }
         }
         out.reverse();
         Ok(out)

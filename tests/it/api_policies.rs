@@ -270,8 +270,12 @@ async fn publication_can_be_refused_scheduled_and_withdrawn() {
     assert_eq!(app.svc().publish_scheduled().unwrap(), 1);
     let public = app.get(&format!("/api/v1/measures/{id}")).await.json();
     assert_eq!(public["measure"]["status"], "published");
-    let versions = app.get(&format!("/api/v1/measures/{id}/versions")).await.json();
+    let versions = app.get_as(&format!("/api/v1/measures/{id}/versions?drafts=true"), &token).await.json();
     assert_eq!(versions[0]["published_by"], "colleague");
+    // The public reads the department, not the person.
+    let versions = app.get(&format!("/api/v1/measures/{id}/versions")).await.json();
+    assert_eq!(versions[0]["published_by"], "哈尔滨市科学技术局");
+    assert!(!versions.to_string().contains("colleague"), "{versions}");
 
     // A measure withdrawn while a revision waits for its day stays withdrawn on that day.
     let r = app.json("PUT", &format!("/api/v1/measures/{id}"), Some(&token), measure_body("认定奖励", 20.0)).await;
