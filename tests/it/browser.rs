@@ -850,6 +850,10 @@ async fn browser_phone_and_desktop_layouts() {
 
         // The enterprise on its phone: its pages fit; typed input survives an upload.
         s.sign_in_to(base, "phone", "/my");
+        // What waits for it leads: the returned case, counted in the top bar and on the card.
+        let badge = s.text(&s.find("#todo-count"));
+        assert!(badge.chars().any(|c| c.is_ascii_digit()), "the to-do count: {badge:?}");
+        assert!(s.text(&s.find("#todo")).contains("退回补正的办件"));
         for path in ["/my".to_string(), format!("/my/entities/{code}"), format!("/cases/{returned}"), "/account".into()] {
             s.go(&format!("{base}{path}"));
             s.assert_fits(&path);
@@ -910,6 +914,48 @@ async fn browser_phone_and_desktop_layouts() {
         let kinds = s.script("return [...document.querySelectorAll('select[name=ff_kind] option')].map(o => o.textContent);");
         let kinds: Vec<&str> = kinds.as_array().unwrap().iter().filter_map(Value::as_str).collect();
         assert!(kinds.contains(&"多行文字") && !kinds.contains(&"textarea"), "{kinds:?}");
+    })
+    .await;
+}
+
+/// 忘记密码 in the browser: from the sign-in page, a code by SMS (a real HTTP gateway on port
+/// 0), a new password, and signing in with it (issue 10, "enterprise").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_forgotten_password_by_sms() {
+    use huiqi::jobs::outbox::{DEFAULT_SMS_TEMPLATE, SmsGateway};
+    let (port, bodies) = crate::common::fake_gateway();
+    let mut app = TestApp::new();
+    let gateway = SmsGateway::new(&format!("http://127.0.0.1:{port}/send"), DEFAULT_SMS_TEMPLATE, None).unwrap();
+    app.state.sms = Some(std::sync::Arc::new(gateway));
+    app.router = huiqi::http::router(app.state.clone());
+    let mut new = huiqi::auth::NewUser::new("forgetful", huiqi::model::Role::Enterprise).named("王经理");
+    new.phone = Some("13800138000".into());
+    app.auth().user_create(&huiqi::model::Who::system("test"), new, Some(crate::common::PASSWORD)).unwrap();
+    in_browser(app, move |s, base| {
+        s.go(&format!("{base}/login"));
+        s.click(&s.find(r#"a[href="/password/forgot"]"#));
+        s.wait_for_page(base, "/password/forgot");
+        s.type_into(&s.find("#identifier"), "forgetful");
+        s.click(&s.find("main form button[type=submit]"));
+        s.wait_until("the code to be sent", |s| !s.find_all("#code-requested").is_empty());
+        let sms = poll(Duration::from_secs(10), || bodies.lock().unwrap().first().cloned()).expect("an SMS");
+        let sms: Value = serde_json::from_str(&sms).unwrap();
+        assert_eq!(sms["phone"], "13800138000");
+        let text = sms["content"].as_str().unwrap();
+        let after = &text[text.find("验证码").expect("a code in the SMS") + "验证码".len()..];
+        let code: String = after.trim_start().chars().take_while(char::is_ascii_digit).collect();
+        assert_eq!(code.len(), 6, "{text}");
+        s.fill("#identifier", "forgetful");
+        s.type_into(&s.find("#code"), &code);
+        s.type_into(&s.find("#new"), "Lantern-Maple-37");
+        s.type_into(&s.find("#new2"), "Lantern-Maple-37");
+        s.click(&s.find("main form button[type=submit]"));
+        s.wait_until("the sign-in page", |s| s.current_url().contains("/login"));
+        s.type_into(&s.find("#username"), "forgetful");
+        s.type_into(&s.find("#password"), "Lantern-Maple-37");
+        s.click(&s.find("main form button[type=submit]"));
+        s.wait_until("signing in with the new password", |s| !s.current_url().contains("/login"));
+        assert!(!s.find_all("#account-link").is_empty(), "signed in");
     })
     .await;
 }
