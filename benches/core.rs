@@ -139,10 +139,16 @@ fn bench_rules(c: &mut Criterion) {
     for i in 0..100u64 {
         let spec = huiqi::seed::measures::measure(1, i);
         let rules = huiqi::rules::check_measure(&spec, &tags).unwrap();
-        let conditions = rules
+        let conditions: Vec<usize> = rules
             .conditions
             .iter()
             .map(|r| eng.condition(&r.source, huiqi::rules::compile::boolean(&r.expr).unwrap()))
+            .collect();
+        let identity = rules
+            .conditions
+            .iter()
+            .zip(&conditions)
+            .map(|(r, own)| huiqi::service::matching::identity_guards(&mut eng, &r.expr, *own).unwrap())
             .collect();
         eng.push(engine::MeasurePlan {
             measure_id: i,
@@ -151,6 +157,7 @@ fn bench_rules(c: &mut Criterion) {
             amount: rules.amount.as_ref().map(|a| huiqi::rules::compile::num(a).unwrap()),
             cap_fen: rules.cap.map(Money::fen),
             order: Vec::new(),
+            identity,
         });
     }
     eng.order_by_selectivity(&p, today());

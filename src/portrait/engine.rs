@@ -22,6 +22,10 @@ pub struct MeasurePlan {
     /// The order to evaluate the conditions in (positions in `conditions`): the ones that
     /// fail most often first, so that a chunk is done with sooner. Empty: as written.
     pub order: Vec<usize>,
+    /// For each condition (by position), the engine conditions of its parts that read only who
+    /// the entity is (type, region, industry, …): a row whose one failed condition fails on
+    /// such a part is no near miss — it cannot change that. Empty: none.
+    pub identity: Vec<Vec<usize>>,
 }
 
 /// Compiled measures sharing one table of distinct conditions.
@@ -215,12 +219,26 @@ fn run_chunk(engine: &Engine, w: &mut Worker<'_>, start: usize, collect: Collect
         if dead {
             continue;
         }
+        // Rows whose one failed condition failed on who the entity is.
+        let mut on_identity = [0u64; WORDS];
+        for (k, guards) in m.identity.iter().enumerate() {
+            if guards.is_empty() || k >= m.conditions.len() {
+                continue;
+            }
+            let failed = *w.masks(engine, m.conditions[k]).1;
+            for &g in guards {
+                let guard = *w.masks(engine, g).1;
+                for i in 0..WORDS {
+                    on_identity[i] |= failed[i] & guard[i];
+                }
+            }
+        }
         let r = &mut out[mi];
         let mut near = [0u64; WORDS];
         let mut unk = [0u64; WORDS];
         let (mut any_e, mut any_n) = (false, false);
         for i in 0..WORDS {
-            near[i] = f1[i] & !unknown_any[i];
+            near[i] = f1[i] & !unknown_any[i] & !on_identity[i];
             unk[i] = valid[i] & !all_t[i] & !f1[i] & !f2[i];
             r.eligible += u64::from(all_t[i].count_ones());
             r.unknown += u64::from(unk[i].count_ones());

@@ -44,12 +44,37 @@ pub struct MatchState {
     pub build_ms: u128,
 }
 
+/// The parts of a condition that read only who the entity is (as `fails_on_identity` finds
+/// them), compiled into the engine's table: a row failing on one of them is no near miss.
+/// `own` is the condition's own index: a condition that is all identity is its own guard.
+pub fn identity_guards(
+    engine: &mut Engine,
+    expr: &crate::rules::ast::Expr,
+    own: usize,
+) -> std::result::Result<Vec<usize>, compile::CompileError> {
+    let parts = expr.conjuncts();
+    let identity = |part: &crate::rules::ast::Expr| {
+        let fields = part.fields();
+        !fields.is_empty() && fields.iter().all(|f| f.is_identity())
+    };
+    if parts.len() == 1 {
+        return Ok(if identity(expr) { vec![own] } else { Vec::new() });
+    }
+    let mut guards = Vec::new();
+    for part in parts.into_iter().filter(|p| identity(p)) {
+        guards.push(engine.condition(&format!("identity:{part:?}"), compile::boolean(part)?));
+    }
+    Ok(guards)
+}
+
 /// Compiles one measure's rules into the engine's shared condition table.
 fn plan(engine: &mut Engine, c: &Compiled) -> std::result::Result<MeasurePlan, compile::CompileError> {
-    let mut conditions = Vec::new();
+    let (mut conditions, mut identity) = (Vec::new(), Vec::new());
     for r in &c.rules.conditions {
         let plan = compile::boolean(&r.expr)?;
-        conditions.push(engine.condition(r.source.trim(), plan));
+        let own = engine.condition(r.source.trim(), plan);
+        conditions.push(own);
+        identity.push(identity_guards(engine, &r.expr, own)?);
     }
     let amount = c.rules.amount.as_ref().map(compile::num).transpose()?;
     Ok(MeasurePlan {
@@ -59,6 +84,7 @@ fn plan(engine: &mut Engine, c: &Compiled) -> std::result::Result<MeasurePlan, c
         amount,
         cap_fen: c.rules.cap.map(Money::fen),
         order: Vec::new(),
+        identity,
     })
 }
 

@@ -66,6 +66,7 @@ async fn simulation_agrees_with_a_row_by_row_reading() {
         .collect();
     let amount = huiqi::rules::compile_expr("min(rd_expense * 0.1, 100)", Want::Amount, &tags).unwrap();
     let (mut eligible, mut unknown, mut near, mut total) = (Vec::new(), 0u64, 0u64, 0i64);
+    let mut on_identity = 0u64;
     for e in all_entities(&app) {
         let row = EntityRow { entity: &e, as_of: Date::parse(TODAY).unwrap() };
         let outs: Vec<Outcome> = exprs.iter().map(|x| Outcome::of(&eval(x, &row))).collect();
@@ -78,13 +79,21 @@ async fn simulation_agrees_with_a_row_by_row_reading() {
         } else if fails == 0 {
             unknown += 1;
         } else if fails == 1 && !outs.contains(&Outcome::Unknown) {
-            near += 1;
+            // A near miss is a condition the entity can change: failing on who it is (its
+            // region, industry, …) is none (issue 10, defect 8).
+            let k = outs.iter().position(|o| *o == Outcome::NotEligible).unwrap();
+            if huiqi::rules::eval::fails_on_identity(&exprs[k], &row) {
+                on_identity += 1;
+            } else {
+                near += 1;
+            }
         }
     }
     assert!(!eligible.is_empty(), "the demo has eligible entities");
     assert_eq!(sim["eligible"], eligible.len());
     assert_eq!(sim["unknown"], unknown);
     assert_eq!(sim["near_miss"], near);
+    assert!(on_identity > 0, "the demo has entities failing only on their industry");
     assert_eq!(sim["total_fen"], total);
     assert_eq!(sim["entities"], 400);
     let listed: Vec<&str> = sim["list"]
