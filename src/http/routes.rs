@@ -276,9 +276,15 @@ pub async fn guard(State(g): State<GuardState>, req: Request, next: Next) -> Res
         (None, None) if !api => random_hex(16).ok(),
         _ => None,
     };
-    // A page for a signed-in person shows what is waiting for them in the navigation.
+    // A page for a signed-in person shows what is waiting for them in the navigation (not a
+    // style sheet, script or image the page asks for).
+    let wants_page = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|a| a.contains("text/html") || a.trim() == "*/*");
     let todo = match &principal {
-        Some(p) if !api && !unsafe_method => {
+        Some(p) if !api && !unsafe_method && wants_page && !matched.starts_with("/static/") => {
             let who = p.who(&ip);
             state.svc.blocking(move |s| s.todo(&who)).await.ok()
         }
