@@ -161,10 +161,23 @@ fn bench_rules(c: &mut Criterion) {
         });
     }
     eng.order_by_selectivity(&p, today());
+    // The same measures without the identity guards that keep who-the-entity-is failures out
+    // of the near misses: what the guards cost, side by side.
+    let mut bare = eng.clone();
+    for m in &mut bare.measures {
+        m.identity.clear();
+    }
     let mut group = c.benchmark_group("engine");
     group.sample_size(20);
     group.bench_function("100_measures_x_20000_entities", |b| {
         b.iter(|| engine::run(&eng, &p, today(), engine::cores(), Collect { eligible: true, ..Collect::default() }))
+    });
+    let all = Collect { eligible: true, unknown: true, near_miss: true };
+    group.bench_function("simulate_with_identity_guards", |b| {
+        b.iter(|| engine::run(&eng, &p, today(), engine::cores(), all))
+    });
+    group.bench_function("simulate_without_identity_guards", |b| {
+        b.iter(|| engine::run(&bare, &p, today(), engine::cores(), all))
     });
     group.finish();
 }
