@@ -219,10 +219,12 @@ fn run_chunk(engine: &Engine, w: &mut Worker<'_>, start: usize, collect: Collect
         if dead {
             continue;
         }
-        // Rows whose one failed condition failed on who the entity is.
+        // Rows whose one failed condition failed on who the entity is (only where some row
+        // fails exactly one condition: the guards are not evaluated otherwise).
         let mut on_identity = [0u64; WORDS];
+        let single_failures = f1.iter().any(|w| *w != 0);
         for (k, guards) in m.identity.iter().enumerate() {
-            if guards.is_empty() || k >= m.conditions.len() {
+            if !single_failures || guards.is_empty() || k >= m.conditions.len() {
                 continue;
             }
             let failed = *w.masks(engine, m.conditions[k]).1;
