@@ -258,7 +258,7 @@ pub fn run(opts: &BenchOptions, log: &mut dyn Write) -> Result<BenchReport, Erro
         let row = EntityRow { entity: e, as_of };
         for m in &measures {
             for c in &m.rules.conditions {
-                std::hint::black_box(crate::rules::eval::explain(&c.expr, &row, &tags));
+                std::hint::black_box(crate::rules::explain::explain(&c.expr, &row, &tags));
             }
         }
     }

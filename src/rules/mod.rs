@@ -8,6 +8,7 @@ pub mod check;
 pub mod compile;
 pub mod describe;
 pub mod eval;
+pub mod explain;
 pub mod parse;
 
 use serde::Serialize;

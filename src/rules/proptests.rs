@@ -355,7 +355,7 @@ proptest! {
             } else if fails == 1 && outs.iter().all(|o| *o != Outcome::Unknown) {
                 let k = outs.iter().position(|o| *o == Outcome::NotEligible).unwrap();
                 // Failing on who the entity is (its type, region, …) is no near miss.
-                if !super::eval::fails_on_identity(&exprs[k], &row) {
+                if !super::explain::fails_on_identity(&exprs[k], &row) {
                     nm.push((i as u32, k as u16, amount));
                 }
             }
@@ -410,8 +410,8 @@ fn the_deepest_accepted_expressions_run_every_walk_on_a_small_stack() {
                 let _ = (expr.fields(), expr.conjuncts().len());
                 let row = EntityRow { entity: &entities[0], as_of: today() };
                 let _ = eval(&expr, &row);
-                let _ = super::eval::explain(&expr, &row, &tags);
-                let _ = super::eval::missing(&expr, &row);
+                let _ = super::explain::explain(&expr, &row, &tags);
+                let _ = super::explain::missing(&expr, &row);
                 if super::compile_expr(src, *want, &tags).is_ok() {
                     accepted += 1;
                     match want {

@@ -4,7 +4,7 @@ use super::{Result, Service};
 use crate::model::AuditEntry;
 use crate::model::audit::ChainReport;
 use crate::model::text::spreadsheet_safe;
-use crate::store::AuditFilter;
+pub use crate::store::AuditFilter;
 
 /// Entries examined per search at most (a filter that matches rarely stops here; the page says so).
 pub const AUDIT_SCAN_LIMIT: usize = 200_000;

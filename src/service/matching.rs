@@ -18,7 +18,8 @@ use crate::model::{
 use crate::portrait::engine::{self, Amount, Collect, Engine, MeasurePlan, MeasureRun, amount_of};
 use crate::portrait::{Portrait, enum_keys, enum_slot, industry_table};
 use crate::rules::ast::{Func, Kind};
-use crate::rules::eval::{EntityRow, Outcome, Row, Val, eval, explain, fails_on_identity, missing, show};
+use crate::rules::eval::{EntityRow, Outcome, Row, Val, eval};
+use crate::rules::explain::{explain, fails_on_identity, missing, show};
 use crate::rules::{MeasureRuleError, MeasureRules, check_measure, compile};
 
 /// A published measure, checked and compiled.
@@ -1009,7 +1010,7 @@ impl Service {
         let values = fields
             .into_iter()
             .filter(|f| *f != crate::model::Field::Tags)
-            .map(|f| (f.name().to_string(), f.label().to_string(), crate::rules::eval::show(f, &row)))
+            .map(|f| (f.name().to_string(), f.label().to_string(), show(f, &row)))
             .collect();
         let found = match_all(std::iter::once(&compiled), &Engine::default(), &row, &tags, as_of).pop();
         let m = found.ok_or_else(|| ServiceError::Internal("assessment produced no result".into()))?;

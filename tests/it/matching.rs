@@ -82,7 +82,7 @@ async fn simulation_agrees_with_a_row_by_row_reading() {
             // A near miss is a condition the entity can change: failing on who it is (its
             // region, industry, …) is none (issue 10, defect 8).
             let k = outs.iter().position(|o| *o == Outcome::NotEligible).unwrap();
-            if huiqi::rules::eval::fails_on_identity(&exprs[k], &row) {
+            if huiqi::rules::explain::fails_on_identity(&exprs[k], &row) {
                 on_identity += 1;
             } else {
                 near += 1;

@@ -3,6 +3,7 @@
 
 mod account;
 mod admin;
+mod audit;
 mod backups;
 mod calculator;
 pub(crate) mod cases;
@@ -10,7 +11,7 @@ mod entities;
 pub mod forms;
 mod imports;
 mod my;
-pub use admin::AuditParams;
+pub use audit::AuditParams;
 pub use calculator::grouped;
 pub use imports::export_response;
 mod policies;
@@ -33,6 +34,7 @@ pub fn routes() -> Routes {
         .merge(imports::routes())
         .merge(my::routes())
         .merge(admin::routes())
+        .merge(audit::routes())
         .merge(backups::routes())
         .merge(cases::routes())
         .merge(supervision::routes())

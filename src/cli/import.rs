@@ -1,0 +1,108 @@
+//! `huiqi import entities`: a file into the entity library, with progress and a report.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use crate::model::Who;
+use crate::model::imports::{ImportStatus, RowIssue};
+use crate::service::Service;
+use crate::service::imports::{ImportObserver, Phase};
+
+/// Progress on a terminal, and every issue into the report file.
+struct CliObserver {
+    tty: bool,
+    report: Option<csv::Writer<std::fs::File>>,
+    shown: usize,
+}
+
+impl ImportObserver for CliObserver {
+    fn progress(&mut self, phase: Phase, rows: u64) {
+        if self.tty {
+            let what = match phase {
+                Phase::Checking => "checking",
+                Phase::Writing => "writing",
+            };
+            eprint!("\r{what}: {rows} rows");
+            let _ = std::io::stderr().flush();
+        }
+    }
+
+    fn issue(&mut self, i: &RowIssue) {
+        if let Some(w) = &mut self.report {
+            let cells = [&i.column, &i.value, &i.reason].map(|c| crate::model::text::spreadsheet_safe(c).into_owned());
+            let _ = w.write_record([i.row.to_string().as_str(), &cells[0], &cells[1], &cells[2]]);
+        }
+        if self.shown < 20 {
+            if self.tty {
+                eprintln!();
+            }
+            eprintln!("  row {}, column {}: 「{}」 {}", i.row, i.column, i.value, i.reason);
+            self.shown += 1;
+        }
+    }
+}
+
+pub fn import_entities(
+    svc: &Service,
+    file: &Path,
+    skip_invalid: bool,
+    report: Option<PathBuf>,
+    dry_run: bool,
+    who: &Who,
+) -> Result<ExitCode, String> {
+    let name = file.display().to_string();
+    let report_path = report.or_else(|| skip_invalid.then(|| PathBuf::from(format!("{name}.report.csv"))));
+    let writer = match &report_path {
+        Some(p) => {
+            let mut w =
+                csv::Writer::from_path(p).map_err(|e| format!("cannot write the report {}: {e}", p.display()))?;
+            w.write_record(["行号", "列", "值", "原因"]).map_err(|e| e.to_string())?;
+            Some(w)
+        }
+        None => None,
+    };
+    let mut observer = CliObserver { tty: std::io::stderr().is_terminal(), report: writer, shown: 0 };
+    let file_name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| name.clone());
+    let path = file.to_path_buf();
+    let job = svc
+        .import_run(who, &file_name, || std::fs::File::open(&path), skip_invalid, dry_run, &mut observer)
+        .map_err(|e| e.to_string())?;
+    if observer.tty {
+        eprintln!();
+    }
+    if let Some(mut w) = observer.report.take() {
+        let _ = w.flush();
+    }
+    let r = &job.report;
+    if r.invalid > observer.shown as u64 {
+        eprintln!("  … {} more problems", r.issues.len() as u64 + r.issues_truncated - observer.shown as u64);
+    }
+    if !r.ignored_columns.is_empty() {
+        eprintln!("ignored columns: {}", r.ignored_columns.join(", "));
+    }
+    let report_note = report_path.map(|p| format!("; report: {}", p.display())).unwrap_or_default();
+    match job.status {
+        ImportStatus::Refused => {
+            eprintln!(
+                "refused {name}: {} of {} rows have problems; nothing was written (fix them, or use --skip-invalid){report_note}",
+                r.invalid, r.rows
+            );
+            Ok(ExitCode::from(2))
+        }
+        ImportStatus::Discarded => {
+            println!(
+                "checked {name}: {} rows, {} valid, {} with problems; nothing written (--dry-run){report_note}",
+                r.rows, r.valid, r.invalid
+            );
+            Ok(if r.invalid > 0 { ExitCode::from(2) } else { ExitCode::SUCCESS })
+        }
+        _ => {
+            println!(
+                "imported {name}: {} rows — {} new, {} updated, {} unchanged, {} skipped{report_note}",
+                r.rows, r.inserted, r.updated, r.unchanged, r.invalid
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! `huiqi serve`: the web server with its scheduled jobs (pushes, backups, the sweep).
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use super::open;
+use crate::auth::demo::{DEMO_ACCOUNTS, DEMO_PASSWORD};
+use crate::http::{self, AppState};
+use crate::model::{Vocabulary, Who};
+use crate::service::Config;
+
+/// Scheduled backups of `serve`.
+#[derive(clap::Args, Debug)]
+pub struct BackupArgs {
+    /// Where backups go (default: backups/ in the data directory).
+    #[arg(long, env = "HUIQI_BACKUP_DIR", value_name = "DIR")]
+    pub backup_dir: Option<PathBuf>,
+    /// Keep the newest N backups in the backup directory; 0 keeps every one.
+    #[arg(long, env = "HUIQI_BACKUP_KEEP", value_name = "N", default_value_t = 7)]
+    pub backup_keep: usize,
+    /// Make a backup when the newest is H hours old; 0 turns scheduled backups off.
+    #[arg(long, env = "HUIQI_BACKUP_EVERY_HOURS", value_name = "H", default_value_t = 24)]
+    pub backup_every_hours: u32,
+}
+
+impl BackupArgs {
+    pub fn settings(self) -> crate::service::backup::BackupSettings {
+        crate::service::backup::BackupSettings {
+            dir: self.backup_dir,
+            keep: self.backup_keep,
+            every_hours: self.backup_every_hours,
+        }
+    }
+}
+
+/// Where pushes go besides the inbox (站内信).
+#[derive(clap::Args, Debug, Default)]
+pub struct PushArgs {
+    /// SMTP server for e-mail pushes, e.g. `smtp://user:pass@mail.example.gov.cn:587?tls=required`
+    /// (`smtps://…` for TLS from the start, plain `smtp://host:port` for a local relay).
+    #[arg(long, env = "HUIQI_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// The sender of e-mail pushes.
+    #[arg(long, env = "HUIQI_SMTP_FROM", default_value = "惠企平台 <noreply@huiqi.local>")]
+    pub smtp_from: String,
+    /// SMS gateway: every SMS is a JSON POST to this URL.
+    #[arg(long, env = "HUIQI_SMS_URL")]
+    pub sms_url: Option<String>,
+    /// The JSON body of an SMS; `{{phone}}` and `{{text}}` become JSON strings.
+    #[arg(long, env = "HUIQI_SMS_TEMPLATE", default_value = crate::jobs::outbox::DEFAULT_SMS_TEMPLATE)]
+    pub sms_template: String,
+    /// A header sent to the SMS gateway, e.g. `Authorization: Bearer …`.
+    #[arg(long, env = "HUIQI_SMS_HEADER")]
+    pub sms_header: Option<String>,
+    /// Also append every push to this file, one JSON line each (pilots without SMTP or SMS).
+    /// `--demo` writes `pushes.jsonl` in the data directory.
+    #[arg(long, env = "HUIQI_PUSH_LOG")]
+    pub push_log: Option<PathBuf>,
+    /// No e-mail or SMS between these hours (China Standard Time), e.g. `22-8`.
+    #[arg(long, env = "HUIQI_QUIET_HOURS")]
+    pub quiet_hours: Option<String>,
+    /// Remind eligible entities that have not applied this many days before a window closes.
+    #[arg(long, env = "HUIQI_REMINDER_DAYS", default_value_t = 7)]
+    pub reminder_days: u32,
+    /// The address enterprises use, for links in e-mail and SMS (e.g. `https://huiqi.example.gov.cn`).
+    #[arg(long, env = "HUIQI_PUBLIC_URL", default_value = "")]
+    pub public_url: String,
+}
+
+impl PushArgs {
+    pub fn channels(
+        self,
+        dir: &Path,
+        demo: bool,
+    ) -> Result<(crate::service::push::PushSettings, crate::jobs::outbox::Channels), String> {
+        use crate::jobs::outbox::{Channels, SmsGateway, Smtp};
+        let quiet_hours = match self.quiet_hours.as_deref() {
+            None => None,
+            Some(text) => {
+                let parsed = text
+                    .split_once('-')
+                    .and_then(|(a, b)| Some((a.trim().parse::<u8>().ok()?, b.trim().parse::<u8>().ok()?)));
+                match parsed {
+                    Some((from, to)) if from < 24 && to < 24 && from != to => {
+                        Some(crate::model::push::QuietHours { from, to })
+                    }
+                    _ => return Err(format!("--quiet-hours should be like 22-8 (hours 0–23), not {text}")),
+                }
+            }
+        };
+        let smtp = self.smtp_url.as_deref().map(|u| Smtp::new(u, &self.smtp_from)).transpose()?;
+        let sms = self
+            .sms_url
+            .as_deref()
+            .map(|u| SmsGateway::new(u, &self.sms_template, self.sms_header.as_deref()))
+            .transpose()?;
+        let log = self.push_log.or_else(|| demo.then(|| dir.join("pushes.jsonl")));
+        let settings = crate::service::push::PushSettings {
+            email: smtp.is_some(),
+            sms: sms.is_some(),
+            log: log.is_some(),
+            quiet_hours,
+            reminder_days: self.reminder_days,
+            public_url: self.public_url,
+        };
+        Ok((settings, Channels { smtp, sms, log }))
+    }
+}
+
+pub fn serve(
+    dir: &Path,
+    config: Config,
+    settings: http::Settings,
+    listen: SocketAddr,
+    demo: bool,
+    channels: crate::jobs::outbox::Channels,
+) -> Result<ExitCode, String> {
+    let svc = open(dir, config)?;
+    svc.init_reference(&Who::system("serve")).map_err(|e| e.to_string())?;
+    if demo {
+        eprintln!("preparing the demo in {} …", dir.display());
+        if let Some(summary) = svc.demo_setup(2000, 1).map_err(|e| e.to_string())? {
+            eprintln!(
+                "demo created: {} policies, {} measures, {} entities",
+                summary.policies, summary.measures, summary.entities
+            );
+        }
+    }
+    let started = std::time::Instant::now();
+    let tidied = svc.imports_tidy().map_err(|e| e.to_string())?;
+    if tidied > 0 {
+        tracing::info!(files = tidied, "removed uploads left by an interrupted or finished import");
+    }
+    let bad_rules = svc.rules_integrity().map_err(|e| e.to_string())?;
+    if !bad_rules.is_empty() {
+        eprintln!(
+            "warning: {} stored measure version(s) have rules that no longer check (named in the log); published ones are left out of matching",
+            bad_rules.len()
+        );
+    }
+    svc.matching_init().map_err(|e| e.to_string())?;
+    if let Some((entities, measures, _, bytes)) = svc.matching_stats() {
+        eprintln!(
+            "matching ready: {entities} entities, {measures} published measures, portrait {} MiB, {:.1} s",
+            bytes / (1024 * 1024),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    let mut state = AppState::new(svc, settings).map_err(|e| e.to_string())?;
+    if let Some(gateway) = &channels.sms {
+        state.sms = Some(std::sync::Arc::new(gateway.clone()));
+    }
+    if demo {
+        state.auth.demo_accounts().map_err(|e| e.to_string())?;
+        let made = state.svc.demo_cases().map_err(|e| e.to_string())?;
+        if let Some(code) = &made.also_for {
+            let who = Who::system("demo");
+            state.auth.binding_grant(&who, "qiye", code, crate::model::Capacity::Finance).map_err(|e| e.to_string())?;
+        }
+        if made.cases > 0 {
+            eprintln!("demo cases: {} applications over the last two weeks", made.cases);
+        }
+    }
+    // Catch up on changes made while the server was stopped (e.g. a CLI import).
+    let background = std::sync::Arc::clone(&state.svc);
+    std::thread::spawn(move || match background.rematch_all("startup") {
+        Ok(s) => tracing::info!(changed = s.changed, ms = s.match_ms, "startup rematch done"),
+        Err(e) => tracing::error!("startup rematch failed: {e}"),
+    });
+    // Rule expressions are limited so that every walk fits in 512 KiB; the threads get more.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(8 * 1024 * 1024)
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async move {
+        let listener =
+            tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let host = if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { addr.ip().to_string() };
+        println!("huiqi is serving on http://{host}:{}/", addr.port());
+        if demo {
+            println!("demo sign-ins (at http://{host}:{}/login), password {DEMO_PASSWORD} for all:", addr.port());
+            for (username, role, _, department) in DEMO_ACCOUNTS {
+                println!(
+                    "  {username}  ({}{}{})",
+                    role.label(),
+                    if department.is_empty() { "" } else { "，" },
+                    department
+                );
+            }
+        }
+        let _ = std::io::stdout().flush();
+        let sweep = crate::jobs::spawn_sweep(std::sync::Arc::clone(&state.svc), crate::jobs::SWEEP_EVERY);
+        let backups = (state.svc.config.backup.every_hours > 0).then(|| {
+            use crate::jobs::backup::{BACKUP_CHECK_EVERY, BACKUP_FIRST_CHECK, spawn};
+            spawn(std::sync::Arc::clone(&state.svc), BACKUP_FIRST_CHECK, BACKUP_CHECK_EVERY)
+        });
+        let outbox = crate::jobs::outbox::spawn(
+            std::sync::Arc::clone(&state.svc),
+            std::sync::Arc::new(channels),
+            crate::jobs::outbox::OUTBOX_EVERY,
+        );
+        http::serve(listener, state, shutdown_signal()).await.map_err(|e| e.to_string())?;
+        sweep.abort();
+        outbox.abort();
+        if let Some(b) = backups {
+            b.abort();
+        }
+        eprintln!("huiqi stopped");
+        Ok::<_, String>(ExitCode::SUCCESS)
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
