@@ -186,9 +186,9 @@ pub async fn shape_errors(req: Request, next: Next) -> Response {
     let uri_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
     if uri_len > MAX_URI_BYTES {
         let e = message_for(StatusCode::URI_TOO_LONG, "", &method, None, machine);
-        return if machine { ApiError(e).into_response() } else { e.into_response() };
+        return if machine { ApiError(e).into_response() } else { page(e) };
     }
-    let response = next.run(req).await;
+    let response = ErrorPage::render(next.run(req).await);
     let status = response.status();
     if status.as_u16() < 400 || path == "/healthz" {
         return response;
@@ -205,7 +205,7 @@ pub async fn shape_errors(req: Request, next: Next) -> Response {
         Err(_) => String::new(),
     };
     let e = message_for(status, &text, &method, allow.as_ref().and_then(|a| a.to_str().ok()), machine);
-    let mut out = if machine { ApiError(e).into_response() } else { e.into_response() };
+    let mut out = if machine { ApiError(e).into_response() } else { page(e) };
     if let Some(a) = allow {
         out.headers_mut().insert(header::ALLOW, a);
     }
@@ -260,62 +260,55 @@ pub fn method_not_allowed(machine: bool, method: &Method, allowed: &[Method]) ->
 
 /// An error shown to a person as a page.
 impl IntoResponse for AppError {
+    /// An error page to be rendered once, on its way out, by `shape_errors` — inside the
+    /// caller's top bar when the guard knew the caller (see `ErrorPage::render`).
     fn into_response(self) -> Response {
         let e = bounded(self);
-        let ctx = minijinja::context! {
-            tr => web::strings(web::Lang::Zh),
-            lang => "zh",
-            path => "",
-            status => e.status.as_u16(),
-            message => e.message.clone(),
-            fields => web::to_value(&e.fields),
-        };
-        let mut out = match web::render("error.html", ctx) {
-            Ok(html) => (e.status, Html(html)).into_response(),
-            Err(err) => {
-                tracing::error!("error page failed to render: {err:#}");
-                return (e.status, e.message).into_response();
-            }
-        };
-        // The guard renders it again with the caller's top bar (see `ErrorPage::for_viewer`).
+        let mut out = (e.status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")]).into_response();
         out.extensions_mut().insert(ErrorPage(e));
         out
     }
 }
 
-/// The error an error page shows, carried on the response so that the guard, which knows the
-/// caller, can render it again inside the signed-in top bar.
+/// The error an error page shows, carried on the response until `shape_errors` renders it with
+/// the `Viewer` the guard left beside it (an anonymous page when there is none).
 #[derive(Clone)]
 pub struct ErrorPage(pub AppError);
 
 impl ErrorPage {
-    /// The page again, for this viewer (their navigation, name and language); the response as
-    /// it was if the page cannot be rendered.
-    pub fn for_viewer(response: Response, viewer: &super::extract::Viewer) -> Response {
+    /// The page of a response that carries one; any other response as it is.
+    pub fn render(response: Response) -> Response {
         let Some(ErrorPage(e)) = response.extensions().get::<ErrorPage>().cloned() else {
             return response;
         };
-        let ctx = viewer.ctx(minijinja::context! {
+        let extra = minijinja::context! {
             status => e.status.as_u16(),
             message => e.message.clone(),
             fields => web::to_value(&e.fields),
-        });
-        match web::render("error.html", ctx) {
-            Ok(html) => {
-                let mut out = (e.status, Html(html)).into_response();
-                for (name, value) in response.headers() {
-                    if name != header::CONTENT_LENGTH && name != header::CONTENT_TYPE {
-                        out.headers_mut().append(name.clone(), value.clone());
-                    }
-                }
-                out
-            }
+        };
+        let ctx = match response.extensions().get::<super::extract::Viewer>() {
+            Some(viewer) => viewer.ctx(extra),
+            None => minijinja::context! { tr => web::strings(web::Lang::Zh), lang => "zh", path => "", ..extra },
+        };
+        let mut out = match web::render("error.html", ctx) {
+            Ok(html) => (e.status, Html(html)).into_response(),
             Err(err) => {
                 tracing::error!("error page failed to render: {err:#}");
-                response
+                (e.status, e.message).into_response()
+            }
+        };
+        for (name, value) in response.headers() {
+            if name != header::CONTENT_LENGTH && name != header::CONTENT_TYPE {
+                out.headers_mut().append(name.clone(), value.clone());
             }
         }
+        out
     }
+}
+
+/// An error page for a person, rendered now (outside any caller's context).
+fn page(e: AppError) -> Response {
+    ErrorPage::render(e.into_response())
 }
 
 /// Why a staff page did not render: an error page, or a redirect to sign in.

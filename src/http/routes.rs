@@ -18,7 +18,7 @@ use axum::routing::{MethodFilter, on};
 use serde::Serialize;
 
 use super::AppState;
-use super::error::{ApiError, AppError, ErrorPage};
+use super::error::{ApiError, AppError};
 use super::extract::{CSRF_COOKIE, SESSION_COOKIE, Viewer, cookie};
 use crate::auth::{Access, Principal, random_hex, same_secret};
 use crate::model::Vocabulary;
@@ -244,13 +244,13 @@ pub async fn guard(State(g): State<GuardState>, req: Request, next: Next) -> Res
             } else {
                 lacking(p, spec.access)
             };
-            let refused = deny(api, StatusCode::FORBIDDEN, &message);
-            if api {
-                return refused;
+            let mut refused = deny(api, StatusCode::FORBIDDEN, &message);
+            if !api {
+                // The refusal page keeps the signed-in top bar (`ErrorPage::render`).
+                let caller = Caller { principal: principal.clone(), ip, session_token, anon_csrf: None, todo: None };
+                refused.extensions_mut().insert(Viewer::new(req.headers(), path_and_query, Some(caller)));
             }
-            let caller = Caller { principal: principal.clone(), ip, session_token, anon_csrf: None, todo: None };
-            let viewer = Viewer::new(req.headers(), path_and_query, Some(caller));
-            return ErrorPage::for_viewer(refused, &viewer);
+            return refused;
         }
         _ => {}
     }
@@ -295,7 +295,8 @@ pub async fn guard(State(g): State<GuardState>, req: Request, next: Next) -> Res
     req.extensions_mut().insert(caller);
     let mut response = next.run(req).await;
     if let Some(viewer) = viewer {
-        response = ErrorPage::for_viewer(response, &viewer);
+        // An error page is rendered on its way out with the caller's top bar.
+        response.extensions_mut().insert(viewer);
     }
     if let Some(token) = new_anon
         && let Ok(v) = HeaderValue::from_str(&format!("{CSRF_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax"))

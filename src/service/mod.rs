@@ -15,6 +15,7 @@ pub mod integrity;
 pub mod matching;
 pub mod policies;
 pub mod push;
+pub mod receipts;
 pub mod supervision;
 pub mod todo;
 
