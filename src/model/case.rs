@@ -32,6 +32,12 @@ impl CaseState {
         matches!(self, CaseState::InReview | CaseState::Returned | CaseState::AwaitingBudget)
     }
 
+    /// The entity has a case for the measure that stands (under way or approved): it continues
+    /// that one rather than applying again.
+    pub fn stands(self) -> bool {
+        !matches!(self, CaseState::Rejected | CaseState::Withdrawn)
+    }
+
     /// A decision has been made and nothing moves it back.
     pub fn is_final(self) -> bool {
         matches!(self, CaseState::Approved | CaseState::Rejected | CaseState::Withdrawn)

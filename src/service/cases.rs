@@ -417,17 +417,16 @@ impl Service {
         if !matches!(spec.mode, Mode::Apply | Mode::Instant) {
             return Err(ServiceError::Conflict(format!("「{}」是{}事项，无需申报", spec.name, spec.mode.label())));
         }
-        if let Some(existing) = tx.cases_of_entity(entity.id)?.into_iter().find(|c| c.measure_id == measure_id) {
-            match existing.state {
-                CaseState::Rejected | CaseState::Withdrawn => {}
-                CaseState::Approved => {
-                    return Err(ServiceError::Conflict(format!(
-                        "「{}」已获批（办件 #{}），不能重复申报",
-                        spec.name, existing.id
-                    )));
-                }
-                _ => return Ok(existing),
+        let standing =
+            tx.cases_of_entity(entity.id)?.into_iter().find(|c| c.measure_id == measure_id && c.state.stands());
+        if let Some(existing) = standing {
+            if existing.state == CaseState::Approved {
+                return Err(ServiceError::Conflict(format!(
+                    "「{}」已获批（办件 #{}），不能重复申报",
+                    spec.name, existing.id
+                )));
             }
+            return Ok(existing);
         }
         if !spec.open_on(today) {
             return Err(ServiceError::Conflict(format!("「{}」不在申报时间内", spec.name)));

@@ -36,6 +36,21 @@ pub(super) fn four_eyes(who: &Who, draft: &MeasureVersion, request: &Publication
     Ok(())
 }
 
+/// The drafts of the caller's department (every department's for an account without one) that
+/// wait for publication: requested, or approved for a later day.
+pub(super) fn publication_queue(tx: &ReadTx, who: &Who) -> Result<Vec<MeasureVersion>> {
+    let mut out = Vec::new();
+    for m in tx.measures()?.into_iter().filter(Measure::has_draft) {
+        if let Some(v) = tx.version(m.id, m.latest)?
+            && (v.request.is_some() || v.scheduled.is_some())
+            && who.department.as_deref().is_none_or(|d| d == v.spec.department.trim())
+        {
+            out.push(v);
+        }
+    }
+    Ok(out)
+}
+
 /// What a member of staff may do with a measure version they are looking at, by the same rules
 /// the actions themselves apply (the role's permissions are the page's to add).
 #[derive(Debug, Clone, Copy, Default, Serialize)]
@@ -590,17 +605,7 @@ impl Service {
     /// Drafts waiting for someone to approve their publication, in `who`'s department (all
     /// for an account without one).
     pub fn publication_queue(&self, who: &Who) -> Result<Vec<MeasureVersion>> {
-        let tx = self.store.read()?;
-        let mut out = Vec::new();
-        for m in tx.measures()?.into_iter().filter(Measure::has_draft) {
-            if let Some(v) = tx.version(m.id, m.latest)?
-                && (v.request.is_some() || v.scheduled.is_some())
-                && who.department.as_deref().is_none_or(|d| d == v.spec.department.trim())
-            {
-                out.push(v);
-            }
-        }
-        Ok(out)
+        publication_queue(&self.store.read()?, who)
     }
 
     /// Takes a published measure back: no more matching, pushing or applications. The reason

@@ -150,7 +150,7 @@ impl Service {
                 .cases_of_entity(entity.id)?
                 .into_iter()
                 .filter(|c| c.measure_id == measure_id)
-                .find(|c| !matches!(c.state, CaseState::Rejected | CaseState::Withdrawn));
+                .find(|c| c.state.stands());
             out.push(ApplyOption {
                 credit_code: code.clone(),
                 name: entity.display_name().to_string(),

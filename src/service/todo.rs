@@ -5,12 +5,12 @@
 use serde::Serialize;
 
 use super::cases::may_see;
-use super::policies::four_eyes;
+use super::policies::{four_eyes, publication_queue};
 use super::supervision::region_of;
 use super::{Result, Service};
 use crate::model::case::CaseState;
 use crate::model::supervision::SupervisionStatus;
-use crate::model::{Measure, Role, Who};
+use crate::model::{Role, Who};
 
 /// The signed-in person's waiting work, each count for one kind of item.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -70,15 +70,11 @@ impl Service {
                         .filter(|s| who.sees_region(region_of(s).as_ref()))
                         .count();
                 }
-                if role == Role::Publisher {
-                    for m in tx.measures()?.into_iter().filter(Measure::has_draft) {
-                        let Some(v) = tx.version(m.id, m.latest)? else { continue };
-                        let Some(request) = v.request.as_ref() else { continue };
-                        let own = who.department.as_deref().is_some_and(|d| d == v.spec.department.trim());
-                        if own && four_eyes(who, &v, request).is_ok() {
-                            t.approvals += 1;
-                        }
-                    }
+                if role == Role::Publisher && who.department.is_some() {
+                    t.approvals = publication_queue(&tx, who)?
+                        .iter()
+                        .filter(|v| v.request.as_ref().is_some_and(|r| four_eyes(who, v, r).is_ok()))
+                        .count();
                 }
             }
             None => {}

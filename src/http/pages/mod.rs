@@ -117,10 +117,9 @@ pub fn cases_by_measure(
     cases: &[crate::service::cases::CaseView],
 ) -> std::collections::BTreeMap<String, serde_json::Value> {
     use crate::model::Vocabulary;
-    use crate::model::case::CaseState;
     cases
         .iter()
-        .filter(|v| !matches!(v.case.state, CaseState::Rejected | CaseState::Withdrawn))
+        .filter(|v| v.case.state.stands())
         .map(|v| {
             let state = v.case.state;
             let value = serde_json::json!({ "id": v.case.id, "state": state.key(), "state_label": state.label() });
