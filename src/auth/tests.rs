@@ -258,3 +258,48 @@ fn registration_bindings_and_invitation_codes() {
         .unwrap();
     assert!(f.auth.binding_request(wang.id, &req, "ip").is_err());
 }
+
+mod actions {
+    use super::Permission;
+    use crate::model::audit::{action_groups, action_label, detail_label};
+
+    /// Every action code the program records has a label: the codes are read from the sources
+    /// (string literals of the form `group.action` in files that write the audit trail, whose
+    /// group is an audited one), so a new action without a label fails here.
+    #[test]
+    fn every_recorded_action_has_a_label() {
+        fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    out.push(path);
+                }
+            }
+        }
+        let mut files = Vec::new();
+        walk(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
+        let permissions: Vec<&str> = Permission::ALL.iter().map(|p| p.key()).collect();
+        let groups: Vec<&str> = action_groups().collect();
+        let mut unlabelled = Vec::new();
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            if !text.contains("audit(") && !text.contains("audit_change(") {
+                continue;
+            }
+            for literal in text.split('"').skip(1).step_by(2) {
+                let Some((group, rest)) = literal.split_once('.') else { continue };
+                let code_like = !rest.is_empty()
+                    && literal.chars().all(|c| c.is_ascii_lowercase() || c == '_' || c == '.')
+                    && groups.contains(&format!("{group}.").as_str());
+                if code_like && !permissions.contains(&literal) && action_label(literal, false) == literal {
+                    unlabelled.push(format!("{literal} ({})", file.display()));
+                }
+            }
+        }
+        assert!(unlabelled.is_empty(), "actions without a label: {unlabelled:?}");
+        assert_eq!(action_label("case.return", false), "退回补正");
+        assert_eq!(detail_label("case.return", "in_review → returned 缺少材料", false), "审核中 → 待补正 缺少材料");
+    }
+}

@@ -31,6 +31,19 @@ pub enum Decision {
     Return(String),
 }
 
+impl Decision {
+    /// A decision from the words a form or an API call sends (`approve`, `reject`, `return`)
+    /// and the reviewer's reason; `None` for any other word.
+    pub fn parse(action: &str, reason: String) -> Option<Decision> {
+        match action {
+            "approve" => Some(Decision::Approve(reason)),
+            "reject" => Some(Decision::Reject(reason)),
+            "return" => Some(Decision::Return(reason)),
+            _ => None,
+        }
+    }
+}
+
 /// Filters of the review queue; empty fields do not filter.
 #[derive(Debug, Clone, Default)]
 pub struct CaseFilter {

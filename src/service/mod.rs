@@ -13,6 +13,7 @@ pub mod files;
 pub mod imports;
 pub mod integrity;
 pub mod matching;
+pub mod measures;
 pub mod policies;
 pub mod push;
 pub mod receipts;

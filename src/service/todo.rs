@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::cases::may_see;
-use super::policies::{four_eyes, publication_queue};
+use super::measures::{four_eyes, publication_queue};
 use super::supervision::region_of;
 use super::{Result, Service};
 use crate::model::case::CaseState;
