@@ -15,12 +15,13 @@ use crate::model::matching::{EligibleSet, MatchEvent, diff};
 use crate::model::{
     Date, Entity, FieldError, MeasureSpec, Money, SizeClass, TagDictionary, Timestamp, Vocabulary, Who,
 };
-use crate::portrait::engine::{self, Amount, Collect, Engine, MeasurePlan, MeasureRun, amount_of};
+use crate::portrait::compile::{CompileError, check_measure};
+use crate::portrait::engine::{self, Amount, Collect, Engine, MeasureRun, amount_of, plan_measure};
 use crate::portrait::{Portrait, enum_keys, enum_slot, industry_table};
 use crate::rules::ast::{Func, Kind};
 use crate::rules::eval::{EntityRow, Outcome, Row, Val, eval};
 use crate::rules::explain::{explain, fails_on_identity, missing, show};
-use crate::rules::{MeasureRuleError, MeasureRules, check_measure, compile};
+use crate::rules::{MeasureRuleError, MeasureRules};
 
 /// A published measure, checked and compiled.
 #[derive(Debug, Clone)]
@@ -45,48 +46,9 @@ pub struct MatchState {
     pub build_ms: u128,
 }
 
-/// The parts of a condition that read only who the entity is (as `fails_on_identity` finds
-/// them), compiled into the engine's table: a row failing on one of them is no near miss.
-/// `own` is the condition's own index: a condition that is all identity is its own guard.
-pub fn identity_guards(
-    engine: &mut Engine,
-    expr: &crate::rules::ast::Expr,
-    own: usize,
-) -> std::result::Result<Vec<usize>, compile::CompileError> {
-    let parts = expr.conjuncts();
-    let identity = |part: &crate::rules::ast::Expr| {
-        let fields = part.fields();
-        !fields.is_empty() && fields.iter().all(|f| f.is_identity())
-    };
-    if parts.len() == 1 {
-        return Ok(if identity(expr) { vec![own] } else { Vec::new() });
-    }
-    let mut guards = Vec::new();
-    for part in parts.into_iter().filter(|p| identity(p)) {
-        guards.push(engine.condition(&format!("identity:{part:?}"), compile::boolean(part)?));
-    }
-    Ok(guards)
-}
-
 /// Compiles one measure's rules into the engine's shared condition table.
-fn plan(engine: &mut Engine, c: &Compiled) -> std::result::Result<MeasurePlan, compile::CompileError> {
-    let (mut conditions, mut identity) = (Vec::new(), Vec::new());
-    for r in &c.rules.conditions {
-        let plan = compile::boolean(&r.expr)?;
-        let own = engine.condition(r.source.trim(), plan);
-        conditions.push(own);
-        identity.push(identity_guards(engine, &r.expr, own)?);
-    }
-    let amount = c.rules.amount.as_ref().map(compile::num).transpose()?;
-    Ok(MeasurePlan {
-        measure_id: c.measure_id,
-        version: c.version,
-        conditions,
-        amount,
-        cap_fen: c.rules.cap.map(Money::fen),
-        order: Vec::new(),
-        identity,
-    })
+fn plan(engine: &mut Engine, c: &Compiled) -> std::result::Result<engine::MeasurePlan, CompileError> {
+    plan_measure(engine, c.measure_id, c.version, &c.rules)
 }
 
 fn build_engine(measures: &BTreeMap<u64, Arc<Compiled>>, portrait: &Portrait, as_of: Date) -> Engine {
