@@ -43,7 +43,7 @@ impl RuleError {
 }
 
 /// A last say on an expression that parsed and type-checked, given by the layer that will run
-/// it: the matching engine refuses what it cannot plan (`portrait::compile::check_plannable`).
+/// it: the matching engine refuses what it cannot plan (the portrait's `check_plannable`).
 pub type Admit = fn(src: &str, e: &Expr, want: Want) -> Result<(), RuleError>;
 
 /// Parses and checks one expression, then lets `admit` refuse it.
