@@ -93,9 +93,9 @@ criterion_main!(benches);
 /// interpreter, in one run.
 fn bench_rules(c: &mut Criterion) {
     use huiqi::portrait::Portrait;
+    use huiqi::portrait::compile::{Ctx, WORDS};
     use huiqi::portrait::engine::{self, Collect, Engine};
     use huiqi::rules::check::Want;
-    use huiqi::rules::compile::{Ctx, WORDS};
     use huiqi::rules::eval::{EntityRow, eval};
 
     let generator = huiqi::seed::generator::Generator::new(5, today());
@@ -114,8 +114,8 @@ fn bench_rules(c: &mut Criterion) {
     }
     let tags = TagDictionary::new(default_tags());
     let src = "region.within(\"2301\") && rd_ratio >= 3 && !dishonest";
-    let expr = huiqi::rules::compile_expr(src, Want::Condition, &tags).unwrap();
-    let plan = huiqi::rules::compile::boolean(&expr).unwrap();
+    let expr = huiqi::portrait::compile::compile_expr(src, Want::Condition, &tags).unwrap();
+    let plan = huiqi::portrait::compile::boolean(&expr).unwrap();
     let mut group = c.benchmark_group("condition_4096_rows");
     group.bench_function("compiled_columnar", |b| {
         let mut cx = Ctx::new(&p, today());
@@ -138,23 +138,23 @@ fn bench_rules(c: &mut Criterion) {
     let mut eng = Engine::default();
     for i in 0..100u64 {
         let spec = huiqi::seed::measures::measure(1, i);
-        let rules = huiqi::rules::check_measure(&spec, &tags).unwrap();
+        let rules = huiqi::portrait::compile::check_measure(&spec, &tags).unwrap();
         let conditions: Vec<usize> = rules
             .conditions
             .iter()
-            .map(|r| eng.condition(&r.source, huiqi::rules::compile::boolean(&r.expr).unwrap()))
+            .map(|r| eng.condition(&r.source, huiqi::portrait::compile::boolean(&r.expr).unwrap()))
             .collect();
         let identity = rules
             .conditions
             .iter()
             .zip(&conditions)
-            .map(|(r, own)| huiqi::service::matching::identity_guards(&mut eng, &r.expr, *own).unwrap())
+            .map(|(r, own)| engine::identity_guards(&mut eng, &r.expr, *own).unwrap())
             .collect();
         eng.push(engine::MeasurePlan {
             measure_id: i,
             version: 1,
             conditions,
-            amount: rules.amount.as_ref().map(|a| huiqi::rules::compile::num(a).unwrap()),
+            amount: rules.amount.as_ref().map(|a| huiqi::portrait::compile::num(a).unwrap()),
             cap_fen: rules.cap.map(Money::fen),
             order: Vec::new(),
             identity,

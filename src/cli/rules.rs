@@ -36,7 +36,7 @@ pub fn rules_check(files: &[PathBuf], data: Option<&Path>) -> Result<ExitCode, S
         for (i, m) in specs.iter().enumerate() {
             measures += 1;
             let label = format!("measure {} «{}»", i + 1, m.name);
-            match crate::rules::check_measure(m, &tags) {
+            match crate::portrait::compile::check_measure(m, &tags) {
                 Ok(rules) => {
                     for w in &rules.warnings {
                         println!("{name}: {label}: warning: {}", w.en());
@@ -65,7 +65,7 @@ pub fn simulate(svc: &Service, file: &Path, as_of: Option<&str>, out: Option<&Pa
     let as_of = as_of.map(Date::parse).transpose().map_err(|e| e.to_string())?;
     let tags = svc.tag_dictionary().map_err(|e| e.to_string())?;
     for (i, spec) in specs.iter().enumerate() {
-        if let Err(errors) = crate::rules::check_measure(spec, &tags) {
+        if let Err(errors) = crate::portrait::compile::check_measure(spec, &tags) {
             print_rule_errors(&name, &format!("measure {} «{}»", i + 1, spec.name), &errors);
             return Ok(ExitCode::FAILURE);
         }

@@ -141,7 +141,9 @@ pub fn serve(
         );
     }
     svc.matching_init().map_err(|e| e.to_string())?;
-    if let Some((entities, measures, _, bytes)) = svc.matching_stats() {
+    if let Some(crate::service::matching::MatchingStats { entities, measures, portrait_bytes: bytes, .. }) =
+        svc.matching_stats()
+    {
         eprintln!(
             "matching ready: {entities} entities, {measures} published measures, portrait {} MiB, {:.1} s",
             bytes / (1024 * 1024),

@@ -7,8 +7,10 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::Portrait;
-use crate::model::Date;
-use crate::rules::compile::{BoolPlan, CHUNK, Ctx, Mask, NumPlan, WORDS};
+use super::compile::{self, BoolPlan, CHUNK, CompileError, Ctx, Mask, NumPlan, WORDS};
+use crate::model::{Date, Money};
+use crate::rules::MeasureRules;
+use crate::rules::ast::Expr;
 
 /// One measure ready to run.
 #[derive(Debug, Clone)]
@@ -84,6 +86,51 @@ impl Engine {
         self.keys.insert(key.to_string(), self.conditions.len() - 1);
         self.conditions.len() - 1
     }
+}
+
+/// The parts of a condition that read only who the entity is (as `fails_on_identity` finds
+/// them), compiled into the engine's table: a row failing on one of them is no near miss.
+/// `own` is the condition's own index: a condition that is all identity is its own guard.
+pub fn identity_guards(engine: &mut Engine, expr: &Expr, own: usize) -> Result<Vec<usize>, CompileError> {
+    let parts = expr.conjuncts();
+    let identity = |part: &Expr| {
+        let fields = part.fields();
+        !fields.is_empty() && fields.iter().all(|f| f.is_identity())
+    };
+    if parts.len() == 1 {
+        return Ok(if identity(expr) { vec![own] } else { Vec::new() });
+    }
+    let mut guards = Vec::new();
+    for part in parts.into_iter().filter(|p| identity(p)) {
+        guards.push(engine.condition(&format!("identity:{part:?}"), compile::boolean(part)?));
+    }
+    Ok(guards)
+}
+
+/// Compiles one measure's rules into the engine's shared condition table.
+pub fn plan_measure(
+    engine: &mut Engine,
+    measure_id: u64,
+    version: u32,
+    rules: &MeasureRules,
+) -> Result<MeasurePlan, CompileError> {
+    let (mut conditions, mut identity) = (Vec::new(), Vec::new());
+    for r in &rules.conditions {
+        let plan = compile::boolean(&r.expr)?;
+        let own = engine.condition(r.source.trim(), plan);
+        conditions.push(own);
+        identity.push(identity_guards(engine, &r.expr, own)?);
+    }
+    let amount = rules.amount.as_ref().map(compile::num).transpose()?;
+    Ok(MeasurePlan {
+        measure_id,
+        version,
+        conditions,
+        amount,
+        cap_fen: rules.cap.map(Money::fen),
+        order: Vec::new(),
+        identity,
+    })
 }
 
 /// What to collect besides counts and the eligible total.

@@ -2,6 +2,7 @@
 //! field (NaN, `u8::MAX`, 0 … for unknown), tags as bitsets. Rebuilt from the store at start and
 //! updated on every entity write; rules compile to plans over it.
 
+pub mod compile;
 pub mod engine;
 
 use std::borrow::Cow;
@@ -343,3 +344,6 @@ mod tests {
         assert_eq!(age_from_ymd(NULL_YMD, on), None);
     }
 }
+
+#[cfg(test)]
+mod proptests;

@@ -403,4 +403,28 @@ mod tests {
         assert!(e.zh.contains("字段") || e.zh.contains("不支持"), "{e:?}");
         assert!(parse("   ").is_err());
     }
+
+    /// One operator or one bracket more than the limits is refused before parsing, with a message
+    /// that says what to change.
+    #[test]
+    fn the_guard_refuses_one_step_past_each_limit() {
+        let e = parse(&format!("rd_ratio{} > 0", " + 1".repeat(MAX_OPERATORS))).unwrap_err();
+        assert!(e.zh.contains("过长") && e.zh.contains(&MAX_OPERATORS.to_string()), "{e:?}");
+        let e =
+            parse(&format!("{}rd_ratio{} > 0", "(".repeat(MAX_NESTING + 1), ")".repeat(MAX_NESTING + 1))).unwrap_err();
+        assert!(e.zh.contains("嵌套过深") && e.zh.contains(&MAX_NESTING.to_string()), "{e:?}");
+        let e = parse(&format!("rd_ratio > {}", "1".repeat(MAX_CHARS))).unwrap_err();
+        assert!(e.zh.contains("过长"), "{e:?}");
+        // Far past the limits, as an attacker sends it: refused just the same, and fast.
+        for src in [
+            format!("rd_ratio{} > 0", "+1".repeat(100_000)),
+            format!("{}1{}", "(".repeat(100_000), ")".repeat(100_000)),
+            "!".repeat(1_000_000),
+        ] {
+            assert!(parse(&src).is_err());
+        }
+        // Dates and codes in strings count their dashes and dots, but a realistic condition fits.
+        let realistic = (0..30).map(|i| format!("industry.within(\"C{}\")", 13 + i)).collect::<Vec<_>>().join(" || ");
+        assert!(parse(&realistic).is_ok());
+    }
 }

@@ -116,7 +116,7 @@ mod tests {
         for i in 0..300 {
             let m = measure(1, i);
             assert!((5..=12).contains(&m.conditions.len()));
-            if let Err(e) = crate::rules::check_measure(&m, &tags) {
+            if let Err(e) = crate::portrait::compile::check_measure(&m, &tags) {
                 panic!("measure {i}: {}", e[0].en());
             }
         }

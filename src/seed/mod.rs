@@ -72,7 +72,9 @@ pub fn demo_policies() -> Result<Vec<PolicyFile>, SeedError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::tags::{TagDictionary, default_tags};
     use crate::model::{Level, Mode, Vocabulary};
+    use crate::portrait::compile::check_measure;
 
     #[test]
     fn demo_policies_parse_and_validate() {
@@ -113,5 +115,23 @@ expr = 'tags.contains("tech_sme")'
         assert_eq!(m[0].cap.map(|c| c.to_string()).as_deref(), Some("100"));
         let bad = parse_measure_file("m.toml", "name = 1").unwrap_err();
         assert!(bad.to_string().starts_with("m.toml:"));
+    }
+
+    #[test]
+    fn every_demo_measure_type_checks() {
+        let tags = TagDictionary::new(default_tags());
+        let mut count = 0;
+        for file in demo_policies().unwrap() {
+            for m in &file.measures {
+                if let Err(errors) = check_measure(m, &tags) {
+                    let lines: Vec<String> = errors.iter().map(|e| format!("{} «{}»", e.en(), e.source)).collect();
+                    panic!("{} / {}:\n{}", file.name, m.name, lines.join("\n"));
+                }
+                let rules = check_measure(m, &tags).unwrap();
+                assert!(rules.warnings.is_empty(), "{}: {:?}", m.name, rules.warnings);
+                count += 1;
+            }
+        }
+        assert!(count >= 30);
     }
 }

@@ -544,7 +544,8 @@ impl Service {
                     .ok_or_else(|| ServiceError::NotFound(format!("办件 #{id} 的经营主体已不存在")))?;
                 let measure =
                     tx.measure(before.measure_id)?.ok_or_else(|| ServiceError::NotFound("政策事项不存在".into()))?;
-                let (m, values) = self.assess(&version, measure.policy_id, &entity, today)?;
+                let super::matching::Assessment { matched: m, values } =
+                    self.assess(&version, measure.policy_id, &entity, today)?;
                 let conditions = version
                     .spec
                     .conditions

@@ -253,7 +253,8 @@ impl Service {
                 match (entity, m.as_ref().and_then(|m| m.published.map(|p| (m.policy_id, p)))) {
                     (Some(e), Some((policy, p))) => match read.version(measure, p)? {
                         Some(v) => {
-                            self.assess(&v, policy, &e, today)?.0.outcome != crate::rules::eval::Outcome::NotEligible
+                            self.assess(&v, policy, &e, today)?.matched.outcome
+                                != crate::rules::eval::Outcome::NotEligible
                         }
                         None => false,
                     },

@@ -205,7 +205,7 @@ impl Service {
             None => self.entity_file(who, code)?,
         };
         let code = file.entity.credit_code.as_str().to_string();
-        let matches = self.entity_matches(who, &code, None)?.1;
+        let matches = self.entity_matches(who, &code, None)?.matches;
         let cases = self.cases_of_entity(who, &code)?;
         Ok((file, matches, cases))
     }

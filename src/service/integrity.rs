@@ -3,7 +3,7 @@
 //! program, or by hand, is found and named at start rather than by the first person who opens it.
 
 use super::{Result, Service};
-use crate::rules::check_measure;
+use crate::portrait::compile::check_measure;
 
 /// A stored measure version whose rules no longer check.
 #[derive(Debug, Clone, serde::Serialize)]

@@ -62,9 +62,9 @@ async fn simulation_agrees_with_a_row_by_row_reading() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| huiqi::rules::compile_expr(c["expr"].as_str().unwrap(), Want::Condition, &tags).unwrap())
+        .map(|c| huiqi::portrait::compile::compile_expr(c["expr"].as_str().unwrap(), Want::Condition, &tags).unwrap())
         .collect();
-    let amount = huiqi::rules::compile_expr("min(rd_expense * 0.1, 100)", Want::Amount, &tags).unwrap();
+    let amount = huiqi::portrait::compile::compile_expr("min(rd_expense * 0.1, 100)", Want::Amount, &tags).unwrap();
     let (mut eligible, mut unknown, mut near, mut total) = (Vec::new(), 0u64, 0u64, 0i64);
     let mut on_identity = 0u64;
     for e in all_entities(&app) {

@@ -110,7 +110,8 @@ async fn entity_matches(
 ) -> ApiResult {
     let as_of = parse_as_of(&q.as_of)?;
     let who = viewer.who();
-    let (entity, matches) = state.svc.blocking(move |s| s.entity_matches(&who, &code, as_of)).await?;
+    let crate::service::matching::EntityMatches { entity, matches } =
+        state.svc.blocking(move |s| s.entity_matches(&who, &code, as_of)).await?;
     Ok(Json(json!({ "credit_code": entity.credit_code.as_str(), "name": entity.name, "measures": matches }))
         .into_response())
 }

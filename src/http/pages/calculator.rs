@@ -90,7 +90,8 @@ async fn calculator(
     let mut not_considered: Vec<String> = Vec::new();
     if let Some(code) = own.filter(|_| !submitted) {
         let who = viewer.who();
-        let (entity, matches) = state.svc.blocking(move |s| s.entity_matches(&who, &code, None)).await?;
+        let crate::service::matching::EntityMatches { entity, matches } =
+            state.svc.blocking(move |s| s.entity_matches(&who, &code, None)).await?;
         entity_name = Some(entity.display_name().to_string());
         results = grouped(&matches);
     } else if submitted {

@@ -45,7 +45,8 @@ async fn page(state: &AppState, viewer: &Viewer, form: Value, error: Option<Stri
             codes
                 .iter()
                 .map(|c| {
-                    let (e, matches) = s.entity_matches(&who, c, None)?;
+                    let crate::service::matching::EntityMatches { entity: e, matches } =
+                        s.entity_matches(&who, c, None)?;
                     let eligible =
                         matches.iter().filter(|m| m.outcome == crate::rules::eval::Outcome::Eligible).count();
                     let near = matches.iter().filter(|m| m.is_near_miss()).count();
@@ -120,7 +121,7 @@ async fn entity(State(state): State<AppState>, viewer: Viewer, Path(code): Path<
         .blocking(move |s| {
             let cases = s.cases_of_entity(&who, &code)?;
             let unread = s.inbox(&code, 0)?.1;
-            Ok((s.entity_file(&who, &code)?, s.entity_matches(&who, &code, None)?.1, cases, unread))
+            Ok((s.entity_file(&who, &code)?, s.entity_matches(&who, &code, None)?.matches, cases, unread))
         })
         .await?;
     viewer.render(

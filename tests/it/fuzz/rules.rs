@@ -5,10 +5,11 @@
 
 use huiqi::model::tags::default_tags;
 use huiqi::model::{Field, MeasureSpec, TagDictionary};
+use huiqi::portrait::compile::{check_measure, compile_expr};
 use huiqi::rules::ast::Ty;
 use huiqi::rules::catalog::{field_ty, rule_fields};
 use huiqi::rules::check::Want;
-use huiqi::rules::{RuleError, check_measure, compile_expr, parse};
+use huiqi::rules::{RuleError, parse};
 use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::test_runner::TestCaseError;

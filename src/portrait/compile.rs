@@ -1,12 +1,16 @@
 //! Compiling checked expressions to columnar plans; `run` evaluates them over a chunk of the
 //! portrait at a time into three-valued masks (true rows, false rows; the rest are unknown).
+//! Also the one gate every expression passes on its way in (`compile_expr`, `check_measure`):
+//! the rules language's checks, then a plan, so that whatever is accepted can be matched.
 
 mod run;
 pub use run::Ctx;
 
-use super::ast::{BinOp, Expr, Func, Kind, Ty};
-use crate::model::{Date, Field};
-use crate::portrait::{enum_keys, enum_slot, flag_slot, industry_index, industry_range, num_slot};
+use super::{enum_keys, enum_slot, flag_slot, industry_index, industry_range, num_slot};
+use crate::model::{Date, Field, MeasureSpec, TagDictionary};
+use crate::rules::ast::{BinOp, Expr, Func, Kind, Ty};
+use crate::rules::check::Want;
+use crate::rules::{MeasureRuleError, MeasureRules, RuleError};
 
 /// Rows per chunk: a multiple of 64, small enough that a chunk's columns stay in cache.
 pub const CHUNK: usize = 4096;
@@ -54,6 +58,34 @@ pub enum BoolPlan {
     And(Vec<BoolPlan>),
     Or(Vec<BoolPlan>),
     Cond(Box<BoolPlan>, Box<BoolPlan>, Box<BoolPlan>),
+}
+
+/// Refuses an expression that checked but that the columnar engine cannot plan; the error spans
+/// the whole source `src`.
+pub fn check_plannable(src: &str, e: &Expr, want: Want) -> Result<(), RuleError> {
+    let compiled = match want {
+        Want::Condition => boolean(e).map(|_| ()),
+        Want::Amount => num(e).map(|_| ()),
+    };
+    compiled.map_err(|c| {
+        RuleError::new(
+            0,
+            src.chars().count(),
+            "这种写法暂不支持：比较时请把字段与带引号的值直接比较（例如 tax_credit == \"A\"、region.within(\"2301\")），不要比较两个字段或条件表达式的结果".into(),
+            format!("not supported ({}): compare a field with a quoted value directly", c.0),
+        )
+    })
+}
+
+/// Parses and checks one expression, and makes sure it compiles to a columnar plan (so that
+/// whatever is accepted can be matched).
+pub fn compile_expr(src: &str, want: Want, tags: &TagDictionary) -> Result<Expr, Vec<RuleError>> {
+    crate::rules::check_expr(src, want, tags, check_plannable)
+}
+
+/// Checks every condition and the amount formula of a measure, and that each compiles.
+pub fn check_measure(spec: &MeasureSpec, tags: &TagDictionary) -> Result<MeasureRules, Vec<MeasureRuleError>> {
+    crate::rules::check_measure(spec, tags, check_plannable)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -219,4 +251,23 @@ fn compare(op: BinOp, a: &Expr, b: &Expr) -> R<BoolPlan> {
         }
         _ => BoolPlan::Cmp(op, num(a)?, num(b)?),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::tags::default_tags;
+
+    #[test]
+    fn what_checks_also_compiles() {
+        let tags = TagDictionary::new(default_tags());
+        for src in [
+            "(revenue > 1 ? \"A\" : \"B\") == \"A\"",
+            "credit_code == credit_code",
+            "(dishonest ? tax_credit : tax_credit) in [\"A\"]",
+        ] {
+            let e = compile_expr(src, Want::Condition, &tags).unwrap_err();
+            assert!(e[0].zh.contains("暂不支持"), "{src}: {e:?}");
+        }
+    }
 }

@@ -1,0 +1,20 @@
+//! Matching (政策找企业), by job:
+//! - `state`: the portrait and the compiled published measures, in memory, built on first use;
+//! - `commit`: the write path — every entity write, publication and withdrawal commits through
+//!   here, keeping the portrait and the eligible sets in step with the store (and recording the
+//!   changes as match events for pushes);
+//! - `simulate`: a draft measure over the whole entity library, with breakdowns;
+//! - `explain`: one entity's outcome for every measure, each condition explained;
+//! - `calculator`: the public calculator.
+
+mod calculator;
+mod commit;
+mod explain;
+mod simulate;
+mod state;
+
+pub use calculator::{ASKED_APART, CALCULATOR_FIELDS, Calculation, CalculatorForm, calculator_inputs};
+pub use commit::RematchSummary;
+pub use explain::{Assessment, EntityMatches, ExplainTable, Explanation, FieldShown, MeasureMatch};
+pub use simulate::{Breakdown, Breakdowns, Bucket, SimCondition, SimRow, Simulation};
+pub use state::{Compiled, MatchState, MatchingStats, rule_field_errors};
