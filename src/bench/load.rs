@@ -25,6 +25,7 @@ use crate::model::{Capacity, PolicyInput, Role, Who};
 use crate::seed::generator::Rng;
 use crate::service::{Config, Service};
 use crate::store::Store;
+use crate::store::prelude::*;
 
 /// What the load run is asked to do.
 #[derive(Debug, Clone)]

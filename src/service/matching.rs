@@ -21,6 +21,7 @@ use crate::rules::ast::{Func, Kind};
 use crate::rules::eval::{EntityRow, Outcome, Row, Val, eval};
 use crate::rules::explain::{explain, fails_on_identity, missing, show};
 use crate::rules::{MeasureRuleError, MeasureRules, check_measure, compile};
+use crate::store::prelude::*;
 
 /// A published measure, checked and compiled.
 #[derive(Debug, Clone)]

@@ -22,6 +22,7 @@ pub mod todo;
 use std::sync::Arc;
 
 use crate::model::{Clock, Date, FieldError, TagDictionary};
+use crate::store::prelude::*;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]

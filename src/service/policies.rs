@@ -8,6 +8,7 @@ use crate::model::{
     Category, Date, Level, Measure, MeasureSpec, MeasureVersion, Mode, Policy, PolicyInput, Role, TagDictionary,
     Timestamp, VersionStatus, Who,
 };
+use crate::store::prelude::*;
 use crate::store::{ReadTx, WriteTx, digest};
 
 /// A publisher changes only the measures its department handles.

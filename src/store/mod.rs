@@ -1,20 +1,54 @@
 //! The store: one redb file in the data directory. Opening checks the schema version and runs
-//! ordered migrations; reads and writes go through [`ReadTx`] and [`WriteTx`], whose typed
-//! methods keep every secondary index in the same transaction as its record.
+//! ordered migrations; reads and writes go through [`ReadTx`] and [`WriteTx`]. Each domain file
+//! (`policies`, `entities`, `cases`, …) holds its read trait, written once for both
+//! transactions over [`Tables`], and its `WriteTx` methods, which keep every secondary index in
+//! the same transaction as its record. Callers bring the read traits in with
+//! `use crate::store::prelude::*;`.
 
+mod accounts;
+mod audit;
 pub mod backup;
+mod calendar;
+mod cases;
 mod codec;
+mod entities;
+mod imports;
+mod matching;
+mod meta;
 mod migrate;
-mod repo;
+mod policies;
+mod push;
+mod supervision;
 pub mod tables;
+mod tx;
 
 use std::path::{Path, PathBuf};
 
 use redb::{Database, ReadableDatabase, TableHandle};
 
+pub use accounts::AccountReads;
+pub use audit::{AuditFilter, AuditReads, digest};
+pub use calendar::CalendarReads;
+pub use cases::CaseReads;
 pub use codec::{decode, encode};
+pub use entities::{EntityReads, EntityScan};
+pub use imports::ImportReads;
+pub use matching::MatchingReads;
+pub use meta::MetaReads;
 pub use migrate::SCHEMA_VERSION;
-pub use repo::{AuditFilter, EntityScan, ReadTx, WriteTx, digest};
+pub use policies::PolicyReads;
+pub use push::PushReads;
+pub use supervision::SupervisionReads;
+pub use tx::{ReadTx, Tables, WriteTx};
+
+/// The read traits of every domain, for `use crate::store::prelude::*;`: with them in scope,
+/// a [`ReadTx`] or a [`WriteTx`] has every read method.
+pub mod prelude {
+    pub use super::{
+        AccountReads, AuditReads, CalendarReads, CaseReads, EntityReads, ImportReads, MatchingReads, MetaReads,
+        PolicyReads, PushReads, SupervisionReads,
+    };
+}
 
 /// redb's page cache: the matching engine keeps its own columns in memory, so the store's cache
 /// stays modest (redb's default is 1 GiB).
