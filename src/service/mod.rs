@@ -78,7 +78,8 @@ pub struct Service {
 }
 
 impl Service {
-    pub fn new(store: Store, config: Config) -> Service {
+    pub fn new(mut store: Store, config: Config) -> Service {
+        store.set_clock(config.clock.clone());
         Service {
             store: Arc::new(store),
             config,

@@ -133,7 +133,7 @@ impl WriteTx {
         };
         let mut entry = AuditEntry {
             seq: last + 1,
-            at: Timestamp::now(),
+            at: self.now(),
             actor: who.name.clone(),
             role: who.role_key().to_string(),
             ip: who.ip.clone(),

@@ -213,7 +213,7 @@ impl super::Store {
     pub fn backup_to(&self, path: &Path, attachments: &dyn AttachmentSource) -> Result<Written> {
         let io = |e: std::io::Error| StoreError::Io(path.to_path_buf(), e);
         let snap = ReadTx::new(self.db.begin_read()?);
-        let created_at = Timestamp::now();
+        let created_at = self.clock.now();
         let snapshot = snap.raw();
         let source_rows = table_rows(snapshot)?;
         let referenced = referenced_attachments(snapshot)?;

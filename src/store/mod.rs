@@ -41,6 +41,8 @@ pub use push::PushReads;
 pub use supervision::SupervisionReads;
 pub use tx::{ReadTx, Tables, WriteTx};
 
+use crate::model::Clock;
+
 /// The read traits of every domain, for `use crate::store::prelude::*;`: with them in scope,
 /// a [`ReadTx`] or a [`WriteTx`] has every read method.
 pub mod prelude {
@@ -104,6 +106,9 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct Store {
     db: Database,
     path: PathBuf,
+    /// What write transactions stamp on audit entries and records, and backups on their
+    /// manifest: the system clock unless the service hands over its own (which tests move).
+    clock: Clock,
 }
 
 impl Store {
@@ -121,7 +126,7 @@ impl Store {
         builder.set_cache_size(cache_bytes);
         let opened = if fresh { builder.create(&path) } else { builder.open(&path) };
         let db = opened.map_err(|e| open_error(&path, e))?;
-        let store = Store { db, path };
+        let store = Store { db, path, clock: Clock::default() };
         migrate::prepare(&store, fresh)?;
         Ok(store)
     }
@@ -130,12 +135,18 @@ impl Store {
         &self.path
     }
 
+    /// Makes write transactions and backups read the time from `clock`.
+    pub fn set_clock(&mut self, clock: Clock) {
+        self.clock = clock;
+    }
+
     pub fn read(&self) -> Result<ReadTx> {
         Ok(ReadTx::new(self.db.begin_read()?))
     }
 
     pub fn write(&self) -> Result<WriteTx> {
-        Ok(WriteTx::new(self.db.begin_write()?))
+        let txn = self.db.begin_write()?;
+        Ok(WriteTx::new(txn, self.clock.now()))
     }
 
     /// Names of the tables present in the file.

@@ -9,7 +9,7 @@ use super::tables::{
     DEPARTMENT_TO_INFO, MEASURE_ID_TO_MEASURE, MEASURE_VERSION_TO_VERSION, POLICY_ID_TO_POLICY, POLICY_TO_MEASURE,
 };
 use super::tx::{Tables, WriteTx, get_record};
-use crate::model::{Department, Measure, MeasureVersion, Policy, Timestamp};
+use crate::model::{Department, Measure, MeasureVersion, Policy};
 
 pub trait PolicyReads: Tables {
     fn policy(&self, id: u64) -> Result<Option<Policy>> {
@@ -94,11 +94,7 @@ impl WriteTx {
 
     fn note_department(&self, name: &str) -> Result<()> {
         if !name.is_empty() && self.department(name)?.is_none() {
-            self.put_department(&Department {
-                name: name.to_string(),
-                region: None,
-                created_at: Some(Timestamp::now()),
-            })?;
+            self.put_department(&Department { name: name.to_string(), region: None, created_at: Some(self.now()) })?;
         }
         Ok(())
     }

@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 
 use super::Result;
 use super::codec::{decode, encode};
+use crate::model::Timestamp;
 
 /// Opens tables for reading, in a read or a write transaction (after iroh-blobs'
 /// `ReadableTables`). A read transaction cannot open a table its file does not have; a write
@@ -28,9 +29,12 @@ pub struct ReadTx {
     txn: ReadTransaction,
 }
 
-/// A write transaction: every record and index it writes commits together.
+/// A write transaction: every record and index it writes commits together, and every audit
+/// entry and record it stamps carries one instant, [`WriteTx::now`], read from the store's
+/// clock when the transaction began.
 pub struct WriteTx {
     pub(super) txn: WriteTransaction,
+    now: Timestamp,
 }
 
 impl Tables for ReadTx {
@@ -67,8 +71,13 @@ impl ReadTx {
 }
 
 impl WriteTx {
-    pub(super) fn new(txn: WriteTransaction) -> WriteTx {
-        WriteTx { txn }
+    pub(super) fn new(txn: WriteTransaction, now: Timestamp) -> WriteTx {
+        WriteTx { txn, now }
+    }
+
+    /// The instant this transaction stamps on what it writes: the store's clock when it began.
+    pub fn now(&self) -> Timestamp {
+        self.now
     }
 
     pub fn commit(self) -> Result<()> {
