@@ -19,6 +19,7 @@ use crate::portrait::engine::{self, Collect};
 use crate::rules::eval::{EntityRow, Val, eval};
 use crate::service::{Config, Service};
 use crate::store::Store;
+use crate::store::prelude::*;
 
 pub struct BenchOptions {
     pub entities: u64,

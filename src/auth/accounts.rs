@@ -6,6 +6,7 @@ use serde::Serialize;
 use super::{Auth, AuthError, Result, TOKEN_PREFIX, password, random_hex, secret_hash};
 use crate::model::audit::hex;
 use crate::model::{ApiToken, Department, RegionCode, Role, Timestamp, TokenScope, User, Vocabulary, Who};
+use crate::store::prelude::*;
 use crate::store::{WriteTx, digest};
 
 /// A new account as an administrator (or the command line) describes it.

@@ -9,6 +9,7 @@ use crate::model::{
     Binding, BindingMethod, BindingStatus, Capacity, Consent, CreditCode, Invitation, Role, Timestamp, User,
     Vocabulary, Who,
 };
+use crate::store::prelude::*;
 use crate::store::{WriteTx, digest};
 
 /// Invitation codes: 12 characters without look-alikes (no 0/O, 1/I/L), about 60 bits.

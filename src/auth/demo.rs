@@ -4,6 +4,7 @@
 use super::accounts::NewUser;
 use super::{Auth, Result};
 use crate::model::{Binding, BindingMethod, BindingStatus, Capacity, Role, Who};
+use crate::store::prelude::*;
 
 pub const DEMO_PASSWORD: &str = "Huiqi-Demo-2026";
 /// The region the demo departments serve (Harbin).

@@ -23,6 +23,7 @@ pub use recovery::{CODE_REQUESTED, CodeMessage, TextSender};
 
 use crate::model::user::PasswordHash;
 use crate::model::{ApiToken, BindingStatus, Clock, RegionCode, Role, Session, Timestamp, TokenScope, User, Who};
+use crate::store::prelude::*;
 use crate::store::{Store, StoreError};
 
 pub const TOKEN_PREFIX: &str = "hq_";

@@ -11,6 +11,7 @@ use std::fmt;
 use super::{Auth, AuthError, Result, password, random_bytes, random_hex, same_secret, secret_hash};
 use crate::model::audit::hex;
 use crate::model::{Agreement, AgreementKind, Recovery, Role, User, Vocabulary, Who};
+use crate::store::prelude::*;
 use crate::store::{WriteTx, digest};
 
 /// How long a code is valid.

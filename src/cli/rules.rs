@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use crate::model::Date;
 use crate::service::Service;
 use crate::store::Store;
+use crate::store::prelude::*;
 
 fn print_rule_errors(file: &str, measure: &str, errors: &[crate::rules::MeasureRuleError]) {
     for e in errors {

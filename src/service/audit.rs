@@ -5,6 +5,7 @@ use crate::model::AuditEntry;
 use crate::model::audit::ChainReport;
 use crate::model::text::spreadsheet_safe;
 pub use crate::store::AuditFilter;
+use crate::store::prelude::*;
 
 /// Entries examined per search at most (a filter that matches rarely stops here; the page says so).
 pub const AUDIT_SCAN_LIMIT: usize = 200_000;

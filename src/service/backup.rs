@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::{Result, Service, ServiceError};
 use crate::model::{Date, Timestamp, Who};
 use crate::store::backup::{AttachmentSource, Manifest, Written};
+use crate::store::prelude::*;
 use crate::store::{FILE_NAME, Store, StoreError};
 
 const PREFIX: &str = "huiqi-backup-";

@@ -5,6 +5,7 @@ use super::{Result, Service, ServiceError};
 use crate::model::calendar::{CalendarEntry, WorkCalendar};
 use crate::model::reference::HOLIDAYS_JSON;
 use crate::model::{Date, Who};
+use crate::store::prelude::*;
 
 impl Service {
     /// Loads the shipped holiday calendar into the store unless it already has entries.

@@ -18,6 +18,7 @@ use crate::model::{
     Date, Entity, Field, FieldError, FieldValue, MeasureVersion, Mode, Money, MoneyUnit, Role, Timestamp, Vocabulary,
     Who,
 };
+use crate::store::prelude::*;
 use crate::store::{ReadTx, WriteTx, digest};
 
 /// How many times a case may be returned for supplement.

@@ -18,6 +18,7 @@ use super::cases::may_see;
 use super::{Result, Service, ServiceError};
 use crate::model::case::{Case, CaseState};
 use crate::model::{Money, RegionCode, Role, Who};
+use crate::store::prelude::*;
 
 /// A number of cases and the sum of their amounts, exactly, in fen and as 万元 text.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

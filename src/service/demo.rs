@@ -7,6 +7,7 @@ use crate::model::tags::default_tags;
 use crate::model::{Actor, Timestamp, Who};
 use crate::seed::generator::Generator;
 use crate::seed::{PolicyFile, demo_policies};
+use crate::store::prelude::*;
 
 /// What `demo_setup` created.
 #[derive(Debug, Default, Clone)]

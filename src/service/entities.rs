@@ -10,6 +10,7 @@ use crate::model::{
     Actor, ChangeSet, Date, Entity, EntityPatch, Field, FieldError, FieldValue, MoneyUnit, RegionCode, Role, SizeClass,
     TagDef, TagDictionary, Timestamp, Vocabulary, Who,
 };
+use crate::store::prelude::*;
 use crate::store::{WriteTx, digest};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

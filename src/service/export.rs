@@ -12,6 +12,7 @@ use super::{Result, Service, ServiceError};
 use crate::import::Format;
 use crate::model::text::spreadsheet_safe;
 use crate::model::{Entity, Field, FieldValue, Vocabulary, Who};
+use crate::store::prelude::*;
 
 /// XLSX holds at most 1,048,576 rows, the header included.
 const XLSX_MAX_ROWS: u64 = 1_048_575;

@@ -11,6 +11,7 @@ use crate::model::audit::sha256_hex;
 use crate::model::case::{CaseFile, CaseState};
 use crate::model::{Timestamp, Vocabulary};
 use crate::store::digest;
+use crate::store::prelude::*;
 
 /// The largest attachment accepted.
 pub const MAX_FILE_BYTES: usize = 20 * 1024 * 1024;

@@ -12,6 +12,7 @@ use super::{Result, Service, ServiceError};
 use crate::import::{ColumnMap, Format, ReadError, for_each_row};
 use crate::model::imports::{ImportJob, ImportReport, ImportStatus, RowIssue};
 use crate::model::{Actor, Field, FieldValue, Timestamp, Who};
+use crate::store::prelude::*;
 
 /// Rows written per transaction.
 pub const BATCH_ROWS: usize = 2000;

@@ -4,6 +4,7 @@
 
 use super::{Result, Service};
 use crate::portrait::compile::check_measure;
+use crate::store::prelude::*;
 
 /// A stored measure version whose rules no longer check.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -53,6 +54,7 @@ mod tests {
     use crate::model::{MeasureSpec, Who};
     use crate::service::{Config, Service};
     use crate::store::Store;
+    use crate::store::prelude::*;
 
     /// A draft whose expression is far too deep, written straight into the store (as an older
     /// program could have): the start-up check names it, and nothing on the way overflows.

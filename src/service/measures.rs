@@ -6,6 +6,7 @@ use serde::Serialize;
 use super::{Result, Service, ServiceError};
 use crate::model::policy::{PublicationRequest, Refusal, Scheduled, Withdrawal};
 use crate::model::{Date, Measure, MeasureSpec, MeasureVersion, Role, Timestamp, VersionStatus, Who};
+use crate::store::prelude::*;
 use crate::store::{ReadTx, WriteTx, digest};
 
 /// A publisher changes only the measures its department handles.

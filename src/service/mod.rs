@@ -23,6 +23,7 @@ pub mod todo;
 use std::sync::Arc;
 
 use crate::model::{Clock, Date, FieldError, TagDictionary};
+use crate::store::prelude::*;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -78,7 +79,8 @@ pub struct Service {
 }
 
 impl Service {
-    pub fn new(store: Store, config: Config) -> Service {
+    pub fn new(mut store: Store, config: Config) -> Service {
+        store.set_clock(config.clock.clone());
         Service {
             store: Arc::new(store),
             config,

@@ -8,6 +8,7 @@ use crate::model::{
     Category, Date, Level, Measure, MeasureSpec, MeasureVersion, Mode, Policy, PolicyInput, Role, TagDictionary,
     Timestamp, VersionStatus, Who,
 };
+use crate::store::prelude::*;
 use crate::store::{ReadTx, digest};
 
 /// Filters of the policy list. Empty fields do not filter.

@@ -12,6 +12,7 @@ use crate::model::message::{Message, MessageKind};
 use crate::model::push::{Channel, Delivery, DeliveryStatus, MAX_ATTEMPTS, QuietHours, Subscription, backoff_seconds};
 use crate::model::{Entity, MeasureVersion, Timestamp, Vocabulary, Who};
 use crate::store::WriteTx;
+use crate::store::prelude::*;
 
 /// Which channels are configured and how pushes behave.
 #[derive(Debug, Clone)]

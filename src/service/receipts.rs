@@ -7,6 +7,7 @@ use super::cases::{MaterialSlot, material_slots};
 use super::{Result, Service, ServiceError};
 use crate::model::case::{CaseActionKind, CaseState};
 use crate::model::{Date, Money, Timestamp, Who};
+use crate::store::prelude::*;
 
 /// What an enterprise keeps after submitting (回执): what was submitted, when, the amount frozen
 /// at submission and when each stage is due — the running stage's due day, later stages'

@@ -11,6 +11,7 @@ use crate::model::calendar::WorkCalendar;
 use crate::model::case::{Case, CaseState, StageRun};
 use crate::model::supervision::{Notice, NoticeKind, Resolution, Supervision, SupervisionNotice, SupervisionStatus};
 use crate::model::{Date, Entity, RegionCode, Role, Timestamp, Who};
+use crate::store::prelude::*;
 use crate::store::{WriteTx, digest};
 
 /// Days before a measure's application window or validity ends when its department is warned.

@@ -11,6 +11,7 @@ use super::{Result, Service};
 use crate::model::case::CaseState;
 use crate::model::supervision::SupervisionStatus;
 use crate::model::{Role, Who};
+use crate::store::prelude::*;
 
 /// The signed-in person's waiting work, each count for one kind of item.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]

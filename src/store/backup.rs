@@ -12,6 +12,7 @@ use redb::{
 use serde::{Deserialize, Serialize};
 
 use super::codec::{decode, encode};
+use super::prelude::{AuditReads, MetaReads};
 use super::tables::*;
 use super::{FILE_NAME, ReadTx, Result, SCHEMA_VERSION, StoreError};
 use crate::model::Timestamp;
@@ -90,7 +91,7 @@ macro_rules! store_tables {
 }
 
 store_tables!(
-    META,
+    META_KEY_TO_VALUE,
     KIND_TO_LAST_ID,
     POLICY_ID_TO_POLICY,
     MEASURE_ID_TO_MEASURE,
@@ -109,7 +110,7 @@ store_tables!(
     USER_ENTITY_TO_BINDING,
     ENTITY_TO_USER,
     INVITATION_ID_TO_INVITATION,
-    INVITATION_HASH_TO_ID,
+    INVITATION_HASH_TO_INVITATION_ID,
     AUDIT_SEQ_TO_ENTRY,
     IMPORT_ID_TO_JOB,
     IMPORT_ID_TO_FILE,
@@ -128,10 +129,10 @@ store_tables!(
     CASE_STAGE_TO_SUPERVISION,
     SPECIALIST_TO_ENTITY,
     ENTITY_TO_SPECIALIST,
-    OUTBOX_ID_TO_DELIVERY,
-    OUTBOX_DUE,
-    PUSHED,
-    REMINDED,
+    DELIVERY_ID_TO_DELIVERY,
+    DUE_TO_DELIVERY,
+    ENTITY_VERSION_TO_PUSH_MESSAGE,
+    ENTITY_TO_REMINDED_VERSION,
     ENTITY_TO_SUBSCRIPTION,
     ENTITY_TO_DELIVERY,
     USER_ID_TO_RECOVERY,
@@ -140,7 +141,7 @@ store_tables!(
 
 /// The tables only a backup file has.
 pub fn backup_only_table_names() -> Vec<String> {
-    vec![BACKUP_SHA256_TO_ATTACHMENT.name().to_string(), BACKUP_MANIFEST.name().to_string()]
+    vec![BACKUP_SHA256_TO_ATTACHMENT.name().to_string(), BACKUP_KEY_TO_MANIFEST.name().to_string()]
 }
 
 fn copy_table<K: redb::Key + 'static, V: redb::Value + 'static>(
@@ -212,13 +213,13 @@ impl super::Store {
     pub fn backup_to(&self, path: &Path, attachments: &dyn AttachmentSource) -> Result<Written> {
         let io = |e: std::io::Error| StoreError::Io(path.to_path_buf(), e);
         let snap = ReadTx::new(self.db.begin_read()?);
-        let created_at = Timestamp::now();
+        let created_at = self.clock.now();
         let snapshot = snap.raw();
         let source_rows = table_rows(snapshot)?;
         let referenced = referenced_attachments(snapshot)?;
         let audit_head = snap.audit_head()?;
         let schema_version =
-            if source_rows.contains_key(META.name()) { snap.schema_version()?.unwrap_or(0) } else { 0 };
+            if source_rows.contains_key(META_KEY_TO_VALUE.name()) { snap.schema_version()?.unwrap_or(0) } else { 0 };
 
         if path.exists() {
             return Err(StoreError::Io(
@@ -284,7 +285,7 @@ impl super::Store {
             attachment_bytes: bytes_total,
             audit_head,
         };
-        tx.open_table(BACKUP_MANIFEST)?.insert(MANIFEST_KEY, encode(&manifest)?.as_slice())?;
+        tx.open_table(BACKUP_KEY_TO_MANIFEST)?.insert(MANIFEST_KEY, encode(&manifest)?.as_slice())?;
         tx.commit()?;
         db.close().map_err(|e| StoreError::Db(e.into()))?;
         sync_file_and_dir(path).map_err(io)?;
@@ -316,11 +317,11 @@ pub fn verify(path: &Path) -> Result<Manifest> {
     })?;
     let tx = db.begin_read()?;
     let found = table_rows(&tx)?;
-    if !found.contains_key(BACKUP_MANIFEST.name()) {
+    if !found.contains_key(BACKUP_KEY_TO_MANIFEST.name()) {
         return Err(bad(path, "没有备份清单，不是 huiqi 备份文件 (no manifest: not a huiqi backup)"));
     }
     let manifest: Manifest = {
-        let t = tx.open_table(BACKUP_MANIFEST)?;
+        let t = tx.open_table(BACKUP_KEY_TO_MANIFEST)?;
         let raw = t.get(MANIFEST_KEY)?.ok_or_else(|| bad(path, "备份清单为空 (empty manifest)"))?;
         decode(raw.value()).map_err(|e| bad(path, format!("备份清单无法读取 (unreadable manifest): {e}")))?
     };
@@ -413,7 +414,7 @@ pub fn into_store(path: &Path, write: &mut dyn FnMut(&str, &[u8]) -> std::io::Re
     }
     let tx = db.begin_write()?;
     tx.delete_table(BACKUP_SHA256_TO_ATTACHMENT)?;
-    tx.delete_table(BACKUP_MANIFEST)?;
+    tx.delete_table(BACKUP_KEY_TO_MANIFEST)?;
     tx.commit()?;
     db.compact().map_err(|e| StoreError::Db(e.into()))?;
     db.close().map_err(|e| StoreError::Db(e.into()))?;

@@ -77,11 +77,11 @@ fn create_case_tables(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(CASE_STAGE_TO_SUPERVISION)?;
     tx.open_table(SPECIALIST_TO_ENTITY)?;
     tx.open_table(ENTITY_TO_SPECIALIST)?;
-    tx.open_table(OUTBOX_ID_TO_DELIVERY)?;
-    tx.open_table(OUTBOX_DUE)?;
+    tx.open_table(DELIVERY_ID_TO_DELIVERY)?;
+    tx.open_table(DUE_TO_DELIVERY)?;
     tx.open_table(ENTITY_TO_DELIVERY)?;
-    tx.open_table(PUSHED)?;
-    tx.open_table(REMINDED)?;
+    tx.open_table(ENTITY_VERSION_TO_PUSH_MESSAGE)?;
+    tx.open_table(ENTITY_TO_REMINDED_VERSION)?;
     tx.open_table(ENTITY_TO_SUBSCRIPTION)?;
     Ok(())
 }
@@ -107,7 +107,7 @@ fn accounts_v5(tx: &WriteTransaction) -> Result<()> {
     use crate::model::audit::GENESIS;
     use crate::model::{ApiToken, AuditEntry, Binding, BindingMethod, BindingStatus, Capacity, Department, User};
     tx.open_table(INVITATION_ID_TO_INVITATION)?;
-    tx.open_table(INVITATION_HASH_TO_ID)?;
+    tx.open_table(INVITATION_HASH_TO_INVITATION_ID)?;
     let mut bindings = tx.open_table(USER_ENTITY_TO_BINDING)?;
     let mut entity_users = tx.open_table(ENTITY_TO_USER)?;
 
@@ -175,7 +175,7 @@ fn accounts_v5(tx: &WriteTransaction) -> Result<()> {
     if let Some(seq) = head {
         let mut value = seq.to_le_bytes().to_vec();
         value.extend_from_slice(prev.as_bytes());
-        tx.open_table(META)?.insert("audit_head", value.as_slice())?;
+        tx.open_table(META_KEY_TO_VALUE)?.insert("audit_head", value.as_slice())?;
     }
     Ok(())
 }
@@ -185,8 +185,8 @@ pub(super) fn prepare(store: &Store, fresh: bool) -> Result<()> {
     let found = {
         let tx = store.db.begin_read()?;
         let names: Vec<String> = tx.list_tables()?.map(|t| t.name().to_string()).collect();
-        if names.iter().any(|n| n == META.name()) {
-            let meta = tx.open_table(META)?;
+        if names.iter().any(|n| n == META_KEY_TO_VALUE.name()) {
+            let meta = tx.open_table(META_KEY_TO_VALUE)?;
             let app = meta.get(APP_KEY)?.map(|v| v.value().to_vec());
             if app.as_deref() != Some(APP_MARKER) {
                 return Err(StoreError::Foreign(store.path.clone(), "no huiqi marker in its meta table".into()));
@@ -223,7 +223,7 @@ pub(super) fn prepare(store: &Store, fresh: bool) -> Result<()> {
 }
 
 fn set_version(tx: &WriteTransaction, version: u64) -> Result<()> {
-    let mut meta = tx.open_table(META)?;
+    let mut meta = tx.open_table(META_KEY_TO_VALUE)?;
     meta.insert(APP_KEY, APP_MARKER)?;
     meta.insert(VERSION_KEY, version.to_le_bytes().as_slice())?;
     Ok(())
@@ -236,6 +236,7 @@ mod tests {
     use super::*;
     use crate::model::{CreditCode, RegionCode, Timestamp};
     use crate::store::FILE_NAME;
+    use crate::store::prelude::*;
 
     /// Writes a store exactly as schema version 1 left it: no region index.
     fn write_v1_file(dir: &std::path::Path) {

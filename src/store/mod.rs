@@ -1,20 +1,56 @@
 //! The store: one redb file in the data directory. Opening checks the schema version and runs
-//! ordered migrations; reads and writes go through [`ReadTx`] and [`WriteTx`], whose typed
-//! methods keep every secondary index in the same transaction as its record.
+//! ordered migrations; reads and writes go through [`ReadTx`] and [`WriteTx`]. Each domain file
+//! (`policies`, `entities`, `cases`, …) holds its read trait, written once for both
+//! transactions over [`Tables`], and its `WriteTx` methods, which keep every secondary index in
+//! the same transaction as its record. Callers bring the read traits in with
+//! `use crate::store::prelude::*;`.
 
+mod accounts;
+mod audit;
 pub mod backup;
+mod calendar;
+mod cases;
 mod codec;
+mod entities;
+mod imports;
+mod matching;
+mod meta;
 mod migrate;
-mod repo;
+mod policies;
+mod push;
+mod supervision;
 pub mod tables;
+mod tx;
 
 use std::path::{Path, PathBuf};
 
 use redb::{Database, ReadableDatabase, TableHandle};
 
+pub use accounts::AccountReads;
+pub use audit::{AuditFilter, AuditReads, digest};
+pub use calendar::CalendarReads;
+pub use cases::CaseReads;
 pub use codec::{decode, encode};
+pub use entities::{EntityReads, EntityScan};
+pub use imports::ImportReads;
+pub use matching::MatchingReads;
+pub use meta::MetaReads;
 pub use migrate::SCHEMA_VERSION;
-pub use repo::{AuditFilter, EntityScan, ReadTx, WriteTx, digest};
+pub use policies::PolicyReads;
+pub use push::PushReads;
+pub use supervision::SupervisionReads;
+pub use tx::{ReadTx, Tables, WriteTx};
+
+use crate::model::Clock;
+
+/// The read traits of every domain, for `use crate::store::prelude::*;`: with them in scope,
+/// a [`ReadTx`] or a [`WriteTx`] has every read method.
+pub mod prelude {
+    pub use super::{
+        AccountReads, AuditReads, CalendarReads, CaseReads, EntityReads, ImportReads, MatchingReads, MetaReads,
+        PolicyReads, PushReads, SupervisionReads,
+    };
+}
 
 /// redb's page cache: the matching engine keeps its own columns in memory, so the store's cache
 /// stays modest (redb's default is 1 GiB).
@@ -70,6 +106,9 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct Store {
     db: Database,
     path: PathBuf,
+    /// What write transactions stamp on audit entries and records, and backups on their
+    /// manifest: the system clock unless the service hands over its own (which tests move).
+    clock: Clock,
 }
 
 impl Store {
@@ -87,7 +126,7 @@ impl Store {
         builder.set_cache_size(cache_bytes);
         let opened = if fresh { builder.create(&path) } else { builder.open(&path) };
         let db = opened.map_err(|e| open_error(&path, e))?;
-        let store = Store { db, path };
+        let store = Store { db, path, clock: Clock::default() };
         migrate::prepare(&store, fresh)?;
         Ok(store)
     }
@@ -96,12 +135,18 @@ impl Store {
         &self.path
     }
 
+    /// Makes write transactions and backups read the time from `clock`.
+    pub fn set_clock(&mut self, clock: Clock) {
+        self.clock = clock;
+    }
+
     pub fn read(&self) -> Result<ReadTx> {
         Ok(ReadTx::new(self.db.begin_read()?))
     }
 
     pub fn write(&self) -> Result<WriteTx> {
-        Ok(WriteTx::new(self.db.begin_write()?))
+        let txn = self.db.begin_write()?;
+        Ok(WriteTx::new(txn, self.clock.now()))
     }
 
     /// Names of the tables present in the file.

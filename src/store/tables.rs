@@ -3,8 +3,8 @@
 
 use redb::TableDefinition;
 
-/// Schema version, application marker and other store-wide facts.
-pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta-0");
+/// Key → value of store-wide facts: schema version, application marker, the audit chain's head.
+pub const META_KEY_TO_VALUE: TableDefinition<&str, &[u8]> = TableDefinition::new("meta-0");
 /// The last id handed out per kind of record.
 pub const KIND_TO_LAST_ID: TableDefinition<&str, u64> = TableDefinition::new("sequences-0");
 
@@ -40,7 +40,7 @@ pub const ENTITY_TO_USER: TableDefinition<(&str, u64), ()> = TableDefinition::ne
 /// Invitation id → invitation (schema version 5).
 pub const INVITATION_ID_TO_INVITATION: TableDefinition<u64, &[u8]> = TableDefinition::new("invitations-0");
 /// Index: hash of the invitation code → invitation id (schema version 5).
-pub const INVITATION_HASH_TO_ID: TableDefinition<&[u8], u64> = TableDefinition::new("invitation_codes-0");
+pub const INVITATION_HASH_TO_INVITATION_ID: TableDefinition<&[u8], u64> = TableDefinition::new("invitation_codes-0");
 
 /// Audit sequence number → entry, each chained to the one before by SHA-256; the meta key
 /// `audit_head` holds the last sequence number and hash.
@@ -85,14 +85,17 @@ pub const CASE_STAGE_TO_SUPERVISION: TableDefinition<(u64, u32), u64> = TableDef
 pub const SPECIALIST_TO_ENTITY: TableDefinition<(u64, u64), ()> = TableDefinition::new("assignments-0");
 /// Index: (entity id, specialist user id) (schema version 6).
 pub const ENTITY_TO_SPECIALIST: TableDefinition<(u64, u64), ()> = TableDefinition::new("entity_specialists-0");
-/// Delivery id → a message to send by e-mail, SMS or log (schema version 6).
-pub const OUTBOX_ID_TO_DELIVERY: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox-0");
-/// Index: (not before, in ms since the epoch; delivery id) of pending deliveries (schema version 6).
-pub const OUTBOX_DUE: TableDefinition<(i64, u64), ()> = TableDefinition::new("outbox_due-0");
-/// (entity id, measure id, version) → the inbox message that pushed it: never twice (schema version 6).
-pub const PUSHED: TableDefinition<(u64, u64, u32), u64> = TableDefinition::new("pushes-0");
-/// (entity id, measure id, version): a reminder before the window closes was sent (schema version 6).
-pub const REMINDED: TableDefinition<(u64, u64, u32), ()> = TableDefinition::new("reminders-0");
+/// Delivery id → a message to send by e-mail, SMS or log: the outbox (schema version 6).
+pub const DELIVERY_ID_TO_DELIVERY: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox-0");
+/// Index: (due, i.e. not before, in ms since the epoch; delivery id) of pending deliveries
+/// (schema version 6).
+pub const DUE_TO_DELIVERY: TableDefinition<(i64, u64), ()> = TableDefinition::new("outbox_due-0");
+/// (entity id, measure id, version) → the id of the inbox message that pushed that measure
+/// version to the entity: never twice (schema version 6).
+pub const ENTITY_VERSION_TO_PUSH_MESSAGE: TableDefinition<(u64, u64, u32), u64> = TableDefinition::new("pushes-0");
+/// Index: (entity id, measure id, version) of the measure versions whose window is closing that
+/// the entity was reminded of (schema version 6).
+pub const ENTITY_TO_REMINDED_VERSION: TableDefinition<(u64, u64, u32), ()> = TableDefinition::new("reminders-0");
 /// Entity id → what it subscribes to (schema version 6).
 pub const ENTITY_TO_SUBSCRIPTION: TableDefinition<u64, &[u8]> = TableDefinition::new("subscriptions-0");
 /// Index: (entity id, delivery id) of every delivery (schema version 6).
@@ -106,5 +109,5 @@ pub const AGREEMENT_VERSION_TO_TEXT: TableDefinition<(&str, u32), &[u8]> = Table
 
 /// SHA-256 (hex) → the bytes of an attachment, as `files/ab/<sha256>` held it.
 pub const BACKUP_SHA256_TO_ATTACHMENT: TableDefinition<&str, &[u8]> = TableDefinition::new("backup_attachments-0");
-/// `manifest` → what the backup holds: when, which schema, rows per table, the audit head.
-pub const BACKUP_MANIFEST: TableDefinition<&str, &[u8]> = TableDefinition::new("backup_manifest-0");
+/// `manifest` (the one key) → what the backup holds: when, which schema, rows per table, the audit head.
+pub const BACKUP_KEY_TO_MANIFEST: TableDefinition<&str, &[u8]> = TableDefinition::new("backup_manifest-0");

@@ -22,6 +22,7 @@ use serde_json::json;
 use crate::binary::{Server, entity_count, huiqi, run, run_ok, stderr, stdout};
 use crate::common::{PASSWORD, TODAY, TestApp, credit_code};
 use crate::http_client::request;
+use huiqi::store::prelude::*;
 
 const PDF_A: &[u8] = b"%PDF-1.4\n% backup test: business licence\n%%EOF\n";
 const PDF_B: &[u8] = b"%PDF-1.4\n% backup test: audit report, a different file\n%%EOF\n";

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::{TODAY, credit_code};
 use crate::http_client::{request, url_encode};
+use huiqi::store::prelude::*;
 
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_huiqi");
 

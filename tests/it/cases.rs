@@ -7,6 +7,7 @@ use huiqi::model::{Capacity, Role, Vocabulary, Who};
 use serde_json::{Value, json};
 
 use crate::common::{PASSWORD, TestApp, credit_code};
+use huiqi::store::prelude::*;
 
 const DEPT: &str = "哈尔滨市科学技术局";
 const PDF: &[u8] = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n";

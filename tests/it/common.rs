@@ -13,6 +13,7 @@ use huiqi::http::{self, AppState};
 use huiqi::model::{Date, Role, User, Who};
 use huiqi::service::{Config, Service};
 use huiqi::store::Store;
+use huiqi::store::prelude::*;
 use serde_json::Value;
 use tempfile::TempDir;
 use tower::ServiceExt;

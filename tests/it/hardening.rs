@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::common::{Reply, TestApp};
+use huiqi::store::prelude::*;
 
 /// A refusal in the README's shape, with a Chinese message; returns the message.
 pub fn documented_error(r: &Reply) -> String {

@@ -14,6 +14,7 @@ use huiqi::model::{Role, Who};
 use serde_json::{Value, json};
 
 use crate::common::{PASSWORD, Reply, TestApp, extract_csrf, fake_gateway};
+use huiqi::store::prelude::*;
 
 const NEW_PASSWORD: &str = "Lantern-Maple-37";
 

@@ -16,6 +16,7 @@ use crate::bench::{Error, err};
 use crate::model::{Capacity, PolicyInput, Role, Who};
 use crate::service::{Config, Service};
 use crate::store::Store;
+use crate::store::prelude::*;
 
 const REVIEW_DEPT: &str = "哈尔滨市人力资源和社会保障局";
 const STAFF_DEPT: &str = "哈尔滨市政务服务中心";

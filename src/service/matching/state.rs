@@ -12,6 +12,7 @@ use crate::portrait::compile::{CompileError, check_measure};
 use crate::portrait::engine::{self, Engine, plan_measure};
 use crate::rules::{MeasureRuleError, MeasureRules};
 use crate::service::{Result, Service, ServiceError};
+use crate::store::prelude::*;
 
 /// A published measure, checked and compiled.
 #[derive(Debug, Clone)]

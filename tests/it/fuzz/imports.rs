@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use super::{cases, clip, failure, has_cjk, report, runner};
 use crate::common::{TestApp, credit_code};
+use huiqi::store::prelude::*;
 
 /// The longest value, column or header a report may echo back, in characters.
 pub const MAX_ECHO: usize = 512;

@@ -1,0 +1,102 @@
+//! Cases (办件): each with its indexes by entity, by measure and, while open, by handling
+//! department; and each measure's approved total, checked against its budget.
+
+use redb::ReadableTable;
+
+use super::codec::decode;
+use super::tables::{CASE_ID_TO_CASE, DEPARTMENT_TO_OPEN_CASE, ENTITY_TO_CASE, MEASURE_TO_CASE, MEASURE_TO_SPENT};
+use super::tx::{Tables, WriteTx};
+use super::{Result, StoreError};
+use crate::model::case::Case;
+
+/// The cases of `ids` that exist, in the order given.
+fn cases_by_ids<T: Tables + ?Sized>(tx: &T, ids: impl Iterator<Item = Result<u64>>) -> Result<Vec<Case>> {
+    let t = tx.table(CASE_ID_TO_CASE)?;
+    let mut out = Vec::new();
+    for id in ids {
+        if let Some(v) = t.get(id?)? {
+            out.push(decode(v.value())?);
+        }
+    }
+    Ok(out)
+}
+
+pub trait CaseReads: Tables {
+    fn case(&self, id: u64) -> Result<Option<Case>> {
+        let t = self.table(CASE_ID_TO_CASE)?;
+        t.get(id)?.map(|v| decode(v.value())).transpose()
+    }
+
+    /// Calls `f` for every case in id order; stops at the first error. Reads the whole
+    /// case table: for figures over all cases, not for pages.
+    fn for_each_case<E: From<StoreError>>(
+        &self,
+        mut f: impl FnMut(Case) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        let t = self.table(CASE_ID_TO_CASE)?;
+        for row in t.iter().map_err(StoreError::from)? {
+            let row = row.map_err(StoreError::from)?;
+            f(decode(row.1.value())?)?;
+        }
+        Ok(())
+    }
+
+    /// An entity's cases, newest first.
+    fn cases_of_entity(&self, entity: u64) -> Result<Vec<Case>> {
+        let t = self.table(ENTITY_TO_CASE)?;
+        let ids = t.range((entity, 0)..=(entity, u64::MAX))?.rev().map(|r| Ok(r?.0.value().1));
+        cases_by_ids(self, ids)
+    }
+
+    /// A measure's cases, oldest first, from `after` (exclusive), at most `limit`.
+    fn cases_of_measure(&self, measure: u64, after: u64, limit: usize) -> Result<Vec<Case>> {
+        let t = self.table(MEASURE_TO_CASE)?;
+        let ids =
+            t.range((measure, after.saturating_add(1))..=(measure, u64::MAX))?.take(limit).map(|r| Ok(r?.0.value().1));
+        cases_by_ids(self, ids)
+    }
+
+    /// Open cases (in review, returned, waiting for budget) of one department, or of all.
+    fn open_cases(&self, department: Option<&str>) -> Result<Vec<Case>> {
+        let t = self.table(DEPARTMENT_TO_OPEN_CASE)?;
+        let ids: Vec<Result<u64>> = match department {
+            Some(d) => t.range((d, 0)..=(d, u64::MAX))?.map(|r| Ok(r?.0.value().1)).collect(),
+            None => t.iter()?.map(|r| Ok(r?.0.value().1)).collect(),
+        };
+        cases_by_ids(self, ids.into_iter())
+    }
+
+    /// The sum of a measure's approved amounts, in fen.
+    fn spent(&self, measure: u64) -> Result<i64> {
+        let t = self.table(MEASURE_TO_SPENT)?;
+        Ok(t.get(measure)?.map_or(0, |v| v.value()))
+    }
+}
+
+impl<T: Tables + ?Sized> CaseReads for T {}
+
+impl WriteTx {
+    /// Writes a case and keeps its indexes: by entity, by measure, and the department's open
+    /// cases. `before` is the stored record it replaces, if any.
+    pub fn put_case(&self, case: &Case, before: Option<&Case>) -> Result<()> {
+        self.put(CASE_ID_TO_CASE, case.id, case)?;
+        self.txn.open_table(ENTITY_TO_CASE)?.insert((case.entity_id, case.id), ())?;
+        self.txn.open_table(MEASURE_TO_CASE)?.insert((case.measure_id, case.id), ())?;
+        let mut open = self.txn.open_table(DEPARTMENT_TO_OPEN_CASE)?;
+        if let Some(old) = before.filter(|b| b.state.is_open()) {
+            open.remove((old.department.as_str(), old.id))?;
+        }
+        if case.state.is_open() {
+            open.insert((case.department.as_str(), case.id), ())?;
+        }
+        Ok(())
+    }
+
+    /// Adds to a measure's approved total; returns the new total in fen.
+    pub fn add_spent(&self, measure: u64, fen: i64) -> Result<i64> {
+        let mut t = self.txn.open_table(MEASURE_TO_SPENT)?;
+        let total = t.get(measure)?.map_or(0, |v| v.value()).saturating_add(fen);
+        t.insert(measure, total)?;
+        Ok(total)
+    }
+}

@@ -1,0 +1,179 @@
+//! The entity library: entities with their credit-code and region indexes, the compact
+//! portrait record written with each, their change history, and the tag dictionary.
+
+use redb::{ReadableTable, ReadableTableMetadata};
+
+use super::codec::{decode, encode};
+use super::tables::{
+    CREDIT_CODE_TO_ENTITY_ID, ENTITY_CHANGE_TO_CHANGESET, ENTITY_ID_TO_ENTITY, ENTITY_ID_TO_PORTRAIT,
+    REGION_TO_ENTITY_ID, TAG_KEY_TO_TAG,
+};
+use super::tx::{Tables, WriteTx, get_record};
+use super::{Result, StoreError};
+use crate::model::{ChangeSet, Entity, TagDef};
+
+/// A page of entities from a scan in id order.
+#[derive(Debug, Default)]
+pub struct EntityScan {
+    pub entities: Vec<Entity>,
+    /// Where the next page starts (the last id looked at), if the scan stopped early.
+    pub next_after: Option<u64>,
+}
+
+pub trait EntityReads: Tables {
+    fn entity(&self, id: u64) -> Result<Option<Entity>> {
+        get_record(self.table(ENTITY_ID_TO_ENTITY)?.get(id)?)
+    }
+
+    fn entity_id_by_code(&self, code: &str) -> Result<Option<u64>> {
+        Ok(self.table(CREDIT_CODE_TO_ENTITY_ID)?.get(code)?.map(|v| v.value()))
+    }
+
+    fn entity_by_code(&self, code: &str) -> Result<Option<Entity>> {
+        match self.entity_id_by_code(code)? {
+            Some(id) => self.entity(id),
+            None => Ok(None),
+        }
+    }
+
+    fn entity_count(&self) -> Result<u64> {
+        Ok(self.table(ENTITY_ID_TO_ENTITY)?.len()?)
+    }
+
+    /// Entities with id > `after` in id order that pass `keep`, up to `limit`; looks at
+    /// no more than `budget` records so that one page never scans the whole library.
+    fn scan_entities(
+        &self,
+        after: u64,
+        limit: usize,
+        budget: usize,
+        mut keep: impl FnMut(&Entity) -> bool,
+    ) -> Result<EntityScan> {
+        let t = self.table(ENTITY_ID_TO_ENTITY)?;
+        let mut out = EntityScan::default();
+        let mut looked = 0usize;
+        for row in t.range(after.saturating_add(1)..)? {
+            let (id, bytes) = row?;
+            looked += 1;
+            let e: Entity = decode(bytes.value())?;
+            if keep(&e) {
+                out.entities.push(e);
+            }
+            if out.entities.len() >= limit || looked >= budget {
+                out.next_after = Some(id.value());
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Calls `f` for every entity in id order; stops at the first error.
+    fn for_each_entity<E: From<StoreError>>(
+        &self,
+        mut f: impl FnMut(Entity) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        let t = self.table(ENTITY_ID_TO_ENTITY)?;
+        for row in t.iter().map_err(StoreError::from)? {
+            let row = row.map_err(StoreError::from)?;
+            f(decode(row.1.value())?)?;
+        }
+        Ok(())
+    }
+
+    /// Calls `f` with every stored portrait record, in entity id order.
+    fn for_each_portrait_record<E: From<StoreError>>(
+        &self,
+        mut f: impl FnMut(&[u8]) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        let t = self.table(ENTITY_ID_TO_PORTRAIT)?;
+        for row in t.iter().map_err(StoreError::from)? {
+            let row = row.map_err(StoreError::from)?;
+            f(row.1.value())?;
+        }
+        Ok(())
+    }
+
+    /// Ids of entities whose region lies within `prefix` (digit pairs), id > `after`.
+    fn entity_ids_in_region(&self, prefix: &str, after: u64, limit: usize) -> Result<Vec<u64>> {
+        let t = self.table(REGION_TO_ENTITY_ID)?;
+        let mut ids = Vec::new();
+        for row in t.range((prefix, 0u64)..)? {
+            let (key, _) = row?;
+            let (region, id) = key.value();
+            if !region.starts_with(prefix) {
+                break;
+            }
+            if id > after {
+                ids.push(id);
+            }
+        }
+        ids.sort_unstable();
+        ids.truncate(limit);
+        Ok(ids)
+    }
+
+    /// An entity's change history, newest first.
+    fn changes(&self, entity: u64) -> Result<Vec<ChangeSet>> {
+        let t = self.table(ENTITY_CHANGE_TO_CHANGESET)?;
+        let mut out: Vec<ChangeSet> =
+            t.range((entity, 0)..=(entity, u64::MAX))?.map(|r| decode(r?.1.value())).collect::<Result<_>>()?;
+        out.reverse();
+        Ok(out)
+    }
+
+    fn tags(&self) -> Result<Vec<TagDef>> {
+        let t = self.table(TAG_KEY_TO_TAG)?;
+        t.iter()?.map(|r| decode(r?.1.value())).collect()
+    }
+}
+
+impl<T: Tables + ?Sized> EntityReads for T {}
+
+impl WriteTx {
+    /// Writes an entity and its indexes. `before` is the stored record it replaces, if any.
+    pub fn put_entity(&self, entity: &Entity, before: Option<&Entity>) -> Result<()> {
+        self.put(ENTITY_ID_TO_ENTITY, entity.id, entity)?;
+        let record = crate::model::portrait_record::encode(entity);
+        self.txn.open_table(ENTITY_ID_TO_PORTRAIT)?.insert(entity.id, record.as_slice())?;
+        let mut codes = self.txn.open_table(CREDIT_CODE_TO_ENTITY_ID)?;
+        let mut regions = self.txn.open_table(REGION_TO_ENTITY_ID)?;
+        if let Some(old) = before {
+            if old.credit_code != entity.credit_code {
+                codes.remove(old.credit_code.as_str())?;
+            }
+            if let Some(r) = &old.region
+                && old.region != entity.region
+            {
+                regions.remove((r.as_str(), old.id))?;
+            }
+        }
+        if let Some(existing) = codes.get(entity.credit_code.as_str())?.map(|v| v.value())
+            && existing != entity.id
+        {
+            return Err(StoreError::Codec {
+                what: "credit code index".into(),
+                detail: format!("{} already belongs to entity {existing}", entity.credit_code),
+            });
+        }
+        codes.insert(entity.credit_code.as_str(), entity.id)?;
+        if let Some(r) = &entity.region {
+            regions.insert((r.as_str(), entity.id), ())?;
+        }
+        Ok(())
+    }
+
+    pub fn add_changes(&self, entity: u64, changes: &ChangeSet) -> Result<()> {
+        let mut t = self.txn.open_table(ENTITY_CHANGE_TO_CHANGESET)?;
+        let next = match t.range((entity, 0)..=(entity, u64::MAX))?.next_back() {
+            Some(row) => row?.0.value().1 + 1,
+            None => 1,
+        };
+        let bytes = encode(changes)?;
+        t.insert((entity, next), bytes.as_slice())?;
+        Ok(())
+    }
+
+    pub fn put_tag(&self, tag: &TagDef) -> Result<()> {
+        self.put(TAG_KEY_TO_TAG, tag.key.as_str(), tag)
+    }
+}

@@ -1,0 +1,104 @@
+//! The two transactions and the one trait they share: [`Tables`] opens a table for reading in
+//! either, so each domain's read methods are written once, as default methods of a read trait
+//! (`PolicyReads`, `CaseReads`, …) that both transactions have. A write transaction reads its
+//! own writes. Write methods are inherent on [`WriteTx`], beside their domain's reads.
+
+use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, TableDefinition, WriteTransaction};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::Result;
+use super::codec::{decode, encode};
+use crate::model::Timestamp;
+
+/// Opens tables for reading, in a read or a write transaction (after iroh-blobs'
+/// `ReadableTables`). A read transaction cannot open a table its file does not have; a write
+/// transaction creates it.
+pub trait Tables {
+    type Table<'a, K: redb::Key + 'static, V: redb::Value + 'static>: ReadableTable<K, V>
+    where
+        Self: 'a;
+
+    fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &self,
+        def: TableDefinition<K, V>,
+    ) -> Result<Self::Table<'_, K, V>>;
+}
+
+pub struct ReadTx {
+    txn: ReadTransaction,
+}
+
+/// A write transaction: every record and index it writes commits together, and every audit
+/// entry and record it stamps carries one instant, [`WriteTx::now`], read from the store's
+/// clock when the transaction began.
+pub struct WriteTx {
+    pub(super) txn: WriteTransaction,
+    now: Timestamp,
+}
+
+impl Tables for ReadTx {
+    type Table<'a, K: redb::Key + 'static, V: redb::Value + 'static> = ReadOnlyTable<K, V>;
+
+    fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &self,
+        def: TableDefinition<K, V>,
+    ) -> Result<ReadOnlyTable<K, V>> {
+        Ok(self.txn.open_table(def)?)
+    }
+}
+
+impl Tables for WriteTx {
+    type Table<'a, K: redb::Key + 'static, V: redb::Value + 'static> = redb::Table<'a, K, V>;
+
+    fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &self,
+        def: TableDefinition<K, V>,
+    ) -> Result<redb::Table<'_, K, V>> {
+        Ok(self.txn.open_table(def)?)
+    }
+}
+
+impl ReadTx {
+    pub(super) fn new(txn: ReadTransaction) -> ReadTx {
+        ReadTx { txn }
+    }
+
+    /// The redb transaction, for copying tables whole (see `store::backup`).
+    pub(super) fn raw(&self) -> &ReadTransaction {
+        &self.txn
+    }
+}
+
+impl WriteTx {
+    pub(super) fn new(txn: WriteTransaction, now: Timestamp) -> WriteTx {
+        WriteTx { txn, now }
+    }
+
+    /// The instant this transaction stamps on what it writes: the store's clock when it began.
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    pub fn commit(self) -> Result<()> {
+        self.txn.commit()?;
+        Ok(())
+    }
+
+    /// Encodes a record and writes it under `key`.
+    pub(super) fn put<K: redb::Key + 'static>(
+        &self,
+        def: TableDefinition<K, &'static [u8]>,
+        key: K::SelfType<'_>,
+        value: &impl Serialize,
+    ) -> Result<()> {
+        let bytes = encode(value)?;
+        self.txn.open_table(def)?.insert(key, bytes.as_slice())?;
+        Ok(())
+    }
+}
+
+/// Decodes a record that a `get` found, if it found one.
+pub(super) fn get_record<T: DeserializeOwned>(bytes: Option<redb::AccessGuard<'_, &[u8]>>) -> Result<Option<T>> {
+    bytes.map(|b| decode(b.value())).transpose()
+}
