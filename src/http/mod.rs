@@ -87,12 +87,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(svc: Service, settings: Settings) -> Result<AppState, AuthError> {
         let svc = Arc::new(svc);
-        let auth = Auth::new(
-            Arc::clone(&svc.store),
-            svc.config.fast_password_hashing,
-            svc.config.clock.clone(),
-            settings.sessions,
-        )?;
+        let auth = svc.auth(settings.sessions)?;
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let attempts =
             RateLimiter::new(settings.attempts_burst, std::time::Duration::from_secs(settings.attempts_refill_seconds));

@@ -86,6 +86,12 @@ impl Service {
         }
     }
 
+    /// Accounts, sessions and tokens over this service's store, with its hashing and clock.
+    pub fn auth(&self, sessions: crate::auth::SessionPolicy) -> Result<crate::auth::Auth, crate::auth::AuthError> {
+        let c = &self.config;
+        crate::auth::Auth::new(Arc::clone(&self.store), c.fast_password_hashing, c.clock.clone(), sessions)
+    }
+
     /// Whether the match state is in memory (servers build it at start; most CLI commands never do).
     pub fn matching_loaded(&self) -> bool {
         self.matching.read().map(|g| g.is_some()).unwrap_or(false)
