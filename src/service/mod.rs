@@ -17,6 +17,7 @@ pub mod policies;
 pub mod push;
 pub mod receipts;
 pub mod supervision;
+pub mod sweep;
 pub mod todo;
 
 use std::sync::Arc;
