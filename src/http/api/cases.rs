@@ -1,5 +1,5 @@
 //! Cases over JSON: apply (open, save, attach, submit, withdraw), review (queue, decide,
-//! release from the budget queue), and an entity's cases and inbox.
+//! release from the budget queue), and an entity's cases.
 
 use std::collections::BTreeMap;
 
@@ -40,11 +40,6 @@ pub fn routes() -> Routes {
         .post("/api/v1/cases/{id}/decide", review, decide)
         .post("/api/v1/cases/{id}/release", review, release)
         .get("/api/v1/entities/{code}/cases", read, of_entity)
-        .get("/api/v1/my/entities/{code}/inbox", Access::Needs(Permission::OwnEntities), inbox)
-        .post("/api/v1/my/entities/{code}/inbox/{id}/read", Access::Needs(Permission::OwnEntities), inbox_read)
-        .get("/api/v1/my/entities/{code}/subscription", Access::Needs(Permission::OwnEntities), subscription)
-        .put("/api/v1/my/entities/{code}/subscription", Access::Needs(Permission::OwnEntities), subscription_set)
-        .get("/api/v1/my/entities/{code}/deliveries", Access::Needs(Permission::OwnEntities), deliveries)
 }
 
 fn unprocessable(message: String) -> ApiError {
@@ -268,49 +263,4 @@ async fn of_entity(State(state): State<AppState>, viewer: Viewer, Path(code): Pa
     let who = viewer.who();
     let cases = state.svc.blocking(move |s| s.cases_of_entity(&who, &code)).await?;
     Ok(Json(json!({ "count": cases.len(), "cases": cases })).into_response())
-}
-
-async fn inbox(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> ApiResult {
-    let code = viewer.own_entity(&code)?;
-    let (messages, unread) = state.svc.blocking(move |s| s.inbox(&code, 200)).await?;
-    Ok(Json(json!({ "unread": unread, "messages": messages })).into_response())
-}
-
-async fn inbox_read(State(state): State<AppState>, viewer: Viewer, Path((code, id)): Path<(String, u64)>) -> ApiResult {
-    let code = viewer.own_entity(&code)?;
-    let who = viewer.who();
-    Ok(Json(state.svc.blocking(move |s| s.inbox_read(&who, &code, id)).await?).into_response())
-}
-
-async fn subscription(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> ApiResult {
-    let code = viewer.own_entity(&code)?;
-    Ok(Json(state.svc.blocking(move |s| s.subscription(&code)).await?).into_response())
-}
-
-/// `PUT /my/entities/{code}/subscription` `{"categories": ["subsidy"], "departments": […],
-/// "muted": false, "no_email": false, "no_sms": false}`.
-async fn subscription_set(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    Path(code): Path<String>,
-    body: Bytes,
-) -> ApiResult {
-    let code = viewer.own_entity(&code)?;
-    let sub: crate::model::push::Subscription = parse_json(&body)?;
-    let who = viewer.who();
-    Ok(Json(state.svc.blocking(move |s| s.subscription_set(&who, &code, sub)).await?).into_response())
-}
-
-/// What was sent to the entity by e-mail and SMS, and whether it arrived.
-async fn deliveries(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> ApiResult {
-    let code = viewer.own_entity(&code)?;
-    let list = state.svc.blocking(move |s| s.deliveries_of(&code, 200)).await?;
-    let masked: Vec<_> = list
-        .into_iter()
-        .map(|mut d| {
-            d.to = d.masked_to();
-            d
-        })
-        .collect();
-    Ok(Json(json!({ "deliveries": masked })).into_response())
 }

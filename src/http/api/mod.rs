@@ -6,6 +6,7 @@ mod admin;
 mod backups;
 mod cases;
 mod entities;
+mod inbox;
 mod matching;
 mod policies;
 mod supervision;
@@ -37,6 +38,7 @@ pub fn routes() -> Routes {
         .merge(admin::routes())
         .merge(backups::routes())
         .merge(cases::routes())
+        .merge(inbox::routes())
         .merge(supervision::routes())
         .get("/api/v1/catalog", Access::Public, catalog)
         .upload("/api/v1/imports", import, super::MAX_UPLOAD_BYTES, imports_create)

@@ -1,5 +1,5 @@
 //! Case pages: an enterprise (or a specialist for it) applies, supplements and follows its
-//! case; a department reviews its queue and decides; the inbox of an entity.
+//! case; a department reviews its queue and decides.
 
 use std::collections::BTreeMap;
 
@@ -29,10 +29,6 @@ pub fn routes() -> Routes {
     let read = Access::Either(Permission::CaseRead, Permission::CaseApply);
     Routes::new()
         .post("/my/entities/{code}/apply", apply, open)
-        .get("/my/entities/{code}/inbox", Access::Needs(Permission::OwnEntities), inbox)
-        .post("/my/entities/{code}/inbox/{id}/read", Access::Needs(Permission::OwnEntities), inbox_read)
-        .get("/my/entities/{code}/subscription", Access::Needs(Permission::OwnEntities), subscription)
-        .post("/my/entities/{code}/subscription", Access::Needs(Permission::OwnEntities), subscription_set)
         .get("/staff/cases", Access::Needs(Permission::CaseRead), queue)
         .get("/staff/cases/export.xlsx", Access::Needs(Permission::CaseExport), queue_export)
         .get("/cases/{id}", read, show)
@@ -48,9 +44,9 @@ pub fn routes() -> Routes {
 }
 
 #[derive(Deserialize, Default)]
-struct Notice {
+pub(super) struct Notice {
     #[serde(default)]
-    notice: String,
+    pub(super) notice: String,
     /// After a decision: the next case of the reviewer's queue, offered on the page.
     #[serde(default)]
     next: Option<u64>,
@@ -349,105 +345,6 @@ pub(crate) fn xlsx_download(name: &str, bytes: Vec<u8>) -> axum::response::Respo
     let disposition = format!("attachment; filename=\"{name}\"");
     let mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
     ([(header::CONTENT_TYPE, mime.to_string()), (header::CONTENT_DISPOSITION, disposition)], bytes).into_response()
-}
-
-async fn inbox(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> PageResult {
-    let code = viewer.own_entity(&code)?;
-    let c = code.clone();
-    let (messages, unread) = state.svc.blocking(move |s| s.inbox(&c, 200)).await?;
-    viewer.render("inbox.html", context! { code, messages => to_value(&messages), unread })
-}
-
-async fn inbox_read(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    Path((code, id)): Path<(String, u64)>,
-) -> PageResult {
-    let code = viewer.own_entity(&code)?;
-    let (who, c) = (viewer.who(), code.clone());
-    let m = state.svc.blocking(move |s| s.inbox_read(&who, &c, id)).await?;
-    Ok(match m.case_id {
-        Some(case) => see_other(&format!("/cases/{case}")),
-        None => match m.measure_id {
-            Some(measure) => see_other(&format!("/measures/{measure}")),
-            None => see_other(&format!("/my/entities/{code}/inbox")),
-        },
-    })
-}
-
-async fn subscription_page(
-    state: &AppState,
-    viewer: &Viewer,
-    code: String,
-    notice: &str,
-    error: Option<String>,
-) -> PageResult {
-    let c = code.clone();
-    let (sub, departments, deliveries) =
-        state.svc.blocking(move |s| Ok((s.subscription(&c)?, s.departments()?, s.deliveries_of(&c, 50)?))).await?;
-    let categories: Vec<_> = crate::model::Category::ALL.iter().map(|c| (c.key(), c.label())).collect();
-    let deliveries: Vec<_> = deliveries
-        .iter()
-        .map(|d| {
-            serde_json::json!({
-                "channel": d.channel.label(), "subject": d.subject, "status": d.status.key(),
-                "status_label": d.status.label(), "attempts": d.attempts, "sent_at": d.sent_at,
-                "created_at": d.created_at,
-            })
-        })
-        .collect();
-    viewer.render(
-        "subscription.html",
-        context! {
-            code, notice, error,
-            sub => to_value(&sub),
-            categories => to_value(&categories),
-            departments => to_value(&departments),
-            deliveries => to_value(&deliveries),
-        },
-    )
-}
-
-async fn subscription(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    Path(code): Path<String>,
-    Query(n): Query<Notice>,
-) -> PageResult {
-    let code = viewer.own_entity(&code)?;
-    subscription_page(&state, &viewer, code, &n.notice, None).await
-}
-
-async fn subscription_set(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    Path(code): Path<String>,
-    CleanForm(form): FormData,
-) -> PageResult {
-    let code = viewer.own_entity(&code)?;
-    let mut categories = Vec::new();
-    for (k, v) in &form {
-        if k == "category" {
-            match crate::model::Category::parse(v) {
-                Some(c) => categories.push(c),
-                None => return Err(AppError::bad_request(format!("类别「{v}」无效"))),
-            }
-        }
-    }
-    let sub = crate::model::push::Subscription {
-        categories,
-        departments: form.iter().filter(|(k, _)| k == "department").map(|(_, v)| v.clone()).collect(),
-        muted: form_value(&form, "muted") == "yes",
-        no_email: form_value(&form, "no_email") == "yes",
-        no_sms: form_value(&form, "no_sms") == "yes",
-    };
-    let (who, c) = (viewer.who(), code.clone());
-    match state.svc.blocking(move |s| s.subscription_set(&who, &c, sub)).await {
-        Ok(_) => Ok(see_other(&format!("/my/entities/{code}/subscription?notice=saved"))),
-        Err(e) => {
-            Ok(unprocessable(subscription_page(&state, &viewer, code, "", Some(AppError::from(e).message)).await?))
-        }
-    }
 }
 
 /// `k=v&k=v` of the non-empty pairs, the values percent-encoded.
