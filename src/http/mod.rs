@@ -170,7 +170,7 @@ impl AppState {
     }
 }
 
-async fn healthz(State(state): State<AppState>) -> Response {
+async fn healthz_show(State(state): State<AppState>) -> Response {
     match state.svc.blocking(|s| s.health()).await {
         Ok(_) => (StatusCode::OK, "ok\n").into_response(),
         Err(e) => {
@@ -180,7 +180,7 @@ async fn healthz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn static_file(Path(requested): Path<String>) -> Response {
+async fn static_show(Path(requested): Path<String>) -> Response {
     let (name, hash) = web::split_asset_name(&requested);
     let Some(file) = web::Static::get(&name) else {
         return (StatusCode::NOT_FOUND, "not found").into_response();
@@ -217,9 +217,9 @@ async fn fallback(uri: axum::http::Uri) -> Response {
 /// Every route with the access it needs: pages, the API under `/api/v1`, and the plumbing.
 pub fn routes() -> Routes {
     Routes::new()
-        .get("/healthz", Access::Public, healthz)
-        .get("/metrics", Access::Needs(Permission::Metrics), metrics::metrics)
-        .get("/static/{file}", Access::Public, static_file)
+        .get("/healthz", Access::Public, healthz_show)
+        .get("/metrics", Access::Needs(Permission::Metrics), metrics::metrics_show)
+        .get("/static/{file}", Access::Public, static_show)
         .merge(pages::routes())
         .merge(api::routes())
 }

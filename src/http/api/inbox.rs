@@ -16,14 +16,14 @@ use crate::http::routes::Routes;
 pub fn routes() -> Routes {
     let own = Access::Needs(Permission::OwnEntities);
     Routes::new()
-        .get("/api/v1/my/entities/{code}/inbox", own, inbox)
+        .get("/api/v1/my/entities/{code}/inbox", own, inbox_show)
         .post("/api/v1/my/entities/{code}/inbox/{id}/read", own, inbox_read)
-        .get("/api/v1/my/entities/{code}/subscription", own, subscription)
+        .get("/api/v1/my/entities/{code}/subscription", own, subscription_show)
         .put("/api/v1/my/entities/{code}/subscription", own, subscription_set)
-        .get("/api/v1/my/entities/{code}/deliveries", own, deliveries)
+        .get("/api/v1/my/entities/{code}/deliveries", own, deliveries_index)
 }
 
-async fn inbox(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> ApiResult {
+async fn inbox_show(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> ApiResult {
     let code = viewer.own_entity(&code)?;
     let (messages, unread) = state.svc.blocking(move |s| s.inbox(&code, 200)).await?;
     Ok(Json(json!({ "unread": unread, "messages": messages })).into_response())
@@ -35,7 +35,7 @@ async fn inbox_read(State(state): State<AppState>, viewer: Viewer, Path((code, i
     Ok(Json(state.svc.blocking(move |s| s.inbox_read(&who, &code, id)).await?).into_response())
 }
 
-async fn subscription(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> ApiResult {
+async fn subscription_show(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> ApiResult {
     let code = viewer.own_entity(&code)?;
     Ok(Json(state.svc.blocking(move |s| s.subscription(&code)).await?).into_response())
 }
@@ -55,7 +55,7 @@ async fn subscription_set(
 }
 
 /// What was sent to the entity by e-mail and SMS, and whether it arrived.
-async fn deliveries(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> ApiResult {
+async fn deliveries_index(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> ApiResult {
     let code = viewer.own_entity(&code)?;
     let list = state.svc.blocking(move |s| s.deliveries_of(&code, 200)).await?;
     let masked: Vec<_> = list

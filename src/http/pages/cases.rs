@@ -28,19 +28,19 @@ pub fn routes() -> Routes {
     let review = Access::Needs(Permission::CaseReview);
     let read = Access::Either(Permission::CaseRead, Permission::CaseApply);
     Routes::new()
-        .post("/my/entities/{code}/apply", apply, open)
-        .get("/staff/cases", Access::Needs(Permission::CaseRead), queue)
-        .get("/staff/cases/export.xlsx", Access::Needs(Permission::CaseExport), queue_export)
-        .get("/cases/{id}", read, show)
-        .get("/cases/{id}/receipt", read, receipt)
-        .post("/cases/{id}/save", apply, save)
-        .post("/cases/{id}/submit", apply, submit)
-        .post("/cases/{id}/withdraw", apply, withdraw)
-        .upload("/cases/{id}/files", apply, crate::http::MAX_ATTACHMENT_BODY, attach)
-        .get("/cases/{id}/files/{n}", read, file)
-        .post("/cases/{id}/files/{n}/delete", apply, detach)
-        .post("/cases/{id}/decide", review, decide)
-        .post("/cases/{id}/release", review, release)
+        .post("/my/entities/{code}/apply", apply, cases_open)
+        .get("/staff/cases", Access::Needs(Permission::CaseRead), cases_queue)
+        .get("/staff/cases/export.xlsx", Access::Needs(Permission::CaseExport), cases_export)
+        .get("/cases/{id}", read, cases_show)
+        .get("/cases/{id}/receipt", read, cases_receipt)
+        .post("/cases/{id}/save", apply, cases_save)
+        .post("/cases/{id}/submit", apply, cases_submit)
+        .post("/cases/{id}/withdraw", apply, cases_withdraw)
+        .upload("/cases/{id}/files", apply, crate::http::MAX_ATTACHMENT_BODY, cases_attach)
+        .get("/cases/{id}/files/{n}", read, cases_file)
+        .post("/cases/{id}/files/{n}/delete", apply, cases_detach)
+        .post("/cases/{id}/decide", review, cases_decide)
+        .post("/cases/{id}/release", review, cases_release)
 }
 
 #[derive(Deserialize, Default)]
@@ -60,7 +60,7 @@ fn form_fields(form: &[(String, String)]) -> BTreeMap<String, String> {
     form.iter().filter_map(|(k, v)| k.strip_prefix("form.").map(|k| (k.to_string(), v.clone()))).collect()
 }
 
-async fn open(
+async fn cases_open(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(code): Path<String>,
@@ -73,7 +73,7 @@ async fn open(
     Ok(see_other(&format!("/cases/{}", case.id)))
 }
 
-async fn page(
+async fn case_page(
     state: &AppState,
     viewer: &Viewer,
     id: u64,
@@ -113,13 +113,13 @@ async fn page(
     )
 }
 
-async fn show(
+async fn cases_show(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<u64>,
     Query(n): Query<Notice>,
 ) -> PageResult {
-    page(&state, &viewer, id, &n.notice, Vec::new(), None, n.next).await
+    case_page(&state, &viewer, id, &n.notice, Vec::new(), None, n.next).await
 }
 
 /// Shows the case again with the service's complaint, keeping what was typed.
@@ -135,7 +135,7 @@ async fn refused(
         ServiceError::Conflict(m) => vec![FieldError::new("case", m)],
         other => return Err(other.into()),
     };
-    Ok(unprocessable(page(state, viewer, id, "", errors, values, None).await?))
+    Ok(unprocessable(case_page(state, viewer, id, "", errors, values, None).await?))
 }
 
 /// Runs one action on a case for the viewer: on success back to the case with `notice`; a
@@ -158,7 +158,7 @@ where
     }
 }
 
-async fn save(
+async fn cases_save(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<u64>,
@@ -169,7 +169,7 @@ async fn save(
     act(&state, &viewer, id, "saved", Some(values), move |s, who| s.case_save(who, id, &v).map(drop)).await
 }
 
-async fn submit(
+async fn cases_submit(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<u64>,
@@ -195,11 +195,11 @@ async fn submit(
     }
 }
 
-async fn withdraw(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> PageResult {
+async fn cases_withdraw(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> PageResult {
     act(&state, &viewer, id, "withdrawn", None, move |s, who| s.case_withdraw(who, id).map(drop)).await
 }
 
-async fn attach(
+async fn cases_attach(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<u64>,
@@ -249,23 +249,23 @@ async fn attach(
 }
 
 /// The receipt of a submitted case (回执), a page that prints cleanly.
-async fn receipt(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> PageResult {
+async fn cases_receipt(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> PageResult {
     let who = viewer.who();
     let r = state.svc.blocking(move |s| s.case_receipt(&who, id)).await?;
     viewer.render("receipt.html", context! { r => to_value(&r) })
 }
 
-async fn file(State(state): State<AppState>, viewer: Viewer, Path((id, n)): Path<(u64, usize)>) -> PageResult {
+async fn cases_file(State(state): State<AppState>, viewer: Viewer, Path((id, n)): Path<(u64, usize)>) -> PageResult {
     let who = viewer.who();
     let (file, bytes) = state.svc.blocking(move |s| s.case_file(&who, id, n)).await?;
     Ok(super::attachment_response(&file, bytes))
 }
 
-async fn detach(State(state): State<AppState>, viewer: Viewer, Path((id, n)): Path<(u64, usize)>) -> PageResult {
+async fn cases_detach(State(state): State<AppState>, viewer: Viewer, Path((id, n)): Path<(u64, usize)>) -> PageResult {
     act(&state, &viewer, id, "detached", None, move |s, who| s.case_detach(who, id, n)).await
 }
 
-async fn decide(
+async fn cases_decide(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<u64>,
@@ -288,11 +288,11 @@ async fn decide(
     }
 }
 
-async fn release(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> PageResult {
+async fn cases_release(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> PageResult {
     act(&state, &viewer, id, "decided", None, move |s, who| s.case_release(who, id).map(drop)).await
 }
 
-async fn queue(
+async fn cases_queue(
     State(state): State<AppState>,
     viewer: Viewer,
     Query(p): Query<crate::http::params::CaseQueueParams>,
@@ -327,7 +327,7 @@ async fn queue(
 }
 
 /// The queue as the page filters and orders it, every page of it, as XLSX (audited).
-async fn queue_export(
+async fn cases_export(
     State(state): State<AppState>,
     viewer: Viewer,
     Query(p): Query<crate::http::params::CaseQueueParams>,

@@ -17,13 +17,13 @@ use crate::model::Vocabulary;
 pub fn routes() -> Routes {
     let own = Access::Needs(Permission::OwnEntities);
     Routes::new()
-        .get("/my/entities/{code}/inbox", own, inbox)
+        .get("/my/entities/{code}/inbox", own, inbox_show)
         .post("/my/entities/{code}/inbox/{id}/read", own, inbox_read)
-        .get("/my/entities/{code}/subscription", own, subscription)
+        .get("/my/entities/{code}/subscription", own, subscription_show)
         .post("/my/entities/{code}/subscription", own, subscription_set)
 }
 
-async fn inbox(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> PageResult {
+async fn inbox_show(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> PageResult {
     let code = viewer.own_entity(&code)?;
     let c = code.clone();
     let (messages, unread) = state.svc.blocking(move |s| s.inbox(&c, 200)).await?;
@@ -80,7 +80,7 @@ async fn subscription_page(
     )
 }
 
-async fn subscription(
+async fn subscription_show(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(code): Path<String>,
