@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
+use super::{CliError, Result};
 use crate::model::Who;
 use crate::service::backup::{BackupMade, time_of};
 use crate::service::{Config, Service};
@@ -11,29 +12,31 @@ use crate::store::{FILE_NAME, Store, StoreError};
 
 /// `huiqi backup --out FILE`: straight from the store when no process uses it; with `--url`,
 /// asks the running server for a backup and downloads it (token in `HUIQI_TOKEN`).
-pub fn backup(data: &Path, out: &Path, url: Option<&str>, config: Config) -> Result<ExitCode, String> {
+pub fn backup(data: &Path, out: &Path, url: Option<&str>, config: Config) -> Result<ExitCode> {
     if out.exists() {
-        return Err(format!("{} exists already (文件已存在): choose another name or move it away", out.display()));
+        return Err(
+            format!("{} exists already (文件已存在): choose another name or move it away", out.display()).into()
+        );
     }
     if let Some(url) = url {
         return remote(url, out);
     }
     if !data.join(FILE_NAME).is_file() {
-        return Err(format!("there is no store in {} (没有数据文件): check --data", data.display()));
+        return Err(format!("there is no store in {} (没有数据文件): check --data", data.display()).into());
     }
     let store = Store::open(data).map_err(|e| match e {
-        StoreError::AlreadyOpen(_) => format!(
+        StoreError::AlreadyOpen(_) => CliError::Message(format!(
             "the data directory {} is in use by a running huiqi server (数据目录正被运行中的服务器使用). \
              Ask the server for the backup: `huiqi backup --url http://ADDRESS --out {}` with an API token \
              of a system administrator (scope admin) in HUIQI_TOKEN — or download one from 系统管理 › 数据备份 \
              (/admin/backups)",
             data.display(),
             out.display()
-        ),
-        other => other.to_string(),
+        )),
+        other => CliError::Store(other),
     })?;
     let svc = Service::new(store, config);
-    let made = svc.backup_write(&Who::system("cli"), out).map_err(|e| e.to_string())?;
+    let made = svc.backup_write(&Who::system("cli"), out)?;
     print_made(&made, &out.display().to_string());
     Ok(ExitCode::SUCCESS)
 }
@@ -50,7 +53,7 @@ fn error_of(text: &str) -> String {
         .unwrap_or_else(|| text.chars().take(300).collect())
 }
 
-fn remote(url: &str, out: &Path) -> Result<ExitCode, String> {
+fn remote(url: &str, out: &Path) -> Result<ExitCode> {
     let token = std::env::var("HUIQI_TOKEN").map_err(|_| {
         "set HUIQI_TOKEN to an API token of a system administrator with the admin scope \
          (huiqi user token NAME --scope admin while the server is stopped, or 系统管理 › 接口令牌)"
@@ -69,7 +72,7 @@ fn remote(url: &str, out: &Path) -> Result<ExitCode, String> {
     let status = made.status().as_u16();
     let text = made.body_mut().read_to_string().map_err(unreachable)?;
     if status != 201 {
-        return Err(format!("the server made no backup ({status}): {}", error_of(&text)));
+        return Err(format!("the server made no backup ({status}): {}", error_of(&text)).into());
     }
     let answer: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("the server's answer is not JSON ({e}): {text}"))?;
@@ -86,7 +89,7 @@ fn remote(url: &str, out: &Path) -> Result<ExitCode, String> {
     let status = got.status().as_u16();
     if status != 200 {
         let text = got.body_mut().read_to_string().unwrap_or_default();
-        return Err(format!("the server did not hand out {name} ({status}): {}", error_of(&text)));
+        return Err(format!("the server did not hand out {name} ({status}): {}", error_of(&text)).into());
     }
     let dir = out.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let file_name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -102,7 +105,7 @@ fn remote(url: &str, out: &Path) -> Result<ExitCode, String> {
         Ok(m) => m,
         Err(e) => {
             let _ = std::fs::remove_file(&part);
-            return Err(e);
+            return Err(e.into());
         }
     };
     std::fs::rename(&part, out).map_err(|e| format!("cannot rename {} to {}: {e}", part.display(), out.display()))?;
@@ -121,8 +124,8 @@ fn remote(url: &str, out: &Path) -> Result<ExitCode, String> {
 }
 
 /// `huiqi restore --from FILE [--force]`.
-pub fn restore(data: &Path, from: &Path, force: bool) -> Result<ExitCode, String> {
-    let r = crate::service::backup::restore(data, from, force, &Who::system("cli")).map_err(|e| e.to_string())?;
+pub fn restore(data: &Path, from: &Path, force: bool) -> Result<ExitCode> {
+    let r = crate::service::backup::restore(data, from, force, &Who::system("cli"))?;
     let m = &r.manifest;
     println!(
         "restored {} into {}: made {} (schema {}), {} tables, {} rows, {} attachments; audit trail intact ({} entries)",

@@ -4,6 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use super::Result;
 use crate::model::Who;
 use crate::model::imports::{ImportStatus, RowIssue};
 use crate::service::Service;
@@ -43,6 +44,8 @@ impl ImportObserver for CliObserver {
     }
 }
 
+/// Loads the reference data, then imports `file` as `who`, refusing it whole if a row is bad
+/// unless `skip_invalid`.
 pub fn import_entities(
     svc: &Service,
     file: &Path,
@@ -50,14 +53,15 @@ pub fn import_entities(
     report: Option<PathBuf>,
     dry_run: bool,
     who: &Who,
-) -> Result<ExitCode, String> {
+) -> Result<ExitCode> {
+    svc.init_reference(&super::cli_who())?;
     let name = file.display().to_string();
     let report_path = report.or_else(|| skip_invalid.then(|| PathBuf::from(format!("{name}.report.csv"))));
     let writer = match &report_path {
         Some(p) => {
             let mut w =
                 csv::Writer::from_path(p).map_err(|e| format!("cannot write the report {}: {e}", p.display()))?;
-            w.write_record(["行号", "列", "值", "原因"]).map_err(|e| e.to_string())?;
+            w.write_record(["行号", "列", "值", "原因"])?;
             Some(w)
         }
         None => None,
@@ -65,9 +69,7 @@ pub fn import_entities(
     let mut observer = CliObserver { tty: std::io::stderr().is_terminal(), report: writer, shown: 0 };
     let file_name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| name.clone());
     let path = file.to_path_buf();
-    let job = svc
-        .import_run(who, &file_name, || std::fs::File::open(&path), skip_invalid, dry_run, &mut observer)
-        .map_err(|e| e.to_string())?;
+    let job = svc.import_run(who, &file_name, || std::fs::File::open(&path), skip_invalid, dry_run, &mut observer)?;
     if observer.tty {
         eprintln!();
     }

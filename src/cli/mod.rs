@@ -1,13 +1,21 @@
 //! Bodies of command-line commands, so that `main.rs` only parses and dispatches. Each answers
-//! the exit code, or a message for the operator.
+//! the exit code, or a [`CliError`] for the operator.
 
+pub mod audit;
 pub mod backup;
+pub mod bench;
+pub mod error;
+pub mod export;
 pub mod import;
 pub mod rules;
+pub mod seed;
 pub mod serve;
+pub mod store;
 pub mod user;
 
 use std::path::Path;
+
+pub use error::{CliError, Result};
 
 use crate::model::Who;
 use crate::service::{Config, Service};
@@ -19,7 +27,7 @@ pub fn cli_who() -> Who {
 }
 
 /// The service over the store in `dir`.
-pub fn open(dir: &Path, config: Config) -> Result<Service, String> {
-    let store = Store::open(dir).map_err(|e| e.to_string())?;
+pub fn open(dir: &Path, config: Config) -> Result<Service> {
+    let store = Store::open(dir)?;
     Ok(Service::new(store, config))
 }

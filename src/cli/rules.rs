@@ -1,8 +1,9 @@
-//! `huiqi rules check` and `huiqi simulate`.
+//! `huiqi rules check`, `huiqi simulate` and `huiqi rematch`: rules checked, tried and run.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use super::Result;
 use crate::model::Date;
 use crate::service::Service;
 use crate::store::Store;
@@ -18,7 +19,7 @@ fn print_rule_errors(file: &str, measure: &str, errors: &[crate::rules::MeasureR
     }
 }
 
-pub fn rules_check(files: &[PathBuf], data: Option<&Path>) -> Result<ExitCode, String> {
+pub fn rules_check(files: &[PathBuf], data: Option<&Path>) -> Result<ExitCode> {
     if files.is_empty() {
         return Err("name at least one policy or measure file".into());
     }
@@ -33,7 +34,7 @@ pub fn rules_check(files: &[PathBuf], data: Option<&Path>) -> Result<ExitCode, S
     for f in files {
         let name = f.display().to_string();
         let text = std::fs::read_to_string(f).map_err(|e| format!("cannot read {name}: {e}"))?;
-        let specs = crate::seed::parse_measure_file(&name, &text).map_err(|e| e.to_string())?;
+        let specs = crate::seed::parse_measure_file(&name, &text)?;
         for (i, m) in specs.iter().enumerate() {
             measures += 1;
             let label = format!("measure {} «{}»", i + 1, m.name);
@@ -59,18 +60,18 @@ pub fn rules_check(files: &[PathBuf], data: Option<&Path>) -> Result<ExitCode, S
     }
 }
 
-pub fn simulate(svc: &Service, file: &Path, as_of: Option<&str>, out: Option<&Path>) -> Result<ExitCode, String> {
+pub fn simulate(svc: &Service, file: &Path, as_of: Option<&str>, out: Option<&Path>) -> Result<ExitCode> {
     let name = file.display().to_string();
     let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {name}: {e}"))?;
-    let specs = crate::seed::parse_measure_file(&name, &text).map_err(|e| e.to_string())?;
-    let as_of = as_of.map(Date::parse).transpose().map_err(|e| e.to_string())?;
-    let tags = svc.tag_dictionary().map_err(|e| e.to_string())?;
+    let specs = crate::seed::parse_measure_file(&name, &text)?;
+    let as_of = as_of.map(Date::parse).transpose()?;
+    let tags = svc.tag_dictionary()?;
     for (i, spec) in specs.iter().enumerate() {
         if let Err(errors) = crate::portrait::compile::check_measure(spec, &tags) {
             print_rule_errors(&name, &format!("measure {} «{}»", i + 1, spec.name), &errors);
             return Ok(ExitCode::FAILURE);
         }
-        let sim = svc.simulate(spec, as_of, out.is_some()).map_err(|e| e.to_string())?;
+        let sim = svc.simulate(spec, as_of, out.is_some())?;
         println!(
             "{}: {} entities as of {}: {} eligible, {} unknown, {} near misses; total {} 万元{}",
             spec.name,
@@ -94,18 +95,28 @@ pub fn simulate(svc: &Service, file: &Path, as_of: Option<&str>, out: Option<&Pa
                 out.with_file_name(format!("{stem}.{}.csv", i + 1))
             };
             let mut w = csv::Writer::from_path(&path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-            w.write_record(["credit_code", "outcome", "amount"]).map_err(|e| e.to_string())?;
+            w.write_record(["credit_code", "outcome", "amount"])?;
             for r in rows {
                 let outcome = match r.outcome {
                     crate::rules::eval::Outcome::Eligible => "eligible",
                     _ => "unknown",
                 };
                 let amount = r.amount_wan.map(crate::model::fields::format_number).unwrap_or_default();
-                w.write_record([r.credit_code.as_str(), outcome, &amount]).map_err(|e| e.to_string())?;
+                w.write_record([r.credit_code.as_str(), outcome, &amount])?;
             }
-            w.flush().map_err(|e| e.to_string())?;
+            w.flush()?;
             println!("wrote {} rows to {}", rows.len(), path.display());
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs every published measure over every entity now and records what changed.
+pub fn rematch(svc: &Service) -> Result<ExitCode> {
+    let s = svc.rematch_all("rematch")?;
+    println!(
+        "{} measures over {} entities in {:.0} ms: {} eligible pairs, {} measures changed",
+        s.measures, s.entities, s.match_ms, s.eligible_pairs, s.changed
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -5,11 +5,39 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use super::open;
+use super::{CliError, Result, open};
 use crate::auth::demo::{DEMO_ACCOUNTS, DEMO_PASSWORD};
 use crate::http::{self, AppState};
 use crate::model::{Vocabulary, Who};
 use crate::service::Config;
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "HUIQI_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Create (or reuse) a demo instance: policies, 2,000 entities and demo accounts.
+    /// Without --data it lives in ./huiqi-demo.
+    #[arg(long)]
+    demo: bool,
+    /// The site is served over HTTPS (behind a proxy or not): cookies get `Secure`, and
+    /// responses HSTS.
+    #[arg(long, env = "HUIQI_SECURE_COOKIES")]
+    secure_cookies: bool,
+    /// Behind a reverse proxy: take the client address from the last X-Forwarded-For entry.
+    #[arg(long, env = "HUIQI_TRUST_PROXY")]
+    trust_proxy: bool,
+    /// Sign out after this many minutes without a request.
+    #[arg(long, env = "HUIQI_SESSION_IDLE_MINUTES", default_value_t = 30)]
+    session_idle_minutes: i64,
+    /// Sign out this many hours after signing in, whatever happens.
+    #[arg(long, env = "HUIQI_SESSION_HOURS", default_value_t = 12)]
+    session_hours: i64,
+    #[command(flatten)]
+    push: PushArgs,
+    #[command(flatten)]
+    backup: BackupArgs,
+}
 
 /// Scheduled backups of `serve`.
 #[derive(clap::Args, Debug)]
@@ -74,7 +102,7 @@ impl PushArgs {
         self,
         dir: &Path,
         demo: bool,
-    ) -> Result<(crate::service::push::PushSettings, crate::jobs::outbox::Channels), String> {
+    ) -> Result<(crate::service::push::PushSettings, crate::jobs::outbox::Channels)> {
         use crate::jobs::outbox::{Channels, SmsGateway, Smtp};
         let quiet_hours = match self.quiet_hours.as_deref() {
             None => None,
@@ -86,7 +114,7 @@ impl PushArgs {
                     Some((from, to)) if from < 24 && to < 24 && from != to => {
                         Some(crate::model::push::QuietHours { from, to })
                     }
-                    _ => return Err(format!("--quiet-hours should be like 22-8 (hours 0–23), not {text}")),
+                    _ => return Err(format!("--quiet-hours should be like 22-8 (hours 0–23), not {text}").into()),
                 }
             }
         };
@@ -109,19 +137,31 @@ impl PushArgs {
     }
 }
 
-pub fn serve(
-    dir: &Path,
-    config: Config,
-    settings: http::Settings,
-    listen: SocketAddr,
-    demo: bool,
-    channels: crate::jobs::outbox::Channels,
-) -> Result<ExitCode, String> {
+/// `huiqi serve`: the store in `data` (by default ./huiqi-data, or ./huiqi-demo with `--demo`).
+pub fn serve(data: Option<&Path>, config: Config, args: ServeArgs) -> Result<ExitCode> {
+    let ServeArgs { listen, demo, secure_cookies, trust_proxy, session_idle_minutes, session_hours, push, backup } =
+        args;
+    let dir = data.map_or_else(|| PathBuf::from(if demo { "huiqi-demo" } else { "huiqi-data" }), Path::to_path_buf);
+    let dir = dir.as_path();
+    let (settings_push, channels) = push.channels(dir, demo)?;
+    let config = Config { push: settings_push, backup: backup.settings(), ..config };
+    if session_idle_minutes < 1 || session_hours < 1 {
+        return Err("--session-idle-minutes and --session-hours must be at least 1".into());
+    }
+    let settings = http::Settings {
+        sessions: crate::auth::SessionPolicy {
+            idle_seconds: session_idle_minutes * 60,
+            absolute_seconds: session_hours * 3600,
+        },
+        secure_cookies,
+        trust_proxy,
+        ..http::Settings::default()
+    };
     let svc = open(dir, config)?;
-    svc.init_reference(&Who::system("serve")).map_err(|e| e.to_string())?;
+    svc.init_reference(&Who::system("serve"))?;
     if demo {
         eprintln!("preparing the demo in {} …", dir.display());
-        if let Some(summary) = svc.demo_setup(2000, 1).map_err(|e| e.to_string())? {
+        if let Some(summary) = svc.demo_setup(2000, 1)? {
             eprintln!(
                 "demo created: {} policies, {} measures, {} entities",
                 summary.policies, summary.measures, summary.entities
@@ -129,18 +169,18 @@ pub fn serve(
         }
     }
     let started = std::time::Instant::now();
-    let tidied = svc.imports_tidy().map_err(|e| e.to_string())?;
+    let tidied = svc.imports_tidy()?;
     if tidied > 0 {
         tracing::info!(files = tidied, "removed uploads left by an interrupted or finished import");
     }
-    let bad_rules = svc.rules_integrity().map_err(|e| e.to_string())?;
+    let bad_rules = svc.rules_integrity()?;
     if !bad_rules.is_empty() {
         eprintln!(
             "warning: {} stored measure version(s) have rules that no longer check (named in the log); published ones are left out of matching",
             bad_rules.len()
         );
     }
-    svc.matching_init().map_err(|e| e.to_string())?;
+    svc.matching_init()?;
     if let Some(crate::service::matching::MatchingStats { entities, measures, portrait_bytes: bytes, .. }) =
         svc.matching_stats()
     {
@@ -150,16 +190,16 @@ pub fn serve(
             started.elapsed().as_secs_f64()
         );
     }
-    let mut state = AppState::new(svc, settings).map_err(|e| e.to_string())?;
+    let mut state = AppState::new(svc, settings)?;
     if let Some(gateway) = &channels.sms {
         state.sms = Some(std::sync::Arc::new(gateway.clone()));
     }
     if demo {
-        state.auth.demo_accounts().map_err(|e| e.to_string())?;
-        let made = state.svc.demo_cases().map_err(|e| e.to_string())?;
+        state.auth.demo_accounts()?;
+        let made = state.svc.demo_cases()?;
         if let Some(code) = &made.also_for {
             let who = Who::system("demo");
-            state.auth.binding_grant(&who, "qiye", code, crate::model::Capacity::Finance).map_err(|e| e.to_string())?;
+            state.auth.binding_grant(&who, "qiye", code, crate::model::Capacity::Finance)?;
         }
         if made.cases > 0 {
             eprintln!("demo cases: {} applications over the last two weeks", made.cases);
@@ -172,15 +212,12 @@ pub fn serve(
         Err(e) => tracing::error!("startup rematch failed: {e}"),
     });
     // Rule expressions are limited so that every walk fits in 512 KiB; the threads get more.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_stack_size(8 * 1024 * 1024)
-        .build()
-        .map_err(|e| e.to_string())?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().thread_stack_size(8 * 1024 * 1024).build()?;
     runtime.block_on(async move {
         let listener =
             tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let addr = listener.local_addr()?;
         let host = if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { addr.ip().to_string() };
         println!("huiqi is serving on http://{host}:{}/", addr.port());
         if demo {
@@ -205,14 +242,14 @@ pub fn serve(
             std::sync::Arc::new(channels),
             crate::jobs::outbox::OUTBOX_EVERY,
         );
-        http::serve(listener, state, shutdown_signal()).await.map_err(|e| e.to_string())?;
+        http::serve(listener, state, shutdown_signal()).await?;
         sweep.abort();
         outbox.abort();
         if let Some(b) = backups {
             b.abort();
         }
         eprintln!("huiqi stopped");
-        Ok::<_, String>(ExitCode::SUCCESS)
+        Ok::<_, CliError>(ExitCode::SUCCESS)
     })
 }
 

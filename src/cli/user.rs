@@ -1,11 +1,11 @@
-//! `huiqi user …`: accounts and tokens from the command line.
+//! `huiqi user …` and `huiqi department`: accounts, tokens and departments from the command line.
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Subcommand;
 
-use super::cli_who;
+use super::{Result, cli_who};
 use crate::auth::{Auth, NewUser};
 use crate::model::{Capacity, Role, TokenScope, Vocabulary};
 use crate::service::Service;
@@ -52,24 +52,22 @@ pub enum UserAction {
     List,
 }
 
-pub fn read_password(prompt: &str) -> Result<String, String> {
+pub fn read_password(prompt: &str) -> Result<String> {
     if let Ok(p) = std::env::var("HUIQI_PASSWORD") {
         return Ok(p);
     }
     eprint!("{prompt}");
     let _ = std::io::stderr().flush();
     let mut line = String::new();
-    std::io::stdin().read_line(&mut line).map_err(|e| e.to_string())?;
+    std::io::stdin().read_line(&mut line)?;
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
-pub fn auth_of(svc: &Service) -> Result<Auth, String> {
-    let c = &svc.config;
-    Auth::new(std::sync::Arc::clone(&svc.store), c.fast_password_hashing, c.clock.clone(), Default::default())
-        .map_err(|e| e.to_string())
+pub fn auth_of(svc: &Service) -> Result<Auth> {
+    Ok(svc.auth(Default::default())?)
 }
 
-pub fn user(auth: &Auth, action: UserAction) -> Result<ExitCode, String> {
+pub fn user(auth: &Auth, action: UserAction) -> Result<ExitCode> {
     let who = cli_who();
     match action {
         UserAction::Add { username, role, name, department, phone, entity, one_time } => {
@@ -77,9 +75,9 @@ pub fn user(auth: &Auth, action: UserAction) -> Result<ExitCode, String> {
                 Role::parse(&role).ok_or_else(|| format!("unknown role {role}; use one of: {}", Role::choices()))?;
             let password = if one_time { None } else { Some(read_password("password: ")?) };
             let new = NewUser { username, display_name: name, role, department, region_scope: Vec::new(), phone };
-            let (user, issued) = auth.user_create(&who, new, password.as_deref()).map_err(|e| e.to_string())?;
+            let (user, issued) = auth.user_create(&who, new, password.as_deref())?;
             if let Some(code) = entity {
-                auth.binding_grant(&who, &user.username, &code, Capacity::Agent).map_err(|e| e.to_string())?;
+                auth.binding_grant(&who, &user.username, &code, Capacity::Agent)?;
             }
             println!("created {} ({})", user.username, user.role.key());
             if let Some(p) = issued {
@@ -88,12 +86,12 @@ pub fn user(auth: &Auth, action: UserAction) -> Result<ExitCode, String> {
         }
         UserAction::Passwd { username } => {
             let password = read_password("new password: ")?;
-            auth.user_set_password(&who, &username, &password).map_err(|e| e.to_string())?;
+            auth.user_set_password(&who, &username, &password)?;
             println!("password changed for {username}");
         }
         UserAction::Unlock { username } => {
-            let id = auth.user_by_name(&username).map_err(|e| e.to_string())?.id;
-            auth.user_unlock(&who, id).map_err(|e| e.to_string())?;
+            let id = auth.user_by_name(&username)?.id;
+            auth.user_unlock(&who, id)?;
             println!("unlocked {username}");
         }
         UserAction::Token { username, name, scopes, days } => {
@@ -103,11 +101,11 @@ pub fn user(auth: &Auth, action: UserAction) -> Result<ExitCode, String> {
                     TokenScope::parse(s).ok_or_else(|| format!("unknown scope {s}; use: {}", TokenScope::choices()))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            let (_, token) = auth.token_create(&who, &username, &name, &scopes, days).map_err(|e| e.to_string())?;
+            let (_, token) = auth.token_create(&who, &username, &name, &scopes, days)?;
             println!("{token}");
         }
         UserAction::List => {
-            for u in auth.users().map_err(|e| e.to_string())? {
+            for u in auth.users()? {
                 println!(
                     "{}\t{}\t{}\t{}{}",
                     u.username,
@@ -119,5 +117,12 @@ pub fn user(auth: &Auth, action: UserAction) -> Result<ExitCode, String> {
             }
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `huiqi department NAME [--region CODE]`: adds a department, or sets the region it serves.
+pub fn department(auth: &Auth, name: &str, region: &str) -> Result<ExitCode> {
+    let d = auth.department_put(&cli_who(), name, region)?;
+    println!("department {} (region {})", d.name, d.region.unwrap_or_else(|| "-".into()));
     Ok(ExitCode::SUCCESS)
 }

@@ -33,7 +33,7 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
     response
 }
 
-pub async fn metrics(State(state): State<AppState>) -> Response {
+pub async fn metrics_show(State(state): State<AppState>) -> Response {
     let stats = state.svc.blocking(|s| s.stats()).await.ok();
     let m = &state.metrics;
     let mut out = String::new();

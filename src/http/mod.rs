@@ -87,12 +87,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(svc: Service, settings: Settings) -> Result<AppState, AuthError> {
         let svc = Arc::new(svc);
-        let auth = Auth::new(
-            Arc::clone(&svc.store),
-            svc.config.fast_password_hashing,
-            svc.config.clock.clone(),
-            settings.sessions,
-        )?;
+        let auth = svc.auth(settings.sessions)?;
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let attempts =
             RateLimiter::new(settings.attempts_burst, std::time::Duration::from_secs(settings.attempts_refill_seconds));
@@ -175,7 +170,7 @@ impl AppState {
     }
 }
 
-async fn healthz(State(state): State<AppState>) -> Response {
+async fn healthz_show(State(state): State<AppState>) -> Response {
     match state.svc.blocking(|s| s.health()).await {
         Ok(_) => (StatusCode::OK, "ok\n").into_response(),
         Err(e) => {
@@ -185,7 +180,7 @@ async fn healthz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn static_file(Path(requested): Path<String>) -> Response {
+async fn static_show(Path(requested): Path<String>) -> Response {
     let (name, hash) = web::split_asset_name(&requested);
     let Some(file) = web::Static::get(&name) else {
         return (StatusCode::NOT_FOUND, "not found").into_response();
@@ -222,9 +217,9 @@ async fn fallback(uri: axum::http::Uri) -> Response {
 /// Every route with the access it needs: pages, the API under `/api/v1`, and the plumbing.
 pub fn routes() -> Routes {
     Routes::new()
-        .get("/healthz", Access::Public, healthz)
-        .get("/metrics", Access::Needs(Permission::Metrics), metrics::metrics)
-        .get("/static/{file}", Access::Public, static_file)
+        .get("/healthz", Access::Public, healthz_show)
+        .get("/metrics", Access::Needs(Permission::Metrics), metrics::metrics_show)
+        .get("/static/{file}", Access::Public, static_show)
         .merge(pages::routes())
         .merge(api::routes())
 }

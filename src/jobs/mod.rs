@@ -21,18 +21,7 @@ pub fn spawn_sweep(svc: Arc<Service>, every: Duration) -> tokio::task::JoinHandl
         loop {
             tick.tick().await;
             match svc.blocking(|s| s.sweep()).await {
-                Ok(r)
-                    if r.published
-                        + r.warned
-                        + r.opened
-                        + r.resolved
-                        + r.expiry_warnings
-                        + r.reminded
-                        + r.window_pushes
-                        > 0 =>
-                {
-                    tracing::info!(?r, "deadline sweep")
-                }
+                Ok(r) if r.did_anything() => tracing::info!(?r, "deadline sweep"),
                 Ok(_) => {}
                 Err(e) => tracing::error!("deadline sweep failed: {e}"),
             }

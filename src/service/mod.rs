@@ -18,6 +18,7 @@ pub mod policies;
 pub mod push;
 pub mod receipts;
 pub mod supervision;
+pub mod sweep;
 pub mod todo;
 
 use std::sync::Arc;
@@ -87,6 +88,12 @@ impl Service {
             matching: std::sync::RwLock::new(None),
             backing_up: std::sync::Mutex::new(()),
         }
+    }
+
+    /// Accounts, sessions and tokens over this service's store, with its hashing and clock.
+    pub fn auth(&self, sessions: crate::auth::SessionPolicy) -> Result<crate::auth::Auth, crate::auth::AuthError> {
+        let c = &self.config;
+        crate::auth::Auth::new(Arc::clone(&self.store), c.fast_password_hashing, c.clock.clone(), sessions)
     }
 
     /// Whether the match state is in memory (servers build it at start; most CLI commands never do).

@@ -1,34 +1,17 @@
-//! The deadline sweep and what follows from it: warnings to the handling department before a
-//! stage falls due, supervision items for overdue stages that supervisors follow with notices
-//! to resolution, warnings before a measure's window or validity ends; and the entities each
-//! specialist looks after.
+//! Supervision of overdue stages (the items the sweep opens, followed by supervisors with
+//! notices to resolution), the departments' notices, and the entities each specialist looks
+//! after.
 
 use serde::Serialize;
 
 use super::cases::{CaseView, may_see};
 use super::{Result, Service, ServiceError};
 use crate::model::calendar::WorkCalendar;
-use crate::model::case::{Case, CaseState, StageRun};
+use crate::model::case::{Case, CaseState};
 use crate::model::supervision::{Notice, NoticeKind, Resolution, Supervision, SupervisionNotice, SupervisionStatus};
 use crate::model::{Date, Entity, RegionCode, Role, Timestamp, Who};
 use crate::store::prelude::*;
 use crate::store::{WriteTx, digest};
-
-/// Days before a measure's application window or validity ends when its department is warned.
-pub const EXPIRY_WARNINGS: [u32; 2] = [30, 7];
-
-/// What one sweep did.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct SweepReport {
-    pub published: usize,
-    pub warned: usize,
-    pub opened: usize,
-    pub resolved: usize,
-    pub expiry_warnings: usize,
-    pub reminded: usize,
-    /// Entities pushed a measure whose application window opened today.
-    pub window_pushes: usize,
-}
 
 /// An entity a specialist looks after, with what is pending on it.
 #[derive(Debug, Clone, Serialize)]
@@ -69,57 +52,10 @@ pub(super) fn region_of(s: &Supervision) -> Option<RegionCode> {
     s.region.as_deref().and_then(|r| RegionCode::parse(r).ok())
 }
 
-/// The next working day after `day`.
-fn next_working_day(cal: &WorkCalendar, day: Date) -> Date {
-    cal.add_working_days(day, 1)
-}
-
-/// The warnings a measure is due on `today` and has not had: (end, what ends, mark, days left).
-/// Each end is warned for on its own: marks 30 and 7 for the window, 1030 and 1007 for the
-/// policy's validity.
-fn expiry_marks(
-    m: &crate::model::Measure,
-    window_end: Option<Date>,
-    valid_until: Option<Date>,
-    today: Date,
-) -> Vec<(Date, &'static str, u32, u32)> {
-    let mut out = Vec::new();
-    for (end, what, offset) in [(window_end, "申报截止", 0), (valid_until, "政策有效期届满", 1000)] {
-        let Some(end) = end.filter(|d| *d >= today) else { continue };
-        let left = (end.days() - today.days()) as u32;
-        let Some(mark) = EXPIRY_WARNINGS.iter().copied().filter(|w| left <= *w).min() else { continue };
-        if !m.warned.contains(&(mark + offset)) {
-            out.push((end, what, mark + offset, left));
-        }
-    }
-    out
-}
-
-/// The stage whose clock runs, and its due day (a case in review only).
-fn running_stage(case: &Case) -> Option<(StageRun, Date)> {
-    let stage = case.current_stage()?.clone();
-    let due = stage.due.filter(|_| case.state == CaseState::InReview)?;
-    Some((stage, due))
-}
-
-/// Due within one working day and not yet warned for this due day.
-fn due_soon(stage: &StageRun, due: Date, today: Date, cal: &WorkCalendar) -> bool {
-    today <= due && due <= next_working_day(cal, today) && stage.warned_for != Some(due)
-}
-
 /// The supervised stage's clock no longer runs: decided, returned for supplement (the clock
 /// stands until resubmission), or the case gone.
-fn stage_moved(item: &Supervision, case: Option<&Case>) -> bool {
+pub(super) fn stage_moved(item: &Supervision, case: Option<&Case>) -> bool {
     case.is_none_or(|c| !(c.state == CaseState::InReview && c.stage as u32 == item.stage))
-}
-
-/// Whether an overdue stage needs a new item: none yet, or the last one was resolved and the
-/// stage's clock has run again since (returned, resubmitted, and still late). An item a
-/// supervisor closed by hand stays closed while the clock runs on.
-fn needs_item(last: Option<Supervision>, stage: &StageRun) -> bool {
-    last.is_none_or(|s| {
-        s.resolved.as_ref().is_some_and(|r| stage.pauses.iter().any(|p| p.to.is_some_and(|to| to >= r.on)))
-    })
 }
 
 /// An item on the board as people read it: how late in working days, whether the notice's own
@@ -184,171 +120,6 @@ pub(super) fn resolve_with_case(
 }
 
 impl Service {
-    /// One pass of the deadline sweep (each minute, and at start): scheduled publications,
-    /// pushes of measures whose application window opened,
-    /// warnings for stages due within one working day, supervision items for overdue stages,
-    /// items resolved when their stage was decided, and warnings before measures expire.
-    pub fn sweep(&self) -> Result<SweepReport> {
-        let mut report = SweepReport { published: self.publish_scheduled()?, ..SweepReport::default() };
-        let today = self.today();
-        let calendar = self.calendar()?;
-        let system = Who::system("deadline-sweep");
-        // Most minutes there is nothing to do: find out with a read, so that writers are not
-        // held up while the open cases are looked through.
-        if !self.sweep_has_work(today, &calendar)? {
-            report.window_pushes = self.push_opened()?;
-            report.reminded = self.remind_closing()?;
-            return Ok(report);
-        }
-        let tx = self.store.write()?;
-        for case in tx.open_cases(None)? {
-            let Some((stage, due)) = running_stage(&case) else { continue };
-            let index = case.stage as u32;
-            if today > due {
-                let last = tx.supervision_of(case.id, index)?.map(|id| tx.supervision(id)).transpose()?.flatten();
-                if needs_item(last, &stage) {
-                    self.open_supervision(&tx, &system, &case, index, due, today)?;
-                    report.opened += 1;
-                }
-            } else if due_soon(&stage, due, today, &calendar) {
-                let mut updated = case.clone();
-                if let Some(s) = updated.stages.get_mut(case.stage) {
-                    s.warned_for = Some(due);
-                }
-                tx.put_case(&updated, Some(&case))?;
-                let title = format!("办件 #{} 将于 {due} 到期", case.id);
-                let body = format!(
-                    "「{}」{}的「{}」环节办理期限为 {due}，请及时办理。",
-                    case.measure_name, case.entity_name, stage.name
-                );
-                notice(
-                    &tx,
-                    &case.department,
-                    today,
-                    NoticeKind::DueSoon,
-                    title,
-                    body,
-                    Some(format!("/cases/{}", case.id)),
-                )?;
-                report.warned += 1;
-            }
-        }
-        for mut item in tx.supervisions()?.into_iter().filter(|s| s.status != SupervisionStatus::Resolved) {
-            if stage_moved(&item, tx.case(item.case_id)?.as_ref()) {
-                let before = digest(&item)?;
-                item.status = SupervisionStatus::Resolved;
-                item.resolved = Some(Resolution {
-                    on: today,
-                    by: "deadline-sweep".into(),
-                    note: "环节已办理".into(),
-                    days_late: None,
-                });
-                tx.put_supervision(&item)?;
-                let target = format!("supervision:{}", item.id);
-                tx.audit_change(
-                    &system,
-                    "supervision.resolve",
-                    &target,
-                    "环节已办理",
-                    Some(before),
-                    Some(digest(&item)?),
-                )?;
-                report.resolved += 1;
-            }
-        }
-        report.expiry_warnings = self.warn_expiring(&tx, today)?;
-        if report.warned + report.opened + report.resolved + report.expiry_warnings > 0 {
-            tx.audit(&system, "sweep", "cases", &serde_json::to_string(&report).unwrap_or_default())?;
-            tx.commit()?;
-        } else {
-            drop(tx);
-        }
-        report.window_pushes = self.push_opened()?;
-        report.reminded = self.remind_closing()?;
-        Ok(report)
-    }
-
-    /// Whether the sweep has anything to write: a stage to warn about or to supervise, an item
-    /// to resolve, a measure to warn about.
-    fn sweep_has_work(&self, today: Date, calendar: &WorkCalendar) -> Result<bool> {
-        let tx = self.store.read()?;
-        for case in tx.open_cases(None)? {
-            let Some((stage, due)) = running_stage(&case) else { continue };
-            let last =
-                tx.supervision_of(case.id, case.stage as u32)?.map(|id| tx.supervision(id)).transpose()?.flatten();
-            if (today > due && needs_item(last, &stage)) || due_soon(&stage, due, today, calendar) {
-                return Ok(true);
-            }
-        }
-        for item in tx.supervisions()?.into_iter().filter(|s| s.status != SupervisionStatus::Resolved) {
-            if stage_moved(&item, tx.case(item.case_id)?.as_ref()) {
-                return Ok(true);
-            }
-        }
-        for m in tx.measures()?.into_iter().filter(|m| m.in_force()) {
-            let Some(v) = tx.published_version(m.id)? else { continue };
-            let valid_until = tx.policy(m.policy_id)?.and_then(|p| p.content.valid_until);
-            if !expiry_marks(&m, v.spec.window_end, valid_until, today).is_empty() {
-                return Ok(true);
-            }
-        }
-        Ok(false)
-    }
-
-    fn open_supervision(&self, tx: &WriteTx, who: &Who, case: &Case, stage: u32, due: Date, today: Date) -> Result<()> {
-        let stage_name = case.stages.get(stage as usize).map(|s| s.name.clone()).unwrap_or_default();
-        let item = Supervision {
-            id: tx.next_id("supervision")?,
-            case_id: case.id,
-            stage,
-            stage_name: stage_name.clone(),
-            department: case.department.clone(),
-            measure_name: case.measure_name.clone(),
-            entity_name: case.entity_name.clone(),
-            credit_code: case.credit_code.clone(),
-            region: case.region.clone(),
-            due,
-            opened_on: today,
-            status: SupervisionStatus::Open,
-            notice: None,
-            resolved: None,
-        };
-        tx.put_supervision(&item)?;
-        let title = format!("办件 #{} 已超期", case.id);
-        let body =
-            format!("「{}」{}的「{stage_name}」环节已于 {due} 到期，已纳入督办。", case.measure_name, case.entity_name);
-        notice(tx, &case.department, today, NoticeKind::Overdue, title, body, Some(format!("/cases/{}", case.id)))?;
-        tx.audit_change(
-            who,
-            "supervision.open",
-            &format!("supervision:{}", item.id),
-            &format!("case:{} stage {stage}", case.id),
-            None,
-            Some(digest(&item)?),
-        )?;
-        Ok(())
-    }
-
-    /// Warns each department once, 30 and 7 days before a measure in force stops taking
-    /// applications or its policy stops being valid.
-    fn warn_expiring(&self, tx: &WriteTx, today: Date) -> Result<usize> {
-        let mut n = 0;
-        for mut m in tx.measures()?.into_iter().filter(|m| m.in_force()) {
-            let Some(v) = tx.published_version(m.id)? else { continue };
-            let valid_until = tx.policy(m.policy_id)?.and_then(|p| p.content.valid_until);
-            for (end, what, mark, left) in expiry_marks(&m, v.spec.window_end, valid_until, today) {
-                m.warned.push(mark);
-                tx.put_measure(&m)?;
-                let title = format!("「{}」将于 {end} {what}", v.spec.name);
-                let body = format!("距{what}还有 {left} 天。如需延期，请修订后提交发布申请。");
-                let link = Some(format!("/measures/{}", m.id));
-                notice(tx, &v.spec.department, today, NoticeKind::Expiry, title, body, link)?;
-                n += 1;
-            }
-        }
-        Ok(n)
-    }
-
     /// The supervisors' board: items within `who`'s region, open and noticed first, the
     /// longest overdue first.
     pub fn supervision_board(&self, who: &Who, include_resolved: bool) -> Result<Vec<BoardRow>> {

@@ -19,27 +19,27 @@ use crate::model::{AgreementKind, BindingStatus, Capacity, Vocabulary};
 
 pub fn routes() -> Routes {
     Routes::new()
-        .get("/api/v1/account", Access::SignedIn, me)
-        .get("/api/v1/todo", Access::SignedIn, todo)
-        .post("/api/v1/account/password", Access::SignedIn, password)
-        .get("/api/v1/account/sessions", Access::SignedIn, sessions)
+        .get("/api/v1/account", Access::SignedIn, account_show)
+        .get("/api/v1/todo", Access::SignedIn, todo_show)
+        .post("/api/v1/account/password", Access::SignedIn, password_change)
+        .get("/api/v1/account/sessions", Access::SignedIn, sessions_index)
         .delete("/api/v1/account/sessions", Access::SignedIn, sessions_end_all)
-        .delete("/api/v1/account/sessions/{id}", Access::SignedIn, session_end)
-        .post("/api/v1/register", Access::Public, register)
-        .get("/api/v1/agreements", Access::Public, agreements)
+        .delete("/api/v1/account/sessions/{id}", Access::SignedIn, sessions_end)
+        .post("/api/v1/register", Access::Public, register_submit)
+        .get("/api/v1/agreements", Access::Public, agreements_index)
         .post("/api/v1/password/forgot", Access::Public, password_forgot)
         .post("/api/v1/password/reset", Access::Public, password_reset)
-        .get("/api/v1/my/entities", Access::Needs(Permission::OwnEntities), my_entities)
-        .post("/api/v1/my/bindings", Access::Needs(Permission::OwnEntities), my_bind)
+        .get("/api/v1/my/entities", Access::Needs(Permission::OwnEntities), my_entities_index)
+        .post("/api/v1/my/bindings", Access::Needs(Permission::OwnEntities), my_bindings_create)
 }
 
 /// What is waiting for the caller: the counts the navigation shows.
-async fn todo(State(state): State<AppState>, viewer: Viewer) -> ApiResult {
+async fn todo_show(State(state): State<AppState>, viewer: Viewer) -> ApiResult {
     let who = viewer.who();
     Ok(Json(state.svc.blocking(move |s| s.todo(&who)).await?).into_response())
 }
 
-async fn me(viewer: Viewer) -> ApiResult {
+async fn account_show(viewer: Viewer) -> ApiResult {
     let p = viewer.principal()?;
     let permissions: Vec<_> = Permission::ALL.iter().filter(|x| p.can(**x)).map(|x| x.key()).collect();
     Ok(Json(json!({
@@ -63,7 +63,7 @@ struct PasswordBody {
     new: String,
 }
 
-async fn password(State(state): State<AppState>, viewer: Viewer, body: Bytes) -> ApiResult {
+async fn password_change(State(state): State<AppState>, viewer: Viewer, body: Bytes) -> ApiResult {
     let p = viewer.principal()?;
     if p.scopes.is_some() {
         return Err(ApiError(AppError::forbidden("API 令牌不能修改账号密码，请在浏览器中登录后修改")));
@@ -82,7 +82,7 @@ fn browser_only(viewer: &Viewer) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn sessions(State(state): State<AppState>, viewer: Viewer) -> ApiResult {
+async fn sessions_index(State(state): State<AppState>, viewer: Viewer) -> ApiResult {
     browser_only(&viewer)?;
     let p = viewer.principal()?;
     let (id, current) = (p.user.id, p.session.clone());
@@ -96,7 +96,7 @@ async fn sessions_end_all(State(state): State<AppState>, viewer: Viewer) -> ApiR
     Ok(Json(json!({ "ended": ended })).into_response())
 }
 
-async fn session_end(State(state): State<AppState>, viewer: Viewer, Path(sid): Path<String>) -> ApiResult {
+async fn sessions_end(State(state): State<AppState>, viewer: Viewer, Path(sid): Path<String>) -> ApiResult {
     browser_only(&viewer)?;
     let (id, who) = (viewer.principal()?.user.id, viewer.who());
     state.auth_blocking(move |a| a.session_end(&who, id, &sid)).await?;
@@ -151,7 +151,7 @@ struct RegisterBody {
 
 /// `POST /register`: an enterprise account and its first binding (verified at once with a
 /// valid invitation code). Answers 201 with the binding's status.
-async fn register(State(state): State<AppState>, viewer: Viewer, headers: HeaderMap, body: Bytes) -> ApiResult {
+async fn register_submit(State(state): State<AppState>, viewer: Viewer, headers: HeaderMap, body: Bytes) -> ApiResult {
     state.attempt(&viewer.ip)?;
     let b: RegisterBody = parse_json(&body)?;
     let reg = Registration {
@@ -169,7 +169,7 @@ async fn register(State(state): State<AppState>, viewer: Viewer, headers: Header
         .into_response())
 }
 
-async fn my_entities(State(state): State<AppState>, viewer: Viewer) -> ApiResult {
+async fn my_entities_index(State(state): State<AppState>, viewer: Viewer) -> ApiResult {
     let id = viewer.principal()?.user.id;
     let bindings = state.auth_blocking(move |a| a.bindings_of_user(id)).await?;
     let verified: Vec<_> =
@@ -177,7 +177,7 @@ async fn my_entities(State(state): State<AppState>, viewer: Viewer) -> ApiResult
     Ok(Json(json!({ "entities": verified, "bindings": bindings })).into_response())
 }
 
-async fn my_bind(State(state): State<AppState>, viewer: Viewer, body: Bytes) -> ApiResult {
+async fn my_bindings_create(State(state): State<AppState>, viewer: Viewer, body: Bytes) -> ApiResult {
     state.attempt(&viewer.ip)?;
     let request = parse_json::<BindBody>(&body)?.request()?;
     let (id, ip) = (viewer.principal()?.user.id, viewer.ip.clone());
@@ -187,7 +187,7 @@ async fn my_bind(State(state): State<AppState>, viewer: Viewer, body: Bytes) -> 
 
 /// `GET /agreements`: the user agreement and privacy notice in force, with their versions,
 /// which a registration must name as accepted.
-async fn agreements(State(state): State<AppState>) -> ApiResult {
+async fn agreements_index(State(state): State<AppState>) -> ApiResult {
     let (terms, privacy) =
         state.auth_blocking(|a| Ok((a.agreement(AgreementKind::Terms)?, a.agreement(AgreementKind::Privacy)?))).await?;
     Ok(Json(json!({ "terms": terms, "privacy": privacy })).into_response())

@@ -24,39 +24,39 @@ pub fn routes() -> Routes {
     let bindings = Access::Needs(Permission::BindingsManage);
     let audit = Access::Needs(Permission::AuditRead);
     Routes::new()
-        .get("/api/v1/departments", Access::Public, departments)
-        .put("/api/v1/departments/{name}", accounts, department_put)
-        .get("/api/v1/users", accounts, users)
-        .post("/api/v1/users", accounts, user_create)
-        .get("/api/v1/users/{id}", accounts, user_show)
-        .put("/api/v1/users/{id}", accounts, user_update)
-        .post("/api/v1/users/{id}/reset-password", accounts, user_reset)
-        .post("/api/v1/users/{id}/unlock", accounts, user_unlock)
+        .get("/api/v1/departments", Access::Public, departments_index)
+        .put("/api/v1/departments/{name}", accounts, departments_put)
+        .get("/api/v1/users", accounts, users_index)
+        .post("/api/v1/users", accounts, users_create)
+        .get("/api/v1/users/{id}", accounts, users_show)
+        .put("/api/v1/users/{id}", accounts, users_update)
+        .post("/api/v1/users/{id}/reset-password", accounts, users_reset)
+        .post("/api/v1/users/{id}/unlock", accounts, users_unlock)
         .get("/api/v1/tokens", tokens, tokens_index)
-        .post("/api/v1/tokens", tokens, token_create)
-        .delete("/api/v1/tokens/{id}", tokens, token_revoke)
+        .post("/api/v1/tokens", tokens, tokens_create)
+        .delete("/api/v1/tokens/{id}", tokens, tokens_revoke)
         .get("/api/v1/bindings", bindings, bindings_index)
-        .post("/api/v1/bindings/{user}/{code}", bindings, binding_decide)
+        .post("/api/v1/bindings/{user}/{code}", bindings, bindings_decide)
         .get("/api/v1/invitations", bindings, invitations_index)
-        .post("/api/v1/invitations", bindings, invitation_create)
-        .delete("/api/v1/invitations/{id}", bindings, invitation_revoke)
-        .get("/api/v1/calendar", Access::Public, calendar)
+        .post("/api/v1/invitations", bindings, invitations_create)
+        .delete("/api/v1/invitations/{id}", bindings, invitations_revoke)
+        .get("/api/v1/calendar", Access::Public, calendar_show)
         .put("/api/v1/calendar/{year}", Access::Needs(Permission::CalendarManage), calendar_put)
         .get("/api/v1/audit", audit, audit_index)
         .get("/api/v1/audit/verify", audit, audit_verify)
         .get("/api/v1/audit/export", audit, audit_export)
-        .get("/api/v1/permissions", Access::SignedIn, permission_table)
+        .get("/api/v1/permissions", Access::SignedIn, permissions_index)
 }
 
 fn unprocessable(message: impl Into<String>) -> ApiError {
     ApiError(AppError::new(StatusCode::UNPROCESSABLE_ENTITY, message))
 }
 
-async fn departments(State(state): State<AppState>) -> ApiResult {
+async fn departments_index(State(state): State<AppState>) -> ApiResult {
     Ok(Json(state.auth_blocking(|a| a.departments()).await?).into_response())
 }
 
-async fn department_put(
+async fn departments_put(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(name): Path<String>,
@@ -84,13 +84,13 @@ fn user_json(u: &User, personal: bool) -> serde_json::Value {
     })
 }
 
-async fn users(State(state): State<AppState>, viewer: Viewer) -> ApiResult {
+async fn users_index(State(state): State<AppState>, viewer: Viewer) -> ApiResult {
     let personal = viewer.can(Permission::PersonalData);
     let list = state.auth_blocking(|a| a.users()).await?;
     Ok(Json(list.iter().map(|u| user_json(u, personal)).collect::<Vec<_>>()).into_response())
 }
 
-async fn user_show(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {
+async fn users_show(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {
     let user = state.auth_blocking(move |a| a.user(id)).await?;
     Ok(Json(user_json(&user, viewer.can(Permission::PersonalData))).into_response())
 }
@@ -117,7 +117,7 @@ fn role(text: &str) -> Result<Role, ApiError> {
 }
 
 /// `POST /users`: the account and its one-time password (shown once; changed at first sign-in).
-async fn user_create(State(state): State<AppState>, viewer: Viewer, body: Bytes) -> ApiResult {
+async fn users_create(State(state): State<AppState>, viewer: Viewer, body: Bytes) -> ApiResult {
     let b: UserBody = parse_json(&body)?;
     let new = NewUser {
         username: b.username,
@@ -136,7 +136,7 @@ async fn user_create(State(state): State<AppState>, viewer: Viewer, body: Bytes)
 
 /// Fields left out of the body keep their current values (leaving out `disabled` never
 /// re-enables an account, nor does leaving out `region_scope` widen it).
-async fn user_update(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>, body: Bytes) -> ApiResult {
+async fn users_update(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>, body: Bytes) -> ApiResult {
     let given: serde_json::Map<String, serde_json::Value> = parse_json(&body)?;
     let current = state.auth_blocking(move |a| a.user(id)).await?;
     let mut merged = json!({
@@ -161,13 +161,13 @@ async fn user_update(State(state): State<AppState>, viewer: Viewer, Path(id): Pa
     Ok(Json(user_json(&user, viewer.can(Permission::PersonalData))).into_response())
 }
 
-async fn user_reset(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {
+async fn users_reset(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {
     let who = viewer.who();
     let (user, one_time) = state.auth_hashing(move |a| a.user_reset_password(&who, id)).await?;
     Ok(Json(json!({ "username": user.username, "one_time_password": one_time })).into_response())
 }
 
-async fn user_unlock(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {
+async fn users_unlock(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {
     let who = viewer.who();
     let user = state.auth_blocking(move |a| a.user_unlock(&who, id)).await?;
     Ok(Json(user_json(&user, viewer.can(Permission::PersonalData))).into_response())
@@ -178,7 +178,7 @@ async fn tokens_index(State(state): State<AppState>) -> ApiResult {
 }
 
 /// `POST /tokens` with `{username, name, scopes: ["entities:write"], days?}`: the token, once.
-async fn token_create(State(state): State<AppState>, viewer: Viewer, body: Bytes) -> ApiResult {
+async fn tokens_create(State(state): State<AppState>, viewer: Viewer, body: Bytes) -> ApiResult {
     #[derive(Deserialize)]
     struct Body {
         username: String,
@@ -202,7 +202,7 @@ async fn token_create(State(state): State<AppState>, viewer: Viewer, body: Bytes
     Ok((StatusCode::CREATED, Json(json!({ "token": token, "info": info }))).into_response())
 }
 
-async fn token_revoke(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {
+async fn tokens_revoke(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {
     let who = viewer.who();
     Ok(Json(state.auth_blocking(move |a| a.token_revoke(&who, id)).await?).into_response())
 }
@@ -234,7 +234,7 @@ async fn bindings_index(State(state): State<AppState>, viewer: Viewer, Query(q):
     Ok(Json(rows).into_response())
 }
 
-async fn binding_decide(
+async fn bindings_decide(
     State(state): State<AppState>,
     viewer: Viewer,
     Path((user, code)): Path<(u64, String)>,
@@ -271,7 +271,7 @@ async fn invitations_index(State(state): State<AppState>, Query(q): Query<Bindin
     Ok(Json(rows).into_response())
 }
 
-async fn invitation_create(State(state): State<AppState>, viewer: Viewer, body: Bytes) -> ApiResult {
+async fn invitations_create(State(state): State<AppState>, viewer: Viewer, body: Bytes) -> ApiResult {
     #[derive(Deserialize)]
     struct Body {
         credit_code: String,
@@ -286,7 +286,7 @@ async fn invitation_create(State(state): State<AppState>, viewer: Viewer, body: 
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-async fn invitation_revoke(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {
+async fn invitations_revoke(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {
     let who = viewer.who();
     let inv = state.auth_blocking(move |a| a.invitation_revoke(&who, id)).await?;
     Ok(Json(json!({ "id": inv.id, "revoked_at": inv.revoked_at })).into_response())
@@ -300,7 +300,7 @@ struct YearQuery {
 
 /// `GET /calendar[?year=Y]`: each year's counts and whether it falls back to Monday–Friday;
 /// with `year`, that year's days.
-async fn calendar(State(state): State<AppState>, Query(q): Query<YearQuery>) -> ApiResult {
+async fn calendar_show(State(state): State<AppState>, Query(q): Query<YearQuery>) -> ApiResult {
     let (years, cal) = state.svc.blocking(|s| Ok((s.calendar_years()?, s.calendar()?))).await?;
     let days: Vec<_> = match q.year {
         Some(y) => cal
@@ -338,7 +338,7 @@ async fn audit_export(State(state): State<AppState>, viewer: Viewer, Query(p): Q
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], bytes).into_response())
 }
 
-async fn permission_table() -> ApiResult {
+async fn permissions_index() -> ApiResult {
     let roles: Vec<_> = permissions::matrix()
         .into_iter()
         .map(|(r, ps)| json!({ "role": r.key(), "label": r.label(), "permissions": ps.iter().map(|p| p.key()).collect::<Vec<_>>() }))

@@ -1,5 +1,5 @@
 //! Cases over JSON: apply (open, save, attach, submit, withdraw), review (queue, decide,
-//! release from the budget queue), and an entity's cases and inbox.
+//! release from the budget queue), and an entity's cases.
 
 use std::collections::BTreeMap;
 
@@ -25,26 +25,21 @@ pub fn routes() -> Routes {
     let review = Access::Needs(Permission::CaseReview);
     let read = Access::Either(Permission::CaseRead, Permission::CaseApply);
     Routes::new()
-        .post("/api/v1/cases", apply, open)
-        .get("/api/v1/cases", Access::Needs(Permission::CaseRead), queue)
-        .get("/api/v1/stats/cases", Access::Either(Permission::CaseRead, Permission::Metrics), stats)
-        .get("/api/v1/cases/export.xlsx", Access::Needs(Permission::CaseExport), queue_export)
-        .get("/api/v1/cases/{id}", read, show)
-        .get("/api/v1/cases/{id}/receipt", read, receipt)
-        .put("/api/v1/cases/{id}", apply, save)
-        .upload("/api/v1/cases/{id}/files", apply, crate::http::MAX_ATTACHMENT_BODY, attach)
-        .get("/api/v1/cases/{id}/files/{n}", read, file)
-        .delete("/api/v1/cases/{id}/files/{n}", apply, detach)
-        .post("/api/v1/cases/{id}/submit", apply, submit)
-        .post("/api/v1/cases/{id}/withdraw", apply, withdraw)
-        .post("/api/v1/cases/{id}/decide", review, decide)
-        .post("/api/v1/cases/{id}/release", review, release)
-        .get("/api/v1/entities/{code}/cases", read, of_entity)
-        .get("/api/v1/my/entities/{code}/inbox", Access::Needs(Permission::OwnEntities), inbox)
-        .post("/api/v1/my/entities/{code}/inbox/{id}/read", Access::Needs(Permission::OwnEntities), inbox_read)
-        .get("/api/v1/my/entities/{code}/subscription", Access::Needs(Permission::OwnEntities), subscription)
-        .put("/api/v1/my/entities/{code}/subscription", Access::Needs(Permission::OwnEntities), subscription_set)
-        .get("/api/v1/my/entities/{code}/deliveries", Access::Needs(Permission::OwnEntities), deliveries)
+        .post("/api/v1/cases", apply, cases_open)
+        .get("/api/v1/cases", Access::Needs(Permission::CaseRead), cases_queue)
+        .get("/api/v1/stats/cases", Access::Either(Permission::CaseRead, Permission::Metrics), cases_stats)
+        .get("/api/v1/cases/export.xlsx", Access::Needs(Permission::CaseExport), cases_export)
+        .get("/api/v1/cases/{id}", read, cases_show)
+        .get("/api/v1/cases/{id}/receipt", read, cases_receipt)
+        .put("/api/v1/cases/{id}", apply, cases_save)
+        .upload("/api/v1/cases/{id}/files", apply, crate::http::MAX_ATTACHMENT_BODY, cases_attach)
+        .get("/api/v1/cases/{id}/files/{n}", read, cases_file)
+        .delete("/api/v1/cases/{id}/files/{n}", apply, cases_detach)
+        .post("/api/v1/cases/{id}/submit", apply, cases_submit)
+        .post("/api/v1/cases/{id}/withdraw", apply, cases_withdraw)
+        .post("/api/v1/cases/{id}/decide", review, cases_decide)
+        .post("/api/v1/cases/{id}/release", review, cases_release)
+        .get("/api/v1/entities/{code}/cases", read, cases_of_entity)
 }
 
 fn unprocessable(message: String) -> ApiError {
@@ -59,7 +54,7 @@ struct OpenBody {
 
 /// `POST /cases` `{"credit_code", "measure_id"}`: a draft with the form prefilled (or the
 /// case already under way for that entity and measure).
-async fn open(State(state): State<AppState>, viewer: Viewer, body: Bytes) -> ApiResult {
+async fn cases_open(State(state): State<AppState>, viewer: Viewer, body: Bytes) -> ApiResult {
     let b: OpenBody = parse_json(&body)?;
     let who = viewer.who();
     let view = state
@@ -74,7 +69,7 @@ async fn open(State(state): State<AppState>, viewer: Viewer, body: Bytes) -> Api
 
 /// `GET /cases?state=in_review&overdue=1&measure=7&q=…`: open cases the caller may see.
 /// `GET /cases/export.xlsx` with the queue's filters and order: every case of it, as XLSX.
-async fn queue_export(
+async fn cases_export(
     State(state): State<AppState>,
     viewer: Viewer,
     Query(p): Query<crate::http::params::CaseQueueParams>,
@@ -85,7 +80,7 @@ async fn queue_export(
     Ok(crate::http::pages::cases::xlsx_download(&format!("huiqi-cases-{today}.xlsx"), bytes))
 }
 
-async fn queue(
+async fn cases_queue(
     State(state): State<AppState>,
     viewer: Viewer,
     Query(p): Query<crate::http::params::CaseQueueParams>,
@@ -101,14 +96,14 @@ async fn queue(
 
 /// The receipt of a submitted case: what was submitted and when, the frozen amount, each
 /// stage's due day.
-async fn receipt(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {
+async fn cases_receipt(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {
     let who = viewer.who();
     Ok(Json(state.svc.blocking(move |s| s.case_receipt(&who, id)).await?).into_response())
 }
 
 /// `GET /stats/cases`: cases and amounts (approved, awaiting budget, in review) per measure
 /// and department, with budgets and what is left, as far as the caller sees cases.
-async fn stats(State(state): State<AppState>, viewer: Viewer) -> ApiResult {
+async fn cases_stats(State(state): State<AppState>, viewer: Viewer) -> ApiResult {
     let who = viewer.who();
     Ok(Json(state.svc.blocking(move |s| s.case_stats(&who)).await?).into_response())
 }
@@ -121,7 +116,7 @@ struct CaseDetail {
     materials: Vec<crate::service::cases::MaterialSlot>,
 }
 
-async fn show(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {
+async fn cases_show(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {
     let who = viewer.who();
     let (view, version) = state.svc.blocking(move |s| s.case_with_version(&who, id)).await?;
     // The materials as a checklist: each slot once, by name, with the files uploaded for it.
@@ -136,7 +131,7 @@ struct FormBody {
 }
 
 /// `PUT /cases/{id}` `{"form": {…}}`: saves the draft's form.
-async fn save(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>, body: Bytes) -> ApiResult {
+async fn cases_save(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>, body: Bytes) -> ApiResult {
     let b: FormBody = parse_json(&body)?;
     let form = b.form.ok_or_else(|| unprocessable("请求体应为 {\"form\": {字段: 值}}".into()))?;
     let who = viewer.who();
@@ -153,7 +148,7 @@ async fn save(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>
 }
 
 /// `POST /cases/{id}/submit` (optionally `{"form": {…}}`): submits, or resubmits after a return.
-async fn submit(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>, body: Bytes) -> ApiResult {
+async fn cases_submit(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>, body: Bytes) -> ApiResult {
     let b: FormBody = if body.is_empty() { FormBody::default() } else { parse_json(&body)? };
     let who = viewer.who();
     Ok(Json(
@@ -168,7 +163,7 @@ async fn submit(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u6
     .into_response())
 }
 
-async fn withdraw(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {
+async fn cases_withdraw(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {
     let who = viewer.who();
     Ok(Json(
         state
@@ -190,7 +185,7 @@ struct DecideBody {
 }
 
 /// `POST /cases/{id}/decide` `{"action": "approve" | "reject" | "return", "reason": "…"}`.
-async fn decide(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>, body: Bytes) -> ApiResult {
+async fn cases_decide(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>, body: Bytes) -> ApiResult {
     let b: DecideBody = parse_json(&body)?;
     let decision = match b.action.as_str() {
         "approve" => Decision::Approve(b.reason),
@@ -211,7 +206,7 @@ async fn decide(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u6
     .into_response())
 }
 
-async fn release(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {
+async fn cases_release(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {
     let who = viewer.who();
     Ok(Json(
         state
@@ -234,7 +229,7 @@ struct FileParams {
 }
 
 /// `POST /cases/{id}/files?slot=营业执照复印件&name=执照.pdf` with the file as the body.
-async fn attach(
+async fn cases_attach(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<u64>,
@@ -252,65 +247,20 @@ async fn attach(
     Ok((StatusCode::CREATED, Json(file)).into_response())
 }
 
-async fn file(State(state): State<AppState>, viewer: Viewer, Path((id, n)): Path<(u64, usize)>) -> ApiResult {
+async fn cases_file(State(state): State<AppState>, viewer: Viewer, Path((id, n)): Path<(u64, usize)>) -> ApiResult {
     let who = viewer.who();
     let (file, bytes) = state.svc.blocking(move |s| s.case_file(&who, id, n)).await?;
     Ok(crate::http::pages::attachment_response(&file, bytes))
 }
 
-async fn detach(State(state): State<AppState>, viewer: Viewer, Path((id, n)): Path<(u64, usize)>) -> ApiResult {
+async fn cases_detach(State(state): State<AppState>, viewer: Viewer, Path((id, n)): Path<(u64, usize)>) -> ApiResult {
     let who = viewer.who();
     state.svc.blocking(move |s| s.case_detach(&who, id, n)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn of_entity(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> ApiResult {
+async fn cases_of_entity(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> ApiResult {
     let who = viewer.who();
     let cases = state.svc.blocking(move |s| s.cases_of_entity(&who, &code)).await?;
     Ok(Json(json!({ "count": cases.len(), "cases": cases })).into_response())
-}
-
-async fn inbox(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> ApiResult {
-    let code = viewer.own_entity(&code)?;
-    let (messages, unread) = state.svc.blocking(move |s| s.inbox(&code, 200)).await?;
-    Ok(Json(json!({ "unread": unread, "messages": messages })).into_response())
-}
-
-async fn inbox_read(State(state): State<AppState>, viewer: Viewer, Path((code, id)): Path<(String, u64)>) -> ApiResult {
-    let code = viewer.own_entity(&code)?;
-    let who = viewer.who();
-    Ok(Json(state.svc.blocking(move |s| s.inbox_read(&who, &code, id)).await?).into_response())
-}
-
-async fn subscription(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> ApiResult {
-    let code = viewer.own_entity(&code)?;
-    Ok(Json(state.svc.blocking(move |s| s.subscription(&code)).await?).into_response())
-}
-
-/// `PUT /my/entities/{code}/subscription` `{"categories": ["subsidy"], "departments": […],
-/// "muted": false, "no_email": false, "no_sms": false}`.
-async fn subscription_set(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    Path(code): Path<String>,
-    body: Bytes,
-) -> ApiResult {
-    let code = viewer.own_entity(&code)?;
-    let sub: crate::model::push::Subscription = parse_json(&body)?;
-    let who = viewer.who();
-    Ok(Json(state.svc.blocking(move |s| s.subscription_set(&who, &code, sub)).await?).into_response())
-}
-
-/// What was sent to the entity by e-mail and SMS, and whether it arrived.
-async fn deliveries(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> ApiResult {
-    let code = viewer.own_entity(&code)?;
-    let list = state.svc.blocking(move |s| s.deliveries_of(&code, 200)).await?;
-    let masked: Vec<_> = list
-        .into_iter()
-        .map(|mut d| {
-            d.to = d.masked_to();
-            d
-        })
-        .collect();
-    Ok(Json(json!({ "deliveries": masked })).into_response())
 }

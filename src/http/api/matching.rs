@@ -19,16 +19,16 @@ use crate::model::{Date, MeasureSpec};
 
 pub fn routes() -> Routes {
     Routes::new()
-        .post("/api/v1/simulate", Access::Needs(Permission::Simulate), simulate)
+        .post("/api/v1/simulate", Access::Needs(Permission::Simulate), simulation_run)
         .post("/api/v1/rules/check", Access::Needs(Permission::PolicyDraft), rules_check)
         .get(
             "/api/v1/entities/{code}/matches",
             Access::Either(Permission::EntityRead, Permission::OwnEntities),
-            entity_matches,
+            matches_of_entity,
         )
-        .post("/api/v1/calculator", Access::Public, calculator)
-        .get("/api/v1/match-events", Access::Needs(Permission::MatchEvents), match_events)
-        .post("/api/v1/rematch", Access::Needs(Permission::Rematch), rematch)
+        .post("/api/v1/calculator", Access::Public, calculator_run)
+        .get("/api/v1/match-events", Access::Needs(Permission::MatchEvents), match_events_index)
+        .post("/api/v1/rematch", Access::Needs(Permission::Rematch), rematch_run)
 }
 
 /// A measure in the shape of a policy file's `[[measures]]`, plus `as_of` and `list`.
@@ -61,7 +61,7 @@ pub fn simulate_request(body: &Bytes) -> Result<SimulateRequest, ApiError> {
 /// `POST /simulate`: counts, totals and breakdowns (and with `"list": true` every eligible and
 /// unknown entity) of a measure over the whole entity library.
 /// The list names entities: only staff who read entities without a region limit get it.
-async fn simulate(State(state): State<AppState>, viewer: Viewer, body: Bytes) -> ApiResult {
+async fn simulation_run(State(state): State<AppState>, viewer: Viewer, body: Bytes) -> ApiResult {
     let req = simulate_request(&body)?;
     let p = viewer.principal()?;
     if req.list && !(p.can(Permission::EntityRead) && p.regions.is_empty()) {
@@ -102,7 +102,7 @@ fn parse_as_of(s: &str) -> Result<Option<Date>, ApiError> {
     Date::parse(s).map(Some).map_err(|e| unprocessable(format!("as_of：{e}")))
 }
 
-async fn entity_matches(
+async fn matches_of_entity(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(code): Path<String>,
@@ -118,7 +118,7 @@ async fn entity_matches(
 
 /// `POST /calculator` with `{field: value}` (as for entities): the published measures that fit,
 /// the near misses and the unknown ones, each explained. Public.
-async fn calculator(State(state): State<AppState>, body: Bytes) -> ApiResult {
+async fn calculator_run(State(state): State<AppState>, body: Bytes) -> ApiResult {
     let body: serde_json::Map<String, Value> = parse_json(&body)?;
     let mut pairs = Vec::new();
     for (k, v) in &body {
@@ -138,13 +138,13 @@ struct EventsQuery {
     limit: Option<usize>,
 }
 
-async fn match_events(State(state): State<AppState>, Query(q): Query<EventsQuery>) -> ApiResult {
+async fn match_events_index(State(state): State<AppState>, Query(q): Query<EventsQuery>) -> ApiResult {
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let events = state.svc.blocking(move |s| s.match_events(q.after, limit)).await?;
     Ok(Json(json!({ "events": events })).into_response())
 }
 
-async fn rematch(State(state): State<AppState>) -> ApiResult {
+async fn rematch_run(State(state): State<AppState>) -> ApiResult {
     let summary = state.svc.blocking(|s| s.rematch_all("rematch")).await?;
     Ok(Json(summary).into_response())
 }

@@ -6,6 +6,7 @@ mod admin;
 mod backups;
 mod cases;
 mod entities;
+mod inbox;
 mod matching;
 mod policies;
 mod supervision;
@@ -37,11 +38,12 @@ pub fn routes() -> Routes {
         .merge(admin::routes())
         .merge(backups::routes())
         .merge(cases::routes())
+        .merge(inbox::routes())
         .merge(supervision::routes())
-        .get("/api/v1/catalog", Access::Public, catalog)
+        .get("/api/v1/catalog", Access::Public, catalog_show)
         .upload("/api/v1/imports", import, super::MAX_UPLOAD_BYTES, imports_create)
         .get("/api/v1/imports/{id}", import, imports_show)
-        .get("/api/v1/export/{file}", Access::Needs(Permission::Export), export_file)
+        .get("/api/v1/export/{file}", Access::Needs(Permission::Export), export_download)
 }
 
 /// Parses a JSON body, saying in Chinese what is wrong with it. Every string in it (keys too)
@@ -86,7 +88,7 @@ fn forbidden_text(v: &serde_json::Value, path: &str) -> Option<(String, String)>
 
 /// The field catalogue: every field with its labels, rule type, unit, allowed values and
 /// whether rules may read it; the rules language's functions; the vocabularies.
-async fn catalog() -> Response {
+async fn catalog_show() -> Response {
     let rules: Vec<_> = crate::rules::catalog::entries();
     let fields: Vec<_> = Field::ALL
         .iter()
@@ -191,6 +193,6 @@ async fn imports_show(State(state): State<AppState>, Path(id): Path<u64>) -> Api
 }
 
 /// `GET /export/entities.csv` (or `.xlsx`, or `policies.*`).
-async fn export_file(State(state): State<AppState>, viewer: Viewer, Path(file): Path<String>) -> ApiResult {
+async fn export_download(State(state): State<AppState>, viewer: Viewer, Path(file): Path<String>) -> ApiResult {
     Ok(super::pages::export_response(&state, &viewer, &file).await?)
 }

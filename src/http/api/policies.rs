@@ -30,7 +30,7 @@ pub fn routes() -> Routes {
         .post("/api/v1/measures/{id}/request-publication", draft, measures_request)
         .post("/api/v1/measures/{id}/refuse", Access::Needs(Permission::PolicyPublish), measures_refuse)
         .post("/api/v1/measures/{id}/withdraw", Access::Needs(Permission::PolicyPublish), measures_withdraw)
-        .get("/api/v1/publication-queue", Access::Needs(Permission::PolicyPublish), publication_queue)
+        .get("/api/v1/publication-queue", Access::Needs(Permission::PolicyPublish), publications_queue)
         .post("/api/v1/measures/{id}/discard", draft, measures_discard)
         .get("/api/v1/measures/{id}/versions", Access::Public, measures_versions)
 }
@@ -150,7 +150,7 @@ async fn measures_withdraw(
     Ok(Json(state.svc.blocking(move |s| s.measure_withdraw(&who, id, &b.reason)).await?).into_response())
 }
 
-async fn publication_queue(State(state): State<AppState>, viewer: Viewer) -> ApiResult {
+async fn publications_queue(State(state): State<AppState>, viewer: Viewer) -> ApiResult {
     let who = viewer.who();
     let drafts = state.svc.blocking(move |s| s.publication_queue(&who)).await?;
     Ok(Json(serde_json::json!({ "count": drafts.len(), "drafts": drafts })).into_response())

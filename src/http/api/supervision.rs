@@ -18,15 +18,15 @@ pub fn routes() -> Routes {
     let supervise = Access::Needs(Permission::Supervise);
     let assign = Access::Needs(Permission::AssignSpecialists);
     Routes::new()
-        .get("/api/v1/supervision", supervise, board)
-        .get("/api/v1/supervision/export.xlsx", Access::Needs(Permission::SupervisionExport), board_export)
-        .post("/api/v1/supervision/{id}/notice", supervise, notice)
-        .post("/api/v1/supervision/{id}/resolve", supervise, resolve)
-        .get("/api/v1/notices", Access::Needs(Permission::StaffConsole), notices)
-        .post("/api/v1/notices/{id}/read", Access::Needs(Permission::StaffConsole), notice_read)
-        .put("/api/v1/assignments", assign, assign_add)
-        .delete("/api/v1/assignments/{specialist}/{code}", assign, assign_remove)
-        .get("/api/v1/my/assigned", Access::Needs(Permission::Assigned), assigned)
+        .get("/api/v1/supervision", supervise, supervision_board)
+        .get("/api/v1/supervision/export.xlsx", Access::Needs(Permission::SupervisionExport), supervision_export)
+        .post("/api/v1/supervision/{id}/notice", supervise, supervision_notice)
+        .post("/api/v1/supervision/{id}/resolve", supervise, supervision_resolve)
+        .get("/api/v1/notices", Access::Needs(Permission::StaffConsole), notices_index)
+        .post("/api/v1/notices/{id}/read", Access::Needs(Permission::StaffConsole), notices_read)
+        .put("/api/v1/assignments", assign, assignments_add)
+        .delete("/api/v1/assignments/{specialist}/{code}", assign, assignments_remove)
+        .get("/api/v1/my/assigned", Access::Needs(Permission::Assigned), assigned_index)
 }
 
 #[derive(Deserialize, Default)]
@@ -36,14 +36,14 @@ struct BoardParams {
 }
 
 /// `GET /supervision` (`?all=true` includes resolved items).
-async fn board(State(state): State<AppState>, viewer: Viewer, Query(p): Query<BoardParams>) -> ApiResult {
+async fn supervision_board(State(state): State<AppState>, viewer: Viewer, Query(p): Query<BoardParams>) -> ApiResult {
     let who = viewer.who();
     let items = state.svc.blocking(move |s| s.supervision_board(&who, p.all)).await?;
     Ok(Json(json!({ "count": items.len(), "items": items })).into_response())
 }
 
 /// `GET /supervision/export.xlsx` (`?all=true` includes resolved items).
-async fn board_export(State(state): State<AppState>, viewer: Viewer, Query(p): Query<BoardParams>) -> ApiResult {
+async fn supervision_export(State(state): State<AppState>, viewer: Viewer, Query(p): Query<BoardParams>) -> ApiResult {
     let who = viewer.who();
     let (bytes, today) = state.svc.blocking(move |s| Ok((s.export_board_logged(&who, p.all)?, s.today()))).await?;
     Ok(crate::http::pages::cases::xlsx_download(&format!("huiqi-supervision-{today}.xlsx"), bytes))
@@ -56,7 +56,12 @@ struct NoticeBody {
     days: u32,
 }
 
-async fn notice(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>, body: Bytes) -> ApiResult {
+async fn supervision_notice(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<u64>,
+    body: Bytes,
+) -> ApiResult {
     let b: NoticeBody = parse_json(&body)?;
     let who = viewer.who();
     Ok(Json(state.svc.blocking(move |s| s.supervision_notice(&who, id, &b.text, b.days)).await?).into_response())
@@ -67,19 +72,24 @@ struct ResolveBody {
     note: String,
 }
 
-async fn resolve(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>, body: Bytes) -> ApiResult {
+async fn supervision_resolve(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<u64>,
+    body: Bytes,
+) -> ApiResult {
     let b: ResolveBody = parse_json(&body)?;
     let who = viewer.who();
     Ok(Json(state.svc.blocking(move |s| s.supervision_resolve(&who, id, &b.note)).await?).into_response())
 }
 
-async fn notices(State(state): State<AppState>, viewer: Viewer) -> ApiResult {
+async fn notices_index(State(state): State<AppState>, viewer: Viewer) -> ApiResult {
     let who = viewer.who();
     let (notices, unread) = state.svc.blocking(move |s| s.notices(&who, 200)).await?;
     Ok(Json(json!({ "unread": unread, "notices": notices })).into_response())
 }
 
-async fn notice_read(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {
+async fn notices_read(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {
     let who = viewer.who();
     Ok(Json(state.svc.blocking(move |s| s.notice_read(&who, id)).await?).into_response())
 }
@@ -91,14 +101,14 @@ struct AssignBody {
 }
 
 /// `PUT /assignments` `{"specialist": "bangban", "credit_code": "…"}`.
-async fn assign_add(State(state): State<AppState>, viewer: Viewer, body: Bytes) -> ApiResult {
+async fn assignments_add(State(state): State<AppState>, viewer: Viewer, body: Bytes) -> ApiResult {
     let b: AssignBody = parse_json(&body)?;
     let who = viewer.who();
     state.svc.blocking(move |s| s.assignment_set(&who, &b.specialist, &b.credit_code, true)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn assign_remove(
+async fn assignments_remove(
     State(state): State<AppState>,
     viewer: Viewer,
     Path((specialist, code)): Path<(String, String)>,
@@ -108,7 +118,7 @@ async fn assign_remove(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn assigned(State(state): State<AppState>, viewer: Viewer) -> ApiResult {
+async fn assigned_index(State(state): State<AppState>, viewer: Viewer) -> ApiResult {
     let who = viewer.who();
     let entities = state.svc.blocking(move |s| s.assigned(&who)).await?;
     Ok(Json(json!({ "count": entities.len(), "entities": entities })).into_response())

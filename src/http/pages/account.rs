@@ -21,25 +21,25 @@ type FormData = CleanForm;
 
 pub fn routes() -> Routes {
     Routes::new()
-        .get("/login", Access::Public, login_form)
+        .get("/login", Access::Public, login_show)
         .post("/login", Access::Public, login_submit)
-        .post("/logout", Access::SignedIn, logout)
-        .get("/register", Access::Public, register_form)
+        .post("/logout", Access::SignedIn, logout_submit)
+        .get("/register", Access::Public, register_show)
         .post("/register", Access::Public, register_submit)
-        .get("/account", Access::SignedIn, account)
+        .get("/account", Access::SignedIn, account_show)
         .post("/account", Access::SignedIn, account_save)
-        .get("/account/password", Access::SignedIn, password_form)
+        .get("/account/password", Access::SignedIn, password_show)
         .post("/account/password", Access::SignedIn, password_save)
-        .get("/account/sessions", Access::SignedIn, sessions)
+        .get("/account/sessions", Access::SignedIn, sessions_index)
         .post("/account/sessions/end-all", Access::SignedIn, sessions_end_all)
-        .post("/account/sessions/{id}/end", Access::SignedIn, session_end)
-        .get("/staff", Access::Needs(Permission::StaffConsole), staff_home)
-        .get("/password/forgot", Access::Public, forgot_form)
-        .post("/password/forgot", Access::Public, forgot_submit)
-        .get("/password/reset", Access::Public, reset_form)
-        .post("/password/reset", Access::Public, reset_submit)
-        .get("/terms", Access::Public, terms)
-        .get("/privacy", Access::Public, privacy)
+        .post("/account/sessions/{id}/end", Access::SignedIn, sessions_end)
+        .get("/staff", Access::Needs(Permission::StaffConsole), staff_show)
+        .get("/password/forgot", Access::Public, password_forgot_show)
+        .post("/password/forgot", Access::Public, password_forgot_submit)
+        .get("/password/reset", Access::Public, password_reset_show)
+        .post("/password/reset", Access::Public, password_reset_submit)
+        .get("/terms", Access::Public, terms_show)
+        .get("/privacy", Access::Public, privacy_show)
 }
 
 #[derive(Deserialize, Default)]
@@ -86,7 +86,7 @@ fn client(viewer: &Viewer, headers: &HeaderMap) -> Client {
     Client { ip: viewer.ip.clone(), user_agent: agent.to_string() }
 }
 
-async fn login_form(viewer: Viewer, Query(q): Query<LoginQuery>) -> PageResult {
+async fn login_show(viewer: Viewer, Query(q): Query<LoginQuery>) -> PageResult {
     let recovered = !q.recovered.is_empty();
     viewer.render("login.html", context! { next => q.next, username => "", error => Value::UNDEFINED, recovered })
 }
@@ -120,7 +120,7 @@ async fn login_submit(
     }
 }
 
-async fn logout(State(state): State<AppState>, viewer: Viewer) -> PageResult {
+async fn logout_submit(State(state): State<AppState>, viewer: Viewer) -> PageResult {
     if let Some(token) = viewer.session_token.clone() {
         let ip = viewer.ip.clone();
         state.auth_blocking(move |a| a.logout(&token, &ip)).await?;
@@ -147,7 +147,7 @@ async fn register_page(state: &AppState, viewer: &Viewer, values: Value, error: 
     )
 }
 
-async fn register_form(State(state): State<AppState>, viewer: Viewer) -> PageResult {
+async fn register_show(State(state): State<AppState>, viewer: Viewer) -> PageResult {
     register_page(&state, &viewer, context! { capacity => "legal_rep" }, None).await
 }
 
@@ -217,7 +217,7 @@ async fn register_submit(
     }
 }
 
-async fn account(State(state): State<AppState>, viewer: Viewer) -> PageResult {
+async fn account_show(State(state): State<AppState>, viewer: Viewer) -> PageResult {
     let user_id = viewer.principal()?.user.id;
     let user = state.auth_blocking(move |a| a.user(user_id)).await?;
     viewer.render("account.html", context! { u => to_value(&user), saved => false, error => Value::UNDEFINED })
@@ -238,7 +238,7 @@ async fn account_save(State(state): State<AppState>, viewer: Viewer, CleanForm(f
     }
 }
 
-async fn password_form(viewer: Viewer) -> PageResult {
+async fn password_show(viewer: Viewer) -> PageResult {
     let forced = viewer.principal()?.user.must_change_password;
     viewer.render("password.html", context! { forced, error => Value::UNDEFINED })
 }
@@ -263,7 +263,7 @@ async fn password_save(State(state): State<AppState>, viewer: Viewer, CleanForm(
     }
 }
 
-async fn sessions(State(state): State<AppState>, viewer: Viewer) -> PageResult {
+async fn sessions_index(State(state): State<AppState>, viewer: Viewer) -> PageResult {
     let p = viewer.principal()?;
     let (id, current) = (p.user.id, p.session.clone());
     let list = state.auth_blocking(move |a| a.sessions_of(id, current.as_deref())).await?;
@@ -281,7 +281,7 @@ async fn sessions(State(state): State<AppState>, viewer: Viewer) -> PageResult {
     viewer.render("sessions.html", context! { sessions => to_value(&rows), idle_minutes, absolute_hours })
 }
 
-async fn session_end(State(state): State<AppState>, viewer: Viewer, Path(sid): Path<String>) -> PageResult {
+async fn sessions_end(State(state): State<AppState>, viewer: Viewer, Path(sid): Path<String>) -> PageResult {
     let (id, who) = (viewer.principal()?.user.id, viewer.who());
     state.auth_blocking(move |a| a.session_end(&who, id, &sid)).await?;
     Ok(see_other("/account/sessions"))
@@ -299,7 +299,7 @@ struct Notice {
     notice: String,
 }
 
-async fn staff_home(State(state): State<AppState>, viewer: Viewer, Query(n): Query<Notice>) -> PageResult {
+async fn staff_show(State(state): State<AppState>, viewer: Viewer, Query(n): Query<Notice>) -> PageResult {
     let audit_visible = viewer.can(Permission::AuditRead);
     let (cases_visible, publishes) = (viewer.can(Permission::CaseRead), viewer.can(Permission::PolicyPublish));
     let figures_visible = viewer.can(Permission::CaseRead) || viewer.can(Permission::Metrics);
@@ -346,7 +346,7 @@ async fn staff_home(State(state): State<AppState>, viewer: Viewer, Query(n): Que
 }
 
 /// 忘记密码: with an SMS gateway, a form for the username or phone; without one, where to go.
-async fn forgot_form(State(state): State<AppState>, viewer: Viewer) -> PageResult {
+async fn password_forgot_show(State(state): State<AppState>, viewer: Viewer) -> PageResult {
     let sms = state.sms.is_some();
     viewer.render("password_forgot.html", context! { step => "ask", sms, identifier => "", error => Value::UNDEFINED })
 }
@@ -359,7 +359,11 @@ fn refused_recovery(viewer: &Viewer, step: &str, sms: bool, identifier: &str, e:
     Ok(page)
 }
 
-async fn forgot_submit(State(state): State<AppState>, viewer: Viewer, CleanForm(form): FormData) -> PageResult {
+async fn password_forgot_submit(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    CleanForm(form): FormData,
+) -> PageResult {
     let sms = state.sms.is_some();
     let identifier = form_value(&form, "identifier").trim().to_string();
     let again = |e: AppError| refused_recovery(&viewer, "ask", sms, &identifier, e);
@@ -379,13 +383,13 @@ async fn forgot_submit(State(state): State<AppState>, viewer: Viewer, CleanForm(
     }
 }
 
-async fn reset_form(State(state): State<AppState>, viewer: Viewer) -> PageResult {
+async fn password_reset_show(State(state): State<AppState>, viewer: Viewer) -> PageResult {
     let sms = state.sms.is_some();
     viewer
         .render("password_forgot.html", context! { step => "reset", sms, identifier => "", error => Value::UNDEFINED })
 }
 
-async fn reset_submit(State(state): State<AppState>, viewer: Viewer, CleanForm(form): FormData) -> PageResult {
+async fn password_reset_submit(State(state): State<AppState>, viewer: Viewer, CleanForm(form): FormData) -> PageResult {
     let sms = state.sms.is_some();
     let identifier = form_value(&form, "identifier").trim().to_string();
     let again = |e: AppError| refused_recovery(&viewer, "reset", sms, &identifier, e);
@@ -434,10 +438,10 @@ async fn agreement_page(state: &AppState, viewer: &Viewer, kind: AgreementKind, 
     )
 }
 
-async fn terms(State(state): State<AppState>, viewer: Viewer, Query(q): Query<VersionQuery>) -> PageResult {
+async fn terms_show(State(state): State<AppState>, viewer: Viewer, Query(q): Query<VersionQuery>) -> PageResult {
     agreement_page(&state, &viewer, AgreementKind::Terms, q.version).await
 }
 
-async fn privacy(State(state): State<AppState>, viewer: Viewer, Query(q): Query<VersionQuery>) -> PageResult {
+async fn privacy_show(State(state): State<AppState>, viewer: Viewer, Query(q): Query<VersionQuery>) -> PageResult {
     agreement_page(&state, &viewer, AgreementKind::Privacy, q.version).await
 }

@@ -23,13 +23,13 @@ pub fn routes() -> Routes {
     let tokens = Access::Needs(Permission::TokensManage);
     let bindings = Access::Needs(Permission::BindingsManage);
     Routes::new()
-        .get("/admin", Access::Needs(Permission::StaffConsole), index)
-        .get("/admin/permissions", Access::Needs(Permission::StaffConsole), permission_table)
-        .get("/admin/departments", accounts, departments)
+        .get("/admin", Access::Needs(Permission::StaffConsole), admin_index)
+        .get("/admin/permissions", Access::Needs(Permission::StaffConsole), permissions_index)
+        .get("/admin/departments", accounts, departments_index)
         .post("/admin/departments", accounts, departments_save)
-        .get("/admin/agreements", accounts, agreements)
+        .get("/admin/agreements", accounts, agreements_index)
         .post("/admin/agreements/{kind}", accounts, agreements_save)
-        .get("/admin/users", accounts, users)
+        .get("/admin/users", accounts, users_index)
         .post("/admin/users", accounts, users_create)
         .get("/admin/users/new", accounts, users_new)
         .get("/admin/users/{id}", accounts, users_show)
@@ -45,7 +45,7 @@ pub fn routes() -> Routes {
         .get("/admin/invitations", bindings, invitations_index)
         .post("/admin/invitations", bindings, invitations_create)
         .post("/admin/invitations/{id}/revoke", bindings, invitations_revoke)
-        .get("/admin/calendar", Access::Needs(Permission::CalendarManage), calendar)
+        .get("/admin/calendar", Access::Needs(Permission::CalendarManage), calendar_show)
         .upload(
             "/admin/calendar",
             Access::Needs(Permission::CalendarManage),
@@ -62,11 +62,11 @@ fn time(t: Option<Timestamp>) -> String {
     t.map(Timestamp::display_cst).unwrap_or_default()
 }
 
-async fn index(viewer: Viewer) -> PageResult {
+async fn admin_index(viewer: Viewer) -> PageResult {
     viewer.render("admin.html", context! {})
 }
 
-async fn permission_table(viewer: Viewer) -> PageResult {
+async fn permissions_index(viewer: Viewer) -> PageResult {
     let matrix: Vec<_> = permissions::matrix()
         .into_iter()
         .map(|(role, perms)| {
@@ -103,7 +103,7 @@ struct SavedQuery {
     saved: String,
 }
 
-async fn agreements(State(state): State<AppState>, viewer: Viewer, Query(q): Query<SavedQuery>) -> PageResult {
+async fn agreements_index(State(state): State<AppState>, viewer: Viewer, Query(q): Query<SavedQuery>) -> PageResult {
     agreements_page(&state, &viewer, None, &q.saved).await
 }
 
@@ -137,7 +137,7 @@ async fn departments_page(state: &AppState, viewer: &Viewer, error: Option<Strin
     viewer.render("departments.html", context! { departments => to_value(&rows), error, f })
 }
 
-async fn departments(State(state): State<AppState>, viewer: Viewer) -> PageResult {
+async fn departments_index(State(state): State<AppState>, viewer: Viewer) -> PageResult {
     departments_page(&state, &viewer, None, context! {}).await
 }
 
@@ -180,7 +180,7 @@ struct UserFilter {
     q: String,
 }
 
-async fn users(State(state): State<AppState>, viewer: Viewer, Query(f): Query<UserFilter>) -> PageResult {
+async fn users_index(State(state): State<AppState>, viewer: Viewer, Query(f): Query<UserFilter>) -> PageResult {
     let list = state.auth_blocking(|a| a.users()).await?;
     let personal = viewer.can(Permission::PersonalData);
     let now = state.auth.now();
@@ -498,7 +498,7 @@ async fn calendar_page(state: &AppState, viewer: &Viewer, error: Option<String>,
     viewer.render("calendar.html", context! { years => to_value(&years), error, notice })
 }
 
-async fn calendar(State(state): State<AppState>, viewer: Viewer) -> PageResult {
+async fn calendar_show(State(state): State<AppState>, viewer: Viewer) -> PageResult {
     calendar_page(&state, &viewer, None, None).await
 }
 

@@ -37,7 +37,7 @@ fn human_size(bytes: u64) -> String {
     }
 }
 
-async fn page(state: &AppState, viewer: &Viewer, notice: Option<String>, error: Option<String>) -> PageResult {
+async fn backups_page(state: &AppState, viewer: &Viewer, notice: Option<String>, error: Option<String>) -> PageResult {
     let list = state.svc.blocking(|s| s.backups()).await?;
     let rows: Vec<_> = list
         .iter()
@@ -67,7 +67,7 @@ struct Made {
 
 async fn backups_index(State(state): State<AppState>, viewer: Viewer, Query(q): Query<Made>) -> PageResult {
     let notice = time_of(&q.made).map(|_| q.made);
-    page(&state, &viewer, notice, None).await
+    backups_page(&state, &viewer, notice, None).await
 }
 
 /// 立即备份: makes one, then shows the list with it.
@@ -77,7 +77,7 @@ async fn backups_create(State(state): State<AppState>, viewer: Viewer) -> PageRe
         Ok(made) => Ok(see_other(&format!("/admin/backups?made={}", made.name))),
         Err(e) => {
             let e = AppError::from(e);
-            let mut shown = page(&state, &viewer, None, Some(e.message)).await?;
+            let mut shown = backups_page(&state, &viewer, None, Some(e.message)).await?;
             *shown.status_mut() = e.status;
             Ok(shown)
         }

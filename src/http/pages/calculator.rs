@@ -16,7 +16,7 @@ use crate::service::ServiceError;
 use crate::service::matching::{ASKED_APART, MeasureMatch};
 
 pub fn routes() -> Routes {
-    Routes::new().get("/calculator", Access::Public, calculator)
+    Routes::new().get("/calculator", Access::Public, calculator_show)
 }
 
 /// Query keys the calculator reads: the fields it asks, and the yes/no questions and status.
@@ -55,7 +55,7 @@ pub fn grouped(matches: &[MeasureMatch]) -> serde_json::Value {
     })
 }
 
-async fn calculator(
+async fn calculator_show(
     State(state): State<AppState>,
     viewer: Viewer,
     Query(query): Query<Vec<(String, String)>>,

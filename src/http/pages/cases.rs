@@ -1,5 +1,5 @@
 //! Case pages: an enterprise (or a specialist for it) applies, supplements and follows its
-//! case; a department reviews its queue and decides; the inbox of an entity.
+//! case; a department reviews its queue and decides.
 
 use std::collections::BTreeMap;
 
@@ -28,29 +28,25 @@ pub fn routes() -> Routes {
     let review = Access::Needs(Permission::CaseReview);
     let read = Access::Either(Permission::CaseRead, Permission::CaseApply);
     Routes::new()
-        .post("/my/entities/{code}/apply", apply, open)
-        .get("/my/entities/{code}/inbox", Access::Needs(Permission::OwnEntities), inbox)
-        .post("/my/entities/{code}/inbox/{id}/read", Access::Needs(Permission::OwnEntities), inbox_read)
-        .get("/my/entities/{code}/subscription", Access::Needs(Permission::OwnEntities), subscription)
-        .post("/my/entities/{code}/subscription", Access::Needs(Permission::OwnEntities), subscription_set)
-        .get("/staff/cases", Access::Needs(Permission::CaseRead), queue)
-        .get("/staff/cases/export.xlsx", Access::Needs(Permission::CaseExport), queue_export)
-        .get("/cases/{id}", read, show)
-        .get("/cases/{id}/receipt", read, receipt)
-        .post("/cases/{id}/save", apply, save)
-        .post("/cases/{id}/submit", apply, submit)
-        .post("/cases/{id}/withdraw", apply, withdraw)
-        .upload("/cases/{id}/files", apply, crate::http::MAX_ATTACHMENT_BODY, attach)
-        .get("/cases/{id}/files/{n}", read, file)
-        .post("/cases/{id}/files/{n}/delete", apply, detach)
-        .post("/cases/{id}/decide", review, decide)
-        .post("/cases/{id}/release", review, release)
+        .post("/my/entities/{code}/apply", apply, cases_open)
+        .get("/staff/cases", Access::Needs(Permission::CaseRead), cases_queue)
+        .get("/staff/cases/export.xlsx", Access::Needs(Permission::CaseExport), cases_export)
+        .get("/cases/{id}", read, cases_show)
+        .get("/cases/{id}/receipt", read, cases_receipt)
+        .post("/cases/{id}/save", apply, cases_save)
+        .post("/cases/{id}/submit", apply, cases_submit)
+        .post("/cases/{id}/withdraw", apply, cases_withdraw)
+        .upload("/cases/{id}/files", apply, crate::http::MAX_ATTACHMENT_BODY, cases_attach)
+        .get("/cases/{id}/files/{n}", read, cases_file)
+        .post("/cases/{id}/files/{n}/delete", apply, cases_detach)
+        .post("/cases/{id}/decide", review, cases_decide)
+        .post("/cases/{id}/release", review, cases_release)
 }
 
 #[derive(Deserialize, Default)]
-struct Notice {
+pub(super) struct Notice {
     #[serde(default)]
-    notice: String,
+    pub(super) notice: String,
     /// After a decision: the next case of the reviewer's queue, offered on the page.
     #[serde(default)]
     next: Option<u64>,
@@ -64,7 +60,7 @@ fn form_fields(form: &[(String, String)]) -> BTreeMap<String, String> {
     form.iter().filter_map(|(k, v)| k.strip_prefix("form.").map(|k| (k.to_string(), v.clone()))).collect()
 }
 
-async fn open(
+async fn cases_open(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(code): Path<String>,
@@ -77,7 +73,7 @@ async fn open(
     Ok(see_other(&format!("/cases/{}", case.id)))
 }
 
-async fn page(
+async fn case_page(
     state: &AppState,
     viewer: &Viewer,
     id: u64,
@@ -117,13 +113,13 @@ async fn page(
     )
 }
 
-async fn show(
+async fn cases_show(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<u64>,
     Query(n): Query<Notice>,
 ) -> PageResult {
-    page(&state, &viewer, id, &n.notice, Vec::new(), None, n.next).await
+    case_page(&state, &viewer, id, &n.notice, Vec::new(), None, n.next).await
 }
 
 /// Shows the case again with the service's complaint, keeping what was typed.
@@ -139,7 +135,7 @@ async fn refused(
         ServiceError::Conflict(m) => vec![FieldError::new("case", m)],
         other => return Err(other.into()),
     };
-    Ok(unprocessable(page(state, viewer, id, "", errors, values, None).await?))
+    Ok(unprocessable(case_page(state, viewer, id, "", errors, values, None).await?))
 }
 
 /// Runs one action on a case for the viewer: on success back to the case with `notice`; a
@@ -162,7 +158,7 @@ where
     }
 }
 
-async fn save(
+async fn cases_save(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<u64>,
@@ -173,7 +169,7 @@ async fn save(
     act(&state, &viewer, id, "saved", Some(values), move |s, who| s.case_save(who, id, &v).map(drop)).await
 }
 
-async fn submit(
+async fn cases_submit(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<u64>,
@@ -199,11 +195,11 @@ async fn submit(
     }
 }
 
-async fn withdraw(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> PageResult {
+async fn cases_withdraw(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> PageResult {
     act(&state, &viewer, id, "withdrawn", None, move |s, who| s.case_withdraw(who, id).map(drop)).await
 }
 
-async fn attach(
+async fn cases_attach(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<u64>,
@@ -253,23 +249,23 @@ async fn attach(
 }
 
 /// The receipt of a submitted case (回执), a page that prints cleanly.
-async fn receipt(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> PageResult {
+async fn cases_receipt(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> PageResult {
     let who = viewer.who();
     let r = state.svc.blocking(move |s| s.case_receipt(&who, id)).await?;
     viewer.render("receipt.html", context! { r => to_value(&r) })
 }
 
-async fn file(State(state): State<AppState>, viewer: Viewer, Path((id, n)): Path<(u64, usize)>) -> PageResult {
+async fn cases_file(State(state): State<AppState>, viewer: Viewer, Path((id, n)): Path<(u64, usize)>) -> PageResult {
     let who = viewer.who();
     let (file, bytes) = state.svc.blocking(move |s| s.case_file(&who, id, n)).await?;
     Ok(super::attachment_response(&file, bytes))
 }
 
-async fn detach(State(state): State<AppState>, viewer: Viewer, Path((id, n)): Path<(u64, usize)>) -> PageResult {
+async fn cases_detach(State(state): State<AppState>, viewer: Viewer, Path((id, n)): Path<(u64, usize)>) -> PageResult {
     act(&state, &viewer, id, "detached", None, move |s, who| s.case_detach(who, id, n)).await
 }
 
-async fn decide(
+async fn cases_decide(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<u64>,
@@ -292,11 +288,11 @@ async fn decide(
     }
 }
 
-async fn release(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> PageResult {
+async fn cases_release(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> PageResult {
     act(&state, &viewer, id, "decided", None, move |s, who| s.case_release(who, id).map(drop)).await
 }
 
-async fn queue(
+async fn cases_queue(
     State(state): State<AppState>,
     viewer: Viewer,
     Query(p): Query<crate::http::params::CaseQueueParams>,
@@ -331,7 +327,7 @@ async fn queue(
 }
 
 /// The queue as the page filters and orders it, every page of it, as XLSX (audited).
-async fn queue_export(
+async fn cases_export(
     State(state): State<AppState>,
     viewer: Viewer,
     Query(p): Query<crate::http::params::CaseQueueParams>,
@@ -349,105 +345,6 @@ pub(crate) fn xlsx_download(name: &str, bytes: Vec<u8>) -> axum::response::Respo
     let disposition = format!("attachment; filename=\"{name}\"");
     let mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
     ([(header::CONTENT_TYPE, mime.to_string()), (header::CONTENT_DISPOSITION, disposition)], bytes).into_response()
-}
-
-async fn inbox(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> PageResult {
-    let code = viewer.own_entity(&code)?;
-    let c = code.clone();
-    let (messages, unread) = state.svc.blocking(move |s| s.inbox(&c, 200)).await?;
-    viewer.render("inbox.html", context! { code, messages => to_value(&messages), unread })
-}
-
-async fn inbox_read(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    Path((code, id)): Path<(String, u64)>,
-) -> PageResult {
-    let code = viewer.own_entity(&code)?;
-    let (who, c) = (viewer.who(), code.clone());
-    let m = state.svc.blocking(move |s| s.inbox_read(&who, &c, id)).await?;
-    Ok(match m.case_id {
-        Some(case) => see_other(&format!("/cases/{case}")),
-        None => match m.measure_id {
-            Some(measure) => see_other(&format!("/measures/{measure}")),
-            None => see_other(&format!("/my/entities/{code}/inbox")),
-        },
-    })
-}
-
-async fn subscription_page(
-    state: &AppState,
-    viewer: &Viewer,
-    code: String,
-    notice: &str,
-    error: Option<String>,
-) -> PageResult {
-    let c = code.clone();
-    let (sub, departments, deliveries) =
-        state.svc.blocking(move |s| Ok((s.subscription(&c)?, s.departments()?, s.deliveries_of(&c, 50)?))).await?;
-    let categories: Vec<_> = crate::model::Category::ALL.iter().map(|c| (c.key(), c.label())).collect();
-    let deliveries: Vec<_> = deliveries
-        .iter()
-        .map(|d| {
-            serde_json::json!({
-                "channel": d.channel.label(), "subject": d.subject, "status": d.status.key(),
-                "status_label": d.status.label(), "attempts": d.attempts, "sent_at": d.sent_at,
-                "created_at": d.created_at,
-            })
-        })
-        .collect();
-    viewer.render(
-        "subscription.html",
-        context! {
-            code, notice, error,
-            sub => to_value(&sub),
-            categories => to_value(&categories),
-            departments => to_value(&departments),
-            deliveries => to_value(&deliveries),
-        },
-    )
-}
-
-async fn subscription(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    Path(code): Path<String>,
-    Query(n): Query<Notice>,
-) -> PageResult {
-    let code = viewer.own_entity(&code)?;
-    subscription_page(&state, &viewer, code, &n.notice, None).await
-}
-
-async fn subscription_set(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    Path(code): Path<String>,
-    CleanForm(form): FormData,
-) -> PageResult {
-    let code = viewer.own_entity(&code)?;
-    let mut categories = Vec::new();
-    for (k, v) in &form {
-        if k == "category" {
-            match crate::model::Category::parse(v) {
-                Some(c) => categories.push(c),
-                None => return Err(AppError::bad_request(format!("类别「{v}」无效"))),
-            }
-        }
-    }
-    let sub = crate::model::push::Subscription {
-        categories,
-        departments: form.iter().filter(|(k, _)| k == "department").map(|(_, v)| v.clone()).collect(),
-        muted: form_value(&form, "muted") == "yes",
-        no_email: form_value(&form, "no_email") == "yes",
-        no_sms: form_value(&form, "no_sms") == "yes",
-    };
-    let (who, c) = (viewer.who(), code.clone());
-    match state.svc.blocking(move |s| s.subscription_set(&who, &c, sub)).await {
-        Ok(_) => Ok(see_other(&format!("/my/entities/{code}/subscription?notice=saved"))),
-        Err(e) => {
-            Ok(unprocessable(subscription_page(&state, &viewer, code, "", Some(AppError::from(e).message)).await?))
-        }
-    }
 }
 
 /// `k=v&k=v` of the non-empty pairs, the values percent-encoded.

@@ -10,6 +10,7 @@ pub(crate) mod cases;
 mod entities;
 pub mod forms;
 mod imports;
+mod inbox;
 mod my;
 pub use audit::AuditParams;
 pub use calculator::grouped;
@@ -37,6 +38,7 @@ pub fn routes() -> Routes {
         .merge(audit::routes())
         .merge(backups::routes())
         .merge(cases::routes())
+        .merge(inbox::routes())
         .merge(supervision::routes())
 }
 

@@ -21,10 +21,10 @@ type FormData = CleanForm;
 pub fn routes() -> Routes {
     let own = Access::Needs(Permission::OwnEntities);
     Routes::new()
-        .get("/my", own, home)
-        .post("/my/bindings", own, bind)
-        .post("/my/bindings/{code}/leave", own, leave)
-        .get("/my/entities/{code}", own, entity)
+        .get("/my", own, my_index)
+        .post("/my/bindings", own, my_bindings_create)
+        .post("/my/bindings/{code}/leave", own, my_bindings_leave)
+        .get("/my/entities/{code}", own, my_entities_show)
 }
 
 #[derive(Deserialize, Default)]
@@ -33,7 +33,7 @@ struct Notice {
     notice: String,
 }
 
-async fn page(state: &AppState, viewer: &Viewer, form: Value, error: Option<String>, notice: &str) -> PageResult {
+async fn my_page(state: &AppState, viewer: &Viewer, form: Value, error: Option<String>, notice: &str) -> PageResult {
     let user_id = viewer.principal()?.user.id;
     let bindings = state.auth_blocking(move |a| a.bindings_of_user(user_id)).await?;
     let codes: Vec<String> =
@@ -82,14 +82,14 @@ async fn page(state: &AppState, viewer: &Viewer, form: Value, error: Option<Stri
     Ok(page)
 }
 
-async fn home(State(state): State<AppState>, viewer: Viewer, Query(n): Query<Notice>) -> PageResult {
-    page(&state, &viewer, context! { capacity => "agent" }, None, &n.notice).await
+async fn my_index(State(state): State<AppState>, viewer: Viewer, Query(n): Query<Notice>) -> PageResult {
+    my_page(&state, &viewer, context! { capacity => "agent" }, None, &n.notice).await
 }
 
-async fn bind(State(state): State<AppState>, viewer: Viewer, CleanForm(form): FormData) -> PageResult {
+async fn my_bindings_create(State(state): State<AppState>, viewer: Viewer, CleanForm(form): FormData) -> PageResult {
     let values = to_value(super::forms::submitted_values(&form));
     if let Err(e) = state.attempt(&viewer.ip) {
-        let mut p = page(&state, &viewer, values, Some(e.message), "").await?;
+        let mut p = my_page(&state, &viewer, values, Some(e.message), "").await?;
         *p.status_mut() = e.status;
         return Ok(p);
     }
@@ -101,18 +101,18 @@ async fn bind(State(state): State<AppState>, viewer: Viewer, CleanForm(form): Fo
         Ok(_) => Ok(see_other("/my?notice=requested")),
         Err(e) => {
             let e = AppError::from(e);
-            Ok(unprocessable(page(&state, &viewer, values, Some(e.message), "").await?))
+            Ok(unprocessable(my_page(&state, &viewer, values, Some(e.message), "").await?))
         }
     }
 }
 
-async fn leave(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> PageResult {
+async fn my_bindings_leave(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> PageResult {
     let (user_id, who) = (viewer.principal()?.user.id, viewer.who());
     state.auth_blocking(move |a| a.binding_leave(&who, user_id, &code)).await?;
     Ok(see_other("/my?notice=left"))
 }
 
-async fn entity(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> PageResult {
+async fn my_entities_show(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> PageResult {
     let code = viewer.own_entity(&code)?;
     // The enterprise's own data: nothing masked.
     let who = viewer.who();

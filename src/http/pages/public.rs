@@ -20,7 +20,7 @@ use crate::service::policies::{Audience, PolicyQuery};
 
 pub fn routes() -> Routes {
     Routes::new()
-        .get("/", Access::Public, home)
+        .get("/", Access::Public, home_show)
         .get("/policies", Access::Public, policies_index)
         .get("/policies/{id}", Access::Public, policies_show)
         .get("/measures/{id}", Access::Public, measures_show)
@@ -41,7 +41,7 @@ pub fn vocabularies() -> Value {
     }
 }
 
-async fn home(State(state): State<AppState>, viewer: Viewer) -> PageResult {
+async fn home_show(State(state): State<AppState>, viewer: Viewer) -> PageResult {
     let (stats, latest) = state
         .svc
         .blocking(|s| {

@@ -20,16 +20,16 @@ pub fn routes() -> Routes {
     let supervise = Access::Needs(Permission::Supervise);
     let assign = Access::Needs(Permission::AssignSpecialists);
     Routes::new()
-        .get("/staff/supervision", supervise, board)
-        .get("/staff/supervision/export.xlsx", Access::Needs(Permission::SupervisionExport), board_export)
-        .post("/staff/supervision/{id}/notice", supervise, notice)
-        .post("/staff/supervision/{id}/resolve", supervise, resolve)
-        .get("/staff/notices", Access::Needs(Permission::StaffConsole), notices)
-        .post("/staff/notices/{id}/read", Access::Needs(Permission::StaffConsole), notice_read)
-        .get("/staff/assigned", Access::Needs(Permission::Assigned), assigned)
-        .get("/admin/assignments", assign, assignments)
-        .post("/admin/assignments", assign, assignment_add)
-        .post("/admin/assignments/{specialist}/{code}/remove", assign, assignment_remove)
+        .get("/staff/supervision", supervise, supervision_board)
+        .get("/staff/supervision/export.xlsx", Access::Needs(Permission::SupervisionExport), supervision_export)
+        .post("/staff/supervision/{id}/notice", supervise, supervision_notice)
+        .post("/staff/supervision/{id}/resolve", supervise, supervision_resolve)
+        .get("/staff/notices", Access::Needs(Permission::StaffConsole), notices_index)
+        .post("/staff/notices/{id}/read", Access::Needs(Permission::StaffConsole), notices_read)
+        .get("/staff/assigned", Access::Needs(Permission::Assigned), assigned_index)
+        .get("/admin/assignments", assign, assignments_index)
+        .post("/admin/assignments", assign, assignments_add)
+        .post("/admin/assignments/{specialist}/{code}/remove", assign, assignments_remove)
 }
 
 #[derive(Deserialize, Default)]
@@ -40,7 +40,7 @@ struct BoardParams {
     error: String,
 }
 
-async fn board(State(state): State<AppState>, viewer: Viewer, Query(p): Query<BoardParams>) -> PageResult {
+async fn supervision_board(State(state): State<AppState>, viewer: Viewer, Query(p): Query<BoardParams>) -> PageResult {
     let who = viewer.who();
     let rows = state.svc.blocking(move |s| s.supervision_board(&who, p.all)).await?;
     let can_export = viewer.principal()?.can(Permission::SupervisionExport);
@@ -48,13 +48,13 @@ async fn board(State(state): State<AppState>, viewer: Viewer, Query(p): Query<Bo
 }
 
 /// The board (`?all=true`: with resolved items) as XLSX (audited).
-async fn board_export(State(state): State<AppState>, viewer: Viewer, Query(p): Query<BoardParams>) -> PageResult {
+async fn supervision_export(State(state): State<AppState>, viewer: Viewer, Query(p): Query<BoardParams>) -> PageResult {
     let who = viewer.who();
     let (bytes, today) = state.svc.blocking(move |s| Ok((s.export_board_logged(&who, p.all)?, s.today()))).await?;
     Ok(super::cases::xlsx_download(&format!("huiqi-supervision-{today}.xlsx"), bytes))
 }
 
-async fn notice(
+async fn supervision_notice(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<u64>,
@@ -66,7 +66,7 @@ async fn notice(
     back_to_board(state.svc.blocking(move |s| s.supervision_notice(&who, id, &text, days)).await)
 }
 
-async fn resolve(
+async fn supervision_resolve(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<u64>,
@@ -85,19 +85,19 @@ fn back_to_board<T>(result: crate::service::Result<T>) -> PageResult {
     })
 }
 
-async fn notices(State(state): State<AppState>, viewer: Viewer) -> PageResult {
+async fn notices_index(State(state): State<AppState>, viewer: Viewer) -> PageResult {
     let who = viewer.who();
     let (notices, unread) = state.svc.blocking(move |s| s.notices(&who, 200)).await?;
     viewer.render("notices.html", context! { notices => to_value(&notices), unread })
 }
 
-async fn notice_read(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> PageResult {
+async fn notices_read(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> PageResult {
     let who = viewer.who();
     let n = state.svc.blocking(move |s| s.notice_read(&who, id)).await?;
     Ok(see_other(&super::safe_next(n.link.as_deref().unwrap_or("/staff/notices"))))
 }
 
-async fn assigned(State(state): State<AppState>, viewer: Viewer) -> PageResult {
+async fn assigned_index(State(state): State<AppState>, viewer: Viewer) -> PageResult {
     let who = viewer.who();
     let entities = state.svc.blocking(move |s| s.assigned(&who)).await?;
     viewer.render("assigned.html", context! { entities => to_value(&entities) })
@@ -109,11 +109,11 @@ async fn assignments_page(state: &AppState, viewer: &Viewer, error: Option<Strin
     viewer.render("assignments.html", context! { rows => to_value(&rows), error })
 }
 
-async fn assignments(State(state): State<AppState>, viewer: Viewer) -> PageResult {
+async fn assignments_index(State(state): State<AppState>, viewer: Viewer) -> PageResult {
     assignments_page(&state, &viewer, None).await
 }
 
-async fn assignment_add(State(state): State<AppState>, viewer: Viewer, CleanForm(form): FormData) -> PageResult {
+async fn assignments_add(State(state): State<AppState>, viewer: Viewer, CleanForm(form): FormData) -> PageResult {
     let (specialist, code) =
         (form_value(&form, "specialist").to_string(), form_value(&form, "credit_code").to_string());
     let who = viewer.who();
@@ -123,7 +123,7 @@ async fn assignment_add(State(state): State<AppState>, viewer: Viewer, CleanForm
     }
 }
 
-async fn assignment_remove(
+async fn assignments_remove(
     State(state): State<AppState>,
     viewer: Viewer,
     Path((specialist, code)): Path<(String, String)>,

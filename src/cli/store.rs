@@ -1,0 +1,40 @@
+//! `huiqi init`, `huiqi check` and `huiqi compact`: the store file itself.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use super::{Result, cli_who};
+use crate::service::{Config, Service};
+use crate::store::{SCHEMA_VERSION, Store};
+
+/// `huiqi init`: creates or migrates the store and loads the reference data.
+pub fn init(svc: &Service) -> Result<ExitCode> {
+    svc.init_reference(&cli_who())?;
+    println!("store ready at {} (schema version {})", svc.store.path().display(), SCHEMA_VERSION);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `huiqi check`: schema version, page checksums (damage repaired), counts.
+pub fn check(dir: &Path, config: Config) -> Result<ExitCode> {
+    let mut store = Store::open(dir)?;
+    let intact = store.check_integrity()?;
+    let svc = Service::new(store, config);
+    let stats = svc.stats()?;
+    println!("store: {} ({} bytes)", svc.store.path().display(), stats.store_bytes);
+    println!("schema version: {}", SCHEMA_VERSION);
+    println!("page checksums: {}", if intact { "ok" } else { "damage found and repaired" });
+    println!(
+        "policies: {}, measures: {} ({} published), entities: {}, accounts: {}",
+        stats.policies, stats.measures, stats.published_measures, stats.entities, stats.users
+    );
+    Ok(if intact { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// `huiqi compact`: rewrites the store file to release free space.
+pub fn compact(dir: &Path) -> Result<ExitCode> {
+    let mut store = Store::open(dir)?;
+    let before = store.file_size();
+    store.compact()?;
+    println!("compacted: {before} → {} bytes", store.file_size());
+    Ok(ExitCode::SUCCESS)
+}
