@@ -266,7 +266,7 @@ impl Service {
                 return Ok(None);
             }
             let case = match self.case_open(who, code, measure) {
-                Ok(c) if c.state == CaseState::Draft => c,
+                Ok(c) if c.case.state == CaseState::Draft => c.case,
                 _ => return Ok(None),
             };
             for m in materials.iter().filter(|m| material_needs_upload(m)) {

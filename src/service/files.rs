@@ -143,7 +143,7 @@ impl Service {
         let sha256 = sha256_hex(bytes);
         let tx = self.store.write()?;
         let before = tx.case(id)?.ok_or_else(|| ServiceError::NotFound(format!("办件 #{id} 不存在")))?;
-        self.check_applicant(who, &before)?;
+        self.check_applicant(&tx, who, &before)?;
         if !matches!(before.state, CaseState::Draft | CaseState::Returned) {
             return Err(ServiceError::Conflict(format!(
                 "办件 #{id} 当前为「{}」，不能再上传附件",
@@ -201,7 +201,7 @@ impl Service {
     pub fn case_detach(&self, who: &crate::model::Who, id: u64, index: usize) -> Result<()> {
         let tx = self.store.write()?;
         let before = tx.case(id)?.ok_or_else(|| ServiceError::NotFound(format!("办件 #{id} 不存在")))?;
-        self.check_applicant(who, &before)?;
+        self.check_applicant(&tx, who, &before)?;
         if !matches!(before.state, CaseState::Draft | CaseState::Returned) {
             return Err(ServiceError::Conflict(format!("办件 #{id} 当前为「{}」，不能删除附件", before.state.label())));
         }

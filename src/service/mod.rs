@@ -11,6 +11,7 @@ pub mod entities;
 pub mod export;
 pub mod files;
 pub mod imports;
+pub mod inbox;
 pub mod integrity;
 pub mod matching;
 pub mod measures;

@@ -60,7 +60,7 @@ pub struct ReceiptStage {
 impl Service {
     /// The receipt of a submitted case, for whoever may see the case.
     pub fn case_receipt(&self, who: &Who, id: u64) -> Result<Receipt> {
-        let (view, version) = self.case_with_version(who, id)?;
+        let crate::service::cases::CaseDetail { view, version, .. } = self.case_detail(who, id)?;
         let case = view.case;
         let submitted =
             case.history.iter().rev().find(|e| {

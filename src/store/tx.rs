@@ -85,6 +85,12 @@ impl WriteTx {
         Ok(())
     }
 
+    /// Throws away everything this transaction wrote.
+    pub fn abort(self) -> Result<()> {
+        self.txn.abort()?;
+        Ok(())
+    }
+
     /// Encodes a record and writes it under `key`.
     pub(super) fn put<K: redb::Key + 'static>(
         &self,

@@ -102,7 +102,7 @@ pub(crate) async fn world() -> World {
     app.svc().assignment_set(&system(), "specialist", &own_entity, true).unwrap();
 
     let mut params = HashMap::new();
-    params.insert("case", case.id.to_string());
+    params.insert("case", case.case.id.to_string());
     params.insert("policy", first.policy.id.to_string());
     params.insert("measure", measure.id.to_string());
     params.insert("user_id", target.id.to_string());

@@ -57,9 +57,9 @@ fn prepare(data: &Path) -> String {
     auth.binding_grant(&who, "qiye", &code, Capacity::LegalRep).unwrap();
     let applicant = Who { entities: vec![code.clone()], ..Who::user(&enterprise, "test") };
     let case = svc.case_open(&applicant, &code, measure).unwrap();
-    svc.case_attach(&applicant, case.id, Upload { slot: "营业执照复印件", name: "执照.pdf", bytes: PDF_A }, None)
+    svc.case_attach(&applicant, case.case.id, Upload { slot: "营业执照复印件", name: "执照.pdf", bytes: PDF_A }, None)
         .unwrap();
-    svc.case_attach(&applicant, case.id, Upload { slot: "审计报告", name: "审计报告.pdf", bytes: PDF_B }, None)
+    svc.case_attach(&applicant, case.case.id, Upload { slot: "审计报告", name: "审计报告.pdf", bytes: PDF_B }, None)
         .unwrap();
 
     auth.user_create(&who, NewUser::new("admin", Role::Sysadmin), Some(PASSWORD)).unwrap();

@@ -4,6 +4,7 @@
 
 mod access;
 mod admin;
+mod architecture;
 mod api_entities;
 mod api_imports;
 mod api_policies;

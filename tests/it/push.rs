@@ -155,10 +155,14 @@ fn pushes_survive_a_failing_smtp_server_and_are_never_sent_twice() {
         let pass = run_once(&svc, &channels()).unwrap();
         assert_eq!(pass.pushed, 1);
         assert_eq!((pass.sent, pass.failed), (1, 1), "SMS sent, e-mail refused");
-        let (inbox, unread) = svc.inbox(&credit_code(1), 10).unwrap();
+        let huiqi::service::inbox::Inbox { messages: inbox, unread, .. } =
+            svc.inbox(&Who::system("test"), &credit_code(1), 10).unwrap();
         assert_eq!((inbox.len(), unread), (1, 1));
         assert!(inbox[0].title.contains("稳岗补贴"));
-        assert!(svc.inbox(&credit_code(2), 10).unwrap().0.is_empty(), "entity 2 does not fit");
+        assert!(
+            svc.inbox(&Who::system("test"), &credit_code(2), 10).unwrap().messages.is_empty(),
+            "entity 2 does not fit"
+        );
         let sms_body: serde_json::Value = serde_json::from_str(&sms.lock().unwrap()[0]).unwrap();
         assert_eq!(sms_body["phone"], "13800000001");
         assert!(sms_body["content"].as_str().unwrap().contains("稳岗补贴"));
@@ -181,12 +185,12 @@ fn pushes_survive_a_failing_smtp_server_and_are_never_sent_twice() {
         entity(&svc, 2, "30");
         let pass = run_once(&svc, &channels()).unwrap();
         assert_eq!((pass.pushed, pass.sent), (1, 0));
-        assert_eq!(svc.inbox(&credit_code(2), 10).unwrap().0.len(), 1);
+        assert_eq!(svc.inbox(&Who::system("test"), &credit_code(2), 10).unwrap().messages.len(), 1);
         // Entity 1 drops out and comes back: the same version is not pushed again.
         entity(&svc, 1, "5");
         entity(&svc, 1, "50");
         assert_eq!(run_once(&svc, &channels()).unwrap().pushed, 0);
-        assert_eq!(svc.inbox(&credit_code(1), 10).unwrap().0.len(), 1);
+        assert_eq!(svc.inbox(&Who::system("test"), &credit_code(1), 10).unwrap().messages.len(), 1);
     }
     // Closed and opened again (a restart): nothing is pushed or sent again.
     let svc = open(dir.path());
@@ -196,7 +200,7 @@ fn pushes_survive_a_failing_smtp_server_and_are_never_sent_twice() {
     assert_eq!(smtp.received.lock().unwrap().len(), 1);
     assert_eq!(sms.lock().unwrap().len(), 1);
     assert_eq!(smtp.connections.load(Ordering::SeqCst), 3);
-    assert_eq!(svc.inbox(&credit_code(1), 10).unwrap().0.len(), 1);
+    assert_eq!(svc.inbox(&Who::system("test"), &credit_code(1), 10).unwrap().messages.len(), 1);
     let trail = svc.audit_tail(200).unwrap();
     assert!(trail.iter().any(|a| a.action == "push.measure" && a.target == format!("measure:{measure_id}")));
     assert_eq!(trail.iter().filter(|a| a.action == "push.delivery").count(), 4, "every attempt is audited");
@@ -223,10 +227,11 @@ fn reminders_before_the_window_closes_and_expiry_warnings_come_once() {
         ..Who::default()
     };
     let case = svc.case_open(&applicant, &credit_code(2), measure).unwrap();
-    svc.case_submit(&applicant, case.id, None).unwrap();
+    svc.case_submit(&applicant, case.case.id, None).unwrap();
 
     let reminders = |svc: &Service, n: u32| {
-        let (inbox, _) = svc.inbox(&credit_code(n), 50).unwrap();
+        let huiqi::service::inbox::Inbox { messages: inbox, unread: _, .. } =
+            svc.inbox(&Who::system("test"), &credit_code(n), 50).unwrap();
         inbox.iter().filter(|m| m.title.starts_with("申报提醒")).count()
     };
     // 2026-11-27: 34 days left, nothing yet; 2026-12-01: the 30-day warning to the department.

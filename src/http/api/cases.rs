@@ -17,7 +17,7 @@ use crate::http::AppState;
 use crate::http::error::{ApiError, AppError};
 use crate::http::extract::Viewer;
 use crate::http::routes::Routes;
-use crate::service::cases::{Decision, material_slots};
+use crate::service::cases::Decision;
 use crate::service::files::Upload;
 
 pub fn routes() -> Routes {
@@ -57,13 +57,7 @@ struct OpenBody {
 async fn cases_open(State(state): State<AppState>, viewer: Viewer, body: Bytes) -> ApiResult {
     let b: OpenBody = parse_json(&body)?;
     let who = viewer.who();
-    let view = state
-        .svc
-        .blocking(move |s| {
-            let case = s.case_open(&who, &b.credit_code, b.measure_id)?;
-            s.case_get(&who, case.id)
-        })
-        .await?;
+    let view = state.svc.blocking(move |s| s.case_open(&who, &b.credit_code, b.measure_id)).await?;
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
@@ -109,19 +103,9 @@ async fn cases_stats(State(state): State<AppState>, viewer: Viewer) -> ApiResult
 }
 
 /// A case as its page shows it: the case, and its materials as a checklist.
-#[derive(serde::Serialize)]
-struct CaseDetail {
-    #[serde(flatten)]
-    view: crate::service::cases::CaseView,
-    materials: Vec<crate::service::cases::MaterialSlot>,
-}
-
 async fn cases_show(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {
     let who = viewer.who();
-    let (view, version) = state.svc.blocking(move |s| s.case_with_version(&who, id)).await?;
-    // The materials as a checklist: each slot once, by name, with the files uploaded for it.
-    let materials = version.as_ref().map(|v| material_slots(v, &view.case.files)).unwrap_or_default();
-    Ok(Json(CaseDetail { view, materials }).into_response())
+    Ok(Json(state.svc.blocking(move |s| s.case_detail(&who, id)).await?).into_response())
 }
 
 #[derive(Deserialize, Default)]
@@ -135,46 +119,19 @@ async fn cases_save(State(state): State<AppState>, viewer: Viewer, Path(id): Pat
     let b: FormBody = parse_json(&body)?;
     let form = b.form.ok_or_else(|| unprocessable("请求体应为 {\"form\": {字段: 值}}".into()))?;
     let who = viewer.who();
-    Ok(Json(
-        state
-            .svc
-            .blocking(move |s| {
-                s.case_save(&who, id, &form)?;
-                s.case_get(&who, id)
-            })
-            .await?,
-    )
-    .into_response())
+    Ok(Json(state.svc.blocking(move |s| s.case_save(&who, id, &form)).await?).into_response())
 }
 
 /// `POST /cases/{id}/submit` (optionally `{"form": {…}}`): submits, or resubmits after a return.
 async fn cases_submit(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>, body: Bytes) -> ApiResult {
     let b: FormBody = if body.is_empty() { FormBody::default() } else { parse_json(&body)? };
     let who = viewer.who();
-    Ok(Json(
-        state
-            .svc
-            .blocking(move |s| {
-                s.case_submit(&who, id, b.form.as_ref())?;
-                s.case_get(&who, id)
-            })
-            .await?,
-    )
-    .into_response())
+    Ok(Json(state.svc.blocking(move |s| s.case_submit(&who, id, b.form.as_ref())).await?).into_response())
 }
 
 async fn cases_withdraw(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {
     let who = viewer.who();
-    Ok(Json(
-        state
-            .svc
-            .blocking(move |s| {
-                s.case_withdraw(&who, id)?;
-                s.case_get(&who, id)
-            })
-            .await?,
-    )
-    .into_response())
+    Ok(Json(state.svc.blocking(move |s| s.case_withdraw(&who, id)).await?).into_response())
 }
 
 #[derive(Deserialize)]
@@ -187,37 +144,16 @@ struct DecideBody {
 /// `POST /cases/{id}/decide` `{"action": "approve" | "reject" | "return", "reason": "…"}`.
 async fn cases_decide(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>, body: Bytes) -> ApiResult {
     let b: DecideBody = parse_json(&body)?;
-    let decision = match b.action.as_str() {
-        "approve" => Decision::Approve(b.reason),
-        "reject" => Decision::Reject(b.reason),
-        "return" => Decision::Return(b.reason),
-        other => return Err(unprocessable(format!("action「{other}」无效，应为 approve、reject 或 return"))),
+    let Some(decision) = Decision::parse(&b.action, b.reason) else {
+        return Err(unprocessable(format!("action「{}」无效，应为 approve、reject 或 return", b.action)));
     };
     let who = viewer.who();
-    Ok(Json(
-        state
-            .svc
-            .blocking(move |s| {
-                s.case_decide(&who, id, decision)?;
-                s.case_get(&who, id)
-            })
-            .await?,
-    )
-    .into_response())
+    Ok(Json(state.svc.blocking(move |s| s.case_decide(&who, id, decision)).await?).into_response())
 }
 
 async fn cases_release(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {
     let who = viewer.who();
-    Ok(Json(
-        state
-            .svc
-            .blocking(move |s| {
-                s.case_release(&who, id)?;
-                s.case_get(&who, id)
-            })
-            .await?,
-    )
-    .into_response())
+    Ok(Json(state.svc.blocking(move |s| s.case_release(&who, id)).await?).into_response())
 }
 
 #[derive(Deserialize, Default)]

@@ -18,7 +18,7 @@ use crate::http::web::to_value;
 use crate::model::case::CaseState;
 use crate::model::{FieldError, Vocabulary};
 use crate::service::ServiceError;
-use crate::service::cases::{Decision, QueueSort, material_slots};
+use crate::service::cases::{Decided, Decision, QueueSort};
 use crate::service::files::Upload;
 
 type FormData = CleanForm;
@@ -69,8 +69,8 @@ async fn cases_open(
     let measure: u64 =
         form_value(&form, "measure_id").parse().map_err(|_| AppError::bad_request("缺少要申报的政策事项"))?;
     let who = viewer.who();
-    let case = state.svc.blocking(move |s| s.case_open(&who, &code, measure)).await?;
-    Ok(see_other(&format!("/cases/{}", case.id)))
+    let view = state.svc.blocking(move |s| s.case_open(&who, &code, measure)).await?;
+    Ok(see_other(&format!("/cases/{}", view.case.id)))
 }
 
 async fn case_page(
@@ -83,14 +83,14 @@ async fn case_page(
     next: Option<u64>,
 ) -> PageResult {
     let who = viewer.who();
-    let (view, version) = state.svc.blocking(move |s| s.case_with_version(&who, id)).await?;
+    let detail = state.svc.blocking(move |s| s.case_detail(&who, id)).await?;
+    let (view, version, materials) = (detail.view, detail.version, detail.materials);
     let p = viewer.principal()?;
     let applicant = p.can(Permission::CaseApply);
     let reviewer = p.can(Permission::CaseReview);
     let state = view.case.state;
     let editable = applicant && matches!(state, CaseState::Draft | CaseState::Returned);
     let form_values = values.unwrap_or_else(|| view.case.form.clone());
-    let materials = version.as_ref().map(|v| material_slots(v, &view.case.files)).unwrap_or_default();
     let staff = p.user.role.is_staff();
     let stage_role = view.case.current_stage().map(|s| s.role);
     viewer.render(
@@ -177,17 +177,8 @@ async fn cases_submit(
 ) -> PageResult {
     let values = form_fields(&form);
     let (who, v) = (viewer.who(), values.clone());
-    let result = state
-        .svc
-        .blocking(move |s| {
-            // What was typed is kept even if the submission is refused.
-            let case = s.case_get(&who, id)?.case;
-            if matches!(case.state, CaseState::Draft | CaseState::Returned) {
-                s.case_save(&who, id, &v)?;
-            }
-            s.case_submit(&who, id, Some(&v))
-        })
-        .await;
+    // What was typed is kept even if the submission is refused.
+    let result = state.svc.blocking(move |s| s.case_save_and_submit(&who, id, &v)).await;
     match result {
         // What the enterprise keeps: the receipt, ready to print.
         Ok(_) => Ok(see_other(&format!("/cases/{id}/receipt"))),
@@ -272,15 +263,12 @@ async fn cases_decide(
     CleanForm(form): FormData,
 ) -> PageResult {
     let reason = form_value(&form, "reason").to_string();
-    let decision = match form_value(&form, "action") {
-        "approve" => Decision::Approve(reason),
-        "reject" => Decision::Reject(reason),
-        "return" => Decision::Return(reason),
-        _ => return Err(AppError::bad_request("请选择审核意见：通过、不予通过或退回补正")),
+    let Some(decision) = Decision::parse(form_value(&form, "action"), reason) else {
+        return Err(AppError::bad_request("请选择审核意见：通过、不予通过或退回补正"));
     };
     let who = viewer.who();
     match state.svc.blocking(move |s| s.case_decide_next(&who, id, decision)).await {
-        Ok((_, next)) => Ok(see_other(&match next {
+        Ok(Decided { next, .. }) => Ok(see_other(&match next {
             Some(n) => format!("/cases/{id}?notice=decided&next={}", n.case.id),
             None => format!("/cases/{id}?notice=decided"),
         })),

@@ -24,10 +24,12 @@ pub fn routes() -> Routes {
 }
 
 async fn inbox_show(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> PageResult {
-    let code = viewer.own_entity(&code)?;
-    let c = code.clone();
-    let (messages, unread) = state.svc.blocking(move |s| s.inbox(&c, 200)).await?;
-    viewer.render("inbox.html", context! { code, messages => to_value(&messages), unread })
+    let who = viewer.who();
+    let inbox = state.svc.blocking(move |s| s.inbox(&who, &code, 200)).await?;
+    viewer.render(
+        "inbox.html",
+        context! { code => inbox.code, messages => to_value(&inbox.messages), unread => inbox.unread },
+    )
 }
 
 async fn inbox_read(
@@ -35,9 +37,9 @@ async fn inbox_read(
     viewer: Viewer,
     Path((code, id)): Path<(String, u64)>,
 ) -> PageResult {
-    let code = viewer.own_entity(&code)?;
     let (who, c) = (viewer.who(), code.clone());
     let m = state.svc.blocking(move |s| s.inbox_read(&who, &c, id)).await?;
+    let code = crate::service::inbox::own_entity(&viewer.who(), &code)?;
     Ok(match m.case_id {
         Some(case) => see_other(&format!("/cases/{case}")),
         None => match m.measure_id {

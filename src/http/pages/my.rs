@@ -120,7 +120,7 @@ async fn my_entities_show(State(state): State<AppState>, viewer: Viewer, Path(co
         .svc
         .blocking(move |s| {
             let cases = s.cases_of_entity(&who, &code)?;
-            let unread = s.inbox(&code, 0)?.1;
+            let unread = s.inbox(&who, &code, 0)?.unread;
             Ok((s.entity_file(&who, &code)?, s.entity_matches(&who, &code, None)?.matches, cases, unread))
         })
         .await?;

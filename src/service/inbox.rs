@@ -1,0 +1,58 @@
+//! The inbox (站内信) of an entity: what the platform told it, read and unread. Only accounts
+//! that act for the entity reach it.
+
+use super::{Result, Service, ServiceError};
+use crate::model::Who;
+use crate::model::message::Message;
+use crate::store::prelude::*;
+
+/// The entity's inbox, newest first, and how many of its messages are unread.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Inbox {
+    /// The entity's credit code, normalised.
+    pub code: String,
+    pub messages: Vec<Message>,
+    pub unread: usize,
+}
+
+/// An account reaches an entity's inbox, subscription and deliveries only for an entity it is
+/// verified to act for (the program itself and the command line for any); the credit code,
+/// normalised, if so.
+pub fn own_entity(who: &Who, credit_code: &str) -> Result<String> {
+    let code = credit_code.trim().to_ascii_uppercase();
+    if who.role.is_none() || who.acts_for(&code) {
+        Ok(code)
+    } else {
+        Err(ServiceError::Forbidden("您的账号尚未绑定这家企业".into()))
+    }
+}
+
+impl Service {
+    /// The entity's inbox, newest first, and how many are unread.
+    pub fn inbox(&self, who: &Who, credit_code: &str, limit: usize) -> Result<Inbox> {
+        let code = own_entity(who, credit_code)?;
+        let tx = self.store.read()?;
+        let Some(id) = tx.entity_id_by_code(&code)? else { return Ok(Inbox { code, messages: Vec::new(), unread: 0 }) };
+        let all = tx.messages(id, usize::MAX)?;
+        let unread = all.iter().filter(|m| m.read_at.is_none()).count();
+        Ok(Inbox { code, messages: all.into_iter().take(limit).collect(), unread })
+    }
+
+    /// Marks a message read (once; audited like every change).
+    pub fn inbox_read(&self, who: &Who, credit_code: &str, message: u64) -> Result<Message> {
+        let credit_code = own_entity(who, credit_code)?;
+        let tx = self.store.write()?;
+        let id = tx
+            .entity_id_by_code(&credit_code)?
+            .ok_or_else(|| ServiceError::NotFound(format!("经营主体 {credit_code} 不存在")))?;
+        let mut m =
+            tx.message(id, message)?.ok_or_else(|| ServiceError::NotFound(format!("消息 #{message} 不存在")))?;
+        if m.read_at.is_none() {
+            m.read_at = Some(tx.now());
+            tx.put_message(&m)?;
+            tx.audit(who, "inbox.read", &format!("entity:{credit_code}"), &format!("message #{message}"))?;
+            tx.commit()?;
+        }
+        Ok(m)
+    }
+}
