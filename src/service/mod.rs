@@ -15,6 +15,7 @@ pub mod inbox;
 pub mod integrity;
 pub mod matching;
 pub mod measures;
+pub mod overview;
 pub mod policies;
 pub mod push;
 pub mod receipts;

@@ -13,6 +13,7 @@ use crate::http::error::AppError;
 use crate::http::extract::CleanForm;
 use crate::http::extract::Viewer;
 use crate::http::routes::Routes;
+use crate::service::overview::OwnEntityPage;
 use crate::http::web::to_value;
 use crate::model::{BindingStatus, Capacity, Vocabulary};
 
@@ -113,17 +114,10 @@ async fn my_bindings_leave(State(state): State<AppState>, viewer: Viewer, Path(c
 }
 
 async fn my_entities_show(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> PageResult {
-    let code = viewer.own_entity(&code)?;
     // The enterprise's own data: nothing masked.
     let who = viewer.who();
-    let (file, matches, cases, unread) = state
-        .svc
-        .blocking(move |s| {
-            let cases = s.cases_of_entity(&who, &code)?;
-            let unread = s.inbox(&who, &code, 0)?.unread;
-            Ok((s.entity_file(&who, &code)?, s.entity_matches(&who, &code, None)?.matches, cases, unread))
-        })
-        .await?;
+    let OwnEntityPage { file, matches, cases, unread } =
+        state.svc.blocking(move |s| s.own_entity_page(&who, &code)).await?;
     viewer.render(
         "my_entity.html",
         context! {

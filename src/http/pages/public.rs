@@ -8,7 +8,7 @@ use minijinja::{Value, context};
 use serde::Deserialize;
 
 use super::{PageResult, safe_next};
-use crate::auth::{Access, Permission};
+use crate::auth::Access;
 use crate::http::AppState;
 use crate::http::extract::{LANG_COOKIE, Viewer};
 use crate::http::params::PolicyListParams;
@@ -84,29 +84,13 @@ async fn policies_show(State(state): State<AppState>, viewer: Viewer, Path(id): 
 }
 
 async fn measures_show(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> PageResult {
-    let audience = if viewer.is_staff() { Audience::Staff } else { Audience::Public };
-    let (measure, policy) = state.svc.blocking(move |s| s.measure_get(id, audience)).await?;
-    // Staff see what the version shown would mean over the whole entity library.
-    let simulation = if viewer.can(Permission::Simulate) {
-        let spec = measure.spec.clone();
-        state.svc.blocking(move |s| s.simulate(&spec, None, false)).await.ok()
-    } else {
-        None
-    };
     let who = viewer.who();
-    let enterprise = viewer.can(Permission::OwnEntities);
-    let (actions, apply_options) = state
-        .svc
-        .blocking(move |s| {
-            let options = if enterprise { s.apply_options(&who, id)? } else { Vec::new() };
-            Ok((s.measure_actions(&who, id)?, options))
-        })
-        .await?;
+    let page = state.svc.blocking(move |s| s.measure_page(&who, id)).await?;
     viewer.render(
         "measure.html",
         context! {
-            m => to_value(&measure), policy => to_value(&policy), sim => to_value(&simulation),
-            actions => to_value(actions), apply_options => to_value(&apply_options), ..vocabularies()
+            m => to_value(&page.measure), policy => to_value(&page.policy), sim => to_value(&page.simulation),
+            actions => to_value(page.actions), apply_options => to_value(&page.apply_options), ..vocabularies()
         },
     )
 }

@@ -1,0 +1,66 @@
+//! Pages that show several things at once, each read as one use-case: the measure page (the
+//! measure, its policy, what staff may do with it, a simulation for those who may simulate,
+//! the enterprise's 我要申报) and an enterprise's page of its own entity. The service decides
+//! what the caller sees; the handler renders it.
+
+use serde::Serialize;
+
+use super::cases::CaseView;
+use super::entities::EntityFile;
+use super::inbox::own_entity;
+use super::matching::{MeasureMatch, Simulation};
+use super::measures::MeasureActions;
+use super::policies::{Audience, MeasureView};
+use super::receipts::ApplyOption;
+use super::{Result, Service};
+use crate::model::{Policy, Role, Who};
+
+/// The measure page.
+#[derive(Debug, Serialize)]
+pub struct MeasurePage {
+    pub measure: MeasureView,
+    pub policy: Policy,
+    /// What the version shown would mean over the whole entity library (staff who simulate).
+    pub simulation: Option<Simulation>,
+    /// What this member of staff may do with the measure.
+    pub actions: MeasureActions,
+    /// The enterprise account's entities, each with its case for this measure.
+    pub apply_options: Vec<ApplyOption>,
+}
+
+/// An enterprise's own entity: its file unmasked, its matches, its cases, unread messages.
+#[derive(Debug, Serialize)]
+pub struct OwnEntityPage {
+    pub file: EntityFile,
+    pub matches: Vec<MeasureMatch>,
+    pub cases: Vec<CaseView>,
+    pub unread: usize,
+}
+
+/// Staff see every version and what a draft would mean; the public the version in force.
+pub fn audience_of(who: &Who) -> Audience {
+    if who.role.is_some_and(Role::is_staff) { Audience::Staff } else { Audience::Public }
+}
+
+impl Service {
+    pub fn measure_page(&self, who: &Who, id: u64) -> Result<MeasurePage> {
+        let (measure, policy) = self.measure_get(id, audience_of(who))?;
+        let may_simulate = who.role.is_some_and(|r| crate::auth::Permission::Simulate.granted_to(r));
+        // A simulation that cannot run (a draft's rules no longer check) leaves the page without one.
+        let simulation = if may_simulate { self.simulate(&measure.spec, None, false).ok() } else { None };
+        let enterprise = who.role.is_some_and(|r| crate::auth::Permission::OwnEntities.granted_to(r));
+        let apply_options = if enterprise { self.apply_options(who, id)? } else { Vec::new() };
+        let actions = self.measure_actions(who, id)?;
+        Ok(MeasurePage { measure, policy, simulation, actions, apply_options })
+    }
+
+    /// The page of an entity the enterprise account acts for (nothing masked: its own data).
+    pub fn own_entity_page(&self, who: &Who, credit_code: &str) -> Result<OwnEntityPage> {
+        let code = own_entity(who, credit_code)?;
+        let cases = self.cases_of_entity(who, &code)?;
+        let unread = self.inbox(who, &code, 0)?.unread;
+        let file = self.entity_file(who, &code)?;
+        let matches = self.entity_matches(who, &code, None)?.matches;
+        Ok(OwnEntityPage { file, matches, cases, unread })
+    }
+}
