@@ -228,9 +228,8 @@ async fn entity_form(
 }
 
 /// Form values from a stored entity: canonical text per field, and tag rows.
-fn entity_values(e: &Entity) -> serde_json::Value {
+fn entity_values(e: &Entity, today: crate::model::Date) -> serde_json::Value {
     // Only stored fields are shown, and none of them depends on the evaluation date.
-    let today = crate::model::Date::today();
     let mut map = serde_json::Map::new();
     for f in Field::writable() {
         if f == Field::Tags {
@@ -255,7 +254,7 @@ async fn entities_edit(State(state): State<AppState>, viewer: Viewer, Path(code)
     // Shown masked: the stars come back unchanged; full values only through the audited unmask.
     let who = viewer.who();
     let e = state.svc.blocking(move |s| s.entity_get(&who, &code)).await?;
-    entity_form(&state, &viewer, Some(e.credit_code.to_string()), entity_values(&e), &[]).await
+    entity_form(&state, &viewer, Some(e.credit_code.to_string()), entity_values(&e, state.svc.today()), &[]).await
 }
 
 /// Turns the form into field → text pairs; the tag checkboxes become one `tags` text.

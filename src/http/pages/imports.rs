@@ -142,7 +142,7 @@ pub async fn export_response(
         Format::Csv => "text/csv; charset=utf-8",
         Format::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     };
-    let stamp = crate::model::Date::today();
+    let stamp = state.svc.today();
     let (stem, ext) = file.rsplit_once('.').unwrap_or((file, ""));
     let disposition = format!("attachment; filename=\"huiqi-{stem}-{stamp}.{ext}\"");
     Ok(([(header::CONTENT_TYPE, mime.to_string()), (header::CONTENT_DISPOSITION, disposition)], bytes).into_response())
