@@ -4,10 +4,11 @@
 use serde::Serialize;
 
 use super::{Auth, AuthError, Result, TOKEN_PREFIX, password, random_hex, secret_hash};
+use crate::model::audit::action;
 use crate::model::audit::hex;
 use crate::model::{ApiToken, Department, RegionCode, Role, Timestamp, TokenScope, User, Vocabulary, Who};
+use crate::store::WriteTx;
 use crate::store::prelude::*;
-use crate::store::{WriteTx, digest};
 
 /// A new account as an administrator (or the command line) describes it.
 #[derive(Debug, Clone)]
@@ -163,7 +164,7 @@ impl Auth {
             return Err(invalid(format!("用户名「{username}」已存在")));
         }
         let department = check_department(&tx, new.role, new.department.as_deref())?;
-        let mut user = User::new(tx.next_id("user")?, &username, new.role, hash, self.now());
+        let mut user = User::new(tx.next_id("user")?, &username, new.role, hash, tx.now());
         if !new.display_name.trim().is_empty() {
             user.display_name = new.display_name.trim().to_string();
         }
@@ -173,7 +174,7 @@ impl Auth {
         user.must_change_password = one_time.is_some();
         tx.put_user(&user)?;
         let detail = format!("{} {}", user.role.key(), user.department.as_deref().unwrap_or(""));
-        tx.audit_change(who, "user.create", &format!("user:{username}"), detail.trim(), None, Some(digest(&user)?))?;
+        tx.audit_new(who, action::USER_CREATE, &format!("user:{username}"), detail.trim(), &user)?;
         tx.commit()?;
         Ok((user, one_time))
     }
@@ -224,8 +225,14 @@ impl Auth {
         if user.disabled != before.disabled {
             changed.push(if user.disabled { "disabled".into() } else { "enabled".into() });
         }
-        let (b, a) = (Some(digest(&before)?), Some(digest(&user)?));
-        tx.audit_change(who, "user.update", &format!("user:{}", user.username), &changed.join("; "), b, a)?;
+        tx.audit_edit(
+            who,
+            action::USER_UPDATE,
+            &format!("user:{}", user.username),
+            &changed.join("; "),
+            &before,
+            &user,
+        )?;
         tx.commit()?;
         Ok(user)
     }
@@ -234,7 +241,7 @@ impl Auth {
     pub fn user_reset_password(&self, who: &Who, id: u64) -> Result<(User, String)> {
         let one_time = password::one_time()?;
         let hash = self.hash_password(&one_time)?;
-        let user = self.replace_password(who, id, hash, true, "user.reset_password")?;
+        let user = self.replace_password(who, id, hash, true, action::USER_RESET_PASSWORD)?;
         Ok((user, one_time))
     }
 
@@ -243,7 +250,7 @@ impl Auth {
         password::check(new_password, username)?;
         let hash = self.hash_password(new_password)?;
         let id = self.user_by_name(username)?.id;
-        self.replace_password(who, id, hash, false, "user.set_password")
+        self.replace_password(who, id, hash, false, action::USER_SET_PASSWORD)
     }
 
     fn replace_password(
@@ -258,15 +265,14 @@ impl Auth {
         let before = tx.user(id)?.ok_or_else(|| not_found(id))?;
         let mut user = before.clone();
         user.password = hash;
-        user.password_changed_at = Some(self.now());
+        user.password_changed_at = Some(tx.now());
         user.must_change_password = one_time;
         user.failed_logins = 0;
         user.locked_until = None;
         user.hard_locked = false;
         tx.put_user(&user)?;
         tx.delete_sessions_of_user(id, None)?;
-        let (b, a) = (Some(digest(&before)?), Some(digest(&user)?));
-        tx.audit_change(who, action, &format!("user:{}", user.username), "", b, a)?;
+        tx.audit_edit(who, action, &format!("user:{}", user.username), "", &before, &user)?;
         tx.commit()?;
         Ok(user)
     }
@@ -280,8 +286,7 @@ impl Auth {
         user.locked_until = None;
         user.failed_logins = 0;
         tx.put_user(&user)?;
-        let (b, a) = (Some(digest(&before)?), Some(digest(&user)?));
-        tx.audit_change(who, "user.unlock", &format!("user:{}", user.username), "", b, a)?;
+        tx.audit_edit(who, action::USER_UNLOCK, &format!("user:{}", user.username), "", &before, &user)?;
         tx.commit()?;
         Ok(user)
     }
@@ -302,14 +307,13 @@ impl Auth {
         let before = tx.user(user_id)?.ok_or_else(|| not_found(user_id))?;
         let mut after = before.clone();
         after.password = hash;
-        after.password_changed_at = Some(self.now());
+        after.password_changed_at = Some(tx.now());
         after.must_change_password = false;
         tx.put_user(&after)?;
         let ended = tx.delete_sessions_of_user(user_id, keep)?;
         let who = Who::user(&after, ip);
-        let (b, a) = (Some(digest(&before)?), Some(digest(&after)?));
         let detail = format!("{ended} other sessions ended");
-        tx.audit_change(&who, "account.password", &format!("user:{}", after.username), &detail, b, a)?;
+        tx.audit_edit(&who, action::ACCOUNT_PASSWORD, &format!("user:{}", after.username), &detail, &before, &after)?;
         tx.commit()?;
         Ok(())
     }
@@ -324,8 +328,7 @@ impl Auth {
             if display_name.trim().is_empty() { user.username.clone() } else { display_name.trim().into() };
         user.phone = phone;
         tx.put_user(&user)?;
-        let (b, a) = (Some(digest(&before)?), Some(digest(&user)?));
-        tx.audit_change(who, "account.profile", &format!("user:{}", user.username), "", b, a)?;
+        tx.audit_edit(who, action::ACCOUNT_PROFILE, &format!("user:{}", user.username), "", &before, &user)?;
         tx.commit()?;
         Ok(user)
     }
@@ -359,15 +362,21 @@ impl Auth {
         let department = Department {
             name: name.to_string(),
             region,
-            created_at: before.as_ref().and_then(|d| d.created_at).or(Some(self.now())),
+            created_at: before.as_ref().and_then(|d| d.created_at).or(Some(tx.now())),
         };
         if before.as_ref() == Some(&department) {
             return Ok(department);
         }
         tx.put_department(&department)?;
-        let b = before.as_ref().map(digest).transpose()?;
         let detail = department.region.clone().unwrap_or_default();
-        tx.audit_change(who, "department.put", &format!("department:{name}"), &detail, b, Some(digest(&department)?))?;
+        tx.audit_upsert(
+            who,
+            action::DEPARTMENT_PUT,
+            &format!("department:{name}"),
+            &detail,
+            before.as_ref(),
+            &department,
+        )?;
         tx.commit()?;
         Ok(department)
     }
@@ -404,7 +413,7 @@ impl Auth {
             return Err(AuthError::NotFound("没有这个会话（可能已经退出或超时）".into()));
         };
         tx.delete_session(&key)?;
-        tx.audit(who, "account.session_end", &format!("user:{}", who.name), id)?;
+        tx.audit(who, action::ACCOUNT_SESSION_END, &format!("user:{}", who.name), id)?;
         tx.commit()?;
         Ok(())
     }
@@ -414,7 +423,7 @@ impl Auth {
         let tx = self.store.write()?;
         let n = tx.delete_sessions_of_user(user_id, None)?;
         let target = tx.user(user_id)?.map(|u| u.username).unwrap_or_default();
-        tx.audit(who, "account.sessions_end_all", &format!("user:{target}"), &format!("{n} sessions"))?;
+        tx.audit(who, action::ACCOUNT_SESSIONS_END_ALL, &format!("user:{target}"), &format!("{n} sessions"))?;
         tx.commit()?;
         Ok(n)
     }
@@ -452,7 +461,7 @@ impl Auth {
             )));
         }
         let token = format!("{TOKEN_PREFIX}{}", random_hex(32)?);
-        let now = self.now();
+        let now = tx.now();
         let mut scopes = scopes.to_vec();
         scopes.sort();
         scopes.dedup();
@@ -471,14 +480,7 @@ impl Auth {
         tx.put_token(&secret_hash(&token), &record)?;
         let scope_list = record.scopes.iter().map(|s| s.key()).collect::<Vec<_>>().join(",");
         let detail = format!("#{} {name} [{scope_list}]", record.id);
-        tx.audit_change(
-            who,
-            "token.create",
-            &format!("user:{}", user.username),
-            &detail,
-            None,
-            Some(digest(&record)?),
-        )?;
+        tx.audit_new(who, action::TOKEN_CREATE, &format!("user:{}", user.username), &detail, &record)?;
         tx.commit()?;
         Ok((self.token_info(&record, &user.username), token))
     }
@@ -519,10 +521,9 @@ impl Auth {
         let Some((key, before)) = found else { return Err(AuthError::NotFound(format!("令牌 #{id} 不存在"))) };
         let mut token = before.clone();
         if token.revoked_at.is_none() {
-            token.revoked_at = Some(self.now());
+            token.revoked_at = Some(tx.now());
             tx.put_token(&key, &token)?;
-            let (b, a) = (Some(digest(&before)?), Some(digest(&token)?));
-            tx.audit_change(who, "token.revoke", &format!("token:{id}"), &token.name, b, a)?;
+            tx.audit_edit(who, action::TOKEN_REVOKE, &format!("token:{id}"), &token.name, &before, &token)?;
         }
         let username = tx.user(token.user_id)?.map(|u| u.username).unwrap_or_default();
         tx.commit()?;

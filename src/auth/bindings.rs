@@ -5,12 +5,12 @@ use serde::Serialize;
 
 use super::accounts::check_phone;
 use super::{Auth, AuthError, Client, Result, password, random_bytes, secret_hash};
+use crate::model::audit::action;
 use crate::model::{
-    Binding, BindingMethod, BindingStatus, Capacity, Consent, CreditCode, Invitation, Role, Timestamp, User,
-    Vocabulary, Who,
+    Binding, BindingMethod, BindingStatus, Capacity, Consent, CreditCode, Invitation, Role, User, Vocabulary, Who,
 };
+use crate::store::WriteTx;
 use crate::store::prelude::*;
-use crate::store::{WriteTx, digest};
 
 /// Invitation codes: 12 characters without look-alikes (no 0/O, 1/I/L), about 60 bits.
 const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
@@ -109,8 +109,8 @@ impl Auth {
             return Err(invalid("请阅读《用户协议》和《隐私政策》，勾选同意后再注册"));
         };
         let hash = self.hash_password(&reg.password)?;
-        let now = self.now();
         let tx = self.store.write()?;
+        let now = tx.now();
         if tx.user_by_name(&username)?.is_some() {
             return Err(invalid(format!("用户名「{username}」已被使用，请换一个")));
         }
@@ -128,26 +128,26 @@ impl Auth {
         let who = Who::user(&user, &client.ip);
         tx.put_user(&user)?;
         let detail = format!("accepted terms v{terms}, privacy v{privacy}");
-        tx.audit_change(&who, "account.register", &format!("user:{username}"), &detail, None, Some(digest(&user)?))?;
-        let binding = self.bind_in(&tx, &who, &user, &reg.bind, now)?;
+        tx.audit_new(&who, action::ACCOUNT_REGISTER, &format!("user:{username}"), &detail, &user)?;
+        let binding = self.bind_in(&tx, &who, &user, &reg.bind)?;
         tx.commit()?;
         Ok((user, binding))
     }
 
     /// A signed-in enterprise account asks to act for another entity.
     pub fn binding_request(&self, user_id: u64, req: &BindRequest, ip: &str) -> Result<Binding> {
-        let now = self.now();
         let tx = self.store.write()?;
         let user = tx.user(user_id)?.ok_or_else(|| AuthError::NotFound("账号不存在".into()))?;
         if user.role != Role::Enterprise {
             return Err(AuthError::Forbidden("只有企业账号可以绑定经营主体".into()));
         }
-        let binding = self.bind_in(&tx, &Who::user(&user, ip), &user, req, now)?;
+        let binding = self.bind_in(&tx, &Who::user(&user, ip), &user, req)?;
         tx.commit()?;
         Ok(binding)
     }
 
-    fn bind_in(&self, tx: &WriteTx, who: &Who, user: &User, req: &BindRequest, now: Timestamp) -> Result<Binding> {
+    fn bind_in(&self, tx: &WriteTx, who: &Who, user: &User, req: &BindRequest) -> Result<Binding> {
+        let now = tx.now();
         let code = CreditCode::parse(&req.credit_code).map_err(|e| invalid(format!("统一社会信用代码：{e}")))?;
         let code = code.as_str().to_string();
         if req.entity_name.trim().is_empty() {
@@ -199,10 +199,10 @@ impl Auth {
             binding.method = Some(BindingMethod::Invitation);
         }
         tx.put_binding(&binding)?;
-        let action = if binding.status == BindingStatus::Verified { "binding.verify" } else { "binding.request" };
-        let b = before.as_ref().map(digest).transpose()?;
+        let action =
+            if binding.status == BindingStatus::Verified { action::BINDING_VERIFY } else { action::BINDING_REQUEST };
         let detail = format!("{} {}", binding.capacity.key(), binding.method.map_or("", |m| m.key()));
-        tx.audit_change(who, action, &format!("entity:{code}"), detail.trim(), b, Some(digest(&binding)?))?;
+        tx.audit_upsert(who, action, &format!("entity:{code}"), detail.trim(), before.as_ref(), &binding)?;
         Ok(binding)
     }
 
@@ -234,7 +234,7 @@ impl Auth {
         }
         let mut binding = before.clone();
         binding.status = status;
-        binding.decided_at = Some(self.now());
+        binding.decided_at = Some(tx.now());
         binding.decided_by = Some(who.name.clone());
         if status == BindingStatus::Verified {
             binding.method = Some(BindingMethod::Staff);
@@ -242,12 +242,11 @@ impl Auth {
         binding.note = note.to_string();
         tx.put_binding(&binding)?;
         let action = match status {
-            BindingStatus::Verified => "binding.verify",
-            BindingStatus::Rejected => "binding.reject",
-            _ => "binding.revoke",
+            BindingStatus::Verified => action::BINDING_VERIFY,
+            BindingStatus::Rejected => action::BINDING_REJECT,
+            _ => action::BINDING_REVOKE,
         };
-        let (b, a) = (Some(digest(&before)?), Some(digest(&binding)?));
-        tx.audit_change(who, action, &format!("entity:{code}"), &format!("user #{user_id} {note}"), b, a)?;
+        tx.audit_edit(who, action, &format!("entity:{code}"), &format!("user #{user_id} {note}"), &before, &binding)?;
         tx.commit()?;
         Ok(binding)
     }
@@ -258,12 +257,11 @@ impl Auth {
         let before = tx.binding(user_id, code)?.ok_or_else(|| AuthError::NotFound("没有这个绑定".into()))?;
         let mut binding = before.clone();
         binding.status = BindingStatus::Revoked;
-        binding.decided_at = Some(self.now());
+        binding.decided_at = Some(tx.now());
         binding.decided_by = Some(who.name.clone());
         binding.note = "本人解除".into();
         tx.put_binding(&binding)?;
-        let (b, a) = (Some(digest(&before)?), Some(digest(&binding)?));
-        tx.audit_change(who, "binding.leave", &format!("entity:{code}"), "", b, a)?;
+        tx.audit_edit(who, action::BINDING_LEAVE, &format!("entity:{code}"), "", &before, &binding)?;
         tx.commit()?;
         Ok(binding)
     }
@@ -315,8 +313,8 @@ impl Auth {
         }
         let code = CreditCode::parse(credit_code).map_err(|e| invalid(format!("统一社会信用代码：{e}")))?;
         let plain = new_code()?;
-        let now = self.now();
         let tx = self.store.write()?;
+        let now = tx.now();
         if tx.entity_id_by_code(code.as_str())?.is_none() {
             return Err(invalid(format!("经营主体库中没有统一社会信用代码 {code}")));
         }
@@ -335,14 +333,7 @@ impl Auth {
         };
         tx.put_invitation(&invitation)?;
         let detail = format!("#{} ({days} days)", invitation.id);
-        tx.audit_change(
-            who,
-            "invitation.create",
-            &format!("entity:{code}"),
-            &detail,
-            None,
-            Some(digest(&invitation)?),
-        )?;
+        tx.audit_new(who, action::INVITATION_CREATE, &format!("entity:{code}"), &detail, &invitation)?;
         tx.commit()?;
         Ok((invitation, plain))
     }
@@ -354,17 +345,10 @@ impl Auth {
             return Err(invalid("邀请码已被使用，不能作废；如需解除绑定，请在“企业绑定”中操作"));
         }
         let mut invitation = before.clone();
-        invitation.revoked_at.get_or_insert(self.now());
+        invitation.revoked_at.get_or_insert(tx.now());
         tx.put_invitation(&invitation)?;
-        let (b, a) = (Some(digest(&before)?), Some(digest(&invitation)?));
-        tx.audit_change(
-            who,
-            "invitation.revoke",
-            &format!("entity:{}", invitation.credit_code),
-            &format!("#{id}"),
-            b,
-            a,
-        )?;
+        let target = format!("entity:{}", invitation.credit_code);
+        tx.audit_edit(who, action::INVITATION_REVOKE, &target, &format!("#{id}"), &before, &invitation)?;
         tx.commit()?;
         Ok(invitation)
     }

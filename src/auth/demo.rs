@@ -3,6 +3,7 @@
 
 use super::accounts::NewUser;
 use super::{Auth, Result};
+use crate::model::audit::action;
 use crate::model::{Binding, BindingMethod, BindingStatus, Capacity, Role, Who};
 use crate::store::prelude::*;
 
@@ -55,8 +56,8 @@ impl Auth {
     pub fn binding_grant(&self, who: &Who, username: &str, code: &str, capacity: Capacity) -> Result<Binding> {
         let code = crate::model::CreditCode::parse(code)
             .map_err(|e| super::AuthError::Invalid(format!("统一社会信用代码：{e}")))?;
-        let now = self.now();
         let tx = self.store.write()?;
+        let now = tx.now();
         let user = tx
             .user_by_name(username)?
             .ok_or_else(|| super::AuthError::NotFound(format!("用户「{username}」不存在")))?;
@@ -80,14 +81,7 @@ impl Auth {
         };
         tx.put_binding(&binding)?;
         let target = format!("entity:{}", binding.credit_code);
-        tx.audit_change(
-            who,
-            "binding.verify",
-            &target,
-            &format!("granted to {username}"),
-            None,
-            Some(crate::store::digest(&binding)?),
-        )?;
+        tx.audit_new(who, action::BINDING_VERIFY, &target, &format!("granted to {username}"), &binding)?;
         tx.commit()?;
         Ok(binding)
     }

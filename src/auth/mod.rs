@@ -21,8 +21,9 @@ pub use bindings::{BindRequest, BindingRow, INVITATION_DAYS_DEFAULT, Registratio
 pub use permissions::{Access, Permission};
 pub use recovery::{CODE_REQUESTED, CodeMessage, TextSender};
 
+use crate::model::audit::action;
 use crate::model::user::PasswordHash;
-use crate::model::{ApiToken, BindingStatus, Clock, RegionCode, Role, Session, Timestamp, TokenScope, User, Who};
+use crate::model::{ApiToken, BindingStatus, RegionCode, Role, Session, Timestamp, TokenScope, User, Who};
 use crate::store::prelude::*;
 use crate::store::{Store, StoreError};
 
@@ -186,19 +187,20 @@ pub struct Auth {
     /// A hash of nothing in particular, verified when the account does not exist so that an
     /// unknown name costs the same time as a known one.
     dummy: PasswordHash,
-    clock: Clock,
     pub sessions: SessionPolicy,
 }
 
 impl Auth {
-    pub fn new(store: Arc<Store>, fast_password_hashing: bool, clock: Clock, sessions: SessionPolicy) -> Result<Auth> {
+    /// Accounts over `store`, on the store's clock (the service's, which tests move).
+    pub fn new(store: Arc<Store>, fast_password_hashing: bool, sessions: SessionPolicy) -> Result<Auth> {
         let hasher = password::Hasher::new(fast_password_hashing)?;
         let dummy = hasher.hash(&random_hex(16)?)?;
-        Ok(Auth { store, hasher, dummy, clock, sessions })
+        Ok(Auth { store, hasher, dummy, sessions })
     }
 
+    /// The time by the store's clock. Inside a write transaction, use the transaction's `tx.now()`.
     pub fn now(&self) -> Timestamp {
-        self.clock.now()
+        self.store.clock().now()
     }
 
     pub fn hash_password(&self, password: &str) -> Result<PasswordHash> {
@@ -223,6 +225,7 @@ impl Auth {
         // The counters change inside the write transaction, on the record as it is now, so that
         // sign-ins running at the same time each count.
         let tx = self.store.write()?;
+        let now = tx.now();
         let Some(mut user) = tx.user(user.id)? else { return Err(AuthError::BadCredentials) };
         let who = Who::user(&user, &client.ip);
         if let Err(e) = Self::blocked(&user, now) {
@@ -245,7 +248,7 @@ impl Auth {
                 format!("wrong password ({} in a row), next attempt in {delay} s", user.failed_logins)
             };
             tx.put_user(&user)?;
-            tx.audit(&who, "auth.login_failed", &format!("user:{username}"), &detail)?;
+            tx.audit(&who, action::AUTH_LOGIN_FAILED, &format!("user:{username}"), &detail)?;
             tx.commit()?;
             return Err(if user.hard_locked { AuthError::Locked } else { AuthError::BadCredentials });
         }
@@ -263,7 +266,7 @@ impl Auth {
         let (token, session) = self.new_session(&user, client, now)?;
         tx.put_session(&secret_hash(&token), &session)?;
         tx.purge_sessions(now)?;
-        tx.audit(&who, "auth.login", &format!("user:{username}"), &client.user_agent)?;
+        tx.audit(&who, action::AUTH_LOGIN, &format!("user:{username}"), &client.user_agent)?;
         tx.commit()?;
         Ok(SignedIn { token, session, user })
     }
@@ -304,7 +307,7 @@ impl Auth {
 
     fn audit_failure(&self, who: &Who, why: &str) -> Result<()> {
         let tx = self.store.write()?;
-        tx.audit(who, "auth.login_failed", &format!("user:{}", who.name), why)?;
+        tx.audit(who, action::AUTH_LOGIN_FAILED, &format!("user:{}", who.name), why)?;
         tx.commit()?;
         Ok(())
     }
@@ -315,7 +318,7 @@ impl Auth {
         if let Some(s) = tx.session(&hash)? {
             tx.delete_session(&hash)?;
             if let Some(user) = tx.user(s.user_id)? {
-                tx.audit(&Who::user(&user, ip), "auth.logout", &format!("user:{}", user.username), "")?;
+                tx.audit(&Who::user(&user, ip), action::AUTH_LOGOUT, &format!("user:{}", user.username), "")?;
             }
         }
         tx.commit()?;

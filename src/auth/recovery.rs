@@ -9,10 +9,11 @@
 use std::fmt;
 
 use super::{Auth, AuthError, Result, password, random_bytes, random_hex, same_secret, secret_hash};
+use crate::model::audit::action;
 use crate::model::audit::hex;
 use crate::model::{Agreement, AgreementKind, Recovery, Role, User, Vocabulary, Who};
+use crate::store::WriteTx;
 use crate::store::prelude::*;
-use crate::store::{WriteTx, digest};
 
 /// How long a code is valid.
 pub const CODE_SECONDS: i64 = 10 * 60;
@@ -151,13 +152,13 @@ impl Auth {
     /// Every request is audited.
     pub fn password_forgot(&self, identifier: &str, ip: &str, can_send: bool) -> Result<Option<CodeMessage>> {
         let identifier = clean_identifier(identifier)?;
-        let now = self.now();
         let tx = self.store.write()?;
+        let now = tx.now();
         let user = find_account(&tx, &identifier)?;
         let Some(user) = user else {
             tx.audit(
                 &Who::anonymous(&identifier, ip),
-                "auth.recovery_code",
+                action::AUTH_RECOVERY_CODE,
                 &format!("user:{identifier}"),
                 "not sent: unknown account",
             )?;
@@ -187,7 +188,7 @@ impl Auth {
             Some(_) => None,
         };
         if let Some(why) = refused {
-            tx.audit(&who, "auth.recovery_code", &target, &format!("not sent: {why}"))?;
+            tx.audit(&who, action::AUTH_RECOVERY_CODE, &target, &format!("not sent: {why}"))?;
             tx.commit()?;
             return Ok(None);
         }
@@ -200,7 +201,7 @@ impl Auth {
         record.sent.push(now);
         tx.put_recovery(&record)?;
         let detail = format!("sent to {}", crate::model::mask::phone(&phone));
-        tx.audit(&who, "auth.recovery_code", &target, &detail)?;
+        tx.audit(&who, action::AUTH_RECOVERY_CODE, &target, &detail)?;
         tx.commit()?;
         let text = format!(
             "【惠企】您正在找回账号 {} 的密码，验证码 {code}，{} 分钟内有效。如非本人操作，请忽略本短信。",
@@ -237,7 +238,12 @@ impl Auth {
                 }
                 tx.put_recovery(&record)?;
                 let detail = format!("wrong code ({} of {CODE_TRIES})", record.tries);
-                tx.audit(&Who::user(&user, ip), "auth.recovery_failed", &format!("user:{}", user.username), &detail)?;
+                tx.audit(
+                    &Who::user(&user, ip),
+                    action::AUTH_RECOVERY_FAILED,
+                    &format!("user:{}", user.username),
+                    &detail,
+                )?;
                 tx.commit()?;
                 return Err(invalid(CODE_INVALID));
             }
@@ -252,7 +258,7 @@ impl Auth {
         let before = tx.user(user.id)?.ok_or_else(|| invalid(CODE_INVALID))?;
         let mut after = before.clone();
         after.password = hash;
-        after.password_changed_at = Some(now);
+        after.password_changed_at = Some(tx.now());
         after.must_change_password = false;
         after.failed_logins = 0;
         after.last_failed_at = None;
@@ -263,16 +269,9 @@ impl Auth {
         current.tries = 0;
         tx.put_recovery(&current)?;
         let ended = tx.delete_sessions_of_user(user.id, None)?;
-        let (b, a) = (Some(digest(&before)?), Some(digest(&after)?));
         let detail = format!("by SMS code; {ended} sessions ended");
-        tx.audit_change(
-            &Who::user(&after, ip),
-            "auth.password_recovered",
-            &format!("user:{}", after.username),
-            &detail,
-            b,
-            a,
-        )?;
+        let target = format!("user:{}", after.username);
+        tx.audit_edit(&Who::user(&after, ip), action::AUTH_PASSWORD_RECOVERED, &target, &detail, &before, &after)?;
         tx.commit()?;
         Ok(after)
     }
@@ -309,20 +308,13 @@ impl Auth {
             kind,
             version: current.version + 1,
             text,
-            saved_at: Some(self.now()),
+            saved_at: Some(tx.now()),
             saved_by: who.name.clone(),
         };
         tx.put_agreement(&agreement)?;
-        let b = saved.as_ref().map(digest).transpose()?;
         let detail = format!("version {}", agreement.version);
-        tx.audit_change(
-            who,
-            "agreement.update",
-            &format!("agreement:{}", kind.key()),
-            &detail,
-            b,
-            Some(digest(&agreement)?),
-        )?;
+        let target = format!("agreement:{}", kind.key());
+        tx.audit_upsert(who, action::AGREEMENT_UPDATE, &target, &detail, saved.as_ref(), &agreement)?;
         tx.commit()?;
         Ok(agreement)
     }

@@ -1,7 +1,7 @@
 //! Accounts against a real store in a temp dir, with a clock the tests move forward.
 
 use super::*;
-use crate::model::{BindingStatus, Capacity, CreditCode, Entity};
+use crate::model::{BindingStatus, Capacity, Clock, CreditCode, Entity};
 
 const PASSWORD: &str = "Lantern-Maple-37";
 
@@ -14,8 +14,8 @@ struct Fixture {
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(dir.path()).unwrap());
-    let clock = Clock::default();
-    let auth = Auth::new(store, true, clock.clone(), SessionPolicy::default()).unwrap();
+    let clock = store.clock().clone();
+    let auth = Auth::new(store, true, SessionPolicy::default()).unwrap();
     Fixture { _dir: dir, auth, clock }
 }
 

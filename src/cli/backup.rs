@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use super::{CliError, Result};
-use crate::model::Who;
+use crate::model::{Clock, Who};
 use crate::service::backup::{BackupMade, time_of};
 use crate::service::{Config, Service};
 use crate::store::{FILE_NAME, Store, StoreError};
@@ -123,9 +123,10 @@ fn remote(url: &str, out: &Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `huiqi restore --from FILE [--force]`.
+/// `huiqi restore --from FILE [--force]`: no service runs (the store is replaced before it is
+/// opened), so the time is the system clock's.
 pub fn restore(data: &Path, from: &Path, force: bool) -> Result<ExitCode> {
-    let r = crate::service::backup::restore(data, from, force, &Who::system("cli"))?;
+    let r = crate::service::backup::restore(data, from, force, &Who::system("cli"), &Clock::default())?;
     let m = &r.manifest;
     println!(
         "restored {} into {}: made {} (schema {}), {} tables, {} rows, {} attachments; audit trail intact ({} entries)",

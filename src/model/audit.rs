@@ -353,7 +353,7 @@ pub fn action_choices(en: bool) -> Vec<(String, String)> {
 pub fn actions() -> Vec<(String, &'static str, &'static str)> {
     use super::case::CaseActionKind;
     let mut all: Vec<_> = ACTIONS.iter().map(|(k, zh, en)| (k.to_string(), *zh, *en)).collect();
-    all.extend(CaseActionKind::ALL.iter().map(|a| (format!("case.{}", a.key()), a.label(), a.label_en())));
+    all.extend(CaseActionKind::ALL.iter().map(|a| (a.code(), a.label(), a.label_en())));
     all.sort();
     all.dedup_by(|a, b| a.0 == b.0);
     all

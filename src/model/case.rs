@@ -60,6 +60,13 @@ vocabulary! {
     }
 }
 
+impl CaseActionKind {
+    /// The action code the audit trail records for it (`case.submit`, …).
+    pub fn code(self) -> String {
+        format!("case.{}", self.key())
+    }
+}
+
 /// The values a decision rests on, frozen at submission: the measure version, every
 /// condition's outcome with the actual value, the amount, and the portrait fields the rules read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

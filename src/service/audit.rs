@@ -3,6 +3,7 @@
 use super::{Result, Service};
 use crate::model::AuditEntry;
 use crate::model::audit::ChainReport;
+use crate::model::audit::action;
 use crate::model::text::spreadsheet_safe;
 pub use crate::store::AuditFilter;
 use crate::store::prelude::*;
@@ -38,7 +39,7 @@ impl Service {
     pub fn audit_export_logged(&self, who: &crate::model::Who, filter: &AuditFilter) -> Result<Vec<u8>> {
         let bytes = self.audit_export(filter)?;
         let tx = self.store.write()?;
-        tx.audit(who, "audit.export", "audit", &format!("{filter:?}"))?;
+        tx.audit(who, action::AUDIT_EXPORT, "audit", &format!("{filter:?}"))?;
         tx.commit()?;
         Ok(bytes)
     }

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::{Result, Service, ServiceError};
-use crate::model::{Date, Timestamp, Who};
+use crate::model::audit::action;
+use crate::model::{Clock, Date, Timestamp, Who};
 use crate::store::backup::{AttachmentSource, Manifest, Written};
 use crate::store::prelude::*;
 use crate::store::{FILE_NAME, Store, StoreError};
@@ -260,15 +261,15 @@ impl Service {
         let _one = self.backing_up.lock().map_err(|_| ServiceError::Internal("backup lock poisoned".into()))?;
         let dir = self.backup_dir();
         remove_unfinished(&dir);
-        let mut out = dir.join(name_for(self.config.clock.now()));
+        let mut out = dir.join(name_for(self.now()));
         while out.exists() {
             std::thread::sleep(std::time::Duration::from_millis(1));
-            out = dir.join(name_for(self.config.clock.now()));
+            out = dir.join(name_for(self.now()));
         }
         let mut made = write_verified(&self.store, &self.files_dir(), &out)?;
         made.removed = self.backup_prune(&made.name)?;
         let tx = self.store.write()?;
-        tx.audit(who, "backup.create", &format!("backup:{}", made.name), &made.summary())?;
+        tx.audit(who, action::BACKUP_CREATE, &format!("backup:{}", made.name), &made.summary())?;
         tx.commit()?;
         Ok(made)
     }
@@ -278,7 +279,7 @@ impl Service {
         let _one = self.backing_up.lock().map_err(|_| ServiceError::Internal("backup lock poisoned".into()))?;
         let made = write_verified(&self.store, &self.files_dir(), out)?;
         let tx = self.store.write()?;
-        tx.audit(who, "backup.create", &format!("backup:{}", out.display()), &made.summary())?;
+        tx.audit(who, action::BACKUP_CREATE, &format!("backup:{}", out.display()), &made.summary())?;
         tx.commit()?;
         Ok(made)
     }
@@ -331,7 +332,7 @@ impl Service {
         }
         let file = self.backups()?.into_iter().find(|b| b.name == name).ok_or_else(not_found)?;
         let tx = self.store.write()?;
-        tx.audit(who, "backup.download", &format!("backup:{name}"), &format!("{} bytes", file.size))?;
+        tx.audit(who, action::BACKUP_DOWNLOAD, &format!("backup:{name}"), &format!("{} bytes", file.size))?;
         tx.commit()?;
         Ok((file, self.backup_dir().join(name)))
     }
@@ -339,7 +340,7 @@ impl Service {
     /// Makes a scheduled backup when the newest in the directory is old enough.
     pub fn backup_if_due(&self) -> Result<Option<BackupMade>> {
         let newest = self.backups()?.first().map(|b| b.created_at);
-        if !due(self.config.clock.now(), newest, self.config.backup.every_hours) {
+        if !due(self.now(), newest, self.config.backup.every_hours) {
             return Ok(None);
         }
         self.backup_create(&Who::system("schedule")).map(Some)
@@ -353,8 +354,9 @@ pub fn verify(path: &Path) -> Result<Manifest> {
 
 /// Restores a backup into the data directory `dir`: checks it as it was checked when made,
 /// refuses while any process uses `dir`, and refuses to replace a store without `force` (the
-/// replaced file is kept as `huiqi.redb.before-restore-…`). Attachments go to `files/`.
-pub fn restore(dir: &Path, from: &Path, force: bool, who: &Who) -> Result<Restored> {
+/// replaced file is kept as `huiqi.redb.before-restore-…`, stamped by `clock`, which also stamps
+/// the audit entry). Attachments go to `files/`.
+pub fn restore(dir: &Path, from: &Path, force: bool, who: &Who, clock: &Clock) -> Result<Restored> {
     if !from.is_file() {
         return Err(ServiceError::NotFound(format!("备份文件 {} 不存在", from.display())));
     }
@@ -393,7 +395,7 @@ pub fn restore(dir: &Path, from: &Path, force: bool, who: &Who) -> Result<Restor
             .map_err(|e| cleanup(ServiceError::Store(e)))?;
 
     let kept_aside = if store_path.exists() {
-        let stamp = name_for(Timestamp::now());
+        let stamp = name_for(clock.now());
         let stamp = stamp.trim_start_matches(PREFIX).trim_end_matches(SUFFIX);
         let aside = dir.join(format!("{FILE_NAME}.before-restore-{stamp}"));
         std::fs::rename(&store_path, &aside)
@@ -411,7 +413,8 @@ pub fn restore(dir: &Path, from: &Path, force: bool, who: &Who) -> Result<Restor
     crate::store::backup::sync_file_and_dir(&store_path).map_err(|e| io_error("cannot flush", &store_path, e))?;
     drop(hold);
 
-    let store = Store::open(dir)?;
+    let mut store = Store::open(dir)?;
+    store.set_clock(clock.clone());
     let tx = store.write()?;
     let detail = format!(
         "from {} (made {} by {}, schema {}, {} rows, {} attachments){}",
@@ -423,7 +426,7 @@ pub fn restore(dir: &Path, from: &Path, force: bool, who: &Who) -> Result<Restor
         manifest.attachments,
         kept_aside.as_ref().map(|p| format!("; the replaced store is kept as {}", p.display())).unwrap_or_default()
     );
-    tx.audit(who, "backup.restore", "store", &detail)?;
+    tx.audit(who, action::BACKUP_RESTORE, "store", &detail)?;
     tx.commit()?;
     let report = store.read()?.audit_verify()?;
     if let Some(b) = report.broken {

@@ -2,6 +2,7 @@
 //! shipped reference file).
 
 use super::{Result, Service, ServiceError};
+use crate::model::audit::action;
 use crate::model::calendar::{CalendarEntry, WorkCalendar};
 use crate::model::reference::HOLIDAYS_JSON;
 use crate::model::{Date, Who};
@@ -19,7 +20,7 @@ impl Service {
         for (day, entry) in &cal.entries {
             tx.put_calendar(day.days(), entry)?;
         }
-        tx.audit(who, "calendar.seed", "calendar", &format!("{} days", cal.entries.len()))?;
+        tx.audit(who, action::CALENDAR_SEED, "calendar", &format!("{} days", cal.entries.len()))?;
         tx.commit()?;
         Ok(cal.entries.len())
     }
@@ -118,17 +119,9 @@ impl Service {
         for (day, entry) in &entries {
             tx.put_calendar(day.days(), entry)?;
         }
-        let b = crate::store::digest(&before)?;
         let after: Vec<(i32, &CalendarEntry)> = entries.iter().map(|(d, e)| (d.days(), e)).collect();
         let detail = format!("{} days (was {})", entries.len(), before.len());
-        tx.audit_change(
-            who,
-            "calendar.import",
-            &format!("calendar:{year}"),
-            &detail,
-            Some(b),
-            Some(crate::store::digest(&after)?),
-        )?;
+        tx.audit_edit(who, action::CALENDAR_IMPORT, &format!("calendar:{year}"), &detail, &before, &after)?;
         tx.commit()?;
         Ok(entries.len())
     }

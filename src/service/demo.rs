@@ -3,8 +3,9 @@
 
 use super::files::Upload;
 use super::{Result, Service, ServiceError};
+use crate::model::audit::action;
 use crate::model::tags::default_tags;
-use crate::model::{Actor, Timestamp, Who};
+use crate::model::{Actor, Who};
 use crate::seed::generator::Generator;
 use crate::seed::{PolicyFile, demo_policies};
 use crate::store::prelude::*;
@@ -32,7 +33,7 @@ impl Service {
             }
         }
         if added > 0 {
-            tx.audit(who, "tag.seed", "tags", &format!("{added} tags"))?;
+            tx.audit(who, action::TAG_SEED, "tags", &format!("{added} tags"))?;
         }
         tx.commit()?;
         self.calendar_seed(who)?;
@@ -62,12 +63,11 @@ impl Service {
         while done < count {
             let n = (count - done).min(super::imports::BATCH_ROWS as u64);
             let tx = self.store.write()?;
-            let now = Timestamp::now();
             let mut written = Vec::with_capacity(n as usize);
             for i in start + done..start + done + n {
-                written.push(super::entities::upsert_in(&tx, &actor, &generator.entity(i), today, now)?.0);
+                written.push(super::entities::upsert_in(&tx, &actor, &generator.entity(i), today)?.0);
             }
-            tx.audit(&Who::system(&actor.describe()), "entity.seed", "entities", &format!("{n} entities"))?;
+            tx.audit(&Who::system(&actor.describe()), action::ENTITY_SEED, "entities", &format!("{n} entities"))?;
             self.commit_entities(tx, &written, false)?;
             done += n;
             progress(done);
@@ -90,7 +90,7 @@ impl Service {
         let (policies, measures) = self.load_policies(&who, &files)?;
         let written = self.seed_entities(seed, 0, entities, |_| {})?;
         let tx = self.store.write()?;
-        tx.set_meta(DEMO_MARKER, Timestamp::now().0.to_le_bytes().as_slice())?;
+        tx.set_meta(DEMO_MARKER, tx.now().0.to_le_bytes().as_slice())?;
         tx.commit()?;
         Ok(Some(DemoSummary { policies, measures, entities: written }))
     }
@@ -102,7 +102,7 @@ impl Service {
     pub fn bench_load_entities(&self, seed: u64, count: u64, mut progress: impl FnMut(u64)) -> Result<u64> {
         let today = self.today();
         let generator = Generator::new(seed, today);
-        let now = Timestamp::now();
+        let now = self.now();
         let mut done = 0;
         while done < count {
             let n = (count - done).min(50_000);
@@ -130,8 +130,8 @@ impl Service {
     /// For benchmarks only: `count` generated measures, published, under one policy.
     pub fn bench_load_measures(&self, seed: u64, count: u64) -> Result<u64> {
         use crate::model::{Level, Measure, MeasureVersion, Policy, PolicyInput, VersionStatus};
-        let now = Timestamp::now();
         let tx = self.store.write()?;
+        let now = tx.now();
         let policy = Policy {
             id: tx.next_id("policy")?,
             content: PolicyInput {
@@ -163,7 +163,7 @@ impl Service {
                 ..MeasureVersion::draft(measure.id, 1, spec, "bench", now)
             })?;
         }
-        tx.audit(&Who::system("bench"), "bench.measures", "policy", &format!("{count} generated measures"))?;
+        tx.audit(&Who::system("bench"), action::BENCH_MEASURES, "policy", &format!("{count} generated measures"))?;
         tx.commit()?;
         Ok(count)
     }
@@ -205,7 +205,7 @@ impl Service {
         self.demo_amendment()?;
         self.sweep()?;
         let tx = self.store.write()?;
-        tx.set_meta(MARKER, Timestamp::now().0.to_le_bytes().as_slice())?;
+        tx.set_meta(MARKER, tx.now().0.to_le_bytes().as_slice())?;
         tx.commit()?;
         Ok(made)
     }

@@ -4,14 +4,15 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Result, Service, ServiceError};
+use crate::model::audit::action;
 use crate::model::entity::FinancialYear;
 use crate::model::fields::{ParseContext, parse_value};
 use crate::model::{
     Actor, ChangeSet, Date, Entity, EntityPatch, Field, FieldError, FieldValue, MoneyUnit, RegionCode, Role, SizeClass,
-    TagDef, TagDictionary, Timestamp, Vocabulary, Who,
+    TagDef, TagDictionary, Vocabulary, Who,
 };
+use crate::store::WriteTx;
 use crate::store::prelude::*;
-use crate::store::{WriteTx, digest};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -139,11 +140,10 @@ impl Service {
             None => None,
         };
         check_write(who, before.as_ref(), patch)?;
-        let result = upsert_in(&tx, &who.as_actor(), patch, self.today(), Timestamp::now())?;
+        let result = upsert_in(&tx, &who.as_actor(), patch, self.today())?;
         if result.1 != WriteOutcome::Unchanged {
-            let b = before.as_ref().map(digest).transpose()?;
             let target = format!("entity:{}", result.0.credit_code);
-            tx.audit_change(who, "entity.upsert", &target, "", b, Some(digest(&result.0)?))?;
+            tx.audit_upsert(who, action::ENTITY_UPSERT, &target, "", before.as_ref(), &result.0)?;
             self.commit_entities(tx, std::slice::from_ref(&result.0), true)?;
         }
         Ok(result)
@@ -161,9 +161,9 @@ impl Service {
             ));
         }
         check_write(who, None, patch)?;
-        let result = upsert_in(&tx, &who.as_actor(), patch, self.today(), Timestamp::now())?;
+        let result = upsert_in(&tx, &who.as_actor(), patch, self.today())?;
         let target = format!("entity:{}", result.0.credit_code);
-        tx.audit_change(who, "entity.create", &target, "", None, Some(digest(&result.0)?))?;
+        tx.audit_new(who, action::ENTITY_CREATE, &target, "", &result.0)?;
         self.commit_entities(tx, std::slice::from_ref(&result.0), true)?;
         Ok(result)
     }
@@ -177,7 +177,7 @@ impl Service {
         }
         let tx = self.store.write()?;
         let entity = readable(who, tx.entity_by_code(&normal_code(code))?, code)?;
-        tx.audit(who, "entity.unmask", &format!("entity:{}", entity.credit_code), reason)?;
+        tx.audit(who, action::ENTITY_UNMASK, &format!("entity:{}", entity.credit_code), reason)?;
         let history = tx.changes(entity.id)?;
         tx.commit()?;
         self.file_of(entity, history, true)
@@ -331,21 +331,22 @@ impl Service {
             return Err(ServiceError::invalid("label", format!("标签名称「{}」已被其他标签使用", tag.label)));
         }
         tx.put_tag(&tag)?;
-        tx.audit(who, "tag.put", &format!("tag:{}", tag.key), &tag.label)?;
+        tx.audit(who, action::TAG_PUT, &format!("tag:{}", tag.key), &tag.label)?;
         tx.commit()?;
         Ok(tag)
     }
 }
 
 /// Applies a patch inside a write transaction: finds the entity by credit code, creates it if
-/// new (a new entity needs a name), records the change set. Shared by single writes and imports.
+/// new (a new entity needs a name), records the change set stamped with the transaction's
+/// instant. Shared by single writes and imports.
 pub(crate) fn upsert_in(
     tx: &WriteTx,
     actor: &Actor,
     patch: &EntityPatch,
     today: Date,
-    now: Timestamp,
 ) -> Result<(Entity, WriteOutcome)> {
+    let now = tx.now();
     let code =
         patch.credit_code().ok_or_else(|| ServiceError::invalid("credit_code", "请填写统一社会信用代码"))?.clone();
     let before = tx.entity_by_code(code.as_str())?;

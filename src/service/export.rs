@@ -10,6 +10,7 @@ use rust_xlsxwriter::{Format as XlsxFormat, Workbook, XlsxError};
 use super::policies::Audience;
 use super::{Result, Service, ServiceError};
 use crate::import::Format;
+use crate::model::audit::action;
 use crate::model::text::spreadsheet_safe;
 use crate::model::{Entity, Field, FieldValue, Vocabulary, Who};
 use crate::store::prelude::*;
@@ -146,7 +147,7 @@ impl Service {
             self.export_policies(format, &mut out)?
         };
         let tx = self.store.write()?;
-        tx.audit(who, "data.export", &format!("export:{file}"), &format!("{rows} rows"))?;
+        tx.audit(who, action::DATA_EXPORT, &format!("export:{file}"), &format!("{rows} rows"))?;
         tx.commit()?;
         Ok(out)
     }
@@ -271,7 +272,7 @@ impl Service {
             Ok(())
         })?;
         let tx = self.store.write()?;
-        tx.audit(who, "data.export", "export:cases.xlsx", &format!("{rows} rows"))?;
+        tx.audit(who, action::DATA_EXPORT, "export:cases.xlsx", &format!("{rows} rows"))?;
         tx.commit()?;
         Ok(out)
     }
@@ -321,7 +322,7 @@ impl Service {
             Ok(())
         })?;
         let tx = self.store.write()?;
-        tx.audit(who, "data.export", "export:supervision.xlsx", &format!("{rows} rows"))?;
+        tx.audit(who, action::DATA_EXPORT, "export:supervision.xlsx", &format!("{rows} rows"))?;
         tx.commit()?;
         Ok(out)
     }

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 
 use super::cases::{check_form, material_slots, may_see};
 use super::{Result, Service, ServiceError};
+use crate::model::Vocabulary;
+use crate::model::audit::action;
 use crate::model::audit::sha256_hex;
 use crate::model::case::{CaseFile, CaseState};
-use crate::model::{Timestamp, Vocabulary};
-use crate::store::digest;
 use crate::store::prelude::*;
 
 /// The largest attachment accepted.
@@ -175,7 +175,7 @@ impl Service {
             content_type: content_type.to_string(),
             size: bytes.len() as u64,
             sha256,
-            uploaded_at: Timestamp::now(),
+            uploaded_at: tx.now(),
         };
         let mut case = before.clone();
         if let Some(typed) = typed {
@@ -184,14 +184,8 @@ impl Service {
         case.files.push(file.clone());
         case.updated_at = file.uploaded_at;
         tx.put_case(&case, Some(&before))?;
-        tx.audit_change(
-            who,
-            "case.attach",
-            &format!("case:{id}"),
-            &format!("{slot}: {} ({} bytes, sha256 {})", file.name, file.size, file.sha256),
-            Some(digest(&before)?),
-            Some(digest(&case)?),
-        )?;
+        let detail = format!("{slot}: {} ({} bytes, sha256 {})", file.name, file.size, file.sha256);
+        tx.audit_edit(who, action::CASE_ATTACH, &format!("case:{id}"), &detail, &before, &case)?;
         tx.commit()?;
         Ok(file)
     }
@@ -212,14 +206,7 @@ impl Service {
         let removed = case.files.remove(index);
         tx.put_case(&case, Some(&before))?;
         let detail = format!("{}: {} (sha256 {})", removed.slot, removed.name, removed.sha256);
-        tx.audit_change(
-            who,
-            "case.detach",
-            &format!("case:{id}"),
-            &detail,
-            Some(digest(&before)?),
-            Some(digest(&case)?),
-        )?;
+        tx.audit_edit(who, action::CASE_DETACH, &format!("case:{id}"), &detail, &before, &case)?;
         tx.commit()?;
         Ok(())
     }

@@ -10,8 +10,9 @@ use std::path::PathBuf;
 use super::entities::{WriteOutcome, upsert_in};
 use super::{Result, Service, ServiceError};
 use crate::import::{ColumnMap, Format, ReadError, for_each_row};
+use crate::model::audit::action;
 use crate::model::imports::{ImportJob, ImportReport, ImportStatus, RowIssue};
-use crate::model::{Actor, Field, FieldValue, Timestamp, Who};
+use crate::model::{Actor, Field, FieldValue, Who};
 use crate::store::prelude::*;
 
 /// Rows written per transaction.
@@ -203,12 +204,11 @@ impl Service {
                 return Ok(());
             }
             let tx = self.store.write()?;
-            let now = Timestamp::now();
             let (first, last) = (batch[0].0, batch[batch.len() - 1].0);
             let mut late_issues = Vec::new();
             let mut written = Vec::new();
             for (row, patch) in batch.drain(..) {
-                match upsert_in(&tx, &actor, &patch, today, now) {
+                match upsert_in(&tx, &actor, &patch, today) {
                     Ok((e, WriteOutcome::Inserted)) => {
                         report.inserted += 1;
                         written.push(e);
@@ -234,7 +234,7 @@ impl Service {
                     late_issues.iter().map(|i| format!("第 {} 行：{}", i.row, i.reason)).collect::<Vec<_>>().join("；");
                 return Err(ServiceError::Conflict(format!("导入中数据发生变化，已停止：{reason}")));
             }
-            tx.audit(who, "import.batch", &format!("import:{}", job.id), &format!("rows {first}–{last}"))?;
+            tx.audit(who, action::IMPORT_BATCH, &format!("import:{}", job.id), &format!("rows {first}–{last}"))?;
             self.commit_entities(tx, &written, false)?;
             for issue in late_issues {
                 report.invalid += 1;
@@ -282,7 +282,7 @@ impl Service {
             file_name: shown_name(file_name),
             status: ImportStatus::Staged,
             skip_invalid,
-            created_at: Timestamp::now(),
+            created_at: tx.now(),
             created_by: who.name.clone(),
             finished_at: None,
             confirmed_by: None,
@@ -295,8 +295,8 @@ impl Service {
 
     fn finish_job(&self, job: &mut ImportJob, status: ImportStatus, who: &Who) -> Result<()> {
         job.status = status;
-        job.finished_at = Some(Timestamp::now());
         let tx = self.store.write()?;
+        job.finished_at = Some(tx.now());
         tx.put_import_job(job)?;
         tx.delete_import_file(job.id)?;
         let r = &job.report;
@@ -446,7 +446,7 @@ impl Service {
         std::fs::rename(upload, &staged).map_err(io)?;
         let tx = self.store.write()?;
         tx.put_import_job(&job)?;
-        tx.audit(who, "import.stage", &format!("import:{}", job.id), file_name)?;
+        tx.audit(who, action::IMPORT_STAGE, &format!("import:{}", job.id), file_name)?;
         tx.commit()?;
         Ok(job)
     }

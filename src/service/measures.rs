@@ -4,10 +4,11 @@
 use serde::Serialize;
 
 use super::{Result, Service, ServiceError};
+use crate::model::audit::action;
 use crate::model::policy::{PublicationRequest, Refusal, Scheduled, Withdrawal};
-use crate::model::{Date, Measure, MeasureSpec, MeasureVersion, Role, Timestamp, VersionStatus, Who};
+use crate::model::{Date, Measure, MeasureSpec, MeasureVersion, Role, VersionStatus, Who};
 use crate::store::prelude::*;
-use crate::store::{ReadTx, WriteTx, digest};
+use crate::store::{ReadTx, WriteTx};
 
 /// A publisher changes only the measures its department handles.
 /// Other accounts reach these functions only through the permission table (or are the
@@ -81,13 +82,13 @@ impl Service {
         if tx.policy(policy_id)?.is_none() {
             return Err(ServiceError::NotFound(format!("政策 #{policy_id} 不存在")));
         }
-        let now = Timestamp::now();
+        let now = tx.now();
         let measure = Measure::new(tx.next_id("measure")?, policy_id, now);
         let version = MeasureVersion::draft(measure.id, 1, spec, &who.name, now);
         tx.put_measure(&measure)?;
         tx.put_version(&version)?;
         let target = format!("measure:{}", measure.id);
-        tx.audit_change(who, "measure.create", &target, &version.spec.name, None, Some(digest(&version)?))?;
+        tx.audit_new(who, action::MEASURE_CREATE, &target, &version.spec.name, &version)?;
         tx.commit()?;
         Ok(version)
     }
@@ -107,11 +108,10 @@ impl Service {
             .version(id, measure.latest)?
             .ok_or_else(|| ServiceError::Internal(format!("measure {id} has no version {}", measure.latest)))?;
         check_department(who, &latest.spec.department)?;
-        let before_digest = digest(&latest)?;
         if latest.spec == spec {
             return Ok(latest);
         }
-        let now = Timestamp::now();
+        let now = tx.now();
         let version = if latest.status == VersionStatus::Draft {
             // An edit withdraws any request or schedule: what is approved is what was read.
             let mut editors = latest.editors.clone();
@@ -125,7 +125,7 @@ impl Service {
                 editors,
                 request: None,
                 scheduled: None,
-                ..latest
+                ..latest.clone()
             }
         } else {
             measure.latest += 1;
@@ -133,14 +133,8 @@ impl Service {
             MeasureVersion::draft(id, measure.latest, spec, &who.name, now)
         };
         tx.put_version(&version)?;
-        tx.audit_change(
-            who,
-            "measure.update",
-            &format!("measure:{id}"),
-            &format!("v{} {}", version.version, version.spec.name),
-            Some(before_digest),
-            Some(digest(&version)?),
-        )?;
+        let detail = format!("v{} {}", version.version, version.spec.name);
+        tx.audit_edit(who, action::MEASURE_UPDATE, &format!("measure:{id}"), &detail, &latest, &version)?;
         tx.commit()?;
         Ok(version)
     }
@@ -171,7 +165,7 @@ impl Service {
         spec.validate().map_err(ServiceError::Invalid)?;
         self.rules_check(&spec)?;
         let mut draft = before.clone();
-        draft.request = Some(PublicationRequest { by: who.name.clone(), at: Timestamp::now(), publish_on });
+        draft.request = Some(PublicationRequest { by: who.name.clone(), at: tx.now(), publish_on });
         draft.refusal = None;
         draft.scheduled = None;
         tx.put_version(&draft)?;
@@ -181,14 +175,7 @@ impl Service {
             draft.spec.name,
             publish_on.map(|d| format!(" 生效日 {d}")).unwrap_or_default()
         );
-        tx.audit_change(
-            who,
-            "measure.request_publication",
-            &format!("measure:{id}"),
-            &detail,
-            Some(digest(&before)?),
-            Some(digest(&draft)?),
-        )?;
+        tx.audit_edit(who, action::MEASURE_REQUEST_PUBLICATION, &format!("measure:{id}"), &detail, &before, &draft)?;
         tx.commit()?;
         Ok(draft)
     }
@@ -209,16 +196,9 @@ impl Service {
         let mut draft = before.clone();
         draft.request = None;
         draft.scheduled = None;
-        draft.refusal = Some(Refusal { by: who.name.clone(), at: Timestamp::now(), reason: reason.to_string() });
+        draft.refusal = Some(Refusal { by: who.name.clone(), at: tx.now(), reason: reason.to_string() });
         tx.put_version(&draft)?;
-        tx.audit_change(
-            who,
-            "measure.refuse_publication",
-            &format!("measure:{id}"),
-            reason,
-            Some(digest(&before)?),
-            Some(digest(&draft)?),
-        )?;
+        tx.audit_edit(who, action::MEASURE_REFUSE_PUBLICATION, &format!("measure:{id}"), reason, &before, &draft)?;
         tx.commit()?;
         Ok(draft)
     }
@@ -233,7 +213,7 @@ impl Service {
             check_department(who, &latest.spec.department)?;
         }
         let mut draft = Self::draft_of(&tx, &measure)?;
-        let before_digest = digest(&draft)?;
+        let before = draft.clone();
         if who.role.is_some() {
             let Some(request) = draft.request.clone() else {
                 return Err(ServiceError::Conflict(format!(
@@ -243,17 +223,10 @@ impl Service {
             four_eyes(who, &draft, &request)?;
             if let Some(on) = request.publish_on.filter(|d| *d > self.today()) {
                 draft.request = None;
-                draft.scheduled = Some(Scheduled { approved_by: who.name.clone(), at: Timestamp::now(), on });
+                draft.scheduled = Some(Scheduled { approved_by: who.name.clone(), at: tx.now(), on });
                 tx.put_version(&draft)?;
                 let detail = format!("v{} {} 将于 {on} 生效", draft.version, draft.spec.name);
-                tx.audit_change(
-                    who,
-                    "measure.schedule",
-                    &format!("measure:{id}"),
-                    &detail,
-                    Some(before_digest),
-                    Some(digest(&draft)?),
-                )?;
+                tx.audit_edit(who, action::MEASURE_SCHEDULE, &format!("measure:{id}"), &detail, &before, &draft)?;
                 tx.commit()?;
                 return Ok(draft);
             }
@@ -269,7 +242,7 @@ impl Service {
         }
         let approver = draft.scheduled.take().map_or_else(|| who.name.clone(), |s| s.approved_by);
         draft.status = VersionStatus::Published;
-        draft.published_at = Some(Timestamp::now());
+        draft.published_at = Some(tx.now());
         draft.published_by = Some(approver);
         draft.request = None;
         measure.published = Some(draft.version);
@@ -277,14 +250,8 @@ impl Service {
         measure.warned.clear();
         tx.put_version(&draft)?;
         tx.put_measure(&measure)?;
-        tx.audit_change(
-            who,
-            "measure.publish",
-            &format!("measure:{id}"),
-            &format!("v{} {}", draft.version, draft.spec.name),
-            Some(before_digest),
-            Some(digest(&draft)?),
-        )?;
+        let detail = format!("v{} {}", draft.version, draft.spec.name);
+        tx.audit_edit(who, action::MEASURE_PUBLISH, &format!("measure:{id}"), &detail, &before, &draft)?;
         self.commit_publish(tx, &measure, &draft.spec, draft.version)?;
         Ok(draft)
     }
@@ -349,27 +316,14 @@ impl Service {
             draft.request = None;
             draft.scheduled = None;
             draft.refusal =
-                Some(Refusal {
-                    by: who.name.clone(), at: Timestamp::now(), reason: format!("事项已撤回：{reason}")
-                });
+                Some(Refusal { by: who.name.clone(), at: tx.now(), reason: format!("事项已撤回：{reason}") });
             tx.put_version(&draft)?;
         }
         let mut measure = before.clone();
-        measure.withdrawn = Some(Withdrawal {
-            by: who.name.clone(),
-            at: Timestamp::now(),
-            on: self.today(),
-            reason: reason.to_string(),
-        });
+        measure.withdrawn =
+            Some(Withdrawal { by: who.name.clone(), at: tx.now(), on: self.today(), reason: reason.to_string() });
         tx.put_measure(&measure)?;
-        tx.audit_change(
-            who,
-            "measure.withdraw",
-            &format!("measure:{id}"),
-            reason,
-            Some(digest(&before)?),
-            Some(digest(&measure)?),
-        )?;
+        tx.audit_edit(who, action::MEASURE_WITHDRAW, &format!("measure:{id}"), reason, &before, &measure)?;
         self.commit_withdraw(tx, id)?;
         Ok(measure)
     }
@@ -388,7 +342,7 @@ impl Service {
         tx.delete_version(id, draft)?;
         measure.latest = published;
         tx.put_measure(&measure)?;
-        tx.audit(who, "measure.discard_draft", &format!("measure:{id}"), &format!("v{draft}"))?;
+        tx.audit(who, action::MEASURE_DISCARD_DRAFT, &format!("measure:{id}"), &format!("v{draft}"))?;
         tx.commit()?;
         Ok(())
     }

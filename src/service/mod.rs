@@ -25,7 +25,7 @@ pub mod todo;
 
 use std::sync::Arc;
 
-use crate::model::{Clock, Date, FieldError, TagDictionary};
+use crate::model::{Clock, Date, FieldError, TagDictionary, Timestamp};
 use crate::store::prelude::*;
 use crate::store::{Store, StoreError};
 
@@ -94,8 +94,7 @@ impl Service {
 
     /// Accounts, sessions and tokens over this service's store, with its hashing and clock.
     pub fn auth(&self, sessions: crate::auth::SessionPolicy) -> Result<crate::auth::Auth, crate::auth::AuthError> {
-        let c = &self.config;
-        crate::auth::Auth::new(Arc::clone(&self.store), c.fast_password_hashing, c.clock.clone(), sessions)
+        crate::auth::Auth::new(Arc::clone(&self.store), self.config.fast_password_hashing, sessions)
     }
 
     /// Whether the match state is in memory (servers build it at start; most CLI commands never do).
@@ -103,12 +102,18 @@ impl Service {
         self.matching.read().map(|g| g.is_some()).unwrap_or(false)
     }
 
+    /// The time by the service's clock (the one the store stamps write transactions with, which
+    /// tests move forward). Inside a write transaction, use the transaction's `tx.now()`.
+    pub fn now(&self) -> Timestamp {
+        self.config.clock.now()
+    }
+
     /// The evaluation date: the configured one (moved on with the clock) or today in China
     /// Standard Time by the clock.
     pub fn today(&self) -> Date {
         match self.config.today {
             Some(d) => d.add_days(self.config.clock.shifted_days()),
-            None => self.config.clock.now().date_cst(),
+            None => self.now().date_cst(),
         }
     }
 

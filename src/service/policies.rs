@@ -3,13 +3,14 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Result, Service, ServiceError};
+use crate::model::audit::action;
 use crate::model::policy::{PublicationRequest, Refusal, Scheduled, Withdrawal};
 use crate::model::{
     Category, Date, Level, Measure, MeasureSpec, MeasureVersion, Mode, Policy, PolicyInput, Role, TagDictionary,
-    Timestamp, VersionStatus, Who,
+    VersionStatus, Who,
 };
+use crate::store::ReadTx;
 use crate::store::prelude::*;
-use crate::store::{ReadTx, digest};
 
 /// Filters of the policy list. Empty fields do not filter.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -140,7 +141,7 @@ impl Service {
     pub fn policy_create(&self, who: &Who, mut input: PolicyInput) -> Result<Policy> {
         input.validate().map_err(ServiceError::Invalid)?;
         let tx = self.store.write()?;
-        let now = Timestamp::now();
+        let now = tx.now();
         let policy = Policy {
             id: tx.next_id("policy")?,
             content: input,
@@ -150,7 +151,7 @@ impl Service {
         };
         tx.put_policy(&policy)?;
         let target = format!("policy:{}", policy.id);
-        tx.audit_change(who, "policy.create", &target, &policy.content.title, None, Some(digest(&policy)?))?;
+        tx.audit_new(who, action::POLICY_CREATE, &target, &policy.content.title, &policy)?;
         tx.commit()?;
         Ok(policy)
     }
@@ -173,10 +174,9 @@ impl Service {
             return Ok(policy);
         }
         policy.content = input;
-        policy.updated_at = Timestamp::now();
+        policy.updated_at = tx.now();
         tx.put_policy(&policy)?;
-        let (b, a) = (Some(digest(&before)?), Some(digest(&policy)?));
-        tx.audit_change(who, "policy.update", &format!("policy:{id}"), &policy.content.title, b, a)?;
+        tx.audit_edit(who, action::POLICY_UPDATE, &format!("policy:{id}"), &policy.content.title, &before, &policy)?;
         tx.commit()?;
         Ok(policy)
     }

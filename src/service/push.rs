@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use serde::Serialize;
 
 use super::{Result, Service, ServiceError};
+use crate::model::audit::action;
 use crate::model::message::{Message, MessageKind};
 use crate::model::push::{Channel, Delivery, DeliveryStatus, MAX_ATTEMPTS, QuietHours, Subscription, backoff_seconds};
 use crate::model::{Entity, MeasureVersion, Timestamp, Vocabulary, Who};
@@ -99,15 +100,9 @@ struct Outgoing<'a> {
 
 impl Service {
     /// Writes the inbox message and queues the outbound copies the entity accepts.
-    fn deliver(
-        &self,
-        tx: &WriteTx,
-        entity: &Entity,
-        sub: &Subscription,
-        out: &Outgoing<'_>,
-        now: Timestamp,
-    ) -> Result<(u64, usize)> {
+    fn deliver(&self, tx: &WriteTx, entity: &Entity, sub: &Subscription, out: &Outgoing<'_>) -> Result<(u64, usize)> {
         let settings = &self.config.push;
+        let now = tx.now();
         let message = Message {
             id: tx.next_id("message")?,
             entity_id: entity.id,
@@ -220,7 +215,6 @@ impl Service {
         let chunks: Vec<&[u64]> = ids.chunks(CHUNK).collect();
         for (i, chunk) in chunks.iter().enumerate() {
             let tx = self.store.write()?;
-            let now = Timestamp::now();
             for id in *chunk {
                 if tx.pushed(*id, version.measure_id, version.version)?.is_some() {
                     continue;
@@ -231,7 +225,7 @@ impl Service {
                     continue;
                 }
                 let out = push_message(version, &entity.name.clone().unwrap_or_default());
-                let (message, queued) = self.deliver(&tx, &entity, &sub, &out, now)?;
+                let (message, queued) = self.deliver(&tx, &entity, &sub, &out)?;
                 tx.set_pushed(*id, version.measure_id, version.version, message)?;
                 messages += 1;
                 deliveries += queued;
@@ -247,7 +241,12 @@ impl Service {
                         format!("v{} window opened ({} entities)", version.version, ids.len())
                     }
                 };
-                tx.audit(&Who::system("push"), "push.measure", &format!("measure:{}", version.measure_id), &detail)?;
+                tx.audit(
+                    &Who::system("push"),
+                    action::PUSH_MEASURE,
+                    &format!("measure:{}", version.measure_id),
+                    &detail,
+                )?;
             }
             tx.commit()?;
         }
@@ -331,7 +330,6 @@ impl Service {
             let todo: Vec<u64> = eligible.into_iter().filter(|id| !applied.contains(id)).collect();
             for chunk in todo.chunks(CHUNK) {
                 let tx = self.store.write()?;
-                let now = Timestamp::now();
                 let mut n = 0;
                 for id in chunk {
                     if tx.reminded(*id, m.id, version.version)? {
@@ -354,14 +352,14 @@ impl Service {
                         short: format!("「{}」{end}截止申报，您可能符合条件", spec.name),
                         version: &version,
                     };
-                    self.deliver(&tx, &entity, &sub, &out, now)?;
+                    self.deliver(&tx, &entity, &sub, &out)?;
                     tx.set_reminded(*id, m.id, version.version)?;
                     n += 1;
                 }
                 if n > 0 {
                     tx.audit(
                         &Who::system("push"),
-                        "push.reminder",
+                        action::PUSH_REMINDER,
                         &format!("measure:{}", m.id),
                         &format!("{n} entities"),
                     )?;
@@ -378,7 +376,7 @@ impl Service {
 
     /// Deliveries due now, for the outbox worker; during quiet hours only the log channel.
     pub fn outbox_due(&self, limit: usize) -> Result<Vec<Delivery>> {
-        let now = self.config.clock.now();
+        let now = self.now();
         let quiet = self.config.push.quiet_hours.is_some_and(|q| q.next_allowed(now) != now);
         let due = self.store.read()?.due_deliveries(now.0, limit)?;
         Ok(due.into_iter().filter(|d| !quiet || d.channel == Channel::Log).collect())
@@ -392,7 +390,7 @@ impl Service {
         if before.status != DeliveryStatus::Pending {
             return Ok(before);
         }
-        let now = self.config.clock.now();
+        let now = tx.now();
         let mut d = before.clone();
         d.attempts += 1;
         match outcome {
@@ -412,7 +410,7 @@ impl Service {
         }
         tx.put_delivery(&d, Some(&before))?;
         let detail = format!("{} to {} attempt {}: {}", d.channel.key(), d.masked_to(), d.attempts, d.status.key());
-        tx.audit(&Who::system("outbox"), "push.delivery", &format!("delivery:{id}"), &detail)?;
+        tx.audit(&Who::system("outbox"), action::PUSH_DELIVERY, &format!("delivery:{id}"), &detail)?;
         tx.commit()?;
         Ok(d)
     }
@@ -436,7 +434,7 @@ impl Service {
             after.status = DeliveryStatus::Cancelled;
             after.last_error = Some("事项已撤回，不再发送".into());
             tx.put_delivery(&after, Some(&before))?;
-            tx.audit(&Who::system("outbox"), "push.cancel", &format!("delivery:{}", d.id), "measure withdrawn")?;
+            tx.audit(&Who::system("outbox"), action::PUSH_CANCEL, &format!("delivery:{}", d.id), "measure withdrawn")?;
             tx.commit()?;
         }
         Ok(false)
@@ -468,7 +466,7 @@ impl Service {
         tx.put_subscription(id, &sub)?;
         tx.audit(
             who,
-            "subscription.set",
+            action::SUBSCRIPTION_SET,
             &format!("entity:{credit_code}"),
             &serde_json::to_string(&sub).unwrap_or_default(),
         )?;

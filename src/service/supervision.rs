@@ -6,12 +6,13 @@ use serde::Serialize;
 
 use super::cases::{CaseView, may_see};
 use super::{Result, Service, ServiceError};
+use crate::model::audit::action;
 use crate::model::calendar::WorkCalendar;
 use crate::model::case::{Case, CaseState};
 use crate::model::supervision::{Notice, NoticeKind, Resolution, Supervision, SupervisionNotice, SupervisionStatus};
-use crate::model::{Date, Entity, RegionCode, Role, Timestamp, Who};
+use crate::model::{Date, Entity, RegionCode, Role, Who};
+use crate::store::WriteTx;
 use crate::store::prelude::*;
-use crate::store::{WriteTx, digest};
 
 /// An entity a specialist looks after, with what is pending on it.
 #[derive(Debug, Clone, Serialize)]
@@ -36,7 +37,7 @@ pub(super) fn notice(
     let n = Notice {
         id: tx.next_id("notice")?,
         department: department.to_string(),
-        at: Timestamp::now(),
+        at: tx.now(),
         day,
         kind,
         title,
@@ -108,14 +109,7 @@ pub(super) fn resolve_with_case(
         days_late: late(before, today, calendar),
     });
     tx.put_supervision(&after)?;
-    tx.audit_change(
-        who,
-        "supervision.resolve",
-        &format!("supervision:{id}"),
-        &note,
-        Some(digest(&item)?),
-        Some(digest(&after)?),
-    )?;
+    tx.audit_edit(who, action::SUPERVISION_RESOLVE, &format!("supervision:{id}"), &note, &item, &after)?;
     Ok(())
 }
 
@@ -185,8 +179,7 @@ impl Service {
         }
         let mut item = before.clone();
         item.status = SupervisionStatus::Noticed;
-        item.notice =
-            Some(SupervisionNotice { by: who.name.clone(), at: Timestamp::now(), text: text.to_string(), deadline });
+        item.notice = Some(SupervisionNotice { by: who.name.clone(), at: tx.now(), text: text.to_string(), deadline });
         tx.put_supervision(&item)?;
         let title = format!("督办通知：办件 #{}（{}）", item.case_id, item.measure_name);
         let body = format!("{text}。请于 {deadline} 前办结「{}」环节。", item.stage_name);
@@ -199,14 +192,7 @@ impl Service {
             body,
             Some(format!("/cases/{}", item.case_id)),
         )?;
-        tx.audit_change(
-            who,
-            "supervision.notice",
-            &format!("supervision:{id}"),
-            text,
-            Some(digest(&before)?),
-            Some(digest(&item)?),
-        )?;
+        tx.audit_edit(who, action::SUPERVISION_NOTICE, &format!("supervision:{id}"), text, &before, &item)?;
         tx.commit()?;
         Ok(item)
     }
@@ -231,14 +217,7 @@ impl Service {
         };
         item.resolved = Some(Resolution { on: today, by: who.name.clone(), note: note.to_string(), days_late });
         tx.put_supervision(&item)?;
-        tx.audit_change(
-            who,
-            "supervision.resolve",
-            &format!("supervision:{id}"),
-            note,
-            Some(digest(&before)?),
-            Some(digest(&item)?),
-        )?;
+        tx.audit_edit(who, action::SUPERVISION_RESOLVE, &format!("supervision:{id}"), note, &before, &item)?;
         tx.commit()?;
         Ok(item)
     }
@@ -259,9 +238,9 @@ impl Service {
         let tx = self.store.write()?;
         let mut n = tx.notice(&department, id)?.ok_or_else(|| ServiceError::NotFound(format!("提醒 #{id} 不存在")))?;
         if n.read_at.is_none() {
-            n.read_at = Some(Timestamp::now());
+            n.read_at = Some(tx.now());
             tx.put_notice(&n)?;
-            tx.audit(who, "notice.read", &format!("department:{department}"), &format!("notice #{id}"))?;
+            tx.audit(who, action::NOTICE_READ, &format!("department:{department}"), &format!("notice #{id}"))?;
             tx.commit()?;
         }
         Ok(n)
@@ -282,7 +261,7 @@ impl Service {
             return Err(ServiceError::Forbidden(format!("经营主体 {code} 不在本账号的辖区内")));
         }
         tx.set_assignment(user.id, entity.id, on)?;
-        let action = if on { "assignment.add" } else { "assignment.remove" };
+        let action = if on { action::ASSIGNMENT_ADD } else { action::ASSIGNMENT_REMOVE };
         tx.audit(who, action, &format!("entity:{code}"), &user.username)?;
         tx.commit()?;
         Ok(())

@@ -7,12 +7,13 @@ use serde::Serialize;
 
 use super::supervision::{notice, stage_moved};
 use super::{Result, Service};
+use crate::model::audit::action;
 use crate::model::calendar::WorkCalendar;
 use crate::model::case::{Case, CaseState, StageRun};
 use crate::model::supervision::{NoticeKind, Resolution, Supervision, SupervisionStatus};
 use crate::model::{Date, Who};
+use crate::store::WriteTx;
 use crate::store::prelude::*;
-use crate::store::{WriteTx, digest};
 
 /// Days before a measure's application window or validity ends when its department is warned.
 pub const EXPIRY_WARNINGS: [u32; 2] = [30, 7];
@@ -157,9 +158,9 @@ impl Service {
                 report.warned += 1;
             }
         }
-        for mut item in tx.supervisions()?.into_iter().filter(|s| s.status != SupervisionStatus::Resolved) {
-            if stage_moved(&item, tx.case(item.case_id)?.as_ref()) {
-                let before = digest(&item)?;
+        for before in tx.supervisions()?.into_iter().filter(|s| s.status != SupervisionStatus::Resolved) {
+            if stage_moved(&before, tx.case(before.case_id)?.as_ref()) {
+                let mut item = before.clone();
                 item.status = SupervisionStatus::Resolved;
                 item.resolved = Some(Resolution {
                     on: today,
@@ -169,20 +170,13 @@ impl Service {
                 });
                 tx.put_supervision(&item)?;
                 let target = format!("supervision:{}", item.id);
-                tx.audit_change(
-                    &system,
-                    "supervision.resolve",
-                    &target,
-                    "环节已办理",
-                    Some(before),
-                    Some(digest(&item)?),
-                )?;
+                tx.audit_edit(&system, action::SUPERVISION_RESOLVE, &target, "环节已办理", &before, &item)?;
                 report.resolved += 1;
             }
         }
         report.expiry_warnings = self.warn_expiring(&tx, today)?;
         if report.warned + report.opened + report.resolved + report.expiry_warnings > 0 {
-            tx.audit(&system, "sweep", "cases", &serde_json::to_string(&report).unwrap_or_default())?;
+            tx.audit(&system, action::SWEEP, "cases", &serde_json::to_string(&report).unwrap_or_default())?;
             tx.commit()?;
         } else {
             drop(tx);
@@ -240,14 +234,8 @@ impl Service {
         let body =
             format!("「{}」{}的「{stage_name}」环节已于 {due} 到期，已纳入督办。", case.measure_name, case.entity_name);
         notice(tx, &case.department, today, NoticeKind::Overdue, title, body, Some(format!("/cases/{}", case.id)))?;
-        tx.audit_change(
-            who,
-            "supervision.open",
-            &format!("supervision:{}", item.id),
-            &format!("case:{} stage {stage}", case.id),
-            None,
-            Some(digest(&item)?),
-        )?;
+        let target = format!("supervision:{}", item.id);
+        tx.audit_new(who, action::SUPERVISION_OPEN, &target, &format!("case:{} stage {stage}", case.id), &item)?;
         Ok(())
     }
 

@@ -116,6 +116,46 @@ impl WriteTx {
         self.audit_change(who, action, target, detail, None, None)
     }
 
+    /// Appends an audit entry for a record changed from `before` to `after`, with the digests of
+    /// both (see [`digest`]).
+    pub fn audit_edit<B: Serialize, A: Serialize>(
+        &self,
+        who: &Who,
+        action: &str,
+        target: &str,
+        detail: &str,
+        before: &B,
+        after: &A,
+    ) -> Result<()> {
+        self.audit_change(who, action, target, detail, Some(digest(before)?), Some(digest(after)?))
+    }
+
+    /// Appends an audit entry for a record created as `after`, with its digest.
+    pub fn audit_new<A: Serialize>(
+        &self,
+        who: &Who,
+        action: &str,
+        target: &str,
+        detail: &str,
+        after: &A,
+    ) -> Result<()> {
+        self.audit_change(who, action, target, detail, None, Some(digest(after)?))
+    }
+
+    /// Appends an audit entry for a record written as `after` over `before`, if there was one.
+    pub fn audit_upsert<B: Serialize, A: Serialize>(
+        &self,
+        who: &Who,
+        action: &str,
+        target: &str,
+        detail: &str,
+        before: Option<&B>,
+        after: &A,
+    ) -> Result<()> {
+        let before = before.map(digest).transpose()?;
+        self.audit_change(who, action, target, detail, before, Some(digest(after)?))
+    }
+
     /// Appends an audit entry with digests of the record before and after the change (see
     /// [`digest`]), chained to the entry before it.
     pub fn audit_change(

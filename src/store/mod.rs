@@ -140,6 +140,11 @@ impl Store {
         self.clock = clock;
     }
 
+    /// The clock write transactions read.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
     pub fn read(&self) -> Result<ReadTx> {
         Ok(ReadTx::new(self.db.begin_read()?))
     }

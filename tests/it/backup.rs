@@ -52,7 +52,7 @@ fn prepare(data: &Path) -> String {
     let all = huiqi::service::entities::EntityQuery { limit: 10, ..Default::default() };
     let code = svc.entity_list(&huiqi::model::Who::system("test"), &all).unwrap().entities[0].credit_code.to_string();
 
-    let auth = Auth::new(Arc::clone(&svc.store), true, svc.config.clock.clone(), Default::default()).unwrap();
+    let auth = Auth::new(Arc::clone(&svc.store), true, Default::default()).unwrap();
     let (enterprise, _) = auth.user_create(&who, NewUser::new("qiye", Role::Enterprise), Some(PASSWORD)).unwrap();
     auth.binding_grant(&who, "qiye", &code, Capacity::LegalRep).unwrap();
     let applicant = Who { entities: vec![code.clone()], ..Who::user(&enterprise, "test") };

@@ -54,8 +54,7 @@ impl Fixture {
         );
         let who = Who::system("bench");
         svc.init_reference(&who).map_err(err)?;
-        let auth =
-            Auth::new(Arc::clone(&svc.store), true, svc.config.clock.clone(), SessionPolicy::default()).map_err(err)?;
+        let auth = Auth::new(Arc::clone(&svc.store), true, SessionPolicy::default()).map_err(err)?;
         auth.department_put(&who, DEPT, "230100").map_err(err)?;
         let accounts = [
             ("admin", Role::Sysadmin),

@@ -60,8 +60,7 @@ fn prepare(dir: &Path, plan: &LoadPlan, log: &mut dyn Write) -> Result<Accounts,
     let who = Who::system("bench");
     svc.demo_setup(plan.entities, 1).map_err(err)?;
     svc.matching_init().map_err(err)?;
-    let auth =
-        Auth::new(Arc::clone(&svc.store), false, svc.config.clock.clone(), SessionPolicy::default()).map_err(err)?;
+    let auth = Auth::new(Arc::clone(&svc.store), false, SessionPolicy::default()).map_err(err)?;
     auth.demo_accounts().map_err(err)?;
     let made = svc.demo_cases().map_err(err)?;
     if let Some(code) = &made.also_for {

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::explain::{MeasureMatch, match_all};
-use crate::model::{Entity, Field, FieldError, Timestamp};
+use crate::model::{Entity, Field, FieldError};
 use crate::rules::ast::{Func, Kind};
 use crate::rules::eval::EntityRow;
 use crate::service::{Result, Service, ServiceError};
@@ -70,8 +70,9 @@ impl Service {
         let patch = self.entity_patch_from_texts(&pairs, false)?;
         let code =
             crate::model::CreditCode::parse("000000000000000000").map_err(|e| ServiceError::Internal(e.to_string()))?;
-        let mut entity = Entity::new(0, code, Timestamp::now());
-        entity.apply(&patch, self.today(), Timestamp::now());
+        let now = self.now();
+        let mut entity = Entity::new(0, code, now);
+        entity.apply(&patch, self.today(), now);
         let not_considered = self.calculator_form()?.not_considered;
         Ok(Calculation { measures: self.calculate(&entity)?, not_considered })
     }

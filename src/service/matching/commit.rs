@@ -8,8 +8,9 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::state::{Compiled, MatchState, build_engine, plan};
+use crate::model::audit::action;
 use crate::model::matching::{EligibleSet, MatchEvent, diff};
-use crate::model::{Entity, MeasureSpec, Timestamp};
+use crate::model::{Entity, MeasureSpec};
 use crate::portrait::engine::{self, Collect, Engine};
 use crate::service::{Result, Service, ServiceError};
 
@@ -47,7 +48,7 @@ impl Service {
         new_sets: Vec<NewSet>,
         cause: &str,
     ) -> Result<Staged> {
-        let now = Timestamp::now();
+        let now = tx.now();
         let mut events = 0;
         let mut staged = Vec::new();
         for NewSet { measure_id, version, ids } in new_sets {
@@ -77,7 +78,7 @@ impl Service {
         if events > 0 {
             tx.audit(
                 &crate::model::Who::system("system"),
-                "match.record",
+                action::MATCH_RECORD,
                 "matching",
                 &format!("{events} measures changed ({cause})"),
             )?;
