@@ -262,7 +262,11 @@ actions! {
     ENTITY_SEED = "entity.seed", "载入演示经营主体", "Loaded demo entities";
     ENTITY_UNMASK = "entity.unmask", "查看完整个人信息", "Viewed personal data in full";
     ENTITY_UPSERT = "entity.upsert", "修改经营主体", "Edited an entity";
+    IMPORT_APPLY = "import.apply", "确认导入", "Confirmed an import";
     IMPORT_BATCH = "import.batch", "导入经营主体", "Imported entities";
+    IMPORT_DISCARD = "import.discard", "放弃导入", "Discarded an import";
+    IMPORT_FAIL = "import.fail", "导入写入中断", "An import stopped part-way";
+    IMPORT_REFUSE = "import.refuse", "拒绝导入（有错误行）", "Refused an import with bad rows";
     IMPORT_STAGE = "import.stage", "上传待导入文件", "Uploaded a file to import";
     INBOX_READ = "inbox.read", "阅读站内信", "Read a message";
     INVITATION_CREATE = "invitation.create", "签发邀请码", "Issued an invitation code";

@@ -302,16 +302,13 @@ impl Service {
         let r = &job.report;
         tx.audit(
             who,
-            &format!(
-                "import.{}",
-                match status {
-                    ImportStatus::Applied => "apply",
-                    ImportStatus::Refused => "refuse",
-                    ImportStatus::Discarded => "discard",
-                    ImportStatus::Staged => "stage",
-                    ImportStatus::Failed => "fail",
-                }
-            ),
+            match status {
+                ImportStatus::Applied => action::IMPORT_APPLY,
+                ImportStatus::Refused => action::IMPORT_REFUSE,
+                ImportStatus::Discarded => action::IMPORT_DISCARD,
+                ImportStatus::Staged => action::IMPORT_STAGE,
+                ImportStatus::Failed => action::IMPORT_FAIL,
+            },
             &format!("import:{}", job.id),
             &format!(
                 "{}: {} rows, {} invalid, {} new, {} updated",

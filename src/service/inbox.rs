@@ -3,6 +3,7 @@
 
 use super::{Result, Service, ServiceError};
 use crate::model::Who;
+use crate::model::audit::action;
 use crate::model::message::Message;
 use crate::store::prelude::*;
 
@@ -50,7 +51,7 @@ impl Service {
         if m.read_at.is_none() {
             m.read_at = Some(tx.now());
             tx.put_message(&m)?;
-            tx.audit(who, "inbox.read", &format!("entity:{credit_code}"), &format!("message #{message}"))?;
+            tx.audit(who, action::INBOX_READ, &format!("entity:{credit_code}"), &format!("message #{message}"))?;
             tx.commit()?;
         }
         Ok(m)

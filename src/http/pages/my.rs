@@ -13,9 +13,9 @@ use crate::http::error::AppError;
 use crate::http::extract::CleanForm;
 use crate::http::extract::Viewer;
 use crate::http::routes::Routes;
-use crate::service::overview::OwnEntityPage;
 use crate::http::web::to_value;
 use crate::model::{BindingStatus, Capacity, Vocabulary};
+use crate::service::overview::OwnEntityPage;
 
 type FormData = CleanForm;
 

@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 use super::form::prefill;
 use super::{CaseView, check_form, may_apply, may_see, unseen};
 use crate::model::calendar::WorkCalendar;
-use crate::model::case::{Case, CaseAction, CaseState, Frozen, FrozenCondition, StageRun};
+use crate::model::case::{Case, CaseAction, CaseActionKind, CaseState, Frozen, FrozenCondition, StageRun};
 use crate::model::{MeasureVersion, Mode, Money, Role, Vocabulary, Who};
 use crate::service::{Result, Service, ServiceError};
 use crate::store::prelude::*;
-use crate::store::{Tables, WriteTx, digest};
+use crate::store::{Tables, WriteTx};
 
 impl Service {
     /// The version in force of a measure open to cases (published, not withdrawn).
@@ -95,14 +95,8 @@ impl Service {
             history: Vec::new(),
         };
         tx.put_case(&case, None)?;
-        tx.audit_change(
-            who,
-            "case.create",
-            &format!("case:{}", case.id),
-            &format!("{code} → measure:{measure_id}"),
-            None,
-            Some(digest(&case)?),
-        )?;
+        let target = format!("case:{}", case.id);
+        tx.audit_new(who, &CaseActionKind::Create.code(), &target, &format!("{code} → measure:{measure_id}"), &case)?;
         self.finish(tx, who, case)
     }
 
@@ -149,7 +143,7 @@ impl Service {
         case.form = clean;
         case.updated_at = tx.now();
         tx.put_case(&case, Some(&before))?;
-        tx.audit_change(who, "case.save", &format!("case:{id}"), "", Some(digest(&before)?), Some(digest(&case)?))?;
+        tx.audit_edit(who, &CaseActionKind::Save.code(), &format!("case:{id}"), "", &before, &case)?;
         Ok(case)
     }
 

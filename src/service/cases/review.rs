@@ -10,7 +10,7 @@ use crate::model::message::{Message, MessageKind};
 use crate::model::{Money, Vocabulary, Who};
 use crate::service::{Result, Service, ServiceError};
 use crate::store::prelude::*;
-use crate::store::{Tables, WriteTx, digest};
+use crate::store::{Tables, WriteTx};
 
 /// A reviewer's decision as the page shows it: the case decided, and the next case of their
 /// queue they can decide (soonest due first), if any.
@@ -159,14 +159,8 @@ impl Service {
             }
             body.push_str(&format!("。下一步：{}", case.next_step()));
             message(tx, &case, MessageKind::Case, format!("办件进度：{}", case.measure_name), body)?;
-            tx.audit_change(
-                who,
-                &format!("case.{}", e.action.key()),
-                &format!("case:{}", case.id),
-                format!("{} → {} {}", e.from.key(), e.to.key(), e.note).trim(),
-                Some(digest(&before)?),
-                Some(digest(&case)?),
-            )?;
+            let detail = format!("{} → {} {}", e.from.key(), e.to.key(), e.note);
+            tx.audit_edit(who, &e.action.code(), &format!("case:{}", case.id), detail.trim(), &before, &case)?;
         }
         Ok(case)
     }
