@@ -179,14 +179,15 @@ pub fn run(opts: &BenchOptions, log: &mut dyn Write) -> Result<BenchReport, Erro
     let _ = writeln!(log, "simulate_ms {:.1}", report.simulate_ms);
 
     // One entity against all measures, with explanations.
-    let codes: Vec<String> = {
+    let codes: Vec<crate::model::CreditCode> = {
         let guard = svc.matching().map_err(err)?;
         let state = guard.as_ref().ok_or("matching unavailable")?;
         (0..200)
             .map(|i| i * n / 200)
             .filter(|r| *r < n)
-            .map(|r| String::from_utf8_lossy(&state.portrait.codes[r]).trim_end().to_string())
-            .collect()
+            .map(|r| crate::model::CreditCode::parse(String::from_utf8_lossy(&state.portrait.codes[r]).trim_end()))
+            .collect::<Result<_, _>>()
+            .map_err(err)?
     };
     let mut times = Vec::new();
     for _ in 0..if only.is_empty() || only == "explain" { rounds } else { 0 } {

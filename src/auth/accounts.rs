@@ -109,16 +109,12 @@ pub fn check_phone(phone: &str) -> Result<Option<String>> {
     }
 }
 
-fn check_regions(codes: &[String]) -> Result<Vec<String>> {
+fn check_regions(codes: &[String]) -> Result<Vec<RegionCode>> {
     codes
         .iter()
         .map(|c| c.trim())
         .filter(|c| !c.is_empty())
-        .map(|c| {
-            RegionCode::parse(c)
-                .map(|r| r.as_str().to_string())
-                .map_err(|e| invalid(format!("管辖区域「{c}」无效：{e}")))
-        })
+        .map(|c| RegionCode::parse(c).map_err(|e| invalid(format!("管辖区域「{c}」无效：{e}"))))
         .collect()
 }
 
@@ -366,7 +362,7 @@ impl Auth {
         }
         tx.put_department(&department)?;
         let b = before.as_ref().map(digest).transpose()?;
-        let detail = department.region.clone().unwrap_or_default();
+        let detail = department.region.as_ref().map(RegionCode::to_string).unwrap_or_default();
         tx.audit_change(who, "department.put", &format!("department:{name}"), &detail, b, Some(digest(&department)?))?;
         tx.commit()?;
         Ok(department)

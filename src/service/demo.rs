@@ -4,7 +4,7 @@
 use super::files::Upload;
 use super::{Result, Service, ServiceError};
 use crate::model::tags::default_tags;
-use crate::model::{Actor, Timestamp, Who};
+use crate::model::{Actor, CreditCode, Timestamp, Who};
 use crate::seed::generator::Generator;
 use crate::seed::{PolicyFile, demo_policies};
 use crate::store::prelude::*;
@@ -174,7 +174,7 @@ impl Service {
 pub struct DemoCases {
     pub cases: usize,
     /// An entity with a case returned for supplement, for the demo enterprise to act for too.
-    pub also_for: Option<String>,
+    pub also_for: Option<CreditCode>,
 }
 
 /// A small PDF for the demo's attachments.
@@ -219,7 +219,11 @@ impl Service {
                 .user_by_name(name)?
                 .ok_or_else(|| ServiceError::Internal(format!("demo account {name} missing")))?;
             let mut who = Who::user(&u, "demo");
-            who.entities = read.bindings_of_user(u.id)?.into_iter().map(|b| b.credit_code).collect();
+            who.entities = read
+                .bindings_of_user(u.id)?
+                .into_iter()
+                .filter_map(|b| CreditCode::parse(&b.credit_code).ok())
+                .collect();
             Ok(who)
         };
         let (reviewer, specialist, enterprise) = (user("shenhe")?, user("bangban")?, user("qiye")?);
@@ -236,20 +240,20 @@ impl Service {
         open.sort_by_key(|(own, mode, id, _)| (!own, *mode != crate::model::Mode::Apply, *id));
         let entities = read.scan_entities(0, 2000, 2000, |_| true)?.entities;
         drop(read);
-        let applicant = |code: &str| Who {
+        let applicant = |code: &CreditCode| Who {
             name: "企业经办人".into(),
             role: Some(crate::model::Role::Enterprise),
             ip: "demo".into(),
-            entities: vec![code.to_string()],
+            entities: vec![code.clone()],
             ..Who::default()
         };
         // Submits a case for the entity if it may apply; returns its id.
         let today = self.today();
-        let apply = |who: &Who, code: &str, measure: u64, materials: &[String]| -> Result<Option<u64>> {
+        let apply = |who: &Who, code: &CreditCode, measure: u64, materials: &[String]| -> Result<Option<u64>> {
             // Only where the entity's data does not rule it out: no refused drafts left behind.
             let fits = {
                 let read = self.store.read()?;
-                let entity = read.entity_by_code(code)?;
+                let entity = read.entity_by_code(code.as_str())?;
                 let m = read.measure(measure)?;
                 match (entity, m.as_ref().and_then(|m| m.published.map(|p| (m.policy_id, p)))) {
                     (Some(e), Some((policy, p))) => match read.version(measure, p)? {
@@ -265,7 +269,7 @@ impl Service {
             if !fits {
                 return Ok(None);
             }
-            let case = match self.case_open(who, code, measure) {
+            let case = match self.case_open(who, code.as_str(), measure) {
                 Ok(c) if c.state == CaseState::Draft => c,
                 _ => return Ok(None),
             };
@@ -306,7 +310,7 @@ impl Service {
                 if n >= 9 {
                     break;
                 }
-                let code = e.credit_code.as_str();
+                let code = &e.credit_code;
                 if let Some(id) = apply(&applicant(code), code, *measure, &v.spec.materials)? {
                     made.push(id);
                     n += 1;
@@ -314,23 +318,24 @@ impl Service {
             }
         }
         // The demo enterprise's own applications, and an instant decision.
-        let own_code = enterprise.entities.first().cloned().unwrap_or_default();
+        let own_code = enterprise.entities.first().cloned();
         let mut own_cases = Vec::new();
         for (_, _, measure, v) in &open {
             if own_cases.len() >= 3 {
                 break;
             }
-            if let Some(id) = apply(&enterprise, &own_code, *measure, &v.spec.materials)? {
+            let Some(own_code) = &own_code else { break };
+            if let Some(id) = apply(&enterprise, own_code, *measure, &v.spec.materials)? {
                 own_cases.push(id);
             }
         }
         // Filed by the specialist for entities it looks after.
         for e in entities.iter().skip(20).take(6) {
-            self.assignment_set(&Who::system("demo"), "bangban", e.credit_code.as_str(), true)?;
+            self.assignment_set(&Who::system("demo"), "bangban", &e.credit_code, true)?;
         }
         if let Some((_, _, measure, v)) = open.first() {
             for e in entities.iter().skip(20).take(6) {
-                if let Some(id) = apply(&specialist, e.credit_code.as_str(), *measure, &v.spec.materials)? {
+                if let Some(id) = apply(&specialist, &e.credit_code, *measure, &v.spec.materials)? {
                     made.push(id);
                     break;
                 }
@@ -357,7 +362,8 @@ impl Service {
                 // The first batch's returned case comes back supplemented; the second waits.
                 5 if i < 9 => {
                     let case = self.case_get(&Who::system("demo"), *id)?.case;
-                    let who = applicant(&case.credit_code);
+                    let Ok(code) = CreditCode::parse(&case.credit_code) else { continue };
+                    let who = applicant(&code);
                     let _ = self.case_submit(&who, *id, None);
                 }
                 _ => {}
@@ -391,8 +397,10 @@ impl Service {
             .iter()
             .copied()
             .find(|id| self.case_get(&Who::system("demo"), *id).is_ok_and(|v| v.case.state == CaseState::Returned));
-        let also_for =
-            returned.map(|id| self.case_get(&Who::system("demo"), id).map(|v| v.case.credit_code)).transpose()?;
+        let also_for = returned
+            .map(|id| self.case_get(&Who::system("demo"), id).map(|v| CreditCode::parse(&v.case.credit_code).ok()))
+            .transpose()?
+            .flatten();
         Ok(DemoCases { cases: made.len() + own_cases.len(), also_for })
     }
 

@@ -146,14 +146,14 @@ impl Service {
         let tx = self.store.read()?;
         let mut out = Vec::new();
         for code in &who.entities {
-            let Some(entity) = tx.entity_by_code(code)? else { continue };
+            let Some(entity) = tx.entity_by_code(code.as_str())? else { continue };
             let case = tx
                 .cases_of_entity(entity.id)?
                 .into_iter()
                 .filter(|c| c.measure_id == measure_id)
                 .find(|c| c.state.stands());
             out.push(ApplyOption {
-                credit_code: code.clone(),
+                credit_code: code.to_string(),
                 name: entity.display_name().to_string(),
                 case_id: case.as_ref().map(|c| c.id),
                 case_state: case.map(|c| c.state),

@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use huiqi::auth::NewUser;
 use huiqi::http::routes::RouteSpec;
-use huiqi::model::{Capacity, Role, TokenScope, Vocabulary, Who};
+use huiqi::model::{Capacity, CreditCode, Role, TokenScope, Vocabulary, Who};
 use serde_json::json;
 
 use crate::common::{Browser, PASSWORD, Reply, TestApp, extract_csrf};
@@ -65,14 +65,19 @@ pub(crate) async fn world() -> World {
         users.insert(*role, app.account(usernames(*role), *role, dept));
     }
     app.account("enterprise2", Role::Enterprise, None);
-    app.auth().binding_grant(&system(), "enterprise", &own_entity, Capacity::LegalRep).unwrap();
-    app.auth().binding_grant(&system(), "enterprise2", &other_entity, Capacity::LegalRep).unwrap();
+    app.auth()
+        .binding_grant(&system(), "enterprise", &CreditCode::parse(&own_entity).unwrap(), Capacity::LegalRep)
+        .unwrap();
+    app.auth()
+        .binding_grant(&system(), "enterprise2", &CreditCode::parse(&other_entity).unwrap(), Capacity::LegalRep)
+        .unwrap();
 
     // Records the parameterised routes point at.
     let (target, _) =
         app.auth().user_create(&system(), NewUser::new("target", Role::Supervisor), Some(PASSWORD)).unwrap();
     let (token, _) = app.auth().token_create(&system(), "target", "matrix", &[TokenScope::EntitiesRead], None).unwrap();
-    let (invitation, _) = app.auth().invitation_create(&system(), &own_entity, 30).unwrap();
+    let (invitation, _) =
+        app.auth().invitation_create(&system(), &CreditCode::parse(&own_entity).unwrap(), 30).unwrap();
     let pending = app.account("applicant", Role::Enterprise, None);
     let name = entities[2].name.clone().unwrap();
     let req = huiqi::auth::BindRequest {
@@ -96,10 +101,11 @@ pub(crate) async fn world() -> World {
     .unwrap();
     let m = app.svc().measure_create(&system(), first.policy.id, spec).unwrap();
     app.svc().measure_publish(&system(), m.measure_id).unwrap();
-    let applicant = Who { entities: vec![own_entity.clone()], ..Who::user(&users[&Role::Enterprise], "test") };
+    let applicant =
+        Who { entities: vec![CreditCode::parse(&own_entity).unwrap()], ..Who::user(&users[&Role::Enterprise], "test") };
     let case = app.svc().case_open(&applicant, &own_entity, m.measure_id).unwrap();
     // The specialist looks after the enterprise's entity (帮办分工).
-    app.svc().assignment_set(&system(), "specialist", &own_entity, true).unwrap();
+    app.svc().assignment_set(&system(), "specialist", &CreditCode::parse(&own_entity).unwrap(), true).unwrap();
 
     let mut params = HashMap::new();
     params.insert("case", case.id.to_string());
@@ -262,7 +268,10 @@ async fn every_route_admits_exactly_the_roles_the_permission_table_names() {
             if role == Some(Role::Enterprise) && spec.path.ends_with("/leave") {
                 // It gave up its entity: bind it again for the routes that follow.
                 let code = w.own_entity.clone();
-                w.app.auth().binding_grant(&system(), "enterprise", &code, Capacity::LegalRep).unwrap();
+                w.app
+                    .auth()
+                    .binding_grant(&system(), "enterprise", &CreditCode::parse(&code).unwrap(), Capacity::LegalRep)
+                    .unwrap();
                 w.refresh(Role::Enterprise).await;
             }
         }
@@ -394,8 +403,13 @@ async fn review_findings_stay_closed() {
     assert!(err.to_string().contains("尚未设置所属部门"), "{err}");
     // Staff with personal-data rights still see masked values until they unmask with a reason.
     let r = w.call(&Method::GET, &format!("/api/v1/entities/{}", w.own_entity), Some(Role::Specialist), false).await;
-    let phone =
-        w.app.svc().entity_get(&huiqi::model::Who::system("test"), &w.own_entity).unwrap().contact_phone.unwrap();
+    let phone = w
+        .app
+        .svc()
+        .entity_get(&huiqi::model::Who::system("test"), &CreditCode::parse(&w.own_entity).unwrap())
+        .unwrap()
+        .contact_phone
+        .unwrap();
     assert_eq!(r.json()["contact_phone"], huiqi::model::mask::phone(&phone));
 }
 
@@ -403,7 +417,7 @@ async fn review_findings_stay_closed() {
 async fn personal_data_is_masked_and_unmasking_is_audited() {
     let w = world().await;
     let code = w.own_entity.clone();
-    let e = w.app.svc().entity_get(&huiqi::model::Who::system("test"), &code).unwrap();
+    let e = w.app.svc().entity_get(&huiqi::model::Who::system("test"), &CreditCode::parse(&code).unwrap()).unwrap();
     let phone = e.contact_phone.clone().unwrap();
     let admin = w.call(&Method::GET, &format!("/staff/entities/{code}"), Some(Role::Sysadmin), false).await.text();
     assert!(

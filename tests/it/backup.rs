@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use axum::http::StatusCode;
 use huiqi::auth::{Auth, NewUser};
 use huiqi::model::audit::sha256_hex;
-use huiqi::model::{Capacity, Date, Role, TokenScope, Vocabulary, Who};
+use huiqi::model::{Capacity, CreditCode, Date, Role, TokenScope, Vocabulary, Who};
 use huiqi::service::backup::BackupSettings;
 use huiqi::service::files::Upload;
 use huiqi::service::{Config, Service};
@@ -54,8 +54,8 @@ fn prepare(data: &Path) -> String {
 
     let auth = Auth::new(Arc::clone(&svc.store), true, svc.config.clock.clone(), Default::default()).unwrap();
     let (enterprise, _) = auth.user_create(&who, NewUser::new("qiye", Role::Enterprise), Some(PASSWORD)).unwrap();
-    auth.binding_grant(&who, "qiye", &code, Capacity::LegalRep).unwrap();
-    let applicant = Who { entities: vec![code.clone()], ..Who::user(&enterprise, "test") };
+    auth.binding_grant(&who, "qiye", &CreditCode::parse(&code).unwrap(), Capacity::LegalRep).unwrap();
+    let applicant = Who { entities: vec![CreditCode::parse(&code).unwrap()], ..Who::user(&enterprise, "test") };
     let case = svc.case_open(&applicant, &code, measure).unwrap();
     svc.case_attach(&applicant, case.id, Upload { slot: "营业执照复印件", name: "执照.pdf", bytes: PDF_A }, None)
         .unwrap();

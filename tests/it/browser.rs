@@ -456,7 +456,7 @@ async fn browser_accounts_forced_change_register_bind_sign_out() {
         app.svc().entity_list(&huiqi::model::Who::system("test"), &Default::default()).unwrap().entities.remove(0);
     let code = first.credit_code.as_str().to_string();
     let name = first.name.clone().expect("a demo entity has a name");
-    let (_, invitation) = app.auth().invitation_create(&who, &code, 30).unwrap();
+    let (_, invitation) = app.auth().invitation_create(&who, &first.credit_code, 30).unwrap();
     // As a person might type it off the letter: lower case, no dashes.
     let typed_invitation = invitation.replace('-', "").to_lowercase();
 
@@ -653,7 +653,9 @@ async fn browser_publish_push_apply_return_resubmit_approve() {
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     svc.entity_upsert(&system, &svc.entity_patch_from_texts(&pairs, false).unwrap()).unwrap();
-    app.auth().binding_grant(&system, "qiye", &code, Capacity::LegalRep).unwrap();
+    app.auth()
+        .binding_grant(&system, "qiye", &huiqi::model::CreditCode::parse(&code).unwrap(), Capacity::LegalRep)
+        .unwrap();
     let policy: PolicyInput = serde_json::from_value(json!({
         "title": "科技创新若干措施", "doc_number": "哈科规〔2026〕7号", "level": "municipal", "department": dept,
         "issue_date": "2026-01-01", "valid_from": "2026-01-01", "valid_until": "2027-12-31",
@@ -811,7 +813,7 @@ async fn browser_phone_and_desktop_layouts() {
     app.auth().binding_grant(&Who::system("test"), "phone", &code, Capacity::Finance).unwrap();
     let returned = app
         .svc()
-        .cases_of_entity(&Who::system("test"), &code)
+        .cases_of_entity(&Who::system("test"), code.as_str())
         .unwrap()
         .into_iter()
         .find(|v| v.case.state == huiqi::model::case::CaseState::Returned)

@@ -3,7 +3,7 @@
 //! queue, the inbox, and who may see and decide which case.
 
 use axum::http::StatusCode;
-use huiqi::model::{Capacity, Role, Vocabulary, Who};
+use huiqi::model::{Capacity, CreditCode, Role, Vocabulary, Who};
 use serde_json::{Value, json};
 
 use crate::common::{PASSWORD, TestApp, credit_code};
@@ -78,8 +78,12 @@ async fn fixture() -> (Fixture, u64, u64, u64) {
     let enterprise = app.token("qiye", Role::Enterprise, None);
     let other = app.token("qiye2", Role::Enterprise, None);
     let system = Who::system("test");
-    app.auth().binding_grant(&system, "qiye", &credit_code(1), Capacity::LegalRep).unwrap();
-    app.auth().binding_grant(&system, "qiye2", &credit_code(2), Capacity::LegalRep).unwrap();
+    app.auth()
+        .binding_grant(&system, "qiye", &CreditCode::parse(&credit_code(1)).unwrap(), Capacity::LegalRep)
+        .unwrap();
+    app.auth()
+        .binding_grant(&system, "qiye2", &CreditCode::parse(&credit_code(2)).unwrap(), Capacity::LegalRep)
+        .unwrap();
     let reviewer = app.token("shenhe", Role::Reviewer, Some(DEPT));
     let reviewer2 = app.token("renshe", Role::Reviewer, Some("哈尔滨市人力资源和社会保障局"));
     let f = Fixture { app, enterprise, other, reviewer, reviewer2, publisher, admin, code: credit_code(1) };
@@ -453,7 +457,7 @@ async fn the_demo_gives_every_role_a_days_work() {
     assert!(svc.notices(&who("shenhe"), 10).unwrap().1 > 0);
     // The specialist looks after entities with cases; the enterprise has its own to act on.
     assert!(svc.assigned(&who("bangban")).unwrap().iter().any(|e| !e.cases.is_empty()));
-    let mine = svc.cases_of_entity(&who("qiye"), &also).unwrap();
+    let mine = svc.cases_of_entity(&who("qiye"), also.as_str()).unwrap();
     assert!(
         mine.iter().any(|v| v.case.state.key() == "returned"),
         "{:?}",

@@ -38,7 +38,7 @@ async fn pages_show_times_not_epoch_numbers() {
     let qiye = app.sign_in_existing("qiye", password).await;
     let mut pages =
         vec![format!("/my/entities/{also}/inbox"), format!("/my/entities/{also}/subscription"), "/my".into()];
-    let cases = app.svc().cases_of_entity(&Who::system("t"), &also).unwrap();
+    let cases = app.svc().cases_of_entity(&Who::system("t"), also.as_str()).unwrap();
     pages.push(format!("/cases/{}", cases[0].case.id));
     for path in &pages {
         let r = app.page(&qiye.cookie, path).await;

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use huiqi::jobs::outbox::{Channels, DEFAULT_SMS_TEMPLATE, SmsGateway, Smtp, run_once};
 use huiqi::model::push::{DeliveryStatus, Subscription};
-use huiqi::model::{MeasureSpec, PolicyInput, Who};
+use huiqi::model::{CreditCode, MeasureSpec, PolicyInput, Who};
 use huiqi::service::push::PushSettings;
 use huiqi::service::{Config, Service};
 use huiqi::store::Store;
@@ -142,7 +142,7 @@ fn pushes_survive_a_failing_smtp_server_and_are_never_sent_twice() {
         entity(&svc, 2, "5");
         // Entity 2 mutes everything but its inbox.
         let muted = Subscription { muted: true, ..Subscription::default() };
-        svc.subscription_set(&system, &credit_code(2), muted).unwrap();
+        svc.subscription_set(&system, &CreditCode::parse(&credit_code(2)).unwrap(), muted).unwrap();
         let spec = serde_json::json!({
             "name": "稳岗补贴", "department": "人社局", "mode": "apply",
             "conditions": [{"label": "从业人数不少于10人", "expr": "employees >= 10"}],
@@ -173,7 +173,7 @@ fn pushes_survive_a_failing_smtp_server_and_are_never_sent_twice() {
         assert_eq!(smtp.received.lock().unwrap().len(), 1);
         let mail = smtp.received.lock().unwrap()[0].clone();
         assert!(mail.contains("Message-ID: <huiqi-delivery-"), "{mail}");
-        let deliveries = svc.deliveries_of(&credit_code(1), 10).unwrap();
+        let deliveries = svc.deliveries_of(&CreditCode::parse(&credit_code(1)).unwrap(), 10).unwrap();
         assert!(deliveries.iter().all(|d| d.status == DeliveryStatus::Sent), "{deliveries:?}");
         assert_eq!(deliveries.iter().map(|d| d.attempts).max(), Some(3));
 
@@ -219,7 +219,7 @@ fn reminders_before_the_window_closes_and_expiry_warnings_come_once() {
     let applicant = Who {
         name: "经办人".into(),
         role: Some(huiqi::model::Role::Enterprise),
-        entities: vec![credit_code(2)],
+        entities: vec![CreditCode::parse(&credit_code(2)).unwrap()],
         ..Who::default()
     };
     let case = svc.case_open(&applicant, &credit_code(2), measure).unwrap();
@@ -270,6 +270,6 @@ fn a_withdrawn_measure_is_not_sent_any_more() {
     let pass = run_once(&svc, &channels).unwrap();
     assert_eq!((pass.sent, pass.failed), (0, 0));
     assert_eq!(smtp.connections.load(Ordering::SeqCst), 0, "nothing reached the mail server");
-    let deliveries = svc.deliveries_of(&credit_code(1), 10).unwrap();
+    let deliveries = svc.deliveries_of(&CreditCode::parse(&credit_code(1)).unwrap(), 10).unwrap();
     assert!(deliveries.iter().all(|d| d.status == DeliveryStatus::Cancelled), "{deliveries:?}");
 }

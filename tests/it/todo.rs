@@ -35,10 +35,10 @@ async fn each_role_sees_what_waits_for_it() {
     let card = &home[home.find("id=\"todo\"").expect("the to-do card")..];
     assert!(card.contains("退回补正的办件"), "{card}");
     // Reading a message lowers the count by one.
-    let (messages, unread) = app.svc().inbox(&also, 1).unwrap();
+    let (messages, unread) = app.svc().inbox(also.as_str(), 1).unwrap();
     if unread > 0 && messages[0].read_at.is_none() {
         let who = app.auth().principal_of("qiye").unwrap().who("test");
-        app.svc().inbox_read(&who, &also, messages[0].id).unwrap();
+        app.svc().inbox_read(&who, also.as_str(), messages[0].id).unwrap();
         assert_eq!(todo(&app, &qiye.cookie).await["unread"].as_u64().unwrap(), t["unread"].as_u64().unwrap() - 1);
     }
 

@@ -76,7 +76,8 @@ impl Fixture {
         }
         let mut codes = Vec::new();
         for n in 0..CASE_ENTITIES {
-            let code = CreditCode::with_check(&format!("91230100MB{n:07}")).ok_or("no credit code")?.to_string();
+            let credit_code = CreditCode::with_check(&format!("91230100MB{n:07}")).ok_or("no credit code")?;
+            let code = credit_code.to_string();
             let pairs: Vec<(String, String)> = [
                 ("credit_code", code.as_str()),
                 ("name", &format!("试验企业{n}有限公司")),
@@ -92,7 +93,7 @@ impl Fixture {
             .collect();
             let patch = svc.entity_patch_from_texts(&pairs, false).map_err(err)?;
             svc.entity_upsert(&who, &patch).map_err(err)?;
-            auth.binding_grant(&who, "qiye", &code, Capacity::LegalRep).map_err(err)?;
+            auth.binding_grant(&who, "qiye", &credit_code, Capacity::LegalRep).map_err(err)?;
             codes.push(code);
         }
         let policy: PolicyInput = serde_json::from_value(json!({

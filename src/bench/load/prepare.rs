@@ -13,7 +13,7 @@ use super::LoadPlan;
 use crate::auth::demo::DEMO_PASSWORD;
 use crate::auth::{Auth, NewUser, SessionPolicy};
 use crate::bench::{Error, err};
-use crate::model::{Capacity, PolicyInput, Role, Who};
+use crate::model::{Capacity, CreditCode, PolicyInput, Role, Who};
 use crate::service::{Config, Service};
 use crate::store::Store;
 use crate::store::prelude::*;
@@ -92,7 +92,7 @@ fn prepare(dir: &Path, plan: &LoadPlan, log: &mut dyn Write) -> Result<Accounts,
             None => HashSet::new(),
         }
     };
-    let codes: Vec<String> = svc
+    let codes: Vec<CreditCode> = svc
         .store
         .read()
         .map_err(err)?
@@ -104,7 +104,7 @@ fn prepare(dir: &Path, plan: &LoadPlan, log: &mut dyn Write) -> Result<Accounts,
         .map_err(err)?
         .entities
         .into_iter()
-        .map(|e| e.credit_code.as_str().to_string())
+        .map(|e| e.credit_code)
         .collect();
     if codes.len() < wanted {
         return Err(format!("only {} entities of Harbin for {wanted} enterprise accounts", codes.len()));
@@ -115,7 +115,7 @@ fn prepare(dir: &Path, plan: &LoadPlan, log: &mut dyn Write) -> Result<Accounts,
         auth.user_create(&who, NewUser::new(&name, Role::Enterprise).named("压测企业用户"), Some(DEMO_PASSWORD))
             .map_err(err)?;
         auth.binding_grant(&who, &name, code, Capacity::LegalRep).map_err(err)?;
-        enterprises.push((name, code.clone()));
+        enterprises.push((name, code.to_string()));
         if i % 50 == 49 {
             let _ = writeln!(log, "  {} enterprise accounts", i + 1);
         }

@@ -25,14 +25,14 @@ pub fn routes() -> Routes {
 
 async fn inbox_show(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> ApiResult {
     let code = viewer.own_entity(&code)?;
-    let (messages, unread) = state.svc.blocking(move |s| s.inbox(&code, 200)).await?;
+    let (messages, unread) = state.svc.blocking(move |s| s.inbox(code.as_str(), 200)).await?;
     Ok(Json(json!({ "unread": unread, "messages": messages })).into_response())
 }
 
 async fn inbox_read(State(state): State<AppState>, viewer: Viewer, Path((code, id)): Path<(String, u64)>) -> ApiResult {
     let code = viewer.own_entity(&code)?;
     let who = viewer.who();
-    Ok(Json(state.svc.blocking(move |s| s.inbox_read(&who, &code, id)).await?).into_response())
+    Ok(Json(state.svc.blocking(move |s| s.inbox_read(&who, code.as_str(), id)).await?).into_response())
 }
 
 async fn subscription_show(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> ApiResult {

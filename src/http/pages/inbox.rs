@@ -12,7 +12,7 @@ use crate::http::error::AppError;
 use crate::http::extract::{CleanForm, Viewer, form_value};
 use crate::http::routes::Routes;
 use crate::http::web::to_value;
-use crate::model::Vocabulary;
+use crate::model::{CreditCode, Vocabulary};
 
 pub fn routes() -> Routes {
     let own = Access::Needs(Permission::OwnEntities);
@@ -26,8 +26,8 @@ pub fn routes() -> Routes {
 async fn inbox_show(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> PageResult {
     let code = viewer.own_entity(&code)?;
     let c = code.clone();
-    let (messages, unread) = state.svc.blocking(move |s| s.inbox(&c, 200)).await?;
-    viewer.render("inbox.html", context! { code, messages => to_value(&messages), unread })
+    let (messages, unread) = state.svc.blocking(move |s| s.inbox(c.as_str(), 200)).await?;
+    viewer.render("inbox.html", context! { code => code.as_str(), messages => to_value(&messages), unread })
 }
 
 async fn inbox_read(
@@ -37,7 +37,7 @@ async fn inbox_read(
 ) -> PageResult {
     let code = viewer.own_entity(&code)?;
     let (who, c) = (viewer.who(), code.clone());
-    let m = state.svc.blocking(move |s| s.inbox_read(&who, &c, id)).await?;
+    let m = state.svc.blocking(move |s| s.inbox_read(&who, c.as_str(), id)).await?;
     Ok(match m.case_id {
         Some(case) => see_other(&format!("/cases/{case}")),
         None => match m.measure_id {
@@ -50,7 +50,7 @@ async fn inbox_read(
 async fn subscription_page(
     state: &AppState,
     viewer: &Viewer,
-    code: String,
+    code: CreditCode,
     notice: &str,
     error: Option<String>,
 ) -> PageResult {
@@ -71,7 +71,7 @@ async fn subscription_page(
     viewer.render(
         "subscription.html",
         context! {
-            code, notice, error,
+            code => code.as_str(), notice, error,
             sub => to_value(&sub),
             categories => to_value(&categories),
             departments => to_value(&departments),

@@ -7,14 +7,15 @@ use serde::Deserialize;
 
 use super::account::bind_request;
 use super::{PageResult, see_other, unprocessable};
-use crate::auth::{Access, Permission};
+use crate::auth::{Access, Permission, no_own_binding};
 use crate::http::AppState;
 use crate::http::error::AppError;
 use crate::http::extract::CleanForm;
 use crate::http::extract::Viewer;
 use crate::http::routes::Routes;
 use crate::http::web::to_value;
-use crate::model::{BindingStatus, Capacity, Vocabulary};
+use crate::model::{BindingStatus, Capacity, CreditCode, Vocabulary};
+use crate::service::entities::entity_code;
 
 type FormData = CleanForm;
 
@@ -46,7 +47,7 @@ async fn my_page(state: &AppState, viewer: &Viewer, form: Value, error: Option<S
                 .iter()
                 .map(|c| {
                     let crate::service::matching::EntityMatches { entity: e, matches } =
-                        s.entity_matches(&who, c, None)?;
+                        s.entity_matches(&who, &entity_code(c)?, None)?;
                     let eligible =
                         matches.iter().filter(|m| m.outcome == crate::rules::eval::Outcome::Eligible).count();
                     let near = matches.iter().filter(|m| m.is_near_miss()).count();
@@ -108,6 +109,7 @@ async fn my_bindings_create(State(state): State<AppState>, viewer: Viewer, Clean
 
 async fn my_bindings_leave(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> PageResult {
     let (user_id, who) = (viewer.principal()?.user.id, viewer.who());
+    let code = CreditCode::parse(&code).map_err(|_| no_own_binding())?;
     state.auth_blocking(move |a| a.binding_leave(&who, user_id, &code)).await?;
     Ok(see_other("/my?notice=left"))
 }
@@ -119,8 +121,8 @@ async fn my_entities_show(State(state): State<AppState>, viewer: Viewer, Path(co
     let (file, matches, cases, unread) = state
         .svc
         .blocking(move |s| {
-            let cases = s.cases_of_entity(&who, &code)?;
-            let unread = s.inbox(&code, 0)?.1;
+            let cases = s.cases_of_entity(&who, code.as_str())?;
+            let unread = s.inbox(code.as_str(), 0)?.1;
             Ok((s.entity_file(&who, &code)?, s.entity_matches(&who, &code, None)?.matches, cases, unread))
         })
         .await?;
