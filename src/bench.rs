@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::model::Date;
+use crate::model::{Date, MeasureId};
 use crate::portrait::engine::{self, Collect};
 use crate::rules::eval::{EntityRow, Val, eval};
 use crate::service::{Config, Service};
@@ -304,7 +304,7 @@ fn push_fanout(opts: &BenchOptions, report: &mut BenchReport, log: &mut dyn Writ
         serde_json::from_value(serde_json::json!({"name": "普惠事项", "department": "测试局", "mode": "notice"}))
             .map_err(err)?;
     let v = svc.measure_create(&who, policy.id, spec).map_err(err)?;
-    svc.measure_publish(&who, v.measure_id).map_err(err)?;
+    svc.measure_publish(&who, MeasureId(v.measure_id)).map_err(err)?;
     let t = Instant::now();
     let pushed = svc.push_pending().map_err(err)?;
     report.push_ms = ms(t);

@@ -4,7 +4,7 @@
 use super::files::Upload;
 use super::{Result, Service, ServiceError};
 use crate::model::tags::default_tags;
-use crate::model::{Actor, CreditCode, Timestamp, Who};
+use crate::model::{Actor, CreditCode, MeasureId, Timestamp, Who};
 use crate::seed::generator::Generator;
 use crate::seed::{PolicyFile, demo_policies};
 use crate::store::prelude::*;
@@ -46,7 +46,7 @@ impl Service {
             let policy = self.policy_create(who, f.policy.clone())?;
             for m in &f.measures {
                 let v = self.measure_create(who, policy.id, m.clone())?;
-                self.measure_publish(who, v.measure_id)?;
+                self.measure_publish(who, MeasureId(v.measure_id))?;
                 measures += 1;
             }
         }
@@ -418,8 +418,8 @@ impl Service {
             spec.guide =
                 format!("{}\n（修订：申报材料可通过平台在线提交，无需报送纸质材料。）", spec.guide).trim().to_string();
             drop(read);
-            self.measure_update(&drafter, m.id, spec)?;
-            self.measure_request_publication(&drafter, m.id, None)?;
+            self.measure_update(&drafter, MeasureId(m.id), spec)?;
+            self.measure_request_publication(&drafter, MeasureId(m.id), None)?;
             return Ok(());
         }
         Ok(())

@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::cases::{MaterialSlot, material_slots};
 use super::{Result, Service, ServiceError};
 use crate::model::case::{CaseActionKind, CaseState};
-use crate::model::{Date, Money, Timestamp, Who};
+use crate::model::{Date, MeasureId, Money, Timestamp, Who};
 use crate::store::prelude::*;
 
 /// What an enterprise keeps after submitting (回执): what was submitted, when, the amount frozen
@@ -142,7 +142,7 @@ pub struct ApplyOption {
 impl Service {
     /// The entities an enterprise account acts for, each with its case for `measure_id` (one not
     /// rejected or withdrawn), for the measure page's 我要申报.
-    pub fn apply_options(&self, who: &Who, measure_id: u64) -> Result<Vec<ApplyOption>> {
+    pub fn apply_options(&self, who: &Who, measure_id: MeasureId) -> Result<Vec<ApplyOption>> {
         let tx = self.store.read()?;
         let mut out = Vec::new();
         for code in &who.entities {
@@ -150,7 +150,7 @@ impl Service {
             let case = tx
                 .cases_of_entity(entity.id)?
                 .into_iter()
-                .filter(|c| c.measure_id == measure_id)
+                .filter(|c| measure_id == c.measure_id)
                 .find(|c| c.state.stands());
             out.push(ApplyOption {
                 credit_code: code.to_string(),

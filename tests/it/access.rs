@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use huiqi::auth::NewUser;
 use huiqi::http::routes::RouteSpec;
-use huiqi::model::{Capacity, CreditCode, Role, TokenScope, Vocabulary, Who};
+use huiqi::model::{Capacity, CreditCode, MeasureId, Role, TokenScope, Vocabulary, Who};
 use serde_json::json;
 
 use crate::common::{Browser, PASSWORD, Reply, TestApp, extract_csrf};
@@ -100,7 +100,7 @@ pub(crate) async fn world() -> World {
     }))
     .unwrap();
     let m = app.svc().measure_create(&system(), first.policy.id, spec).unwrap();
-    app.svc().measure_publish(&system(), m.measure_id).unwrap();
+    app.svc().measure_publish(&system(), MeasureId(m.measure_id)).unwrap();
     let applicant =
         Who { entities: vec![CreditCode::parse(&own_entity).unwrap()], ..Who::user(&users[&Role::Enterprise], "test") };
     let case = app.svc().case_open(&applicant, &own_entity, m.measure_id).unwrap();
@@ -323,7 +323,7 @@ async fn data_outside_ones_scope_is_refused() {
     let r = w.call(&Method::POST, &format!("/staff/measures/{other}/publish"), p, true).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
     assert!(r.text().contains("本部门"));
-    let spec = w.app.svc().measure_get(other, huiqi::service::policies::Audience::Staff).unwrap().0.spec;
+    let spec = w.app.svc().measure_get(MeasureId(other), huiqi::service::policies::Audience::Staff).unwrap().0.spec;
     let b = &w.sessions[&Role::Publisher];
     let req = Request::put(format!("/api/v1/measures/{other}"))
         .header(header::COOKIE, &b.cookie)
@@ -399,7 +399,7 @@ async fn review_findings_stay_closed() {
     assert_eq!(w.app.get_as("/api/v1/account/sessions", &admin_token).await.status, StatusCode::FORBIDDEN);
     // A publisher without a department (as an upgrade may leave one) writes nothing.
     let lone = Who { role: Some(Role::Publisher), name: "legacy".into(), ..Who::default() };
-    let err = w.app.svc().measure_publish(&lone, w.other_measure).unwrap_err();
+    let err = w.app.svc().measure_publish(&lone, MeasureId(w.other_measure)).unwrap_err();
     assert!(err.to_string().contains("尚未设置所属部门"), "{err}");
     // Staff with personal-data rights still see masked values until they unmask with a reason.
     let r = w.call(&Method::GET, &format!("/api/v1/entities/{}", w.own_entity), Some(Role::Specialist), false).await;

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use axum::http::StatusCode;
 use huiqi::auth::{Auth, NewUser};
 use huiqi::model::audit::sha256_hex;
-use huiqi::model::{Capacity, CreditCode, Date, Role, TokenScope, Vocabulary, Who};
+use huiqi::model::{Capacity, CreditCode, Date, MeasureId, Role, TokenScope, Vocabulary, Who};
 use huiqi::service::backup::BackupSettings;
 use huiqi::service::files::Upload;
 use huiqi::service::{Config, Service};
@@ -48,7 +48,7 @@ fn prepare(data: &Path) -> String {
     }))
     .unwrap();
     let measure = svc.measure_create(&who, policy, spec).unwrap().measure_id;
-    svc.measure_publish(&who, measure).unwrap();
+    svc.measure_publish(&who, MeasureId(measure)).unwrap();
     let all = huiqi::service::entities::EntityQuery { limit: 10, ..Default::default() };
     let code = svc.entity_list(&huiqi::model::Who::system("test"), &all).unwrap().entities[0].credit_code.to_string();
 

@@ -680,7 +680,7 @@ async fn browser_publish_push_apply_return_resubmit_approve() {
     let apply = svc.measure_create(&keji, policy.id, measure("研发费用补助", "apply", stages)).unwrap().measure_id;
     let instant =
         svc.measure_create(&keji, policy.id, measure("研发奖励（即申即享）", "instant", json!([]))).unwrap().measure_id;
-    svc.measure_publish(&system, instant).unwrap();
+    svc.measure_publish(&system, huiqi::model::MeasureId(instant)).unwrap();
     let pdf = tempfile::Builder::new().suffix(".pdf").tempfile().unwrap();
     std::fs::write(pdf.path(), b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n").unwrap();
     let pdf_path = pdf.path().to_string_lossy().into_owned();

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use huiqi::jobs::outbox::{Channels, DEFAULT_SMS_TEMPLATE, SmsGateway, Smtp, run_once};
 use huiqi::model::push::{DeliveryStatus, Subscription};
-use huiqi::model::{CreditCode, MeasureSpec, PolicyInput, Who};
+use huiqi::model::{CreditCode, MeasureId, MeasureSpec, PolicyInput, Who};
 use huiqi::service::push::PushSettings;
 use huiqi::service::{Config, Service};
 use huiqi::store::Store;
@@ -118,7 +118,7 @@ fn publish(svc: &Service, doc: &str, measure: serde_json::Value) -> u64 {
     let policy = svc.policy_create(&system, policy).unwrap();
     let spec: MeasureSpec = serde_json::from_value(measure).unwrap();
     let id = svc.measure_create(&system, policy.id, spec).unwrap().measure_id;
-    svc.measure_publish(&system, id).unwrap();
+    svc.measure_publish(&system, MeasureId(id)).unwrap();
     id
 }
 
@@ -261,7 +261,7 @@ fn a_withdrawn_measure_is_not_sent_any_more() {
     let measure = publish(&svc, "3号", spec);
     // Pushed to the inbox and queued for e-mail and SMS; then withdrawn before the outbox runs.
     assert_eq!(svc.push_pending().unwrap().messages, 1);
-    svc.measure_withdraw(&system, measure, "文件废止").unwrap();
+    svc.measure_withdraw(&system, MeasureId(measure), "文件废止").unwrap();
     let channels = Channels {
         smtp: Some(Smtp::new(&format!("smtp://127.0.0.1:{}", smtp.port), "x@huiqi.local").unwrap()),
         sms: None,

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::auth::{Auth, NewUser, SessionPolicy};
 use crate::bench::{Error, err};
-use crate::model::{Capacity, CreditCode, PolicyInput, Role, Who};
+use crate::model::{Capacity, CreditCode, MeasureId, PolicyInput, Role, Who};
 use crate::service::{Config, Service};
 use crate::store::Store;
 
@@ -107,7 +107,7 @@ impl Fixture {
         for name in ["研发费用补助", "首台套奖励", "创新券"] {
             let spec = serde_json::from_value(apply_measure(name)).map_err(err)?;
             let v = svc.measure_create(&who, policy.id, spec).map_err(err)?;
-            svc.measure_publish(&who, v.measure_id).map_err(err)?;
+            svc.measure_publish(&who, MeasureId(v.measure_id)).map_err(err)?;
             measures.push(v.measure_id);
         }
         let [admin, publisher, approver, reviewer, enterprise] =

@@ -13,7 +13,7 @@ use super::LoadPlan;
 use crate::auth::demo::DEMO_PASSWORD;
 use crate::auth::{Auth, NewUser, SessionPolicy};
 use crate::bench::{Error, err};
-use crate::model::{Capacity, CreditCode, PolicyInput, Role, Who};
+use crate::model::{Capacity, CreditCode, MeasureId, PolicyInput, Role, Who};
 use crate::service::{Config, Service};
 use crate::store::Store;
 use crate::store::prelude::*;
@@ -78,7 +78,7 @@ fn prepare(dir: &Path, plan: &LoadPlan, log: &mut dyn Write) -> Result<Accounts,
     for name in ["稳岗扩岗补助", "以工代训补贴", "见习岗位补贴"] {
         let spec = serde_json::from_value(bench_measure(name)).map_err(err)?;
         let v = svc.measure_create(&who, policy.id, spec).map_err(err)?;
-        svc.measure_publish(&who, v.measure_id).map_err(err)?;
+        svc.measure_publish(&who, MeasureId(v.measure_id)).map_err(err)?;
         measures.push(v.measure_id);
     }
     svc.push_pending().map_err(err)?;
