@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::model::Date;
+use crate::model::{Date, MeasureId};
 use crate::portrait::engine::{self, Collect};
 use crate::rules::eval::{EntityRow, Val, eval};
 use crate::service::{Config, Service};
@@ -179,14 +179,15 @@ pub fn run(opts: &BenchOptions, log: &mut dyn Write) -> Result<BenchReport, Erro
     let _ = writeln!(log, "simulate_ms {:.1}", report.simulate_ms);
 
     // One entity against all measures, with explanations.
-    let codes: Vec<String> = {
+    let codes: Vec<crate::model::CreditCode> = {
         let guard = svc.matching().map_err(err)?;
         let state = guard.as_ref().ok_or("matching unavailable")?;
         (0..200)
             .map(|i| i * n / 200)
             .filter(|r| *r < n)
-            .map(|r| String::from_utf8_lossy(&state.portrait.codes[r]).trim_end().to_string())
-            .collect()
+            .map(|r| crate::model::CreditCode::parse(String::from_utf8_lossy(&state.portrait.codes[r]).trim_end()))
+            .collect::<Result<_, _>>()
+            .map_err(err)?
     };
     let mut times = Vec::new();
     for _ in 0..if only.is_empty() || only == "explain" { rounds } else { 0 } {
@@ -303,7 +304,7 @@ fn push_fanout(opts: &BenchOptions, report: &mut BenchReport, log: &mut dyn Writ
         serde_json::from_value(serde_json::json!({"name": "普惠事项", "department": "测试局", "mode": "notice"}))
             .map_err(err)?;
     let v = svc.measure_create(&who, policy.id, spec).map_err(err)?;
-    svc.measure_publish(&who, v.measure_id).map_err(err)?;
+    svc.measure_publish(&who, MeasureId(v.measure_id)).map_err(err)?;
     let t = Instant::now();
     let pushed = svc.push_pending().map_err(err)?;
     report.push_ms = ms(t);

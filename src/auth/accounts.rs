@@ -110,16 +110,12 @@ pub fn check_phone(phone: &str) -> Result<Option<String>> {
     }
 }
 
-fn check_regions(codes: &[String]) -> Result<Vec<String>> {
+fn check_regions(codes: &[String]) -> Result<Vec<RegionCode>> {
     codes
         .iter()
         .map(|c| c.trim())
         .filter(|c| !c.is_empty())
-        .map(|c| {
-            RegionCode::parse(c)
-                .map(|r| r.as_str().to_string())
-                .map_err(|e| invalid(format!("管辖区域「{c}」无效：{e}")))
-        })
+        .map(|c| RegionCode::parse(c).map_err(|e| invalid(format!("管辖区域「{c}」无效：{e}"))))
         .collect()
 }
 
@@ -368,7 +364,7 @@ impl Auth {
             return Ok(department);
         }
         tx.put_department(&department)?;
-        let detail = department.region.clone().unwrap_or_default();
+        let detail = department.region.as_ref().map(RegionCode::to_string).unwrap_or_default();
         tx.audit_upsert(
             who,
             action::DEPARTMENT_PUT,

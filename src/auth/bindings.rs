@@ -6,6 +6,7 @@ use serde::Serialize;
 use super::accounts::check_phone;
 use super::{Auth, AuthError, Client, Result, password, random_bytes, secret_hash};
 use crate::model::audit::action;
+use crate::model::codes::CodeError;
 use crate::model::{
     Binding, BindingMethod, BindingStatus, Capacity, Consent, CreditCode, Invitation, Role, User, Vocabulary, Who,
 };
@@ -79,6 +80,21 @@ fn same_name(a: &str, b: &str) -> bool {
     norm(a) == norm(b)
 }
 
+/// A credit code that does not parse, as binding and invitation forms refuse it.
+pub fn bad_credit_code(e: CodeError) -> AuthError {
+    invalid(format!("统一社会信用代码：{e}"))
+}
+
+/// No binding request of this account for this credit code (as the caller wrote the code).
+pub fn no_binding_request(user_id: u64, code: &str) -> AuthError {
+    AuthError::NotFound(format!("没有账号 #{user_id} 对 {code} 的绑定申请"))
+}
+
+/// No such binding of the caller's own.
+pub fn no_own_binding() -> AuthError {
+    AuthError::NotFound("没有这个绑定".into())
+}
+
 /// An invitation code as typed: upper-case, separators dropped.
 pub fn normalize_code(code: &str) -> String {
     code.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).collect()
@@ -148,7 +164,7 @@ impl Auth {
 
     fn bind_in(&self, tx: &WriteTx, who: &Who, user: &User, req: &BindRequest) -> Result<Binding> {
         let now = tx.now();
-        let code = CreditCode::parse(&req.credit_code).map_err(|e| invalid(format!("统一社会信用代码：{e}")))?;
+        let code = CreditCode::parse(&req.credit_code).map_err(bad_credit_code)?;
         let code = code.as_str().to_string();
         if req.entity_name.trim().is_empty() {
             return Err(invalid("请填写企业名称（与营业执照一致）"));
@@ -211,15 +227,13 @@ impl Auth {
         &self,
         who: &Who,
         user_id: u64,
-        code: &str,
+        code: &CreditCode,
         status: BindingStatus,
         note: &str,
     ) -> Result<Binding> {
         let note = note.trim();
         let tx = self.store.write()?;
-        let before = tx
-            .binding(user_id, code)?
-            .ok_or_else(|| AuthError::NotFound(format!("没有账号 #{user_id} 对 {code} 的绑定申请")))?;
+        let before = tx.binding(user_id, code.as_str())?.ok_or_else(|| no_binding_request(user_id, code.as_str()))?;
         check_region(&tx, who, code)?;
         let allowed = matches!(
             (before.status, status),
@@ -252,9 +266,9 @@ impl Auth {
     }
 
     /// An enterprise user gives up acting for an entity.
-    pub fn binding_leave(&self, who: &Who, user_id: u64, code: &str) -> Result<Binding> {
+    pub fn binding_leave(&self, who: &Who, user_id: u64, code: &CreditCode) -> Result<Binding> {
         let tx = self.store.write()?;
-        let before = tx.binding(user_id, code)?.ok_or_else(|| AuthError::NotFound("没有这个绑定".into()))?;
+        let before = tx.binding(user_id, code.as_str())?.ok_or_else(no_own_binding)?;
         let mut binding = before.clone();
         binding.status = BindingStatus::Revoked;
         binding.decided_at = Some(tx.now());
@@ -307,18 +321,17 @@ impl Auth {
     }
 
     /// Makes an invitation code for an entity, valid for `days`. The code is returned once.
-    pub fn invitation_create(&self, who: &Who, credit_code: &str, days: u32) -> Result<(Invitation, String)> {
+    pub fn invitation_create(&self, who: &Who, code: &CreditCode, days: u32) -> Result<(Invitation, String)> {
         if !(1..=365).contains(&days) {
             return Err(invalid("有效期应为 1–365 天"));
         }
-        let code = CreditCode::parse(credit_code).map_err(|e| invalid(format!("统一社会信用代码：{e}")))?;
         let plain = new_code()?;
         let tx = self.store.write()?;
         let now = tx.now();
         if tx.entity_id_by_code(code.as_str())?.is_none() {
             return Err(invalid(format!("经营主体库中没有统一社会信用代码 {code}")));
         }
-        check_region(&tx, who, code.as_str())?;
+        check_region(&tx, who, code)?;
         let invitation = Invitation {
             id: tx.next_id("invitation")?,
             credit_code: code.as_str().to_string(),
@@ -359,8 +372,8 @@ impl Auth {
 }
 
 /// Staff verify bindings and issue codes only for entities within their region.
-fn check_region(tx: &crate::store::WriteTx, who: &Who, code: &str) -> Result<()> {
-    let region = tx.entity_by_code(code)?.and_then(|e| e.region);
+fn check_region(tx: &crate::store::WriteTx, who: &Who, code: &CreditCode) -> Result<()> {
+    let region = tx.entity_by_code(code.as_str())?.and_then(|e| e.region);
     if who.sees_region(region.as_ref()) {
         Ok(())
     } else {

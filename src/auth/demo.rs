@@ -4,7 +4,7 @@
 use super::accounts::NewUser;
 use super::{Auth, Result};
 use crate::model::audit::action;
-use crate::model::{Binding, BindingMethod, BindingStatus, Capacity, Role, Who};
+use crate::model::{Binding, BindingMethod, BindingStatus, Capacity, CreditCode, Role, Who};
 use crate::store::prelude::*;
 
 pub const DEMO_PASSWORD: &str = "Huiqi-Demo-2026";
@@ -44,7 +44,7 @@ impl Auth {
             if *role == Role::Enterprise {
                 let first = self.store.read()?.scan_entities(0, 1, 1000, |_| true)?.entities.into_iter().next();
                 if let Some(e) = first {
-                    self.binding_grant(&who, &user.username, e.credit_code.as_str(), Capacity::LegalRep)?;
+                    self.binding_grant(&who, &user.username, &e.credit_code, Capacity::LegalRep)?;
                 }
             }
         }
@@ -53,9 +53,7 @@ impl Auth {
 
     /// Binds an enterprise account to an entity at once, verified by whoever grants it (the
     /// command line, the demo).
-    pub fn binding_grant(&self, who: &Who, username: &str, code: &str, capacity: Capacity) -> Result<Binding> {
-        let code = crate::model::CreditCode::parse(code)
-            .map_err(|e| super::AuthError::Invalid(format!("统一社会信用代码：{e}")))?;
+    pub fn binding_grant(&self, who: &Who, username: &str, code: &CreditCode, capacity: Capacity) -> Result<Binding> {
         let tx = self.store.write()?;
         let now = tx.now();
         let user = tx

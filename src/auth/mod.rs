@@ -17,13 +17,15 @@ use std::sync::Arc;
 use blake2::{Blake2b256, Digest};
 
 pub use accounts::{NewUser, SessionInfo, TokenInfo, UserUpdate};
-pub use bindings::{BindRequest, BindingRow, INVITATION_DAYS_DEFAULT, Registration};
+pub use bindings::{
+    BindRequest, BindingRow, INVITATION_DAYS_DEFAULT, Registration, bad_credit_code, no_binding_request, no_own_binding,
+};
 pub use permissions::{Access, Permission};
 pub use recovery::{CODE_REQUESTED, CodeMessage, TextSender};
 
 use crate::model::audit::action;
 use crate::model::user::PasswordHash;
-use crate::model::{ApiToken, BindingStatus, RegionCode, Role, Session, Timestamp, TokenScope, User, Who};
+use crate::model::{ApiToken, BindingStatus, CreditCode, RegionCode, Role, Session, Timestamp, TokenScope, User, Who};
 use crate::store::prelude::*;
 use crate::store::{Store, StoreError};
 
@@ -93,9 +95,9 @@ pub struct Principal {
     /// For bearer tokens: the scopes the token was given.
     pub scopes: Option<Vec<TokenScope>>,
     /// Credit codes of the entities an enterprise account is verified to act for.
-    pub entities: Vec<String>,
+    pub entities: Vec<CreditCode>,
     /// Region codes the account's data is limited to; empty means no limit.
-    pub regions: Vec<String>,
+    pub regions: Vec<RegionCode>,
 }
 
 impl Principal {
@@ -121,19 +123,19 @@ impl Principal {
     }
 
     /// Whether an enterprise account is verified for this entity.
-    pub fn acts_for(&self, credit_code: &str) -> bool {
-        self.entities.iter().any(|c| c == credit_code)
+    pub fn acts_for(&self, credit_code: &CreditCode) -> bool {
+        self.entities.contains(credit_code)
     }
 
     /// Whether a region is within the account's scope (entities without a region are visible
     /// only to accounts without a limit).
     pub fn sees_region(&self, region: Option<&RegionCode>) -> bool {
-        self.regions.is_empty() || region.is_some_and(|r| self.regions.iter().any(|s| r.within(s)))
+        self.regions.is_empty() || region.is_some_and(|r| self.regions.iter().any(|s| r.within(s.as_str())))
     }
 
     /// May this caller read the entity's file: staff who read entities within their region,
     /// or an enterprise for its own.
-    pub fn may_read_entity(&self, credit_code: &str, region: Option<&RegionCode>) -> bool {
+    pub fn may_read_entity(&self, credit_code: &CreditCode, region: Option<&RegionCode>) -> bool {
         (self.can(Permission::EntityRead) && self.sees_region(region))
             || (self.can(Permission::OwnEntities) && self.acts_for(credit_code))
     }
@@ -388,10 +390,12 @@ impl Auth {
     fn principal(&self, user: User, token: Option<ApiToken>) -> Result<Principal> {
         let tx = self.store.read()?;
         let entities = if user.role == Role::Enterprise {
+            // A binding's code was parsed when it was bound (a migrated one may not have been:
+            // one not in the parsed form never matched a code, and still does not).
             tx.bindings_of_user(user.id)?
                 .into_iter()
                 .filter(|b| b.status == BindingStatus::Verified)
-                .map(|b| b.credit_code)
+                .filter_map(|b| CreditCode::parse(&b.credit_code).ok().filter(|c| c.as_str() == b.credit_code))
                 .collect()
         } else {
             Vec::new()

@@ -32,14 +32,14 @@ impl Fixture {
         self.auth.user_create(&system(), NewUser::new(name, role), Some(PASSWORD)).unwrap().0
     }
 
-    fn entity(&self, n: u32, name: &str) -> String {
+    fn entity(&self, n: u32, name: &str) -> CreditCode {
         let code = CreditCode::with_check(&format!("91230100MA{n:07}")).unwrap();
         let mut e = Entity::new(u64::from(n), code.clone(), Timestamp(0));
         e.name = Some(name.into());
         let tx = self.auth.store.write().unwrap();
         tx.put_entity(&e, None).unwrap();
         tx.commit().unwrap();
-        code.to_string()
+        code
     }
 }
 
@@ -211,7 +211,7 @@ fn registration_bindings_and_invitation_codes() {
         display_name: "张三".into(),
         phone: "13812345678".into(),
         bind: BindRequest {
-            credit_code: code.clone(),
+            credit_code: code.to_string(),
             entity_name: name.into(),
             capacity: Capacity::LegalRep,
             invitation: invitation.into(),
@@ -241,7 +241,7 @@ fn registration_bindings_and_invitation_codes() {
     assert!(f.auth.register(&reg("wang", &plain, "哈尔滨示例科技有限公司"), &client()).is_err(), "used once");
     // One user may act for several entities.
     let req = BindRequest {
-        credit_code: other.clone(),
+        credit_code: other.to_string(),
         entity_name: "宾县示例食品有限公司".into(),
         capacity: Capacity::Finance,
         invitation: other_plain.clone(),

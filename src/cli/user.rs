@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use clap::Subcommand;
 
 use super::{Result, cli_who};
-use crate::auth::{Auth, NewUser};
-use crate::model::{Capacity, Role, TokenScope, Vocabulary};
+use crate::auth::{Auth, NewUser, bad_credit_code};
+use crate::model::{Capacity, CreditCode, Role, TokenScope, Vocabulary};
 use crate::service::Service;
 
 #[derive(Subcommand)]
@@ -77,6 +77,7 @@ pub fn user(auth: &Auth, action: UserAction) -> Result<ExitCode> {
             let new = NewUser { username, display_name: name, role, department, region_scope: Vec::new(), phone };
             let (user, issued) = auth.user_create(&who, new, password.as_deref())?;
             if let Some(code) = entity {
+                let code = CreditCode::parse(&code).map_err(bad_credit_code)?;
                 auth.binding_grant(&who, &user.username, &code, Capacity::Agent)?;
             }
             println!("created {} ({})", user.username, user.role.key());
@@ -123,6 +124,6 @@ pub fn user(auth: &Auth, action: UserAction) -> Result<ExitCode> {
 /// `huiqi department NAME [--region CODE]`: adds a department, or sets the region it serves.
 pub fn department(auth: &Auth, name: &str, region: &str) -> Result<ExitCode> {
     let d = auth.department_put(&cli_who(), name, region)?;
-    println!("department {} (region {})", d.name, d.region.unwrap_or_else(|| "-".into()));
+    println!("department {} (region {})", d.name, d.region.map_or_else(|| "-".into(), |r| r.to_string()));
     Ok(ExitCode::SUCCESS)
 }

@@ -12,7 +12,7 @@ use super::error::AppError;
 use super::routes::Caller;
 use super::web::{self, Lang};
 use crate::auth::{Permission, Principal, same_secret};
-use crate::model::{Vocabulary, Who};
+use crate::model::{CreditCode, Vocabulary, Who};
 
 pub const SESSION_COOKIE: &str = "huiqi_session";
 pub const LANG_COOKIE: &str = "huiqi_lang";
@@ -93,13 +93,13 @@ impl Viewer {
         self.principal.as_ref().ok_or_else(AppError::unauthorized)
     }
 
-    /// The credit code, normalised, if this enterprise account is verified for it; else 403.
-    pub fn own_entity(&self, code: &str) -> Result<String, AppError> {
-        let code = code.trim().to_ascii_uppercase();
-        if self.principal()?.acts_for(&code) {
-            Ok(code)
-        } else {
-            Err(AppError::forbidden("您的账号尚未绑定这家企业"))
+    /// The credit code, parsed, if this enterprise account is verified for it; else 403 (text
+    /// that is no credit code names no entity the account is bound to).
+    pub fn own_entity(&self, code: &str) -> Result<CreditCode, AppError> {
+        let principal = self.principal()?;
+        match CreditCode::parse(code) {
+            Ok(code) if principal.acts_for(&code) => Ok(code),
+            _ => Err(AppError::forbidden("您的账号尚未绑定这家企业")),
         }
     }
 

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::codes::{CreditCode, RegionCode};
 use super::date::Timestamp;
 use super::enums::Vocabulary;
 use super::user::{Role, User};
@@ -22,9 +23,9 @@ pub struct Who {
     pub department: Option<String>,
     /// Region codes the account's data is limited to; empty means no limit (see
     /// `auth::Principal::regions`).
-    pub regions: Vec<String>,
+    pub regions: Vec<RegionCode>,
     /// For an enterprise account: the credit codes it is verified to act for.
-    pub entities: Vec<String>,
+    pub entities: Vec<CreditCode>,
 }
 
 impl Who {
@@ -48,14 +49,19 @@ impl Who {
     }
 
     /// Whether an enterprise account acts for this entity.
-    pub fn acts_for(&self, credit_code: &str) -> bool {
-        self.entities.iter().any(|c| c == credit_code)
+    pub fn acts_for(&self, credit_code: &CreditCode) -> bool {
+        self.entities.contains(credit_code)
     }
 
     /// Whether a region is within the actor's scope (entities without a region are visible
     /// only to actors without a limit).
-    pub fn sees_region(&self, region: Option<&super::codes::RegionCode>) -> bool {
-        self.regions.is_empty() || region.is_some_and(|r| self.regions.iter().any(|s| r.within(s)))
+    pub fn sees_region(&self, region: Option<&RegionCode>) -> bool {
+        self.regions.is_empty() || region.is_some_and(|r| self.regions.iter().any(|s| r.within(s.as_str())))
+    }
+
+    /// The actor's regions as messages name them: `230125、230126`.
+    pub fn regions_text(&self) -> String {
+        self.regions.iter().map(RegionCode::as_str).collect::<Vec<_>>().join("、")
     }
 
     /// Someone not signed in (registration, a failed sign-in for an unknown name).

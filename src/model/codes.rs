@@ -51,7 +51,7 @@ pub fn credit_check_char(first17: &[u8]) -> Option<char> {
 impl CreditCode {
     /// Checks length and alphabet (lower case is accepted and upper-cased).
     pub fn parse(text: &str) -> Result<CreditCode, CodeError> {
-        let code = text.trim().to_ascii_uppercase();
+        let code = CreditCode::normalize(text);
         let n = code.chars().count();
         if n != 18 {
             return Err(CodeError::CreditLength(text.trim().to_string(), n));
@@ -65,6 +65,12 @@ impl CreditCode {
             return Err(CodeError::CreditRegion(code));
         }
         Ok(CreditCode(code))
+    }
+
+    /// Typed text as it is read before it is checked: trimmed and upper-cased. Text that is no
+    /// credit code is compared, and echoed back in a message, in this form.
+    pub fn normalize(text: &str) -> String {
+        text.trim().to_ascii_uppercase()
     }
 
     pub fn as_str(&self) -> &str {
@@ -136,6 +142,12 @@ impl RegionCode {
             p = &p[..p.len() - 2];
         }
         p
+    }
+}
+
+impl PartialEq<&str> for RegionCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
     }
 }
 

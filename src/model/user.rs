@@ -5,6 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::codes::RegionCode;
 use super::date::Timestamp;
 use super::enums::{Vocabulary, vocabulary};
 
@@ -77,7 +78,7 @@ pub struct Department {
     pub name: String,
     /// The GB/T 2260 code of the region it serves; `None` until an administrator sets it.
     #[serde(default)]
-    pub region: Option<String>,
+    pub region: Option<RegionCode>,
     #[serde(default)]
     pub created_at: Option<Timestamp>,
 }
@@ -104,7 +105,7 @@ pub struct User {
     pub department: Option<String>,
     /// Region codes the account may see; empty means its department's region (or all, without one).
     #[serde(default)]
-    pub region_scope: Vec<String>,
+    pub region_scope: Vec<RegionCode>,
     #[serde(default)]
     pub phone: Option<String>,
     pub password: PasswordHash,

@@ -139,7 +139,7 @@ impl Service {
         };
         let scope = match (&own_department, who.role) {
             (Some(d), _) => format!("本部门（{d}）"),
-            (None, Some(_)) if !who.regions.is_empty() => format!("辖区（{}）", who.regions.join("、")),
+            (None, Some(_)) if !who.regions.is_empty() => format!("辖区（{}）", who.regions_text()),
             _ => "全部".to_string(),
         };
         let tx = self.store.read()?;

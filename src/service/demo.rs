@@ -5,7 +5,7 @@ use super::files::Upload;
 use super::{Result, Service, ServiceError};
 use crate::model::audit::action;
 use crate::model::tags::default_tags;
-use crate::model::{Actor, Who};
+use crate::model::{Actor, CaseId, CreditCode, MeasureId, Who};
 use crate::seed::generator::Generator;
 use crate::seed::{PolicyFile, demo_policies};
 use crate::store::prelude::*;
@@ -47,7 +47,7 @@ impl Service {
             let policy = self.policy_create(who, f.policy.clone())?;
             for m in &f.measures {
                 let v = self.measure_create(who, policy.id, m.clone())?;
-                self.measure_publish(who, v.measure_id)?;
+                self.measure_publish(who, MeasureId(v.measure_id))?;
                 measures += 1;
             }
         }
@@ -174,7 +174,7 @@ impl Service {
 pub struct DemoCases {
     pub cases: usize,
     /// An entity with a case returned for supplement, for the demo enterprise to act for too.
-    pub also_for: Option<String>,
+    pub also_for: Option<CreditCode>,
 }
 
 /// A small PDF for the demo's attachments.
@@ -219,7 +219,11 @@ impl Service {
                 .user_by_name(name)?
                 .ok_or_else(|| ServiceError::Internal(format!("demo account {name} missing")))?;
             let mut who = Who::user(&u, "demo");
-            who.entities = read.bindings_of_user(u.id)?.into_iter().map(|b| b.credit_code).collect();
+            who.entities = read
+                .bindings_of_user(u.id)?
+                .into_iter()
+                .filter_map(|b| CreditCode::parse(&b.credit_code).ok())
+                .collect();
             Ok(who)
         };
         let (reviewer, specialist, enterprise) = (user("shenhe")?, user("bangban")?, user("qiye")?);
@@ -236,20 +240,20 @@ impl Service {
         open.sort_by_key(|(own, mode, id, _)| (!own, *mode != crate::model::Mode::Apply, *id));
         let entities = read.scan_entities(0, 2000, 2000, |_| true)?.entities;
         drop(read);
-        let applicant = |code: &str| Who {
+        let applicant = |code: &CreditCode| Who {
             name: "企业经办人".into(),
             role: Some(crate::model::Role::Enterprise),
             ip: "demo".into(),
-            entities: vec![code.to_string()],
+            entities: vec![code.clone()],
             ..Who::default()
         };
         // Submits a case for the entity if it may apply; returns its id.
         let today = self.today();
-        let apply = |who: &Who, code: &str, measure: u64, materials: &[String]| -> Result<Option<u64>> {
+        let apply = |who: &Who, code: &CreditCode, measure: u64, materials: &[String]| -> Result<Option<u64>> {
             // Only where the entity's data does not rule it out: no refused drafts left behind.
             let fits = {
                 let read = self.store.read()?;
-                let entity = read.entity_by_code(code)?;
+                let entity = read.entity_by_code(code.as_str())?;
                 let m = read.measure(measure)?;
                 match (entity, m.as_ref().and_then(|m| m.published.map(|p| (m.policy_id, p)))) {
                     (Some(e), Some((policy, p))) => match read.version(measure, p)? {
@@ -265,13 +269,13 @@ impl Service {
             if !fits {
                 return Ok(None);
             }
-            let case = match self.case_open(who, code, measure) {
+            let case = match self.case_open(who, code, MeasureId(measure)) {
                 Ok(c) if c.case.state == CaseState::Draft => c.case,
                 _ => return Ok(None),
             };
             for m in materials.iter().filter(|m| material_needs_upload(m)) {
                 let name = format!("{m}.pdf");
-                self.case_attach(who, case.id, Upload { slot: m, name: &name, bytes: DEMO_PDF }, None)?;
+                self.case_attach(who, CaseId(case.id), Upload { slot: m, name: &name, bytes: DEMO_PDF }, None)?;
             }
             let mut form = case.form.clone();
             let fields = self.store.read()?.version(case.measure_id, case.version)?.map(|v| v.spec.form_fields);
@@ -279,7 +283,12 @@ impl Service {
                 let value = match f.kind.as_str() {
                     "file" => {
                         let name = format!("{}.pdf", f.label);
-                        self.case_attach(who, case.id, Upload { slot: &f.key, name: &name, bytes: DEMO_PDF }, None)?;
+                        self.case_attach(
+                            who,
+                            CaseId(case.id),
+                            Upload { slot: &f.key, name: &name, bytes: DEMO_PDF },
+                            None,
+                        )?;
                         continue;
                     }
                     "number" | "money" => "12".to_string(),
@@ -289,10 +298,10 @@ impl Service {
                 };
                 form.entry(f.key).or_insert(value);
             }
-            match self.case_submit(who, case.id, Some(&form)) {
+            match self.case_submit(who, CaseId(case.id), Some(&form)) {
                 Ok(_) => Ok(Some(case.id)),
                 Err(ServiceError::Invalid(_) | ServiceError::Conflict(_)) => {
-                    self.case_withdraw(who, case.id)?;
+                    self.case_withdraw(who, CaseId(case.id))?;
                     Ok(None)
                 }
                 Err(e) => Err(e),
@@ -306,7 +315,7 @@ impl Service {
                 if n >= 9 {
                     break;
                 }
-                let code = e.credit_code.as_str();
+                let code = &e.credit_code;
                 if let Some(id) = apply(&applicant(code), code, *measure, &v.spec.materials)? {
                     made.push(id);
                     n += 1;
@@ -314,23 +323,24 @@ impl Service {
             }
         }
         // The demo enterprise's own applications, and an instant decision.
-        let own_code = enterprise.entities.first().cloned().unwrap_or_default();
+        let own_code = enterprise.entities.first().cloned();
         let mut own_cases = Vec::new();
         for (_, _, measure, v) in &open {
             if own_cases.len() >= 3 {
                 break;
             }
-            if let Some(id) = apply(&enterprise, &own_code, *measure, &v.spec.materials)? {
+            let Some(own_code) = &own_code else { break };
+            if let Some(id) = apply(&enterprise, own_code, *measure, &v.spec.materials)? {
                 own_cases.push(id);
             }
         }
         // Filed by the specialist for entities it looks after.
         for e in entities.iter().skip(20).take(6) {
-            self.assignment_set(&Who::system("demo"), "bangban", e.credit_code.as_str(), true)?;
+            self.assignment_set(&Who::system("demo"), "bangban", &e.credit_code, true)?;
         }
         if let Some((_, _, measure, v)) = open.first() {
             for e in entities.iter().skip(20).take(6) {
-                if let Some(id) = apply(&specialist, e.credit_code.as_str(), *measure, &v.spec.materials)? {
+                if let Some(id) = apply(&specialist, &e.credit_code, *measure, &v.spec.materials)? {
                     made.push(id);
                     break;
                 }
@@ -346,19 +356,20 @@ impl Service {
                 6 => Decision::Reject("经核查不符合申报条件".into()),
                 _ => continue,
             };
-            let _ = self.case_decide(&reviewer, *id, decision);
+            let _ = self.case_decide(&reviewer, CaseId(*id), decision);
         }
         step(3);
         for (i, id) in made.iter().enumerate() {
             match i % 9 {
                 0..=2 => {
-                    let _ = self.case_decide(&reviewer, *id, Decision::Approve("复核通过".into()));
+                    let _ = self.case_decide(&reviewer, CaseId(*id), Decision::Approve("复核通过".into()));
                 }
                 // The first batch's returned case comes back supplemented; the second waits.
                 5 if i < 9 => {
-                    let case = self.case_get(&Who::system("demo"), *id)?.case;
-                    let who = applicant(&case.credit_code);
-                    let _ = self.case_submit(&who, *id, None);
+                    let case = self.case_get(&Who::system("demo"), CaseId(*id))?.case;
+                    let Ok(code) = CreditCode::parse(&case.credit_code) else { continue };
+                    let who = applicant(&code);
+                    let _ = self.case_submit(&who, CaseId(*id), None);
                 }
                 _ => {}
             }
@@ -366,17 +377,16 @@ impl Service {
         step(2);
         for (i, id) in made.iter().enumerate() {
             if i % 9 <= 1 {
-                let _ = self.case_decide(&reviewer, *id, Decision::Approve("同意".into()));
+                let _ = self.case_decide(&reviewer, CaseId(*id), Decision::Approve("同意".into()));
             }
         }
         // One of the enterprise's own cases is returned to it for supplement (by a reviewer of
         // whichever department handles it).
-        let in_review = own_cases
-            .iter()
-            .copied()
-            .find(|id| self.case_get(&Who::system("demo"), *id).is_ok_and(|v| v.case.state == CaseState::InReview));
+        let in_review = own_cases.iter().copied().find(|id| {
+            self.case_get(&Who::system("demo"), CaseId(*id)).is_ok_and(|v| v.case.state == CaseState::InReview)
+        });
         if let Some(id) = in_review {
-            let department = self.case_get(&Who::system("demo"), id)?.case.department;
+            let department = self.case_get(&Who::system("demo"), CaseId(id))?.case.department;
             let handler = Who {
                 name: format!("{department}审核员"),
                 role: Some(crate::model::Role::Reviewer),
@@ -384,15 +394,18 @@ impl Service {
                 department: Some(department),
                 ..Who::default()
             };
-            self.case_decide(&handler, id, Decision::Return("请上传加盖公章的申请表".into()))?;
+            self.case_decide(&handler, CaseId(id), Decision::Return("请上传加盖公章的申请表".into()))?;
         }
         // The demo enterprise also acts for an entity whose case was returned for supplement.
-        let returned = made
-            .iter()
-            .copied()
-            .find(|id| self.case_get(&Who::system("demo"), *id).is_ok_and(|v| v.case.state == CaseState::Returned));
-        let also_for =
-            returned.map(|id| self.case_get(&Who::system("demo"), id).map(|v| v.case.credit_code)).transpose()?;
+        let returned = made.iter().copied().find(|id| {
+            self.case_get(&Who::system("demo"), CaseId(*id)).is_ok_and(|v| v.case.state == CaseState::Returned)
+        });
+        let also_for = returned
+            .map(|id| {
+                self.case_get(&Who::system("demo"), CaseId(id)).map(|v| CreditCode::parse(&v.case.credit_code).ok())
+            })
+            .transpose()?
+            .flatten();
         Ok(DemoCases { cases: made.len() + own_cases.len(), also_for })
     }
 
@@ -410,8 +423,8 @@ impl Service {
             spec.guide =
                 format!("{}\n（修订：申报材料可通过平台在线提交，无需报送纸质材料。）", spec.guide).trim().to_string();
             drop(read);
-            self.measure_update(&drafter, m.id, spec)?;
-            self.measure_request_publication(&drafter, m.id, None)?;
+            self.measure_update(&drafter, MeasureId(m.id), spec)?;
+            self.measure_request_publication(&drafter, MeasureId(m.id), None)?;
             return Ok(());
         }
         Ok(())

@@ -8,8 +8,8 @@ use crate::model::audit::action;
 use crate::model::entity::FinancialYear;
 use crate::model::fields::{ParseContext, parse_value};
 use crate::model::{
-    Actor, ChangeSet, Date, Entity, EntityPatch, Field, FieldError, FieldValue, MoneyUnit, RegionCode, Role, SizeClass,
-    TagDef, TagDictionary, Vocabulary, Who,
+    Actor, ChangeSet, CreditCode, Date, Entity, EntityPatch, Field, FieldError, FieldValue, MoneyUnit, RegionCode,
+    Role, SizeClass, TagDef, TagDictionary, Vocabulary, Who,
 };
 use crate::store::WriteTx;
 use crate::store::prelude::*;
@@ -43,7 +43,7 @@ pub struct EntityQuery {
     /// Region codes the caller may see (set from the caller's scope, never from a request);
     /// empty: every region.
     #[serde(skip)]
-    pub within: Vec<String>,
+    pub within: Vec<RegionCode>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -170,13 +170,13 @@ impl Service {
 
     /// An entity's personal data in full, for staff who give a reason: the reason is recorded
     /// in the audit trail in the transaction that reads the entity.
-    pub fn entity_unmask(&self, who: &Who, code: &str, reason: &str) -> Result<EntityFile> {
+    pub fn entity_unmask(&self, who: &Who, code: &CreditCode, reason: &str) -> Result<EntityFile> {
         let reason = reason.trim();
         if reason.is_empty() {
             return Err(ServiceError::invalid("reason", "请填写查看完整信息的事由（将记入审计日志）"));
         }
         let tx = self.store.write()?;
-        let entity = readable(who, tx.entity_by_code(&normal_code(code))?, code)?;
+        let entity = readable(who, tx.entity_by_code(code.as_str())?, code)?;
         tx.audit(who, action::ENTITY_UNMASK, &format!("entity:{}", entity.credit_code), reason)?;
         let history = tx.changes(entity.id)?;
         tx.commit()?;
@@ -185,9 +185,9 @@ impl Service {
 
     /// An entity as `who` may see it, or — missing or out of reach alike — 404. Personal data
     /// is masked unless `who` acts for the entity (staff see it whole only by [`Self::entity_unmask`]).
-    pub fn entity_get(&self, who: &Who, code: &str) -> Result<Entity> {
-        let mut entity = readable(who, self.store.read()?.entity_by_code(&normal_code(code))?, code)?;
-        if !who.acts_for(entity.credit_code.as_str()) && who.role.is_some() {
+    pub fn entity_get(&self, who: &Who, code: &CreditCode) -> Result<Entity> {
+        let mut entity = readable(who, self.store.read()?.entity_by_code(code.as_str())?, code)?;
+        if !who.acts_for(&entity.credit_code) && who.role.is_some() {
             crate::model::mask::entity(&mut entity);
         }
         Ok(entity)
@@ -198,24 +198,24 @@ impl Service {
     pub fn entity_dossier(
         &self,
         who: &Who,
-        code: &str,
+        code: &CreditCode,
         unmask: Option<&str>,
     ) -> Result<(EntityFile, Vec<super::matching::MeasureMatch>, Vec<super::cases::CaseView>)> {
         let file = match unmask {
             Some(reason) => self.entity_unmask(who, code, reason)?,
             None => self.entity_file(who, code)?,
         };
-        let code = file.entity.credit_code.as_str().to_string();
+        let code = file.entity.credit_code.clone();
         let matches = self.entity_matches(who, &code, None)?.matches;
         let cases = self.cases_of_entity(who, &code)?;
         Ok((file, matches, cases))
     }
 
     /// The entity file (一企一档) as `who` may see it: masked as [`Self::entity_get`] masks.
-    pub fn entity_file(&self, who: &Who, code: &str) -> Result<EntityFile> {
+    pub fn entity_file(&self, who: &Who, code: &CreditCode) -> Result<EntityFile> {
         let tx = self.store.read()?;
-        let entity = readable(who, tx.entity_by_code(&normal_code(code))?, code)?;
-        let personal = who.role.is_none() || who.acts_for(entity.credit_code.as_str());
+        let entity = readable(who, tx.entity_by_code(code.as_str())?, code)?;
+        let personal = who.role.is_none() || who.acts_for(&entity.credit_code);
         let history = tx.changes(entity.id)?;
         drop(tx);
         self.file_of(entity, history, personal)
@@ -275,13 +275,13 @@ impl Service {
                 && (status.is_empty() || e.status.is_some_and(|s| s.key() == status))
                 && (!query.warnings || !e.warnings.is_empty())
                 && (query.within.is_empty()
-                    || e.region.as_ref().is_some_and(|r| query.within.iter().any(|w| r.within(w))))
+                    || e.region.as_ref().is_some_and(|r| query.within.iter().any(|w| r.within(w.as_str()))))
                 && (asked.is_empty() || e.region.as_ref().is_some_and(|r| r.within(asked)))
         };
         // A caller limited to one region walks that region's index when it asks for no other;
         // the index is walked by the region's prefix (`230100` is `2301…`).
         let region = match (query.region.trim(), query.within.as_slice()) {
-            ("", [only]) => RegionCode::prefix(only),
+            ("", [only]) => RegionCode::prefix(only.as_str()),
             (r, _) => RegionCode::prefix(r),
         };
         if !region.is_empty() {
@@ -380,8 +380,10 @@ pub fn unseen_entity(code: &str) -> ServiceError {
     ))
 }
 
-fn normal_code(code: &str) -> String {
-    code.trim().to_ascii_uppercase()
+/// A credit code from a caller (a path, a form, a body), parsed once at the boundary. Text that
+/// is no credit code names no entity: it answers as a lookup that finds nothing answers.
+pub fn entity_code(text: &str) -> Result<CreditCode> {
+    CreditCode::parse(text).map_err(|_| unseen_entity(&CreditCode::normalize(text)))
 }
 
 /// Whether `who` may read `e`: the system everything; an enterprise the entities it acts for;
@@ -389,14 +391,14 @@ fn normal_code(code: &str) -> String {
 pub fn may_read(who: &Who, e: &Entity) -> bool {
     match who.role {
         None => true,
-        Some(Role::Enterprise) => who.acts_for(e.credit_code.as_str()),
+        Some(Role::Enterprise) => who.acts_for(&e.credit_code),
         Some(_) => who.sees_region(e.region.as_ref()),
     }
 }
 
 /// The entity if `who` may read it; missing and out of reach answer alike.
-fn readable(who: &Who, entity: Option<Entity>, asked: &str) -> Result<Entity> {
-    entity.filter(|e| may_read(who, e)).ok_or_else(|| unseen_entity(&normal_code(asked)))
+fn readable(who: &Who, entity: Option<Entity>, asked: &CreditCode) -> Result<Entity> {
+    entity.filter(|e| may_read(who, e)).ok_or_else(|| unseen_entity(asked.as_str()))
 }
 
 /// A write by staff limited to regions must concern an entity there and keep it there (a new
@@ -414,14 +416,14 @@ fn check_write(who: &Who, before: Option<&Entity>, patch: &EntityPatch) -> Resul
         ServiceError::Forbidden(format!(
             "所在地{}不在您的管辖区域（{}）内",
             r.map(|r| format!(" {r} ")).unwrap_or_default(),
-            who.regions.join("、")
+            who.regions_text()
         ))
     };
     match patch.get(Field::Region) {
         Some(Some(FieldValue::Region(r))) if !who.sees_region(Some(r)) => Err(outside(Some(r))),
         Some(None) => Err(outside(None)),
         None if before.is_none() => {
-            Err(ServiceError::invalid("region", format!("请填写所在地（您的管辖区域：{}）", who.regions.join("、"))))
+            Err(ServiceError::invalid("region", format!("请填写所在地（您的管辖区域：{}）", who.regions_text())))
         }
         _ => Ok(()),
     }

@@ -12,7 +12,7 @@ use super::{Result, Service, ServiceError};
 use crate::import::Format;
 use crate::model::audit::action;
 use crate::model::text::spreadsheet_safe;
-use crate::model::{Entity, Field, FieldValue, Vocabulary, Who};
+use crate::model::{Entity, Field, FieldValue, RegionCode, Vocabulary, Who};
 use crate::store::prelude::*;
 
 /// XLSX holds at most 1,048,576 rows, the header included.
@@ -118,14 +118,15 @@ impl Service {
         format: Format,
         out: &mut dyn Write,
         personal: bool,
-        within: &[String],
+        within: &[RegionCode],
     ) -> Result<u64> {
         let today = self.today();
         let headers: Vec<String> = Field::ALL.iter().map(|f| f.header()).collect();
         let tx = self.store.read()?;
         write_table(format, &headers, out, &mut |sink| {
             tx.for_each_entity(|mut e| {
-                let inside = within.is_empty() || e.region.as_ref().is_some_and(|r| within.iter().any(|w| r.within(w)));
+                let inside =
+                    within.is_empty() || e.region.as_ref().is_some_and(|r| within.iter().any(|w| r.within(w.as_str())));
                 if !inside {
                     return Ok(());
                 }

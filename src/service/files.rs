@@ -2,6 +2,7 @@
 //! (`files/ab/abcdef…`), so the same file uploaded twice is stored once; the case keeps the
 //! name, type, size and hash. The type is read from the content, never from the name.
 
+use crate::model::CaseId;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -124,10 +125,11 @@ impl Service {
     pub fn case_attach(
         &self,
         who: &crate::model::Who,
-        id: u64,
+        id: CaseId,
         upload: Upload<'_>,
         typed: Option<&BTreeMap<String, String>>,
     ) -> Result<CaseFile> {
+        let id = id.get();
         let Upload { slot, name, bytes } = upload;
         let slot = slot.trim();
         if bytes.is_empty() {
@@ -192,7 +194,8 @@ impl Service {
 
     /// Removes an attachment from a case still being prepared (the bytes stay: another case
     /// may hold the same file, and what was once attached is evidence).
-    pub fn case_detach(&self, who: &crate::model::Who, id: u64, index: usize) -> Result<()> {
+    pub fn case_detach(&self, who: &crate::model::Who, id: CaseId, index: usize) -> Result<()> {
+        let id = id.get();
         let tx = self.store.write()?;
         let before = tx.case(id)?.ok_or_else(|| ServiceError::NotFound(format!("办件 #{id} 不存在")))?;
         self.check_applicant(&tx, who, &before)?;
@@ -213,7 +216,8 @@ impl Service {
 
     /// An attachment's record and bytes, for those who may see the case; the bytes are checked
     /// against their hash.
-    pub fn case_file(&self, who: &crate::model::Who, id: u64, index: usize) -> Result<(CaseFile, Vec<u8>)> {
+    pub fn case_file(&self, who: &crate::model::Who, id: CaseId, index: usize) -> Result<(CaseFile, Vec<u8>)> {
+        let id = id.get();
         let case = self
             .store
             .read()?

@@ -2,9 +2,9 @@
 //! that act for the entity reach it.
 
 use super::{Result, Service, ServiceError};
-use crate::model::Who;
 use crate::model::audit::action;
 use crate::model::message::Message;
+use crate::model::{CreditCode, Who};
 use crate::store::prelude::*;
 
 /// The entity's inbox, newest first, and how many of its messages are unread.
@@ -17,12 +17,10 @@ pub struct Inbox {
 }
 
 /// An account reaches an entity's inbox, subscription and deliveries only for an entity it is
-/// verified to act for (the program itself and the command line for any); the credit code,
-/// normalised, if so.
-pub fn own_entity(who: &Who, credit_code: &str) -> Result<String> {
-    let code = credit_code.trim().to_ascii_uppercase();
-    if who.role.is_none() || who.acts_for(&code) {
-        Ok(code)
+/// verified to act for (the program itself and the command line for any).
+pub fn own_entity(who: &Who, code: &CreditCode) -> Result<()> {
+    if who.role.is_none() || who.acts_for(code) {
+        Ok(())
     } else {
         Err(ServiceError::Forbidden("您的账号尚未绑定这家企业".into()))
     }
@@ -30,8 +28,9 @@ pub fn own_entity(who: &Who, credit_code: &str) -> Result<String> {
 
 impl Service {
     /// The entity's inbox, newest first, and how many are unread.
-    pub fn inbox(&self, who: &Who, credit_code: &str, limit: usize) -> Result<Inbox> {
-        let code = own_entity(who, credit_code)?;
+    pub fn inbox(&self, who: &Who, credit_code: &CreditCode, limit: usize) -> Result<Inbox> {
+        own_entity(who, credit_code)?;
+        let code = credit_code.to_string();
         let tx = self.store.read()?;
         let Some(id) = tx.entity_id_by_code(&code)? else { return Ok(Inbox { code, messages: Vec::new(), unread: 0 }) };
         let all = tx.messages(id, usize::MAX)?;
@@ -40,11 +39,11 @@ impl Service {
     }
 
     /// Marks a message read (once; audited like every change).
-    pub fn inbox_read(&self, who: &Who, credit_code: &str, message: u64) -> Result<Message> {
-        let credit_code = own_entity(who, credit_code)?;
+    pub fn inbox_read(&self, who: &Who, credit_code: &CreditCode, message: u64) -> Result<Message> {
+        own_entity(who, credit_code)?;
         let tx = self.store.write()?;
         let id = tx
-            .entity_id_by_code(&credit_code)?
+            .entity_id_by_code(credit_code.as_str())?
             .ok_or_else(|| ServiceError::NotFound(format!("经营主体 {credit_code} 不存在")))?;
         let mut m =
             tx.message(id, message)?.ok_or_else(|| ServiceError::NotFound(format!("消息 #{message} 不存在")))?;

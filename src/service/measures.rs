@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::{Result, Service, ServiceError};
 use crate::model::audit::action;
 use crate::model::policy::{PublicationRequest, Refusal, Scheduled, Withdrawal};
-use crate::model::{Date, Measure, MeasureSpec, MeasureVersion, Role, VersionStatus, Who};
+use crate::model::{Date, Measure, MeasureId, MeasureSpec, MeasureVersion, Role, VersionStatus, Who};
 use crate::store::prelude::*;
 use crate::store::{ReadTx, WriteTx};
 
@@ -63,7 +63,8 @@ pub struct MeasureActions {
 
 impl Service {
     /// What this member of staff may do with the measure's latest version.
-    pub fn measure_actions(&self, who: &Who, id: u64) -> Result<MeasureActions> {
+    pub fn measure_actions(&self, who: &Who, id: MeasureId) -> Result<MeasureActions> {
+        let id = id.get();
         let tx = self.store.read()?;
         let Some(measure) = tx.measure(id)? else { return Ok(MeasureActions::default()) };
         let Some(latest) = tx.version(id, measure.latest)? else { return Ok(MeasureActions::default()) };
@@ -98,7 +99,8 @@ impl Service {
     }
 
     /// Edits the draft; when the newest version is published, starts a new draft version.
-    pub fn measure_update(&self, who: &Who, id: u64, mut spec: MeasureSpec) -> Result<MeasureVersion> {
+    pub fn measure_update(&self, who: &Who, id: MeasureId, mut spec: MeasureSpec) -> Result<MeasureVersion> {
+        let id = id.get();
         spec.validate().map_err(ServiceError::Invalid)?;
         check_department(who, &spec.department)?;
         self.rules_check(&spec)?;
@@ -152,7 +154,13 @@ impl Service {
 
     /// The drafter asks for publication, optionally from a later day; another person of the
     /// department approves it (四眼原则).
-    pub fn measure_request_publication(&self, who: &Who, id: u64, publish_on: Option<Date>) -> Result<MeasureVersion> {
+    pub fn measure_request_publication(
+        &self,
+        who: &Who,
+        id: MeasureId,
+        publish_on: Option<Date>,
+    ) -> Result<MeasureVersion> {
+        let id = id.get();
         let today = self.today();
         if publish_on.is_some_and(|d| d < today) {
             return Err(ServiceError::invalid("publish_on", format!("生效日期不能早于今天（{today}）")));
@@ -181,7 +189,8 @@ impl Service {
     }
 
     /// Refuses a request to publish, with the reason the drafter reads.
-    pub fn measure_refuse_publication(&self, who: &Who, id: u64, reason: &str) -> Result<MeasureVersion> {
+    pub fn measure_refuse_publication(&self, who: &Who, id: MeasureId, reason: &str) -> Result<MeasureVersion> {
+        let id = id.get();
         let reason = reason.trim();
         if reason.is_empty() {
             return Err(ServiceError::invalid("reason", "退回发布申请时请写明理由"));
@@ -206,7 +215,8 @@ impl Service {
     /// Approves a requested draft: publishes it now, or schedules it for its day. Nobody
     /// approves what they wrote or asked for. The program itself (the command line, the demo,
     /// the scheduled sweep) publishes directly.
-    pub fn measure_publish(&self, who: &Who, id: u64) -> Result<MeasureVersion> {
+    pub fn measure_publish(&self, who: &Who, id: MeasureId) -> Result<MeasureVersion> {
+        let id = id.get();
         let tx = self.store.write()?;
         let mut measure = Self::measure_or_404(&tx, id)?;
         if let Some(latest) = tx.version(id, measure.latest)? {
@@ -259,12 +269,12 @@ impl Service {
     /// Publishes the drafts whose scheduled day has come; returns how many.
     pub fn publish_scheduled(&self) -> Result<usize> {
         let today = self.today();
-        let due: Vec<u64> = {
+        let due: Vec<MeasureId> = {
             let tx = self.store.read()?;
             let mut ids = Vec::new();
             for m in tx.measures()?.into_iter().filter(|m| m.has_draft() && m.withdrawn.is_none()) {
                 if tx.version(m.id, m.latest)?.and_then(|v| v.scheduled).is_some_and(|s| s.on <= today) {
-                    ids.push(m.id);
+                    ids.push(MeasureId(m.id));
                 }
             }
             ids
@@ -277,7 +287,7 @@ impl Service {
                 // A draft that no longer checks (say a tag it reads was removed) goes back to
                 // its department with the reason; the sweep goes on.
                 Err(e @ (ServiceError::Invalid(_) | ServiceError::Conflict(_))) => {
-                    tracing::warn!(measure = id, "scheduled publication refused: {e}");
+                    tracing::warn!(measure = id.get(), "scheduled publication refused: {e}");
                     self.measure_refuse_publication(&system, *id, &format!("定时发布未能完成：{e}"))?;
                 }
                 Err(e) => return Err(e),
@@ -294,7 +304,8 @@ impl Service {
 
     /// Takes a published measure back: no more matching, pushing or applications. The reason
     /// is shown publicly. Cases already submitted go on.
-    pub fn measure_withdraw(&self, who: &Who, id: u64, reason: &str) -> Result<Measure> {
+    pub fn measure_withdraw(&self, who: &Who, id: MeasureId, reason: &str) -> Result<Measure> {
+        let id = id.get();
         let reason = reason.trim();
         if reason.is_empty() {
             return Err(ServiceError::invalid("reason", "撤回政策事项时请写明理由，它会向社会公开"));
@@ -329,7 +340,8 @@ impl Service {
     }
 
     /// Throws away an unpublished draft that follows a published version.
-    pub fn measure_discard_draft(&self, who: &Who, id: u64) -> Result<()> {
+    pub fn measure_discard_draft(&self, who: &Who, id: MeasureId) -> Result<()> {
+        let id = id.get();
         let tx = self.store.write()?;
         let mut measure = Self::measure_or_404(&tx, id)?;
         let Some(published) = measure.published.filter(|_| measure.has_draft()) else {

@@ -13,7 +13,7 @@ use super::measures::MeasureActions;
 use super::policies::{Audience, MeasureView};
 use super::receipts::ApplyOption;
 use super::{Result, Service};
-use crate::model::{Policy, Role, Who};
+use crate::model::{CreditCode, MeasureId, Policy, Role, Who};
 
 /// The measure page.
 #[derive(Debug, Serialize)]
@@ -43,7 +43,7 @@ pub fn audience_of(who: &Who) -> Audience {
 }
 
 impl Service {
-    pub fn measure_page(&self, who: &Who, id: u64) -> Result<MeasurePage> {
+    pub fn measure_page(&self, who: &Who, id: MeasureId) -> Result<MeasurePage> {
         let (measure, policy) = self.measure_get(id, audience_of(who))?;
         let may_simulate = who.role.is_some_and(|r| crate::auth::Permission::Simulate.granted_to(r));
         // A simulation that cannot run (a draft's rules no longer check) leaves the page without one.
@@ -55,12 +55,12 @@ impl Service {
     }
 
     /// The page of an entity the enterprise account acts for (nothing masked: its own data).
-    pub fn own_entity_page(&self, who: &Who, credit_code: &str) -> Result<OwnEntityPage> {
-        let code = own_entity(who, credit_code)?;
-        let cases = self.cases_of_entity(who, &code)?;
-        let unread = self.inbox(who, &code, 0)?.unread;
-        let file = self.entity_file(who, &code)?;
-        let matches = self.entity_matches(who, &code, None)?.matches;
+    pub fn own_entity_page(&self, who: &Who, code: &CreditCode) -> Result<OwnEntityPage> {
+        own_entity(who, code)?;
+        let cases = self.cases_of_entity(who, code)?;
+        let unread = self.inbox(who, code, 0)?.unread;
+        let file = self.entity_file(who, code)?;
+        let matches = self.entity_matches(who, code, None)?.matches;
         Ok(OwnEntityPage { file, matches, cases, unread })
     }
 }

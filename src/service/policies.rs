@@ -6,8 +6,8 @@ use super::{Result, Service, ServiceError};
 use crate::model::audit::action;
 use crate::model::policy::{PublicationRequest, Refusal, Scheduled, Withdrawal};
 use crate::model::{
-    Category, Date, Level, Measure, MeasureSpec, MeasureVersion, Mode, Policy, PolicyInput, Role, TagDictionary,
-    VersionStatus, Who,
+    Category, Date, Level, Measure, MeasureId, MeasureSpec, MeasureVersion, Mode, Policy, PolicyInput, Role,
+    TagDictionary, VersionStatus, Who,
 };
 use crate::store::ReadTx;
 use crate::store::prelude::*;
@@ -295,7 +295,8 @@ impl Service {
     }
 
     /// One measure with its policy; the public sees only the version in force.
-    pub fn measure_get(&self, id: u64, audience: Audience) -> Result<(MeasureView, Policy)> {
+    pub fn measure_get(&self, id: MeasureId, audience: Audience) -> Result<(MeasureView, Policy)> {
+        let id = id.get();
         let tx = self.store.read()?;
         let missing = || ServiceError::NotFound(format!("政策事项 #{id} 不存在或尚未发布"));
         let measure = tx.measure(id)?.ok_or_else(missing)?;
@@ -312,7 +313,8 @@ impl Service {
     }
 
     /// Every version, newest first, each with what changed from the one before.
-    pub fn measure_versions(&self, id: u64, audience: Audience) -> Result<Vec<VersionEntry>> {
+    pub fn measure_versions(&self, id: MeasureId, audience: Audience) -> Result<Vec<VersionEntry>> {
+        let id = id.get();
         let tx = self.store.read()?;
         let measure = tx.measure(id)?.ok_or_else(|| ServiceError::NotFound(format!("政策事项 #{id} 不存在")))?;
         let versions = tx.versions(id)?;

@@ -11,7 +11,7 @@ use super::{Result, Service, ServiceError};
 use crate::model::audit::action;
 use crate::model::message::{Message, MessageKind};
 use crate::model::push::{Channel, Delivery, DeliveryStatus, MAX_ATTEMPTS, QuietHours, Subscription, backoff_seconds};
-use crate::model::{Entity, MeasureVersion, Timestamp, Vocabulary, Who};
+use crate::model::{CreditCode, Entity, MeasureVersion, Timestamp, Vocabulary, Who};
 use crate::store::WriteTx;
 use crate::store::prelude::*;
 
@@ -441,22 +441,22 @@ impl Service {
     }
 
     /// An entity's subscription.
-    pub fn subscription(&self, credit_code: &str) -> Result<Subscription> {
+    pub fn subscription(&self, credit_code: &CreditCode) -> Result<Subscription> {
         let tx = self.store.read()?;
         let id = tx
-            .entity_id_by_code(credit_code)?
+            .entity_id_by_code(credit_code.as_str())?
             .ok_or_else(|| ServiceError::NotFound(format!("经营主体 {credit_code} 不存在")))?;
         Ok(tx.subscription(id)?)
     }
 
     /// Sets what an entity subscribes to; departments must exist.
-    pub fn subscription_set(&self, who: &Who, credit_code: &str, mut sub: Subscription) -> Result<Subscription> {
+    pub fn subscription_set(&self, who: &Who, credit_code: &CreditCode, mut sub: Subscription) -> Result<Subscription> {
         sub.departments = sub.departments.iter().map(|d| d.trim().to_string()).filter(|d| !d.is_empty()).collect();
         sub.departments.dedup();
         sub.categories.dedup();
         let tx = self.store.write()?;
         let id = tx
-            .entity_id_by_code(credit_code)?
+            .entity_id_by_code(credit_code.as_str())?
             .ok_or_else(|| ServiceError::NotFound(format!("经营主体 {credit_code} 不存在")))?;
         for d in &sub.departments {
             if tx.department(d)?.is_none() {
@@ -475,9 +475,9 @@ impl Service {
     }
 
     /// An entity's recent deliveries (what went out, and whether it arrived).
-    pub fn deliveries_of(&self, credit_code: &str, limit: usize) -> Result<Vec<Delivery>> {
+    pub fn deliveries_of(&self, credit_code: &CreditCode, limit: usize) -> Result<Vec<Delivery>> {
         let tx = self.store.read()?;
-        let Some(id) = tx.entity_id_by_code(credit_code)? else { return Ok(Vec::new()) };
+        let Some(id) = tx.entity_id_by_code(credit_code.as_str())? else { return Ok(Vec::new()) };
         Ok(tx.deliveries_of(id, limit)?)
     }
 }

@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::cases::{MaterialSlot, material_slots};
 use super::{Result, Service, ServiceError};
 use crate::model::case::{CaseActionKind, CaseState};
-use crate::model::{Date, Money, Timestamp, Who};
+use crate::model::{CaseId, Date, MeasureId, Money, Timestamp, Who};
 use crate::store::prelude::*;
 
 /// What an enterprise keeps after submitting (回执): what was submitted, when, the amount frozen
@@ -59,8 +59,9 @@ pub struct ReceiptStage {
 
 impl Service {
     /// The receipt of a submitted case, for whoever may see the case.
-    pub fn case_receipt(&self, who: &Who, id: u64) -> Result<Receipt> {
-        let crate::service::cases::CaseDetail { view, version, .. } = self.case_detail(who, id)?;
+    pub fn case_receipt(&self, who: &Who, id: CaseId) -> Result<Receipt> {
+        let id = id.get();
+        let crate::service::cases::CaseDetail { view, version, .. } = self.case_detail(who, CaseId(id))?;
         let case = view.case;
         let submitted =
             case.history.iter().rev().find(|e| {
@@ -142,18 +143,18 @@ pub struct ApplyOption {
 impl Service {
     /// The entities an enterprise account acts for, each with its case for `measure_id` (one not
     /// rejected or withdrawn), for the measure page's 我要申报.
-    pub fn apply_options(&self, who: &Who, measure_id: u64) -> Result<Vec<ApplyOption>> {
+    pub fn apply_options(&self, who: &Who, measure_id: MeasureId) -> Result<Vec<ApplyOption>> {
         let tx = self.store.read()?;
         let mut out = Vec::new();
         for code in &who.entities {
-            let Some(entity) = tx.entity_by_code(code)? else { continue };
+            let Some(entity) = tx.entity_by_code(code.as_str())? else { continue };
             let case = tx
                 .cases_of_entity(entity.id)?
                 .into_iter()
-                .filter(|c| c.measure_id == measure_id)
+                .filter(|c| measure_id == c.measure_id)
                 .find(|c| c.state.stands());
             out.push(ApplyOption {
-                credit_code: code.clone(),
+                credit_code: code.to_string(),
                 name: entity.display_name().to_string(),
                 case_id: case.as_ref().map(|c| c.id),
                 case_state: case.map(|c| c.state),

@@ -10,7 +10,7 @@ use crate::model::audit::action;
 use crate::model::calendar::WorkCalendar;
 use crate::model::case::{Case, CaseState};
 use crate::model::supervision::{Notice, NoticeKind, Resolution, Supervision, SupervisionNotice, SupervisionStatus};
-use crate::model::{Date, Entity, RegionCode, Role, Who};
+use crate::model::{CreditCode, Date, Entity, RegionCode, Role, Who};
 use crate::store::WriteTx;
 use crate::store::prelude::*;
 
@@ -111,6 +111,17 @@ pub(super) fn resolve_with_case(
     tx.put_supervision(&after)?;
     tx.audit_edit(who, action::SUPERVISION_RESOLVE, &format!("supervision:{id}"), &note, &item, &after)?;
     Ok(())
+}
+
+/// A credit code for an assignment, parsed once at the boundary: text that is no credit code
+/// is refused as a code the library does not hold.
+pub fn assignment_code(text: &str) -> Result<CreditCode> {
+    CreditCode::parse(text).map_err(|_| unknown_entity(&CreditCode::normalize(text)))
+}
+
+/// An assignment's credit code the entity library does not hold.
+fn unknown_entity(code: &str) -> ServiceError {
+    ServiceError::invalid("credit_code", format!("经营主体库中没有统一社会信用代码 {code}"))
 }
 
 impl Service {
@@ -247,16 +258,13 @@ impl Service {
     }
 
     /// Assigns an entity to a specialist (or ends the assignment).
-    pub fn assignment_set(&self, who: &Who, specialist: &str, credit_code: &str, on: bool) -> Result<()> {
-        let code = credit_code.trim().to_ascii_uppercase();
+    pub fn assignment_set(&self, who: &Who, specialist: &str, code: &CreditCode, on: bool) -> Result<()> {
         let tx = self.store.write()?;
         let user = tx
             .user_by_name(specialist.trim())?
             .filter(|u| u.role == Role::Specialist)
             .ok_or_else(|| ServiceError::invalid("specialist", format!("「{specialist}」不是帮办专员账号")))?;
-        let entity: Entity = tx
-            .entity_by_code(&code)?
-            .ok_or_else(|| ServiceError::invalid("credit_code", format!("经营主体库中没有统一社会信用代码 {code}")))?;
+        let entity: Entity = tx.entity_by_code(code.as_str())?.ok_or_else(|| unknown_entity(code.as_str()))?;
         if !who.sees_region(entity.region.as_ref()) {
             return Err(ServiceError::Forbidden(format!("经营主体 {code} 不在本账号的辖区内")));
         }
@@ -293,8 +301,8 @@ impl Service {
         let mut out = Vec::new();
         for id in tx.assigned_entities(user)? {
             let Some(entity) = tx.entity(id)? else { continue };
-            let code = entity.credit_code.as_str().to_string();
-            let cases = self.cases_of_entity(who, &code)?;
+            let cases = self.cases_of_entity(who, &entity.credit_code)?;
+            let code = entity.credit_code.to_string();
             let mut actions = Vec::new();
             for c in &cases {
                 match c.case.state {

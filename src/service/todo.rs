@@ -39,7 +39,7 @@ impl Service {
         match who.role {
             Some(Role::Enterprise) => {
                 for code in &who.entities {
-                    let Some(id) = tx.entity_id_by_code(code)? else { continue };
+                    let Some(id) = tx.entity_id_by_code(code.as_str())? else { continue };
                     t.unread += tx.messages(id, usize::MAX)?.iter().filter(|m| m.read_at.is_none()).count();
                     t.returned += tx.cases_of_entity(id)?.iter().filter(|c| c.state == CaseState::Returned).count();
                 }

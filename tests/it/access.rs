@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use huiqi::auth::NewUser;
 use huiqi::http::routes::RouteSpec;
-use huiqi::model::{Capacity, Role, TokenScope, Vocabulary, Who};
+use huiqi::model::{Capacity, CreditCode, MeasureId, Role, TokenScope, Vocabulary, Who};
 use serde_json::json;
 
 use crate::common::{Browser, PASSWORD, Reply, TestApp, extract_csrf};
@@ -65,14 +65,19 @@ pub(crate) async fn world() -> World {
         users.insert(*role, app.account(usernames(*role), *role, dept));
     }
     app.account("enterprise2", Role::Enterprise, None);
-    app.auth().binding_grant(&system(), "enterprise", &own_entity, Capacity::LegalRep).unwrap();
-    app.auth().binding_grant(&system(), "enterprise2", &other_entity, Capacity::LegalRep).unwrap();
+    app.auth()
+        .binding_grant(&system(), "enterprise", &CreditCode::parse(&own_entity).unwrap(), Capacity::LegalRep)
+        .unwrap();
+    app.auth()
+        .binding_grant(&system(), "enterprise2", &CreditCode::parse(&other_entity).unwrap(), Capacity::LegalRep)
+        .unwrap();
 
     // Records the parameterised routes point at.
     let (target, _) =
         app.auth().user_create(&system(), NewUser::new("target", Role::Supervisor), Some(PASSWORD)).unwrap();
     let (token, _) = app.auth().token_create(&system(), "target", "matrix", &[TokenScope::EntitiesRead], None).unwrap();
-    let (invitation, _) = app.auth().invitation_create(&system(), &own_entity, 30).unwrap();
+    let (invitation, _) =
+        app.auth().invitation_create(&system(), &CreditCode::parse(&own_entity).unwrap(), 30).unwrap();
     let pending = app.account("applicant", Role::Enterprise, None);
     let name = entities[2].name.clone().unwrap();
     let req = huiqi::auth::BindRequest {
@@ -95,11 +100,19 @@ pub(crate) async fn world() -> World {
     }))
     .unwrap();
     let m = app.svc().measure_create(&system(), first.policy.id, spec).unwrap();
-    app.svc().measure_publish(&system(), m.measure_id).unwrap();
-    let applicant = Who { entities: vec![own_entity.clone()], ..Who::user(&users[&Role::Enterprise], "test") };
-    let case = app.svc().case_open(&applicant, &own_entity, m.measure_id).unwrap();
+    app.svc().measure_publish(&system(), MeasureId(m.measure_id)).unwrap();
+    let applicant =
+        Who { entities: vec![CreditCode::parse(&own_entity).unwrap()], ..Who::user(&users[&Role::Enterprise], "test") };
+    let case = app
+        .svc()
+        .case_open(
+            &applicant,
+            &huiqi::model::CreditCode::parse(&own_entity).unwrap(),
+            huiqi::model::MeasureId(m.measure_id),
+        )
+        .unwrap();
     // The specialist looks after the enterprise's entity (帮办分工).
-    app.svc().assignment_set(&system(), "specialist", &own_entity, true).unwrap();
+    app.svc().assignment_set(&system(), "specialist", &CreditCode::parse(&own_entity).unwrap(), true).unwrap();
 
     let mut params = HashMap::new();
     params.insert("case", case.case.id.to_string());
@@ -262,7 +275,10 @@ async fn every_route_admits_exactly_the_roles_the_permission_table_names() {
             if role == Some(Role::Enterprise) && spec.path.ends_with("/leave") {
                 // It gave up its entity: bind it again for the routes that follow.
                 let code = w.own_entity.clone();
-                w.app.auth().binding_grant(&system(), "enterprise", &code, Capacity::LegalRep).unwrap();
+                w.app
+                    .auth()
+                    .binding_grant(&system(), "enterprise", &CreditCode::parse(&code).unwrap(), Capacity::LegalRep)
+                    .unwrap();
                 w.refresh(Role::Enterprise).await;
             }
         }
@@ -314,7 +330,7 @@ async fn data_outside_ones_scope_is_refused() {
     let r = w.call(&Method::POST, &format!("/staff/measures/{other}/publish"), p, true).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
     assert!(r.text().contains("本部门"));
-    let spec = w.app.svc().measure_get(other, huiqi::service::policies::Audience::Staff).unwrap().0.spec;
+    let spec = w.app.svc().measure_get(MeasureId(other), huiqi::service::policies::Audience::Staff).unwrap().0.spec;
     let b = &w.sessions[&Role::Publisher];
     let req = Request::put(format!("/api/v1/measures/{other}"))
         .header(header::COOKIE, &b.cookie)
@@ -390,12 +406,17 @@ async fn review_findings_stay_closed() {
     assert_eq!(w.app.get_as("/api/v1/account/sessions", &admin_token).await.status, StatusCode::FORBIDDEN);
     // A publisher without a department (as an upgrade may leave one) writes nothing.
     let lone = Who { role: Some(Role::Publisher), name: "legacy".into(), ..Who::default() };
-    let err = w.app.svc().measure_publish(&lone, w.other_measure).unwrap_err();
+    let err = w.app.svc().measure_publish(&lone, MeasureId(w.other_measure)).unwrap_err();
     assert!(err.to_string().contains("尚未设置所属部门"), "{err}");
     // Staff with personal-data rights still see masked values until they unmask with a reason.
     let r = w.call(&Method::GET, &format!("/api/v1/entities/{}", w.own_entity), Some(Role::Specialist), false).await;
-    let phone =
-        w.app.svc().entity_get(&huiqi::model::Who::system("test"), &w.own_entity).unwrap().contact_phone.unwrap();
+    let phone = w
+        .app
+        .svc()
+        .entity_get(&huiqi::model::Who::system("test"), &CreditCode::parse(&w.own_entity).unwrap())
+        .unwrap()
+        .contact_phone
+        .unwrap();
     assert_eq!(r.json()["contact_phone"], huiqi::model::mask::phone(&phone));
 }
 
@@ -403,7 +424,7 @@ async fn review_findings_stay_closed() {
 async fn personal_data_is_masked_and_unmasking_is_audited() {
     let w = world().await;
     let code = w.own_entity.clone();
-    let e = w.app.svc().entity_get(&huiqi::model::Who::system("test"), &code).unwrap();
+    let e = w.app.svc().entity_get(&huiqi::model::Who::system("test"), &CreditCode::parse(&code).unwrap()).unwrap();
     let phone = e.contact_phone.clone().unwrap();
     let admin = w.call(&Method::GET, &format!("/staff/entities/{code}"), Some(Role::Sysadmin), false).await.text();
     assert!(

@@ -158,6 +158,7 @@ fn no_source_file_outside_tests_is_longer_than_600_lines() {
 
 #[test]
 fn the_reader_of_imports_finds_grouped_and_plain_paths() {
-    let found = crate_modules("use crate::model::{A, B};\nuse crate::{store::{X, Y}, rules::Z};\nlet a = crate::auth::f();");
+    let found =
+        crate_modules("use crate::model::{A, B};\nuse crate::{store::{X, Y}, rules::Z};\nlet a = crate::auth::f();");
     assert_eq!(found, ["auth", "model", "rules", "store"].iter().map(|s| s.to_string()).collect());
 }

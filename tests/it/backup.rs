@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use huiqi::auth::{Auth, NewUser};
+use huiqi::model::CaseId;
 use huiqi::model::audit::sha256_hex;
-use huiqi::model::{Capacity, Date, Role, TokenScope, Vocabulary, Who};
+use huiqi::model::{Capacity, CreditCode, Date, MeasureId, Role, TokenScope, Vocabulary, Who};
 use huiqi::service::backup::BackupSettings;
 use huiqi::service::files::Upload;
 use huiqi::service::{Config, Service};
@@ -48,19 +49,31 @@ fn prepare(data: &Path) -> String {
     }))
     .unwrap();
     let measure = svc.measure_create(&who, policy, spec).unwrap().measure_id;
-    svc.measure_publish(&who, measure).unwrap();
+    svc.measure_publish(&who, MeasureId(measure)).unwrap();
     let all = huiqi::service::entities::EntityQuery { limit: 10, ..Default::default() };
     let code = svc.entity_list(&huiqi::model::Who::system("test"), &all).unwrap().entities[0].credit_code.to_string();
 
     let auth = Auth::new(Arc::clone(&svc.store), true, Default::default()).unwrap();
     let (enterprise, _) = auth.user_create(&who, NewUser::new("qiye", Role::Enterprise), Some(PASSWORD)).unwrap();
-    auth.binding_grant(&who, "qiye", &code, Capacity::LegalRep).unwrap();
-    let applicant = Who { entities: vec![code.clone()], ..Who::user(&enterprise, "test") };
-    let case = svc.case_open(&applicant, &code, measure).unwrap();
-    svc.case_attach(&applicant, case.case.id, Upload { slot: "营业执照复印件", name: "执照.pdf", bytes: PDF_A }, None)
+    auth.binding_grant(&who, "qiye", &CreditCode::parse(&code).unwrap(), Capacity::LegalRep).unwrap();
+    let applicant = Who { entities: vec![CreditCode::parse(&code).unwrap()], ..Who::user(&enterprise, "test") };
+    let case = svc
+        .case_open(&applicant, &huiqi::model::CreditCode::parse(&code).unwrap(), huiqi::model::MeasureId(measure))
         .unwrap();
-    svc.case_attach(&applicant, case.case.id, Upload { slot: "审计报告", name: "审计报告.pdf", bytes: PDF_B }, None)
-        .unwrap();
+    svc.case_attach(
+        &applicant,
+        CaseId(case.case.id),
+        Upload { slot: "营业执照复印件", name: "执照.pdf", bytes: PDF_A },
+        None,
+    )
+    .unwrap();
+    svc.case_attach(
+        &applicant,
+        CaseId(case.case.id),
+        Upload { slot: "审计报告", name: "审计报告.pdf", bytes: PDF_B },
+        None,
+    )
+    .unwrap();
 
     auth.user_create(&who, NewUser::new("admin", Role::Sysadmin), Some(PASSWORD)).unwrap();
     let scopes = [TokenScope::EntitiesWrite, TokenScope::Admin, TokenScope::Audit];

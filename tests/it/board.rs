@@ -3,7 +3,7 @@
 //! back when a resubmitted stage is late again; lateness counts working days everywhere.
 
 use axum::http::StatusCode;
-use huiqi::model::{Capacity, Role, Who};
+use huiqi::model::{Capacity, CreditCode, Role, Who};
 use serde_json::{Value, json};
 
 use crate::common::{PASSWORD, TestApp, credit_code};
@@ -54,7 +54,14 @@ async fn fixture() -> Fixture {
     assert_eq!(app.publish(&publisher, measure).await.status, StatusCode::OK);
     let enterprise = app.token("qiye", Role::Enterprise, None);
     for n in 1..=3 {
-        app.auth().binding_grant(&Who::system("test"), "qiye", &credit_code(n), Capacity::LegalRep).unwrap();
+        app.auth()
+            .binding_grant(
+                &Who::system("test"),
+                "qiye",
+                &CreditCode::parse(&credit_code(n)).unwrap(),
+                Capacity::LegalRep,
+            )
+            .unwrap();
     }
     let reviewer = app.token("shenhe", Role::Reviewer, Some(DEPT));
     let supervisor = app.token("ducha", Role::Supervisor, None);

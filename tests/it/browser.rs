@@ -456,7 +456,7 @@ async fn browser_accounts_forced_change_register_bind_sign_out() {
         app.svc().entity_list(&huiqi::model::Who::system("test"), &Default::default()).unwrap().entities.remove(0);
     let code = first.credit_code.as_str().to_string();
     let name = first.name.clone().expect("a demo entity has a name");
-    let (_, invitation) = app.auth().invitation_create(&who, &code, 30).unwrap();
+    let (_, invitation) = app.auth().invitation_create(&who, &first.credit_code, 30).unwrap();
     // As a person might type it off the letter: lower case, no dashes.
     let typed_invitation = invitation.replace('-', "").to_lowercase();
 
@@ -653,7 +653,9 @@ async fn browser_publish_push_apply_return_resubmit_approve() {
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     svc.entity_upsert(&system, &svc.entity_patch_from_texts(&pairs, false).unwrap()).unwrap();
-    app.auth().binding_grant(&system, "qiye", &code, Capacity::LegalRep).unwrap();
+    app.auth()
+        .binding_grant(&system, "qiye", &huiqi::model::CreditCode::parse(&code).unwrap(), Capacity::LegalRep)
+        .unwrap();
     let policy: PolicyInput = serde_json::from_value(json!({
         "title": "科技创新若干措施", "doc_number": "哈科规〔2026〕7号", "level": "municipal", "department": dept,
         "issue_date": "2026-01-01", "valid_from": "2026-01-01", "valid_until": "2027-12-31",
@@ -678,7 +680,7 @@ async fn browser_publish_push_apply_return_resubmit_approve() {
     let apply = svc.measure_create(&keji, policy.id, measure("研发费用补助", "apply", stages)).unwrap().measure_id;
     let instant =
         svc.measure_create(&keji, policy.id, measure("研发奖励（即申即享）", "instant", json!([]))).unwrap().measure_id;
-    svc.measure_publish(&system, instant).unwrap();
+    svc.measure_publish(&system, huiqi::model::MeasureId(instant)).unwrap();
     let pdf = tempfile::Builder::new().suffix(".pdf").tempfile().unwrap();
     std::fs::write(pdf.path(), b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n").unwrap();
     let pdf_path = pdf.path().to_string_lossy().into_owned();
@@ -738,7 +740,9 @@ async fn browser_publish_push_apply_return_resubmit_approve() {
         let id: u64 = case_path.trim_start_matches("/cases/").parse().unwrap();
         let approve = s.find("#approve");
         s.click(&approve);
-        s.wait_until("the second stage", |_| svc.case_get(&system, id).is_ok_and(|v| v.case.stage == 1));
+        s.wait_until("the second stage", |_| {
+            svc.case_get(&system, huiqi::model::CaseId(id)).is_ok_and(|v| v.case.stage == 1)
+        });
         s.wait_until("the page of the second stage", |s| {
             s.try_page_text().is_some_and(|t| t.contains("审核意见已提交"))
         });

@@ -3,7 +3,8 @@
 //! queue, the inbox, and who may see and decide which case.
 
 use axum::http::StatusCode;
-use huiqi::model::{Capacity, Role, Vocabulary, Who};
+use huiqi::model::CaseId;
+use huiqi::model::{Capacity, CreditCode, Role, Vocabulary, Who};
 use serde_json::{Value, json};
 
 use crate::common::{PASSWORD, TestApp, credit_code};
@@ -78,8 +79,12 @@ async fn fixture() -> (Fixture, u64, u64, u64) {
     let enterprise = app.token("qiye", Role::Enterprise, None);
     let other = app.token("qiye2", Role::Enterprise, None);
     let system = Who::system("test");
-    app.auth().binding_grant(&system, "qiye", &credit_code(1), Capacity::LegalRep).unwrap();
-    app.auth().binding_grant(&system, "qiye2", &credit_code(2), Capacity::LegalRep).unwrap();
+    app.auth()
+        .binding_grant(&system, "qiye", &CreditCode::parse(&credit_code(1)).unwrap(), Capacity::LegalRep)
+        .unwrap();
+    app.auth()
+        .binding_grant(&system, "qiye2", &CreditCode::parse(&credit_code(2)).unwrap(), Capacity::LegalRep)
+        .unwrap();
     let reviewer = app.token("shenhe", Role::Reviewer, Some(DEPT));
     let reviewer2 = app.token("renshe", Role::Reviewer, Some("哈尔滨市人力资源和社会保障局"));
     let f = Fixture { app, enterprise, other, reviewer, reviewer2, publisher, admin, code: credit_code(1) };
@@ -285,7 +290,7 @@ async fn the_pages_let_an_enterprise_apply_and_a_reviewer_decide() {
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.text().contains("请上传申报材料「营业执照复印件」") && r.text().contains("赵六"));
     // The draft kept the contact.
-    let case = f.app.svc().case_get(&Who::system("test"), id).unwrap().case;
+    let case = f.app.svc().case_get(&Who::system("test"), CaseId(id)).unwrap().case;
     assert_eq!(case.form["contact"], "赵六");
     let uri = format!("/api/v1/cases/{id}/files?slot={}&name=a.pdf", huiqi::http::pages::url_encode("营业执照复印件"));
     assert_eq!(f.app.post_bytes(&uri, &f.enterprise, PDF.to_vec()).await.status, StatusCode::CREATED);
@@ -460,7 +465,8 @@ async fn the_demo_gives_every_role_a_days_work() {
         mine.iter().map(|v| v.state_label).collect::<Vec<_>>()
     );
     // Some applications were approved, with amounts; a draft awaits the second publisher.
-    let all: Vec<_> = (1..=made as u64 + 50).filter_map(|id| svc.case_get(&Who::system("t"), id).ok()).collect();
+    let all: Vec<_> =
+        (1..=made as u64 + 50).filter_map(|id| svc.case_get(&Who::system("t"), CaseId(id)).ok()).collect();
     assert!(all.iter().all(|v| v.case.state.key() != "withdrawn"), "no refused drafts left behind");
     assert!(all.iter().any(|v| v.case.state.key() == "approved"));
     assert_eq!(svc.publication_queue(&who("renshe2")).unwrap().len(), 1);

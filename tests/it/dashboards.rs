@@ -3,7 +3,7 @@
 //! changed field side by side.
 
 use axum::http::StatusCode;
-use huiqi::model::{Capacity, Role, Who};
+use huiqi::model::{Capacity, CreditCode, Role, Who};
 use serde_json::{Value, json};
 
 use crate::common::{TestApp, credit_code};
@@ -69,7 +69,14 @@ async fn figures_fixture() -> (TestApp, String) {
     let jobs = publish(&app, &renshe, p2, measure("稳岗补助", RENSHE, "instant", "5", Some(100.0))).await;
     let qiye = app.token("qiye", Role::Enterprise, None);
     for n in 1..=3 {
-        app.auth().binding_grant(&Who::system("test"), "qiye", &credit_code(n), Capacity::LegalRep).unwrap();
+        app.auth()
+            .binding_grant(
+                &Who::system("test"),
+                "qiye",
+                &CreditCode::parse(&credit_code(n)).unwrap(),
+                Capacity::LegalRep,
+            )
+            .unwrap();
     }
     assert_eq!(apply(&app, &qiye, 1, instant).await["state"], "approved");
     assert_eq!(apply(&app, &qiye, 2, instant).await["state"], "awaiting_budget");

@@ -4,10 +4,10 @@
 
 mod access;
 mod admin;
-mod architecture;
 mod api_entities;
 mod api_imports;
 mod api_policies;
+mod architecture;
 mod backup;
 mod binary;
 mod board;

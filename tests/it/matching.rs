@@ -9,7 +9,7 @@ use huiqi::rules::check::Want;
 use huiqi::rules::eval::{EntityRow, Outcome, Val, eval};
 use serde_json::{Value, json};
 
-use huiqi::model::{Capacity, Role, Who};
+use huiqi::model::{Capacity, CreditCode, Role, Who};
 
 use crate::common::{PASSWORD, TODAY, TestApp, credit_code};
 
@@ -300,7 +300,9 @@ async fn the_calculator_for_anyone_and_for_an_enterprise() {
         .credit_code
         .to_string();
     app.account("qiye", Role::Enterprise, None);
-    app.auth().binding_grant(&Who::system("test"), "qiye", &code, Capacity::LegalRep).unwrap();
+    app.auth()
+        .binding_grant(&Who::system("test"), "qiye", &CreditCode::parse(&code).unwrap(), Capacity::LegalRep)
+        .unwrap();
     let cookie = app.sign_in_existing("qiye", PASSWORD).await.cookie;
     let own = app.page(&cookie, "/calculator").await.text();
     assert!(own.contains("已按贵企业在平台的档案计算"), "{own}");

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use huiqi::jobs::outbox::{Channels, DEFAULT_SMS_TEMPLATE, SmsGateway, Smtp, run_once};
 use huiqi::model::push::{DeliveryStatus, Subscription};
-use huiqi::model::{MeasureSpec, PolicyInput, Who};
+use huiqi::model::{CaseId, CreditCode, MeasureId, MeasureSpec, PolicyInput, Who};
 use huiqi::service::push::PushSettings;
 use huiqi::service::{Config, Service};
 use huiqi::store::Store;
@@ -118,7 +118,7 @@ fn publish(svc: &Service, doc: &str, measure: serde_json::Value) -> u64 {
     let policy = svc.policy_create(&system, policy).unwrap();
     let spec: MeasureSpec = serde_json::from_value(measure).unwrap();
     let id = svc.measure_create(&system, policy.id, spec).unwrap().measure_id;
-    svc.measure_publish(&system, id).unwrap();
+    svc.measure_publish(&system, MeasureId(id)).unwrap();
     id
 }
 
@@ -142,7 +142,7 @@ fn pushes_survive_a_failing_smtp_server_and_are_never_sent_twice() {
         entity(&svc, 2, "5");
         // Entity 2 mutes everything but its inbox.
         let muted = Subscription { muted: true, ..Subscription::default() };
-        svc.subscription_set(&system, &credit_code(2), muted).unwrap();
+        svc.subscription_set(&system, &CreditCode::parse(&credit_code(2)).unwrap(), muted).unwrap();
         let spec = serde_json::json!({
             "name": "稳岗补贴", "department": "人社局", "mode": "apply",
             "conditions": [{"label": "从业人数不少于10人", "expr": "employees >= 10"}],
@@ -156,11 +156,14 @@ fn pushes_survive_a_failing_smtp_server_and_are_never_sent_twice() {
         assert_eq!(pass.pushed, 1);
         assert_eq!((pass.sent, pass.failed), (1, 1), "SMS sent, e-mail refused");
         let huiqi::service::inbox::Inbox { messages: inbox, unread, .. } =
-            svc.inbox(&Who::system("test"), &credit_code(1), 10).unwrap();
+            svc.inbox(&Who::system("test"), &CreditCode::parse(&credit_code(1)).unwrap(), 10).unwrap();
         assert_eq!((inbox.len(), unread), (1, 1));
         assert!(inbox[0].title.contains("稳岗补贴"));
         assert!(
-            svc.inbox(&Who::system("test"), &credit_code(2), 10).unwrap().messages.is_empty(),
+            svc.inbox(&Who::system("test"), &CreditCode::parse(&credit_code(2)).unwrap(), 10)
+                .unwrap()
+                .messages
+                .is_empty(),
             "entity 2 does not fit"
         );
         let sms_body: serde_json::Value = serde_json::from_str(&sms.lock().unwrap()[0]).unwrap();
@@ -177,7 +180,7 @@ fn pushes_survive_a_failing_smtp_server_and_are_never_sent_twice() {
         assert_eq!(smtp.received.lock().unwrap().len(), 1);
         let mail = smtp.received.lock().unwrap()[0].clone();
         assert!(mail.contains("Message-ID: <huiqi-delivery-"), "{mail}");
-        let deliveries = svc.deliveries_of(&credit_code(1), 10).unwrap();
+        let deliveries = svc.deliveries_of(&CreditCode::parse(&credit_code(1)).unwrap(), 10).unwrap();
         assert!(deliveries.iter().all(|d| d.status == DeliveryStatus::Sent), "{deliveries:?}");
         assert_eq!(deliveries.iter().map(|d| d.attempts).max(), Some(3));
 
@@ -185,12 +188,18 @@ fn pushes_survive_a_failing_smtp_server_and_are_never_sent_twice() {
         entity(&svc, 2, "30");
         let pass = run_once(&svc, &channels()).unwrap();
         assert_eq!((pass.pushed, pass.sent), (1, 0));
-        assert_eq!(svc.inbox(&Who::system("test"), &credit_code(2), 10).unwrap().messages.len(), 1);
+        assert_eq!(
+            svc.inbox(&Who::system("test"), &CreditCode::parse(&credit_code(2)).unwrap(), 10).unwrap().messages.len(),
+            1
+        );
         // Entity 1 drops out and comes back: the same version is not pushed again.
         entity(&svc, 1, "5");
         entity(&svc, 1, "50");
         assert_eq!(run_once(&svc, &channels()).unwrap().pushed, 0);
-        assert_eq!(svc.inbox(&Who::system("test"), &credit_code(1), 10).unwrap().messages.len(), 1);
+        assert_eq!(
+            svc.inbox(&Who::system("test"), &CreditCode::parse(&credit_code(1)).unwrap(), 10).unwrap().messages.len(),
+            1
+        );
     }
     // Closed and opened again (a restart): nothing is pushed or sent again.
     let svc = open(dir.path());
@@ -200,7 +209,10 @@ fn pushes_survive_a_failing_smtp_server_and_are_never_sent_twice() {
     assert_eq!(smtp.received.lock().unwrap().len(), 1);
     assert_eq!(sms.lock().unwrap().len(), 1);
     assert_eq!(smtp.connections.load(Ordering::SeqCst), 3);
-    assert_eq!(svc.inbox(&Who::system("test"), &credit_code(1), 10).unwrap().messages.len(), 1);
+    assert_eq!(
+        svc.inbox(&Who::system("test"), &CreditCode::parse(&credit_code(1)).unwrap(), 10).unwrap().messages.len(),
+        1
+    );
     let trail = svc.audit_tail(200).unwrap();
     assert!(trail.iter().any(|a| a.action == "push.measure" && a.target == format!("measure:{measure_id}")));
     assert_eq!(trail.iter().filter(|a| a.action == "push.delivery").count(), 4, "every attempt is audited");
@@ -223,15 +235,15 @@ fn reminders_before_the_window_closes_and_expiry_warnings_come_once() {
     let applicant = Who {
         name: "经办人".into(),
         role: Some(huiqi::model::Role::Enterprise),
-        entities: vec![credit_code(2)],
+        entities: vec![CreditCode::parse(&credit_code(2)).unwrap()],
         ..Who::default()
     };
-    let case = svc.case_open(&applicant, &credit_code(2), measure).unwrap();
-    svc.case_submit(&applicant, case.case.id, None).unwrap();
+    let case = svc.case_open(&applicant, &CreditCode::parse(&credit_code(2)).unwrap(), MeasureId(measure)).unwrap();
+    svc.case_submit(&applicant, CaseId(case.case.id), None).unwrap();
 
     let reminders = |svc: &Service, n: u32| {
         let huiqi::service::inbox::Inbox { messages: inbox, unread: _, .. } =
-            svc.inbox(&Who::system("test"), &credit_code(n), 50).unwrap();
+            svc.inbox(&Who::system("test"), &CreditCode::parse(&credit_code(n)).unwrap(), 50).unwrap();
         inbox.iter().filter(|m| m.title.starts_with("申报提醒")).count()
     };
     // 2026-11-27: 34 days left, nothing yet; 2026-12-01: the 30-day warning to the department.
@@ -266,7 +278,7 @@ fn a_withdrawn_measure_is_not_sent_any_more() {
     let measure = publish(&svc, "3号", spec);
     // Pushed to the inbox and queued for e-mail and SMS; then withdrawn before the outbox runs.
     assert_eq!(svc.push_pending().unwrap().messages, 1);
-    svc.measure_withdraw(&system, measure, "文件废止").unwrap();
+    svc.measure_withdraw(&system, MeasureId(measure), "文件废止").unwrap();
     let channels = Channels {
         smtp: Some(Smtp::new(&format!("smtp://127.0.0.1:{}", smtp.port), "x@huiqi.local").unwrap()),
         sms: None,
@@ -275,6 +287,6 @@ fn a_withdrawn_measure_is_not_sent_any_more() {
     let pass = run_once(&svc, &channels).unwrap();
     assert_eq!((pass.sent, pass.failed), (0, 0));
     assert_eq!(smtp.connections.load(Ordering::SeqCst), 0, "nothing reached the mail server");
-    let deliveries = svc.deliveries_of(&credit_code(1), 10).unwrap();
+    let deliveries = svc.deliveries_of(&CreditCode::parse(&credit_code(1)).unwrap(), 10).unwrap();
     assert!(deliveries.iter().all(|d| d.status == DeliveryStatus::Cancelled), "{deliveries:?}");
 }

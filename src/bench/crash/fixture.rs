@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::auth::{Auth, NewUser, SessionPolicy};
 use crate::bench::{Error, err};
-use crate::model::{Capacity, CreditCode, PolicyInput, Role, Who};
+use crate::model::{Capacity, CreditCode, MeasureId, PolicyInput, Role, Who};
 use crate::service::{Config, Service};
 use crate::store::Store;
 
@@ -75,7 +75,8 @@ impl Fixture {
         }
         let mut codes = Vec::new();
         for n in 0..CASE_ENTITIES {
-            let code = CreditCode::with_check(&format!("91230100MB{n:07}")).ok_or("no credit code")?.to_string();
+            let credit_code = CreditCode::with_check(&format!("91230100MB{n:07}")).ok_or("no credit code")?;
+            let code = credit_code.to_string();
             let pairs: Vec<(String, String)> = [
                 ("credit_code", code.as_str()),
                 ("name", &format!("试验企业{n}有限公司")),
@@ -91,7 +92,7 @@ impl Fixture {
             .collect();
             let patch = svc.entity_patch_from_texts(&pairs, false).map_err(err)?;
             svc.entity_upsert(&who, &patch).map_err(err)?;
-            auth.binding_grant(&who, "qiye", &code, Capacity::LegalRep).map_err(err)?;
+            auth.binding_grant(&who, "qiye", &credit_code, Capacity::LegalRep).map_err(err)?;
             codes.push(code);
         }
         let policy: PolicyInput = serde_json::from_value(json!({
@@ -105,7 +106,7 @@ impl Fixture {
         for name in ["研发费用补助", "首台套奖励", "创新券"] {
             let spec = serde_json::from_value(apply_measure(name)).map_err(err)?;
             let v = svc.measure_create(&who, policy.id, spec).map_err(err)?;
-            svc.measure_publish(&who, v.measure_id).map_err(err)?;
+            svc.measure_publish(&who, MeasureId(v.measure_id)).map_err(err)?;
             measures.push(v.measure_id);
         }
         let [admin, publisher, approver, reviewer, enterprise] =

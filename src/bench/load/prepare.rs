@@ -13,7 +13,7 @@ use super::LoadPlan;
 use crate::auth::demo::DEMO_PASSWORD;
 use crate::auth::{Auth, NewUser, SessionPolicy};
 use crate::bench::{Error, err};
-use crate::model::{Capacity, PolicyInput, Role, Who};
+use crate::model::{Capacity, CreditCode, MeasureId, PolicyInput, Role, Who};
 use crate::service::{Config, Service};
 use crate::store::Store;
 use crate::store::prelude::*;
@@ -77,7 +77,7 @@ fn prepare(dir: &Path, plan: &LoadPlan, log: &mut dyn Write) -> Result<Accounts,
     for name in ["稳岗扩岗补助", "以工代训补贴", "见习岗位补贴"] {
         let spec = serde_json::from_value(bench_measure(name)).map_err(err)?;
         let v = svc.measure_create(&who, policy.id, spec).map_err(err)?;
-        svc.measure_publish(&who, v.measure_id).map_err(err)?;
+        svc.measure_publish(&who, MeasureId(v.measure_id)).map_err(err)?;
         measures.push(v.measure_id);
     }
     svc.push_pending().map_err(err)?;
@@ -91,7 +91,7 @@ fn prepare(dir: &Path, plan: &LoadPlan, log: &mut dyn Write) -> Result<Accounts,
             None => HashSet::new(),
         }
     };
-    let codes: Vec<String> = svc
+    let codes: Vec<CreditCode> = svc
         .store
         .read()
         .map_err(err)?
@@ -103,7 +103,7 @@ fn prepare(dir: &Path, plan: &LoadPlan, log: &mut dyn Write) -> Result<Accounts,
         .map_err(err)?
         .entities
         .into_iter()
-        .map(|e| e.credit_code.as_str().to_string())
+        .map(|e| e.credit_code)
         .collect();
     if codes.len() < wanted {
         return Err(format!("only {} entities of Harbin for {wanted} enterprise accounts", codes.len()));
@@ -114,7 +114,7 @@ fn prepare(dir: &Path, plan: &LoadPlan, log: &mut dyn Write) -> Result<Accounts,
         auth.user_create(&who, NewUser::new(&name, Role::Enterprise).named("压测企业用户"), Some(DEMO_PASSWORD))
             .map_err(err)?;
         auth.binding_grant(&who, &name, code, Capacity::LegalRep).map_err(err)?;
-        enterprises.push((name, code.clone()));
+        enterprises.push((name, code.to_string()));
         if i % 50 == 49 {
             let _ = writeln!(log, "  {} enterprise accounts", i + 1);
         }

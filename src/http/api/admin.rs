@@ -10,13 +10,13 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{ApiResult, parse_json};
-use crate::auth::{Access, NewUser, Permission, UserUpdate, permissions};
+use crate::auth::{Access, NewUser, Permission, UserUpdate, bad_credit_code, no_binding_request, permissions};
 use crate::http::AppState;
 use crate::http::error::{ApiError, AppError};
 use crate::http::extract::Viewer;
 use crate::http::pages::AuditParams;
 use crate::http::routes::Routes;
-use crate::model::{BindingStatus, Role, TokenScope, User, Vocabulary, mask};
+use crate::model::{BindingStatus, CreditCode, Role, TokenScope, User, Vocabulary, mask};
 
 pub fn routes() -> Routes {
     let accounts = Access::Needs(Permission::AccountsManage);
@@ -223,7 +223,7 @@ async fn bindings_index(State(state): State<AppState>, viewer: Viewer, Query(q):
                 .ok_or_else(|| unprocessable(format!("status 应为 {}", BindingStatus::choices())))?,
         ),
     };
-    let entity = Some(q.entity.trim().to_ascii_uppercase()).filter(|e| !e.is_empty());
+    let entity = Some(CreditCode::normalize(&q.entity)).filter(|e| !e.is_empty());
     let who = viewer.who();
     let mut rows = state.auth_blocking(move |a| a.binding_rows(&who, status, entity.as_deref())).await?;
     if !viewer.can(Permission::PersonalData) {
@@ -250,12 +250,12 @@ async fn bindings_decide(
     let status =
         BindingStatus::parse(&b.status).ok_or_else(|| unprocessable("status 应为 verified、rejected 或 revoked"))?;
     let who = viewer.who();
-    let code = code.trim().to_ascii_uppercase();
+    let code = CreditCode::parse(&code).map_err(|_| no_binding_request(user, &CreditCode::normalize(&code)))?;
     Ok(Json(state.auth_blocking(move |a| a.binding_decide(&who, user, &code, status, &b.note)).await?).into_response())
 }
 
 async fn invitations_index(State(state): State<AppState>, Query(q): Query<BindingQuery>) -> ApiResult {
-    let entity = Some(q.entity.trim().to_ascii_uppercase()).filter(|e| !e.is_empty());
+    let entity = Some(CreditCode::normalize(&q.entity)).filter(|e| !e.is_empty());
     let list = state.auth_blocking(move |a| a.invitations(entity.as_deref(), 500)).await?;
     let now = state.auth.now();
     let rows: Vec<_> = list
@@ -281,7 +281,8 @@ async fn invitations_create(State(state): State<AppState>, viewer: Viewer, body:
     let b: Body = parse_json(&body)?;
     let days = b.days.unwrap_or(crate::auth::INVITATION_DAYS_DEFAULT);
     let who = viewer.who();
-    let (inv, code) = state.auth_blocking(move |a| a.invitation_create(&who, &b.credit_code, days)).await?;
+    let credit_code = CreditCode::parse(&b.credit_code).map_err(bad_credit_code)?;
+    let (inv, code) = state.auth_blocking(move |a| a.invitation_create(&who, &credit_code, days)).await?;
     let body = json!({ "id": inv.id, "credit_code": inv.credit_code, "code": code, "expires_at": inv.expires_at });
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }

@@ -17,7 +17,9 @@ use crate::http::AppState;
 use crate::http::error::{ApiError, AppError};
 use crate::http::extract::Viewer;
 use crate::http::routes::Routes;
-use crate::service::cases::Decision;
+use crate::model::{CaseId, MeasureId};
+use crate::service::cases::{Decision, applicant_code};
+use crate::service::entities::entity_code;
 use crate::service::files::Upload;
 
 pub fn routes() -> Routes {
@@ -49,7 +51,7 @@ fn unprocessable(message: String) -> ApiError {
 #[derive(Deserialize)]
 struct OpenBody {
     credit_code: String,
-    measure_id: u64,
+    measure_id: MeasureId,
 }
 
 /// `POST /cases` `{"credit_code", "measure_id"}`: a draft with the form prefilled (or the
@@ -57,7 +59,8 @@ struct OpenBody {
 async fn cases_open(State(state): State<AppState>, viewer: Viewer, body: Bytes) -> ApiResult {
     let b: OpenBody = parse_json(&body)?;
     let who = viewer.who();
-    let view = state.svc.blocking(move |s| s.case_open(&who, &b.credit_code, b.measure_id)).await?;
+    let code = applicant_code(&b.credit_code)?;
+    let view = state.svc.blocking(move |s| s.case_open(&who, &code, b.measure_id)).await?;
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
@@ -90,7 +93,7 @@ async fn cases_queue(
 
 /// The receipt of a submitted case: what was submitted and when, the frozen amount, each
 /// stage's due day.
-async fn cases_receipt(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {
+async fn cases_receipt(State(state): State<AppState>, viewer: Viewer, Path(id): Path<CaseId>) -> ApiResult {
     let who = viewer.who();
     Ok(Json(state.svc.blocking(move |s| s.case_receipt(&who, id)).await?).into_response())
 }
@@ -103,7 +106,7 @@ async fn cases_stats(State(state): State<AppState>, viewer: Viewer) -> ApiResult
 }
 
 /// A case as its page shows it: the case, and its materials as a checklist.
-async fn cases_show(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {
+async fn cases_show(State(state): State<AppState>, viewer: Viewer, Path(id): Path<CaseId>) -> ApiResult {
     let who = viewer.who();
     Ok(Json(state.svc.blocking(move |s| s.case_detail(&who, id)).await?).into_response())
 }
@@ -115,7 +118,7 @@ struct FormBody {
 }
 
 /// `PUT /cases/{id}` `{"form": {…}}`: saves the draft's form.
-async fn cases_save(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>, body: Bytes) -> ApiResult {
+async fn cases_save(State(state): State<AppState>, viewer: Viewer, Path(id): Path<CaseId>, body: Bytes) -> ApiResult {
     let b: FormBody = parse_json(&body)?;
     let form = b.form.ok_or_else(|| unprocessable("请求体应为 {\"form\": {字段: 值}}".into()))?;
     let who = viewer.who();
@@ -123,13 +126,13 @@ async fn cases_save(State(state): State<AppState>, viewer: Viewer, Path(id): Pat
 }
 
 /// `POST /cases/{id}/submit` (optionally `{"form": {…}}`): submits, or resubmits after a return.
-async fn cases_submit(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>, body: Bytes) -> ApiResult {
+async fn cases_submit(State(state): State<AppState>, viewer: Viewer, Path(id): Path<CaseId>, body: Bytes) -> ApiResult {
     let b: FormBody = if body.is_empty() { FormBody::default() } else { parse_json(&body)? };
     let who = viewer.who();
     Ok(Json(state.svc.blocking(move |s| s.case_submit(&who, id, b.form.as_ref())).await?).into_response())
 }
 
-async fn cases_withdraw(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {
+async fn cases_withdraw(State(state): State<AppState>, viewer: Viewer, Path(id): Path<CaseId>) -> ApiResult {
     let who = viewer.who();
     Ok(Json(state.svc.blocking(move |s| s.case_withdraw(&who, id)).await?).into_response())
 }
@@ -142,7 +145,7 @@ struct DecideBody {
 }
 
 /// `POST /cases/{id}/decide` `{"action": "approve" | "reject" | "return", "reason": "…"}`.
-async fn cases_decide(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>, body: Bytes) -> ApiResult {
+async fn cases_decide(State(state): State<AppState>, viewer: Viewer, Path(id): Path<CaseId>, body: Bytes) -> ApiResult {
     let b: DecideBody = parse_json(&body)?;
     let Some(decision) = Decision::parse(&b.action, b.reason) else {
         return Err(unprocessable(format!("action「{}」无效，应为 approve、reject 或 return", b.action)));
@@ -151,7 +154,7 @@ async fn cases_decide(State(state): State<AppState>, viewer: Viewer, Path(id): P
     Ok(Json(state.svc.blocking(move |s| s.case_decide(&who, id, decision)).await?).into_response())
 }
 
-async fn cases_release(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {
+async fn cases_release(State(state): State<AppState>, viewer: Viewer, Path(id): Path<CaseId>) -> ApiResult {
     let who = viewer.who();
     Ok(Json(state.svc.blocking(move |s| s.case_release(&who, id)).await?).into_response())
 }
@@ -168,7 +171,7 @@ struct FileParams {
 async fn cases_attach(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<u64>,
+    Path(id): Path<CaseId>,
     Query(p): Query<FileParams>,
     body: Bytes,
 ) -> ApiResult {
@@ -183,19 +186,24 @@ async fn cases_attach(
     Ok((StatusCode::CREATED, Json(file)).into_response())
 }
 
-async fn cases_file(State(state): State<AppState>, viewer: Viewer, Path((id, n)): Path<(u64, usize)>) -> ApiResult {
+async fn cases_file(State(state): State<AppState>, viewer: Viewer, Path((id, n)): Path<(CaseId, usize)>) -> ApiResult {
     let who = viewer.who();
     let (file, bytes) = state.svc.blocking(move |s| s.case_file(&who, id, n)).await?;
     Ok(crate::http::pages::attachment_response(&file, bytes))
 }
 
-async fn cases_detach(State(state): State<AppState>, viewer: Viewer, Path((id, n)): Path<(u64, usize)>) -> ApiResult {
+async fn cases_detach(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path((id, n)): Path<(CaseId, usize)>,
+) -> ApiResult {
     let who = viewer.who();
     state.svc.blocking(move |s| s.case_detach(&who, id, n)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn cases_of_entity(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> ApiResult {
+    let code = entity_code(&code)?;
     let who = viewer.who();
     let cases = state.svc.blocking(move |s| s.cases_of_entity(&who, &code)).await?;
     Ok(Json(json!({ "count": cases.len(), "cases": cases })).into_response())

@@ -17,9 +17,9 @@ use crate::http::error::{ApiError, AppError};
 use crate::http::extract::Viewer;
 use crate::http::params::EntityListParams;
 use crate::http::routes::Routes;
-use crate::model::TagDef;
 use crate::model::fields::format_number;
-use crate::service::entities::{WriteOutcome, entity_json};
+use crate::model::{CreditCode, TagDef};
+use crate::service::entities::{WriteOutcome, entity_code, entity_json};
 
 pub fn routes() -> Routes {
     let read = Access::Needs(Permission::EntityRead);
@@ -42,12 +42,14 @@ async fn entities_index(State(state): State<AppState>, viewer: Viewer, Query(p):
 }
 
 async fn entities_show(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> ApiResult {
+    let code = entity_code(&code)?;
     let who = viewer.who();
     let (e, today) = state.svc.blocking(move |s| Ok((s.entity_get(&who, &code)?, s.today()))).await?;
     Ok(Json(entity_json(&e, today)).into_response())
 }
 
 async fn entities_history(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> ApiResult {
+    let code = entity_code(&code)?;
     let who = viewer.who();
     let file = state.svc.blocking(move |s| s.entity_file(&who, &code)).await?;
     Ok(Json(file.history).into_response())
@@ -70,6 +72,7 @@ async fn entities_personal(
     if b.reason.trim().is_empty() {
         return Err(ApiError(AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "请在 reason 中说明查看完整信息的事由")));
     }
+    let code = entity_code(&code)?;
     let who = viewer.who();
     let e = state.svc.blocking(move |s| s.entity_unmask(&who, &code, &b.reason)).await?.entity;
     Ok(Json(serde_json::json!({
@@ -125,9 +128,9 @@ async fn entities_put(
     body: Bytes,
 ) -> ApiResult {
     let body: serde_json::Map<String, Value> = parse_json(&body)?;
-    let code = code.trim().to_ascii_uppercase();
+    let code = CreditCode::normalize(&code);
     if let Some(c) = body.get("credit_code").and_then(Value::as_str)
-        && c.trim().to_ascii_uppercase() != code
+        && CreditCode::normalize(c) != code
     {
         return Err(ApiError(AppError::new(
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -24,12 +24,14 @@ pub fn routes() -> Routes {
 }
 
 async fn inbox_show(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> ApiResult {
+    let code = viewer.own_entity(&code)?;
     let who = viewer.who();
     let inbox = state.svc.blocking(move |s| s.inbox(&who, &code, 200)).await?;
     Ok(Json(json!({ "unread": inbox.unread, "messages": inbox.messages })).into_response())
 }
 
 async fn inbox_read(State(state): State<AppState>, viewer: Viewer, Path((code, id)): Path<(String, u64)>) -> ApiResult {
+    let code = viewer.own_entity(&code)?;
     let who = viewer.who();
     Ok(Json(state.svc.blocking(move |s| s.inbox_read(&who, &code, id)).await?).into_response())
 }

@@ -109,6 +109,7 @@ async fn matches_of_entity(
     Query(q): Query<AsOf>,
 ) -> ApiResult {
     let as_of = parse_as_of(&q.as_of)?;
+    let code = crate::service::entities::entity_code(&code)?;
     let who = viewer.who();
     let crate::service::matching::EntityMatches { entity, matches } =
         state.svc.blocking(move |s| s.entity_matches(&who, &code, as_of)).await?;

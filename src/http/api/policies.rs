@@ -13,7 +13,7 @@ use crate::http::AppState;
 use crate::http::extract::Viewer;
 use crate::http::params::PolicyListParams;
 use crate::http::routes::Routes;
-use crate::model::{MeasureSpec, PolicyInput};
+use crate::model::{MeasureId, MeasureSpec, PolicyInput};
 use crate::service::policies::Audience;
 
 pub fn routes() -> Routes {
@@ -90,7 +90,7 @@ async fn measures_create(
 async fn measures_show(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<u64>,
+    Path(id): Path<MeasureId>,
     Query(d): Query<DraftParam>,
 ) -> ApiResult {
     let who = audience(&viewer, d.drafts);
@@ -98,13 +98,18 @@ async fn measures_show(
     Ok(Json(serde_json::json!({ "measure": measure, "policy": { "id": policy.id, "title": policy.content.title, "doc_number": policy.content.doc_number } })).into_response())
 }
 
-async fn measures_update(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>, body: Bytes) -> ApiResult {
+async fn measures_update(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<MeasureId>,
+    body: Bytes,
+) -> ApiResult {
     let spec: MeasureSpec = parse_json(&body)?;
     let who = viewer.who();
     Ok(Json(state.svc.blocking(move |s| s.measure_update(&who, id, spec)).await?).into_response())
 }
 
-async fn measures_publish(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {
+async fn measures_publish(State(state): State<AppState>, viewer: Viewer, Path(id): Path<MeasureId>) -> ApiResult {
     let who = viewer.who();
     Ok(Json(state.svc.blocking(move |s| s.measure_publish(&who, id)).await?).into_response())
 }
@@ -119,7 +124,7 @@ struct RequestBody {
 async fn measures_request(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<u64>,
+    Path(id): Path<MeasureId>,
     body: Bytes,
 ) -> ApiResult {
     let b: RequestBody = if body.is_empty() { RequestBody::default() } else { parse_json(&body)? };
@@ -133,7 +138,12 @@ struct ReasonBody {
     reason: String,
 }
 
-async fn measures_refuse(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>, body: Bytes) -> ApiResult {
+async fn measures_refuse(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<MeasureId>,
+    body: Bytes,
+) -> ApiResult {
     let b: ReasonBody = parse_json(&body)?;
     let who = viewer.who();
     Ok(Json(state.svc.blocking(move |s| s.measure_refuse_publication(&who, id, &b.reason)).await?).into_response())
@@ -142,7 +152,7 @@ async fn measures_refuse(State(state): State<AppState>, viewer: Viewer, Path(id)
 async fn measures_withdraw(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<u64>,
+    Path(id): Path<MeasureId>,
     body: Bytes,
 ) -> ApiResult {
     let b: ReasonBody = parse_json(&body)?;
@@ -156,7 +166,7 @@ async fn publications_queue(State(state): State<AppState>, viewer: Viewer) -> Ap
     Ok(Json(serde_json::json!({ "count": drafts.len(), "drafts": drafts })).into_response())
 }
 
-async fn measures_discard(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {
+async fn measures_discard(State(state): State<AppState>, viewer: Viewer, Path(id): Path<MeasureId>) -> ApiResult {
     let who = viewer.who();
     state.svc.blocking(move |s| s.measure_discard_draft(&who, id)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -165,7 +175,7 @@ async fn measures_discard(State(state): State<AppState>, viewer: Viewer, Path(id
 async fn measures_versions(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<u64>,
+    Path(id): Path<MeasureId>,
     Query(d): Query<DraftParam>,
 ) -> ApiResult {
     let who = audience(&viewer, d.drafts);

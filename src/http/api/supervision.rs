@@ -13,6 +13,7 @@ use crate::auth::{Access, Permission};
 use crate::http::AppState;
 use crate::http::extract::Viewer;
 use crate::http::routes::Routes;
+use crate::service::supervision::assignment_code;
 
 pub fn routes() -> Routes {
     let supervise = Access::Needs(Permission::Supervise);
@@ -103,8 +104,9 @@ struct AssignBody {
 /// `PUT /assignments` `{"specialist": "bangban", "credit_code": "…"}`.
 async fn assignments_add(State(state): State<AppState>, viewer: Viewer, body: Bytes) -> ApiResult {
     let b: AssignBody = parse_json(&body)?;
+    let code = assignment_code(&b.credit_code)?;
     let who = viewer.who();
-    state.svc.blocking(move |s| s.assignment_set(&who, &b.specialist, &b.credit_code, true)).await?;
+    state.svc.blocking(move |s| s.assignment_set(&who, &b.specialist, &code, true)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -113,6 +115,7 @@ async fn assignments_remove(
     viewer: Viewer,
     Path((specialist, code)): Path<(String, String)>,
 ) -> ApiResult {
+    let code = assignment_code(&code)?;
     let who = viewer.who();
     state.svc.blocking(move |s| s.assignment_set(&who, &specialist, &code, false)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -7,14 +7,17 @@ use minijinja::{Value, context};
 use serde::Deserialize;
 
 use super::{PageResult, see_other, unprocessable};
-use crate::auth::{Access, NewUser, Permission, UserUpdate, permissions};
+use crate::auth::{Access, NewUser, Permission, UserUpdate, bad_credit_code, no_binding_request, permissions};
 use crate::http::AppState;
 use crate::http::error::AppError;
 use crate::http::extract::CleanForm;
 use crate::http::extract::{Viewer, form_value, form_values};
 use crate::http::routes::Routes;
 use crate::http::web::to_value;
-use crate::model::{AgreementKind, BindingStatus, Role, Timestamp, TokenScope, User, Vocabulary, mask};
+use crate::model::{
+    AgreementKind, BindingStatus, CreditCode, RegionCode, Role, Timestamp, TokenScope, User, Vocabulary, mask,
+};
+use crate::service::entities::entity_code;
 
 type FormData = CleanForm;
 
@@ -130,7 +133,7 @@ async fn departments_page(state: &AppState, viewer: &Viewer, error: Option<Strin
     let rows: Vec<_> = list
         .iter()
         .map(|d| {
-            let region = d.region.as_deref().map(crate::model::reference::region_full_name);
+            let region = d.region.as_ref().map(|r| crate::model::reference::region_full_name(r.as_str()));
             serde_json::json!({ "name": d.name, "region": d.region, "region_name": region })
         })
         .collect();
@@ -159,10 +162,11 @@ async fn departments_save(State(state): State<AppState>, viewer: Viewer, CleanFo
 fn user_row(u: &User, personal: bool, now: Timestamp) -> serde_json::Value {
     let phone = u.phone.as_deref().map(|p| if personal { p.to_string() } else { mask::phone(p) });
     let locked = u.hard_locked || u.locked_until.is_some_and(|t| t > now);
+    let regions: Vec<&str> = u.region_scope.iter().map(RegionCode::as_str).collect();
     serde_json::json!({
         "id": u.id, "username": u.username, "display_name": u.display_name,
         "role": u.role.key(), "role_label": u.role.label(), "department": u.department,
-        "regions": u.region_scope.join(" "), "phone": phone, "disabled": u.disabled,
+        "regions": regions.join(" "), "phone": phone, "disabled": u.disabled,
         "hard_locked": u.hard_locked, "locked": locked, "failed": u.failed_logins,
         "must_change": u.must_change_password, "last_login": time(u.last_login),
         "created": u.created_at.display_cst(),
@@ -386,7 +390,7 @@ struct BindingFilter {
 
 async fn bindings_index(State(state): State<AppState>, viewer: Viewer, Query(f): Query<BindingFilter>) -> PageResult {
     let status = if f.status.is_empty() { Some(BindingStatus::Pending) } else { BindingStatus::parse(&f.status) };
-    let entity = Some(f.entity.trim().to_ascii_uppercase()).filter(|e| !e.is_empty());
+    let entity = Some(CreditCode::normalize(&f.entity)).filter(|e| !e.is_empty());
     let who = viewer.who();
     let rows = state.auth_blocking(move |a| a.binding_rows(&who, status, entity.as_deref())).await?;
     let personal = viewer.can(Permission::PersonalData);
@@ -422,12 +426,13 @@ async fn bindings_decide(
     };
     let note = form_value(&form, "note").to_string();
     let who = viewer.who();
+    let code = CreditCode::parse(&code).map_err(|_| no_binding_request(user, &code))?;
     state.auth_blocking(move |a| a.binding_decide(&who, user, &code, status, &note)).await?;
     Ok(see_other("/admin/bindings"))
 }
 
 async fn invitations_page(state: &AppState, viewer: &Viewer, entity: &str, error: Option<String>) -> PageResult {
-    let code = Some(entity.trim().to_ascii_uppercase()).filter(|e| !e.is_empty());
+    let code = Some(CreditCode::normalize(entity)).filter(|e| !e.is_empty());
     let list = state.auth_blocking(move |a| a.invitations(code.as_deref(), 200)).await?;
     let now = state.auth.now();
     let rows: Vec<_> = list
@@ -458,12 +463,12 @@ async fn invitations_create(State(state): State<AppState>, viewer: Viewer, Clean
     let code = form_value(&form, "credit_code").to_string();
     let days = form_value(&form, "days").trim().parse().unwrap_or(crate::auth::INVITATION_DAYS_DEFAULT);
     let who = viewer.who();
-    let c = code.clone();
-    match state.auth_blocking(move |a| a.invitation_create(&who, &c, days)).await {
+    let credit_code = CreditCode::parse(&code).map_err(bad_credit_code);
+    match state.auth_blocking(move |a| a.invitation_create(&who, &credit_code?, days)).await {
         Ok((invitation, plain)) => {
             let c = invitation.credit_code.clone();
             let who = viewer.who();
-            let entity = state.svc.blocking(move |s| s.entity_get(&who, &c)).await?;
+            let entity = state.svc.blocking(move |s| s.entity_get(&who, &entity_code(&c)?)).await?;
             let mut page = viewer.render(
                 "invitation_letter.html",
                 context! {

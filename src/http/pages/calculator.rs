@@ -11,7 +11,7 @@ use crate::http::error::AppError;
 use crate::http::extract::Viewer;
 use crate::http::routes::Routes;
 use crate::http::web::to_value;
-use crate::model::{Field, FieldError};
+use crate::model::{CreditCode, Field, FieldError};
 use crate::service::ServiceError;
 use crate::service::matching::{ASKED_APART, MeasureMatch};
 
@@ -78,7 +78,7 @@ async fn calculator_show(
         .map(crate::model::reference::industry_choice)
         .collect();
     // An enterprise account sees its (first, or chosen) verified entity without typing.
-    let chosen = query.iter().find(|(k, _)| k == "entity").map(|(_, v)| v.trim().to_ascii_uppercase());
+    let chosen = query.iter().find(|(k, _)| k == "entity").and_then(|(_, v)| CreditCode::parse(v).ok());
     let own = viewer.principal.as_ref().and_then(|p| match chosen {
         Some(c) if p.acts_for(&c) => Some(c),
         _ => p.entities.first().cloned(),

@@ -16,9 +16,10 @@ use crate::http::extract::{Viewer, form_value};
 use crate::http::routes::Routes;
 use crate::http::web::to_value;
 use crate::model::case::CaseState;
+use crate::model::{CaseId, MeasureId};
 use crate::model::{FieldError, Vocabulary};
 use crate::service::ServiceError;
-use crate::service::cases::{Decided, Decision, QueueSort};
+use crate::service::cases::{Decided, Decision, QueueSort, applicant_code};
 use crate::service::files::Upload;
 
 type FormData = CleanForm;
@@ -66,8 +67,11 @@ async fn cases_open(
     Path(code): Path<String>,
     CleanForm(form): FormData,
 ) -> PageResult {
-    let measure: u64 =
-        form_value(&form, "measure_id").parse().map_err(|_| AppError::bad_request("缺少要申报的政策事项"))?;
+    let measure = form_value(&form, "measure_id")
+        .parse::<u64>()
+        .map(MeasureId)
+        .map_err(|_| AppError::bad_request("缺少要申报的政策事项"))?;
+    let code = applicant_code(&code)?;
     let who = viewer.who();
     let view = state.svc.blocking(move |s| s.case_open(&who, &code, measure)).await?;
     Ok(see_other(&format!("/cases/{}", view.case.id)))
@@ -76,7 +80,7 @@ async fn cases_open(
 async fn case_page(
     state: &AppState,
     viewer: &Viewer,
-    id: u64,
+    id: CaseId,
     notice: &str,
     errors: Vec<FieldError>,
     values: Option<BTreeMap<String, String>>,
@@ -116,7 +120,7 @@ async fn case_page(
 async fn cases_show(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<u64>,
+    Path(id): Path<CaseId>,
     Query(n): Query<Notice>,
 ) -> PageResult {
     case_page(&state, &viewer, id, &n.notice, Vec::new(), None, n.next).await
@@ -126,7 +130,7 @@ async fn cases_show(
 async fn refused(
     state: &AppState,
     viewer: &Viewer,
-    id: u64,
+    id: CaseId,
     e: ServiceError,
     values: Option<BTreeMap<String, String>>,
 ) -> PageResult {
@@ -143,7 +147,7 @@ async fn refused(
 async fn act<F>(
     state: &AppState,
     viewer: &Viewer,
-    id: u64,
+    id: CaseId,
     notice: &str,
     typed: Option<BTreeMap<String, String>>,
     f: F,
@@ -161,7 +165,7 @@ where
 async fn cases_save(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<u64>,
+    Path(id): Path<CaseId>,
     CleanForm(form): FormData,
 ) -> PageResult {
     let values = form_fields(&form);
@@ -172,7 +176,7 @@ async fn cases_save(
 async fn cases_submit(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<u64>,
+    Path(id): Path<CaseId>,
     CleanForm(form): FormData,
 ) -> PageResult {
     let values = form_fields(&form);
@@ -186,14 +190,14 @@ async fn cases_submit(
     }
 }
 
-async fn cases_withdraw(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> PageResult {
+async fn cases_withdraw(State(state): State<AppState>, viewer: Viewer, Path(id): Path<CaseId>) -> PageResult {
     act(&state, &viewer, id, "withdrawn", None, move |s, who| s.case_withdraw(who, id).map(drop)).await
 }
 
 async fn cases_attach(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<u64>,
+    Path(id): Path<CaseId>,
     mut multipart: Multipart,
 ) -> PageResult {
     let (mut csrf, mut slot, mut upload, mut fields) = (String::new(), String::new(), None, Vec::new());
@@ -240,26 +244,30 @@ async fn cases_attach(
 }
 
 /// The receipt of a submitted case (回执), a page that prints cleanly.
-async fn cases_receipt(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> PageResult {
+async fn cases_receipt(State(state): State<AppState>, viewer: Viewer, Path(id): Path<CaseId>) -> PageResult {
     let who = viewer.who();
     let r = state.svc.blocking(move |s| s.case_receipt(&who, id)).await?;
     viewer.render("receipt.html", context! { r => to_value(&r) })
 }
 
-async fn cases_file(State(state): State<AppState>, viewer: Viewer, Path((id, n)): Path<(u64, usize)>) -> PageResult {
+async fn cases_file(State(state): State<AppState>, viewer: Viewer, Path((id, n)): Path<(CaseId, usize)>) -> PageResult {
     let who = viewer.who();
     let (file, bytes) = state.svc.blocking(move |s| s.case_file(&who, id, n)).await?;
     Ok(super::attachment_response(&file, bytes))
 }
 
-async fn cases_detach(State(state): State<AppState>, viewer: Viewer, Path((id, n)): Path<(u64, usize)>) -> PageResult {
+async fn cases_detach(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path((id, n)): Path<(CaseId, usize)>,
+) -> PageResult {
     act(&state, &viewer, id, "detached", None, move |s, who| s.case_detach(who, id, n)).await
 }
 
 async fn cases_decide(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<u64>,
+    Path(id): Path<CaseId>,
     CleanForm(form): FormData,
 ) -> PageResult {
     let reason = form_value(&form, "reason").to_string();
@@ -276,7 +284,7 @@ async fn cases_decide(
     }
 }
 
-async fn cases_release(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> PageResult {
+async fn cases_release(State(state): State<AppState>, viewer: Viewer, Path(id): Path<CaseId>) -> PageResult {
     act(&state, &viewer, id, "decided", None, move |s, who| s.case_release(who, id).map(drop)).await
 }
 

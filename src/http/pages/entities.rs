@@ -15,6 +15,7 @@ use crate::http::routes::Routes;
 use crate::http::web::to_value;
 use crate::model::{Entity, Field, FieldError, SizeClass, TagDef, Vocabulary, mask};
 use crate::service::ServiceError;
+use crate::service::entities::entity_code;
 
 type FormData = CleanForm;
 
@@ -131,6 +132,7 @@ async fn entities_unmask(
 
 /// The entity file with its matches and cases; with a reason, personal data in full (audited).
 async fn entity_page(state: &AppState, viewer: &Viewer, code: String, unmask: Option<String>) -> StaffResult {
+    let code = entity_code(&code)?;
     let who = viewer.who();
     let (file, matches, cases) = state.svc.blocking(move |s| s.entity_dossier(&who, &code, unmask.as_deref())).await?;
     let history: Vec<_> = file
@@ -252,6 +254,7 @@ async fn entities_new(State(state): State<AppState>, viewer: Viewer) -> StaffRes
 
 async fn entities_edit(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> StaffResult {
     // Shown masked: the stars come back unchanged; full values only through the audited unmask.
+    let code = entity_code(&code)?;
     let who = viewer.who();
     let e = state.svc.blocking(move |s| s.entity_get(&who, &code)).await?;
     entity_form(&state, &viewer, Some(e.credit_code.to_string()), entity_values(&e, state.svc.today()), &[]).await

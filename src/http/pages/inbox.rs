@@ -12,7 +12,7 @@ use crate::http::error::AppError;
 use crate::http::extract::{CleanForm, Viewer, form_value};
 use crate::http::routes::Routes;
 use crate::http::web::to_value;
-use crate::model::Vocabulary;
+use crate::model::{CreditCode, Vocabulary};
 
 pub fn routes() -> Routes {
     let own = Access::Needs(Permission::OwnEntities);
@@ -24,6 +24,7 @@ pub fn routes() -> Routes {
 }
 
 async fn inbox_show(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> PageResult {
+    let code = viewer.own_entity(&code)?;
     let who = viewer.who();
     let inbox = state.svc.blocking(move |s| s.inbox(&who, &code, 200)).await?;
     viewer.render(
@@ -37,9 +38,9 @@ async fn inbox_read(
     viewer: Viewer,
     Path((code, id)): Path<(String, u64)>,
 ) -> PageResult {
+    let code = viewer.own_entity(&code)?;
     let (who, c) = (viewer.who(), code.clone());
     let m = state.svc.blocking(move |s| s.inbox_read(&who, &c, id)).await?;
-    let code = crate::service::inbox::own_entity(&viewer.who(), &code)?;
     Ok(match m.case_id {
         Some(case) => see_other(&format!("/cases/{case}")),
         None => match m.measure_id {
@@ -52,7 +53,7 @@ async fn inbox_read(
 async fn subscription_page(
     state: &AppState,
     viewer: &Viewer,
-    code: String,
+    code: CreditCode,
     notice: &str,
     error: Option<String>,
 ) -> PageResult {
@@ -73,7 +74,7 @@ async fn subscription_page(
     viewer.render(
         "subscription.html",
         context! {
-            code, notice, error,
+            code => code.as_str(), notice, error,
             sub => to_value(&sub),
             categories => to_value(&categories),
             departments => to_value(&departments),

@@ -7,14 +7,15 @@ use serde::Deserialize;
 
 use super::account::bind_request;
 use super::{PageResult, see_other, unprocessable};
-use crate::auth::{Access, Permission};
+use crate::auth::{Access, Permission, no_own_binding};
 use crate::http::AppState;
 use crate::http::error::AppError;
 use crate::http::extract::CleanForm;
 use crate::http::extract::Viewer;
 use crate::http::routes::Routes;
 use crate::http::web::to_value;
-use crate::model::{BindingStatus, Capacity, Vocabulary};
+use crate::model::{BindingStatus, Capacity, CreditCode, Vocabulary};
+use crate::service::entities::entity_code;
 use crate::service::overview::OwnEntityPage;
 
 type FormData = CleanForm;
@@ -47,7 +48,7 @@ async fn my_page(state: &AppState, viewer: &Viewer, form: Value, error: Option<S
                 .iter()
                 .map(|c| {
                     let crate::service::matching::EntityMatches { entity: e, matches } =
-                        s.entity_matches(&who, c, None)?;
+                        s.entity_matches(&who, &entity_code(c)?, None)?;
                     let eligible =
                         matches.iter().filter(|m| m.outcome == crate::rules::eval::Outcome::Eligible).count();
                     let near = matches.iter().filter(|m| m.is_near_miss()).count();
@@ -109,11 +110,13 @@ async fn my_bindings_create(State(state): State<AppState>, viewer: Viewer, Clean
 
 async fn my_bindings_leave(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> PageResult {
     let (user_id, who) = (viewer.principal()?.user.id, viewer.who());
+    let code = CreditCode::parse(&code).map_err(|_| no_own_binding())?;
     state.auth_blocking(move |a| a.binding_leave(&who, user_id, &code)).await?;
     Ok(see_other("/my?notice=left"))
 }
 
 async fn my_entities_show(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> PageResult {
+    let code = viewer.own_entity(&code)?;
     // The enterprise's own data: nothing masked.
     let who = viewer.who();
     let OwnEntityPage { file, matches, cases, unread } =

@@ -14,8 +14,8 @@ use crate::http::extract::{Viewer, form_value};
 use crate::http::params::PolicyListParams;
 use crate::http::routes::Routes;
 use crate::http::web::to_value;
-use crate::model::FieldError;
 use crate::model::policy::FORM_FIELD_KINDS;
+use crate::model::{FieldError, MeasureId};
 use crate::service::ServiceError;
 use crate::service::policies::Audience;
 
@@ -115,7 +115,7 @@ async fn measure_form(
     state: &AppState,
     viewer: &Viewer,
     policy_id: u64,
-    measure_id: Option<u64>,
+    measure_id: Option<MeasureId>,
     values: Value,
     errors: &[FieldError],
 ) -> StaffResult {
@@ -129,7 +129,7 @@ async fn measure_form(
         "measure_form.html",
         context! {
             policy => to_value(&policy),
-            measure_id,
+            measure_id => measure_id.map(MeasureId::get),
             f => values,
             errors => to_value(errors),
             departments,
@@ -191,7 +191,7 @@ async fn measure_save(
     state: &AppState,
     viewer: &Viewer,
     policy_id: u64,
-    measure_id: Option<u64>,
+    measure_id: Option<MeasureId>,
     form: &[(String, String)],
 ) -> StaffResult {
     let who = viewer.who();
@@ -217,7 +217,7 @@ async fn measure_save(
     }
 }
 
-async fn measures_edit(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> StaffResult {
+async fn measures_edit(State(state): State<AppState>, viewer: Viewer, Path(id): Path<MeasureId>) -> StaffResult {
     let (m, policy) = state.svc.blocking(move |s| s.measure_get(id, Audience::Staff)).await?;
     measure_form(&state, &viewer, policy.id, Some(id), to_value(measure_values(&m.spec)), &[]).await
 }
@@ -225,14 +225,14 @@ async fn measures_edit(State(state): State<AppState>, viewer: Viewer, Path(id): 
 async fn measures_update(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<u64>,
+    Path(id): Path<MeasureId>,
     CleanForm(form): FormData,
 ) -> StaffResult {
     let (_, policy) = state.svc.blocking(move |s| s.measure_get(id, Audience::Staff)).await?;
     measure_save(&state, &viewer, policy.id, Some(id), &form).await
 }
 
-async fn measures_publish(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> StaffResult {
+async fn measures_publish(State(state): State<AppState>, viewer: Viewer, Path(id): Path<MeasureId>) -> StaffResult {
     let who = viewer.who();
     let v = state.svc.blocking(move |s| s.measure_publish(&who, id)).await?;
     Ok(see_other(&if v.scheduled.is_some() { format!("/measures/{id}") } else { format!("/measures/{id}/versions") }))
@@ -241,7 +241,7 @@ async fn measures_publish(State(state): State<AppState>, viewer: Viewer, Path(id
 async fn measures_request(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<u64>,
+    Path(id): Path<MeasureId>,
     CleanForm(form): FormData,
 ) -> StaffResult {
     let on = form_value(&form, "publish_on").trim();
@@ -258,7 +258,7 @@ async fn measures_request(
 async fn measures_refuse(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<u64>,
+    Path(id): Path<MeasureId>,
     CleanForm(form): FormData,
 ) -> StaffResult {
     let reason = form_value(&form, "reason").to_string();
@@ -270,7 +270,7 @@ async fn measures_refuse(
 async fn measures_withdraw(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<u64>,
+    Path(id): Path<MeasureId>,
     CleanForm(form): FormData,
 ) -> StaffResult {
     let reason = form_value(&form, "reason").to_string();
@@ -279,7 +279,7 @@ async fn measures_withdraw(
     Ok(see_other(&format!("/measures/{id}")))
 }
 
-async fn measures_discard(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> StaffResult {
+async fn measures_discard(State(state): State<AppState>, viewer: Viewer, Path(id): Path<MeasureId>) -> StaffResult {
     let who = viewer.who();
     state.svc.blocking(move |s| s.measure_discard_draft(&who, id)).await?;
     Ok(see_other(&format!("/measures/{id}")))

@@ -15,7 +15,7 @@ use crate::http::params::PolicyListParams;
 use crate::http::routes::Routes;
 use crate::http::web::Lang;
 use crate::http::web::to_value;
-use crate::model::{Category, Level, Mode, Vocabulary};
+use crate::model::{Category, Level, MeasureId, Mode, Vocabulary};
 use crate::service::policies::{Audience, PolicyQuery};
 
 pub fn routes() -> Routes {
@@ -83,7 +83,7 @@ async fn policies_show(State(state): State<AppState>, viewer: Viewer, Path(id): 
     viewer.render("policy.html", context! { p => to_value(&policy), ..vocabularies() })
 }
 
-async fn measures_show(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> PageResult {
+async fn measures_show(State(state): State<AppState>, viewer: Viewer, Path(id): Path<MeasureId>) -> PageResult {
     let who = viewer.who();
     let page = state.svc.blocking(move |s| s.measure_page(&who, id)).await?;
     viewer.render(
@@ -95,7 +95,7 @@ async fn measures_show(State(state): State<AppState>, viewer: Viewer, Path(id): 
     )
 }
 
-async fn measures_versions(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> PageResult {
+async fn measures_versions(State(state): State<AppState>, viewer: Viewer, Path(id): Path<MeasureId>) -> PageResult {
     let audience = if viewer.is_staff() { Audience::Staff } else { Audience::Public };
     let (versions, (measure, policy)) =
         state.svc.blocking(move |s| Ok((s.measure_versions(id, audience)?, s.measure_get(id, audience)?))).await?;

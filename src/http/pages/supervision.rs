@@ -13,6 +13,7 @@ use crate::http::extract::CleanForm;
 use crate::http::extract::{Viewer, form_value};
 use crate::http::routes::Routes;
 use crate::http::web::to_value;
+use crate::service::supervision::assignment_code;
 
 type FormData = CleanForm;
 
@@ -117,7 +118,7 @@ async fn assignments_add(State(state): State<AppState>, viewer: Viewer, CleanFor
     let (specialist, code) =
         (form_value(&form, "specialist").to_string(), form_value(&form, "credit_code").to_string());
     let who = viewer.who();
-    match state.svc.blocking(move |s| s.assignment_set(&who, &specialist, &code, true)).await {
+    match state.svc.blocking(move |s| s.assignment_set(&who, &specialist, &assignment_code(&code)?, true)).await {
         Ok(()) => Ok(see_other("/admin/assignments")),
         Err(e) => Ok(super::unprocessable(assignments_page(&state, &viewer, Some(AppError::from(e).message)).await?)),
     }
@@ -128,6 +129,7 @@ async fn assignments_remove(
     viewer: Viewer,
     Path((specialist, code)): Path<(String, String)>,
 ) -> PageResult {
+    let code = assignment_code(&code)?;
     let who = viewer.who();
     state.svc.blocking(move |s| s.assignment_set(&who, &specialist, &code, false)).await?;
     Ok(see_other("/admin/assignments"))

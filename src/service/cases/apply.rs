@@ -7,10 +7,24 @@ use super::form::prefill;
 use super::{CaseView, check_form, may_apply, may_see, unseen};
 use crate::model::calendar::WorkCalendar;
 use crate::model::case::{Case, CaseAction, CaseActionKind, CaseState, Frozen, FrozenCondition, StageRun};
-use crate::model::{MeasureVersion, Mode, Money, Role, Vocabulary, Who};
+use crate::model::{CaseId, CreditCode, MeasureId, MeasureVersion, Mode, Money, Role, Vocabulary, Who};
 use crate::service::{Result, Service, ServiceError};
 use crate::store::prelude::*;
 use crate::store::{Tables, WriteTx};
+
+/// The answer to an application for an entity that does not exist or that the caller may not
+/// apply for — alike, so that nobody learns from it which credit codes exist.
+pub fn no_applicant(code: &str) -> ServiceError {
+    ServiceError::NotFound(format!(
+        "不能为 {code} 申报：没有这家经营主体，或它不是本账号绑定的企业、未分配给本帮办专员"
+    ))
+}
+
+/// A credit code an applicant typed or a URL carries; one that does not parse answers as an
+/// entity that does not exist.
+pub fn applicant_code(text: &str) -> Result<CreditCode> {
+    CreditCode::parse(text).map_err(|_| no_applicant(&CreditCode::normalize(text)))
+}
 
 impl Service {
     /// The version in force of a measure open to cases (published, not withdrawn).
@@ -30,19 +44,15 @@ impl Service {
 
     /// Opens a draft case for the entity and the measure (or returns the one already under
     /// way), with the form filled in from the entity library.
-    pub fn case_open(&self, who: &Who, credit_code: &str, measure_id: u64) -> Result<CaseView> {
+    pub fn case_open(&self, who: &Who, credit_code: &CreditCode, measure_id: MeasureId) -> Result<CaseView> {
+        let (code, measure_id) = (credit_code.as_str(), measure_id.get());
         let today = self.today();
-        let code = credit_code.trim().to_ascii_uppercase();
         let tx = self.store.write()?;
         // A missing entity and one the caller may not apply for answer alike: nobody learns
         // from this which credit codes exist.
-        let no_entity = || {
-            ServiceError::NotFound(format!(
-                "不能为 {code} 申报：没有这家经营主体，或它不是本账号绑定的企业、未分配给本帮办专员"
-            ))
-        };
-        let entity = tx.entity_by_code(&code)?.ok_or_else(no_entity)?;
-        if !may_apply(&tx, who, &code, entity.id)? {
+        let no_entity = || no_applicant(code);
+        let entity = tx.entity_by_code(code)?.ok_or_else(no_entity)?;
+        if !may_apply(&tx, who, code, entity.id)? {
             return Err(no_entity());
         }
         let version = Self::published(&tx, measure_id)?;
@@ -73,7 +83,7 @@ impl Service {
             mode: spec.mode,
             department: spec.department.clone(),
             entity_id: entity.id,
-            credit_code: code.clone(),
+            credit_code: code.to_string(),
             entity_name: entity.name.clone().unwrap_or_default(),
             region: entity.region.as_ref().map(|r| r.as_str().to_string()),
             state: CaseState::Draft,
@@ -101,7 +111,8 @@ impl Service {
     }
 
     /// Saves the form of a draft (or of a case returned for supplement).
-    pub fn case_save(&self, who: &Who, id: u64, form: &BTreeMap<String, String>) -> Result<CaseView> {
+    pub fn case_save(&self, who: &Who, id: CaseId, form: &BTreeMap<String, String>) -> Result<CaseView> {
+        let id = id.get();
         let tx = self.store.write()?;
         let case = self.save_in(&tx, who, id, form)?;
         self.finish(tx, who, case)
@@ -110,7 +121,8 @@ impl Service {
     /// The case page's 提交: what was typed is saved and submitted in one transaction. A refused
     /// submission still keeps what was typed: the form is then saved on its own, and the
     /// refusal returned.
-    pub fn case_save_and_submit(&self, who: &Who, id: u64, form: &BTreeMap<String, String>) -> Result<CaseView> {
+    pub fn case_save_and_submit(&self, who: &Who, id: CaseId, form: &BTreeMap<String, String>) -> Result<CaseView> {
+        let id = id.get();
         let calendar = self.calendar()?;
         let tx = self.store.write()?;
         let editable = matches!(Self::case_or_404(&tx, id)?.state, CaseState::Draft | CaseState::Returned);
@@ -122,7 +134,7 @@ impl Service {
             Err(refused) => {
                 tx.abort()?;
                 if editable {
-                    self.case_save(who, id, form)?;
+                    self.case_save(who, CaseId(id), form)?;
                 }
                 Err(refused)
             }
@@ -165,7 +177,8 @@ impl Service {
     /// Submits a draft (freezing the entity's values and the version in force, re-checking
     /// eligibility; an `instant` case that passes is approved at once), or resubmits a case
     /// returned for supplement.
-    pub fn case_submit(&self, who: &Who, id: u64, form: Option<&BTreeMap<String, String>>) -> Result<CaseView> {
+    pub fn case_submit(&self, who: &Who, id: CaseId, form: Option<&BTreeMap<String, String>>) -> Result<CaseView> {
+        let id = id.get();
         let calendar = self.calendar()?;
         let tx = self.store.write()?;
         let case = self.submit_in(&tx, who, id, form, &calendar)?;
@@ -251,7 +264,8 @@ impl Service {
     }
 
     /// The enterprise (or its specialist) withdraws a case not yet decided.
-    pub fn case_withdraw(&self, who: &Who, id: u64) -> Result<CaseView> {
+    pub fn case_withdraw(&self, who: &Who, id: CaseId) -> Result<CaseView> {
+        let id = id.get();
         let calendar = self.calendar()?;
         let tx = self.store.write()?;
         let before = Self::case_or_404(&tx, id)?;

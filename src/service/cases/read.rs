@@ -9,7 +9,7 @@ use super::{
     for_viewer, material_slots, may_see, unseen,
 };
 use crate::model::case::{Case, parse_case_number};
-use crate::model::{MeasureVersion, Money, Role, Who};
+use crate::model::{CaseId, CreditCode, MeasureVersion, Money, Role, Who};
 use crate::service::{Result, Service};
 use crate::store::Tables;
 use crate::store::prelude::*;
@@ -27,14 +27,16 @@ pub struct CaseDetail {
 
 impl Service {
     /// One case, if `who` may see it.
-    pub fn case_get(&self, who: &Who, id: u64) -> Result<CaseView> {
+    pub fn case_get(&self, who: &Who, id: CaseId) -> Result<CaseView> {
+        let id = id.get();
         let tx = self.store.read()?;
         let case = tx.case(id)?.filter(|c| may_see(who, c)).ok_or_else(|| unseen(id))?;
         Ok(for_viewer(who, self.views(&tx)?.view(case)?))
     }
 
     /// One case with the measure version it was opened or decided under and its materials.
-    pub fn case_detail(&self, who: &Who, id: u64) -> Result<CaseDetail> {
+    pub fn case_detail(&self, who: &Who, id: CaseId) -> Result<CaseDetail> {
+        let id = id.get();
         let tx = self.store.read()?;
         let case = tx.case(id)?.filter(|c| may_see(who, c)).ok_or_else(|| unseen(id))?;
         let version = tx.version(case.measure_id, case.version)?;
@@ -48,10 +50,10 @@ impl Service {
     }
 
     /// An entity's cases, newest first.
-    pub fn cases_of_entity(&self, who: &Who, credit_code: &str) -> Result<Vec<CaseView>> {
-        let code = credit_code.trim().to_ascii_uppercase();
+    pub fn cases_of_entity(&self, who: &Who, credit_code: &CreditCode) -> Result<Vec<CaseView>> {
+        let code = credit_code.as_str();
         let tx = self.store.read()?;
-        let entity = tx.entity_id_by_code(&code)?.map(|id| tx.entity(id)).transpose()?.flatten();
+        let entity = tx.entity_id_by_code(code)?.map(|id| tx.entity(id)).transpose()?.flatten();
         let assigned = |id: u64| -> Result<bool> {
             Ok(who.role == Some(Role::Specialist)
                 && who.user_id.is_some_and(|u| tx.specialists_of(id).is_ok_and(|s| s.contains(&u))))
@@ -61,7 +63,7 @@ impl Service {
             None => None,
         };
         let Some(id) = readable else {
-            return Err(crate::service::entities::unseen_entity(&code));
+            return Err(crate::service::entities::unseen_entity(code));
         };
         let mut views = self.views(&tx)?;
         let cases = tx.cases_of_entity(id)?;

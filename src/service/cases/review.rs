@@ -7,7 +7,7 @@ use super::{CaseView, Decision, MAX_RETURNS, actor, for_viewer, may_see, unseen}
 use crate::model::calendar::WorkCalendar;
 use crate::model::case::{Case, CaseAction, CaseContext, CaseState};
 use crate::model::message::{Message, MessageKind};
-use crate::model::{Money, Vocabulary, Who};
+use crate::model::{CaseId, Money, Vocabulary, Who};
 use crate::service::{Result, Service, ServiceError};
 use crate::store::prelude::*;
 use crate::store::{Tables, WriteTx};
@@ -52,7 +52,8 @@ impl Service {
     }
 
     /// A reviewer's decision at the case's current stage.
-    pub fn case_decide(&self, who: &Who, id: u64, decision: Decision) -> Result<CaseView> {
+    pub fn case_decide(&self, who: &Who, id: CaseId, decision: Decision) -> Result<CaseView> {
+        let id = id.get();
         let calendar = self.calendar()?;
         let tx = self.store.write()?;
         let case = self.decide_in(&tx, who, id, decision, &calendar)?;
@@ -76,7 +77,8 @@ impl Service {
 
     /// A reviewer's decision, and the next case of their queue they can decide (soonest due
     /// first, this one left out), for the page to offer.
-    pub fn case_decide_next(&self, who: &Who, id: u64, decision: Decision) -> Result<Decided> {
+    pub fn case_decide_next(&self, who: &Who, id: CaseId, decision: Decision) -> Result<Decided> {
+        let id = id.get();
         let today = self.today();
         let calendar = self.calendar()?;
         let tx = self.store.write()?;
@@ -101,7 +103,8 @@ impl Service {
     }
 
     /// Approves a case waiting for budget once the budget allows it.
-    pub fn case_release(&self, who: &Who, id: u64) -> Result<CaseView> {
+    pub fn case_release(&self, who: &Who, id: CaseId) -> Result<CaseView> {
+        let id = id.get();
         let calendar = self.calendar()?;
         let tx = self.store.write()?;
         let before = Self::case_or_404(&tx, id)?;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::state::Compiled;
-use crate::model::{Date, Entity, Field, Money, TagDictionary, Who};
+use crate::model::{CreditCode, Date, Entity, Field, Money, TagDictionary, Who};
 use crate::portrait::engine::{Amount, Engine, amount_of};
 use crate::rules::eval::{EntityRow, Outcome, Row, Val, eval};
 use crate::rules::explain::{explain, fails_on_identity, missing, show};
@@ -302,7 +302,7 @@ fn sort_matches(mut v: Vec<MeasureMatch>) -> Vec<MeasureMatch> {
 
 impl Service {
     /// Every published measure's outcome for one entity `who` may see, with explanations.
-    pub fn entity_matches(&self, who: &Who, code: &str, as_of: Option<Date>) -> Result<EntityMatches> {
+    pub fn entity_matches(&self, who: &Who, code: &CreditCode, as_of: Option<Date>) -> Result<EntityMatches> {
         let entity = self.entity_get(who, code)?;
         let as_of = as_of.unwrap_or_else(|| self.today());
         let tags = self.tag_dictionary()?;

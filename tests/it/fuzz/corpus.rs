@@ -133,7 +133,10 @@ fn check_expectations(app: &TestApp, job: &huiqi::model::imports::ImportJob, exp
             }
             "stored-name" if job.status == ImportStatus::Applied => {
                 let (code, expected) = arg.split_once(' ').ok_or("stored-name CODE NAME")?;
-                let stored = app.svc().entity_get(&huiqi::model::Who::system("test"), code).ok().and_then(|e| e.name);
+                let stored = huiqi::service::entities::entity_code(code)
+                    .and_then(|code| app.svc().entity_get(&huiqi::model::Who::system("test"), &code))
+                    .ok()
+                    .and_then(|e| e.name);
                 if stored.as_deref() != Some(expected) {
                     return Err(format!("{code} stored as {stored:?}, the file says {expected:?}"));
                 }

@@ -6,7 +6,7 @@
 use axum::body::Body;
 use axum::http::{Method, Request, header};
 use huiqi::http::routes::RouteSpec;
-use huiqi::model::{Capacity, Role, Vocabulary, Who};
+use huiqi::model::{Capacity, CreditCode, Role, Vocabulary, Who};
 use proptest::prelude::*;
 use proptest::sample::{Index, select};
 
@@ -49,7 +49,12 @@ async fn send_with(w: &mut World, call: &Call, csrf_header: bool) -> Reply {
         let lost = reply.status == axum::http::StatusCode::UNAUTHORIZED || reply.location().starts_with("/login");
         if call.uri.contains("/leave") {
             let code = w.own_entity.clone();
-            let _ = w.app.auth().binding_grant(&Who::system("fuzz"), "enterprise", &code, Capacity::LegalRep);
+            let _ = w.app.auth().binding_grant(
+                &Who::system("fuzz"),
+                "enterprise",
+                &CreditCode::parse(&code).unwrap(),
+                Capacity::LegalRep,
+            );
             heal(w, Role::Enterprise).await;
         } else if lost || call.uri.contains("session") || call.uri.contains("logout") {
             heal(w, role).await;

@@ -309,8 +309,10 @@ fn other_encodings_are_read_right_or_refused() {
         match job.status {
             ImportStatus::Applied => {
                 for (code, name) in &expected {
-                    let stored =
-                        app.svc().entity_get(&huiqi::model::Who::system("test"), code).ok().and_then(|e| e.name);
+                    let stored = huiqi::service::entities::entity_code(code)
+                        .and_then(|code| app.svc().entity_get(&huiqi::model::Who::system("test"), &code))
+                        .ok()
+                        .and_then(|e| e.name);
                     if stored.as_deref() != Some(*name) {
                         return Err(TestCaseError::fail(format!(
                             "{encoding:?}: {code} imported as {stored:?}, written as {name:?}"
