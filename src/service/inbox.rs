@@ -4,6 +4,7 @@
 use super::{Result, Service, ServiceError};
 use crate::model::audit::action;
 use crate::model::message::Message;
+use crate::model::push::{Delivery, Subscription};
 use crate::model::{CreditCode, Who};
 use crate::store::prelude::*;
 
@@ -26,7 +27,24 @@ pub fn own_entity(who: &Who, code: &CreditCode) -> Result<()> {
     }
 }
 
+/// The subscription page: what the entity subscribes to, the departments it may choose from,
+/// and what went out to it by e-mail and SMS.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SubscriptionPage {
+    pub subscription: Subscription,
+    pub departments: Vec<String>,
+    pub deliveries: Vec<Delivery>,
+}
+
 impl Service {
+    pub fn subscription_page(&self, who: &Who, code: &CreditCode, deliveries: usize) -> Result<SubscriptionPage> {
+        Ok(SubscriptionPage {
+            subscription: self.subscription(who, code)?,
+            departments: self.departments()?,
+            deliveries: self.deliveries_of(who, code, deliveries)?,
+        })
+    }
+
     /// The entity's inbox, newest first, and how many are unread.
     pub fn inbox(&self, who: &Who, credit_code: &CreditCode, limit: usize) -> Result<Inbox> {
         own_entity(who, credit_code)?;

@@ -441,7 +441,8 @@ impl Service {
     }
 
     /// An entity's subscription.
-    pub fn subscription(&self, credit_code: &CreditCode) -> Result<Subscription> {
+    pub fn subscription(&self, who: &Who, credit_code: &CreditCode) -> Result<Subscription> {
+        super::inbox::own_entity(who, credit_code)?;
         let tx = self.store.read()?;
         let id = tx
             .entity_id_by_code(credit_code.as_str())?
@@ -451,6 +452,7 @@ impl Service {
 
     /// Sets what an entity subscribes to; departments must exist.
     pub fn subscription_set(&self, who: &Who, credit_code: &CreditCode, mut sub: Subscription) -> Result<Subscription> {
+        super::inbox::own_entity(who, credit_code)?;
         sub.departments = sub.departments.iter().map(|d| d.trim().to_string()).filter(|d| !d.is_empty()).collect();
         sub.departments.dedup();
         sub.categories.dedup();
@@ -475,7 +477,8 @@ impl Service {
     }
 
     /// An entity's recent deliveries (what went out, and whether it arrived).
-    pub fn deliveries_of(&self, credit_code: &CreditCode, limit: usize) -> Result<Vec<Delivery>> {
+    pub fn deliveries_of(&self, who: &Who, credit_code: &CreditCode, limit: usize) -> Result<Vec<Delivery>> {
+        super::inbox::own_entity(who, credit_code)?;
         let tx = self.store.read()?;
         let Some(id) = tx.entity_id_by_code(credit_code.as_str())? else { return Ok(Vec::new()) };
         Ok(tx.deliveries_of(id, limit)?)

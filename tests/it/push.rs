@@ -180,7 +180,8 @@ fn pushes_survive_a_failing_smtp_server_and_are_never_sent_twice() {
         assert_eq!(smtp.received.lock().unwrap().len(), 1);
         let mail = smtp.received.lock().unwrap()[0].clone();
         assert!(mail.contains("Message-ID: <huiqi-delivery-"), "{mail}");
-        let deliveries = svc.deliveries_of(&CreditCode::parse(&credit_code(1)).unwrap(), 10).unwrap();
+        let deliveries =
+            svc.deliveries_of(&Who::system("test"), &CreditCode::parse(&credit_code(1)).unwrap(), 10).unwrap();
         assert!(deliveries.iter().all(|d| d.status == DeliveryStatus::Sent), "{deliveries:?}");
         assert_eq!(deliveries.iter().map(|d| d.attempts).max(), Some(3));
 
@@ -287,6 +288,6 @@ fn a_withdrawn_measure_is_not_sent_any_more() {
     let pass = run_once(&svc, &channels).unwrap();
     assert_eq!((pass.sent, pass.failed), (0, 0));
     assert_eq!(smtp.connections.load(Ordering::SeqCst), 0, "nothing reached the mail server");
-    let deliveries = svc.deliveries_of(&CreditCode::parse(&credit_code(1)).unwrap(), 10).unwrap();
+    let deliveries = svc.deliveries_of(&Who::system("test"), &CreditCode::parse(&credit_code(1)).unwrap(), 10).unwrap();
     assert!(deliveries.iter().all(|d| d.status == DeliveryStatus::Cancelled), "{deliveries:?}");
 }

@@ -38,7 +38,8 @@ async fn inbox_read(State(state): State<AppState>, viewer: Viewer, Path((code, i
 
 async fn subscription_show(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> ApiResult {
     let code = viewer.own_entity(&code)?;
-    Ok(Json(state.svc.blocking(move |s| s.subscription(&code)).await?).into_response())
+    let who = viewer.who();
+    Ok(Json(state.svc.blocking(move |s| s.subscription(&who, &code)).await?).into_response())
 }
 
 /// `PUT /my/entities/{code}/subscription` `{"categories": ["subsidy"], "departments": […],
@@ -58,7 +59,8 @@ async fn subscription_set(
 /// What was sent to the entity by e-mail and SMS, and whether it arrived.
 async fn deliveries_index(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> ApiResult {
     let code = viewer.own_entity(&code)?;
-    let list = state.svc.blocking(move |s| s.deliveries_of(&code, 200)).await?;
+    let who = viewer.who();
+    let list = state.svc.blocking(move |s| s.deliveries_of(&who, &code, 200)).await?;
     let masked: Vec<_> = list
         .into_iter()
         .map(|mut d| {

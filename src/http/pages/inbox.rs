@@ -13,6 +13,7 @@ use crate::http::extract::{CleanForm, Viewer, form_value};
 use crate::http::routes::Routes;
 use crate::http::web::to_value;
 use crate::model::{CreditCode, Vocabulary};
+use crate::service::inbox::SubscriptionPage;
 
 pub fn routes() -> Routes {
     let own = Access::Needs(Permission::OwnEntities);
@@ -57,9 +58,9 @@ async fn subscription_page(
     notice: &str,
     error: Option<String>,
 ) -> PageResult {
-    let c = code.clone();
-    let (sub, departments, deliveries) =
-        state.svc.blocking(move |s| Ok((s.subscription(&c)?, s.departments()?, s.deliveries_of(&c, 50)?))).await?;
+    let (c, who) = (code.clone(), viewer.who());
+    let SubscriptionPage { subscription: sub, departments, deliveries } =
+        state.svc.blocking(move |s| s.subscription_page(&who, &c, 50)).await?;
     let categories: Vec<_> = crate::model::Category::ALL.iter().map(|c| (c.key(), c.label())).collect();
     let deliveries: Vec<_> = deliveries
         .iter()
