@@ -85,6 +85,17 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Runs one service function for the viewer, off the async runtime: the one call a
+    /// handler makes per user action.
+    pub async fn call<R, F>(&self, viewer: &extract::Viewer, f: F) -> crate::service::Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Service, &crate::model::Who) -> crate::service::Result<R> + Send + 'static,
+    {
+        let who = viewer.who();
+        self.svc.blocking(move |s| f(s, &who)).await
+    }
+
     pub fn new(svc: Service, settings: Settings) -> Result<AppState, AuthError> {
         let svc = Arc::new(svc);
         let auth = svc.auth(settings.sessions)?;

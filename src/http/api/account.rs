@@ -35,8 +35,7 @@ pub fn routes() -> Routes {
 
 /// What is waiting for the caller: the counts the navigation shows.
 async fn todo_show(State(state): State<AppState>, viewer: Viewer) -> ApiResult {
-    let who = viewer.who();
-    Ok(Json(state.svc.blocking(move |s| s.todo(&who)).await?).into_response())
+    Ok(Json(state.call(&viewer, move |s, who| s.todo(who)).await?).into_response())
 }
 
 async fn account_show(viewer: Viewer) -> ApiResult {

@@ -318,8 +318,7 @@ async fn calendar_show(State(state): State<AppState>, Query(q): Query<YearQuery>
 /// `PUT /calendar/{year}` with the year as JSON or CSV in the body: replaces that year.
 async fn calendar_put(State(state): State<AppState>, viewer: Viewer, Path(year): Path<i32>, body: Bytes) -> ApiResult {
     let text = String::from_utf8(body.to_vec()).map_err(|_| unprocessable("请求体应为 UTF-8 编码的 JSON 或 CSV"))?;
-    let who = viewer.who();
-    let days = state.svc.blocking(move |s| s.calendar_import_year(&who, year, &text)).await?;
+    let days = state.call(&viewer, move |s, who| s.calendar_import_year(who, year, &text)).await?;
     Ok(Json(json!({ "year": year, "days": days })).into_response())
 }
 
@@ -334,8 +333,7 @@ async fn audit_verify(State(state): State<AppState>) -> ApiResult {
 
 async fn audit_export(State(state): State<AppState>, viewer: Viewer, Query(p): Query<AuditParams>) -> ApiResult {
     let filter = p.filter()?;
-    let who = viewer.who();
-    let bytes = state.svc.blocking(move |s| s.audit_export_logged(&who, &filter)).await?;
+    let bytes = state.call(&viewer, move |s, who| s.audit_export_logged(who, &filter)).await?;
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], bytes).into_response())
 }
 

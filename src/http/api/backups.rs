@@ -34,15 +34,13 @@ async fn backups_index(State(state): State<AppState>) -> ApiResult {
 
 /// `POST /backups`: a backup made, verified and kept in the backup directory now.
 async fn backups_create(State(state): State<AppState>, viewer: Viewer) -> ApiResult {
-    let who = viewer.who();
-    let made = state.svc.blocking(move |s| s.backup_create(&who)).await?;
+    let made = state.call(&viewer, move |s, who| s.backup_create(who)).await?;
     Ok((StatusCode::CREATED, Json(made)).into_response())
 }
 
 /// `GET /backups/{name}`: the file, streamed.
 async fn backups_download(State(state): State<AppState>, viewer: Viewer, Path(name): Path<String>) -> ApiResult {
-    let who = viewer.who();
-    let (file, path) = state.svc.blocking(move |s| s.backup_download(&who, &name)).await?;
+    let (file, path) = state.call(&viewer, move |s, who| s.backup_download(who, &name)).await?;
     let opened = tokio::fs::File::open(&path).await.map_err(|e| {
         tracing::error!("cannot open the backup {}: {e}", path.display());
         ApiError(AppError::new(StatusCode::NOT_FOUND, format!("备份「{}」已不存在（可能刚被轮换删除）", file.name)))

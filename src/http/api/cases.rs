@@ -72,8 +72,8 @@ async fn cases_export(
     Query(p): Query<crate::http::params::CaseQueueParams>,
 ) -> ApiResult {
     let filter = p.filter().map_err(unprocessable)?;
-    let who = viewer.who();
-    let (bytes, today) = state.svc.blocking(move |s| Ok((s.export_queue_logged(&who, &filter)?, s.today()))).await?;
+    let (bytes, today) =
+        state.call(&viewer, move |s, who| Ok((s.export_queue_logged(who, &filter)?, s.today()))).await?;
     Ok(crate::http::pages::cases::xlsx_download(&format!("huiqi-cases-{today}.xlsx"), bytes))
 }
 
@@ -83,8 +83,7 @@ async fn cases_queue(
     Query(p): Query<crate::http::params::CaseQueueParams>,
 ) -> ApiResult {
     let filter = p.filter().map_err(unprocessable)?;
-    let who = viewer.who();
-    let page = state.svc.blocking(move |s| s.case_queue_filtered(&who, &filter)).await?;
+    let page = state.call(&viewer, move |s, who| s.case_queue_filtered(who, &filter)).await?;
     Ok(Json(json!({
         "count": page.total, "overdue": page.overdue, "offset": page.offset, "limit": page.limit, "cases": page.cases,
     }))
@@ -94,21 +93,18 @@ async fn cases_queue(
 /// The receipt of a submitted case: what was submitted and when, the frozen amount, each
 /// stage's due day.
 async fn cases_receipt(State(state): State<AppState>, viewer: Viewer, Path(id): Path<CaseId>) -> ApiResult {
-    let who = viewer.who();
-    Ok(Json(state.svc.blocking(move |s| s.case_receipt(&who, id)).await?).into_response())
+    Ok(Json(state.call(&viewer, move |s, who| s.case_receipt(who, id)).await?).into_response())
 }
 
 /// `GET /stats/cases`: cases and amounts (approved, awaiting budget, in review) per measure
 /// and department, with budgets and what is left, as far as the caller sees cases.
 async fn cases_stats(State(state): State<AppState>, viewer: Viewer) -> ApiResult {
-    let who = viewer.who();
-    Ok(Json(state.svc.blocking(move |s| s.case_stats(&who)).await?).into_response())
+    Ok(Json(state.call(&viewer, move |s, who| s.case_stats(who)).await?).into_response())
 }
 
 /// A case as its page shows it: the case, and its materials as a checklist.
 async fn cases_show(State(state): State<AppState>, viewer: Viewer, Path(id): Path<CaseId>) -> ApiResult {
-    let who = viewer.who();
-    Ok(Json(state.svc.blocking(move |s| s.case_detail(&who, id)).await?).into_response())
+    Ok(Json(state.call(&viewer, move |s, who| s.case_detail(who, id)).await?).into_response())
 }
 
 #[derive(Deserialize, Default)]
@@ -121,20 +117,17 @@ struct FormBody {
 async fn cases_save(State(state): State<AppState>, viewer: Viewer, Path(id): Path<CaseId>, body: Bytes) -> ApiResult {
     let b: FormBody = parse_json(&body)?;
     let form = b.form.ok_or_else(|| unprocessable("请求体应为 {\"form\": {字段: 值}}".into()))?;
-    let who = viewer.who();
-    Ok(Json(state.svc.blocking(move |s| s.case_save(&who, id, &form)).await?).into_response())
+    Ok(Json(state.call(&viewer, move |s, who| s.case_save(who, id, &form)).await?).into_response())
 }
 
 /// `POST /cases/{id}/submit` (optionally `{"form": {…}}`): submits, or resubmits after a return.
 async fn cases_submit(State(state): State<AppState>, viewer: Viewer, Path(id): Path<CaseId>, body: Bytes) -> ApiResult {
     let b: FormBody = if body.is_empty() { FormBody::default() } else { parse_json(&body)? };
-    let who = viewer.who();
-    Ok(Json(state.svc.blocking(move |s| s.case_submit(&who, id, b.form.as_ref())).await?).into_response())
+    Ok(Json(state.call(&viewer, move |s, who| s.case_submit(who, id, b.form.as_ref())).await?).into_response())
 }
 
 async fn cases_withdraw(State(state): State<AppState>, viewer: Viewer, Path(id): Path<CaseId>) -> ApiResult {
-    let who = viewer.who();
-    Ok(Json(state.svc.blocking(move |s| s.case_withdraw(&who, id)).await?).into_response())
+    Ok(Json(state.call(&viewer, move |s, who| s.case_withdraw(who, id)).await?).into_response())
 }
 
 #[derive(Deserialize)]
@@ -150,13 +143,11 @@ async fn cases_decide(State(state): State<AppState>, viewer: Viewer, Path(id): P
     let Some(decision) = Decision::parse(&b.action, b.reason) else {
         return Err(unprocessable(format!("action「{}」无效，应为 approve、reject 或 return", b.action)));
     };
-    let who = viewer.who();
-    Ok(Json(state.svc.blocking(move |s| s.case_decide(&who, id, decision)).await?).into_response())
+    Ok(Json(state.call(&viewer, move |s, who| s.case_decide(who, id, decision)).await?).into_response())
 }
 
 async fn cases_release(State(state): State<AppState>, viewer: Viewer, Path(id): Path<CaseId>) -> ApiResult {
-    let who = viewer.who();
-    Ok(Json(state.svc.blocking(move |s| s.case_release(&who, id)).await?).into_response())
+    Ok(Json(state.call(&viewer, move |s, who| s.case_release(who, id)).await?).into_response())
 }
 
 #[derive(Deserialize, Default)]
@@ -187,8 +178,7 @@ async fn cases_attach(
 }
 
 async fn cases_file(State(state): State<AppState>, viewer: Viewer, Path((id, n)): Path<(CaseId, usize)>) -> ApiResult {
-    let who = viewer.who();
-    let (file, bytes) = state.svc.blocking(move |s| s.case_file(&who, id, n)).await?;
+    let (file, bytes) = state.call(&viewer, move |s, who| s.case_file(who, id, n)).await?;
     Ok(crate::http::pages::attachment_response(&file, bytes))
 }
 
@@ -197,14 +187,12 @@ async fn cases_detach(
     viewer: Viewer,
     Path((id, n)): Path<(CaseId, usize)>,
 ) -> ApiResult {
-    let who = viewer.who();
-    state.svc.blocking(move |s| s.case_detach(&who, id, n)).await?;
+    state.call(&viewer, move |s, who| s.case_detach(who, id, n)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn cases_of_entity(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> ApiResult {
     let code = entity_code(&code)?;
-    let who = viewer.who();
-    let cases = state.svc.blocking(move |s| s.cases_of_entity(&who, &code)).await?;
+    let cases = state.call(&viewer, move |s, who| s.cases_of_entity(who, &code)).await?;
     Ok(Json(json!({ "count": cases.len(), "cases": cases })).into_response())
 }

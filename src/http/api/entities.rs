@@ -35,23 +35,20 @@ pub fn routes() -> Routes {
 
 async fn entities_index(State(state): State<AppState>, viewer: Viewer, Query(p): Query<EntityListParams>) -> ApiResult {
     let query = p.query(100);
-    let who = viewer.who();
-    let (page, today) = state.svc.blocking(move |s| Ok((s.entity_list(&who, &query)?, s.today()))).await?;
+    let (page, today) = state.call(&viewer, move |s, who| Ok((s.entity_list(who, &query)?, s.today()))).await?;
     let entities: Vec<_> = page.entities.iter().map(|e| entity_json(e, today)).collect();
     Ok(Json(serde_json::json!({ "entities": entities, "next_after": page.next_after })).into_response())
 }
 
 async fn entities_show(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> ApiResult {
     let code = entity_code(&code)?;
-    let who = viewer.who();
-    let (e, today) = state.svc.blocking(move |s| Ok((s.entity_get(&who, &code)?, s.today()))).await?;
+    let (e, today) = state.call(&viewer, move |s, who| Ok((s.entity_get(who, &code)?, s.today()))).await?;
     Ok(Json(entity_json(&e, today)).into_response())
 }
 
 async fn entities_history(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> ApiResult {
     let code = entity_code(&code)?;
-    let who = viewer.who();
-    let file = state.svc.blocking(move |s| s.entity_file(&who, &code)).await?;
+    let file = state.call(&viewer, move |s, who| s.entity_file(who, &code)).await?;
     Ok(Json(file.history).into_response())
 }
 
@@ -73,8 +70,7 @@ async fn entities_personal(
         return Err(ApiError(AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "请在 reason 中说明查看完整信息的事由")));
     }
     let code = entity_code(&code)?;
-    let who = viewer.who();
-    let e = state.svc.blocking(move |s| s.entity_unmask(&who, &code, &b.reason)).await?.entity;
+    let e = state.call(&viewer, move |s, who| s.entity_unmask(who, &code, &b.reason)).await?.entity;
     Ok(Json(serde_json::json!({
         "credit_code": e.credit_code.as_str(),
         "contact_phone": e.contact_phone, "contact_email": e.contact_email,

@@ -25,21 +25,18 @@ pub fn routes() -> Routes {
 
 async fn inbox_show(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> ApiResult {
     let code = viewer.own_entity(&code)?;
-    let who = viewer.who();
-    let inbox = state.svc.blocking(move |s| s.inbox(&who, &code, 200)).await?;
+    let inbox = state.call(&viewer, move |s, who| s.inbox(who, &code, 200)).await?;
     Ok(Json(json!({ "unread": inbox.unread, "messages": inbox.messages })).into_response())
 }
 
 async fn inbox_read(State(state): State<AppState>, viewer: Viewer, Path((code, id)): Path<(String, u64)>) -> ApiResult {
     let code = viewer.own_entity(&code)?;
-    let who = viewer.who();
-    Ok(Json(state.svc.blocking(move |s| s.inbox_read(&who, &code, id)).await?).into_response())
+    Ok(Json(state.call(&viewer, move |s, who| s.inbox_read(who, &code, id)).await?).into_response())
 }
 
 async fn subscription_show(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> ApiResult {
     let code = viewer.own_entity(&code)?;
-    let who = viewer.who();
-    Ok(Json(state.svc.blocking(move |s| s.subscription(&who, &code)).await?).into_response())
+    Ok(Json(state.call(&viewer, move |s, who| s.subscription(who, &code)).await?).into_response())
 }
 
 /// `PUT /my/entities/{code}/subscription` `{"categories": ["subsidy"], "departments": […],
@@ -52,15 +49,13 @@ async fn subscription_set(
 ) -> ApiResult {
     let code = viewer.own_entity(&code)?;
     let sub: crate::model::push::Subscription = parse_json(&body)?;
-    let who = viewer.who();
-    Ok(Json(state.svc.blocking(move |s| s.subscription_set(&who, &code, sub)).await?).into_response())
+    Ok(Json(state.call(&viewer, move |s, who| s.subscription_set(who, &code, sub)).await?).into_response())
 }
 
 /// What was sent to the entity by e-mail and SMS, and whether it arrived.
 async fn deliveries_index(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> ApiResult {
     let code = viewer.own_entity(&code)?;
-    let who = viewer.who();
-    let list = state.svc.blocking(move |s| s.deliveries_of(&who, &code, 200)).await?;
+    let list = state.call(&viewer, move |s, who| s.deliveries_of(who, &code, 200)).await?;
     let masked: Vec<_> = list
         .into_iter()
         .map(|mut d| {

@@ -64,15 +64,13 @@ async fn policies_show(
 
 async fn policies_create(State(state): State<AppState>, viewer: Viewer, body: Bytes) -> ApiResult {
     let input: PolicyInput = parse_json(&body)?;
-    let who = viewer.who();
-    let policy = state.svc.blocking(move |s| s.policy_create(&who, input)).await?;
+    let policy = state.call(&viewer, move |s, who| s.policy_create(who, input)).await?;
     Ok((StatusCode::CREATED, Json(policy)).into_response())
 }
 
 async fn policies_update(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>, body: Bytes) -> ApiResult {
     let input: PolicyInput = parse_json(&body)?;
-    let who = viewer.who();
-    Ok(Json(state.svc.blocking(move |s| s.policy_update(&who, id, input)).await?).into_response())
+    Ok(Json(state.call(&viewer, move |s, who| s.policy_update(who, id, input)).await?).into_response())
 }
 
 async fn measures_create(
@@ -82,8 +80,7 @@ async fn measures_create(
     body: Bytes,
 ) -> ApiResult {
     let spec: MeasureSpec = parse_json(&body)?;
-    let who = viewer.who();
-    let version = state.svc.blocking(move |s| s.measure_create(&who, policy_id, spec)).await?;
+    let version = state.call(&viewer, move |s, who| s.measure_create(who, policy_id, spec)).await?;
     Ok((StatusCode::CREATED, Json(version)).into_response())
 }
 
@@ -105,13 +102,11 @@ async fn measures_update(
     body: Bytes,
 ) -> ApiResult {
     let spec: MeasureSpec = parse_json(&body)?;
-    let who = viewer.who();
-    Ok(Json(state.svc.blocking(move |s| s.measure_update(&who, id, spec)).await?).into_response())
+    Ok(Json(state.call(&viewer, move |s, who| s.measure_update(who, id, spec)).await?).into_response())
 }
 
 async fn measures_publish(State(state): State<AppState>, viewer: Viewer, Path(id): Path<MeasureId>) -> ApiResult {
-    let who = viewer.who();
-    Ok(Json(state.svc.blocking(move |s| s.measure_publish(&who, id)).await?).into_response())
+    Ok(Json(state.call(&viewer, move |s, who| s.measure_publish(who, id)).await?).into_response())
 }
 
 #[derive(Deserialize, Default)]
@@ -128,8 +123,8 @@ async fn measures_request(
     body: Bytes,
 ) -> ApiResult {
     let b: RequestBody = if body.is_empty() { RequestBody::default() } else { parse_json(&body)? };
-    let who = viewer.who();
-    Ok(Json(state.svc.blocking(move |s| s.measure_request_publication(&who, id, b.publish_on)).await?).into_response())
+    Ok(Json(state.call(&viewer, move |s, who| s.measure_request_publication(who, id, b.publish_on)).await?)
+        .into_response())
 }
 
 #[derive(Deserialize, Default)]
@@ -145,8 +140,7 @@ async fn measures_refuse(
     body: Bytes,
 ) -> ApiResult {
     let b: ReasonBody = parse_json(&body)?;
-    let who = viewer.who();
-    Ok(Json(state.svc.blocking(move |s| s.measure_refuse_publication(&who, id, &b.reason)).await?).into_response())
+    Ok(Json(state.call(&viewer, move |s, who| s.measure_refuse_publication(who, id, &b.reason)).await?).into_response())
 }
 
 async fn measures_withdraw(
@@ -156,19 +150,16 @@ async fn measures_withdraw(
     body: Bytes,
 ) -> ApiResult {
     let b: ReasonBody = parse_json(&body)?;
-    let who = viewer.who();
-    Ok(Json(state.svc.blocking(move |s| s.measure_withdraw(&who, id, &b.reason)).await?).into_response())
+    Ok(Json(state.call(&viewer, move |s, who| s.measure_withdraw(who, id, &b.reason)).await?).into_response())
 }
 
 async fn publications_queue(State(state): State<AppState>, viewer: Viewer) -> ApiResult {
-    let who = viewer.who();
-    let drafts = state.svc.blocking(move |s| s.publication_queue(&who)).await?;
+    let drafts = state.call(&viewer, move |s, who| s.publication_queue(who)).await?;
     Ok(Json(serde_json::json!({ "count": drafts.len(), "drafts": drafts })).into_response())
 }
 
 async fn measures_discard(State(state): State<AppState>, viewer: Viewer, Path(id): Path<MeasureId>) -> ApiResult {
-    let who = viewer.who();
-    state.svc.blocking(move |s| s.measure_discard_draft(&who, id)).await?;
+    state.call(&viewer, move |s, who| s.measure_discard_draft(who, id)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -38,15 +38,13 @@ struct BoardParams {
 
 /// `GET /supervision` (`?all=true` includes resolved items).
 async fn supervision_board(State(state): State<AppState>, viewer: Viewer, Query(p): Query<BoardParams>) -> ApiResult {
-    let who = viewer.who();
-    let items = state.svc.blocking(move |s| s.supervision_board(&who, p.all)).await?;
+    let items = state.call(&viewer, move |s, who| s.supervision_board(who, p.all)).await?;
     Ok(Json(json!({ "count": items.len(), "items": items })).into_response())
 }
 
 /// `GET /supervision/export.xlsx` (`?all=true` includes resolved items).
 async fn supervision_export(State(state): State<AppState>, viewer: Viewer, Query(p): Query<BoardParams>) -> ApiResult {
-    let who = viewer.who();
-    let (bytes, today) = state.svc.blocking(move |s| Ok((s.export_board_logged(&who, p.all)?, s.today()))).await?;
+    let (bytes, today) = state.call(&viewer, move |s, who| Ok((s.export_board_logged(who, p.all)?, s.today()))).await?;
     Ok(crate::http::pages::cases::xlsx_download(&format!("huiqi-supervision-{today}.xlsx"), bytes))
 }
 
@@ -64,8 +62,7 @@ async fn supervision_notice(
     body: Bytes,
 ) -> ApiResult {
     let b: NoticeBody = parse_json(&body)?;
-    let who = viewer.who();
-    Ok(Json(state.svc.blocking(move |s| s.supervision_notice(&who, id, &b.text, b.days)).await?).into_response())
+    Ok(Json(state.call(&viewer, move |s, who| s.supervision_notice(who, id, &b.text, b.days)).await?).into_response())
 }
 
 #[derive(Deserialize)]
@@ -80,19 +77,16 @@ async fn supervision_resolve(
     body: Bytes,
 ) -> ApiResult {
     let b: ResolveBody = parse_json(&body)?;
-    let who = viewer.who();
-    Ok(Json(state.svc.blocking(move |s| s.supervision_resolve(&who, id, &b.note)).await?).into_response())
+    Ok(Json(state.call(&viewer, move |s, who| s.supervision_resolve(who, id, &b.note)).await?).into_response())
 }
 
 async fn notices_index(State(state): State<AppState>, viewer: Viewer) -> ApiResult {
-    let who = viewer.who();
-    let (notices, unread) = state.svc.blocking(move |s| s.notices(&who, 200)).await?;
+    let (notices, unread) = state.call(&viewer, move |s, who| s.notices(who, 200)).await?;
     Ok(Json(json!({ "unread": unread, "notices": notices })).into_response())
 }
 
 async fn notices_read(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {
-    let who = viewer.who();
-    Ok(Json(state.svc.blocking(move |s| s.notice_read(&who, id)).await?).into_response())
+    Ok(Json(state.call(&viewer, move |s, who| s.notice_read(who, id)).await?).into_response())
 }
 
 #[derive(Deserialize)]
@@ -105,8 +99,7 @@ struct AssignBody {
 async fn assignments_add(State(state): State<AppState>, viewer: Viewer, body: Bytes) -> ApiResult {
     let b: AssignBody = parse_json(&body)?;
     let code = assignment_code(&b.credit_code)?;
-    let who = viewer.who();
-    state.svc.blocking(move |s| s.assignment_set(&who, &b.specialist, &code, true)).await?;
+    state.call(&viewer, move |s, who| s.assignment_set(who, &b.specialist, &code, true)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -116,13 +109,11 @@ async fn assignments_remove(
     Path((specialist, code)): Path<(String, String)>,
 ) -> ApiResult {
     let code = assignment_code(&code)?;
-    let who = viewer.who();
-    state.svc.blocking(move |s| s.assignment_set(&who, &specialist, &code, false)).await?;
+    state.call(&viewer, move |s, who| s.assignment_set(who, &specialist, &code, false)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn assigned_index(State(state): State<AppState>, viewer: Viewer) -> ApiResult {
-    let who = viewer.who();
-    let entities = state.svc.blocking(move |s| s.assigned(&who)).await?;
+    let entities = state.call(&viewer, move |s, who| s.assigned(who)).await?;
     Ok(Json(json!({ "count": entities.len(), "entities": entities })).into_response())
 }

@@ -467,8 +467,7 @@ async fn invitations_create(State(state): State<AppState>, viewer: Viewer, Clean
     match state.auth_blocking(move |a| a.invitation_create(&who, &credit_code?, days)).await {
         Ok((invitation, plain)) => {
             let c = invitation.credit_code.clone();
-            let who = viewer.who();
-            let entity = state.svc.blocking(move |s| s.entity_get(&who, &entity_code(&c)?)).await?;
+            let entity = state.call(&viewer, move |s, who| s.entity_get(who, &entity_code(&c)?)).await?;
             let mut page = viewer.render(
                 "invitation_letter.html",
                 context! {
@@ -524,8 +523,7 @@ async fn calendar_import(State(state): State<AppState>, viewer: Viewer, mut mult
     let Ok(y) = year.trim().parse::<i32>() else {
         return Ok(unprocessable(calendar_page(&state, &viewer, Some("请填写年份".into()), None).await?));
     };
-    let who = viewer.who();
-    match state.svc.blocking(move |s| s.calendar_import_year(&who, y, &text)).await {
+    match state.call(&viewer, move |s, who| s.calendar_import_year(who, y, &text)).await {
         Ok(n) => calendar_page(&state, &viewer, None, Some(format!("已导入 {y} 年日历：{n} 天"))).await,
         Err(e) => {
             let e = AppError::from(e);

@@ -94,8 +94,7 @@ async fn audit_index(State(state): State<AppState>, viewer: Viewer, Query(p): Qu
 
 async fn audit_export(State(state): State<AppState>, viewer: Viewer, Query(p): Query<AuditParams>) -> PageResult {
     let filter = p.filter()?;
-    let who = viewer.who();
-    let bytes = state.svc.blocking(move |s| s.audit_export_logged(&who, &filter)).await?;
+    let bytes = state.call(&viewer, move |s, who| s.audit_export_logged(who, &filter)).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),

@@ -72,8 +72,7 @@ async fn backups_index(State(state): State<AppState>, viewer: Viewer, Query(q): 
 
 /// 立即备份: makes one, then shows the list with it.
 async fn backups_create(State(state): State<AppState>, viewer: Viewer) -> PageResult {
-    let who = viewer.who();
-    match state.svc.blocking(move |s| s.backup_create(&who)).await {
+    match state.call(&viewer, move |s, who| s.backup_create(who)).await {
         Ok(made) => Ok(see_other(&format!("/admin/backups?made={}", made.name))),
         Err(e) => {
             let e = AppError::from(e);

@@ -72,8 +72,7 @@ async fn cases_open(
         .map(MeasureId)
         .map_err(|_| AppError::bad_request("缺少要申报的政策事项"))?;
     let code = applicant_code(&code)?;
-    let who = viewer.who();
-    let view = state.svc.blocking(move |s| s.case_open(&who, &code, measure)).await?;
+    let view = state.call(&viewer, move |s, who| s.case_open(who, &code, measure)).await?;
     Ok(see_other(&format!("/cases/{}", view.case.id)))
 }
 
@@ -86,8 +85,7 @@ async fn case_page(
     values: Option<BTreeMap<String, String>>,
     next: Option<u64>,
 ) -> PageResult {
-    let who = viewer.who();
-    let detail = state.svc.blocking(move |s| s.case_detail(&who, id)).await?;
+    let detail = state.call(viewer, move |s, who| s.case_detail(who, id)).await?;
     let (view, version, materials) = (detail.view, detail.version, detail.materials);
     let p = viewer.principal()?;
     let applicant = p.can(Permission::CaseApply);
@@ -155,8 +153,7 @@ async fn act<F>(
 where
     F: FnOnce(&crate::service::Service, &crate::model::Who) -> crate::service::Result<()> + Send + 'static,
 {
-    let who = viewer.who();
-    match state.svc.blocking(move |s| f(s, &who)).await {
+    match state.call(viewer, move |s, who| f(s, who)).await {
         Ok(()) => Ok(see_other(&format!("/cases/{id}?notice={notice}"))),
         Err(e) => refused(state, viewer, id, e, typed).await,
     }
@@ -180,9 +177,9 @@ async fn cases_submit(
     CleanForm(form): FormData,
 ) -> PageResult {
     let values = form_fields(&form);
-    let (who, v) = (viewer.who(), values.clone());
+    let v = values.clone();
     // What was typed is kept even if the submission is refused.
-    let result = state.svc.blocking(move |s| s.case_save_and_submit(&who, id, &v)).await;
+    let result = state.call(&viewer, move |s, who| s.case_save_and_submit(who, id, &v)).await;
     match result {
         // What the enterprise keeps: the receipt, ready to print.
         Ok(_) => Ok(see_other(&format!("/cases/{id}/receipt"))),
@@ -245,14 +242,12 @@ async fn cases_attach(
 
 /// The receipt of a submitted case (回执), a page that prints cleanly.
 async fn cases_receipt(State(state): State<AppState>, viewer: Viewer, Path(id): Path<CaseId>) -> PageResult {
-    let who = viewer.who();
-    let r = state.svc.blocking(move |s| s.case_receipt(&who, id)).await?;
+    let r = state.call(&viewer, move |s, who| s.case_receipt(who, id)).await?;
     viewer.render("receipt.html", context! { r => to_value(&r) })
 }
 
 async fn cases_file(State(state): State<AppState>, viewer: Viewer, Path((id, n)): Path<(CaseId, usize)>) -> PageResult {
-    let who = viewer.who();
-    let (file, bytes) = state.svc.blocking(move |s| s.case_file(&who, id, n)).await?;
+    let (file, bytes) = state.call(&viewer, move |s, who| s.case_file(who, id, n)).await?;
     Ok(super::attachment_response(&file, bytes))
 }
 
@@ -274,8 +269,7 @@ async fn cases_decide(
     let Some(decision) = Decision::parse(form_value(&form, "action"), reason) else {
         return Err(AppError::bad_request("请选择审核意见：通过、不予通过或退回补正"));
     };
-    let who = viewer.who();
-    match state.svc.blocking(move |s| s.case_decide_next(&who, id, decision)).await {
+    match state.call(&viewer, move |s, who| s.case_decide_next(who, id, decision)).await {
         Ok(Decided { next, .. }) => Ok(see_other(&match next {
             Some(n) => format!("/cases/{id}?notice=decided&next={}", n.case.id),
             None => format!("/cases/{id}?notice=decided"),
@@ -294,8 +288,7 @@ async fn cases_queue(
     Query(p): Query<crate::http::params::CaseQueueParams>,
 ) -> PageResult {
     let filter = p.filter().map_err(AppError::bad_request)?;
-    let who = viewer.who();
-    let page = state.svc.blocking(move |s| s.case_queue_filtered(&who, &filter)).await?;
+    let page = state.call(&viewer, move |s, who| s.case_queue_filtered(who, &filter)).await?;
     let states: Vec<_> = CaseState::ALL.iter().filter(|s| s.is_open()).map(|s| (s.key(), s.label())).collect();
     // Every filter and the order, not the page: for the links to the pages before and after,
     // and for the same queue as a spreadsheet.
@@ -329,8 +322,8 @@ async fn cases_export(
     Query(p): Query<crate::http::params::CaseQueueParams>,
 ) -> PageResult {
     let filter = p.filter().map_err(AppError::bad_request)?;
-    let who = viewer.who();
-    let (bytes, today) = state.svc.blocking(move |s| Ok((s.export_queue_logged(&who, &filter)?, s.today()))).await?;
+    let (bytes, today) =
+        state.call(&viewer, move |s, who| Ok((s.export_queue_logged(who, &filter)?, s.today()))).await?;
     Ok(xlsx_download(&format!("huiqi-cases-{today}.xlsx"), bytes))
 }
 

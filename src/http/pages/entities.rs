@@ -133,8 +133,8 @@ async fn entities_unmask(
 /// The entity file with its matches and cases; with a reason, personal data in full (audited).
 async fn entity_page(state: &AppState, viewer: &Viewer, code: String, unmask: Option<String>) -> StaffResult {
     let code = entity_code(&code)?;
-    let who = viewer.who();
-    let (file, matches, cases) = state.svc.blocking(move |s| s.entity_dossier(&who, &code, unmask.as_deref())).await?;
+    let (file, matches, cases) =
+        state.call(viewer, move |s, who| s.entity_dossier(who, &code, unmask.as_deref())).await?;
     let history: Vec<_> = file
         .history
         .iter()
@@ -255,8 +255,7 @@ async fn entities_new(State(state): State<AppState>, viewer: Viewer) -> StaffRes
 async fn entities_edit(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> StaffResult {
     // Shown masked: the stars come back unchanged; full values only through the audited unmask.
     let code = entity_code(&code)?;
-    let who = viewer.who();
-    let e = state.svc.blocking(move |s| s.entity_get(&who, &code)).await?;
+    let e = state.call(&viewer, move |s, who| s.entity_get(who, &code)).await?;
     entity_form(&state, &viewer, Some(e.credit_code.to_string()), entity_values(&e, state.svc.today()), &[]).await
 }
 
@@ -325,8 +324,7 @@ async fn tags_save(State(state): State<AppState>, viewer: Viewer, CleanForm(form
         label_en: form_value(&form, "label_en").into(),
         description: form_value(&form, "description").into(),
     };
-    let who = viewer.who();
-    match state.svc.blocking(move |s| s.tag_put(&who, tag)).await {
+    match state.call(&viewer, move |s, who| s.tag_put(who, tag)).await {
         Ok(_) => Ok(see_other("/staff/tags")),
         Err(ServiceError::Invalid(errors)) => {
             let tags = state.svc.blocking(|s| s.tags()).await?;

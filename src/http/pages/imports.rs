@@ -77,8 +77,7 @@ async fn imports_upload(State(state): State<AppState>, viewer: Viewer, multipart
         let _ = tokio::fs::remove_file(&path).await;
         return Err(e.into());
     }
-    let who = viewer.who();
-    let job = state.svc.blocking(move |s| s.import_stage_upload(&who, &name, &path)).await?;
+    let job = state.call(&viewer, move |s, who| s.import_stage_upload(who, &name, &path)).await?;
     Ok(see_other(&format!("/staff/imports/{}", job.id)))
 }
 
@@ -107,14 +106,12 @@ async fn imports_confirm(
     CleanForm(form): FormData,
 ) -> StaffResult {
     let skip = form_value(&form, "skip_invalid") == "on";
-    let who = viewer.who();
-    state.svc.blocking(move |s| s.import_confirm(&who, id, skip)).await?;
+    state.call(&viewer, move |s, who| s.import_confirm(who, id, skip)).await?;
     Ok(see_other(&format!("/staff/imports/{id}")))
 }
 
 async fn imports_discard(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> StaffResult {
-    let who = viewer.who();
-    state.svc.blocking(move |s| s.import_discard(&who, id)).await?;
+    state.call(&viewer, move |s, who| s.import_discard(who, id)).await?;
     Ok(see_other("/staff/imports"))
 }
 

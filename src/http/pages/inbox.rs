@@ -26,8 +26,7 @@ pub fn routes() -> Routes {
 
 async fn inbox_show(State(state): State<AppState>, viewer: Viewer, Path(code): Path<String>) -> PageResult {
     let code = viewer.own_entity(&code)?;
-    let who = viewer.who();
-    let inbox = state.svc.blocking(move |s| s.inbox(&who, &code, 200)).await?;
+    let inbox = state.call(&viewer, move |s, who| s.inbox(who, &code, 200)).await?;
     viewer.render(
         "inbox.html",
         context! { code => inbox.code, messages => to_value(&inbox.messages), unread => inbox.unread },

@@ -79,8 +79,7 @@ async fn policies_create(State(state): State<AppState>, viewer: Viewer, CleanFor
             return refused(ServiceError::Invalid(errors), |e| policy_form(&viewer, None, values, e));
         }
     };
-    let who = viewer.who();
-    match state.svc.blocking(move |s| s.policy_create(&who, input)).await {
+    match state.call(&viewer, move |s, who| s.policy_create(who, input)).await {
         Ok(p) => Ok(see_other(&format!("/policies/{}", p.id))),
         Err(e) => refused(e, |errs| policy_form(&viewer, None, values, errs)),
     }
@@ -104,8 +103,7 @@ async fn policies_update(
             return refused(ServiceError::Invalid(errors), |e| policy_form(&viewer, Some(id), values, e));
         }
     };
-    let who = viewer.who();
-    match state.svc.blocking(move |s| s.policy_update(&who, id, input)).await {
+    match state.call(&viewer, move |s, who| s.policy_update(who, id, input)).await {
         Ok(_) => Ok(see_other(&format!("/policies/{id}"))),
         Err(e) => refused(e, |errs| policy_form(&viewer, Some(id), values, errs)),
     }
@@ -233,8 +231,7 @@ async fn measures_update(
 }
 
 async fn measures_publish(State(state): State<AppState>, viewer: Viewer, Path(id): Path<MeasureId>) -> StaffResult {
-    let who = viewer.who();
-    let v = state.svc.blocking(move |s| s.measure_publish(&who, id)).await?;
+    let v = state.call(&viewer, move |s, who| s.measure_publish(who, id)).await?;
     Ok(see_other(&if v.scheduled.is_some() { format!("/measures/{id}") } else { format!("/measures/{id}/versions") }))
 }
 
@@ -250,8 +247,7 @@ async fn measures_request(
     } else {
         Some(crate::model::Date::parse(on).map_err(|e| AppError::bad_request(format!("生效日期：{e}")))?)
     };
-    let who = viewer.who();
-    state.svc.blocking(move |s| s.measure_request_publication(&who, id, publish_on)).await?;
+    state.call(&viewer, move |s, who| s.measure_request_publication(who, id, publish_on)).await?;
     Ok(see_other(&format!("/measures/{id}")))
 }
 
@@ -262,8 +258,7 @@ async fn measures_refuse(
     CleanForm(form): FormData,
 ) -> StaffResult {
     let reason = form_value(&form, "reason").to_string();
-    let who = viewer.who();
-    state.svc.blocking(move |s| s.measure_refuse_publication(&who, id, &reason)).await?;
+    state.call(&viewer, move |s, who| s.measure_refuse_publication(who, id, &reason)).await?;
     Ok(see_other(&format!("/measures/{id}")))
 }
 
@@ -274,13 +269,11 @@ async fn measures_withdraw(
     CleanForm(form): FormData,
 ) -> StaffResult {
     let reason = form_value(&form, "reason").to_string();
-    let who = viewer.who();
-    state.svc.blocking(move |s| s.measure_withdraw(&who, id, &reason)).await?;
+    state.call(&viewer, move |s, who| s.measure_withdraw(who, id, &reason)).await?;
     Ok(see_other(&format!("/measures/{id}")))
 }
 
 async fn measures_discard(State(state): State<AppState>, viewer: Viewer, Path(id): Path<MeasureId>) -> StaffResult {
-    let who = viewer.who();
-    state.svc.blocking(move |s| s.measure_discard_draft(&who, id)).await?;
+    state.call(&viewer, move |s, who| s.measure_discard_draft(who, id)).await?;
     Ok(see_other(&format!("/measures/{id}")))
 }

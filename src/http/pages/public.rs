@@ -84,8 +84,7 @@ async fn policies_show(State(state): State<AppState>, viewer: Viewer, Path(id): 
 }
 
 async fn measures_show(State(state): State<AppState>, viewer: Viewer, Path(id): Path<MeasureId>) -> PageResult {
-    let who = viewer.who();
-    let page = state.svc.blocking(move |s| s.measure_page(&who, id)).await?;
+    let page = state.call(&viewer, move |s, who| s.measure_page(who, id)).await?;
     viewer.render(
         "measure.html",
         context! {

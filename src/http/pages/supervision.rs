@@ -42,16 +42,14 @@ struct BoardParams {
 }
 
 async fn supervision_board(State(state): State<AppState>, viewer: Viewer, Query(p): Query<BoardParams>) -> PageResult {
-    let who = viewer.who();
-    let rows = state.svc.blocking(move |s| s.supervision_board(&who, p.all)).await?;
+    let rows = state.call(&viewer, move |s, who| s.supervision_board(who, p.all)).await?;
     let can_export = viewer.principal()?.can(Permission::SupervisionExport);
     viewer.render("supervision.html", context! { rows => to_value(&rows), all => p.all, error => p.error, can_export })
 }
 
 /// The board (`?all=true`: with resolved items) as XLSX (audited).
 async fn supervision_export(State(state): State<AppState>, viewer: Viewer, Query(p): Query<BoardParams>) -> PageResult {
-    let who = viewer.who();
-    let (bytes, today) = state.svc.blocking(move |s| Ok((s.export_board_logged(&who, p.all)?, s.today()))).await?;
+    let (bytes, today) = state.call(&viewer, move |s, who| Ok((s.export_board_logged(who, p.all)?, s.today()))).await?;
     Ok(super::cases::xlsx_download(&format!("huiqi-supervision-{today}.xlsx"), bytes))
 }
 
@@ -63,8 +61,7 @@ async fn supervision_notice(
 ) -> PageResult {
     let text = form_value(&form, "text").to_string();
     let days: u32 = form_value(&form, "days").trim().parse().unwrap_or(0);
-    let who = viewer.who();
-    back_to_board(state.svc.blocking(move |s| s.supervision_notice(&who, id, &text, days)).await)
+    back_to_board(state.call(&viewer, move |s, who| s.supervision_notice(who, id, &text, days)).await)
 }
 
 async fn supervision_resolve(
@@ -74,8 +71,7 @@ async fn supervision_resolve(
     CleanForm(form): FormData,
 ) -> PageResult {
     let note = form_value(&form, "note").to_string();
-    let who = viewer.who();
-    back_to_board(state.svc.blocking(move |s| s.supervision_resolve(&who, id, &note)).await)
+    back_to_board(state.call(&viewer, move |s, who| s.supervision_resolve(who, id, &note)).await)
 }
 
 /// Back to the board, with the reason when the action was refused.
@@ -87,26 +83,22 @@ fn back_to_board<T>(result: crate::service::Result<T>) -> PageResult {
 }
 
 async fn notices_index(State(state): State<AppState>, viewer: Viewer) -> PageResult {
-    let who = viewer.who();
-    let (notices, unread) = state.svc.blocking(move |s| s.notices(&who, 200)).await?;
+    let (notices, unread) = state.call(&viewer, move |s, who| s.notices(who, 200)).await?;
     viewer.render("notices.html", context! { notices => to_value(&notices), unread })
 }
 
 async fn notices_read(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> PageResult {
-    let who = viewer.who();
-    let n = state.svc.blocking(move |s| s.notice_read(&who, id)).await?;
+    let n = state.call(&viewer, move |s, who| s.notice_read(who, id)).await?;
     Ok(see_other(&super::safe_next(n.link.as_deref().unwrap_or("/staff/notices"))))
 }
 
 async fn assigned_index(State(state): State<AppState>, viewer: Viewer) -> PageResult {
-    let who = viewer.who();
-    let entities = state.svc.blocking(move |s| s.assigned(&who)).await?;
+    let entities = state.call(&viewer, move |s, who| s.assigned(who)).await?;
     viewer.render("assigned.html", context! { entities => to_value(&entities) })
 }
 
 async fn assignments_page(state: &AppState, viewer: &Viewer, error: Option<String>) -> PageResult {
-    let who = viewer.who();
-    let rows = state.svc.blocking(move |s| s.assignment_rows(&who)).await?;
+    let rows = state.call(viewer, move |s, who| s.assignment_rows(who)).await?;
     viewer.render("assignments.html", context! { rows => to_value(&rows), error })
 }
 
@@ -117,8 +109,7 @@ async fn assignments_index(State(state): State<AppState>, viewer: Viewer) -> Pag
 async fn assignments_add(State(state): State<AppState>, viewer: Viewer, CleanForm(form): FormData) -> PageResult {
     let (specialist, code) =
         (form_value(&form, "specialist").to_string(), form_value(&form, "credit_code").to_string());
-    let who = viewer.who();
-    match state.svc.blocking(move |s| s.assignment_set(&who, &specialist, &assignment_code(&code)?, true)).await {
+    match state.call(&viewer, move |s, who| s.assignment_set(who, &specialist, &assignment_code(&code)?, true)).await {
         Ok(()) => Ok(see_other("/admin/assignments")),
         Err(e) => Ok(super::unprocessable(assignments_page(&state, &viewer, Some(AppError::from(e).message)).await?)),
     }
@@ -130,7 +121,6 @@ async fn assignments_remove(
     Path((specialist, code)): Path<(String, String)>,
 ) -> PageResult {
     let code = assignment_code(&code)?;
-    let who = viewer.who();
-    state.svc.blocking(move |s| s.assignment_set(&who, &specialist, &code, false)).await?;
+    state.call(&viewer, move |s, who| s.assignment_set(who, &specialist, &code, false)).await?;
     Ok(see_other("/admin/assignments"))
 }
