@@ -233,7 +233,7 @@ impl Service {
     /// as XLSX, recorded in the audit trail. Only what the caller sees in the queue is written.
     pub fn export_queue_logged(&self, who: &Who, filter: &super::cases::CaseFilter) -> Result<Vec<u8>> {
         let cases = self.queue_all(who, filter)?;
-        let headers: Vec<String> = [
+        let headers = [
             "办件编号",
             "政策事项",
             "经营主体",
@@ -246,13 +246,9 @@ impl Service {
             "剩余工作日",
             "是否超期",
             "金额（万元）",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        ];
         let date = |d: Option<crate::model::Date>| Cell::Text(d.map(|d| d.to_string()).unwrap_or_default());
-        let mut out = Vec::new();
-        let rows = write_table(Format::Xlsx, &headers, &mut out, &mut |sink| {
+        self.xlsx_logged(who, "export:cases.xlsx", &headers, &mut |sink| {
             for v in &cases {
                 let c = &v.case;
                 sink(vec![
@@ -271,18 +267,14 @@ impl Service {
                 ])?;
             }
             Ok(())
-        })?;
-        let tx = self.store.write()?;
-        tx.audit(who, action::DATA_EXPORT, "export:cases.xlsx", &format!("{rows} rows"))?;
-        tx.commit()?;
-        Ok(out)
+        })
     }
 
     /// The supervisors' board (open items, or all with `include_resolved`) as XLSX, recorded
     /// in the audit trail; within the caller's region as the board is.
     pub fn export_board_logged(&self, who: &Who, include_resolved: bool) -> Result<Vec<u8>> {
         let rows_of_board = self.supervision_board(who, include_resolved)?;
-        let headers: Vec<String> = [
+        let headers = [
             "督办编号",
             "办件编号",
             "政策事项",
@@ -296,12 +288,8 @@ impl Service {
             "督办通知期限",
             "办结日期",
             "办结说明",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        let mut out = Vec::new();
-        let rows = write_table(Format::Xlsx, &headers, &mut out, &mut |sink| {
+        ];
+        self.xlsx_logged(who, "export:supervision.xlsx", &headers, &mut |sink| {
             for r in &rows_of_board {
                 let i = &r.item;
                 sink(vec![
@@ -321,9 +309,22 @@ impl Service {
                 ])?;
             }
             Ok(())
-        })?;
+        })
+    }
+
+    /// Writes one table as XLSX and records the export (its rows) in the audit trail.
+    fn xlsx_logged(
+        &self,
+        who: &Who,
+        target: &str,
+        headers: &[&str],
+        fill: &mut dyn FnMut(&mut RowSink<'_>) -> Result<()>,
+    ) -> Result<Vec<u8>> {
+        let headers: Vec<String> = headers.iter().map(|s| s.to_string()).collect();
+        let mut out = Vec::new();
+        let rows = write_table(Format::Xlsx, &headers, &mut out, fill)?;
         let tx = self.store.write()?;
-        tx.audit(who, action::DATA_EXPORT, "export:supervision.xlsx", &format!("{rows} rows"))?;
+        tx.audit(who, action::DATA_EXPORT, target, &format!("{rows} rows"))?;
         tx.commit()?;
         Ok(out)
     }

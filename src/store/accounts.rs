@@ -10,7 +10,7 @@ use super::tables::{
     SESSION_HASH_TO_SESSION, TOKEN_HASH_TO_TOKEN, USER_ENTITY_TO_BINDING, USER_ID_TO_RECOVERY, USER_ID_TO_USER,
     USERNAME_TO_USER_ID,
 };
-use super::tx::{Tables, WriteTx, get_record};
+use super::tx::{Tables, WriteTx, get_record, hash_keyed};
 use crate::model::{
     Agreement, AgreementKind, ApiToken, Binding, Invitation, Recovery, Session, Timestamp, User, Vocabulary,
 };
@@ -55,13 +55,7 @@ pub trait AccountReads: Tables {
 
     /// Every session (key hash, session); a few thousand at most, expired ones are purged.
     fn sessions(&self) -> Result<Vec<(Vec<u8>, Session)>> {
-        let t = self.table(SESSION_HASH_TO_SESSION)?;
-        t.iter()?
-            .map(|r| {
-                let (k, v) = r?;
-                Ok((k.value().to_vec(), decode(v.value())?))
-            })
-            .collect()
+        hash_keyed(self, SESSION_HASH_TO_SESSION)
     }
 
     fn token(&self, hash: &[u8]) -> Result<Option<ApiToken>> {
@@ -70,13 +64,7 @@ pub trait AccountReads: Tables {
 
     /// Every API token (key hash, record).
     fn tokens(&self) -> Result<Vec<(Vec<u8>, ApiToken)>> {
-        let t = self.table(TOKEN_HASH_TO_TOKEN)?;
-        t.iter()?
-            .map(|r| {
-                let (k, v) = r?;
-                Ok((k.value().to_vec(), decode(v.value())?))
-            })
-            .collect()
+        hash_keyed(self, TOKEN_HASH_TO_TOKEN)
     }
 
     fn binding(&self, user: u64, code: &str) -> Result<Option<Binding>> {

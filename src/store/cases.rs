@@ -5,7 +5,7 @@ use redb::ReadableTable;
 
 use super::codec::decode;
 use super::tables::{CASE_ID_TO_CASE, DEPARTMENT_TO_OPEN_CASE, ENTITY_TO_CASE, MEASURE_TO_CASE, MEASURE_TO_SPENT};
-use super::tx::{Tables, WriteTx};
+use super::tx::{Tables, WriteTx, for_each_record, get_record};
 use super::{Result, StoreError};
 use crate::model::case::Case;
 
@@ -23,22 +23,16 @@ fn cases_by_ids<T: Tables + ?Sized>(tx: &T, ids: impl Iterator<Item = Result<u64
 
 pub trait CaseReads: Tables {
     fn case(&self, id: u64) -> Result<Option<Case>> {
-        let t = self.table(CASE_ID_TO_CASE)?;
-        t.get(id)?.map(|v| decode(v.value())).transpose()
+        get_record(self.table(CASE_ID_TO_CASE)?.get(id)?)
     }
 
     /// Calls `f` for every case in id order; stops at the first error. Reads the whole
     /// case table: for figures over all cases, not for pages.
     fn for_each_case<E: From<StoreError>>(
         &self,
-        mut f: impl FnMut(Case) -> std::result::Result<(), E>,
+        f: impl FnMut(Case) -> std::result::Result<(), E>,
     ) -> std::result::Result<(), E> {
-        let t = self.table(CASE_ID_TO_CASE)?;
-        for row in t.iter().map_err(StoreError::from)? {
-            let row = row.map_err(StoreError::from)?;
-            f(decode(row.1.value())?)?;
-        }
-        Ok(())
+        for_each_record(self, CASE_ID_TO_CASE, f)
     }
 
     /// An entity's cases, newest first.

@@ -8,7 +8,7 @@ use super::tables::{
     CREDIT_CODE_TO_ENTITY_ID, ENTITY_CHANGE_TO_CHANGESET, ENTITY_ID_TO_ENTITY, ENTITY_ID_TO_PORTRAIT,
     REGION_TO_ENTITY_ID, TAG_KEY_TO_TAG,
 };
-use super::tx::{Tables, WriteTx, get_record};
+use super::tx::{Tables, WriteTx, for_each_record, get_record};
 use super::{Result, StoreError};
 use crate::model::{ChangeSet, Entity, TagDef};
 
@@ -70,14 +70,9 @@ pub trait EntityReads: Tables {
     /// Calls `f` for every entity in id order; stops at the first error.
     fn for_each_entity<E: From<StoreError>>(
         &self,
-        mut f: impl FnMut(Entity) -> std::result::Result<(), E>,
+        f: impl FnMut(Entity) -> std::result::Result<(), E>,
     ) -> std::result::Result<(), E> {
-        let t = self.table(ENTITY_ID_TO_ENTITY)?;
-        for row in t.iter().map_err(StoreError::from)? {
-            let row = row.map_err(StoreError::from)?;
-            f(decode(row.1.value())?)?;
-        }
-        Ok(())
+        for_each_record(self, ENTITY_ID_TO_ENTITY, f)
     }
 
     /// Calls `f` with every stored portrait record, in entity id order.

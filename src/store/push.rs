@@ -9,7 +9,7 @@ use super::tables::{
     DELIVERY_ID_TO_DELIVERY, DUE_TO_DELIVERY, ENTITY_TO_DELIVERY, ENTITY_TO_MESSAGE, ENTITY_TO_REMINDED_VERSION,
     ENTITY_TO_SUBSCRIPTION, ENTITY_VERSION_TO_PUSH_MESSAGE,
 };
-use super::tx::{Tables, WriteTx};
+use super::tx::{Tables, WriteTx, get_record};
 use crate::model::message::Message;
 use crate::model::push::{Delivery, DeliveryStatus, Subscription};
 
@@ -21,13 +21,11 @@ pub trait PushReads: Tables {
     }
 
     fn message(&self, entity: u64, id: u64) -> Result<Option<Message>> {
-        let t = self.table(ENTITY_TO_MESSAGE)?;
-        t.get((entity, id))?.map(|v| decode(v.value())).transpose()
+        get_record(self.table(ENTITY_TO_MESSAGE)?.get((entity, id))?)
     }
 
     fn delivery(&self, id: u64) -> Result<Option<Delivery>> {
-        let t = self.table(DELIVERY_ID_TO_DELIVERY)?;
-        t.get(id)?.map(|v| decode(v.value())).transpose()
+        get_record(self.table(DELIVERY_ID_TO_DELIVERY)?.get(id)?)
     }
 
     /// Pending deliveries due at `now` (ms since the epoch), the oldest first.
@@ -83,7 +81,7 @@ pub trait PushReads: Tables {
 
     fn subscription(&self, entity: u64) -> Result<Subscription> {
         let t = self.table(ENTITY_TO_SUBSCRIPTION)?;
-        Ok(t.get(entity)?.map(|v| decode(v.value())).transpose()?.unwrap_or_default())
+        Ok(get_record(t.get(entity)?)?.unwrap_or_default())
     }
 }
 

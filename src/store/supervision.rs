@@ -8,7 +8,7 @@ use super::codec::decode;
 use super::tables::{
     CASE_STAGE_TO_SUPERVISION, DEPARTMENT_TO_NOTICE, ENTITY_TO_SPECIALIST, SPECIALIST_TO_ENTITY, SUPERVISION_ID_TO_ITEM,
 };
-use super::tx::{Tables, WriteTx};
+use super::tx::{Tables, WriteTx, get_record};
 use crate::model::supervision::{Notice, Supervision};
 
 pub trait SupervisionReads: Tables {
@@ -19,13 +19,11 @@ pub trait SupervisionReads: Tables {
     }
 
     fn notice(&self, department: &str, id: u64) -> Result<Option<Notice>> {
-        let t = self.table(DEPARTMENT_TO_NOTICE)?;
-        t.get((department, id))?.map(|v| decode(v.value())).transpose()
+        get_record(self.table(DEPARTMENT_TO_NOTICE)?.get((department, id))?)
     }
 
     fn supervision(&self, id: u64) -> Result<Option<Supervision>> {
-        let t = self.table(SUPERVISION_ID_TO_ITEM)?;
-        t.get(id)?.map(|v| decode(v.value())).transpose()
+        get_record(self.table(SUPERVISION_ID_TO_ITEM)?.get(id)?)
     }
 
     fn supervision_of(&self, case: u64, stage: u32) -> Result<Option<u64>> {

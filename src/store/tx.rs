@@ -7,8 +7,8 @@ use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, TableDefinition, Write
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::Result;
 use super::codec::{decode, encode};
+use super::{Result, StoreError};
 use crate::model::Timestamp;
 
 /// Opens tables for reading, in a read or a write transaction (after iroh-blobs'
@@ -107,4 +107,34 @@ impl WriteTx {
 /// Decodes a record that a `get` found, if it found one.
 pub(super) fn get_record<T: DeserializeOwned>(bytes: Option<redb::AccessGuard<'_, &[u8]>>) -> Result<Option<T>> {
     bytes.map(|b| decode(b.value())).transpose()
+}
+
+/// Every record of a table keyed by a hash, with its key (sessions, API tokens: a few thousand
+/// at most).
+pub(super) fn hash_keyed<T: DeserializeOwned>(
+    tx: &(impl Tables + ?Sized),
+    def: TableDefinition<&'static [u8], &'static [u8]>,
+) -> Result<Vec<(Vec<u8>, T)>> {
+    let t = tx.table(def)?;
+    t.iter()?
+        .map(|r| {
+            let (k, v) = r?;
+            Ok((k.value().to_vec(), decode(v.value())?))
+        })
+        .collect()
+}
+
+/// Calls `f` for every record of a table keyed by id, in id order; stops at the first error.
+/// Reads the whole table: for figures over all records, not for pages.
+pub(super) fn for_each_record<T: DeserializeOwned, E: From<StoreError>>(
+    tx: &(impl Tables + ?Sized),
+    def: TableDefinition<u64, &'static [u8]>,
+    mut f: impl FnMut(T) -> std::result::Result<(), E>,
+) -> std::result::Result<(), E> {
+    let t = tx.table(def)?;
+    for row in t.iter().map_err(StoreError::from)? {
+        let row = row.map_err(StoreError::from)?;
+        f(decode(row.1.value())?)?;
+    }
+    Ok(())
 }
