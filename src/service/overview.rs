@@ -10,10 +10,10 @@ use super::entities::EntityFile;
 use super::inbox::own_entity;
 use super::matching::{MeasureMatch, Simulation};
 use super::measures::MeasureActions;
-use super::policies::{Audience, MeasureView};
+use super::policies::{Audience, MeasureView, PolicyView, VersionEntry};
 use super::receipts::ApplyOption;
 use super::{Result, Service};
-use crate::model::{CreditCode, MeasureId, Policy, Role, Who};
+use crate::model::{CreditCode, MeasureId, Policy, Role, TagDef, Who};
 
 /// The measure page.
 #[derive(Debug, Serialize)]
@@ -37,6 +37,31 @@ pub struct OwnEntityPage {
     pub unread: usize,
 }
 
+/// Which measure form: a new measure in a policy, or the draft of a measure.
+#[derive(Debug, Clone, Copy)]
+pub enum MeasureFormFor {
+    New { policy: u64 },
+    Edit(MeasureId),
+}
+
+/// What the measure form shows around the fields: the policy, the measure being edited, the
+/// departments and tags to choose from.
+#[derive(Debug, Serialize)]
+pub struct MeasureFormPage {
+    pub policy: PolicyView,
+    pub measure: Option<MeasureView>,
+    pub departments: Vec<String>,
+    pub tags: Vec<TagDef>,
+}
+
+/// A measure's versions page: every version the caller may see, and the measure with its policy.
+#[derive(Debug, Serialize)]
+pub struct VersionsPage {
+    pub versions: Vec<VersionEntry>,
+    pub measure: MeasureView,
+    pub policy: Policy,
+}
+
 /// Staff see every version and what a draft would mean; the public the version in force.
 pub fn audience_of(who: &Who) -> Audience {
     if who.role.is_some_and(Role::is_staff) { Audience::Staff } else { Audience::Public }
@@ -52,6 +77,29 @@ impl Service {
         let apply_options = if enterprise { self.apply_options(who, id)? } else { Vec::new() };
         let actions = self.measure_actions(who, id)?;
         Ok(MeasurePage { measure, policy, simulation, actions, apply_options })
+    }
+
+    pub fn measure_form_page(&self, what: MeasureFormFor) -> Result<MeasureFormPage> {
+        let (policy, measure) = match what {
+            MeasureFormFor::New { policy } => (policy, None),
+            MeasureFormFor::Edit(id) => {
+                let (measure, policy) = self.measure_get(id, Audience::Staff)?;
+                (policy.id, Some(measure))
+            }
+        };
+        Ok(MeasureFormPage {
+            policy: self.policy_get(policy, Audience::Staff)?,
+            measure,
+            departments: self.departments()?,
+            tags: self.tags()?,
+        })
+    }
+
+    pub fn versions_page(&self, who: &Who, id: MeasureId) -> Result<VersionsPage> {
+        let audience = audience_of(who);
+        let versions = self.measure_versions(id, audience)?;
+        let (measure, policy) = self.measure_get(id, audience)?;
+        Ok(VersionsPage { versions, measure, policy })
     }
 
     /// The page of an entity the enterprise account acts for (nothing masked: its own data).

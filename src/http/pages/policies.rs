@@ -17,6 +17,7 @@ use crate::http::web::to_value;
 use crate::model::policy::FORM_FIELD_KINDS;
 use crate::model::{FieldError, MeasureId};
 use crate::service::ServiceError;
+use crate::service::overview::{MeasureFormFor, MeasureFormPage};
 use crate::service::policies::Audience;
 
 type FormData = CleanForm;
@@ -109,18 +110,22 @@ async fn policies_update(
     }
 }
 
+/// The measure form: empty for a new measure (with `values` as defaults), the draft's values
+/// for an edit, or what was submitted (`values`) with the service's complaints.
 async fn measure_form(
     state: &AppState,
     viewer: &Viewer,
-    policy_id: u64,
-    measure_id: Option<MeasureId>,
-    values: Value,
+    what: MeasureFormFor,
+    values: Option<Value>,
     errors: &[FieldError],
 ) -> StaffResult {
-    let (policy, departments, tags) = state
-        .svc
-        .blocking(move |s| Ok((s.policy_get(policy_id, Audience::Staff)?, s.departments()?, s.tags()?)))
-        .await?;
+    let MeasureFormPage { policy, measure, departments, tags } =
+        state.svc.blocking(move |s| s.measure_form_page(what)).await?;
+    let values = values.unwrap_or_else(|| to_value(measure.as_ref().map(|m| measure_values(&m.spec))));
+    let measure_id = match what {
+        MeasureFormFor::Edit(id) => Some(id),
+        MeasureFormFor::New { .. } => None,
+    };
     let fields = crate::rules::catalog::entries();
     let builder = builder_data(&fields, &tags);
     Ok(viewer.render(
@@ -172,7 +177,7 @@ fn builder_data(fields: &[crate::rules::catalog::CatalogEntry], tags: &[crate::m
 async fn measures_new(State(state): State<AppState>, viewer: Viewer, Path(policy_id): Path<u64>) -> StaffResult {
     let department = viewer.principal.as_ref().and_then(|p| p.user.department.clone());
     let values = context! { category => "subsidy", mode => "apply", publicity_days => "5", department };
-    measure_form(&state, &viewer, policy_id, None, values, &[]).await
+    measure_form(&state, &viewer, MeasureFormFor::New { policy: policy_id }, Some(values), &[]).await
 }
 
 async fn measures_create(
@@ -181,25 +186,22 @@ async fn measures_create(
     Path(policy_id): Path<u64>,
     CleanForm(form): FormData,
 ) -> StaffResult {
-    measure_save(&state, &viewer, policy_id, None, &form).await
+    measure_save(&state, &viewer, MeasureFormFor::New { policy: policy_id }, &form).await
 }
 
 /// Creates (no `measure_id`) or edits a measure from the form; shows the form again when refused.
 async fn measure_save(
     state: &AppState,
     viewer: &Viewer,
-    policy_id: u64,
-    measure_id: Option<MeasureId>,
+    what: MeasureFormFor,
     form: &[(String, String)],
 ) -> StaffResult {
-    let who = viewer.who();
     let result = match parse_measure(form) {
         Ok(spec) => {
             state
-                .svc
-                .blocking(move |s| match measure_id {
-                    Some(id) => s.measure_update(&who, id, spec),
-                    None => s.measure_create(&who, policy_id, spec),
+                .call(viewer, move |s, who| match what {
+                    MeasureFormFor::Edit(id) => s.measure_update(who, id, spec),
+                    MeasureFormFor::New { policy } => s.measure_create(who, policy, spec),
                 })
                 .await
         }
@@ -209,15 +211,14 @@ async fn measure_save(
         Ok(v) => Ok(see_other(&format!("/measures/{}", v.measure_id))),
         Err(ServiceError::Invalid(errors)) => {
             let values = to_value(submitted_values(form));
-            Ok(unprocessable(measure_form(state, viewer, policy_id, measure_id, values, &errors).await?))
+            Ok(unprocessable(measure_form(state, viewer, what, Some(values), &errors).await?))
         }
         Err(e) => Err(e.into()),
     }
 }
 
 async fn measures_edit(State(state): State<AppState>, viewer: Viewer, Path(id): Path<MeasureId>) -> StaffResult {
-    let (m, policy) = state.svc.blocking(move |s| s.measure_get(id, Audience::Staff)).await?;
-    measure_form(&state, &viewer, policy.id, Some(id), to_value(measure_values(&m.spec)), &[]).await
+    measure_form(&state, &viewer, MeasureFormFor::Edit(id), None, &[]).await
 }
 
 async fn measures_update(
@@ -226,8 +227,7 @@ async fn measures_update(
     Path(id): Path<MeasureId>,
     CleanForm(form): FormData,
 ) -> StaffResult {
-    let (_, policy) = state.svc.blocking(move |s| s.measure_get(id, Audience::Staff)).await?;
-    measure_save(&state, &viewer, policy.id, Some(id), &form).await
+    measure_save(&state, &viewer, MeasureFormFor::Edit(id), &form).await
 }
 
 async fn measures_publish(State(state): State<AppState>, viewer: Viewer, Path(id): Path<MeasureId>) -> StaffResult {

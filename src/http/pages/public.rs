@@ -95,15 +95,13 @@ async fn measures_show(State(state): State<AppState>, viewer: Viewer, Path(id): 
 }
 
 async fn measures_versions(State(state): State<AppState>, viewer: Viewer, Path(id): Path<MeasureId>) -> PageResult {
-    let audience = if viewer.is_staff() { Audience::Staff } else { Audience::Public };
-    let (versions, (measure, policy)) =
-        state.svc.blocking(move |s| Ok((s.measure_versions(id, audience)?, s.measure_get(id, audience)?))).await?;
+    let page = state.call(&viewer, move |s, who| s.versions_page(who, id)).await?;
     viewer.render(
         "versions.html",
         context! {
-            versions => to_value(&versions),
-            m => to_value(&measure),
-            policy => to_value(&policy),
+            versions => to_value(&page.versions),
+            m => to_value(&page.measure),
+            policy => to_value(&page.policy),
             ..vocabularies()
         },
     )
