@@ -63,6 +63,13 @@ pub struct FieldRow {
     pub display: Option<String>,
 }
 
+/// Whether a save may only add an entity, or add or change one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaveMode {
+    Insert,
+    Upsert,
+}
+
 /// The entity file (一企一档).
 #[derive(Debug, Clone, Serialize)]
 pub struct EntityFile {
@@ -166,6 +173,21 @@ impl Service {
         tx.audit_new(who, action::ENTITY_CREATE, &target, "", &result.0)?;
         self.commit_entities(tx, std::slice::from_ref(&result.0), true)?;
         Ok(result)
+    }
+
+    /// An entity from the texts of a form or an API call (each field as people type it; an
+    /// empty one clears it), added (`Insert`) or added or changed (`Upsert`).
+    pub fn entity_save_texts(
+        &self,
+        who: &Who,
+        pairs: &[(String, String)],
+        mode: SaveMode,
+    ) -> Result<(Entity, WriteOutcome)> {
+        let patch = self.entity_patch_from_texts(pairs, true)?;
+        match mode {
+            SaveMode::Upsert => self.entity_upsert(who, &patch),
+            SaveMode::Insert => self.entity_insert(who, &patch),
+        }
     }
 
     /// An entity's personal data in full, for staff who give a reason: the reason is recorded

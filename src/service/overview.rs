@@ -5,15 +5,24 @@
 
 use serde::Serialize;
 
-use super::cases::CaseView;
+use super::cases::{CaseView, QueuePage};
+use super::dashboard::CaseStats;
 use super::entities::EntityFile;
+use super::entities::entity_code;
+use super::entities::{EntityPage, EntityQuery};
 use super::inbox::own_entity;
-use super::matching::{MeasureMatch, Simulation};
+use super::matching::{EntityMatches, MeasureMatch, Simulation};
 use super::measures::MeasureActions;
-use super::policies::{Audience, MeasureView, PolicyView, VersionEntry};
+use super::policies::{Audience, MeasureView, PolicyQuery, PolicyView, VersionEntry};
 use super::receipts::ApplyOption;
-use super::{Result, Service};
-use crate::model::{CreditCode, MeasureId, Policy, Role, TagDef, Who};
+use super::{Result, Service, Stats};
+use crate::model::imports::ImportJob;
+use crate::model::supervision::Notice;
+use crate::model::{
+    AuditEntry, Binding, BindingStatus, CreditCode, MeasureId, MeasureVersion, Policy, Role, TagDef, Who,
+};
+use crate::rules::eval::Outcome;
+use crate::store::prelude::*;
 
 /// The measure page.
 #[derive(Debug, Serialize)]
@@ -62,6 +71,68 @@ pub struct VersionsPage {
     pub policy: Policy,
 }
 
+/// The public home page: the library's figures and the newest policies.
+#[derive(Debug, Serialize)]
+pub struct HomePage {
+    pub stats: Stats,
+    pub latest: Vec<PolicyView>,
+}
+
+/// A search of the policy library with the departments its filter offers (every department
+/// for staff; those with published policies for the public).
+#[derive(Debug, Serialize)]
+pub struct PolicyIndexPage {
+    pub results: Vec<PolicyView>,
+    pub departments: Vec<String>,
+}
+
+/// A page of the entity library with the tags its filter offers and how many entities it holds.
+#[derive(Debug, Serialize)]
+pub struct EntityIndexPage {
+    pub page: EntityPage,
+    pub tags: Vec<TagDef>,
+    pub total: u64,
+}
+
+/// Which panels the staff home shows, by the caller's permissions.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StaffPanels {
+    pub audit: bool,
+    pub cases: bool,
+    pub drafts: bool,
+    pub figures: bool,
+}
+
+/// The staff home: the library's figures, recent imports and audit entries, the caller's
+/// notices, open cases, drafts waiting for publication and case figures.
+#[derive(Debug, Serialize)]
+pub struct StaffHome {
+    pub stats: Stats,
+    pub imports: Vec<ImportJob>,
+    pub audit: Vec<AuditEntry>,
+    pub notices: Vec<Notice>,
+    pub unread: usize,
+    pub queue: Option<QueuePage>,
+    pub drafts: Vec<MeasureVersion>,
+    pub figures: Option<CaseStats>,
+}
+
+/// An enterprise account's home: its bindings, and for each entity it acts for, how many
+/// measures it fits and nearly fits.
+#[derive(Debug, Default, Serialize)]
+pub struct MyHome {
+    pub bindings: Vec<Binding>,
+    pub entities: Vec<EntitySummary>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EntitySummary {
+    pub code: String,
+    pub name: String,
+    pub eligible: usize,
+    pub near: usize,
+}
+
 /// Staff see every version and what a draft would mean; the public the version in force.
 pub fn audience_of(who: &Who) -> Audience {
     if who.role.is_some_and(Role::is_staff) { Audience::Staff } else { Audience::Public }
@@ -77,6 +148,55 @@ impl Service {
         let apply_options = if enterprise { self.apply_options(who, id)? } else { Vec::new() };
         let actions = self.measure_actions(who, id)?;
         Ok(MeasurePage { measure, policy, simulation, actions, apply_options })
+    }
+
+    pub fn staff_home(&self, who: &Who, panels: StaffPanels) -> Result<StaffHome> {
+        let (notices, unread) = self.notices(who, 5)?;
+        Ok(StaffHome {
+            stats: self.stats()?,
+            imports: self.import_list(5)?,
+            audit: if panels.audit { self.audit_tail(15)? } else { Vec::new() },
+            notices,
+            unread,
+            queue: if panels.cases { Some(self.case_queue(who)?) } else { None },
+            drafts: if panels.drafts { self.publication_queue(who)? } else { Vec::new() },
+            figures: if panels.figures { Some(self.case_stats(who)?) } else { None },
+        })
+    }
+
+    pub fn my_home(&self, who: &Who) -> Result<MyHome> {
+        let Some(user) = who.user_id else { return Ok(MyHome::default()) };
+        let bindings = self.store.read()?.bindings_of_user(user)?;
+        let mut entities = Vec::new();
+        for b in bindings.iter().filter(|b| b.status == BindingStatus::Verified) {
+            let EntityMatches { entity, matches } = self.entity_matches(who, &entity_code(&b.credit_code)?, None)?;
+            entities.push(EntitySummary {
+                code: b.credit_code.clone(),
+                name: entity.display_name().to_string(),
+                eligible: matches.iter().filter(|m| m.outcome == Outcome::Eligible).count(),
+                near: matches.iter().filter(|m| m.is_near_miss()).count(),
+            });
+        }
+        Ok(MyHome { bindings, entities })
+    }
+
+    pub fn home_page(&self) -> Result<HomePage> {
+        let mut latest = self.policy_search(&PolicyQuery::default(), Audience::Public)?;
+        latest.truncate(6);
+        Ok(HomePage { stats: self.stats()?, latest })
+    }
+
+    pub fn policy_index_page(&self, query: &PolicyQuery, audience: Audience) -> Result<PolicyIndexPage> {
+        let results = self.policy_search(query, audience)?;
+        let departments = match audience {
+            Audience::Staff => self.departments()?,
+            Audience::Public => self.policy_departments(audience)?,
+        };
+        Ok(PolicyIndexPage { results, departments })
+    }
+
+    pub fn entity_index_page(&self, who: &Who, query: &EntityQuery) -> Result<EntityIndexPage> {
+        Ok(EntityIndexPage { page: self.entity_list(who, query)?, tags: self.tags()?, total: self.stats()?.entities })
     }
 
     pub fn measure_form_page(&self, what: MeasureFormFor) -> Result<MeasureFormPage> {

@@ -19,7 +19,7 @@ use crate::http::params::EntityListParams;
 use crate::http::routes::Routes;
 use crate::model::fields::format_number;
 use crate::model::{CreditCode, TagDef};
-use crate::service::entities::{WriteOutcome, entity_code, entity_json};
+use crate::service::entities::{SaveMode, WriteOutcome, entity_code, entity_json};
 
 pub fn routes() -> Routes {
     let read = Access::Needs(Permission::EntityRead);
@@ -139,15 +139,9 @@ async fn entities_put(
             pairs.push((k.clone(), as_text(k, v)?));
         }
     }
-    let who = viewer.who();
-    let (entity, outcome, today) = state
-        .svc
-        .blocking(move |s| {
-            let patch = s.entity_patch_from_texts(&pairs, true)?;
-            let (e, o) = s.entity_upsert(&who, &patch)?;
-            Ok((e, o, s.today()))
-        })
-        .await?;
+    let (entity, outcome) =
+        state.call(&viewer, move |s, who| s.entity_save_texts(who, &pairs, SaveMode::Upsert)).await?;
+    let today = state.svc.today();
     let status = if outcome == WriteOutcome::Inserted { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(serde_json::json!({ "outcome": outcome, "entity": entity_json(&entity, today) }))).into_response())
 }

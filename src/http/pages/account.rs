@@ -16,6 +16,7 @@ use crate::http::extract::{SESSION_COOKIE, Viewer, form_value};
 use crate::http::routes::Routes;
 use crate::http::web::to_value;
 use crate::model::{AgreementKind, Capacity, Role, Vocabulary};
+use crate::service::overview::{StaffHome, StaffPanels};
 
 type FormData = CleanForm;
 
@@ -303,23 +304,15 @@ async fn staff_show(State(state): State<AppState>, viewer: Viewer, Query(n): Que
     let audit_visible = viewer.can(Permission::AuditRead);
     let (cases_visible, publishes) = (viewer.can(Permission::CaseRead), viewer.can(Permission::PolicyPublish));
     let figures_visible = viewer.can(Permission::CaseRead) || viewer.can(Permission::Metrics);
-    let who = viewer.who();
-    let (stats, imports, audit, work, figures) = state
-        .svc
-        .blocking(move |s| {
-            let audit = if audit_visible { s.audit_tail(15)? } else { Vec::new() };
-            let (notices, unread) = s.notices(&who, 5)?;
-            let queue = if cases_visible { Some(s.case_queue(&who)?) } else { None };
-            let drafts = if publishes { s.publication_queue(&who)? } else { Vec::new() };
-            let work = serde_json::json!({
-                "notices": notices, "unread": unread,
-                "open_cases": queue.as_ref().map_or(0, |q| q.total), "overdue": queue.as_ref().map_or(0, |q| q.overdue),
-                "drafts": drafts.iter().map(|d| serde_json::json!({"id": d.measure_id, "name": d.spec.name, "by": d.request.as_ref().map(|r| r.by.clone()), "scheduled": d.scheduled.as_ref().map(|x| x.on)})).collect::<Vec<_>>(),
-            });
-            let figures = if figures_visible { Some(s.case_stats(&who)?) } else { None };
-            Ok((s.stats()?, s.import_list(5)?, audit, work, figures))
-        })
-        .await?;
+    let panels =
+        StaffPanels { audit: audit_visible, cases: cases_visible, drafts: publishes, figures: figures_visible };
+    let StaffHome { stats, imports, audit, notices, unread, queue, drafts, figures } =
+        state.call(&viewer, move |s, who| s.staff_home(who, panels)).await?;
+    let work = serde_json::json!({
+        "notices": notices, "unread": unread,
+        "open_cases": queue.as_ref().map_or(0, |q| q.total), "overdue": queue.as_ref().map_or(0, |q| q.overdue),
+        "drafts": drafts.iter().map(|d| serde_json::json!({"id": d.measure_id, "name": d.spec.name, "by": d.request.as_ref().map(|r| r.by.clone()), "scheduled": d.scheduled.as_ref().map(|x| x.on)})).collect::<Vec<_>>(),
+    });
     let audit: Vec<_> = audit
         .iter()
         .map(|a| {

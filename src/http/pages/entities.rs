@@ -15,7 +15,8 @@ use crate::http::routes::Routes;
 use crate::http::web::to_value;
 use crate::model::{Entity, Field, FieldError, SizeClass, TagDef, Vocabulary, mask};
 use crate::service::ServiceError;
-use crate::service::entities::entity_code;
+use crate::service::entities::{SaveMode, entity_code};
+use crate::service::overview::EntityIndexPage;
 
 type FormData = CleanForm;
 
@@ -76,9 +77,7 @@ async fn entities_index(
 ) -> StaffResult {
     let query = p.query(50);
     let q = query.clone();
-    let who = viewer.who();
-    let (page, tags, total) =
-        state.svc.blocking(move |s| Ok((s.entity_list(&who, &q)?, s.tags()?, s.stats()?.entities))).await?;
+    let EntityIndexPage { page, tags, total } = state.call(&viewer, move |s, who| s.entity_index_page(who, &q)).await?;
     let rows: Vec<_> = page.entities.iter().map(entity_row).collect();
     // The link to the next page keeps every filter.
     let next = page.next_after.map(|after| {
@@ -289,14 +288,8 @@ async fn entities_save(State(state): State<AppState>, viewer: Viewer, CleanForm(
     let mut pairs = form_pairs(&form, &tags);
     // A personal field shown masked comes back with its stars: it was not changed.
     pairs.retain(|(k, v)| !(mask::is_personal(k) && v.contains('*')));
-    let who = viewer.who();
-    let result = state
-        .svc
-        .blocking(move |s| {
-            let patch = s.entity_patch_from_texts(&pairs, true)?;
-            if editing { s.entity_upsert(&who, &patch) } else { s.entity_insert(&who, &patch) }
-        })
-        .await;
+    let mode = if editing { SaveMode::Upsert } else { SaveMode::Insert };
+    let result = state.call(&viewer, move |s, who| s.entity_save_texts(who, &pairs, mode)).await;
     match result {
         Ok((e, _)) => Ok(see_other(&format!("/staff/entities/{}", e.credit_code))),
         Err(ServiceError::Invalid(errors)) => {

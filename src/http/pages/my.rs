@@ -15,8 +15,7 @@ use crate::http::extract::Viewer;
 use crate::http::routes::Routes;
 use crate::http::web::to_value;
 use crate::model::{BindingStatus, Capacity, CreditCode, Vocabulary};
-use crate::service::entities::entity_code;
-use crate::service::overview::OwnEntityPage;
+use crate::service::overview::{MyHome, OwnEntityPage};
 
 type FormData = CleanForm;
 
@@ -36,29 +35,8 @@ struct Notice {
 }
 
 async fn my_page(state: &AppState, viewer: &Viewer, form: Value, error: Option<String>, notice: &str) -> PageResult {
-    let user_id = viewer.principal()?.user.id;
-    let bindings = state.auth_blocking(move |a| a.bindings_of_user(user_id)).await?;
-    let codes: Vec<String> =
-        bindings.iter().filter(|b| b.status == BindingStatus::Verified).map(|b| b.credit_code.clone()).collect();
-    let who = viewer.who();
-    let summaries = state
-        .svc
-        .blocking(move |s| {
-            codes
-                .iter()
-                .map(|c| {
-                    let crate::service::matching::EntityMatches { entity: e, matches } =
-                        s.entity_matches(&who, &entity_code(c)?, None)?;
-                    let eligible =
-                        matches.iter().filter(|m| m.outcome == crate::rules::eval::Outcome::Eligible).count();
-                    let near = matches.iter().filter(|m| m.is_near_miss()).count();
-                    Ok(serde_json::json!({
-                        "code": c, "name": e.display_name(), "eligible": eligible, "near": near,
-                    }))
-                })
-                .collect::<crate::service::Result<Vec<_>>>()
-        })
-        .await?;
+    viewer.principal()?;
+    let MyHome { bindings, entities: summaries } = state.call(viewer, move |s, who| s.my_home(who)).await?;
     let rows: Vec<_> = bindings
         .iter()
         .map(|b| {

@@ -17,7 +17,7 @@ use crate::http::web::to_value;
 use crate::model::policy::FORM_FIELD_KINDS;
 use crate::model::{FieldError, MeasureId};
 use crate::service::ServiceError;
-use crate::service::overview::{MeasureFormFor, MeasureFormPage};
+use crate::service::overview::{MeasureFormFor, MeasureFormPage, PolicyIndexPage};
 use crate::service::policies::Audience;
 
 type FormData = CleanForm;
@@ -48,8 +48,8 @@ async fn policies_index(
 ) -> StaffResult {
     let query = params.query();
     let q = query.clone();
-    let (results, departments) =
-        state.svc.blocking(move |s| Ok((s.policy_search(&q, Audience::Staff)?, s.departments()?))).await?;
+    let PolicyIndexPage { results, departments } =
+        state.svc.blocking(move |s| s.policy_index_page(&q, Audience::Staff)).await?;
     Ok(viewer.render(
         "staff_policies.html",
         context! { results => to_value(&results), departments, query => to_value(&query), ..vocabularies() },

@@ -16,7 +16,8 @@ use crate::http::routes::Routes;
 use crate::http::web::Lang;
 use crate::http::web::to_value;
 use crate::model::{Category, Level, MeasureId, Mode, Vocabulary};
-use crate::service::policies::{Audience, PolicyQuery};
+use crate::service::overview::PolicyIndexPage;
+use crate::service::policies::Audience;
 
 pub fn routes() -> Routes {
     Routes::new()
@@ -42,15 +43,11 @@ pub fn vocabularies() -> Value {
 }
 
 async fn home_show(State(state): State<AppState>, viewer: Viewer) -> PageResult {
-    let (stats, latest) = state
-        .svc
-        .blocking(|s| {
-            let mut latest = s.policy_search(&PolicyQuery::default(), Audience::Public)?;
-            latest.truncate(6);
-            Ok((s.stats()?, latest))
-        })
-        .await?;
-    viewer.render("home.html", context! { stats => to_value(&stats), latest => to_value(&latest), ..vocabularies() })
+    let home = state.svc.blocking(|s| s.home_page()).await?;
+    viewer.render(
+        "home.html",
+        context! { stats => to_value(&home.stats), latest => to_value(&home.latest), ..vocabularies() },
+    )
 }
 
 async fn policies_index(
@@ -60,10 +57,8 @@ async fn policies_index(
 ) -> PageResult {
     let query = params.query();
     let q = query.clone();
-    let (results, departments) = state
-        .svc
-        .blocking(move |s| Ok((s.policy_search(&q, Audience::Public)?, s.policy_departments(Audience::Public)?)))
-        .await?;
+    let PolicyIndexPage { results, departments } =
+        state.svc.blocking(move |s| s.policy_index_page(&q, Audience::Public)).await?;
     let measure_count: usize = results.iter().map(|p| p.measures.len()).sum();
     viewer.render(
         "policies.html",
