@@ -88,6 +88,24 @@ fn err(e: impl std::fmt::Display) -> Error {
     e.to_string()
 }
 
+/// Creates a policy from its JSON and publishes one measure per spec; the policy's id and the
+/// measures' ids.
+fn publish_policy(
+    svc: &crate::service::Service,
+    who: &crate::model::Who,
+    policy: serde_json::Value,
+    specs: impl IntoIterator<Item = serde_json::Value>,
+) -> Result<(u64, Vec<u64>), Error> {
+    let policy = svc.policy_create(who, serde_json::from_value(policy).map_err(err)?).map_err(err)?;
+    let mut measures = Vec::new();
+    for spec in specs {
+        let v = svc.measure_create(who, policy.id, serde_json::from_value(spec).map_err(err)?).map_err(err)?;
+        svc.measure_publish(who, crate::model::MeasureId(v.measure_id)).map_err(err)?;
+        measures.push(v.measure_id);
+    }
+    Ok((policy.id, measures))
+}
+
 fn open(dir: &Path, today: Option<Date>) -> Result<Service, Error> {
     let store = Store::open(dir).map_err(err)?;
     Ok(Service::new(store, Config { today, fast_password_hashing: true, ..Config::default() }))

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::auth::{Auth, NewUser, SessionPolicy};
 use crate::bench::{Error, err};
-use crate::model::{Capacity, CreditCode, MeasureId, PolicyInput, Role, Who};
+use crate::model::{Capacity, CreditCode, Role, Who};
 use crate::service::{Config, Service};
 use crate::store::Store;
 
@@ -95,20 +95,17 @@ impl Fixture {
             auth.binding_grant(&who, "qiye", &credit_code, Capacity::LegalRep).map_err(err)?;
             codes.push(code);
         }
-        let policy: PolicyInput = serde_json::from_value(json!({
+        let policy = json!({
             "title": "科技创新若干措施（试验）", "doc_number": "哈科规〔2026〕9号", "level": "municipal",
             "department": DEPT, "issue_date": "2026-01-01", "valid_from": null, "valid_until": null,
             "text": "第一条", "interpretation": "", "tags": []
-        }))
-        .map_err(err)?;
-        let policy = svc.policy_create(&who, policy).map_err(err)?;
-        let mut measures = Vec::new();
-        for name in ["研发费用补助", "首台套奖励", "创新券"] {
-            let spec = serde_json::from_value(apply_measure(name)).map_err(err)?;
-            let v = svc.measure_create(&who, policy.id, spec).map_err(err)?;
-            svc.measure_publish(&who, MeasureId(v.measure_id)).map_err(err)?;
-            measures.push(v.measure_id);
-        }
+        });
+        let (policy, measures) = crate::bench::publish_policy(
+            &svc,
+            &who,
+            policy,
+            ["研发费用补助", "首台套奖励", "创新券"].map(apply_measure),
+        )?;
         let [admin, publisher, approver, reviewer, enterprise] =
             <[String; 5]>::try_from(tokens).map_err(|_| "five tokens expected".to_string())?;
         Ok(Fixture {
@@ -118,7 +115,7 @@ impl Fixture {
             approver,
             reviewer,
             enterprise,
-            policy: policy.id,
+            policy,
             measures,
             codes,
         })

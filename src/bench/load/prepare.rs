@@ -13,7 +13,7 @@ use super::LoadPlan;
 use crate::auth::demo::DEMO_PASSWORD;
 use crate::auth::{Auth, NewUser, SessionPolicy};
 use crate::bench::{Error, err};
-use crate::model::{Capacity, CreditCode, MeasureId, PolicyInput, Role, Who};
+use crate::model::{Capacity, CreditCode, Role, Who};
 use crate::service::{Config, Service};
 use crate::store::Store;
 use crate::store::prelude::*;
@@ -66,20 +66,17 @@ fn prepare(dir: &Path, plan: &LoadPlan, log: &mut dyn Write) -> Result<Accounts,
     if let Some(code) = &made.also_for {
         auth.binding_grant(&Who::system("demo"), "qiye", code, Capacity::Finance).map_err(err)?;
     }
-    let policy: PolicyInput = serde_json::from_value(json!({
+    let policy = json!({
         "title": "关于支持企业稳岗扩岗的若干措施", "doc_number": "哈人社规〔2026〕3号", "level": "municipal",
         "department": REVIEW_DEPT, "issue_date": "2026-01-01", "valid_from": null, "valid_until": null,
         "text": "第一条 对吸纳就业的企业给予补助。", "interpretation": "", "tags": []
-    }))
-    .map_err(err)?;
-    let policy = svc.policy_create(&who, policy).map_err(err)?;
-    let mut measures = Vec::new();
-    for name in ["稳岗扩岗补助", "以工代训补贴", "见习岗位补贴"] {
-        let spec = serde_json::from_value(bench_measure(name)).map_err(err)?;
-        let v = svc.measure_create(&who, policy.id, spec).map_err(err)?;
-        svc.measure_publish(&who, MeasureId(v.measure_id)).map_err(err)?;
-        measures.push(v.measure_id);
-    }
+    });
+    let (_, measures) = crate::bench::publish_policy(
+        &svc,
+        &who,
+        policy,
+        ["稳岗扩岗补助", "以工代训补贴", "见习岗位补贴"].map(bench_measure),
+    )?;
     svc.push_pending().map_err(err)?;
 
     let wanted = plan.users.max(10) as usize;

@@ -17,7 +17,7 @@ use crate::http::web::to_value;
 use crate::model::policy::FORM_FIELD_KINDS;
 use crate::model::{FieldError, MeasureId};
 use crate::service::ServiceError;
-use crate::service::overview::{MeasureFormFor, MeasureFormPage, PolicyIndexPage};
+use crate::service::overview::{MeasureFormFor, MeasureFormPage};
 use crate::service::policies::Audience;
 
 type FormData = CleanForm;
@@ -46,14 +46,7 @@ async fn policies_index(
     viewer: Viewer,
     Query(params): Query<PolicyListParams>,
 ) -> StaffResult {
-    let query = params.query();
-    let q = query.clone();
-    let PolicyIndexPage { results, departments } =
-        state.svc.blocking(move |s| s.policy_index_page(&q, Audience::Staff)).await?;
-    Ok(viewer.render(
-        "staff_policies.html",
-        context! { results => to_value(&results), departments, query => to_value(&query), ..vocabularies() },
-    )?)
+    Ok(super::public::policy_index(&state, &viewer, &params, Audience::Staff).await?)
 }
 
 fn policy_form(viewer: &Viewer, id: Option<u64>, values: Value, errors: &[FieldError]) -> StaffResult {

@@ -55,13 +55,27 @@ async fn policies_index(
     viewer: Viewer,
     Query(params): Query<PolicyListParams>,
 ) -> PageResult {
+    policy_index(&state, &viewer, &params, Audience::Public).await
+}
+
+/// The policy library searched: the public page, or the staff's list with drafts.
+pub(super) async fn policy_index(
+    state: &AppState,
+    viewer: &Viewer,
+    params: &PolicyListParams,
+    audience: Audience,
+) -> PageResult {
     let query = params.query();
     let q = query.clone();
     let PolicyIndexPage { results, departments } =
-        state.svc.blocking(move |s| s.policy_index_page(&q, Audience::Public)).await?;
+        state.svc.blocking(move |s| s.policy_index_page(&q, audience)).await?;
     let measure_count: usize = results.iter().map(|p| p.measures.len()).sum();
+    let template = match audience {
+        Audience::Staff => "staff_policies.html",
+        Audience::Public => "policies.html",
+    };
     viewer.render(
-        "policies.html",
+        template,
         context! {
             results => to_value(&results),
             measure_count,
