@@ -291,6 +291,7 @@ impl Auth {
         status: Option<BindingStatus>,
         code: Option<&str>,
     ) -> Result<Vec<BindingRow>> {
+        let personal = super::Permission::PersonalData.permits(who);
         let tx = self.store.read()?;
         let bindings = match code {
             Some(c) => tx.bindings_of_entity(c)?,
@@ -307,7 +308,8 @@ impl Auth {
             rows.push(BindingRow {
                 username: user.as_ref().map(|u| u.username.clone()).unwrap_or_default(),
                 display_name: user.as_ref().map(|u| u.display_name.clone()).unwrap_or_default(),
-                phone: user.and_then(|u| u.phone),
+                // Phone numbers in full only for those who may see personal data.
+                phone: user.and_then(|u| u.phone).map(|p| if personal { p } else { crate::model::mask::phone(&p) }),
                 library_name,
                 binding: b,
             });

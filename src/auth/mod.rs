@@ -119,7 +119,12 @@ impl Principal {
     }
 
     pub fn who(&self, ip: &str) -> Who {
-        Who { regions: self.regions.clone(), entities: self.entities.clone(), ..Who::user(&self.user, ip) }
+        Who {
+            regions: self.regions.clone(),
+            entities: self.entities.clone(),
+            scopes: self.scopes.clone(),
+            ..Who::user(&self.user, ip)
+        }
     }
 
     /// Whether an enterprise account is verified for this entity.

@@ -75,6 +75,15 @@ impl Permission {
     pub fn granted_to(self, role: Role) -> bool {
         self.roles().contains(&role)
     }
+
+    /// Whether `who` holds the permission: the role grants it and, for an API token, the
+    /// token's scopes cover it. The program itself and the command line hold every one.
+    pub fn permits(self, who: &crate::model::Who) -> bool {
+        match who.role {
+            None => true,
+            Some(role) => self.granted_to(role) && who.scopes.as_ref().is_none_or(|s| s.contains(&self.scope())),
+        }
+    }
 }
 
 /// What a route requires of its caller.

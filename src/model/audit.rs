@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use super::codes::{CreditCode, RegionCode};
 use super::date::Timestamp;
 use super::enums::Vocabulary;
-use super::user::{Role, User};
+use super::user::{Role, TokenScope, User};
 
 /// Who performs an action, as the audit trail records it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -26,6 +26,9 @@ pub struct Who {
     pub regions: Vec<RegionCode>,
     /// For an enterprise account: the credit codes it is verified to act for.
     pub entities: Vec<CreditCode>,
+    /// For a caller with an API token: the scopes the token grants (`None`: the role's whole
+    /// permission set).
+    pub scopes: Option<Vec<TokenScope>>,
 }
 
 impl Who {
@@ -45,6 +48,7 @@ impl Who {
             department,
             regions: Vec::new(),
             entities: Vec::new(),
+            scopes: None,
         }
     }
 

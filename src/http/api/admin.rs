@@ -225,12 +225,7 @@ async fn bindings_index(State(state): State<AppState>, viewer: Viewer, Query(q):
     };
     let entity = Some(CreditCode::normalize(&q.entity)).filter(|e| !e.is_empty());
     let who = viewer.who();
-    let mut rows = state.auth_blocking(move |a| a.binding_rows(&who, status, entity.as_deref())).await?;
-    if !viewer.can(Permission::PersonalData) {
-        for r in &mut rows {
-            r.phone = r.phone.as_deref().map(mask::phone);
-        }
-    }
+    let rows = state.auth_blocking(move |a| a.binding_rows(&who, status, entity.as_deref())).await?;
     Ok(Json(rows).into_response())
 }
 

@@ -393,14 +393,12 @@ async fn bindings_index(State(state): State<AppState>, viewer: Viewer, Query(f):
     let entity = Some(CreditCode::normalize(&f.entity)).filter(|e| !e.is_empty());
     let who = viewer.who();
     let rows = state.auth_blocking(move |a| a.binding_rows(&who, status, entity.as_deref())).await?;
-    let personal = viewer.can(Permission::PersonalData);
     let rows: Vec<_> = rows
         .iter()
         .map(|r| {
             let b = &r.binding;
-            let phone = r.phone.as_deref().map(|p| if personal { p.to_string() } else { mask::phone(p) });
             serde_json::json!({
-                "user_id": b.user_id, "username": r.username, "display_name": r.display_name, "phone": phone,
+                "user_id": b.user_id, "username": r.username, "display_name": r.display_name, "phone": r.phone,
                 "code": b.credit_code, "typed_name": b.entity_name, "library_name": r.library_name,
                 "names_match": r.library_name.as_deref() == Some(b.entity_name.as_str()),
                 "capacity": b.capacity.label(), "status": b.status.key(), "status_label": b.status.label(),

@@ -7,7 +7,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::state::{Compiled, plan};
-use crate::model::{Date, MeasureSpec, Money, SizeClass, Vocabulary};
+use crate::model::{Date, MeasureSpec, Money, SizeClass, Vocabulary, Who};
 use crate::portrait::engine::{self, Amount, Collect, Engine, MeasureRun};
 use crate::portrait::{Portrait, enum_keys, enum_slot, industry_table};
 use crate::rules::eval::Outcome;
@@ -165,6 +165,17 @@ fn fen_of(a: &Amount) -> i64 {
 }
 
 impl Service {
+    /// A simulation for `who`: the list of entities (`list`) names them, so only those who read
+    /// every entity (the permission, no region limit) get it.
+    pub fn simulate_for(&self, who: &Who, spec: &MeasureSpec, as_of: Option<Date>, list: bool) -> Result<Simulation> {
+        if list && !(crate::auth::Permission::EntityRead.permits(who) && who.regions.is_empty()) {
+            return Err(ServiceError::Forbidden(
+                "名单会列出具体企业，只有可查看全部经营主体的账号才能取得；请去掉 \"list\": true 只看统计结果".into(),
+            ));
+        }
+        self.simulate(spec, as_of, list)
+    }
+
     /// Runs a (draft) measure over the whole entity library as of a date.
     pub fn simulate(&self, spec: &MeasureSpec, as_of: Option<Date>, list: bool) -> Result<Simulation> {
         for (field, label, value) in [("cap", "单户上限", spec.cap), ("budget", "资金总额", spec.budget)] {
