@@ -135,6 +135,15 @@ fn check_department(tx: &WriteTx, role: Role, department: Option<&str>) -> Resul
     }
 }
 
+/// An account as `who` may see it: the phone number in full only for those who may see
+/// personal data, masked (`138****5678`) for everyone else.
+pub fn shown_to(who: &Who, mut user: User) -> User {
+    if !super::Permission::PersonalData.permits(who) {
+        user.phone = user.phone.map(|p| crate::model::mask::phone(&p));
+    }
+    user
+}
+
 fn not_found(id: u64) -> AuthError {
     AuthError::NotFound(format!("账号 #{id} 不存在"))
 }
@@ -335,6 +344,16 @@ impl Auth {
 
     pub fn user(&self, id: u64) -> Result<User> {
         self.store.read()?.user(id)?.ok_or_else(|| not_found(id))
+    }
+
+    /// Every account as `who` may see it (see [`shown_to`]).
+    pub fn users_for(&self, who: &Who) -> Result<Vec<User>> {
+        Ok(self.users()?.into_iter().map(|u| shown_to(who, u)).collect())
+    }
+
+    /// One account as `who` may see it (see [`shown_to`]).
+    pub fn user_for(&self, who: &Who, id: u64) -> Result<User> {
+        self.user(id).map(|u| shown_to(who, u))
     }
 
     pub fn user_by_name(&self, username: &str) -> Result<User> {

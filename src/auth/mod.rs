@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use blake2::{Blake2b256, Digest};
 
-pub use accounts::{NewUser, SessionInfo, TokenInfo, UserUpdate};
+pub use accounts::{NewUser, SessionInfo, TokenInfo, UserUpdate, shown_to};
 pub use bindings::{
     BindRequest, BindingRow, INVITATION_DAYS_DEFAULT, Registration, bad_credit_code, no_binding_request, no_own_binding,
 };

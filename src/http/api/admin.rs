@@ -10,13 +10,15 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{ApiResult, parse_json};
-use crate::auth::{Access, NewUser, Permission, UserUpdate, bad_credit_code, no_binding_request, permissions};
+use crate::auth::{
+    Access, NewUser, Permission, UserUpdate, bad_credit_code, no_binding_request, permissions, shown_to,
+};
 use crate::http::AppState;
 use crate::http::error::{ApiError, AppError};
 use crate::http::extract::Viewer;
 use crate::http::pages::AuditParams;
 use crate::http::routes::Routes;
-use crate::model::{BindingStatus, CreditCode, Role, TokenScope, User, Vocabulary, mask};
+use crate::model::{BindingStatus, CreditCode, Role, TokenScope, User, Vocabulary};
 
 pub fn routes() -> Routes {
     let accounts = Access::Needs(Permission::AccountsManage);
@@ -73,11 +75,12 @@ async fn departments_put(
 }
 
 /// An account as JSON: never the password hash; the phone masked without `entity.personal`.
-fn user_json(u: &User, personal: bool) -> serde_json::Value {
+/// An account as JSON; its phone number as the account functions show it to the caller.
+fn user_json(u: &User) -> serde_json::Value {
     json!({
         "id": u.id, "username": u.username, "display_name": u.display_name, "role": u.role.key(),
         "department": u.department, "region_scope": u.region_scope,
-        "phone": u.phone.as_deref().map(|p| if personal { p.to_string() } else { mask::phone(p) }),
+        "phone": u.phone,
         "disabled": u.disabled, "hard_locked": u.hard_locked, "locked_until": u.locked_until,
         "failed_logins": u.failed_logins, "must_change_password": u.must_change_password,
         "created_at": u.created_at, "last_login": u.last_login,
@@ -85,14 +88,15 @@ fn user_json(u: &User, personal: bool) -> serde_json::Value {
 }
 
 async fn users_index(State(state): State<AppState>, viewer: Viewer) -> ApiResult {
-    let personal = viewer.can(Permission::PersonalData);
-    let list = state.auth_blocking(|a| a.users()).await?;
-    Ok(Json(list.iter().map(|u| user_json(u, personal)).collect::<Vec<_>>()).into_response())
+    let who = viewer.who();
+    let list = state.auth_blocking(move |a| a.users_for(&who)).await?;
+    Ok(Json(list.iter().map(user_json).collect::<Vec<_>>()).into_response())
 }
 
 async fn users_show(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {
-    let user = state.auth_blocking(move |a| a.user(id)).await?;
-    Ok(Json(user_json(&user, viewer.can(Permission::PersonalData))).into_response())
+    let who = viewer.who();
+    let user = state.auth_blocking(move |a| a.user_for(&who, id)).await?;
+    Ok(Json(user_json(&user)).into_response())
 }
 
 #[derive(Deserialize)]
@@ -128,10 +132,9 @@ async fn users_create(State(state): State<AppState>, viewer: Viewer, body: Bytes
         phone: b.phone,
     };
     let who = viewer.who();
-    let personal = viewer.can(Permission::PersonalData);
     let (user, one_time) = state.auth_hashing(move |a| a.user_create(&who, new, None)).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "user": user_json(&user, personal), "one_time_password": one_time })))
-        .into_response())
+    let user = shown_to(&viewer.who(), user);
+    Ok((StatusCode::CREATED, Json(json!({ "user": user_json(&user), "one_time_password": one_time }))).into_response())
 }
 
 /// Fields left out of the body keep their current values (leaving out `disabled` never
@@ -158,7 +161,7 @@ async fn users_update(State(state): State<AppState>, viewer: Viewer, Path(id): P
     };
     let who = viewer.who();
     let user = state.auth_blocking(move |a| a.user_update(&who, id, update)).await?;
-    Ok(Json(user_json(&user, viewer.can(Permission::PersonalData))).into_response())
+    Ok(Json(user_json(&shown_to(&viewer.who(), user))).into_response())
 }
 
 async fn users_reset(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {
@@ -170,7 +173,7 @@ async fn users_reset(State(state): State<AppState>, viewer: Viewer, Path(id): Pa
 async fn users_unlock(State(state): State<AppState>, viewer: Viewer, Path(id): Path<u64>) -> ApiResult {
     let who = viewer.who();
     let user = state.auth_blocking(move |a| a.user_unlock(&who, id)).await?;
-    Ok(Json(user_json(&user, viewer.can(Permission::PersonalData))).into_response())
+    Ok(Json(user_json(&shown_to(&viewer.who(), user))).into_response())
 }
 
 async fn tokens_index(State(state): State<AppState>) -> ApiResult {
