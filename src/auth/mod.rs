@@ -107,7 +107,7 @@ impl Principal {
 
     /// Whether the role holds the permission and, for a token, the token's scopes cover it.
     pub fn can(&self, p: Permission) -> bool {
-        p.granted_to(self.user.role) && self.scopes.as_ref().is_none_or(|s| s.contains(&p.scope()))
+        p.allows(self.user.role, self.scopes.as_deref())
     }
 
     pub fn allowed(&self, access: Access) -> bool {

@@ -79,10 +79,13 @@ impl Permission {
     /// Whether `who` holds the permission: the role grants it and, for an API token, the
     /// token's scopes cover it. The program itself and the command line hold every one.
     pub fn permits(self, who: &crate::model::Who) -> bool {
-        match who.role {
-            None => true,
-            Some(role) => self.granted_to(role) && who.scopes.as_ref().is_none_or(|s| s.contains(&self.scope())),
-        }
+        who.role.is_none_or(|role| self.allows(role, who.scopes.as_deref()))
+    }
+
+    /// Whether a role holds the permission through a token with these scopes (`None`: no
+    /// token, the role's whole set).
+    pub fn allows(self, role: Role, scopes: Option<&[TokenScope]>) -> bool {
+        self.granted_to(role) && scopes.is_none_or(|s| s.contains(&self.scope()))
     }
 }
 

@@ -93,14 +93,14 @@ impl Viewer {
         self.principal.as_ref().ok_or_else(AppError::unauthorized)
     }
 
-    /// The credit code, parsed, if this enterprise account is verified for it; else 403 (text
-    /// that is no credit code names no entity the account is bound to).
+    /// The credit code of an entity the caller names as its own, parsed and checked by the
+    /// service's rule before anything else of the request is read (403 otherwise; text that is
+    /// no credit code names no entity the account is bound to). The service checks again.
     pub fn own_entity(&self, code: &str) -> Result<CreditCode, AppError> {
-        let principal = self.principal()?;
-        match CreditCode::parse(code) {
-            Ok(code) if principal.acts_for(&code) => Ok(code),
-            _ => Err(AppError::forbidden("您的账号尚未绑定这家企业")),
-        }
+        let who = self.principal()?.who(&self.ip);
+        let code = CreditCode::parse_or(code, |_| crate::service::inbox::not_own())?;
+        crate::service::inbox::own_entity(&who, &code)?;
+        Ok(code)
     }
 
     pub fn can(&self, p: Permission) -> bool {

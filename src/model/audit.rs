@@ -53,8 +53,8 @@ impl Who {
     }
 
     /// Whether an enterprise account acts for this entity.
-    pub fn acts_for(&self, credit_code: &CreditCode) -> bool {
-        self.entities.contains(credit_code)
+    pub fn acts_for(&self, credit_code: impl AsRef<str>) -> bool {
+        self.entities.iter().any(|c| c.as_str() == credit_code.as_ref())
     }
 
     /// Whether a region is within the actor's scope (entities without a region are visible

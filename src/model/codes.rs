@@ -48,6 +48,12 @@ pub fn credit_check_char(first17: &[u8]) -> Option<char> {
     Some(char::from(CREDIT_ALPHABET[check as usize]))
 }
 
+impl AsRef<str> for CreditCode {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
 impl CreditCode {
     /// Checks length and alphabet (lower case is accepted and upper-cased).
     pub fn parse(text: &str) -> Result<CreditCode, CodeError> {
@@ -65,6 +71,13 @@ impl CreditCode {
             return Err(CodeError::CreditRegion(code));
         }
         Ok(CreditCode(code))
+    }
+
+    /// Parses typed text; text that is no credit code answers as `miss` says for the code in its
+    /// normalised form — where a code comes in from a URL or a form, a code that cannot exist
+    /// answers exactly as one that does not.
+    pub fn parse_or<E>(text: &str, miss: impl FnOnce(&str) -> E) -> Result<CreditCode, E> {
+        CreditCode::parse(text).map_err(|_| miss(&CreditCode::normalize(text)))
     }
 
     /// Typed text as it is read before it is checked: trimmed and upper-cased. Text that is no

@@ -405,7 +405,7 @@ pub fn unseen_entity(code: &str) -> ServiceError {
 /// A credit code from a caller (a path, a form, a body), parsed once at the boundary. Text that
 /// is no credit code names no entity: it answers as a lookup that finds nothing answers.
 pub fn entity_code(text: &str) -> Result<CreditCode> {
-    CreditCode::parse(text).map_err(|_| unseen_entity(&CreditCode::normalize(text)))
+    CreditCode::parse_or(text, unseen_entity)
 }
 
 /// Whether `who` may read `e`: the system everything; an enterprise the entities it acts for;

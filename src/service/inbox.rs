@@ -20,11 +20,7 @@ pub struct Inbox {
 /// An account reaches an entity's inbox, subscription and deliveries only for an entity it is
 /// verified to act for (the program itself and the command line for any).
 pub fn own_entity(who: &Who, code: &CreditCode) -> Result<()> {
-    if who.role.is_none() || who.acts_for(code) {
-        Ok(())
-    } else {
-        Err(ServiceError::Forbidden("您的账号尚未绑定这家企业".into()))
-    }
+    if who.role.is_none() || who.acts_for(code) { Ok(()) } else { Err(not_own()) }
 }
 
 /// The subscription page: what the entity subscribes to, the departments it may choose from,
@@ -34,6 +30,11 @@ pub struct SubscriptionPage {
     pub subscription: Subscription,
     pub departments: Vec<String>,
     pub deliveries: Vec<Delivery>,
+}
+
+/// The answer to an account that asks for an entity it does not act for.
+pub fn not_own() -> ServiceError {
+    ServiceError::Forbidden("您的账号尚未绑定这家企业".into())
 }
 
 impl Service {

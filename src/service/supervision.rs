@@ -116,7 +116,7 @@ pub(super) fn resolve_with_case(
 /// A credit code for an assignment, parsed once at the boundary: text that is no credit code
 /// is refused as a code the library does not hold.
 pub fn assignment_code(text: &str) -> Result<CreditCode> {
-    CreditCode::parse(text).map_err(|_| unknown_entity(&CreditCode::normalize(text)))
+    CreditCode::parse_or(text, unknown_entity)
 }
 
 /// An assignment's credit code the entity library does not hold.

@@ -23,7 +23,7 @@ pub fn no_applicant(code: &str) -> ServiceError {
 /// A credit code an applicant typed or a URL carries; one that does not parse answers as an
 /// entity that does not exist.
 pub fn applicant_code(text: &str) -> Result<CreditCode> {
-    CreditCode::parse(text).map_err(|_| no_applicant(&CreditCode::normalize(text)))
+    CreditCode::parse_or(text, no_applicant)
 }
 
 impl Service {

@@ -226,7 +226,7 @@ pub fn may_see(who: &Who, case: &Case) -> bool {
     let region = case.region.as_deref().and_then(|r| crate::model::RegionCode::parse(r).ok());
     match who.role {
         None => true,
-        Some(Role::Enterprise) => who.entities.iter().any(|c| c.as_str() == case.credit_code),
+        Some(Role::Enterprise) => who.acts_for(&case.credit_code),
         Some(Role::Reviewer | Role::Publisher) => who.department.as_deref() == Some(case.department.as_str()),
         Some(Role::Supervisor | Role::Specialist) => who.sees_region(region.as_ref()),
         Some(Role::Sysadmin) => false,
@@ -237,7 +237,7 @@ pub fn may_see(who: &Who, case: &Case) -> bool {
 /// specialist it is assigned to (帮办分工).
 fn may_apply(tx: &impl Tables, who: &Who, credit_code: &str, entity_id: u64) -> Result<bool> {
     Ok(match who.role {
-        Some(Role::Enterprise) => who.entities.iter().any(|c| c.as_str() == credit_code),
+        Some(Role::Enterprise) => who.acts_for(credit_code),
         Some(Role::Specialist) => match who.user_id {
             Some(user) => tx.specialists_of(entity_id)?.contains(&user),
             None => false,
