@@ -172,12 +172,18 @@ fn bench_rules(c: &mut Criterion) {
     group.bench_function("100_measures_x_20000_entities", |b| {
         b.iter(|| engine::run(&eng, &p, today(), engine::cores(), Collect { eligible: true, ..Collect::default() }))
     });
-    let all = Collect { eligible: true, unknown: true, near_miss: true };
+    // What a simulation collects: breakdowns tallied while walking; beside it, the row lists
+    // a simulation used to collect (and then sort and count into hash maps).
+    let tally = Collect { tally: true, ..Collect::default() };
+    let rows = Collect { eligible: true, unknown: true, near_miss: true, tally: false };
     group.bench_function("simulate_with_identity_guards", |b| {
-        b.iter(|| engine::run(&eng, &p, today(), engine::cores(), all))
+        b.iter(|| engine::run(&eng, &p, today(), engine::cores(), tally))
     });
     group.bench_function("simulate_without_identity_guards", |b| {
-        b.iter(|| engine::run(&bare, &p, today(), engine::cores(), all))
+        b.iter(|| engine::run(&bare, &p, today(), engine::cores(), tally))
+    });
+    group.bench_function("simulate_collecting_rows", |b| {
+        b.iter(|| engine::run(&eng, &p, today(), engine::cores(), rows))
     });
     group.finish();
 }

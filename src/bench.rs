@@ -3,6 +3,7 @@
 //! entities with totals and breakdowns, one entity against all measures with explanations,
 //! resident memory — each beside the same work done by the row interpreter, as a ratio.
 
+pub mod breadth;
 mod child;
 mod client;
 pub mod crash;
@@ -20,6 +21,7 @@ use crate::rules::eval::{EntityRow, Val, eval};
 use crate::service::{Config, Service};
 use crate::store::Store;
 use crate::store::prelude::*;
+use breadth::{Figure, Simulated};
 
 pub struct BenchOptions {
     pub entities: u64,
@@ -43,10 +45,18 @@ pub struct BenchReport {
     pub measures: u64,
     pub generate_ms: u128,
     pub startup_ms: u128,
-    pub batch_ms: f64,
+    /// Every measure over every entity, eligible rows collected: three runs (more when alone).
+    pub batch_ms: Figure,
     pub eligible_pairs: u64,
-    pub simulate_ms: f64,
-    pub entity_explain_us: f64,
+    /// One measure over all entities with totals, breakdowns and near misses, for each measure
+    /// of a set drawn across the whole range of breadth (see `breadth`).
+    pub simulate_ms: Figure,
+    /// The slowest of them, and how broad it was.
+    pub simulate_slowest: Simulated,
+    /// The same measures all in one pass (`Service::simulate_many`), and one after another.
+    pub simulate_many_ms: f64,
+    pub simulate_one_by_one_ms: f64,
+    pub entity_explain_us: Figure,
     pub rss_bytes: u64,
     pub peak_rss_bytes: u64,
     pub portrait_bytes: usize,
@@ -71,11 +81,6 @@ pub fn rss() -> (u64, u64) {
             .map_or(0, |kb| kb * 1024)
     };
     (field("VmRSS:"), field("VmHWM:"))
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
 fn ms(t: Instant) -> f64 {
@@ -179,22 +184,52 @@ pub fn run(opts: &BenchOptions, log: &mut dyn Write) -> Result<BenchReport, Erro
         times.push(ms(t));
         report.eligible_pairs = runs.iter().map(|r| r.eligible).sum();
     }
-    report.batch_ms = median(times);
-    let _ = writeln!(log, "batch_ms {:.1} ({} eligible pairs)", report.batch_ms, report.eligible_pairs);
+    report.batch_ms = Figure::of(times);
+    let _ = writeln!(log, "batch_ms {} ({} eligible pairs)", report.batch_ms, report.eligible_pairs);
 
-    // One measure over all entities with totals and breakdowns.
-    let specs: Vec<_> = state.measures.values().map(|c| c.spec.clone()).collect();
+    // One measure over all entities with totals, breakdowns and near misses, across breadth.
+    let library: Vec<_> = state.measures.values().map(|c| c.spec.clone()).collect();
+    let specs = breadth::measures(&state.portrait, &library, 100)?;
     drop(guard);
     let mut times = Vec::new();
-    for _ in 0..if only.is_empty() || only == "simulate" { rounds } else { 0 } {
-        for spec in specs.iter().step_by((specs.len() / 10).max(1)).take(10) {
+    for _ in 0..if only.is_empty() || only == "simulate" { rounds.min(3) } else { 0 } {
+        for spec in &specs {
             let t = Instant::now();
-            svc.simulate(spec, Some(as_of), false).map_err(err)?;
-            times.push(ms(t));
+            let sim = svc.simulate(spec, Some(as_of), false).map_err(err)?;
+            let took = ms(t);
+            if took > report.simulate_slowest.ms {
+                report.simulate_slowest = Simulated {
+                    name: sim.name,
+                    eligible: sim.eligible,
+                    unknown: sim.unknown,
+                    near_miss: sim.near_miss,
+                    ms: took,
+                };
+            }
+            times.push(took);
         }
     }
-    report.simulate_ms = median(times);
-    let _ = writeln!(log, "simulate_ms {:.1}", report.simulate_ms);
+    report.simulate_one_by_one_ms = times.iter().take(specs.len()).sum();
+    report.simulate_ms = Figure::of(times);
+    let _ = writeln!(log, "simulate_ms {} over {} measures", report.simulate_ms, specs.len());
+    let s = &report.simulate_slowest;
+    let _ = writeln!(
+        log,
+        "  slowest: «{}» {:.1} ms ({} eligible, {} unknown, {} near misses)",
+        s.name, s.ms, s.eligible, s.unknown, s.near_miss
+    );
+    if only.is_empty() || only == "simulate" {
+        let t = Instant::now();
+        svc.simulate_many(&specs, Some(as_of), false).map_err(err)?;
+        report.simulate_many_ms = ms(t);
+        let _ = writeln!(
+            log,
+            "simulate_many_ms {:.1} for the {} measures in one pass ({:.1} ms one by one)",
+            report.simulate_many_ms,
+            specs.len(),
+            report.simulate_one_by_one_ms
+        );
+    }
 
     // One entity against all measures, with explanations.
     let codes: Vec<crate::model::CreditCode> = {
@@ -215,8 +250,8 @@ pub fn run(opts: &BenchOptions, log: &mut dyn Write) -> Result<BenchReport, Erro
             times.push(t.elapsed().as_secs_f64() * 1e6);
         }
     }
-    report.entity_explain_us = median(times);
-    let _ = writeln!(log, "entity_explain_us {:.0}", report.entity_explain_us);
+    report.entity_explain_us = Figure::of(times);
+    let _ = writeln!(log, "entity_explain_us {}", report.entity_explain_us);
     (report.rss_bytes, report.peak_rss_bytes) = rss();
     let _ = writeln!(log, "rss_bytes {} (peak {})", report.rss_bytes, report.peak_rss_bytes);
 
@@ -257,7 +292,7 @@ pub fn run(opts: &BenchOptions, log: &mut dyn Write) -> Result<BenchReport, Erro
     }
     let interp_batch_ms = ms(t) * n as f64 / sample.len().max(1) as f64;
     std::hint::black_box(eligible);
-    report.interpreter_ratio.batch = interp_batch_ms / report.batch_ms.max(1e-9);
+    report.interpreter_ratio.batch = interp_batch_ms / report.batch_ms.p50.max(1e-9);
     if let Some(m) = measures.first() {
         let t = Instant::now();
         let mut count = 0u64;
@@ -269,7 +304,7 @@ pub fn run(opts: &BenchOptions, log: &mut dyn Write) -> Result<BenchReport, Erro
         }
         std::hint::black_box(count);
         let interp_sim_ms = ms(t) * n as f64 / sample.len().max(1) as f64;
-        report.interpreter_ratio.simulate = interp_sim_ms / report.simulate_ms.max(1e-9);
+        report.interpreter_ratio.simulate = interp_sim_ms / report.simulate_ms.p50.max(1e-9);
     }
     // Explaining from a record decoded from the store, instead of the in-memory portrait row.
     let tags = svc.tag_dictionary().map_err(err)?;
@@ -283,7 +318,7 @@ pub fn run(opts: &BenchOptions, log: &mut dyn Write) -> Result<BenchReport, Erro
         }
     }
     let interp_explain_us = t.elapsed().as_secs_f64() * 1e6 / sample.len().clamp(1, 200) as f64;
-    report.interpreter_ratio.entity_explain = interp_explain_us / report.entity_explain_us.max(1e-9);
+    report.interpreter_ratio.entity_explain = interp_explain_us / report.entity_explain_us.p50.max(1e-9);
     let _ = writeln!(
         log,
         "interpreter ratios: batch {:.1}×, simulate {:.1}×, entity_explain {:.2}× (interpreter time ÷ engine time)",

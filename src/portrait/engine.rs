@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::Portrait;
 use super::compile::{self, BoolPlan, CHUNK, CompileError, Ctx, Mask, NumPlan, WORDS};
+use super::tally::{Dims, Tally};
 use crate::model::{Date, Money};
 use crate::rules::MeasureRules;
 use crate::rules::ast::Expr;
@@ -141,6 +142,17 @@ pub struct Collect {
     /// Near-miss rows, the condition each lacks, and their amounts (`near_miss_fen`,
     /// `near_miss_by_condition`).
     pub near_miss: bool,
+    /// Breakdowns of the eligible, unknown and near-miss sets (`tallies`), the near-miss
+    /// amounts and counts per condition — without the rows themselves.
+    pub tally: bool,
+}
+
+/// The breakdowns of one measure's three sets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tallies {
+    pub eligible: Tally,
+    pub unknown: Tally,
+    pub near_miss: Tally,
 }
 
 /// A row's amount: fen after the cap, or why there is none.
@@ -170,6 +182,8 @@ pub struct MeasureRun {
     pub unknown_rows: Vec<u32>,
     /// (row, index of the one failing condition, amount it would get).
     pub near_miss_rows: Vec<(u32, u16, Amount)>,
+    /// With `Collect::tally`: the sets' breakdowns.
+    pub tallies: Option<Box<Tallies>>,
 }
 
 /// The largest amount one entity can be awarded: 1,000,000 万元 (10 billion yuan). Anything
@@ -208,12 +222,22 @@ impl MeasureRun {
         self.eligible_rows.extend(other.eligible_rows);
         self.unknown_rows.extend(other.unknown_rows);
         self.near_miss_rows.extend(other.near_miss_rows);
+        match (&mut self.tallies, other.tallies) {
+            (Some(mine), Some(theirs)) => {
+                mine.eligible.merge(&theirs.eligible);
+                mine.unknown.merge(&theirs.unknown);
+                mine.near_miss.merge(&theirs.near_miss);
+            }
+            (mine @ None, theirs) => *mine = theirs,
+            (Some(_), None) => {}
+        }
     }
 }
 
 /// Per-thread state: the memo of this chunk's condition masks.
 struct Worker<'a> {
     cx: Ctx<'a>,
+    dims: Dims<'a>,
     /// Per condition: its masks for the current chunk, valid when `stamp` equals `chunk`.
     memo: Vec<(Mask, Mask)>,
     stamp: Vec<usize>,
@@ -283,6 +307,10 @@ fn run_chunk(engine: &Engine, w: &mut Worker<'_>, start: usize, collect: Collect
             }
         }
         let r = &mut out[mi];
+        if collect.tally && r.tallies.is_none() {
+            let t = w.dims.tally();
+            r.tallies = Some(Box::new(Tallies { eligible: t.clone(), unknown: t.clone(), near_miss: t }));
+        }
         let mut near = [0u64; WORDS];
         let mut unk = [0u64; WORDS];
         let (mut any_e, mut any_n) = (false, false);
@@ -316,18 +344,26 @@ fn run_chunk(engine: &Engine, w: &mut Worker<'_>, start: usize, collect: Collect
                 if collect.eligible {
                     r.eligible_rows.push(((start + i) as u32, a));
                 }
+                if let Some(t) = &mut r.tallies {
+                    w.dims.add(&mut t.eligible, start + i, fen_or_zero(a));
+                }
             }
-            if collect.unknown {
+            if collect.unknown || collect.tally {
                 let mut bits = unk[word];
                 while bits != 0 {
                     let i = word * 64 + bits.trailing_zeros() as usize;
                     bits &= bits - 1;
-                    r.unknown_rows.push((start + i) as u32);
+                    if collect.unknown {
+                        r.unknown_rows.push((start + i) as u32);
+                    }
+                    if let Some(t) = &mut r.tallies {
+                        w.dims.add(&mut t.unknown, start + i, 0);
+                    }
                 }
             }
         }
         // Which condition each near miss lacks, and what it would receive: for simulations.
-        if any_n && collect.near_miss {
+        if any_n && (collect.near_miss || collect.tally) {
             if r.near_miss_by_condition.len() < m.conditions.len() {
                 r.near_miss_by_condition.resize(m.conditions.len(), 0);
             }
@@ -340,10 +376,13 @@ fn run_chunk(engine: &Engine, w: &mut Worker<'_>, start: usize, collect: Collect
                         let i = word * 64 + bits.trailing_zeros() as usize;
                         bits &= bits - 1;
                         let a = amount_at(w, i);
-                        if let Amount::Fen(f) = a {
-                            r.near_miss_fen += f;
+                        r.near_miss_fen += fen_or_zero(a);
+                        if collect.near_miss {
+                            r.near_miss_rows.push(((start + i) as u32, k as u16, a));
                         }
-                        r.near_miss_rows.push(((start + i) as u32, k as u16, a));
+                        if let Some(t) = &mut r.tallies {
+                            w.dims.add(&mut t.near_miss, start + i, fen_or_zero(a));
+                        }
                     }
                 }
             }
@@ -358,8 +397,13 @@ pub fn run(engine: &Engine, p: &Portrait, as_of: Date, threads: usize, collect: 
     let threads = threads.clamp(1, chunks.max(1));
     let work = || {
         let n = engine.conditions.len();
-        let mut w =
-            Worker { cx: Ctx::new(p, as_of), memo: vec![([0; WORDS], [0; WORDS]); n], stamp: vec![0; n], chunk: 0 };
+        let mut w = Worker {
+            cx: Ctx::new(p, as_of),
+            dims: Dims::new(p),
+            memo: vec![([0; WORDS], [0; WORDS]); n],
+            stamp: vec![0; n],
+            chunk: 0,
+        };
         let mut out: Vec<MeasureRun> = vec![MeasureRun::default(); engine.measures.len()];
         loop {
             let c = next.fetch_add(1, Ordering::Relaxed);
@@ -391,6 +435,14 @@ pub fn run(engine: &Engine, p: &Portrait, as_of: Date, threads: usize, collect: 
         t.near_miss_rows.sort_unstable_by_key(|r| r.0);
     }
     total
+}
+
+/// A row's fen where it has an amount; 0 where it has none.
+pub fn fen_or_zero(a: Amount) -> i64 {
+    match a {
+        Amount::Fen(f) => f,
+        _ => 0,
+    }
 }
 
 /// The number of threads to use: every core.

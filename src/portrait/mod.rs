@@ -4,6 +4,7 @@
 
 pub mod compile;
 pub mod engine;
+pub mod tally;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -120,6 +121,11 @@ pub struct Portrait {
     pub flags: Vec<Vec<u8>>,
     /// GB/T 2260 code as a number; 0 when unknown.
     pub region: Vec<u32>,
+    /// The region as a small dense index into `region_codes` (0: unknown), for breakdowns.
+    pub region_ix: Vec<u16>,
+    /// Every region code seen, by dense index; `region_codes[0]` is 0 (unknown).
+    pub region_codes: Vec<u32>,
+    region_ix_of: HashMap<u32, u16>,
     /// Index into [`industry_table`]; `NULL_INDUSTRY` when unknown.
     pub industry: Vec<u16>,
     pub tags: Vec<TagColumn>,
@@ -158,6 +164,25 @@ impl Portrait {
         self.tags.len() - 1
     }
 
+    /// The dense index of a region code, adding it on first sight. Valid codes are a few
+    /// thousand; past `u16::MAX` distinct codes the rest count as unknown in breakdowns.
+    fn region_index(&mut self, code: u32) -> u16 {
+        if self.region_codes.is_empty() {
+            self.region_codes.push(0);
+            self.region_ix_of.insert(0, 0);
+        }
+        if let Some(i) = self.region_ix_of.get(&code) {
+            return *i;
+        }
+        let Ok(i) = u16::try_from(self.region_codes.len()) else {
+            tracing::error!(code, "more distinct region codes than breakdowns can hold");
+            return 0;
+        };
+        self.region_codes.push(code);
+        self.region_ix_of.insert(code, i);
+        i
+    }
+
     /// Writes an entity's values into its row, appending a row for a new entity.
     pub fn upsert(&mut self, e: &Entity) {
         let bytes = crate::model::portrait_record::encode(e);
@@ -185,6 +210,7 @@ impl Portrait {
                     c.push(NULL_FLAG);
                 }
                 self.region.push(0);
+                self.region_ix.push(0);
                 self.industry.push(NULL_INDUSTRY);
                 if self.row_of_id.len() <= r.id as usize {
                     self.row_of_id.resize(r.id as usize + 1, u32::MAX);
@@ -205,6 +231,7 @@ impl Portrait {
             self.flags[slot][row] = *v;
         }
         self.region[row] = r.region;
+        self.region_ix[row] = self.region_index(r.region);
         self.industry[row] = industry_index(r.industry).unwrap_or(NULL_INDUSTRY);
         for t in &mut self.tags {
             if t.has(row) {
@@ -230,7 +257,7 @@ impl Portrait {
     /// Approximate heap bytes held by the columns.
     pub fn heap_bytes(&self) -> usize {
         let n = self.ids.len();
-        n * (8 + 18 + 4 + 4 + 2)
+        n * (8 + 18 + 4 + 4 + 2 + 2)
             + self.row_of_id.len() * 4
             + self.num.len() * n * 8
             + self.enums.len() * n

@@ -343,7 +343,7 @@ proptest! {
         });
         // Evaluation order must not change any result.
         eng.order_by_selectivity(&p, today());
-        let run = &engine::run(&eng, &p, today(), 2, Collect { eligible: true, unknown: true, near_miss: true })[0];
+        let run = &engine::run(&eng, &p, today(), 2, Collect { eligible: true, unknown: true, near_miss: true, tally: true })[0];
         let (mut el, mut un, mut nm) = (Vec::new(), Vec::new(), Vec::new());
         for (i, e) in entities.iter().enumerate() {
             let row = EntityRow { entity: e, as_of: today() };
@@ -368,6 +368,22 @@ proptest! {
         prop_assert_eq!(run.eligible as usize, el.len());
         let total: i64 = el.iter().filter_map(|(_, a)| if let Amount::Fen(f) = a { Some(*f) } else { None }).sum();
         prop_assert_eq!(run.total_fen, total);
+        // The breakdowns counted while walking are those of the rows themselves.
+        let dims = super::tally::Dims::new(&p);
+        let mut want = engine::Tallies { eligible: dims.tally(), unknown: dims.tally(), near_miss: dims.tally() };
+        for (row, a) in &el {
+            dims.add(&mut want.eligible, *row as usize, engine::fen_or_zero(*a));
+        }
+        for row in &un {
+            dims.add(&mut want.unknown, *row as usize, 0);
+        }
+        for (row, _, a) in &nm {
+            dims.add(&mut want.near_miss, *row as usize, engine::fen_or_zero(*a));
+        }
+        match run.tallies.as_deref() {
+            Some(got) => prop_assert_eq!(got, &want),
+            None => prop_assert!(el.is_empty() && un.is_empty() && nm.is_empty()),
+        }
     }
 }
 

@@ -131,6 +131,77 @@ async fn simulation_agrees_with_a_row_by_row_reading() {
 }
 
 #[tokio::test]
+async fn several_measures_in_one_pass_answer_as_each_alone() {
+    let app = TestApp::with_demo(400);
+    let token = app.token("ducha", Role::Supervisor, None);
+    let broad =
+        json!({"name": "人人有份", "amount": "1", "conditions": [{"label": "有从业人员", "expr": "employees >= 1"}]});
+    let none = json!({"name": "无条件"});
+    let measures = [measure(), broad, none];
+    let r = app
+        .json("POST", "/api/v1/simulate", Some(&token), json!({"measures": measures, "as_of": TODAY, "list": true}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let many = r.json();
+    let sims = many["simulations"].as_array().unwrap();
+    assert_eq!(sims.len(), 3);
+    assert!(many["elapsed_ms"].as_f64().unwrap() >= 0.0);
+    for (m, together) in measures.iter().zip(sims) {
+        let mut body = m.clone();
+        body["as_of"] = json!(TODAY);
+        body["list"] = json!(true);
+        let mut alone = app.json("POST", "/api/v1/simulate", Some(&token), body).await.json();
+        let mut together = together.clone();
+        alone["elapsed_ms"] = json!(0);
+        together["elapsed_ms"] = json!(0);
+        assert_eq!(alone, together, "{}", m["name"]);
+    }
+    // The breakdown by county is the eligible entities' own regions, counted one by one.
+    let eligible: std::collections::HashSet<&str> = sims[1]["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["outcome"] == "eligible")
+        .map(|r| r["credit_code"].as_str().unwrap())
+        .collect();
+    let mut by_county = std::collections::BTreeMap::<String, u64>::new();
+    for e in all_entities(&app).iter().filter(|e| eligible.contains(e.credit_code.as_str())) {
+        *by_county.entry(e.region.as_ref().map_or("unknown".into(), |r| r.to_string())).or_default() += 1;
+    }
+    let counted: std::collections::BTreeMap<String, u64> = sims[1]["breakdown"]["eligible"]["county"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| (b["key"].as_str().unwrap().to_string(), b["count"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(counted, by_county);
+    assert_eq!(sims[2]["eligible"], 400, "a measure without conditions fits everyone");
+
+    // Bad shapes are refused with what to fix; the list stays for those who read every entity.
+    for (body, says) in [
+        (json!({"measures": 5}), "measures 应为政策事项的数组"),
+        (json!({"measures": [measure(), 7]}), "第 2 项应为一个政策事项对象"),
+        (json!({"measures": []}), "至少"),
+        (
+            json!({"measures": [measure(), {"name": "x", "conditions": [{"label": "a", "expr": "revenue >"}]}]}),
+            "measures[1].conditions[0].expr",
+        ),
+    ] {
+        let r = app.json("POST", "/api/v1/simulate", Some(&token), body).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+        assert!(r.text().contains(says), "{says}: {}", r.text());
+    }
+    let publisher = app.publisher_token("clerk", "科技局");
+    let r =
+        app.json("POST", "/api/v1/simulate", Some(&publisher), json!({"measures": [measure()], "list": true})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = app.json("POST", "/api/v1/simulate", Some(&publisher), json!({"measures": [measure()]})).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = app.json("POST", "/api/v1/rules/check", Some(&publisher), json!({"measures": [measure()]})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
 async fn bad_rules_are_refused_with_positions() {
     let app = TestApp::with_demo(10);
     let token = app.publisher_token("clerk", "科技局");

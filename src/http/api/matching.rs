@@ -31,15 +31,25 @@ pub fn routes() -> Routes {
         .post("/api/v1/rematch", Access::Needs(Permission::Rematch), rematch_run)
 }
 
-/// A measure in the shape of a policy file's `[[measures]]`, plus `as_of` and `list`.
+/// A measure in the shape of a policy file's `[[measures]]` — or several, as
+/// `{"measures": [...]}` — plus `as_of` and `list`.
 pub struct SimulateRequest {
-    pub spec: MeasureSpec,
+    pub specs: Vec<MeasureSpec>,
+    /// Whether the body named several measures (the answer is then a list).
+    pub many: bool,
     pub as_of: Option<Date>,
     pub list: bool,
 }
 
 fn unprocessable(message: String) -> ApiError {
     ApiError(AppError::new(StatusCode::UNPROCESSABLE_ENTITY, message))
+}
+
+/// One measure's JSON object as a spec, named 推演 and of mode `apply` unless it says.
+fn measure_spec(mut v: serde_json::Map<String, Value>, which: &str) -> Result<MeasureSpec, ApiError> {
+    v.entry("name").or_insert_with(|| json!("推演"));
+    v.entry("mode").or_insert_with(|| json!("apply"));
+    serde_json::from_value(Value::Object(v)).map_err(|e| unprocessable(format!("{which}的字段不符合要求：{e}")))
 }
 
 pub fn simulate_request(body: &Bytes) -> Result<SimulateRequest, ApiError> {
@@ -51,26 +61,47 @@ pub fn simulate_request(body: &Bytes) -> Result<SimulateRequest, ApiError> {
         Some(_) => return Err(unprocessable("as_of 应为 YYYY-MM-DD 格式的字符串".into())),
     };
     let list = v.remove("list").and_then(|l| l.as_bool()).unwrap_or(false);
-    v.entry("name").or_insert_with(|| json!("推演"));
-    v.entry("mode").or_insert_with(|| json!("apply"));
-    let spec: MeasureSpec = serde_json::from_value(Value::Object(v))
-        .map_err(|e| unprocessable(format!("政策事项的字段不符合要求：{e}")))?;
-    Ok(SimulateRequest { spec, as_of, list })
+    let Some(measures) = v.remove("measures") else {
+        let spec = measure_spec(v, "政策事项")?;
+        return Ok(SimulateRequest { specs: vec![spec], many: false, as_of, list });
+    };
+    let Value::Array(items) = measures else {
+        return Err(unprocessable("measures 应为政策事项的数组：{\"measures\": [{…}, {…}]}".into()));
+    };
+    let specs = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| match item {
+            Value::Object(m) => measure_spec(m, &format!("第 {} 项政策事项", i + 1)),
+            _ => Err(unprocessable(format!("measures 的第 {} 项应为一个政策事项对象", i + 1))),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(SimulateRequest { specs, many: true, as_of, list })
 }
 
 /// `POST /simulate`: counts, totals and breakdowns (and with `"list": true` every eligible and
-/// unknown entity) of a measure over the whole entity library.
+/// unknown entity) of a measure over the whole entity library; with `{"measures": [...]}`
+/// several measures in one pass, answered as `{"simulations": [...], "elapsed_ms": …}`.
 /// The list names entities: only staff who read entities without a region limit get it.
 async fn simulation_run(State(state): State<AppState>, viewer: Viewer, body: Bytes) -> ApiResult {
-    let req = simulate_request(&body)?;
-    let sim = state.call(&viewer, move |s, who| s.simulate_for(who, &req.spec, req.as_of, req.list)).await?;
-    Ok(Json(sim).into_response())
+    let SimulateRequest { specs, many, as_of, list } = simulate_request(&body)?;
+    let mut sims = state.call(&viewer, move |s, who| s.simulate_many_for(who, &specs, as_of, list)).await?;
+    if many {
+        let elapsed_ms = sims.first().map_or(0.0, |s| s.elapsed_ms);
+        return Ok(Json(json!({ "simulations": sims, "elapsed_ms": elapsed_ms })).into_response());
+    }
+    match sims.pop() {
+        Some(sim) => Ok(Json(sim).into_response()),
+        None => Err(unprocessable("请给出一项政策事项".into())),
+    }
 }
 
 /// `POST /rules/check`: whether a measure's conditions and amount type-check, with positions.
 async fn rules_check(State(state): State<AppState>, body: Bytes) -> ApiResult {
     let req = simulate_request(&body)?;
-    let report = state.svc.blocking(move |s| s.rules_report(&req.spec)).await?;
+    let one = if req.many { None } else { <[MeasureSpec; 1]>::try_from(req.specs).ok() };
+    let [spec] = one.ok_or_else(|| unprocessable("规则检查一次只检查一项政策事项，请去掉 measures 数组".into()))?;
+    let report = state.svc.blocking(move |s| s.rules_report(&spec)).await?;
     Ok(match report {
         Ok(rules) => Json(json!({ "ok": true, "errors": [], "warnings": rules.warnings })).into_response(),
         Err(errors) => {

@@ -1,15 +1,16 @@
 //! Simulation (政策找企业): a (draft) measure run over the whole entity library, with totals
 //! and breakdowns of the eligible, unknown and near-miss sets.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use serde::Serialize;
 
 use super::state::{Compiled, plan};
-use crate::model::{Date, MeasureSpec, Money, SizeClass, Vocabulary, Who};
-use crate::portrait::engine::{self, Amount, Collect, Engine, MeasureRun};
-use crate::portrait::{Portrait, enum_keys, enum_slot, industry_table};
+use crate::model::{Date, FieldError, MeasureSpec, Money, SizeClass, Vocabulary, Who};
+use crate::portrait::engine::{self, Amount, Collect, Engine, MeasureRun, Tallies};
+use crate::portrait::tally::{Cell, Tally};
+use crate::portrait::{Portrait, enum_keys, industry_sections};
 use crate::rules::eval::Outcome;
 use crate::service::{Result, Service, ServiceError};
 
@@ -78,56 +79,42 @@ pub struct Simulation {
     pub elapsed_ms: f64,
 }
 
+/// Buckets with rows, most rows first (ties by key), labels looked up once per bucket.
 fn buckets<K: Copy + Ord>(
-    entries: HashMap<K, (u64, i64)>,
+    cells: impl Iterator<Item = (K, Cell)>,
     key: impl Fn(K) -> String,
     label: impl Fn(K) -> String,
 ) -> Vec<Bucket> {
-    let mut v: Vec<(K, u64, i64)> = entries.into_iter().map(|(k, (c, f))| (k, c, f)).collect();
-    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut v: Vec<(K, Cell)> = cells.filter(|(_, c)| c.count > 0).collect();
+    v.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(&b.0)));
     v.into_iter()
-        .map(|(k, count, fen)| Bucket {
+        .map(|(k, c)| Bucket {
             key: key(k),
             label: label(k),
-            count,
-            amount_fen: fen,
-            amount_wan: Money(fen).as_wan_f64(),
+            count: c.count,
+            amount_fen: c.fen,
+            amount_wan: Money(c.fen).as_wan_f64(),
         })
         .collect()
 }
 
-/// Rows and fen per bucket key.
-type Counts<K> = HashMap<K, (u64, i64)>;
-
-/// Counts and amounts of a set of rows by city, county, industry section and size. Keys are
-/// numbers while counting (0 / 255 / `u8::MAX`: unknown); labels are looked up once per bucket.
-fn breakdown(p: &Portrait, rows: impl Iterator<Item = (u32, i64)>) -> Breakdown {
-    let mut city: Counts<u32> = HashMap::new();
-    let mut county: Counts<u32> = HashMap::new();
-    let mut section: Counts<u8> = HashMap::new();
-    let mut size: Counts<u8> = HashMap::new();
-    let size_slot = enum_slot(crate::model::Field::SizeClass).unwrap_or(0);
-    let table = industry_table();
-    fn add<K: std::hash::Hash + Eq>(m: &mut HashMap<K, (u64, i64)>, k: K, fen: i64) {
-        let e = m.entry(k).or_insert((0, 0));
-        e.0 += 1;
-        e.1 += fen;
+/// A set's breakdown by city, county, industry section and size, from its tally. Keys are
+/// numbers while sorting (0 / `u8::MAX`: unknown).
+fn breakdown(p: &Portrait, t: &Tally) -> Breakdown {
+    let county = t.county.iter().enumerate().map(|(i, c)| (p.region_codes.get(i).copied().unwrap_or(0), *c));
+    let mut city: BTreeMap<u32, Cell> = BTreeMap::new();
+    for (code, c) in county.clone() {
+        let e = city.entry(code / 100).or_default();
+        e.count += c.count;
+        e.fen += c.fen;
     }
-    for (row, fen) in rows {
-        let r = row as usize;
-        let region = p.region[r];
-        add(&mut city, region / 100, fen);
-        add(&mut county, region, fen);
-        let letter = table.get(p.industry[r] as usize).map_or(0, |c| c.as_bytes()[0]);
-        add(&mut section, letter, fen);
-        add(&mut size, p.enums[size_slot][r], fen);
-    }
+    let sections = industry_sections();
+    let sizes = enum_keys(crate::model::Field::SizeClass);
     let unknown = || "unknown".to_string();
     let region_label = |code: String| crate::model::reference::region_full_name(&code);
-    let sizes = enum_keys(crate::model::Field::SizeClass);
     Breakdown {
         city: buckets(
-            city,
+            city.into_iter(),
             |c| if c == 0 { unknown() } else { format!("{c:04}00") },
             |c| if c == 0 { "未知".into() } else { region_label(format!("{c:04}00")) },
         ),
@@ -137,124 +124,171 @@ fn breakdown(p: &Portrait, rows: impl Iterator<Item = (u32, i64)>) -> Breakdown 
             |c| if c == 0 { "未知".into() } else { region_label(format!("{c:06}")) },
         ),
         section: buckets(
-            section,
-            |l| if l == 0 { unknown() } else { char::from(l).to_string() },
-            |l| {
-                crate::model::reference::industry(&char::from(l).to_string())
-                    .map_or_else(|| "未知".into(), |i| i.name.clone())
+            t.section.iter().enumerate().map(|(i, c)| (i, *c)),
+            |i| if i == 0 { unknown() } else { sections.get(i - 1).map_or_else(unknown, |s| s.to_string()) },
+            |i| {
+                let letter = if i == 0 { None } else { sections.get(i - 1) };
+                letter
+                    .and_then(|l| crate::model::reference::industry(l))
+                    .map_or_else(|| "未知".into(), |ind| ind.name.clone())
             },
         ),
         size: buckets(
-            size,
-            |s| sizes.get(s as usize).map_or_else(unknown, |k| k.to_string()),
-            |s| {
-                sizes
-                    .get(s as usize)
-                    .and_then(|k| SizeClass::parse(k))
-                    .map_or_else(|| "未知".into(), |c| c.label().to_string())
-            },
+            t.size.iter().enumerate().map(|(i, c)| (i, *c)),
+            |s| sizes.get(s).map_or_else(unknown, |k| k.to_string()),
+            |s| sizes.get(s).and_then(|k| SizeClass::parse(k)).map_or_else(|| "未知".into(), |c| c.label().to_string()),
         ),
     }
 }
 
-fn fen_of(a: &Amount) -> i64 {
-    match a {
-        Amount::Fen(f) => *f,
-        _ => 0,
+/// The list of eligible and unknown entities (`"list": true`), by credit code.
+fn entity_list(p: &Portrait, r: &MeasureRun) -> Vec<SimRow> {
+    let code = |row: u32| String::from_utf8_lossy(&p.codes[row as usize]).trim_end().to_string();
+    let wan = |a: &Amount| match a {
+        Amount::Fen(f) => Some(Money(*f).as_wan_f64()),
+        _ => None,
+    };
+    let mut rows: Vec<SimRow> = r
+        .eligible_rows
+        .iter()
+        .map(|(row, a)| SimRow {
+            credit_code: code(*row),
+            outcome: Outcome::Eligible,
+            amount_wan: wan(a),
+            missing_condition: None,
+        })
+        .chain(r.unknown_rows.iter().map(|row| SimRow {
+            credit_code: code(*row),
+            outcome: Outcome::Unknown,
+            amount_wan: None,
+            missing_condition: None,
+        }))
+        .collect();
+    rows.sort_by(|a, b| a.credit_code.cmp(&b.credit_code));
+    rows
+}
+
+/// One measure's simulation from its run.
+fn simulation(p: &Portrait, c: &Compiled, r: &MeasureRun, as_of: Date, list: bool, elapsed_ms: f64) -> Simulation {
+    let empty = Tallies::default();
+    let t = r.tallies.as_deref().unwrap_or(&empty);
+    let conditions = c
+        .rules
+        .conditions
+        .iter()
+        .enumerate()
+        .map(|(i, cond)| SimCondition {
+            label: cond.label.to_string(),
+            expr: cond.source.to_string(),
+            near_miss: r.near_miss_by_condition.get(i).copied().unwrap_or(0),
+        })
+        .collect();
+    Simulation {
+        name: c.spec.name.clone(),
+        as_of,
+        entities: p.len() as u64,
+        eligible: r.eligible,
+        unknown: r.unknown,
+        near_miss: r.near_miss,
+        total_fen: r.total_fen,
+        total_wan: Money(r.total_fen).as_wan_f64(),
+        amount_unknown: r.amount_unknown,
+        amount_negative: r.amount_negative,
+        near_miss_wan: Money(r.near_miss_fen).as_wan_f64(),
+        conditions,
+        breakdown: Breakdowns {
+            eligible: breakdown(p, &t.eligible),
+            unknown: breakdown(p, &t.unknown),
+            near_miss: breakdown(p, &t.near_miss),
+        },
+        warnings: c.rules.warnings.iter().map(|w| w.zh()).collect(),
+        list: list.then(|| entity_list(p, r)),
+        elapsed_ms,
     }
 }
 
+/// The most measures one simulation request may carry (a province's whole library is ~1,000).
+pub const MAX_SIMULATED_MEASURES: usize = 2_000;
+
 impl Service {
-    /// A simulation for `who`: the list of entities (`list`) names them, so only those who read
-    /// every entity (the permission, no region limit) get it.
-    pub fn simulate_for(&self, who: &Who, spec: &MeasureSpec, as_of: Option<Date>, list: bool) -> Result<Simulation> {
+    /// Simulations of one or several measures in one pass for `who`: the list of entities
+    /// (`list`) names them, so only those who read every entity (the permission, no region
+    /// limit) get it.
+    pub fn simulate_many_for(
+        &self,
+        who: &Who,
+        specs: &[MeasureSpec],
+        as_of: Option<Date>,
+        list: bool,
+    ) -> Result<Vec<Simulation>> {
         if list && !(crate::auth::Permission::EntityRead.permits(who) && who.regions.is_empty()) {
             return Err(ServiceError::Forbidden(
                 "名单会列出具体企业，只有可查看全部经营主体的账号才能取得；请去掉 \"list\": true 只看统计结果".into(),
             ));
         }
-        self.simulate(spec, as_of, list)
+        self.simulate_many(specs, as_of, list)
     }
 
     /// Runs a (draft) measure over the whole entity library as of a date.
     pub fn simulate(&self, spec: &MeasureSpec, as_of: Option<Date>, list: bool) -> Result<Simulation> {
-        for (field, label, value) in [("cap", "单户上限", spec.cap), ("budget", "资金总额", spec.budget)] {
-            if value.is_some_and(|m| m.fen() < 0) {
-                return Err(ServiceError::invalid(field, format!("{label}不能为负数")));
-            }
+        let mut sims = self.simulate_many(std::slice::from_ref(spec), as_of, list)?;
+        sims.pop().ok_or_else(|| ServiceError::Internal("simulation without a result".into()))
+    }
+
+    /// Runs several (draft) measures over the whole entity library in one pass, conditions they
+    /// share evaluated once per chunk. Each simulation's `elapsed_ms` is the whole pass.
+    pub fn simulate_many(&self, specs: &[MeasureSpec], as_of: Option<Date>, list: bool) -> Result<Vec<Simulation>> {
+        if specs.is_empty() {
+            return Err(ServiceError::invalid("measures", "请至少给出一项政策事项".to_string()));
         }
-        let rules = self.rules_check(spec)?;
-        let compiled = Compiled { measure_id: 0, policy_id: 0, version: 0, spec: spec.clone(), rules };
+        if specs.len() > MAX_SIMULATED_MEASURES {
+            return Err(ServiceError::invalid(
+                "measures",
+                format!("一次最多推演 {MAX_SIMULATED_MEASURES} 项政策事项，请分批提交"),
+            ));
+        }
+        let mut compiled = Vec::with_capacity(specs.len());
+        for (i, spec) in specs.iter().enumerate() {
+            // With several measures, an error names the one it is in.
+            let within = |e: ServiceError| match e {
+                ServiceError::Invalid(fields) if specs.len() > 1 => ServiceError::Invalid(
+                    fields
+                        .into_iter()
+                        .map(|f| FieldError {
+                            field: format!("measures[{i}].{}", f.field),
+                            message: format!("第 {} 项「{}」：{}", i + 1, spec.name, f.message),
+                        })
+                        .collect(),
+                ),
+                e => e,
+            };
+            for (field, label, value) in [("cap", "单户上限", spec.cap), ("budget", "资金总额", spec.budget)] {
+                if value.is_some_and(|m| m.fen() < 0) {
+                    return Err(within(ServiceError::invalid(field, format!("{label}不能为负数"))));
+                }
+            }
+            let rules = self.rules_check(spec).map_err(within)?;
+            compiled.push(Compiled { measure_id: 0, policy_id: 0, version: 0, spec: spec.clone(), rules });
+        }
         let as_of = as_of.unwrap_or_else(|| self.today());
         let guard = self.matching()?;
         let Some(state) = guard.as_ref() else { return Err(ServiceError::Internal("matching unavailable".into())) };
         let start = Instant::now();
-        let mut one = Engine::default();
-        let p = plan(&mut one, &compiled).map_err(|e| ServiceError::Internal(e.to_string()))?;
-        one.push(p);
-        one.order_by_selectivity(&state.portrait, as_of);
-        let collect = Collect { eligible: true, unknown: true, near_miss: true };
-        let runs = engine::run(&one, &state.portrait, as_of, engine::cores(), collect);
-        let r: MeasureRun = runs.into_iter().next().unwrap_or_default();
-        let portrait = &state.portrait;
-        let breakdowns = Breakdowns {
-            eligible: breakdown(portrait, r.eligible_rows.iter().map(|(row, a)| (*row, fen_of(a)))),
-            unknown: breakdown(portrait, r.unknown_rows.iter().map(|row| (*row, 0))),
-            near_miss: breakdown(portrait, r.near_miss_rows.iter().map(|(row, _, a)| (*row, fen_of(a)))),
-        };
-        let code = |row: u32| String::from_utf8_lossy(&portrait.codes[row as usize]).trim_end().to_string();
-        let wan = |a: &Amount| match a {
-            Amount::Fen(f) => Some(Money(*f).as_wan_f64()),
-            _ => None,
-        };
-        let list = list.then(|| {
-            let mut rows: Vec<SimRow> = r
-                .eligible_rows
-                .iter()
-                .map(|(row, a)| SimRow {
-                    credit_code: code(*row),
-                    outcome: Outcome::Eligible,
-                    amount_wan: wan(a),
-                    missing_condition: None,
-                })
-                .chain(r.unknown_rows.iter().map(|row| SimRow {
-                    credit_code: code(*row),
-                    outcome: Outcome::Unknown,
-                    amount_wan: None,
-                    missing_condition: None,
-                }))
-                .collect();
-            rows.sort_by(|a, b| a.credit_code.cmp(&b.credit_code));
-            rows
-        });
-        let conditions = compiled
-            .rules
-            .conditions
+        let mut engine = Engine::default();
+        for (i, c) in compiled.iter().enumerate() {
+            let mut p = plan(&mut engine, c).map_err(|e| ServiceError::Internal(e.to_string()))?;
+            // Positions in one pass: the measures are told apart by their index.
+            p.measure_id = i as u64;
+            engine.push(p);
+        }
+        engine.order_by_selectivity(&state.portrait, as_of);
+        let collect = Collect { eligible: list, unknown: list, near_miss: false, tally: true };
+        let runs = engine::run(&engine, &state.portrait, as_of, engine::cores(), collect);
+        let elapsed_ms = start.elapsed().as_secs_f64() * 1000.0;
+        Ok(compiled
             .iter()
-            .enumerate()
-            .map(|(i, c)| SimCondition {
-                label: c.label.to_string(),
-                expr: c.source.to_string(),
-                near_miss: r.near_miss_by_condition.get(i).copied().unwrap_or(0),
-            })
-            .collect();
-        Ok(Simulation {
-            name: spec.name.clone(),
-            as_of,
-            entities: portrait.len() as u64,
-            eligible: r.eligible,
-            unknown: r.unknown,
-            near_miss: r.near_miss,
-            total_fen: r.total_fen,
-            total_wan: Money(r.total_fen).as_wan_f64(),
-            amount_unknown: r.amount_unknown,
-            amount_negative: r.amount_negative,
-            near_miss_wan: Money(r.near_miss_fen).as_wan_f64(),
-            conditions,
-            breakdown: breakdowns,
-            warnings: compiled.rules.warnings.iter().map(|w| w.zh()).collect(),
-            list,
-            elapsed_ms: start.elapsed().as_secs_f64() * 1000.0,
-        })
+            .zip(&runs)
+            .map(|(c, r)| simulation(&state.portrait, c, r, as_of, list, elapsed_ms))
+            .collect())
     }
 }
