@@ -45,6 +45,7 @@ permissions! {
     PolicyDraft = "policy.draft", "起草、修改本部门政策", PoliciesWrite, [Publisher];
     PolicyPublish = "policy.publish", "发布本部门政策", PoliciesWrite, [Publisher];
     Simulate = "matching.simulate", "政策测算", Matching, [Publisher, Supervisor];
+    SimulateList = "matching.simulate.list", "下载测算名单（列出具体企业，须可查看全部经营主体）", Matching, [Supervisor];
     Rematch = "matching.rematch", "全量重新匹配", Matching, [Sysadmin];
     MatchEvents = "matching.events", "读取匹配变动（推送对接）", Matching, [Sysadmin];
     EntityRead = "entity.read", "查看辖区经营主体", EntitiesRead, [Sysadmin, Reviewer, Supervisor, Specialist];

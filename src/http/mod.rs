@@ -2,6 +2,7 @@
 //! and `/metrics`. Handlers call services (off the runtime) and never touch the store.
 
 pub mod api;
+pub mod chunks;
 pub mod conn;
 pub mod error;
 pub mod extract;

@@ -73,12 +73,35 @@ pub fn industry_sections() -> Vec<&'static str> {
     reference::industries().filter(|i| i.level == IndustryLevel::Section).map(|i| i.code.as_str()).collect()
 }
 
+/// Hashes a row number with one multiplication (Fibonacci hashing): rows are dense small
+/// integers, so the default DoS-resistant hasher only costs time in the per-row lookups of a
+/// chunk walk (and no key here comes from outside).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RowHasher(u64);
+
+impl std::hash::Hasher for RowHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u32(&mut self, row: u32) {
+        self.0 = u64::from(row).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// Row → (since, until) days.
+pub type RowDates = HashMap<u32, (i32, i32), std::hash::BuildHasherDefault<RowHasher>>;
+
 /// A tag's holders and their dates.
 #[derive(Debug, Clone, Default)]
 pub struct TagColumn {
     pub bits: Vec<u64>,
     /// Row → (since, until) in days; `i32::MIN` where unknown. Only for holders with a date.
-    pub dates: HashMap<u32, (i32, i32)>,
+    pub dates: RowDates,
 }
 
 impl TagColumn {

@@ -31,6 +31,8 @@ pub struct MeasurePage {
     pub policy: Policy,
     /// What the version shown would mean over the whole entity library (staff who simulate).
     pub simulation: Option<Simulation>,
+    /// Whether the simulation's list of entities may be downloaded (`/staff/measures/{id}/simulation.csv`).
+    pub may_list: bool,
     /// What this member of staff may do with the measure.
     pub actions: MeasureActions,
     /// The enterprise account's entities, each with its case for this measure.
@@ -147,7 +149,8 @@ impl Service {
         let enterprise = who.role.is_some_and(|r| crate::auth::Permission::OwnEntities.granted_to(r));
         let apply_options = if enterprise { self.apply_options(who, id)? } else { Vec::new() };
         let actions = self.measure_actions(who, id)?;
-        Ok(MeasurePage { measure, policy, simulation, actions, apply_options })
+        let may_list = simulation.is_some() && super::matching::may_list_entities(who);
+        Ok(MeasurePage { measure, policy, simulation, may_list, actions, apply_options })
     }
 
     pub fn staff_home(&self, who: &Who, panels: StaffPanels) -> Result<StaffHome> {

@@ -202,6 +202,57 @@ async fn several_measures_in_one_pass_answer_as_each_alone() {
 }
 
 #[tokio::test]
+async fn a_simulation_list_streams_as_csv_to_those_who_read_every_entity() {
+    let app = TestApp::with_demo(400);
+    let token = app.token("ducha", Role::Supervisor, None);
+    let mut body = measure();
+    body["as_of"] = json!(TODAY);
+    let sim = app.json("POST", "/api/v1/simulate", Some(&token), body.clone()).await.json();
+    let r = app.json("POST", "/api/v1/simulate.csv", Some(&token), body.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let text = r.text();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("\u{feff}统一社会信用代码,结果,金额（万元）,不满足的条件"));
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let count = |outcome: &str| rows.iter().filter(|r| r[1] == outcome).count() as u64;
+    assert_eq!(count("符合"), sim["eligible"].as_u64().unwrap());
+    assert_eq!(count("待补充数据"), sim["unknown"].as_u64().unwrap());
+    assert_eq!(count("差一个条件"), sim["near_miss"].as_u64().unwrap());
+    assert_eq!(rows.len() as u64, count("符合") + count("待补充数据") + count("差一个条件"));
+    // Amounts are exact decimals of 万元: their sum in fen is the simulation's total.
+    let fen = |text: &str| huiqi::model::Money::parse(text, huiqi::model::MoneyUnit::Wan).unwrap().fen();
+    let total: i64 = rows.iter().filter(|r| r[1] == "符合" && !r[2].is_empty()).map(|r| fen(r[2])).sum();
+    assert_eq!(json!(total), sim["total_fen"]);
+    // A near miss names the condition it lacks; the list is in credit-code order.
+    let m = measure();
+    let labels: Vec<&str> = m["conditions"].as_array().unwrap().iter().map(|c| c["label"].as_str().unwrap()).collect();
+    assert!(rows.iter().filter(|r| r[1] == "差一个条件").all(|r| labels.contains(&r[3])));
+    assert!(rows.windows(2).all(|w| w[0][0] < w[1][0]));
+
+    // It names enterprises: a publisher gets the figures only; several measures are refused.
+    let publisher = app.publisher_token("clerk", "科技局");
+    let r = app.json("POST", "/api/v1/simulate.csv", Some(&publisher), body.clone()).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = app.json("POST", "/api/v1/simulate.csv", Some(&token), json!({"measures": [measure()]})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // On the measure page: the download for a supervisor, not for a publisher.
+    let m = &app.svc().policy_search(&Default::default(), huiqi::service::policies::Audience::Public).unwrap()[0]
+        .measures[0];
+    let sup = app.sign_in_as("ducha2", Role::Supervisor, None).await;
+    let page = app.page(&sup.cookie, &format!("/measures/{}", m.id)).await.text();
+    assert!(page.contains("id=\"simulation-csv\""), "the supervisor may download the list");
+    let csv = app.page(&sup.cookie, &format!("/staff/measures/{}/simulation.csv", m.id)).await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(csv.text().starts_with("\u{feff}统一社会信用代码"));
+    let clerk = app.sign_in_as("clerk2", Role::Publisher, Some(&m.spec.department)).await;
+    let page = app.page(&clerk.cookie, &format!("/measures/{}", m.id)).await.text();
+    assert!(page.contains("id=\"simulation\"") && !page.contains("id=\"simulation-csv\""));
+    let csv = app.page(&clerk.cookie, &format!("/staff/measures/{}/simulation.csv", m.id)).await;
+    assert_eq!(csv.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
 async fn bad_rules_are_refused_with_positions() {
     let app = TestApp::with_demo(10);
     let token = app.publisher_token("clerk", "科技局");

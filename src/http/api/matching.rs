@@ -20,6 +20,7 @@ use crate::model::{Date, MeasureSpec};
 pub fn routes() -> Routes {
     Routes::new()
         .post("/api/v1/simulate", Access::Needs(Permission::Simulate), simulation_run)
+        .post("/api/v1/simulate.csv", Access::Needs(Permission::SimulateList), simulation_csv)
         .post("/api/v1/rules/check", Access::Needs(Permission::PolicyDraft), rules_check)
         .get(
             "/api/v1/entities/{code}/matches",
@@ -39,6 +40,15 @@ pub struct SimulateRequest {
     pub many: bool,
     pub as_of: Option<Date>,
     pub list: bool,
+}
+
+impl SimulateRequest {
+    /// The one measure of a request that may not name several (`refusal` says so).
+    fn single(self, refusal: &str) -> Result<MeasureSpec, ApiError> {
+        let one = if self.many { None } else { <[MeasureSpec; 1]>::try_from(self.specs).ok() };
+        let [spec] = one.ok_or_else(|| unprocessable(refusal.to_string()))?;
+        Ok(spec)
+    }
 }
 
 fn unprocessable(message: String) -> ApiError {
@@ -96,11 +106,20 @@ async fn simulation_run(State(state): State<AppState>, viewer: Viewer, body: Byt
     }
 }
 
+/// `POST /simulate.csv` with one measure: every eligible entity with its amount, every one
+/// whose outcome is unknown and every near miss with the condition it lacks, as CSV streamed
+/// in chunks (for those who read every entity).
+async fn simulation_csv(State(state): State<AppState>, viewer: Viewer, body: Bytes) -> ApiResult {
+    let req = simulate_request(&body)?;
+    let as_of = req.as_of;
+    let spec = req.single("名单一次只列一项政策事项，请去掉 measures 数组")?;
+    let csv = state.call(&viewer, move |s, who| s.simulate_csv_for(who, &spec, as_of)).await?;
+    Ok(crate::http::chunks::csv_download("simulation.csv", csv))
+}
+
 /// `POST /rules/check`: whether a measure's conditions and amount type-check, with positions.
 async fn rules_check(State(state): State<AppState>, body: Bytes) -> ApiResult {
-    let req = simulate_request(&body)?;
-    let one = if req.many { None } else { <[MeasureSpec; 1]>::try_from(req.specs).ok() };
-    let [spec] = one.ok_or_else(|| unprocessable("规则检查一次只检查一项政策事项，请去掉 measures 数组".into()))?;
+    let spec = simulate_request(&body)?.single("规则检查一次只检查一项政策事项，请去掉 measures 数组")?;
     let report = state.svc.blocking(move |s| s.rules_report(&spec)).await?;
     Ok(match report {
         Ok(rules) => Json(json!({ "ok": true, "errors": [], "warnings": rules.warnings })).into_response(),

@@ -34,6 +34,7 @@ pub fn routes() -> Routes {
         .get("/staff/policies/{id}/measures/new", draft, measures_new)
         .post("/staff/measures/{id}", draft, measures_update)
         .get("/staff/measures/{id}/edit", draft, measures_edit)
+        .get("/staff/measures/{id}/simulation.csv", Access::Needs(Permission::SimulateList), measures_simulation_csv)
         .post("/staff/measures/{id}/publish", Access::Needs(Permission::PolicyPublish), measures_publish)
         .post("/staff/measures/{id}/request-publication", Access::Needs(Permission::PolicyDraft), measures_request)
         .post("/staff/measures/{id}/refuse", Access::Needs(Permission::PolicyPublish), measures_refuse)
@@ -269,4 +270,14 @@ async fn measures_withdraw(
 async fn measures_discard(State(state): State<AppState>, viewer: Viewer, Path(id): Path<MeasureId>) -> StaffResult {
     state.call(&viewer, move |s, who| s.measure_discard_draft(who, id)).await?;
     Ok(see_other(&format!("/measures/{id}")))
+}
+
+/// The entities of a measure's simulation (eligible, unknown, near misses) as CSV, streamed.
+async fn measures_simulation_csv(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<MeasureId>,
+) -> StaffResult {
+    let csv = state.call(&viewer, move |s, who| s.measure_simulation_csv(who, id)).await?;
+    Ok(crate::http::chunks::csv_download(&format!("measure-{id}-simulation.csv"), csv))
 }

@@ -97,7 +97,7 @@ async fn measures_show(State(state): State<AppState>, viewer: Viewer, Path(id): 
     viewer.render(
         "measure.html",
         context! {
-            m => to_value(&page.measure), policy => to_value(&page.policy), sim => to_value(&page.simulation),
+            m => to_value(&page.measure), policy => to_value(&page.policy), sim => to_value(&page.simulation), may_list => page.may_list,
             actions => to_value(page.actions), apply_options => to_value(&page.apply_options), ..vocabularies()
         },
     )

@@ -3,18 +3,21 @@
 //! - `commit`: the write path — every entity write, publication and withdrawal commits through
 //!   here, keeping the portrait and the eligible sets in step with the store (and recording the
 //!   changes as match events for pushes);
-//! - `simulate`: a draft measure over the whole entity library, with breakdowns;
+//! - `simulate`: draft measures over the whole entity library in one pass, with breakdowns;
+//! - `listing`: a simulation's entities as CSV, written a chunk at a time;
 //! - `explain`: one entity's outcome for every measure, each condition explained;
 //! - `calculator`: the public calculator.
 
 mod calculator;
 mod commit;
 mod explain;
+mod listing;
 mod simulate;
 mod state;
 
 pub use calculator::{ASKED_APART, CALCULATOR_FIELDS, Calculation, CalculatorForm, calculator_inputs};
 pub use commit::RematchSummary;
 pub use explain::{Assessment, EntityMatches, ExplainTable, Explanation, FieldShown, MeasureMatch};
-pub use simulate::{Breakdown, Breakdowns, Bucket, SimCondition, SimRow, Simulation};
+pub use listing::SimulationCsv;
+pub use simulate::{Breakdown, Breakdowns, Bucket, SimCondition, SimRow, Simulation, may_list_entities};
 pub use state::{Compiled, MatchState, MatchingStats, rule_field_errors};

@@ -207,6 +207,13 @@ fn simulation(p: &Portrait, c: &Compiled, r: &MeasureRun, as_of: Date, list: boo
     }
 }
 
+/// Whether `who` may have a simulation's list of entities: it names them, so only those who
+/// may list and read every entity (both permissions, no region limit).
+pub fn may_list_entities(who: &Who) -> bool {
+    use crate::auth::Permission;
+    Permission::SimulateList.permits(who) && Permission::EntityRead.permits(who) && who.regions.is_empty()
+}
+
 /// The most measures one simulation request may carry (a province's whole library is ~1,000).
 pub const MAX_SIMULATED_MEASURES: usize = 2_000;
 
@@ -221,7 +228,7 @@ impl Service {
         as_of: Option<Date>,
         list: bool,
     ) -> Result<Vec<Simulation>> {
-        if list && !(crate::auth::Permission::EntityRead.permits(who) && who.regions.is_empty()) {
+        if list && !may_list_entities(who) {
             return Err(ServiceError::Forbidden(
                 "名单会列出具体企业，只有可查看全部经营主体的账号才能取得；请去掉 \"list\": true 只看统计结果".into(),
             ));
@@ -262,33 +269,49 @@ impl Service {
                 ),
                 e => e,
             };
-            for (field, label, value) in [("cap", "单户上限", spec.cap), ("budget", "资金总额", spec.budget)] {
-                if value.is_some_and(|m| m.fen() < 0) {
-                    return Err(within(ServiceError::invalid(field, format!("{label}不能为负数"))));
-                }
-            }
-            let rules = self.rules_check(spec).map_err(within)?;
-            compiled.push(Compiled { measure_id: 0, policy_id: 0, version: 0, spec: spec.clone(), rules });
+            compiled.push(self.draft_compile(spec).map_err(within)?);
         }
         let as_of = as_of.unwrap_or_else(|| self.today());
+        let start = Instant::now();
+        let collect = Collect { eligible: list, unknown: list, near_miss: false, tally: true };
+        self.drafts_run(&compiled, as_of, collect, |p, runs| {
+            let elapsed_ms = start.elapsed().as_secs_f64() * 1000.0;
+            compiled.iter().zip(&runs).map(|(c, r)| simulation(p, c, r, as_of, list, elapsed_ms)).collect()
+        })
+    }
+
+    /// A (draft) measure checked and compiled for a simulation.
+    pub(super) fn draft_compile(&self, spec: &MeasureSpec) -> Result<Compiled> {
+        for (field, label, value) in [("cap", "单户上限", spec.cap), ("budget", "资金总额", spec.budget)] {
+            if value.is_some_and(|m| m.fen() < 0) {
+                return Err(ServiceError::invalid(field, format!("{label}不能为负数")));
+            }
+        }
+        let rules = self.rules_check(spec)?;
+        Ok(Compiled { measure_id: 0, policy_id: 0, version: 0, spec: spec.clone(), rules })
+    }
+
+    /// Runs (draft) measures over the whole portrait in one pass, conditions they share
+    /// evaluated once, and hands the runs (in the measures' order) to `then` with the portrait
+    /// whose rows they name.
+    pub(super) fn drafts_run<T>(
+        &self,
+        compiled: &[Compiled],
+        as_of: Date,
+        collect: Collect,
+        then: impl FnOnce(&Portrait, Vec<MeasureRun>) -> T,
+    ) -> Result<T> {
         let guard = self.matching()?;
         let Some(state) = guard.as_ref() else { return Err(ServiceError::Internal("matching unavailable".into())) };
-        let start = Instant::now();
         let mut engine = Engine::default();
         for (i, c) in compiled.iter().enumerate() {
             let mut p = plan(&mut engine, c).map_err(|e| ServiceError::Internal(e.to_string()))?;
-            // Positions in one pass: the measures are told apart by their index.
+            // Drafts have no ids: in one pass they are told apart by their position.
             p.measure_id = i as u64;
             engine.push(p);
         }
         engine.order_by_selectivity(&state.portrait, as_of);
-        let collect = Collect { eligible: list, unknown: list, near_miss: false, tally: true };
         let runs = engine::run(&engine, &state.portrait, as_of, engine::cores(), collect);
-        let elapsed_ms = start.elapsed().as_secs_f64() * 1000.0;
-        Ok(compiled
-            .iter()
-            .zip(&runs)
-            .map(|(c, r)| simulation(&state.portrait, c, r, as_of, list, elapsed_ms))
-            .collect())
+        Ok(then(&state.portrait, runs))
     }
 }
