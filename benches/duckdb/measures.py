@@ -30,7 +30,7 @@ How the rule language maps to SQL (README "The rules language", src/rules/eval.r
   lists those parts as SQL ("all": the whole condition reads only identity fields).
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,6 @@ class Measure:
     conditions: tuple
     amount_expr: object = None  # the file's amount formula (None: no formula)
     amount_sql: object = None  # the same in SQL, in 万元, DECIMAL
-    extra: dict = field(default_factory=dict)
 
 
 def R(prefix):

@@ -561,7 +561,8 @@ def fmt_bytes(b):
     return f"{b / 2**20:8.1f} MiB"
 
 
-def print_table(res):
+def table_rows(res):
+    """(figure, huiqi, DuckDB, ratio cell, ratio) for every line of the table."""
     rows = []
     n = res["entities"]
     imp = res.get("huiqi_import")
@@ -594,12 +595,26 @@ def print_table(res):
     g = res["geomean"]
     rows.append(("geometric mean of per-measure ratios, without near misses", "", "", f"{g['without_near_miss']:6.2f}", None))
     rows.append(("geometric mean of per-measure ratios, with near misses", "", "", f"{g['with_near_miss']:6.2f}", None))
+    return rows
+
+
+def print_table(rows):
     w = [max(len(r[i]) for r in rows) for i in range(4)]
     head = ("figure", "huiqi", "DuckDB", "ratio huiqi ÷ DuckDB")
     print(f"{head[0]:<{w[0]}} │ {head[1]:<{w[1]}} │ {head[2]:<{w[2]}} │ {head[3]}")
     print("─" * (sum(w) + 9))
     for r in rows:
         print(f"{r[0]:<{w[0]}} │ {r[1]:>{w[1]}} │ {r[2]:>{w[2]}} │ {r[3]}")
+
+
+def markdown_table(rows):
+    out = ["| figure | huiqi | DuckDB | huiqi ÷ DuckDB |", "|---|--:|--:|---|"]
+    for r in rows:
+        cells = [c.strip().replace("|", "\\|") for c in r[:4]]
+        if r[0].startswith("    "):
+            cells[0] = "↳ " + cells[0]
+        out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out) + "\n"
 
 
 def one_pass(args, con, srv, token, chosen, specs, caps, as_of, rows):
@@ -657,6 +672,7 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the DuckDB file")
     ap.add_argument("--measures", default="", help="comma-separated keys of measures.py (default: all)")
     ap.add_argument("--diagnose", type=int, default=10, help="entities to show per measure that disagrees")
+    ap.add_argument("--markdown", default=None, help="also write the table as Markdown here")
     ap.add_argument("--json", default=None, help="write the figures as JSON here (default DIR/side_by_side.json)")
     args = ap.parse_args()
 
@@ -778,7 +794,8 @@ def main():
     print(f"load average (1/5/15 min) at start {la[0]:.1f}/{la[1]:.1f}/{la[2]:.1f}, at end {lb[0]:.1f}/{lb[1]:.1f}/{lb[2]:.1f}")
     print(f"CSV {fmt_bytes(res['csv_bytes']).strip()}; huiqi import {res.get('huiqi_import', {}).get('rows_per_s', 0):,.0f} rows/s")
     print()
-    print_table(res)
+    rows = table_rows(res)
+    print_table(rows)
     print()
     for r in res["measures"]:
         print(f"{'agree   ' if r['agree'] else 'DISAGREE'} {r['key']:<16} eligible {r['eligible']:>9,}  unknown {r['unknown']:>9,}  near miss {r['near_miss']:>9,}  total {r['total_fen'] / 100:>16,.2f} 元")
@@ -794,6 +811,8 @@ def main():
         print(f"  {dg['entities_differing']} entities differ in outcome or amount (eligible/unknown lists); for example:")
         for e in dg["examples"]:
             print(f"    {e['credit_code']}: huiqi {e['huiqi']}, DuckDB {e['duckdb']}; {e['entity']}")
+    if args.markdown:
+        Path(args.markdown).write_text(markdown_table(rows))
     out = Path(args.json) if args.json else work / "side_by_side.json"
     out.write_text(json.dumps(res, ensure_ascii=False, indent=1, default=str))
     print(f"\nfigures written to {out}")
