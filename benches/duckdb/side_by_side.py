@@ -136,7 +136,8 @@ def prepare(args, huiqi, work):
     shutil.rmtree(store, ignore_errors=True)
     token_file.unlink(missing_ok=True)
     if args.csv:
-        shutil.copyfile(args.csv, csv)
+        if Path(args.csv).resolve() != csv:
+            shutil.copyfile(args.csv, csv)
         with csv.open(encoding="utf-8-sig", newline="") as f:
             args.entities = sum(1 for _ in csvfile.reader(f)) - 1
         log(f"using {args.csv}: {args.entities:,} entities")
