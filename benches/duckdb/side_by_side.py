@@ -238,7 +238,7 @@ WITH s1 AS (
 ), r AS (
   SELECT {outcome} AS outcome, {failed} AS failed,
     coalesce(region, 'unknown') AS county,
-    coalesce(substr(industry, 1, 1), 'unknown') AS section,
+    coalesce(section, 'unknown') AS section,
     coalesce(size_class, 'unknown') AS size,
     count(*) AS n,
     sum(CASE WHEN raw IS NULL OR raw < 0 OR raw > {MAX_ROW_FEN} THEN 0 ELSE {capped} END) AS fen,
@@ -357,7 +357,7 @@ def duck_load(args, csv, work):
     con = duck_connect(args.threads)
     t = time.perf_counter()
     con.execute(
-        f"CREATE TABLE entities AS SELECT {', '.join(keep)}, {tags} FROM ("
+        f"CREATE TABLE entities AS SELECT {', '.join(keep)}, substr(industry, 1, 1) AS section, {tags} FROM ("
         f"SELECT *, {TAGS_MAP_SQL} AS tm "
         f"FROM read_csv('{csv}', header = true, columns = {{{cols}}}, quote = '\"', escape = '\"'))"
     )
