@@ -476,14 +476,20 @@ class Server:
             last = now
         return None
 
-    def stop(self):
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGTERM)
-            try:
-                self.p.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
+    def stop(self, timeout=600):
+        """SIGTERM, then up to `timeout` s for the process to exit (SIGKILL after): (seconds,
+        killed). A killed server leaves the store to be repaired at the next start."""
+        if self.p.poll() is not None:
+            return 0.0, False
+        t = time.perf_counter()
+        self.p.send_signal(signal.SIGTERM)
+        try:
+            self.p.wait(timeout=timeout)
+            return time.perf_counter() - t, False
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+            return time.perf_counter() - t, True
 
 
 def post(addr, token, body, refused_ok=False):
@@ -771,7 +777,9 @@ def main():
         res["one_pass"] = one_pass(args, con, srv, token, chosen, specs, caps, as_of, res["measures"])
         res["huiqi_rss_kib"] = rss_kib(srv.p.pid)
     finally:
-        srv.stop()
+        log("huiqi: stopping the server …")
+        stop_s, killed = srv.stop()
+        res["huiqi_stop"] = {"seconds": stop_s, "killed": killed}
 
     res["loadavg_end"] = os.getloadavg()
     res["batch"] = {
@@ -788,12 +796,14 @@ def main():
     print()
     print(
         f"huiqi {res['huiqi_version']} vs DuckDB {res['duckdb_version']} (threads={args.threads}), "
-        f"{res['entities']:,} entities ({args.csv or f'seed {args.seed}'}), as of {as_of}, {os.cpu_count()} CPUs; "
+        f"{res['entities']:,} entities ({'reused' if args.reuse else args.csv or f'seed {args.seed}'}), as of {as_of}, {os.cpu_count()} CPUs; "
         f"p50 and max of {args.reps} runs after {args.warmup} warm-up; huiqi = server elapsed_ms"
     )
     la, lb = res["loadavg_start"], res["loadavg_end"]
     print(f"load average (1/5/15 min) at start {la[0]:.1f}/{la[1]:.1f}/{la[2]:.1f}, at end {lb[0]:.1f}/{lb[1]:.1f}/{lb[2]:.1f}")
-    print(f"CSV {fmt_bytes(res['csv_bytes']).strip()}; huiqi import {res.get('huiqi_import', {}).get('rows_per_s', 0):,.0f} rows/s")
+    imp = f"huiqi import {res['huiqi_import']['rows_per_s']:,.0f} rows/s; " if "huiqi_import" in res else ""
+    st = res["huiqi_stop"]
+    print(f"CSV {fmt_bytes(res['csv_bytes']).strip()}; {imp}huiqi serve exited {st['seconds']:.1f} s after SIGTERM{' (killed: it had not exited)' if st['killed'] else ''}")
     print()
     rows = table_rows(res)
     print_table(rows)
