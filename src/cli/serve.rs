@@ -207,7 +207,7 @@ pub fn serve(data: Option<&Path>, config: Config, args: ServeArgs) -> Result<Exi
     }
     // Catch up on changes made while the server was stopped (e.g. a CLI import).
     let background = std::sync::Arc::clone(&state.svc);
-    std::thread::spawn(move || match background.rematch_all("startup") {
+    let startup_rematch = std::thread::spawn(move || match background.rematch_all("startup") {
         Ok(s) => tracing::info!(changed = s.changed, ms = s.match_ms, "startup rematch done"),
         Err(e) => tracing::error!("startup rematch failed: {e}"),
     });
@@ -242,15 +242,25 @@ pub fn serve(data: Option<&Path>, config: Config, args: ServeArgs) -> Result<Exi
             std::sync::Arc::new(channels),
             crate::jobs::outbox::OUTBOX_EVERY,
         );
+        let svc = std::sync::Arc::clone(&state.svc);
         http::serve(listener, state, shutdown_signal()).await?;
+        // Background work ends after the transaction in hand; the store then closes cleanly.
+        svc.stop();
         sweep.abort();
         outbox.abort();
         if let Some(b) = backups {
             b.abort();
         }
-        eprintln!("huiqi stopped");
-        Ok::<_, CliError>(ExitCode::SUCCESS)
-    })
+        Ok::<_, CliError>(())
+    })?;
+    // Blocking work in hand (a transaction of a push, the outbox's current delivery) finishes;
+    // the start-up rematch, if still running, is one transaction and is waited for.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(60));
+    if startup_rematch.join().is_err() {
+        tracing::error!("the start-up rematch ended with a panic");
+    }
+    eprintln!("huiqi stopped");
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn shutdown_signal() {

@@ -153,7 +153,7 @@ pub struct Pass {
 pub fn run_once(svc: &Service, channels: &Channels) -> crate::service::Result<Pass> {
     let mut pass = Pass { pushed: svc.push_pending()?.messages, ..Pass::default() };
     loop {
-        let due = svc.outbox_due(100)?;
+        let due = if svc.stopping() { Vec::new() } else { svc.outbox_due(100)? };
         if due.is_empty() {
             break;
         }

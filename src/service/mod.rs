@@ -79,6 +79,8 @@ pub struct Service {
     matching: std::sync::RwLock<Option<matching::MatchState>>,
     /// One backup at a time.
     backing_up: std::sync::Mutex<()>,
+    /// Set when the server stops: long background work ends at its next safe point.
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 impl Service {
@@ -89,7 +91,20 @@ impl Service {
             config,
             matching: std::sync::RwLock::new(None),
             backing_up: std::sync::Mutex::new(()),
+            stopping: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Asks long background work (pushing a measure to a million inboxes, the outbox) to end
+    /// at its next safe point — after the transaction in hand — so that a server stops in
+    /// seconds and closes its store cleanly. What was left is picked up after the next start.
+    pub fn stop(&self) {
+        self.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether the server is stopping (see `stop`).
+    pub fn stopping(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Accounts, sessions and tokens over this service's store, with its hashing and clock.

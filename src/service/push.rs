@@ -170,6 +170,9 @@ impl Service {
         };
         let events = self.store.read()?.match_events(cursor, 50)?;
         for event in events {
+            if self.stopping() {
+                break;
+            }
             let target = {
                 let tx = self.store.read()?;
                 let measure = tx.measure(event.measure_id)?;
@@ -214,6 +217,11 @@ impl Service {
         let (mut messages, mut deliveries) = (0, 0);
         let chunks: Vec<&[u64]> = ids.chunks(CHUNK).collect();
         for (i, chunk) in chunks.iter().enumerate() {
+            // Stopping: the chunks written stay (each entity is pushed once), the cursor does
+            // not move, and the next start goes on from here.
+            if self.stopping() {
+                return Ok((messages, deliveries));
+            }
             let tx = self.store.write()?;
             for id in *chunk {
                 if tx.pushed(*id, version.measure_id, version.version)?.is_some() {

@@ -160,6 +160,39 @@ impl Store {
         Ok(tx.list_tables()?.map(|t| t.name().to_string()).collect())
     }
 
+    /// Every table with its entries and the bytes it holds, largest first.
+    pub fn table_sizes(&self) -> Result<Vec<TableSize>> {
+        use redb::{MultimapTableHandle, ReadableTableMetadata};
+        let tx = self.db.begin_read()?;
+        let mut out = Vec::new();
+        for handle in tx.list_tables()? {
+            let name = handle.name().to_string();
+            let table = tx.open_untyped_table(handle)?;
+            let stats = table.stats()?;
+            out.push(TableSize {
+                name,
+                entries: table.len()?,
+                stored_bytes: stats.stored_bytes(),
+                metadata_bytes: stats.metadata_bytes(),
+                fragmented_bytes: stats.fragmented_bytes(),
+            });
+        }
+        for handle in tx.list_multimap_tables()? {
+            let name = handle.name().to_string();
+            let table = tx.open_untyped_multimap_table(handle)?;
+            let stats = table.stats()?;
+            out.push(TableSize {
+                name,
+                entries: table.len()?,
+                stored_bytes: stats.stored_bytes(),
+                metadata_bytes: stats.metadata_bytes(),
+                fragmented_bytes: stats.fragmented_bytes(),
+            });
+        }
+        out.sort_by_key(|t| std::cmp::Reverse(t.total_bytes()));
+        Ok(out)
+    }
+
     /// Rewrites the file to release free pages; needs the store to be otherwise idle.
     pub fn compact(&mut self) -> Result<bool> {
         self.db.compact().map_err(|e| StoreError::Db(e.into()))
@@ -172,6 +205,25 @@ impl Store {
 
     pub fn file_size(&self) -> u64 {
         std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)
+    }
+}
+
+/// What one table holds (`huiqi check`).
+#[derive(Debug, Clone)]
+pub struct TableSize {
+    pub name: String,
+    pub entries: u64,
+    /// Keys and values.
+    pub stored_bytes: u64,
+    /// The B-tree's own pages.
+    pub metadata_bytes: u64,
+    /// Unused space inside the table's pages.
+    pub fragmented_bytes: u64,
+}
+
+impl TableSize {
+    pub fn total_bytes(&self) -> u64 {
+        self.stored_bytes + self.metadata_bytes + self.fragmented_bytes
     }
 }
 

@@ -235,6 +235,10 @@ fn real_binary_serves_on_port_0() {
     // And with the server gone the store opens again.
     let check = run_ok(data, &["check"]);
     assert!(check.contains("entities: 30"), "{check}");
+    // Where the bytes go: each table with its entries and bytes per entity.
+    let entities_table = check.lines().find(|l| l.trim_start().starts_with("entities-0 ")).unwrap_or_default();
+    assert!(entities_table.contains(" 30 entries") && entities_table.ends_with("B/entity"), "{check}");
+    assert!(check.contains("all tables") && check.contains("the file"), "{check}");
 }
 
 #[test]

@@ -291,3 +291,30 @@ fn a_withdrawn_measure_is_not_sent_any_more() {
     let deliveries = svc.deliveries_of(&Who::system("test"), &CreditCode::parse(&credit_code(1)).unwrap(), 10).unwrap();
     assert!(deliveries.iter().all(|d| d.status == DeliveryStatus::Cancelled), "{deliveries:?}");
 }
+
+#[test]
+fn a_stopping_server_leaves_pushing_to_the_next_start_and_nothing_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let svc = open(dir.path());
+        for n in 1..=3 {
+            entity(&svc, n, "50");
+        }
+        let spec = serde_json::json!({
+            "name": "稳岗补贴", "department": "人社局", "mode": "notice",
+            "conditions": [{"label": "从业人数不少于10人", "expr": "employees >= 10"}]
+        });
+        publish(&svc, "4号", spec);
+        // Asked to stop before the outbox runs: no inbox is written, the match event waits.
+        svc.stop();
+        assert!(svc.stopping());
+        assert_eq!(svc.push_pending().unwrap().messages, 0);
+        let pass = run_once(&svc, &Channels { smtp: None, sms: None, log: None }).unwrap();
+        assert_eq!((pass.pushed, pass.sent, pass.failed), (0, 0, 0));
+    }
+    // The next start pushes all three, once.
+    let svc = open(dir.path());
+    assert!(!svc.stopping());
+    assert_eq!(svc.push_pending().unwrap().messages, 3);
+    assert_eq!(svc.push_pending().unwrap().messages, 0);
+}
