@@ -167,8 +167,10 @@ pub struct Generator {
     today: Date,
 }
 
+/// An amount to the fen, as real books keep it (e.g. 1521.4795 万元): formulas over such
+/// values meet half fens, which exact arithmetic must round the same way every time.
 fn wan(v: f64) -> Money {
-    Money::from_wan_f64((v * 100.0).round() / 100.0).unwrap_or(Money::ZERO)
+    Money::from_wan_f64(v).unwrap_or(Money::ZERO)
 }
 
 impl Generator {
