@@ -368,7 +368,7 @@ fn run_chunk(engine: &Engine, w: &mut Worker<'_>, start: usize, collect: Collect
 
 /// At most this many rows of a chunk needing an amount are computed row by row; more, and the
 /// formula runs over the whole chunk's columns.
-const ROW_BY_ROW: usize = 64;
+const ROW_BY_ROW: usize = CHUNK / 4;
 
 /// Runs every measure of the engine over the portrait on `threads` threads.
 pub fn run(engine: &Engine, p: &Portrait, as_of: Date, threads: usize, collect: Collect) -> Vec<MeasureRun> {

@@ -301,3 +301,40 @@ fn a_difference_decides_exactly_at_its_boundary() {
         assert_eq!(engine, holds, "engine: {src}");
     }
 }
+
+#[test]
+fn whole_chunks_of_amounts_agree_with_the_interpreter() {
+    // Enough eligible rows per chunk that the engine computes amounts over the chunk's columns.
+    let tags = TagDictionary::new(default_tags());
+    let entities: Vec<Entity> = (0..5_000u64)
+        .map(|i| entity(i + 1, &[((i * 7_919_357) % 40_000_000_000 + i % 2) as i64, 0, 0, 0], (i % 300) as i64))
+        .collect();
+    let mut p = Portrait::new();
+    entities.iter().for_each(|e| p.upsert(e));
+    let src = "min(export_value * 0.005, 20) + (employees >= 100 ? employees / 3 : 0.5)";
+    let expr = compile_expr(src, Want::Amount, &tags).unwrap();
+    let mut eng = Engine::default();
+    eng.push(MeasurePlan {
+        measure_id: 1,
+        version: 1,
+        conditions: Vec::new(),
+        amount: Some(compile::num(&expr).unwrap()),
+        cap_fen: None,
+        order: Vec::new(),
+        identity: Vec::new(),
+    });
+    let run = &engine::run(&eng, &p, today(), 2, Collect { eligible: true, ..Collect::default() })[0];
+    assert_eq!(run.eligible_rows.len(), entities.len());
+    let mut total = 0;
+    for ((row, got), e) in run.eligible_rows.iter().zip(&entities) {
+        let want = match eval(&expr, &EntityRow { entity: e, as_of: today() }) {
+            Val::Num(v) => engine::amount_of(Some(v), None),
+            _ => Amount::Unknown,
+        };
+        assert_eq!(*got, want, "row {row}");
+        if let Amount::Fen(f) = want {
+            total += f;
+        }
+    }
+    assert_eq!(run.total_fen, total);
+}

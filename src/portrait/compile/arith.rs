@@ -89,9 +89,18 @@ impl NumPlan {
                 }
             }
             Node::Today => out.fill(i128::from(cx.as_of.days())),
-            Node::TagSince(_) | Node::TagUntil(_) => {
+            Node::TagSince(k) | Node::TagUntil(k) => {
+                out.fill(NULL);
+                let Some(col) = cx.p.tag_index.get(k).map(|i| &cx.p.tags[*i]) else { return };
+                let since = matches!(self.node, Node::TagSince(_));
+                let today = cx.as_of.days();
                 for (i, o) in out.iter_mut().enumerate() {
-                    *o = self.eval_row(cx.p, cx.as_of, start + i);
+                    if let Some((s, u)) = col.in_force(start + i, today) {
+                        let d = if since { s } else { u };
+                        if d != i32::MIN {
+                            *o = i128::from(d);
+                        }
+                    }
                 }
             }
             Node::Neg(a) | Node::Abs(a) | Node::Round(a) | Node::Floor(a) | Node::Ceil(a) => {

@@ -27,10 +27,10 @@ impl<'a> Ctx<'a> {
         self.n = CHUNK.min(self.p.len().saturating_sub(start));
     }
 
-    /// A buffer of `n` values from the pool.
+    /// A buffer of `n` values from the pool (its contents are left over: every plan writes
+    /// all of its output).
     pub fn take(&mut self) -> Vec<i128> {
         let mut v = self.pool.pop().unwrap_or_else(|| Vec::with_capacity(CHUNK));
-        v.clear();
         v.resize(self.n, NULL);
         v
     }
