@@ -7,8 +7,8 @@
 use serde::Serialize;
 
 use crate::model::policy::Condition;
-use crate::model::{Field, MeasureSpec, Mode, Money};
-use crate::portrait::{Portrait, num_slot};
+use crate::model::{Field, MeasureSpec, Mode, Money, MoneyUnit};
+use crate::portrait::{NULL_NUM, Portrait, num_slot};
 
 /// A timing over a set of runs: nearest-rank percentiles.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
@@ -49,14 +49,14 @@ pub struct Simulated {
 /// Fractions of the entities with a known revenue that a ladder measure admits.
 const LADDER: [f64; 8] = [0.0001, 0.001, 0.01, 0.1, 0.5, 0.9, 0.99, 1.0];
 
-/// Revenue thresholds (万元) that admit each fraction of [`LADDER`], from the portrait's values.
-fn revenue_thresholds(p: &Portrait) -> Vec<(f64, f64)> {
+/// Revenue thresholds (fen) that admit each fraction of [`LADDER`], from the portrait's values.
+fn revenue_thresholds(p: &Portrait) -> Vec<(f64, i64)> {
     let Some(col) = num_slot(Field::Revenue).and_then(|s| p.num.get(s)) else { return Vec::new() };
-    let mut known: Vec<f64> = col.iter().copied().filter(|v| !v.is_nan()).collect();
+    let mut known: Vec<i64> = col.iter().copied().filter(|v| *v != NULL_NUM).collect();
     if known.is_empty() {
         return Vec::new();
     }
-    known.sort_by(f64::total_cmp);
+    known.sort_unstable();
     LADDER
         .iter()
         .map(|share| {
@@ -69,7 +69,7 @@ fn revenue_thresholds(p: &Portrait) -> Vec<(f64, f64)> {
 /// A measure admitting the entities with at least `threshold` revenue and at least one
 /// employee, paying 0.5 % of revenue up to 20 万元: its near misses are the entities just
 /// below the threshold — as broad as the ladder step.
-fn ladder_measure(share: f64, threshold: f64) -> MeasureSpec {
+fn ladder_measure(share: f64, threshold_fen: i64) -> MeasureSpec {
     let condition = |label: &str, expr: String| Condition { label: label.into(), expr };
     MeasureSpec {
         name: format!("营收阶梯（约 {:.2}% 的主体）", share * 100.0),
@@ -77,7 +77,7 @@ fn ladder_measure(share: f64, threshold: f64) -> MeasureSpec {
         department: String::new(),
         mode: Mode::Apply,
         conditions: vec![
-            condition("营业收入达标", format!("revenue >= {threshold:.6}")),
+            condition("营业收入达标", format!("revenue >= {}", Money(threshold_fen).format(MoneyUnit::Wan))),
             condition("有从业人员", "employees >= 1".into()),
         ],
         amount: Some("min(revenue * 0.005, 20)".into()),

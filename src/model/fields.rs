@@ -45,7 +45,7 @@ macro_rules! fields {
             pub fn label_en(self) -> &'static str {
                 match self { $(Field::$variant => $en,)+ }
             }
-            pub fn ty(self) -> FieldType {
+            pub const fn ty(self) -> FieldType {
                 match self { $(Field::$variant => FieldType::$ty,)+ }
             }
             /// The unit rules and files use: 万元 for money, % for percentages.

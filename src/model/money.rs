@@ -88,10 +88,10 @@ impl Money {
         Ok(Money(if neg { -fen } else { fen }))
     }
 
-    /// From a number of 万元 given as a float (seed files, formulas), rounded to the fen.
+    /// From a number of 万元 given as a float (seed files, JSON): the decimal it was written as
+    /// (its shortest round-trip text), rounded half up to the fen.
     pub fn from_wan_f64(wan: f64) -> Option<Money> {
-        let fen = (wan * FEN_PER_WAN as f64).round();
-        (fen.is_finite() && fen.abs() < 9.0e18).then_some(Money(fen as i64))
+        super::Dec::from_f64(wan)?.to_fen().map(Money)
     }
 
     pub fn from_wan(wan: i64) -> Money {
@@ -161,6 +161,8 @@ mod tests {
     #[test]
     fn float_conversion_rounds_to_fen() {
         assert_eq!(Money::from_wan_f64(0.1), Some(Money(100_000)));
+        assert_eq!(Money::from_wan_f64(1521.4795), Some(Money(1_521_479_500)));
+        assert_eq!(Money::from_wan_f64(0.0000005), Some(Money(1)), "half a fen rounds up");
         assert_eq!(Money::from_wan_f64(f64::NAN), None);
     }
 }

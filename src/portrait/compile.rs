@@ -3,10 +3,13 @@
 //! Also the one gate every expression passes on its way in (`compile_expr`, `check_measure`):
 //! the rules language's checks, then a plan, so that whatever is accepted can be matched.
 
+mod arith;
 mod run;
 pub use run::Ctx;
 
-use super::{enum_keys, enum_slot, flag_slot, industry_index, industry_range, num_slot};
+use super::{NUM_SCALES, enum_keys, enum_slot, flag_slot, industry_index, industry_range, num_slot};
+use crate::model::Dec;
+use crate::model::decimal::{DIV_SCALE, MAX_SCALE};
 use crate::model::{Date, Field, MeasureSpec, TagDictionary};
 use crate::rules::ast::{BinOp, Expr, Func, Kind, Ty};
 use crate::rules::check::Want;
@@ -17,9 +20,23 @@ pub const CHUNK: usize = 4096;
 pub const WORDS: usize = CHUNK / 64;
 pub type Mask = [u64; WORDS];
 
+/// An unknown value in a numeric plan's buffers.
+pub const NULL: i128 = i128::MIN;
+
+/// A numeric plan: what to compute, and the decimal places of its values, fixed when compiled
+/// (every value of the node is a mantissa at `scale`): a field's own scale, a literal's
+/// decimals; `+ −`, `min`, `max`, `?:` the largest of their operands'; `×` the sum (at most
+/// `MAX_SCALE`); `÷` `DIV_SCALE`; `round`, `floor`, `ceil`, dates and counts 0.
 #[derive(Debug, Clone)]
-pub enum NumPlan {
-    Const(f64),
+pub struct NumPlan {
+    pub node: Node,
+    pub scale: u8,
+}
+
+#[derive(Debug, Clone)]
+pub enum Node {
+    /// A mantissa at the plan's scale, or `NULL`.
+    Const(i128),
     Col(usize),
     Age,
     /// The evaluation date, in days.
@@ -35,6 +52,30 @@ pub enum NumPlan {
     Ceil(Box<NumPlan>),
     Abs(Box<NumPlan>),
     Cond(Box<BoolPlan>, Box<NumPlan>, Box<NumPlan>),
+}
+
+impl NumPlan {
+    fn new(node: Node) -> NumPlan {
+        let scale = match &node {
+            Node::Const(_) | Node::Age | Node::Today | Node::TagSince(_) | Node::TagUntil(_) => 0,
+            Node::Col(s) => NUM_SCALES[*s],
+            Node::Neg(a) | Node::Abs(a) => a.scale,
+            Node::Round(_) | Node::Floor(_) | Node::Ceil(_) => 0,
+            Node::Bin(BinOp::Mul, a, b) => a.scale.saturating_add(b.scale).min(MAX_SCALE),
+            Node::Bin(BinOp::Div, ..) => DIV_SCALE,
+            Node::Bin(_, a, b) | Node::Cond(_, a, b) => a.scale.max(b.scale),
+            Node::Min(args) | Node::Max(args) => args.iter().map(|a| a.scale).max().unwrap_or(0),
+        };
+        NumPlan { node, scale }
+    }
+
+    /// A constant: the decimal at its own scale, `None` unknown.
+    fn constant(d: Option<Dec>) -> NumPlan {
+        match d {
+            Some(d) => NumPlan { node: Node::Const(d.m), scale: d.s },
+            None => NumPlan { node: Node::Const(NULL), scale: 0 },
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -98,49 +139,48 @@ fn fail<T>(what: &str) -> R<T> {
     Err(CompileError(what.to_string()))
 }
 
-fn lit_num(e: &Expr) -> Option<f64> {
+/// A numeric literal exactly: the decimal its float was written as (`0.005` is 0.005).
+fn lit_num(e: &Expr) -> Option<Dec> {
     match e.kind {
-        Kind::Int(i) => Some(i as f64),
-        Kind::Double(d) => Some(if d.is_finite() { d } else { f64::NAN }),
+        Kind::Int(i) => Some(Dec::int(i)),
+        Kind::Double(d) => Dec::from_f64(d),
         _ => None,
     }
 }
 
 /// Compiles a numeric (or date) expression.
 pub fn num(e: &Expr) -> R<NumPlan> {
-    Ok(match &e.kind {
-        Kind::Int(_) | Kind::Double(_) => NumPlan::Const(lit_num(e).unwrap_or(f64::NAN)),
-        Kind::Null => NumPlan::Const(f64::NAN),
-        Kind::Field(Field::AgeYears) => NumPlan::Age,
-        Kind::Field(f) => {
-            NumPlan::Col(num_slot(*f).ok_or_else(|| CompileError(format!("{} is not numeric", f.name())))?)
-        }
-        Kind::Neg(a) => NumPlan::Neg(Box::new(num(a)?)),
+    let boxed = |a: &Expr| -> R<Box<NumPlan>> { Ok(Box::new(num(a)?)) };
+    Ok(NumPlan::new(match &e.kind {
+        Kind::Int(_) | Kind::Double(_) | Kind::Null => return Ok(NumPlan::constant(lit_num(e))),
+        Kind::Field(Field::AgeYears) => Node::Age,
+        Kind::Field(f) => Node::Col(num_slot(*f).ok_or_else(|| CompileError(format!("{} is not numeric", f.name())))?),
+        Kind::Neg(a) => Node::Neg(boxed(a)?),
         Kind::Binary(op @ (BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div), a, b) => {
-            NumPlan::Bin(*op, Box::new(num(a)?), Box::new(num(b)?))
+            Node::Bin(*op, boxed(a)?, boxed(b)?)
         }
-        Kind::Cond(c, a, b) => NumPlan::Cond(Box::new(boolean(c)?), Box::new(num(a)?), Box::new(num(b)?)),
+        Kind::Cond(c, a, b) => Node::Cond(Box::new(boolean(c)?), boxed(a)?, boxed(b)?),
         Kind::Call(func, args) => {
-            let one = || -> R<Box<NumPlan>> {
-                Ok(Box::new(num(args.first().ok_or_else(|| CompileError("argument".into()))?)?))
-            };
+            let one = || boxed(args.first().ok_or_else(|| CompileError("argument".into()))?);
             let key = || args.first().and_then(Expr::as_str).unwrap_or("").to_string();
             match func {
-                Func::Min => NumPlan::Min(args.iter().map(num).collect::<R<_>>()?),
-                Func::Max => NumPlan::Max(args.iter().map(num).collect::<R<_>>()?),
-                Func::Round => NumPlan::Round(one()?),
-                Func::Floor => NumPlan::Floor(one()?),
-                Func::Ceil => NumPlan::Ceil(one()?),
-                Func::Abs => NumPlan::Abs(one()?),
-                Func::Date => NumPlan::Const(Date::parse(&key()).map_or(f64::NAN, |d| f64::from(d.days()))),
-                Func::Today => NumPlan::Today,
-                Func::TagSince => NumPlan::TagSince(key()),
-                Func::TagUntil => NumPlan::TagUntil(key()),
+                Func::Min => Node::Min(args.iter().map(num).collect::<R<_>>()?),
+                Func::Max => Node::Max(args.iter().map(num).collect::<R<_>>()?),
+                Func::Round => Node::Round(one()?),
+                Func::Floor => Node::Floor(one()?),
+                Func::Ceil => Node::Ceil(one()?),
+                Func::Abs => Node::Abs(one()?),
+                Func::Date => {
+                    return Ok(NumPlan::constant(Date::parse(&key()).ok().map(|d| Dec::int(i64::from(d.days())))));
+                }
+                Func::Today => Node::Today,
+                Func::TagSince => Node::TagSince(key()),
+                Func::TagUntil => Node::TagUntil(key()),
                 _ => return fail("a boolean function where a number belongs"),
             }
         }
         _ => return fail("not a numeric expression"),
-    })
+    }))
 }
 
 fn literal_strings(e: &Expr) -> R<Vec<&str>> {

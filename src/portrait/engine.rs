@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::Portrait;
-use super::compile::{self, BoolPlan, CHUNK, CompileError, Ctx, Mask, NumPlan, WORDS};
+use super::compile::{self, BoolPlan, CHUNK, CompileError, Ctx, Mask, NULL, NumPlan, WORDS};
 use super::tally::{Dims, Tally};
-use crate::model::{Date, Money};
+use crate::model::{Date, Dec, Money};
 use crate::rules::MeasureRules;
 use crate::rules::ast::Expr;
 
@@ -191,13 +191,12 @@ pub struct MeasureRun {
 /// entities far inside `i64`.
 pub const MAX_ROW_FEN: i64 = 1_000_000_000_000;
 
-/// Rounds 万元 to fen and applies the per-entity cap.
-pub fn amount_of(wan: f64, cap_fen: Option<i64>) -> Amount {
-    let fen = (wan * 1_000_000.0).round();
-    if !fen.is_finite() || fen.abs() > MAX_ROW_FEN as f64 {
+/// Rounds an exact amount in 万元 half up to the fen (once, here) and applies the per-entity
+/// cap; `None` (unknown or not computable) is unknown.
+pub fn amount_of(wan: Option<Dec>, cap_fen: Option<i64>) -> Amount {
+    let Some(fen) = wan.and_then(Dec::to_fen).filter(|f| f.unsigned_abs() <= MAX_ROW_FEN as u64) else {
         return Amount::Unknown;
-    }
-    let fen = fen as i64;
+    };
     if fen < 0 {
         return Amount::Negative(fen);
     }
@@ -323,10 +322,27 @@ fn run_chunk(engine: &Engine, w: &mut Worker<'_>, start: usize, collect: Collect
             any_e |= all_t[i] != 0;
             any_n |= near[i] != 0;
         }
-        // Amounts only for the rows that need one (eligible rows and near misses).
+        // Amounts only for the rows that need one (eligible rows and near misses): over the
+        // whole chunk at once when many do, row by row when few.
         let has_amounts = (any_e || any_n) && m.amount.is_some();
+        let needed: u32 = all_t
+            .iter()
+            .chain(near.iter().filter(|_| collect.near_miss || collect.tally))
+            .map(|w| w.count_ones())
+            .sum();
+        let columnar = match &m.amount {
+            Some(plan) if has_amounts && needed as usize > ROW_BY_ROW => {
+                let mut buf = w.cx.take();
+                plan.eval(&mut w.cx, &mut buf);
+                Some(buf)
+            }
+            _ => None,
+        };
         let amount_at = |w: &Worker<'_>, i: usize| match &m.amount {
-            Some(plan) if has_amounts => amount_of(plan.eval_row(w.cx.p, w.cx.as_of, start + i), m.cap_fen),
+            Some(plan) if has_amounts => {
+                let v = columnar.as_ref().map_or_else(|| plan.eval_row(w.cx.p, w.cx.as_of, start + i), |b| b[i]);
+                amount_of((v != NULL).then(|| Dec::new(v, plan.scale)), m.cap_fen)
+            }
             _ => Amount::Fen(0),
         };
         for word in 0..WORDS {
@@ -387,8 +403,15 @@ fn run_chunk(engine: &Engine, w: &mut Worker<'_>, start: usize, collect: Collect
                 }
             }
         }
+        if let Some(buf) = columnar {
+            w.cx.give(buf);
+        }
     }
 }
+
+/// At most this many rows of a chunk needing an amount are computed row by row; more, and the
+/// formula runs over the whole chunk's columns.
+const ROW_BY_ROW: usize = CHUNK / 4;
 
 /// Runs every measure of the engine over the portrait on `threads` threads.
 pub fn run(engine: &Engine, p: &Portrait, as_of: Date, threads: usize, collect: Collect) -> Vec<MeasureRun> {

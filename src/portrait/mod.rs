@@ -1,5 +1,5 @@
 //! The columnar portrait: every rule-facing field of every entity in memory, one array per
-//! field (NaN, `u8::MAX`, 0 … for unknown), tags as bitsets. Rebuilt from the store at start and
+//! field (`NULL_NUM`, `u8::MAX`, 0 … for unknown; numbers as integers at `NUM_SCALES`), tags as bitsets. Rebuilt from the store at start and
 //! updated on every entity write; rules compile to plans over it.
 
 pub mod compile;
@@ -11,10 +11,12 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use crate::model::reference::{self, IndustryLevel};
-use crate::model::{Date, Entity, EntityType, Field, Ownership, RegStatus, SizeClass, TaxCredit, Vocabulary};
+use crate::model::{Date, Dec, Entity, EntityType, Field, Ownership, RegStatus, SizeClass, TaxCredit, Vocabulary};
 use crate::rules::eval::Row;
 
-pub use crate::model::portrait_record::{ENUM_FIELDS, FLAG_FIELDS, NULL_ENUM, NULL_FLAG, NULL_YMD, NUM_FIELDS};
+pub use crate::model::portrait_record::{
+    ENUM_FIELDS, FLAG_FIELDS, NULL_ENUM, NULL_FLAG, NULL_NUM, NULL_YMD, NUM_FIELDS, NUM_SCALES,
+};
 use crate::model::portrait_record::{NULL_DAY, Record};
 
 pub const NULL_INDUSTRY: u16 = u16::MAX;
@@ -138,7 +140,9 @@ pub struct Portrait {
     pub ids: Vec<u64>,
     pub codes: Vec<[u8; 18]>,
     row_of_id: Vec<u32>,
-    pub num: Vec<Vec<f64>>,
+    /// Per numeric field: mantissas at the field's scale in `NUM_SCALES` (money in fen),
+    /// `NULL_NUM` when unknown.
+    pub num: Vec<Vec<i64>>,
     pub established_ymd: Vec<i32>,
     pub enums: Vec<Vec<u8>>,
     pub flags: Vec<Vec<u8>>,
@@ -223,7 +227,7 @@ impl Portrait {
                 self.ids.push(r.id);
                 self.codes.push([0; 18]);
                 for c in &mut self.num {
-                    c.push(f64::NAN);
+                    c.push(NULL_NUM);
                 }
                 self.established_ymd.push(NULL_YMD);
                 for c in &mut self.enums {
@@ -290,14 +294,14 @@ impl Portrait {
 }
 
 /// Whole years from a yyyymmdd birthday to `as_of` (0 until the first anniversary).
-pub fn age_from_ymd(ymd: i32, as_of: Date) -> Option<f64> {
+pub fn age_from_ymd(ymd: i32, as_of: Date) -> Option<i64> {
     if ymd == NULL_YMD {
         return None;
     }
     let (y, m, d) = as_of.ymd();
     let md = m as i32 * 100 + d as i32;
     let years = y - ymd / 10_000 - i32::from(md < ymd % 10_000);
-    Some(f64::from(years))
+    Some(i64::from(years))
 }
 
 pub struct PortraitRow<'a> {
@@ -307,16 +311,17 @@ pub struct PortraitRow<'a> {
 }
 
 impl Row for PortraitRow<'_> {
-    fn num(&self, f: Field) -> Option<f64> {
+    fn num(&self, f: Field) -> Option<Dec> {
         if f == Field::AgeYears {
-            return age_from_ymd(self.p.established_ymd[self.row], self.as_of);
+            return age_from_ymd(self.p.established_ymd[self.row], self.as_of).map(Dec::int);
         }
-        let v = self.p.num[num_slot(f)?][self.row];
-        (!v.is_nan()).then_some(v)
+        let slot = num_slot(f)?;
+        let v = self.p.num[slot][self.row];
+        (v != NULL_NUM).then(|| Dec::new(i128::from(v), NUM_SCALES[slot]))
     }
     fn date(&self, f: Field) -> Option<i32> {
         let v = self.p.num[num_slot(f)?][self.row];
-        (!v.is_nan()).then_some(v as i32)
+        (v != NULL_NUM).then_some(v).and_then(|v| i32::try_from(v).ok())
     }
     fn text(&self, f: Field) -> Option<Cow<'_, str>> {
         match f {
@@ -389,11 +394,13 @@ mod tests {
     #[test]
     fn ages() {
         let on = Date::parse("2026-11-27").unwrap();
-        assert_eq!(age_from_ymd(20_201_128, on), Some(5.0));
-        assert_eq!(age_from_ymd(20_201_127, on), Some(6.0));
+        assert_eq!(age_from_ymd(20_201_128, on), Some(5));
+        assert_eq!(age_from_ymd(20_201_127, on), Some(6));
         assert_eq!(age_from_ymd(NULL_YMD, on), None);
     }
 }
 
+#[cfg(test)]
+mod exact_tests;
 #[cfg(test)]
 mod proptests;

@@ -8,8 +8,8 @@ use super::Portrait;
 use super::compile::{self, CHUNK, Ctx, WORDS, compile_expr};
 use crate::model::tags::{TagDictionary, default_tags};
 use crate::model::{
-    CreditCode, Date, Entity, EntityType, IndustryCode, Money, Ownership, RegStatus, RegionCode, TagHolding, TaxCredit,
-    Timestamp,
+    CreditCode, Date, Dec, Entity, EntityType, IndustryCode, Money, Ownership, RegStatus, RegionCode, TagHolding,
+    TaxCredit, Timestamp,
 };
 use crate::rules::check::{self, Want};
 use crate::rules::eval::{EntityRow, Outcome, Val, eval};
@@ -18,7 +18,8 @@ use crate::rules::explain;
 const REGIONS: [&str; 5] = ["230125", "230102", "230183", "230202", "110105"];
 const INDUSTRIES: [&str; 6] = ["C3911", "C1391", "I6513", "A0111", "F5211", "K7010"];
 const TAGS: [&str; 4] = ["high_tech", "tech_sme", "listed", "srdi_sme"];
-const MONEY: [f64; 9] = [0.0, 0.5, 50.0, 100.0, 300.0, 2000.0, 2000.000001, 40000.0, 123.456];
+const MONEY: [f64; 12] =
+    [0.0, 0.5, 50.0, 100.0, 300.0, 2000.0, 2000.000001, 40000.0, 123.456, 1521.4795, 0.000001, 200.000001];
 const COUNTS: [i64; 7] = [0, 1, 10, 20, 300, 1000, 45];
 const PERCENTS: [f64; 6] = [0.0, 3.0, 5.5, 20.0, 100.0, 2.999];
 const DATES: [&str; 5] = ["2001-02-28", "2020-11-27", "2020-11-28", "2024-02-29", "2026-11-27"];
@@ -110,7 +111,8 @@ const NUM_FIELDS: [&str; 17] = [
     "layoff_rate",
     "age_years",
 ];
-const NUM_LITERALS: [&str; 9] = ["0", "3", "100", "2.5", "300", "0.1", "20", "-1", "2000"];
+const NUM_LITERALS: [&str; 13] =
+    ["0", "3", "100", "2.5", "300", "0.1", "20", "-1", "2000", "0.005", "0.5", "7.6073975", "100.0000005"];
 
 fn num_expr() -> impl Strategy<Value = String> {
     let leaf = prop_oneof![
@@ -259,15 +261,16 @@ proptest! {
         let plan = compile::num(&expr).unwrap_or_else(|e| panic!("{src}: {e}"));
         let mut cx = Ctx::new(&p, today());
         cx.at(0);
-        let mut out = vec![0.0; cx.n];
+        let mut out = vec![0i128; cx.n];
         plan.eval(&mut cx, &mut out);
         for (i, e) in entities.iter().enumerate() {
             let row = EntityRow { entity: e, as_of: today() };
             let single = plan.eval_row(&p, today(), i);
-            prop_assert!(single == out[i] || (single.is_nan() && out[i].is_nan()), "{}: eval_row {} vs chunk {}", src, single, out[i]);
+            prop_assert!(single == out[i], "{}: eval_row {} vs chunk {}", src, single, out[i]);
+            let columnar = (out[i] != compile::NULL).then(|| Dec::new(out[i], plan.scale));
             match eval(&expr, &row) {
-                Val::Num(v) => prop_assert!(out[i] == v, "{}: row {} columnar {} interpreter {}", src, i, out[i], v),
-                Val::Null => prop_assert!(out[i].is_nan(), "{}: row {} columnar {} interpreter null", src, i, out[i]),
+                Val::Num(v) => prop_assert!(columnar == Some(v), "{}: row {} columnar {:?} interpreter {}", src, i, columnar, v),
+                Val::Null => prop_assert!(columnar.is_none(), "{}: row {} columnar {:?} interpreter null", src, i, columnar),
                 other => prop_assert!(false, "{} gave {:?}", src, other),
             }
         }
@@ -349,7 +352,7 @@ proptest! {
             let row = EntityRow { entity: e, as_of: today() };
             let outs: Vec<Outcome> = exprs.iter().map(|x| Outcome::of(&eval(x, &row))).collect();
             let fails = outs.iter().filter(|o| **o == Outcome::NotEligible).count();
-            let amount = match eval(&amount_expr, &row) { Val::Num(v) => amount_of(v, cap), _ => Amount::Unknown };
+            let amount = match eval(&amount_expr, &row) { Val::Num(v) => amount_of(Some(v), cap), _ => Amount::Unknown };
             if outs.iter().all(|o| *o == Outcome::Eligible) {
                 el.push((i as u32, amount));
             } else if fails == 0 {

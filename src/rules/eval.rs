@@ -5,11 +5,13 @@
 use std::borrow::Cow;
 
 use super::ast::{BinOp, Expr, Func, Kind};
-use crate::model::{Date, Entity, Field, FieldValue, Vocabulary};
+use crate::model::decimal::{Dec, Rounding};
+use crate::model::{Date, Entity, Field, Vocabulary};
 
 /// One entity's values, however they are stored.
 pub trait Row {
-    fn num(&self, f: Field) -> Option<f64>;
+    /// A number exactly: money in 万元 (6 places, the mantissa is fen), counts, percentages.
+    fn num(&self, f: Field) -> Option<Dec>;
     fn date(&self, f: Field) -> Option<i32>;
     /// The key of an enum field (`"small"`), or the code of a region or industry, or the
     /// credit code.
@@ -34,17 +36,17 @@ pub struct EntityRow<'a> {
 }
 
 impl Row for EntityRow<'_> {
-    fn num(&self, f: Field) -> Option<f64> {
-        match self.entity.get(f, self.as_of)? {
-            FieldValue::Money(m) => Some(m.as_wan_f64()),
-            FieldValue::Int(i) => Some(i as f64),
-            FieldValue::Percent(p) | FieldValue::Number(p) => Some(p),
-            _ => None,
+    fn num(&self, f: Field) -> Option<Dec> {
+        use crate::model::portrait_record::{NUM_FIELDS, NUM_SCALES, number};
+        if f == Field::AgeYears {
+            return self.entity.age_years(self.as_of).map(|y| Dec::int(i64::from(y)));
         }
+        let slot = NUM_FIELDS.iter().position(|x| *x == f)?;
+        number(self.entity, f).map(|m| Dec::new(i128::from(m), NUM_SCALES[slot]))
     }
     fn date(&self, f: Field) -> Option<i32> {
-        match self.entity.get(f, self.as_of)? {
-            FieldValue::Date(d) => Some(d.days()),
+        match f {
+            Field::Established => self.entity.established.map(Date::days),
             _ => None,
         }
     }
@@ -92,24 +94,24 @@ impl Row for EntityRow<'_> {
 pub enum Val<'a> {
     Null,
     Bool(bool),
-    Num(f64),
+    Num(Dec),
     Str(Cow<'a, str>),
     Date(i32),
 }
 
 impl Val<'_> {
-    fn num(&self) -> Option<f64> {
+    fn num(&self) -> Option<Dec> {
         match self {
             Val::Num(n) => Some(*n),
-            Val::Date(d) => Some(f64::from(*d)),
+            Val::Date(d) => Some(Dec::int(i64::from(*d))),
             _ => None,
         }
     }
 }
 
-/// A number that is not finite (overflow, 0/0) is unknown.
-fn num(v: f64) -> Val<'static> {
-    if v.is_finite() { Val::Num(v) } else { Val::Null }
+/// A number that could not be computed (overflow, division by 0) is unknown.
+fn num(v: Option<Dec>) -> Val<'static> {
+    v.map_or(Val::Null, Val::Num)
 }
 
 /// Evaluates an expression (already type-checked) against a row.
@@ -117,8 +119,8 @@ pub fn eval<'a>(e: &'a Expr, row: &'a dyn Row) -> Val<'a> {
     match &e.kind {
         Kind::Null => Val::Null,
         Kind::Bool(b) => Val::Bool(*b),
-        Kind::Int(i) => Val::Num(*i as f64),
-        Kind::Double(d) => num(*d),
+        Kind::Int(i) => Val::Num(Dec::int(*i)),
+        Kind::Double(d) => num(Dec::from_f64(*d)),
         Kind::Str(s) => Val::Str(Cow::Borrowed(s)),
         Kind::List(_) => Val::Null,
         Kind::Field(f) => field(*f, row),
@@ -127,7 +129,7 @@ pub fn eval<'a>(e: &'a Expr, row: &'a dyn Row) -> Val<'a> {
             _ => Val::Null,
         },
         Kind::Neg(a) => match eval(a, row) {
-            Val::Num(n) => Val::Num(-n),
+            Val::Num(n) => num(n.checked_neg()),
             _ => Val::Null,
         },
         Kind::Cond(c, a, b) => match eval(c, row) {
@@ -143,7 +145,7 @@ pub fn eval<'a>(e: &'a Expr, row: &'a dyn Row) -> Val<'a> {
 pub(super) fn field<'a>(f: Field, row: &'a dyn Row) -> Val<'a> {
     use super::ast::Ty;
     match super::catalog::field_ty(f) {
-        Ty::Num => row.num(f).map_or(Val::Null, num),
+        Ty::Num => num(row.num(f)),
         Ty::Date => row.date(f).map_or(Val::Null, Val::Date),
         Ty::Bool => row.flag(f).map_or(Val::Null, Val::Bool),
         Ty::Enum(_) | Ty::Code(_) | Ty::Str => row.text(f).map_or(Val::Null, Val::Str),
@@ -209,12 +211,11 @@ fn binary<'a>(op: BinOp, a: &'a Expr, b: &'a Expr, row: &'a dyn Row) -> Val<'a> 
         }
         BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div => match (eval(a, row).num(), eval(b, row).num()) {
             (Some(x), Some(y)) => num(match op {
-                BinOp::Add => x + y,
-                BinOp::Sub => x - y,
-                BinOp::Mul => x * y,
+                BinOp::Add => x.checked_add(y),
+                BinOp::Sub => x.checked_sub(y),
+                BinOp::Mul => x.checked_mul(y),
                 // Division by zero is unknown, not infinite.
-                _ if y == 0.0 => f64::NAN,
-                _ => x / y,
+                _ => x.checked_div(y),
             }),
             _ => Val::Null,
         },
@@ -227,7 +228,7 @@ pub fn compare(op: BinOp, a: &Val<'_>, b: &Val<'_>) -> Val<'static> {
     use std::cmp::Ordering;
     let ord: Option<Ordering> = match (a, b) {
         (Val::Null, _) | (_, Val::Null) => return Val::Null,
-        (Val::Num(x), Val::Num(y)) => x.partial_cmp(y),
+        (Val::Num(x), Val::Num(y)) => Some(x.cmp(y)),
         (Val::Date(x), Val::Date(y)) => Some(x.cmp(y)),
         (Val::Str(x), Val::Str(y)) => Some(x.as_ref().cmp(y.as_ref())),
         (Val::Bool(x), Val::Bool(y)) => Some(x.cmp(y)),
@@ -250,7 +251,7 @@ fn call<'a>(func: Func, args: &'a [Expr], row: &'a dyn Row) -> Val<'a> {
     let key = |i: usize| args.get(i).and_then(Expr::as_str).unwrap_or("");
     match func {
         Func::Min | Func::Max => {
-            let mut acc: Option<f64> = None;
+            let mut acc: Option<Dec> = None;
             for i in 0..args.len() {
                 let Some(v) = arg(i).num() else { return Val::Null };
                 acc = Some(match (acc, func) {
@@ -259,14 +260,14 @@ fn call<'a>(func: Func, args: &'a [Expr], row: &'a dyn Row) -> Val<'a> {
                     (Some(a), _) => a.max(v),
                 });
             }
-            acc.map_or(Val::Null, num)
+            num(acc)
         }
         Func::Round | Func::Floor | Func::Ceil | Func::Abs => match arg(0).num() {
             Some(v) => num(match func {
-                Func::Round => v.round(),
-                Func::Floor => v.floor(),
-                Func::Ceil => v.ceil(),
-                _ => v.abs(),
+                Func::Round => Some(v.to_int(Rounding::HalfUp)),
+                Func::Floor => Some(v.to_int(Rounding::Floor)),
+                Func::Ceil => Some(v.to_int(Rounding::Ceil)),
+                _ => v.checked_abs(),
             }),
             None => Val::Null,
         },

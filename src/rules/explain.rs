@@ -28,11 +28,11 @@ pub fn show(f: Field, row: &dyn Row) -> String {
     match field(f, row) {
         Val::Null => "未知".into(),
         Val::Num(n) => {
-            let rounded = (n * 100.0).round() / 100.0;
+            let rounded = n.rescale(2).map_or_else(|| n.to_string(), |r| r.to_string());
             match f.unit() {
-                Some("%") => format!("{}%", format_number(rounded)),
-                Some(u) => format!("{} {u}", format_number(rounded)),
-                None => format_number(rounded),
+                Some("%") => format!("{rounded}%"),
+                Some(u) => format!("{rounded} {u}"),
+                None => rounded,
             }
         }
         Val::Date(d) => Date::from_days(d).to_string(),

@@ -74,7 +74,7 @@ async fn simulation_agrees_with_a_row_by_row_reading() {
         if outs.iter().all(|o| *o == Outcome::Eligible) {
             eligible.push(e.credit_code.to_string());
             if let Val::Num(v) = eval(&amount, &row) {
-                total += ((v * 1e6).round() as i64).min(50_000_000);
+                total += v.to_fen().unwrap().min(50_000_000);
             }
         } else if fails == 0 {
             unknown += 1;

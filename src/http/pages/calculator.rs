@@ -47,7 +47,8 @@ pub fn grouped(matches: &[MeasureMatch]) -> serde_json::Value {
     let eligible: Vec<_> = matches.iter().filter(|m| m.outcome == Outcome::Eligible).collect();
     let near: Vec<_> = matches.iter().filter(|m| m.is_near_miss()).collect();
     let unknown: Vec<_> = matches.iter().filter(|m| m.outcome == Outcome::Unknown).collect();
-    let total: f64 = eligible.iter().filter_map(|m| m.amount_wan).sum();
+    let total_fen: i64 = eligible.iter().filter_map(|m| m.amount).map(|m| m.fen()).sum();
+    let total = crate::model::Money(total_fen).as_wan_f64();
     serde_json::json!({
         "eligible": eligible, "near": near, "unknown": unknown,
         "others": matches.len() - eligible.len() - near.len() - unknown.len(),

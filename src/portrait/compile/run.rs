@@ -1,10 +1,10 @@
 //! Evaluating columnar plans over one chunk of the portrait into three-valued masks.
 
-use super::{BoolPlan, CHUNK, Mask, NumPlan, WORDS};
+use super::arith::{cmp_const, cmp_rows};
+use super::{BoolPlan, CHUNK, Mask, NULL, Node, WORDS};
+use crate::model::decimal::cmp_scaled;
 use crate::model::{Date, Field};
-use crate::portrait::{
-    self, NULL_ENUM, NULL_FLAG, NULL_INDUSTRY, Portrait, age_from_ymd, enum_slot, flag_slot, num_slot,
-};
+use crate::portrait::{self, NULL_ENUM, NULL_FLAG, NULL_INDUSTRY, NULL_NUM, Portrait, enum_slot, flag_slot, num_slot};
 use crate::rules::ast::BinOp;
 
 /// What a chunk evaluation reads.
@@ -13,7 +13,7 @@ pub struct Ctx<'a> {
     pub as_of: Date,
     pub start: usize,
     pub n: usize,
-    pool: Vec<Vec<f64>>,
+    pool: Vec<Vec<i128>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -27,14 +27,16 @@ impl<'a> Ctx<'a> {
         self.n = CHUNK.min(self.p.len().saturating_sub(start));
     }
 
-    fn take(&mut self) -> Vec<f64> {
+    /// A buffer of `n` values from the pool (its contents are left over: every plan writes
+    /// all of its output).
+    pub fn take(&mut self) -> Vec<i128> {
         let mut v = self.pool.pop().unwrap_or_else(|| Vec::with_capacity(CHUNK));
-        v.clear();
-        v.resize(self.n, f64::NAN);
+        v.resize(self.n, NULL);
         v
     }
 
-    fn give(&mut self, v: Vec<f64>) {
+    /// Returns a buffer to the pool.
+    pub fn give(&mut self, v: Vec<i128>) {
         self.pool.push(v);
     }
 
@@ -53,170 +55,6 @@ impl<'a> Ctx<'a> {
     }
 }
 
-fn finite(v: f64) -> f64 {
-    if v.is_finite() { v } else { f64::NAN }
-}
-
-impl NumPlan {
-    /// Writes the chunk's values into `out` (`out.len() == cx.n`); NaN is unknown.
-    pub fn eval(&self, cx: &mut Ctx<'_>, out: &mut [f64]) {
-        let (start, n) = (cx.start, cx.n);
-        match self {
-            NumPlan::Const(c) => out.fill(*c),
-            NumPlan::Col(s) => out.copy_from_slice(&cx.p.num[*s][start..start + n]),
-            NumPlan::Age => {
-                for (o, ymd) in out.iter_mut().zip(&cx.p.established_ymd[start..start + n]) {
-                    *o = age_from_ymd(*ymd, cx.as_of).unwrap_or(f64::NAN);
-                }
-            }
-            NumPlan::Today => out.fill(f64::from(cx.as_of.days())),
-            NumPlan::TagSince(k) | NumPlan::TagUntil(k) => {
-                out.fill(f64::NAN);
-                let Some(col) = cx.p.tag_index.get(k).map(|i| &cx.p.tags[*i]) else { return };
-                let since = matches!(self, NumPlan::TagSince(_));
-                let day = cx.as_of.days();
-                for (i, o) in out.iter_mut().enumerate() {
-                    if let Some((s, u)) = col.in_force(start + i, day) {
-                        let d = if since { s } else { u };
-                        if d != i32::MIN {
-                            *o = f64::from(d);
-                        }
-                    }
-                }
-            }
-            NumPlan::Neg(a) => {
-                a.eval(cx, out);
-                out.iter_mut().for_each(|v| *v = -*v);
-            }
-            NumPlan::Bin(op, a, b) => {
-                a.eval(cx, out);
-                let mut rhs = cx.take();
-                b.eval(cx, &mut rhs);
-                for (x, y) in out.iter_mut().zip(&rhs) {
-                    *x = finite(match op {
-                        BinOp::Add => *x + y,
-                        BinOp::Sub => *x - y,
-                        BinOp::Mul => *x * y,
-                        _ if *y == 0.0 => f64::NAN,
-                        _ => *x / y,
-                    });
-                }
-                cx.give(rhs);
-            }
-            NumPlan::Min(args) | NumPlan::Max(args) => {
-                let min = matches!(self, NumPlan::Min(_));
-                let mut tmp = cx.take();
-                for (i, a) in args.iter().enumerate() {
-                    if i == 0 {
-                        a.eval(cx, out);
-                        continue;
-                    }
-                    a.eval(cx, &mut tmp);
-                    for (x, y) in out.iter_mut().zip(&tmp) {
-                        // Unknown in, unknown out (f64::min would skip a NaN).
-                        *x = if x.is_nan() || y.is_nan() {
-                            f64::NAN
-                        } else if min {
-                            x.min(*y)
-                        } else {
-                            x.max(*y)
-                        };
-                    }
-                }
-                cx.give(tmp);
-            }
-            NumPlan::Round(a) | NumPlan::Floor(a) | NumPlan::Ceil(a) | NumPlan::Abs(a) => {
-                a.eval(cx, out);
-                let f: fn(f64) -> f64 = match self {
-                    NumPlan::Round(_) => f64::round,
-                    NumPlan::Floor(_) => f64::floor,
-                    NumPlan::Ceil(_) => f64::ceil,
-                    _ => f64::abs,
-                };
-                out.iter_mut().for_each(|v| *v = f(*v));
-            }
-            NumPlan::Cond(c, a, b) => {
-                let (mut t, mut f) = ([0u64; WORDS], [0u64; WORDS]);
-                c.eval(cx, &mut t, &mut f);
-                a.eval(cx, out);
-                let mut other = cx.take();
-                b.eval(cx, &mut other);
-                for (i, x) in out.iter_mut().enumerate() {
-                    let bit = 1u64 << (i & 63);
-                    if t[i >> 6] & bit != 0 {
-                    } else if f[i >> 6] & bit != 0 {
-                        *x = other[i];
-                    } else {
-                        *x = f64::NAN;
-                    }
-                }
-                cx.give(other);
-            }
-        }
-    }
-}
-
-impl NumPlan {
-    /// The value for one row (absolute index): what `eval` computes for that row, without
-    /// evaluating the whole chunk. NaN is unknown.
-    pub fn eval_row(&self, p: &Portrait, as_of: Date, row: usize) -> f64 {
-        match self {
-            NumPlan::Const(c) => *c,
-            NumPlan::Col(s) => p.num[*s][row],
-            NumPlan::Age => age_from_ymd(p.established_ymd[row], as_of).unwrap_or(f64::NAN),
-            NumPlan::Today => f64::from(as_of.days()),
-            NumPlan::TagSince(k) | NumPlan::TagUntil(k) => {
-                let Some(col) = p.tag_index.get(k).map(|i| &p.tags[*i]) else { return f64::NAN };
-                match col.in_force(row, as_of.days()) {
-                    Some((s, u)) => {
-                        let d = if matches!(self, NumPlan::TagSince(_)) { s } else { u };
-                        if d == i32::MIN { f64::NAN } else { f64::from(d) }
-                    }
-                    None => f64::NAN,
-                }
-            }
-            NumPlan::Neg(a) => -a.eval_row(p, as_of, row),
-            NumPlan::Bin(op, a, b) => {
-                let (x, y) = (a.eval_row(p, as_of, row), b.eval_row(p, as_of, row));
-                finite(match op {
-                    BinOp::Add => x + y,
-                    BinOp::Sub => x - y,
-                    BinOp::Mul => x * y,
-                    _ if y == 0.0 => f64::NAN,
-                    _ => x / y,
-                })
-            }
-            NumPlan::Min(args) | NumPlan::Max(args) => {
-                let min = matches!(self, NumPlan::Min(_));
-                let mut acc = f64::NAN;
-                for (i, a) in args.iter().enumerate() {
-                    let v = a.eval_row(p, as_of, row);
-                    if v.is_nan() {
-                        return f64::NAN;
-                    }
-                    acc = if i == 0 {
-                        v
-                    } else if min {
-                        acc.min(v)
-                    } else {
-                        acc.max(v)
-                    };
-                }
-                acc
-            }
-            NumPlan::Round(a) => a.eval_row(p, as_of, row).round(),
-            NumPlan::Floor(a) => a.eval_row(p, as_of, row).floor(),
-            NumPlan::Ceil(a) => a.eval_row(p, as_of, row).ceil(),
-            NumPlan::Abs(a) => a.eval_row(p, as_of, row).abs(),
-            NumPlan::Cond(c, a, b) => match c.eval_row(p, as_of, row) {
-                Some(true) => a.eval_row(p, as_of, row),
-                Some(false) => b.eval_row(p, as_of, row),
-                None => f64::NAN,
-            },
-        }
-    }
-}
-
 impl BoolPlan {
     /// The outcome for one row (absolute index); `None` is unknown.
     pub fn eval_row(&self, p: &Portrait, as_of: Date, row: usize) -> Option<bool> {
@@ -225,7 +63,7 @@ impl BoolPlan {
             BoolPlan::Const(v) => *v,
             BoolPlan::Cmp(op, a, b) => {
                 let (x, y) = (a.eval_row(p, as_of, row), b.eval_row(p, as_of, row));
-                (!x.is_nan() && !y.is_nan()).then(|| cmp(*op, x, y))
+                (x != NULL && y != NULL).then(|| holds(*op, cmp_scaled(x, a.scale, y, b.scale)))
             }
             BoolPlan::EnumIn(slot, mask) => {
                 let v = p.enums[*slot][row];
@@ -286,7 +124,7 @@ impl BoolPlan {
 
 /// Sets bit `i` of `t` or `f` from a known/unknown boolean.
 #[inline]
-fn put(t: &mut Mask, f: &mut Mask, i: usize, v: Option<bool>) {
+pub(super) fn put(t: &mut Mask, f: &mut Mask, i: usize, v: Option<bool>) {
     let bit = 1u64 << (i & 63);
     match v {
         Some(true) => t[i >> 6] |= bit,
@@ -328,44 +166,17 @@ fn fill(n: usize, t: &mut Mask, f: &mut Mask, test: impl Fn(usize) -> (bool, boo
     }
 }
 
-fn cmp(op: BinOp, x: f64, y: f64) -> bool {
+/// Whether an ordering satisfies a comparison.
+#[inline]
+pub(super) fn holds(op: BinOp, o: std::cmp::Ordering) -> bool {
+    use std::cmp::Ordering::*;
     match op {
-        BinOp::Eq => x == y,
-        BinOp::Ne => x != y,
-        BinOp::Lt => x < y,
-        BinOp::Le => x <= y,
-        BinOp::Gt => x > y,
-        _ => x >= y,
-    }
-}
-
-/// Compares a column slice with a constant, 64 rows per word. A NaN (unknown) compares false
-/// every way, so each outcome is one comparison: `x >= c` holds, `x < c` fails. (`x < c || x > c`
-/// is not `x != c`: the latter is true for NaN.)
-#[allow(clippy::double_comparisons)]
-fn cmp_const(op: BinOp, xs: &[f64], c: f64, t: &mut Mask, f: &mut Mask) {
-    if c.is_nan() {
-        return;
-    }
-    #[inline(always)]
-    fn bits(xs: &[f64], t: &mut Mask, f: &mut Mask, holds: impl Fn(f64) -> bool, fails: impl Fn(f64) -> bool) {
-        for (w, chunk) in xs.chunks(64).enumerate() {
-            let (mut tb, mut fb) = (0u64, 0u64);
-            for (b, &x) in chunk.iter().enumerate() {
-                tb |= u64::from(holds(x)) << b;
-                fb |= u64::from(fails(x)) << b;
-            }
-            t[w] = tb;
-            f[w] = fb;
-        }
-    }
-    match op {
-        BinOp::Ge => bits(xs, t, f, |x| x >= c, |x| x < c),
-        BinOp::Gt => bits(xs, t, f, |x| x > c, |x| x <= c),
-        BinOp::Le => bits(xs, t, f, |x| x <= c, |x| x > c),
-        BinOp::Lt => bits(xs, t, f, |x| x < c, |x| x >= c),
-        BinOp::Eq => bits(xs, t, f, |x| x == c, |x| x < c || x > c),
-        _ => bits(xs, t, f, |x| x < c || x > c, |x| x == c),
+        BinOp::Eq => o == Equal,
+        BinOp::Ne => o != Equal,
+        BinOp::Lt => o == Less,
+        BinOp::Le => o != Greater,
+        BinOp::Gt => o == Greater,
+        _ => o != Less,
     }
 }
 
@@ -380,23 +191,18 @@ impl BoolPlan {
             BoolPlan::Const(Some(true)) => *t = cx.valid(),
             BoolPlan::Const(Some(false)) => *f = cx.valid(),
             BoolPlan::Const(None) => {}
-            BoolPlan::Cmp(op, NumPlan::Col(s), NumPlan::Const(c)) => {
-                cmp_const(*op, &cx.p.num[*s][start..start + n], *c, t, f)
-            }
-            BoolPlan::Cmp(op, NumPlan::Const(c), NumPlan::Col(s)) => {
-                cmp_const(op.flipped(), &cx.p.num[*s][start..start + n], *c, t, f)
-            }
             BoolPlan::Cmp(op, a, b) => {
-                let mut x = cx.take();
-                let mut y = cx.take();
-                a.eval(cx, &mut x);
-                b.eval(cx, &mut y);
-                for i in 0..n {
-                    let known = !x[i].is_nan() && !y[i].is_nan();
-                    put(t, f, i, known.then(|| cmp(*op, x[i], y[i])));
+                // A field against a literal: one integer comparison per row.
+                let direct = match (&a.node, &b.node) {
+                    (Node::Col(s), Node::Const(c)) => Some((*op, *s, a.scale, *c, b.scale)),
+                    (Node::Const(c), Node::Col(s)) => Some((op.flipped(), *s, b.scale, *c, a.scale)),
+                    _ => None,
+                };
+                let done = direct
+                    .is_some_and(|(op, s, sx, c, sc)| cmp_const(op, &cx.p.num[s][start..start + n], sx, c, sc, t, f));
+                if !done {
+                    cmp_rows(cx, *op, a, b, t, f);
                 }
-                cx.give(x);
-                cx.give(y);
             }
             BoolPlan::EnumIn(slot, mask) => {
                 let mask = *mask;
@@ -496,7 +302,7 @@ fn known(p: &Portrait, field: Field, row: usize) -> bool {
         Field::Industry => p.industry[row] != NULL_INDUSTRY,
         f => {
             if let Some(s) = num_slot(f) {
-                !p.num[s][row].is_nan()
+                p.num[s][row] != NULL_NUM
             } else if let Some(s) = enum_slot(f) {
                 p.enums[s][row] != NULL_ENUM
             } else if let Some(s) = flag_slot(f) {

@@ -7,7 +7,7 @@ use super::form::prefill;
 use super::{CaseView, check_form, may_apply, may_see, unseen};
 use crate::model::calendar::WorkCalendar;
 use crate::model::case::{Case, CaseAction, CaseActionKind, CaseState, Frozen, FrozenCondition, StageRun};
-use crate::model::{CaseId, CreditCode, MeasureId, MeasureVersion, Mode, Money, Role, Vocabulary, Who};
+use crate::model::{CaseId, CreditCode, MeasureId, MeasureVersion, Mode, Role, Vocabulary, Who};
 use crate::service::{Result, Service, ServiceError};
 use crate::store::prelude::*;
 use crate::store::{Tables, WriteTx};
@@ -232,7 +232,7 @@ impl Service {
                     as_of: today,
                     outcome: m.outcome.key().to_string(),
                     conditions,
-                    amount: m.amount_wan.and_then(Money::from_wan_f64),
+                    amount: m.amount,
                     amount_note: m.amount_note.clone(),
                     values,
                     form: clean,

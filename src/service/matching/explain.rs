@@ -109,7 +109,8 @@ pub struct MeasureMatch {
     pub outcome: Outcome,
     table: Arc<ExplainTable>,
     range: std::ops::Range<usize>,
-    pub amount_wan: Option<f64>,
+    /// What the entity would receive, exact to the fen.
+    pub amount: Option<Money>,
     /// Why there is no amount, or that the cap applied.
     pub amount_note: Option<String>,
     /// For a near miss: `还差一项：…`.
@@ -119,6 +120,11 @@ pub struct MeasureMatch {
 impl MeasureMatch {
     pub fn is_near_miss(&self) -> bool {
         self.near_miss.is_some()
+    }
+
+    /// The amount in 万元, for display only.
+    pub fn amount_wan(&self) -> Option<f64> {
+        self.amount.map(Money::as_wan_f64)
     }
 
     /// Each condition's explanation, in the measure's order.
@@ -156,7 +162,7 @@ impl Serialize for MeasureMatch {
         st.serialize_field("open_now", &self.open_now)?;
         st.serialize_field("outcome", &self.outcome)?;
         st.serialize_field("conditions", &Conditions(self))?;
-        st.serialize_field("amount_wan", &self.amount_wan)?;
+        st.serialize_field("amount_wan", &self.amount_wan())?;
         st.serialize_field("amount_note", &self.amount_note)?;
         st.serialize_field("near_miss", &self.near_miss)?;
         st.end()
@@ -169,7 +175,7 @@ struct Pending {
     open_now: bool,
     outcome: Outcome,
     range: std::ops::Range<usize>,
-    amount_wan: Option<f64>,
+    amount: Option<Money>,
     amount_note: Option<String>,
     near_miss: Option<String>,
 }
@@ -198,13 +204,13 @@ fn match_row(c: &Arc<Compiled>, row: &dyn Row, tags: &TagDictionary, today: Date
         }
         _ => None,
     };
-    let (mut amount_wan, mut amount_note) = (None, None);
+    let (mut amount, mut amount_note) = (None, None);
     if let Some(a) = &c.rules.amount
         && (all_true || near_miss.is_some())
     {
         let raw = match eval(a, row) {
-            Val::Num(v) => v,
-            _ => f64::NAN,
+            Val::Num(v) => Some(v),
+            _ => None,
         };
         // Why a formula gives nothing: the standard in words and the figures it used.
         let why_nothing = |what: &str| {
@@ -223,12 +229,13 @@ fn match_row(c: &Arc<Compiled>, row: &dyn Row, tags: &TagDictionary, today: Date
         };
         match amount_of(raw, c.rules.cap.map(Money::fen)) {
             Amount::Fen(0) => {
-                amount_wan = Some(0.0);
+                amount = Some(Money::ZERO);
                 amount_note = Some(why_nothing("金额为 0"));
             }
             Amount::Fen(f) => {
-                amount_wan = Some(Money(f).as_wan_f64());
-                if c.rules.cap.is_some_and(|cap| ((raw * 1_000_000.0).round() as i64) > cap.fen()) {
+                amount = Some(Money(f));
+                if c.rules.cap.is_some_and(|cap| raw.and_then(crate::model::Dec::to_fen).is_some_and(|v| v > cap.fen()))
+                {
                     amount_note =
                         Some(format!("按单户上限 {} 万元计", c.rules.cap.map(|m| m.to_string()).unwrap_or_default()));
                 }
@@ -242,20 +249,12 @@ fn match_row(c: &Arc<Compiled>, row: &dyn Row, tags: &TagDictionary, today: Date
                 });
             }
             Amount::Negative(_) => {
-                amount_wan = Some(0.0);
+                amount = Some(Money::ZERO);
                 amount_note = Some(why_nothing("不足 0 元，金额为 0"));
             }
         }
     }
-    Pending {
-        measure: Arc::clone(c),
-        open_now: c.spec.open_on(today),
-        outcome,
-        range,
-        amount_wan,
-        amount_note,
-        near_miss,
-    }
+    Pending { measure: Arc::clone(c), open_now: c.spec.open_on(today), outcome, range, amount, amount_note, near_miss }
 }
 
 /// Every measure for one row, sharing one explanation table.
@@ -277,7 +276,7 @@ pub(super) fn match_all<'a>(
             outcome: p.outcome,
             table: Arc::clone(&table),
             range: p.range,
-            amount_wan: p.amount_wan,
+            amount: p.amount,
             amount_note: p.amount_note,
             near_miss: p.near_miss,
         })
@@ -294,7 +293,7 @@ fn sort_matches(mut v: Vec<MeasureMatch>) -> Vec<MeasureMatch> {
             (Outcome::Unknown, _) => 2,
             _ => 3,
         };
-        let fen = m.amount_wan.and_then(Money::from_wan_f64).map_or(0, Money::fen);
+        let fen = m.amount.map_or(0, Money::fen);
         (rank, std::cmp::Reverse(fen), m.measure.measure_id)
     });
     v

@@ -1,0 +1,340 @@
+//! Exact money: amounts and numeric conditions from the row interpreter, the compiled plans (a
+//! chunk at once and row by row) and the engine, against a decimal reference (`rust_decimal`) on
+//! random formulas and values, half fens included.
+
+use std::str::FromStr;
+
+use proptest::prelude::*;
+use rust_decimal::{Decimal, RoundingStrategy};
+
+use super::Portrait;
+use super::compile::{self, Ctx, NULL, compile_expr};
+use super::engine::{self, Amount, Collect, Engine, MAX_ROW_FEN, MeasurePlan};
+use crate::model::decimal::{DIV_SCALE, MAX_SCALE};
+use crate::model::tags::{TagDictionary, default_tags};
+use crate::model::{CreditCode, Date, Dec, Entity, Money, Timestamp};
+use crate::rules::check::Want;
+use crate::rules::eval::{EntityRow, Val, eval};
+
+const MONEY_FIELDS: [&str; 4] = ["export_value", "revenue", "rd_expense", "rd_expense_prev"];
+const AWAY: RoundingStrategy = RoundingStrategy::MidpointAwayFromZero;
+
+fn today() -> Date {
+    Date::parse("2026-11-27").unwrap()
+}
+
+/// A formula: fields 0..4 are money (万元, 6 places), 4 is `employees`.
+#[derive(Debug, Clone)]
+enum F {
+    Field(usize),
+    Lit(String),
+    Bin(&'static str, Box<F>, Box<F>),
+    Min(Box<F>, Box<F>),
+    Max(Box<F>, Box<F>),
+    Whole(&'static str, Box<F>),
+    /// `a >= b ? x : y`
+    Cond(Box<F>, Box<F>, Box<F>, Box<F>),
+}
+
+impl F {
+    fn source(&self) -> String {
+        match self {
+            F::Field(i) => MONEY_FIELDS.get(*i).copied().unwrap_or("employees").to_string(),
+            F::Lit(t) => t.clone(),
+            F::Bin(op, a, b) => format!("({} {op} {})", a.source(), b.source()),
+            F::Min(a, b) => format!("min({}, {})", a.source(), b.source()),
+            F::Max(a, b) => format!("max({}, {})", a.source(), b.source()),
+            F::Whole(f, a) => format!("{f}({})", a.source()),
+            F::Cond(a, b, x, y) => format!("({} >= {} ? {} : {})", a.source(), b.source(), x.source(), y.source()),
+        }
+    }
+
+    /// The reference value: `Ok(None)` unknown (division by 0), `Err(())` where `rust_decimal`
+    /// itself cannot be exact (the case is skipped).
+    fn reference(&self, vals: &[Decimal; 5]) -> Result<Option<Decimal>, ()> {
+        let two =
+            |a: &F, b: &F| -> Result<Option<(Decimal, Decimal)>, ()> { Ok(a.reference(vals)?.zip(b.reference(vals)?)) };
+        Ok(match self {
+            F::Field(i) => Some(vals[*i]),
+            F::Lit(t) => Some(Decimal::from_str_exact(t).map_err(|_| ())?),
+            F::Bin(op, a, b) => {
+                let Some((x, y)) = two(a, b)? else { return Ok(None) };
+                match *op {
+                    "+" | "-" => {
+                        let r = if *op == "+" { x.checked_add(y) } else { x.checked_sub(y) }.ok_or(())?;
+                        if r.scale() != x.scale().max(y.scale()) {
+                            return Err(());
+                        }
+                        Some(r)
+                    }
+                    "*" => {
+                        let r = x.checked_mul(y).ok_or(())?;
+                        if r.scale() != x.scale() + y.scale() {
+                            return Err(());
+                        }
+                        Some(if r.scale() > u32::from(MAX_SCALE) {
+                            r.round_dp_with_strategy(MAX_SCALE.into(), AWAY)
+                        } else {
+                            r
+                        })
+                    }
+                    _ => {
+                        if y.is_zero() {
+                            return Ok(None);
+                        }
+                        let q = x.checked_div(y).ok_or(())?;
+                        // Enough digits beyond the 12th place to round as the exact quotient would.
+                        if q.checked_mul(y) != Some(x) && q.scale() < u32::from(DIV_SCALE) + 4 {
+                            return Err(());
+                        }
+                        Some(q.round_dp_with_strategy(DIV_SCALE.into(), AWAY))
+                    }
+                }
+            }
+            F::Min(a, b) => two(a, b)?.map(|(x, y)| x.min(y)),
+            F::Max(a, b) => two(a, b)?.map(|(x, y)| x.max(y)),
+            F::Whole(f, a) => a.reference(vals)?.map(|x| match *f {
+                "round" => x.round_dp_with_strategy(0, AWAY),
+                "floor" => x.floor(),
+                _ => x.ceil(),
+            }),
+            F::Cond(a, b, x, y) => match two(a, b)? {
+                Some((p, q)) if p >= q => x.reference(vals)?,
+                Some(_) => y.reference(vals)?,
+                None => None,
+            },
+        })
+    }
+}
+
+fn literal() -> impl Strategy<Value = String> {
+    prop_oneof![
+        proptest::sample::select(
+            &["0.005", "0.5", "0.0005", "1.5", "20", "100", "3", "0.1", "0.0000005", "2.5", "7"][..]
+        )
+        .prop_map(String::from),
+        (0u64..10_000_000, 0u32..=6).prop_map(|(n, d)| {
+            let p = 10u64.pow(d);
+            if d == 0 { n.to_string() } else { format!("{}.{:0w$}", n / p, n % p, w = d as usize) }
+        }),
+    ]
+}
+
+fn formula() -> impl Strategy<Value = F> {
+    let leaf = prop_oneof![3 => (0usize..5).prop_map(F::Field), 2 => literal().prop_map(F::Lit)];
+    leaf.prop_recursive(3, 12, 4, |inner| {
+        let b = || inner.clone().prop_map(Box::new);
+        prop_oneof![
+            4 => (proptest::sample::select(&["+", "-", "*", "/"][..]), b(), b()).prop_map(|(op, x, y)| F::Bin(op, x, y)),
+            1 => (b(), b()).prop_map(|(x, y)| F::Min(x, y)),
+            1 => (b(), b()).prop_map(|(x, y)| F::Max(x, y)),
+            1 => (proptest::sample::select(&["round", "floor", "ceil"][..]), b()).prop_map(|(f, x)| F::Whole(f, x)),
+            1 => (b(), b(), b(), b()).prop_map(|(p, q, x, y)| F::Cond(p, q, x, y)),
+        ]
+    })
+}
+
+/// Money in fen: any up to 100,000 万元, and odd fens and half-fen makers.
+fn fen() -> impl Strategy<Value = i64> {
+    prop_oneof![
+        3 => 0i64..100_000_000_000,
+        1 => proptest::sample::select(&[1i64, 5, 999_999, 500_000, 1_521_479_500, 100_000_001, 3, 0][..]),
+    ]
+}
+
+fn entity(id: u64, fens: &[i64; 4], employees: i64) -> Entity {
+    let mut e = Entity::new(id, CreditCode::parse("91350100M000100Y43").unwrap(), Timestamp(0));
+    e.export_value = Some(Money(fens[0]));
+    e.revenue = Some(Money(fens[1]));
+    e.rd_expense = Some(Money(fens[2]));
+    e.rd_expense_prev = Some(Money(fens[3]));
+    e.employees = Some(employees);
+    e
+}
+
+fn values(e: &Entity) -> [Decimal; 5] {
+    let m = |v: Option<Money>| Decimal::new(v.map_or(0, Money::fen), 6);
+    [m(e.export_value), m(e.revenue), m(e.rd_expense), m(e.rd_expense_prev), Decimal::from(e.employees.unwrap_or(0))]
+}
+
+fn dec(d: Decimal) -> Dec {
+    Dec::new(d.mantissa(), d.scale() as u8)
+}
+
+/// What the reference awards: half up to the fen once, then the cap.
+fn reference_amount(v: Option<Decimal>, cap: i64) -> Amount {
+    let Some(v) = v else { return Amount::Unknown };
+    let r = v.round_dp_with_strategy(6, AWAY);
+    let fen = r.mantissa() * 10i128.pow(6 - r.scale());
+    match i64::try_from(fen) {
+        Ok(f) if f.unsigned_abs() <= MAX_ROW_FEN as u64 => {
+            if f < 0 {
+                Amount::Negative(f)
+            } else {
+                Amount::Fen(f.min(cap))
+            }
+        }
+        _ => Amount::Unknown,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, .. ProptestConfig::default() })]
+
+    #[test]
+    fn amounts_and_conditions_are_exact(
+        rows in proptest::collection::vec((fen(), fen(), fen(), fen(), 0i64..5_000), 1..90),
+        amount in formula(),
+        lhs in formula(),
+        threshold in literal(),
+    ) {
+        let tags = TagDictionary::new(default_tags());
+        let entities: Vec<Entity> =
+            rows.iter().enumerate().map(|(i, r)| entity(i as u64 + 1, &[r.0, r.1, r.2, r.3], r.4)).collect();
+        let mut p = Portrait::new();
+        entities.iter().for_each(|e| p.upsert(e));
+        let (amount_src, cond_src) = (amount.source(), format!("{} >= {threshold}", lhs.source()));
+        let expr = compile_expr(&amount_src, Want::Amount, &tags).unwrap_or_else(|e| panic!("{amount_src}: {e:?}"));
+        let cond = compile_expr(&cond_src, Want::Condition, &tags).unwrap_or_else(|e| panic!("{cond_src}: {e:?}"));
+        let plan = compile::num(&expr).unwrap();
+        let mut cx = Ctx::new(&p, today());
+        cx.at(0);
+        let mut chunk = vec![0i128; cx.n];
+        plan.eval(&mut cx, &mut chunk);
+
+        let cap = 5_000_000_000;
+        let mut eng = Engine::default();
+        let c = eng.condition(&cond_src, compile::boolean(&cond).unwrap());
+        eng.push(MeasurePlan {
+            measure_id: 1, version: 1, conditions: vec![c], amount: Some(plan.clone()), cap_fen: Some(cap),
+            order: Vec::new(), identity: vec![Vec::new()],
+        });
+        let run = &engine::run(&eng, &p, today(), 2, Collect { eligible: true, ..Collect::default() })[0];
+
+        let threshold = Decimal::from_str(&threshold).unwrap();
+        let mut expected = Vec::new();
+        for (i, e) in entities.iter().enumerate() {
+            let vals = values(e);
+            let (Ok(want), Ok(side)) = (amount.reference(&vals), lhs.reference(&vals)) else { continue };
+            let row = EntityRow { entity: e, as_of: today() };
+            let interpreted = match eval(&expr, &row) { Val::Num(v) => Some(v), _ => None };
+            prop_assert_eq!(interpreted, want.map(dec), "interpreter, {} on row {}", amount_src, i);
+            let columnar = (chunk[i] != NULL).then(|| Dec::new(chunk[i], plan.scale));
+            prop_assert_eq!(columnar, want.map(dec), "columnar, {} on row {}", amount_src, i);
+            prop_assert_eq!(plan.eval_row(&p, today(), i), chunk[i], "row by row, {}", amount_src);
+            let holds = side.map(|s| s >= threshold);
+            prop_assert_eq!(eval(&cond, &row), holds.map_or(Val::Null, Val::Bool), "interpreter, {} on row {}", cond_src, i);
+            if holds == Some(true) {
+                expected.push((i as u32, reference_amount(want, cap)));
+            }
+        }
+        // Rows the reference skipped are not compared.
+        let got: Vec<_> = run.eligible_rows.iter().filter(|(r, _)| {
+            let vals = values(&entities[*r as usize]);
+            amount.reference(&vals).is_ok() && lhs.reference(&vals).is_ok()
+        }).copied().collect();
+        prop_assert_eq!(got, expected, "engine, {} where {}", amount_src, cond_src);
+    }
+}
+
+fn one(src: &str, want: Want, e: &Entity) -> (Val<'static>, i128, Option<Amount>) {
+    let tags = TagDictionary::new(default_tags());
+    let expr = compile_expr(src, want, &tags).unwrap();
+    let mut p = Portrait::new();
+    p.upsert(e);
+    let interpreted = match eval(&expr, &EntityRow { entity: e, as_of: today() }) {
+        Val::Num(v) => Val::Num(v),
+        Val::Bool(b) => Val::Bool(b),
+        _ => Val::Null,
+    };
+    match want {
+        Want::Amount => {
+            let plan = compile::num(&expr).unwrap();
+            let v = plan.eval_row(&p, today(), 0);
+            let a = engine::amount_of((v != NULL).then(|| Dec::new(v, plan.scale)), None);
+            (interpreted, v, Some(a))
+        }
+        Want::Condition => {
+            let plan = compile::boolean(&expr).unwrap();
+            let mut cx = Ctx::new(&p, today());
+            cx.at(0);
+            let (mut t, mut f) = ([0u64; compile::WORDS], [0u64; compile::WORDS]);
+            plan.eval(&mut cx, &mut t, &mut f);
+            (interpreted, i128::from(t[0] & 1 == 1) - i128::from(f[0] & 1 == 1), None)
+        }
+    }
+}
+
+#[test]
+fn the_issue_example_is_exact_to_the_fen() {
+    let mut e = entity(1, &[1_521_479_500, 0, 0, 0], 0);
+    let (v, _, a) = one("min(export_value * 0.005, 20)", Want::Amount, &e);
+    assert_eq!(v, Val::Num(Dec::parse("7.6073975").unwrap()));
+    assert_eq!(a, Some(Amount::Fen(7_607_398)), "7.6073975 万元 rounds half up to 7,607,398 fen");
+    // Half a fen rounds up; just under half, down; a negative amount is refused.
+    e.export_value = Some(Money(1));
+    assert_eq!(one("export_value * 0.5", Want::Amount, &e).2, Some(Amount::Fen(1)));
+    assert_eq!(one("export_value * 0.49", Want::Amount, &e).2, Some(Amount::Fen(0)));
+    assert_eq!(one("export_value * 1.5", Want::Amount, &e).2, Some(Amount::Fen(2)));
+    assert_eq!(one("0 - export_value * 2.5", Want::Amount, &e).2, Some(Amount::Negative(-3)));
+    assert_eq!(one("export_value / 3", Want::Amount, &e).2, Some(Amount::Fen(0)));
+    assert_eq!(one("export_value / 0", Want::Amount, &e).2, Some(Amount::Unknown));
+    assert_eq!(one("round(2.5) + floor(-2.5) + ceil(2.1)", Want::Amount, &e).0, Val::Num(Dec::int(3)));
+}
+
+#[test]
+fn a_difference_decides_exactly_at_its_boundary() {
+    // 300.3 − 200.3 is 100 exactly (in floating point, 100.00000000000003).
+    let e = entity(1, &[0, 0, 300_300_000, 200_300_000], 0);
+    for (src, holds) in [
+        ("rd_expense - rd_expense_prev >= 100", 1),
+        ("rd_expense - rd_expense_prev > 100", -1),
+        ("rd_expense - rd_expense_prev == 100", 1),
+        ("rd_expense >= 300.3", 1),
+        ("rd_expense > 300.2999995", 1),
+        ("rd_expense < 300.3000005", 1),
+        ("rd_expense == 300.3000005", -1),
+        ("(rd_expense - rd_expense_prev) * 0.005 == 0.5", 1),
+    ] {
+        let (v, engine, _) = one(src, Want::Condition, &e);
+        assert_eq!(v, Val::Bool(holds == 1), "interpreter: {src}");
+        assert_eq!(engine, holds, "engine: {src}");
+    }
+}
+
+#[test]
+fn whole_chunks_of_amounts_agree_with_the_interpreter() {
+    // Enough eligible rows per chunk that the engine computes amounts over the chunk's columns.
+    let tags = TagDictionary::new(default_tags());
+    let entities: Vec<Entity> = (0..5_000u64)
+        .map(|i| entity(i + 1, &[((i * 7_919_357) % 40_000_000_000 + i % 2) as i64, 0, 0, 0], (i % 300) as i64))
+        .collect();
+    let mut p = Portrait::new();
+    entities.iter().for_each(|e| p.upsert(e));
+    let src = "min(export_value * 0.005, 20) + (employees >= 100 ? employees / 3 : 0.5)";
+    let expr = compile_expr(src, Want::Amount, &tags).unwrap();
+    let mut eng = Engine::default();
+    eng.push(MeasurePlan {
+        measure_id: 1,
+        version: 1,
+        conditions: Vec::new(),
+        amount: Some(compile::num(&expr).unwrap()),
+        cap_fen: None,
+        order: Vec::new(),
+        identity: Vec::new(),
+    });
+    let run = &engine::run(&eng, &p, today(), 2, Collect { eligible: true, ..Collect::default() })[0];
+    assert_eq!(run.eligible_rows.len(), entities.len());
+    let mut total = 0;
+    for ((row, got), e) in run.eligible_rows.iter().zip(&entities) {
+        let want = match eval(&expr, &EntityRow { entity: e, as_of: today() }) {
+            Val::Num(v) => engine::amount_of(Some(v), None),
+            _ => Amount::Unknown,
+        };
+        assert_eq!(*got, want, "row {row}");
+        if let Amount::Fen(f) = want {
+            total += f;
+        }
+    }
+    assert_eq!(run.total_fen, total);
+}
