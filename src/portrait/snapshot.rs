@@ -184,11 +184,6 @@ impl<R: Read> Reader<R> {
         Ok(())
     }
 
-    fn u64(&mut self) -> Result<u64> {
-        self.exact(8)?;
-        Ok(u64::get(&self.buf))
-    }
-
     /// The next section's bytes (in `buf`) and element count, checked against `tag`.
     fn section(&mut self, tag: u8, size: usize) -> Result<usize> {
         self.exact(1 + 8 + 8 + 4)?;

@@ -143,7 +143,8 @@ impl WriteTx {
 
     /// Appends the row of what this transaction wrote, if it wrote entities.
     pub(super) fn log_portrait_changes(&self) -> Result<()> {
-        let mut ids = std::mem::take(&mut *self.portrait_changes.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        let mut ids =
+            std::mem::take(&mut *self.portrait_changes.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
         if ids.is_empty() {
             return Ok(());
         }

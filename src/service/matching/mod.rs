@@ -22,5 +22,5 @@ pub use calculator::{ASKED_APART, CALCULATOR_FIELDS, Calculation, CalculatorForm
 pub use commit::RematchSummary;
 pub use explain::{Assessment, EntityMatches, ExplainTable, Explanation, FieldShown, MeasureMatch};
 pub use simulate::{Breakdown, Breakdowns, Bucket, SimCondition, SimRow, Simulation};
-pub use snapshot::SnapshotWritten;
+pub use snapshot::{SnapshotCheck, SnapshotWritten};
 pub use state::{Compiled, EligibleSets, MatchState, MatchingStats, StartupTimes, rule_field_errors};

@@ -133,8 +133,7 @@ impl Service {
             // exactly the store the portrait reflects.
             let tx = self.store.read()?;
             let Some(mark) = tx.portrait_log_last()? else { return Ok(None) };
-            let marker =
-                Marker { schema_version: tx.schema_version()?.unwrap_or(0), seq: mark.seq, nonce: mark.nonce };
+            let marker = Marker { schema_version: tx.schema_version()?.unwrap_or(0), seq: mark.seq, nonce: mark.nonce };
             let pending = snapshot::begin(&state.portrait, marker, &path).map_err(snapshot_error)?;
             (pending, marker, state.portrait.len(), state.snapshot_behind)
         };
@@ -172,6 +171,40 @@ impl Service {
             guard.as_ref().is_some_and(|s| s.snapshot_behind > 0)
         };
         if behind { self.portrait_snapshot_write() } else { Ok(None) }
+    }
+}
+
+/// What `huiqi check` says of the snapshot file.
+#[derive(Debug, Clone, Serialize)]
+pub struct SnapshotCheck {
+    pub path: PathBuf,
+    pub bytes: u64,
+    /// Entities in the file, and entity writes since (to decode at the next start).
+    pub entities: usize,
+    pub written_since: usize,
+    /// Why the next start will not use it (then it rebuilds from the store and the next
+    /// snapshot replaces it); `None` when it will.
+    pub unusable: Option<String>,
+}
+
+impl Service {
+    /// Reads the snapshot whole (checksums included) and checks it against the store.
+    pub fn portrait_snapshot_check(&self) -> Result<Option<SnapshotCheck>> {
+        let path = self.portrait_snapshot_path();
+        let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
+        let mut check = SnapshotCheck { path, bytes, entities: 0, written_since: 0, unusable: None };
+        match snapshot::read(&check.path) {
+            Err(SnapshotError::Missing) => return Ok(None),
+            Err(e) => check.unusable = Some(e.to_string()),
+            Ok((mut p, marker)) => {
+                check.entities = p.len();
+                match self.replay(&self.store.read()?, &mut p, marker)? {
+                    Ok(n) => check.written_since = n,
+                    Err(why) => check.unusable = Some(why),
+                }
+            }
+        }
+        Ok(Some(check))
     }
 }
 
