@@ -17,12 +17,12 @@ use crate::store::ReadTx;
 use crate::store::prelude::*;
 
 /// More changed entities than this share of the snapshot, and reading every record in order
-/// is cheaper than looking each changed one up.
-const REPLAY_SHARE: usize = 4;
-/// The sweep writes a snapshot when this many entity writes are not in it (or the share
-/// below of the entities), or when any are and the last one is this old.
-const DUE_WRITES: u64 = 1_000;
-const DUE_SHARE: u64 = 200;
+/// is cheaper than looking each changed one up: measured cold at 1,000,000 entities, a changed
+/// record costs ≈ 180 µs (a random read), every record in order ≈ 7–38 µs each.
+const REPLAY_SHARE: usize = 20;
+/// The sweep writes a snapshot when this many entity writes are not in it (≈ 0.4 s to replay
+/// cold at the next start), or when any are and the last one is this old.
+const DUE_WRITES: u64 = 2_000;
 const DUE_AGE: Duration = Duration::from_secs(6 * 3600);
 
 /// One snapshot written at a time (the sweep, a stopping server, the bench).
@@ -156,8 +156,7 @@ impl Service {
         let due = {
             let guard = self.matching.read().unwrap_or_else(std::sync::PoisonError::into_inner);
             guard.as_ref().is_some_and(|s| {
-                let many = DUE_WRITES.max(s.portrait.len() as u64 / DUE_SHARE);
-                s.snapshot_behind >= many
+                s.snapshot_behind >= DUE_WRITES
                     || (s.snapshot_behind > 0 && s.snapshot_at.is_none_or(|at| at.elapsed() >= DUE_AGE))
             })
         };
