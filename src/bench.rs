@@ -8,6 +8,7 @@ mod child;
 mod client;
 pub mod crash;
 pub mod load;
+pub mod startup;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -70,6 +71,8 @@ pub struct BenchReport {
     pub push_entities: u64,
     pub push_ms: f64,
     pub push_per_s: f64,
+    /// Start-up from the portrait snapshot and from every record, warm and cold.
+    pub startup: startup::StartupReport,
 }
 
 /// Resident and peak resident memory of this process (Linux), in bytes.
@@ -156,6 +159,10 @@ pub fn run(opts: &BenchOptions, log: &mut dyn Write) -> Result<BenchReport, Erro
         }
     }
 
+    report.startup = startup::figures(&opts.dir, opts.today, log)?;
+    if std::env::var("HUIQI_BENCH_ONLY").is_ok_and(|v| v == "startup") {
+        return Ok(report);
+    }
     // Start-up: open the store and rebuild the portrait and the compiled measures.
     let t = Instant::now();
     let svc = open(&opts.dir, opts.today)?;

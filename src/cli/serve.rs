@@ -157,8 +157,10 @@ pub fn serve(data: Option<&Path>, config: Config, args: ServeArgs) -> Result<Exi
         trust_proxy,
         ..http::Settings::default()
     };
-    let svc = open(dir, config)?;
-    svc.init_reference(&Who::system("serve"))?;
+    let started = std::time::Instant::now();
+    let mut steps = StartupSteps::default();
+    let svc = steps.time("open", || open(dir, config))?;
+    steps.time("reference data", || svc.init_reference(&Who::system("serve")))?;
     if demo {
         eprintln!("preparing the demo in {} …", dir.display());
         if let Some(summary) = svc.demo_setup(2000, 1)? {
@@ -168,26 +170,21 @@ pub fn serve(data: Option<&Path>, config: Config, args: ServeArgs) -> Result<Exi
             );
         }
     }
-    let started = std::time::Instant::now();
-    let tidied = svc.imports_tidy()?;
+    let tidied = steps.time("tidy", || svc.imports_tidy())?;
     if tidied > 0 {
         tracing::info!(files = tidied, "removed uploads left by an interrupted or finished import");
     }
-    let bad_rules = svc.rules_integrity()?;
-    if !bad_rules.is_empty() {
-        eprintln!(
-            "warning: {} stored measure version(s) have rules that no longer check (named in the log); published ones are left out of matching",
-            bad_rules.len()
-        );
-    }
-    svc.matching_init()?;
-    if let Some(crate::service::matching::MatchingStats { entities, measures, portrait_bytes: bytes, .. }) =
-        svc.matching_stats()
+    steps.time("matching", || svc.matching_init())?;
+    if let Some(crate::service::matching::MatchingStats {
+        entities, measures, portrait_bytes: bytes, startup, ..
+    }) = svc.matching_stats()
     {
         eprintln!(
-            "matching ready: {entities} entities, {measures} published measures, portrait {} MiB, {:.1} s",
+            "matching ready: {entities} entities, {measures} published measures, portrait {} MiB, {:.1} s ({}; {})",
             bytes / (1024 * 1024),
-            started.elapsed().as_secs_f64()
+            started.elapsed().as_secs_f64(),
+            steps.text(),
+            portrait_text(&startup),
         );
     }
     let mut state = AppState::new(svc, settings)?;
@@ -205,11 +202,24 @@ pub fn serve(data: Option<&Path>, config: Config, args: ServeArgs) -> Result<Exi
             eprintln!("demo cases: {} applications over the last two weeks", made.cases);
         }
     }
-    // Catch up on changes made while the server was stopped (e.g. a CLI import).
+    // After /healthz answers: check every stored rule (matching already left out published ones
+    // that do not check), and catch up on changes made while the server was stopped (e.g. a
+    // CLI import). Joined at shutdown: the store must be closed cleanly, or the next open
+    // repairs the whole file first.
     let background = std::sync::Arc::clone(&state.svc);
-    let startup_rematch = std::thread::spawn(move || match background.rematch_all("startup") {
-        Ok(s) => tracing::info!(changed = s.changed, ms = s.match_ms, "startup rematch done"),
-        Err(e) => tracing::error!("startup rematch failed: {e}"),
+    let after_start = std::thread::spawn(move || {
+        match background.rules_integrity() {
+            Ok(bad) if !bad.is_empty() => eprintln!(
+                "warning: {} stored measure version(s) have rules that no longer check (named in the log); published ones are left out of matching",
+                bad.len()
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::error!("rule check failed: {e}"),
+        }
+        match background.rematch_all("startup") {
+            Ok(s) => tracing::info!(changed = s.changed, ms = s.match_ms, "startup rematch done"),
+            Err(e) => tracing::error!("startup rematch failed: {e}"),
+        }
     });
     // Rule expressions are limited so that every walk fits in 512 KiB; the threads get more.
     let runtime =
@@ -243,10 +253,16 @@ pub fn serve(data: Option<&Path>, config: Config, args: ServeArgs) -> Result<Exi
             crate::jobs::outbox::OUTBOX_EVERY,
         );
         let svc = std::sync::Arc::clone(&state.svc);
-        http::serve(listener, state, shutdown_signal()).await?;
+        http::serve(listener, state.clone(), shutdown_signal()).await?;
         // Background work ends after the transaction in hand; the store then closes cleanly.
         svc.stop();
         sweep.abort();
+        // The next start reads the portrait from the snapshot instead of every entity record.
+        match state.svc.portrait_snapshot_if_behind() {
+            Ok(Some(w)) => eprintln!("portrait snapshot written: {} entities, {} MiB", w.entities, w.bytes >> 20),
+            Ok(None) => {}
+            Err(e) => eprintln!("warning: the portrait snapshot could not be written: {e}"),
+        }
         outbox.abort();
         if let Some(b) = backups {
             b.abort();
@@ -254,13 +270,50 @@ pub fn serve(data: Option<&Path>, config: Config, args: ServeArgs) -> Result<Exi
         Ok::<_, CliError>(())
     })?;
     // Blocking work in hand (a transaction of a push, the outbox's current delivery) finishes;
-    // the start-up rematch, if still running, is one transaction and is waited for.
+    // the start-up rule check and rematch, if still running, are waited for: a store closed
+    // while a thread still holds it is repaired, slowly, at the next open.
     runtime.shutdown_timeout(std::time::Duration::from_secs(60));
-    if startup_rematch.join().is_err() {
+    if !after_start.is_finished() {
+        eprintln!("waiting for the start-up rematch to finish …");
+    }
+    if after_start.join().is_err() {
         tracing::error!("the start-up rematch ended with a panic");
     }
     eprintln!("huiqi stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// How long each step before serving took, for the start-up line.
+#[derive(Default)]
+struct StartupSteps(Vec<(&'static str, f64)>);
+
+impl StartupSteps {
+    fn time<T>(&mut self, name: &'static str, f: impl FnOnce() -> T) -> T {
+        let t = std::time::Instant::now();
+        let out = f();
+        self.0.push((name, t.elapsed().as_secs_f64()));
+        out
+    }
+
+    fn text(&self) -> String {
+        self.0.iter().map(|(name, s)| format!("{name} {s:.2} s")).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// Where the match state's build went: the portrait (from the snapshot or every record), the
+/// measures, the engine.
+fn portrait_text(t: &crate::service::matching::StartupTimes) -> String {
+    let portrait = if t.snapshot_entities > 0 {
+        format!(
+            "portrait snapshot {:.2} s + {} changed entities {:.2} s",
+            t.snapshot_read_ms / 1000.0,
+            t.replayed,
+            t.replay_ms / 1000.0
+        )
+    } else {
+        format!("portrait from every record {:.2} s", t.full_rebuild_ms / 1000.0)
+    };
+    format!("{portrait}, measures {:.2} s, engine {:.2} s", t.measures_ms / 1000.0, t.engine_ms / 1000.0)
 }
 
 async fn shutdown_signal() {

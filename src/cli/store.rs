@@ -49,6 +49,19 @@ pub fn check(dir: &Path, config: Config) -> Result<ExitCode> {
         stats.store_bytes,
         per(stats.store_bytes)
     );
+    match svc.portrait_snapshot_check()? {
+        None => println!("portrait snapshot: none (the next start reads every entity record, then writes one)"),
+        Some(c) => println!(
+            "portrait snapshot: {} ({} bytes, {} entities): {}",
+            c.path.display(),
+            c.bytes,
+            c.entities,
+            match &c.unusable {
+                None => format!("in use, {} entities written since", c.written_since),
+                Some(why) => format!("not usable ({why}); the next start rebuilds from the store and replaces it"),
+            }
+        ),
+    }
     Ok(if intact { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 

@@ -4,6 +4,7 @@
 
 pub mod compile;
 pub mod engine;
+pub mod snapshot;
 pub mod tally;
 
 use std::borrow::Cow;
@@ -208,6 +209,33 @@ impl Portrait {
         self.region_codes.push(code);
         self.region_ix_of.insert(code, i);
         i
+    }
+
+    /// Rebuilds the id → row index from `ids` (after reading the columns from a snapshot);
+    /// refuses repeated ids and ids far beyond the number of rows.
+    fn index_rows(&mut self) -> Result<(), &'static str> {
+        let max = self.ids.iter().copied().max().unwrap_or(0);
+        if max > (self.ids.len() as u64).saturating_mul(64) + (1 << 20) {
+            return Err("an entity id is out of range");
+        }
+        let mut index = vec![u32::MAX; max as usize + 1];
+        for (row, id) in self.ids.iter().enumerate() {
+            if index[*id as usize] != u32::MAX {
+                return Err("an entity appears twice");
+            }
+            index[*id as usize] = row as u32;
+        }
+        if self.ids.is_empty() {
+            index.clear();
+        }
+        self.row_of_id = index;
+        // The breakdowns' dense region index is derived, not stored.
+        self.region_codes.clear();
+        self.region_ix_of.clear();
+        let regions = std::mem::take(&mut self.region);
+        self.region_ix = regions.iter().map(|r| self.region_index(*r)).collect();
+        self.region = regions;
+        Ok(())
     }
 
     /// Writes an entity's values into its row, appending a row for a new entity.

@@ -1,7 +1,8 @@
 //! The periodic sweep (at start, then each minute): every duty that falls due by the passing
 //! of time, registered in [`DUTIES`] — scheduled publications, deadlines of cases under review
 //! (warnings, supervision items opened and resolved), warnings before measures expire, pushes
-//! of windows that opened, reminders before windows close.
+//! of windows that opened, reminders before windows close, and the portrait snapshot when many
+//! entities changed since the last one.
 
 use serde::Serialize;
 
@@ -29,13 +30,24 @@ pub struct SweepReport {
     pub reminded: usize,
     /// Entities pushed a measure whose application window opened today.
     pub window_pushes: usize,
+    /// Portrait snapshots written (after a full rebuild or many entity writes).
+    pub portrait_snapshots: usize,
 }
 
 impl SweepReport {
     /// Whether the pass did anything (then the log says what).
     pub fn did_anything(&self) -> bool {
-        let SweepReport { published, warned, opened, resolved, expiry_warnings, reminded, window_pushes } = self;
-        published + warned + opened + resolved + expiry_warnings + reminded + window_pushes > 0
+        let SweepReport {
+            published,
+            warned,
+            opened,
+            resolved,
+            expiry_warnings,
+            reminded,
+            window_pushes,
+            portrait_snapshots,
+        } = self;
+        published + warned + opened + resolved + expiry_warnings + reminded + window_pushes + portrait_snapshots > 0
     }
 }
 
@@ -54,6 +66,10 @@ pub const DUTIES: &[Duty] = &[
     Duty { name: "deadlines and expiry warnings", run: Service::sweep_deadlines },
     Duty { name: "windows opened", run: |svc, _, r| svc.push_opened().map(|n| r.window_pushes = n) },
     Duty { name: "windows closing", run: |svc, _, r| svc.remind_closing().map(|n| r.reminded = n) },
+    Duty {
+        name: "portrait snapshot",
+        run: |svc, _, r| svc.portrait_snapshot_if_due().map(|w| r.portrait_snapshots = usize::from(w.is_some())),
+    },
 ];
 
 /// The next working day after `day`.

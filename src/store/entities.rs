@@ -130,6 +130,7 @@ impl WriteTx {
         self.put(ENTITY_ID_TO_ENTITY, entity.id, entity)?;
         let record = crate::model::portrait_record::encode(entity);
         self.txn.open_table(ENTITY_ID_TO_PORTRAIT)?.insert(entity.id, record.as_slice())?;
+        self.note_portrait_change(entity.id);
         let mut codes = self.txn.open_table(CREDIT_CODE_TO_ENTITY_ID)?;
         let mut regions = self.txn.open_table(REGION_TO_ENTITY_ID)?;
         if let Some(old) = before {

@@ -17,6 +17,7 @@ const MIGRATIONS: &[(&str, Migration)] = &[
     ("accounts: new role names, departments, bindings, invitations, scoped tokens, chained audit", accounts_v5),
     ("create the case, inbox, outbox, notice, supervision and assignment tables", create_case_tables),
     ("create the password-recovery and agreement tables", create_recovery_tables),
+    ("log entity writes for the portrait snapshot", create_portrait_log),
 ];
 
 pub const SCHEMA_VERSION: u64 = MIGRATIONS.len() as u64;
@@ -89,6 +90,11 @@ fn create_case_tables(tx: &WriteTransaction) -> Result<()> {
 fn create_recovery_tables(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(USER_ID_TO_RECOVERY)?;
     tx.open_table(AGREEMENT_VERSION_TO_TEXT)?;
+    Ok(())
+}
+
+fn create_portrait_log(tx: &WriteTransaction) -> Result<()> {
+    tx.open_table(PORTRAIT_SEQ_TO_CHANGES)?;
     Ok(())
 }
 

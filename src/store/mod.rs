@@ -17,6 +17,7 @@ mod matching;
 mod meta;
 mod migrate;
 mod policies;
+mod portrait_log;
 mod push;
 mod supervision;
 pub mod tables;
@@ -37,6 +38,7 @@ pub use matching::MatchingReads;
 pub use meta::MetaReads;
 pub use migrate::SCHEMA_VERSION;
 pub use policies::PolicyReads;
+pub use portrait_log::{LogMark, PortraitLogReads};
 pub use push::PushReads;
 pub use supervision::SupervisionReads;
 pub use tx::{ReadTx, Tables, WriteTx};
@@ -48,7 +50,7 @@ use crate::model::Clock;
 pub mod prelude {
     pub use super::{
         AccountReads, AuditReads, CalendarReads, CaseReads, EntityReads, ImportReads, MatchingReads, MetaReads,
-        PolicyReads, PushReads, SupervisionReads,
+        PolicyReads, PortraitLogReads, PushReads, SupervisionReads,
     };
 }
 

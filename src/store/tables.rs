@@ -61,6 +61,10 @@ pub const MATCH_SEQ_TO_EVENT: TableDefinition<u64, &[u8]> = TableDefinition::new
 /// Entity id → its rule-facing values in the compact layout of `model::portrait_record`,
 /// written with every entity record (added in schema version 4).
 pub const ENTITY_ID_TO_PORTRAIT: TableDefinition<u64, &[u8]> = TableDefinition::new("entity_portraits-0");
+/// Write sequence → the ids of the entities one write transaction wrote (with a random nonce),
+/// so that the portrait snapshot beside the store is brought up to date by decoding only what
+/// changed since it was written (`store::portrait_log`; schema version 8).
+pub const PORTRAIT_SEQ_TO_CHANGES: TableDefinition<u64, &[u8]> = TableDefinition::new("portrait_changes-0");
 
 /// Case id → case (schema version 6).
 pub const CASE_ID_TO_CASE: TableDefinition<u64, &[u8]> = TableDefinition::new("cases-0");

@@ -35,6 +35,8 @@ pub struct ReadTx {
 pub struct WriteTx {
     pub(super) txn: WriteTransaction,
     now: Timestamp,
+    /// Ids of the entities written, for the portrait change log (`store::portrait_log`).
+    pub(super) portrait_changes: std::sync::Mutex<Vec<u64>>,
 }
 
 impl Tables for ReadTx {
@@ -72,7 +74,7 @@ impl ReadTx {
 
 impl WriteTx {
     pub(super) fn new(txn: WriteTransaction, now: Timestamp) -> WriteTx {
-        WriteTx { txn, now }
+        WriteTx { txn, now, portrait_changes: std::sync::Mutex::default() }
     }
 
     /// The instant this transaction stamps on what it writes: the store's clock when it began.
@@ -81,6 +83,7 @@ impl WriteTx {
     }
 
     pub fn commit(self) -> Result<()> {
+        self.log_portrait_changes()?;
         self.txn.commit()?;
         Ok(())
     }

@@ -51,11 +51,12 @@ impl Service {
         let now = tx.now();
         let mut events = 0;
         let mut staged = Vec::new();
+        let recorded = state.eligible.get(tx)?;
         for NewSet { measure_id, version, ids } in new_sets {
-            let old = state.eligible.get(&measure_id).map(|s| s.ids.as_slice()).unwrap_or(&[]);
+            let old = recorded.get(&measure_id).map(|s| s.ids.as_slice()).unwrap_or(&[]);
             let (added, removed) = diff(old, &ids);
             let changed = !added.is_empty() || !removed.is_empty();
-            if !changed && state.eligible.get(&measure_id).is_some_and(|s| s.version == version) {
+            if !changed && recorded.get(&measure_id).is_some_and(|s| s.version == version) {
                 continue;
             }
             if changed {
@@ -161,17 +162,23 @@ impl Service {
             tx.commit()?;
             return Ok(());
         };
+        if rematch && !written.is_empty() {
+            // Read before the portrait changes, so that a failure leaves memory as it was.
+            state.eligible.get(&tx)?;
+        }
         for e in written {
             state.portrait.upsert(e);
         }
+        state.snapshot_behind += written.len() as u64;
         let mut staged = Vec::new();
         if rematch && !written.is_empty() {
             let today = self.today();
             let rows: Vec<(u64, usize)> =
                 written.iter().filter_map(|e| state.portrait.row_of(e.id).map(|r| (e.id, r))).collect();
             let mut sets = Vec::new();
+            let recorded = state.eligible.get(&tx)?;
             for m in &state.engine.measures {
-                let current = state.eligible.get(&m.measure_id).map(|s| s.ids.as_slice()).unwrap_or(&[]);
+                let current = recorded.get(&m.measure_id).map(|s| s.ids.as_slice()).unwrap_or(&[]);
                 let mut updated: Option<Vec<u64>> = None;
                 for (id, row) in &rows {
                     let eligible = m
@@ -256,7 +263,7 @@ impl Service {
         Self::commit_with(tx, &mut guard, |state| {
             state.measures.remove(&measure_id);
             state.engine = build_engine(&state.measures, &state.portrait, today);
-            state.eligible.remove(&measure_id);
+            state.eligible.remove(measure_id);
         })
     }
 }

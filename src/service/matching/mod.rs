@@ -1,5 +1,7 @@
 //! Matching (政策找企业), by job:
 //! - `state`: the portrait and the compiled published measures, in memory, built on first use;
+//! - `snapshot`: the portrait at start from the snapshot file and the entities written since,
+//!   and writing that file when it pays;
 //! - `commit`: the write path — every entity write, publication and withdrawal commits through
 //!   here, keeping the portrait and the eligible sets in step with the store (and recording the
 //!   changes as match events for pushes);
@@ -13,11 +15,15 @@ mod commit;
 mod explain;
 mod listing;
 mod simulate;
+mod snapshot;
 mod state;
+#[cfg(test)]
+mod tests;
 
 pub use calculator::{ASKED_APART, CALCULATOR_FIELDS, Calculation, CalculatorForm, calculator_inputs};
 pub use commit::RematchSummary;
 pub use explain::{Assessment, EntityMatches, ExplainTable, Explanation, FieldShown, MeasureMatch};
 pub use listing::SimulationCsv;
 pub use simulate::{Breakdown, Breakdowns, Bucket, SimCondition, SimRow, Simulation, may_list_entities};
-pub use state::{Compiled, MatchState, MatchingStats, rule_field_errors};
+pub use snapshot::{SnapshotCheck, SnapshotWritten};
+pub use state::{Compiled, EligibleSets, MatchState, MatchingStats, StartupTimes, rule_field_errors};

@@ -2,7 +2,7 @@
 //! store on first use, and the rule checks every measure passes on its way in.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, OnceLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Instant;
 
 use crate::model::matching::{EligibleSet, MatchEvent};
@@ -29,9 +29,70 @@ pub struct MatchState {
     pub portrait: Portrait,
     pub measures: BTreeMap<u64, Arc<Compiled>>,
     pub engine: Engine,
-    pub eligible: HashMap<u64, EligibleSet>,
+    pub eligible: EligibleSets,
     /// How long the last rebuild from the store took.
     pub build_ms: u128,
+    /// Where the start-up time went.
+    pub startup: StartupTimes,
+    /// Entity writes the portrait snapshot on disk does not hold (all entities when there is
+    /// none); see `snapshot.rs`.
+    pub(super) snapshot_behind: u64,
+    /// When the snapshot was last written or read.
+    pub(super) snapshot_at: Option<Instant>,
+}
+
+/// Each measure's recorded eligible set, read from the store on first use (the first entity
+/// write, publication or rematch) rather than at start: at province scale they are millions of
+/// pairs, and nothing a reader asks needs them.
+#[derive(Default)]
+pub struct EligibleSets(OnceLock<HashMap<u64, EligibleSet>>);
+
+impl EligibleSets {
+    /// The sets, read from `tx` the first time.
+    pub fn get(&self, tx: &(impl MatchingReads + ?Sized)) -> Result<&HashMap<u64, EligibleSet>> {
+        if let Some(sets) = self.0.get() {
+            return Ok(sets);
+        }
+        let sets: HashMap<u64, EligibleSet> = tx.eligible_sets()?.into_iter().collect();
+        Ok(self.0.get_or_init(|| sets))
+    }
+
+    /// Records sets just committed; before the first read there is nothing to keep in step
+    /// (the store holds them).
+    pub fn extend(&mut self, sets: impl IntoIterator<Item = (u64, EligibleSet)>) {
+        if let Some(map) = self.0.get_mut() {
+            map.extend(sets);
+        }
+    }
+
+    pub fn remove(&mut self, measure_id: u64) {
+        if let Some(map) = self.0.get_mut() {
+            map.remove(&measure_id);
+        }
+    }
+
+    /// Whether they have been read.
+    pub fn loaded(&self) -> bool {
+        self.0.get().is_some()
+    }
+}
+
+/// Where the time of building the match state went, in milliseconds.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct StartupTimes {
+    /// Reading the portrait snapshot file (0 without one).
+    pub snapshot_read_ms: f64,
+    /// Entities in the snapshot, and entity records decoded after it (changed since).
+    pub snapshot_entities: usize,
+    pub replayed: usize,
+    pub replay_ms: f64,
+    /// Decoding every entity's record from the store (when no snapshot could be used).
+    pub full_rebuild_ms: f64,
+    /// Checking and compiling the published measures.
+    pub measures_ms: f64,
+    /// Planning them into the engine, ordering conditions by selectivity.
+    pub engine_ms: f64,
+    pub total_ms: f64,
 }
 
 /// Figures of the match state (`Service::matching_stats`).
@@ -41,6 +102,7 @@ pub struct MatchingStats {
     pub measures: usize,
     pub build_ms: u128,
     pub portrait_bytes: usize,
+    pub startup: StartupTimes,
 }
 
 /// Compiles one measure's rules into the engine's shared condition table.
@@ -58,6 +120,10 @@ pub(super) fn build_engine(measures: &BTreeMap<u64, Arc<Compiled>>, portrait: &P
     }
     engine.order_by_selectivity(portrait, as_of);
     engine
+}
+
+pub(super) fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1000.0
 }
 
 /// Rule errors as field errors for forms and the API.
@@ -93,18 +159,9 @@ impl Service {
         let start = Instant::now();
         let tags = self.tag_dictionary()?;
         let tx = self.store.read()?;
-        let mut portrait = Portrait::new();
-        let mut unreadable = 0u64;
-        tx.for_each_portrait_record(|bytes| {
-            match crate::model::portrait_record::decode(bytes) {
-                Some(r) => portrait.upsert_record(&r),
-                None => unreadable += 1,
-            }
-            Ok::<_, crate::store::StoreError>(())
-        })?;
-        if unreadable > 0 {
-            tracing::error!(unreadable, "portrait records that could not be read were left out");
-        }
+        let mut startup = StartupTimes::default();
+        let (portrait, from_snapshot) = self.portrait_load(&tx, &mut startup)?;
+        let t = Instant::now();
         let mut measures = BTreeMap::new();
         for m in tx.measures()? {
             let Some(v) = m.published.filter(|_| m.withdrawn.is_none()) else { continue };
@@ -127,11 +184,24 @@ impl Service {
                 }
             }
         }
-        let eligible = tx.eligible_sets()?.into_iter().collect();
+        startup.measures_ms = ms(t);
+        let t = Instant::now();
         let engine = build_engine(&measures, &portrait, self.today());
+        startup.engine_ms = ms(t);
         let build_ms = start.elapsed().as_millis();
-        tracing::info!(entities = portrait.len(), measures = measures.len(), build_ms, "matching ready");
-        Ok(MatchState { portrait, measures, engine, eligible, build_ms })
+        startup.total_ms = ms(start);
+        tracing::info!(entities = portrait.len(), measures = measures.len(), build_ms, ?startup, "matching ready");
+        let snapshot_behind = if from_snapshot { startup.replayed as u64 } else { portrait.len() as u64 };
+        Ok(MatchState {
+            portrait,
+            measures,
+            engine,
+            eligible: EligibleSets::default(),
+            build_ms,
+            startup,
+            snapshot_behind,
+            snapshot_at: from_snapshot.then(Instant::now),
+        })
     }
 
     /// A measure's rules checked, with every error and warning and its position (for the rule
@@ -155,6 +225,7 @@ impl Service {
             measures: s.measures.len(),
             build_ms: s.build_ms,
             portrait_bytes: s.portrait.heap_bytes(),
+            startup: s.startup,
         })
     }
 
