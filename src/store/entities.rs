@@ -3,7 +3,7 @@
 
 use redb::{ReadableTable, ReadableTableMetadata};
 
-use super::codec::{decode, encode};
+use super::codec::{decode, encode_into};
 use super::tables::{
     CREDIT_CODE_TO_ENTITY_ID, ENTITY_CHANGE_TO_CHANGESET, ENTITY_ID_TO_ENTITY, ENTITY_ID_TO_PORTRAIT,
     REGION_TO_ENTITY_ID, TAG_KEY_TO_TAG,
@@ -23,6 +23,12 @@ pub struct EntityScan {
 pub trait EntityReads: Tables {
     fn entity(&self, id: u64) -> Result<Option<Entity>> {
         get_record(self.table(ENTITY_ID_TO_ENTITY)?.get(id)?)
+    }
+
+    /// An entity's stored record as it is, undecoded (to compare it later, see
+    /// [`EntityWriter::record_is`]).
+    fn entity_record(&self, id: u64) -> Result<Option<Vec<u8>>> {
+        Ok(self.table(ENTITY_ID_TO_ENTITY)?.get(id)?.map(|v| v.value().to_vec()))
     }
 
     fn entity_id_by_code(&self, code: &str) -> Result<Option<u64>> {
@@ -138,6 +144,8 @@ pub struct EntityWriter<'a> {
     /// The last entity id handed out, and whether this writer handed out any.
     last_id: u64,
     took_ids: bool,
+    /// Reused for every record encoded.
+    buf: Vec<u8>,
 }
 
 impl EntityWriter<'_> {
@@ -152,6 +160,11 @@ impl EntityWriter<'_> {
         }
     }
 
+    /// Whether entity `id`'s stored record is exactly `bytes` (as read earlier, elsewhere).
+    pub fn record_is(&self, id: u64, bytes: &[u8]) -> Result<bool> {
+        Ok(self.entities.get(id)?.is_some_and(|v| v.value() == bytes))
+    }
+
     /// The next entity id, as `WriteTx::next_id("entity")` would hand it out.
     pub fn new_id(&mut self) -> u64 {
         self.last_id += 1;
@@ -161,8 +174,8 @@ impl EntityWriter<'_> {
 
     /// Writes an entity and its indexes. `before` is the stored record it replaces, if any.
     pub fn put(&mut self, entity: &Entity, before: Option<&Entity>) -> Result<()> {
-        let bytes = encode(entity)?;
-        self.entities.insert(entity.id, bytes.as_slice())?;
+        encode_into(&mut self.buf, entity)?;
+        self.entities.insert(entity.id, self.buf.as_slice())?;
         let record = crate::model::portrait_record::encode(entity);
         self.portraits.insert(entity.id, record.as_slice())?;
         if let Some(old) = before {
@@ -200,8 +213,8 @@ impl EntityWriter<'_> {
                 None => 1,
             }
         };
-        let bytes = encode(changes)?;
-        self.changes.insert((entity, next), bytes.as_slice())?;
+        encode_into(&mut self.buf, changes)?;
+        self.changes.insert((entity, next), self.buf.as_slice())?;
         Ok(())
     }
 
@@ -227,6 +240,7 @@ impl WriteTx {
             changes: self.txn.open_table(ENTITY_CHANGE_TO_CHANGESET)?,
             last_id,
             took_ids: false,
+            buf: Vec::new(),
         })
     }
 

@@ -16,7 +16,7 @@ use crate::model::imports::{ImportJob, ImportReport, ImportStatus, RowIssue};
 use crate::model::{Field, FieldValue, Who};
 use crate::store::prelude::*;
 
-pub use write::BATCH_ROWS;
+pub use write::{BATCH_ROWS, DURABLE_ROWS};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {

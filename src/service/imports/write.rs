@@ -19,9 +19,13 @@ use super::{ImportObserver, Phase};
 use crate::import::{ColumnMap, Format, ReadError, read_chunks};
 use crate::model::audit::action;
 use crate::model::imports::{ImportJob, RowIssue};
-use crate::model::{Actor, Date, EntityPatch, TagDictionary, Who};
+use crate::model::{
+    Actor, ChangeSet, Date, Entity, EntityPatch, Field, FieldChange, FieldValue, TagDictionary, Timestamp, Who,
+};
 use crate::service::entities::{WriteOutcome, upsert_with};
 use crate::service::{Result, Service, ServiceError};
+use crate::store::prelude::*;
+use crate::store::{EntityWriter, ReadTx, Store};
 
 /// Rows written per transaction. Large enough that a commit's fixed cost (the audit entry, the
 /// table roots, the commit itself) is spread thin; small enough that the store's write lock is
@@ -34,8 +38,59 @@ pub const DURABLE_ROWS: usize = 250_000;
 const PARCEL_ROWS: usize = 1000;
 const PARCELS_WAITING: usize = 4;
 
+/// A row made ready for the writer by the parsing thread, against the store as last committed:
+/// the patch applied to a new entity, or to the stored one (whose record bytes are kept, so that
+/// the writer can see that nothing wrote it since). The writer stamps the instant of its
+/// transaction and gives new entities their ids; a row whose entity changed or appeared since it
+/// was prepared is written from its patch as a single write is.
+struct Prepared {
+    row: u64,
+    patch: EntityPatch,
+    ready: Option<Ready>,
+}
+
+struct Ready {
+    /// The stored entity as read, and its record's bytes, or `None` for a new entity.
+    before: Option<(Entity, Vec<u8>)>,
+    entity: Entity,
+    changes: Vec<FieldChange>,
+    /// `Entity::apply` moved `updated_at` (to be set to the writer's instant).
+    touched: bool,
+    /// The patch changes nothing in the stored entity.
+    unchanged: bool,
+}
+
+/// Applies `patch` as `upsert_with` would, against `snapshot`, without the instant.
+fn prepare(snapshot: &ReadTx, row: u64, patch: EntityPatch, today: Date) -> crate::store::Result<Prepared> {
+    let Some(code) = patch.credit_code().cloned() else { return Ok(Prepared { row, patch, ready: None }) };
+    // Any instant will do: the writer sets its own wherever `apply` set this one.
+    let stamp = Timestamp(0);
+    let ready = match snapshot.entity_id_by_code(code.as_str())? {
+        None => {
+            let named = matches!(patch.get(Field::Name), Some(Some(FieldValue::Text(n))) if !n.is_empty());
+            named.then(|| {
+                let mut entity = Entity::new(0, code, stamp);
+                let changes = entity.apply(&patch, today, stamp);
+                Ready { before: None, entity, changes, touched: true, unchanged: false }
+            })
+        }
+        Some(id) => match snapshot.entity_record(id)? {
+            Some(bytes) => {
+                let before: Entity = crate::store::decode(&bytes)?;
+                let mut entity = before.clone();
+                let changes = entity.apply(&patch, today, stamp);
+                let touched = !changes.is_empty() || entity.financials != before.financials;
+                let unchanged = changes.is_empty() && entity == before;
+                Some(Ready { before: Some((before, bytes)), entity, changes, touched, unchanged })
+            }
+            None => None,
+        },
+    };
+    Ok(Prepared { row, patch, ready })
+}
+
 enum Parcel {
-    Rows(Vec<(u64, EntityPatch)>),
+    Rows(Vec<Prepared>),
     /// Every row was read and parsed.
     End,
 }
@@ -43,6 +98,7 @@ enum Parcel {
 /// Why the parsing thread stopped.
 enum Stop {
     Read(ReadError),
+    Store(crate::store::StoreError),
     /// The writer stopped (its error says why).
     WriterGone,
 }
@@ -53,18 +109,27 @@ impl From<ReadError> for Stop {
     }
 }
 
-/// The parsing thread: the checked rows of the file, as patches, in file order.
+impl From<crate::store::StoreError> for Stop {
+    fn from(e: crate::store::StoreError) -> Self {
+        Stop::Store(e)
+    }
+}
+
+/// The parsing thread: the checked rows of the file, prepared, in file order.
 fn parse_rows<R: Read + Seek + Send>(
     source: R,
     format: Format,
     bad_rows: &HashSet<u64>,
-    tags: &TagDictionary,
-    today: Date,
+    (tags, today): (&TagDictionary, Date),
+    store: &Store,
     out: SyncSender<Parcel>,
 ) -> std::result::Result<(), Stop> {
     let mut map: Option<ColumnMap> = None;
     let mut parcel = Vec::with_capacity(PARCEL_ROWS);
+    // The store as last committed, read again for every chunk (a read transaction held for the
+    // whole import would keep every page its batches free from being reused).
     read_chunks(source, format, |chunk| {
+        let snapshot = store.read()?;
         for (row, cells) in chunk.iter() {
             let Some(columns) = &map else {
                 map = Some(ColumnMap::from_headers(cells.to_vec()).map_err(|_| ReadError::Empty)?.checking_width(format));
@@ -75,7 +140,7 @@ fn parse_rows<R: Read + Seek + Send>(
             }
             // Rows are checked already; one that fails now would have failed then.
             if let Ok(patch) = columns.parse_row(row, cells, today, tags) {
-                parcel.push((row, patch));
+                parcel.push(prepare(&snapshot, row, patch, today)?);
             }
             if parcel.len() >= PARCEL_ROWS {
                 let full = std::mem::replace(&mut parcel, Vec::with_capacity(PARCEL_ROWS));
@@ -105,7 +170,7 @@ impl Service {
         let today = self.today();
         let (written, parsed) = std::thread::scope(|s| {
             let (out, parcels) = sync_channel(PARCELS_WAITING);
-            let parsing = s.spawn(|| parse_rows(source, format, bad_rows, &tags, today, out));
+            let parsing = s.spawn(|| parse_rows(source, format, bad_rows, (&tags, today), &self.store, out));
             let written = self.write_parcels(parcels, job, observer, who, today);
             let parsed = parsing.join().unwrap_or_else(|_| Err(Stop::Read(ReadError::Io("parser stopped".into()))));
             (written, parsed)
@@ -114,6 +179,7 @@ impl Service {
         match parsed {
             Ok(()) | Err(Stop::WriterGone) => {}
             Err(Stop::Read(e)) => return Err(ServiceError::Internal(format!("文件在导入过程中无法再次读取：{e}"))),
+            Err(Stop::Store(e)) => return Err(e.into()),
         }
         let report = &job.report;
         if self.matching_loaded() && (report.inserted > 0 || report.updated > 0) {
@@ -133,7 +199,7 @@ impl Service {
         today: Date,
     ) -> Result<()> {
         let actor = Actor::Import { id: job.id, file: job.file_name.clone(), username: job.created_by.clone() };
-        let mut batch: Vec<(u64, EntityPatch)> = Vec::with_capacity(BATCH_ROWS);
+        let mut batch: Vec<Prepared> = Vec::with_capacity(BATCH_ROWS);
         let (mut done, mut since_durable) = (0u64, 0usize);
         for parcel in parcels.iter() {
             match parcel {
@@ -163,14 +229,14 @@ impl Service {
     /// One batch, one transaction: upserts with the change sets, the audit entry, the portrait.
     fn write_batch(
         &self,
-        batch: &mut Vec<(u64, EntityPatch)>,
+        batch: &mut Vec<Prepared>,
         job: &mut ImportJob,
         actor: &Actor,
         who: &Who,
         today: Date,
         durable: bool,
     ) -> Result<()> {
-        let (Some(first), Some(last)) = (batch.first().map(|b| b.0), batch.last().map(|b| b.0)) else {
+        let (Some(first), Some(last)) = (batch.first().map(|b| b.row), batch.last().map(|b| b.row)) else {
             return Ok(());
         };
         let mut tx = self.store.write()?;
@@ -182,8 +248,9 @@ impl Service {
         let mut late_issues = Vec::new();
         let mut written = Vec::with_capacity(batch.len());
         let mut w = tx.entity_writer()?;
-        for (row, patch) in batch.drain(..) {
-            match upsert_with(&mut w, now, actor, &patch, today) {
+        for prepared in batch.drain(..) {
+            let row = prepared.row;
+            match write_prepared(&mut w, now, actor, prepared, today) {
                 Ok((e, WriteOutcome::Inserted)) => {
                     report.inserted += 1;
                     written.push(e);
@@ -219,4 +286,44 @@ impl Service {
         }
         Ok(())
     }
+}
+
+/// Writes a prepared row as `upsert_with` writes its patch, when the store still holds what it
+/// was prepared against; otherwise writes the patch.
+fn write_prepared(
+    w: &mut EntityWriter<'_>,
+    now: Timestamp,
+    actor: &Actor,
+    prepared: Prepared,
+    today: Date,
+) -> Result<(Entity, WriteOutcome)> {
+    let Prepared { patch, ready, .. } = prepared;
+    let Some(Ready { before, mut entity, changes, touched, unchanged }) = ready else {
+        return upsert_with(w, now, actor, &patch, today);
+    };
+    let current = w.id_by_code(entity.credit_code.as_str())?;
+    let outcome = match (&before, current) {
+        (None, None) => {
+            entity.id = w.new_id();
+            entity.created_at = now;
+            WriteOutcome::Inserted
+        }
+        (Some((old, bytes)), Some(id)) if old.id == id && w.record_is(id, bytes)? => {
+            if unchanged {
+                return Ok((entity, WriteOutcome::Unchanged));
+            }
+            WriteOutcome::Updated
+        }
+        _ => return upsert_with(w, now, actor, &patch, today),
+    };
+    if touched {
+        entity.updated_at = now;
+    }
+    let old = before.map(|(old, _)| old);
+    w.put(&entity, old.as_ref())?;
+    if !changes.is_empty() {
+        let fresh = outcome == WriteOutcome::Inserted;
+        w.add_changes(entity.id, &ChangeSet { at: now, actor: actor.clone(), changes }, fresh)?;
+    }
+    Ok((entity, outcome))
 }
