@@ -11,8 +11,8 @@ use crate::model::{
     Actor, ChangeSet, CreditCode, Date, Entity, EntityPatch, Field, FieldError, FieldValue, MoneyUnit, RegionCode,
     Role, SizeClass, TagDef, TagDictionary, Timestamp, Vocabulary, Who,
 };
-use crate::store::{EntityWriter, WriteTx};
 use crate::store::prelude::*;
+use crate::store::{EntityWriter, WriteTx};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -159,8 +159,9 @@ fn a_file_of_several_batches_is_written_whole_and_again_changes_nothing() {
     let who = Who::system("test");
     let n = (BATCH_ROWS * 2 + BATCH_ROWS / 3) as u32;
     let file = |employees: u32| {
-        let rows: Vec<String> =
-            (0..n).map(|i| good(i).replace(&format!(",{},1200.5", 10 + i), &format!(",{},1200.5", employees + i))).collect();
+        let rows: Vec<String> = (0..n)
+            .map(|i| good(i).replace(&format!(",{},1200.5", 10 + i), &format!(",{},1200.5", employees + i)))
+            .collect();
         csv(&rows)
     };
     let first = file(10);

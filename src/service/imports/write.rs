@@ -89,6 +89,17 @@ fn prepare(snapshot: &ReadTx, row: u64, patch: EntityPatch, today: Date) -> crat
     Ok(Prepared { row, patch, ready })
 }
 
+/// What a batch leaves to free, freed on a thread of its own: the writer is the slowest of the
+/// threads, and most of this memory was allocated by the parsing thread (freeing it is dearer
+/// on another thread than on the one that allocated it).
+#[derive(Default)]
+struct Leftovers {
+    entities: Vec<Entity>,
+    patches: Vec<EntityPatch>,
+    changes: Vec<ChangeSet>,
+    records: Vec<Vec<u8>>,
+}
+
 enum Parcel {
     Rows(Vec<Prepared>),
     /// Every row was read and parsed.
@@ -132,7 +143,8 @@ fn parse_rows<R: Read + Seek + Send>(
         let snapshot = store.read()?;
         for (row, cells) in chunk.iter() {
             let Some(columns) = &map else {
-                map = Some(ColumnMap::from_headers(cells.to_vec()).map_err(|_| ReadError::Empty)?.checking_width(format));
+                map =
+                    Some(ColumnMap::from_headers(cells.to_vec()).map_err(|_| ReadError::Empty)?.checking_width(format));
                 continue;
             };
             if bad_rows.contains(&row) {
@@ -171,7 +183,10 @@ impl Service {
         let (written, parsed) = std::thread::scope(|s| {
             let (out, parcels) = sync_channel(PARCELS_WAITING);
             let parsing = s.spawn(|| parse_rows(source, format, bad_rows, (&tags, today), &self.store, out));
-            let written = self.write_parcels(parcels, job, observer, who, today);
+            let (trash, to_free) = sync_channel::<Leftovers>(2);
+            s.spawn(move || to_free.iter().for_each(drop));
+            let written = self.write_parcels(parcels, &trash, job, observer, who, today);
+            drop(trash);
             let parsed = parsing.join().unwrap_or_else(|_| Err(Stop::Read(ReadError::Io("parser stopped".into()))));
             (written, parsed)
         });
@@ -193,6 +208,7 @@ impl Service {
     fn write_parcels(
         &self,
         parcels: Receiver<Parcel>,
+        trash: &SyncSender<Leftovers>,
         job: &mut ImportJob,
         observer: &mut dyn ImportObserver,
         who: &Who,
@@ -212,12 +228,12 @@ impl Service {
                         if durable {
                             since_durable = 0;
                         }
-                        self.write_batch(&mut batch, job, &actor, who, today, durable)?;
+                        self.write_batch(&mut batch, trash, job, &actor, who, today, durable)?;
                         observer.progress(Phase::Writing, done);
                     }
                 }
                 Parcel::End => {
-                    self.write_batch(&mut batch, job, &actor, who, today, true)?;
+                    self.write_batch(&mut batch, trash, job, &actor, who, today, true)?;
                     observer.progress(Phase::Writing, done);
                     break;
                 }
@@ -230,6 +246,7 @@ impl Service {
     fn write_batch(
         &self,
         batch: &mut Vec<Prepared>,
+        trash: &SyncSender<Leftovers>,
         job: &mut ImportJob,
         actor: &Actor,
         who: &Who,
@@ -248,9 +265,10 @@ impl Service {
         let mut late_issues = Vec::new();
         let mut written = Vec::with_capacity(batch.len());
         let mut w = tx.entity_writer()?;
+        let mut left = Leftovers::default();
         for prepared in batch.drain(..) {
             let row = prepared.row;
-            match write_prepared(&mut w, now, actor, prepared, today) {
+            match write_prepared(&mut w, now, actor, prepared, today, &mut left) {
                 Ok((e, WriteOutcome::Inserted)) => {
                     report.inserted += 1;
                     written.push(e);
@@ -259,7 +277,10 @@ impl Service {
                     report.updated += 1;
                     written.push(e);
                 }
-                Ok((_, WriteOutcome::Unchanged)) => report.unchanged += 1,
+                Ok((e, WriteOutcome::Unchanged)) => {
+                    report.unchanged += 1;
+                    left.entities.push(e);
+                }
                 // The store changed since the check (e.g. the entity was removed meanwhile).
                 Err(ServiceError::Invalid(errors)) => late_issues.extend(errors.into_iter().map(|e| RowIssue {
                     row,
@@ -279,6 +300,9 @@ impl Service {
         }
         tx.audit(who, action::IMPORT_BATCH, &format!("import:{}", job.id), &format!("rows {first}–{last}"))?;
         self.commit_entities(tx, &written, false)?;
+        left.entities.extend(written);
+        // Freed elsewhere, or here if that thread is gone.
+        let _ = trash.send(left);
         for issue in late_issues {
             report.invalid += 1;
             report.valid = report.valid.saturating_sub(1);
@@ -289,13 +313,14 @@ impl Service {
 }
 
 /// Writes a prepared row as `upsert_with` writes its patch, when the store still holds what it
-/// was prepared against; otherwise writes the patch.
+/// was prepared against; otherwise writes the patch. What it is done with goes to `left`.
 fn write_prepared(
     w: &mut EntityWriter<'_>,
     now: Timestamp,
     actor: &Actor,
     prepared: Prepared,
     today: Date,
+    left: &mut Leftovers,
 ) -> Result<(Entity, WriteOutcome)> {
     let Prepared { patch, ready, .. } = prepared;
     let Some(Ready { before, mut entity, changes, touched, unchanged }) = ready else {
@@ -310,20 +335,29 @@ fn write_prepared(
         }
         (Some((old, bytes)), Some(id)) if old.id == id && w.record_is(id, bytes)? => {
             if unchanged {
-                return Ok((entity, WriteOutcome::Unchanged));
+                WriteOutcome::Unchanged
+            } else {
+                WriteOutcome::Updated
             }
-            WriteOutcome::Updated
         }
         _ => return upsert_with(w, now, actor, &patch, today),
     };
-    if touched {
-        entity.updated_at = now;
+    left.patches.push(patch);
+    let old = before.map(|(old, bytes)| {
+        left.records.push(bytes);
+        old
+    });
+    if outcome != WriteOutcome::Unchanged {
+        if touched {
+            entity.updated_at = now;
+        }
+        w.put(&entity, old.as_ref())?;
+        if !changes.is_empty() {
+            let set = ChangeSet { at: now, actor: actor.clone(), changes };
+            w.add_changes(entity.id, &set, outcome == WriteOutcome::Inserted)?;
+            left.changes.push(set);
+        }
     }
-    let old = before.map(|(old, _)| old);
-    w.put(&entity, old.as_ref())?;
-    if !changes.is_empty() {
-        let fresh = outcome == WriteOutcome::Inserted;
-        w.add_changes(entity.id, &ChangeSet { at: now, actor: actor.clone(), changes }, fresh)?;
-    }
+    left.entities.extend(old);
     Ok((entity, outcome))
 }
