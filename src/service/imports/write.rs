@@ -89,17 +89,6 @@ fn prepare(snapshot: &ReadTx, row: u64, patch: EntityPatch, today: Date) -> crat
     Ok(Prepared { row, patch, ready })
 }
 
-/// What a batch leaves to free, freed on a thread of its own: the writer is the slowest of the
-/// threads, and most of this memory was allocated by the parsing thread (freeing it is dearer
-/// on another thread than on the one that allocated it).
-#[derive(Default)]
-struct Leftovers {
-    entities: Vec<Entity>,
-    patches: Vec<EntityPatch>,
-    changes: Vec<ChangeSet>,
-    records: Vec<Vec<u8>>,
-}
-
 enum Parcel {
     Rows(Vec<Prepared>),
     /// Every row was read and parsed.
@@ -167,6 +156,13 @@ fn parse_rows<R: Read + Seek + Send>(
     out.send(Parcel::End).map_err(|_| Stop::WriterGone)
 }
 
+/// Who writes, and when, for every batch of one write pass.
+struct Writer<'a> {
+    actor: Actor,
+    who: &'a Who,
+    today: Date,
+}
+
 impl Service {
     /// Pass 2: writes the rows that passed the check, in batches.
     pub(super) fn import_write<R: Read + Seek + Send>(
@@ -183,10 +179,7 @@ impl Service {
         let (written, parsed) = std::thread::scope(|s| {
             let (out, parcels) = sync_channel(PARCELS_WAITING);
             let parsing = s.spawn(|| parse_rows(source, format, bad_rows, (&tags, today), &self.store, out));
-            let (trash, to_free) = sync_channel::<Leftovers>(2);
-            s.spawn(move || to_free.iter().for_each(drop));
-            let written = self.write_parcels(parcels, &trash, job, observer, who, today);
-            drop(trash);
+            let written = self.write_parcels(parcels, job, observer, who, today);
             let parsed = parsing.join().unwrap_or_else(|_| Err(Stop::Read(ReadError::Io("parser stopped".into()))));
             (written, parsed)
         });
@@ -208,13 +201,13 @@ impl Service {
     fn write_parcels(
         &self,
         parcels: Receiver<Parcel>,
-        trash: &SyncSender<Leftovers>,
         job: &mut ImportJob,
         observer: &mut dyn ImportObserver,
         who: &Who,
         today: Date,
     ) -> Result<()> {
         let actor = Actor::Import { id: job.id, file: job.file_name.clone(), username: job.created_by.clone() };
+        let by = Writer { actor, who, today };
         let mut batch: Vec<Prepared> = Vec::with_capacity(BATCH_ROWS);
         let (mut done, mut since_durable) = (0u64, 0usize);
         for parcel in parcels.iter() {
@@ -228,12 +221,12 @@ impl Service {
                         if durable {
                             since_durable = 0;
                         }
-                        self.write_batch(&mut batch, trash, job, &actor, who, today, durable)?;
+                        self.write_batch(&mut batch, job, &by, durable)?;
                         observer.progress(Phase::Writing, done);
                     }
                 }
                 Parcel::End => {
-                    self.write_batch(&mut batch, trash, job, &actor, who, today, true)?;
+                    self.write_batch(&mut batch, job, &by, true)?;
                     observer.progress(Phase::Writing, done);
                     break;
                 }
@@ -246,13 +239,12 @@ impl Service {
     fn write_batch(
         &self,
         batch: &mut Vec<Prepared>,
-        trash: &SyncSender<Leftovers>,
         job: &mut ImportJob,
-        actor: &Actor,
-        who: &Who,
-        today: Date,
+        by: &Writer<'_>,
         durable: bool,
     ) -> Result<()> {
+        let Writer { actor, who, today } = by;
+        let (actor, today) = (actor, *today);
         let (Some(first), Some(last)) = (batch.first().map(|b| b.row), batch.last().map(|b| b.row)) else {
             return Ok(());
         };
@@ -265,10 +257,9 @@ impl Service {
         let mut late_issues = Vec::new();
         let mut written = Vec::with_capacity(batch.len());
         let mut w = tx.entity_writer()?;
-        let mut left = Leftovers::default();
         for prepared in batch.drain(..) {
             let row = prepared.row;
-            match write_prepared(&mut w, now, actor, prepared, today, &mut left) {
+            match write_prepared(&mut w, now, actor, prepared, today) {
                 Ok((e, WriteOutcome::Inserted)) => {
                     report.inserted += 1;
                     written.push(e);
@@ -277,10 +268,7 @@ impl Service {
                     report.updated += 1;
                     written.push(e);
                 }
-                Ok((e, WriteOutcome::Unchanged)) => {
-                    report.unchanged += 1;
-                    left.entities.push(e);
-                }
+                Ok((_, WriteOutcome::Unchanged)) => report.unchanged += 1,
                 // The store changed since the check (e.g. the entity was removed meanwhile).
                 Err(ServiceError::Invalid(errors)) => late_issues.extend(errors.into_iter().map(|e| RowIssue {
                     row,
@@ -300,9 +288,6 @@ impl Service {
         }
         tx.audit(who, action::IMPORT_BATCH, &format!("import:{}", job.id), &format!("rows {first}–{last}"))?;
         self.commit_entities(tx, &written, false)?;
-        left.entities.extend(written);
-        // Freed elsewhere, or here if that thread is gone.
-        let _ = trash.send(left);
         for issue in late_issues {
             report.invalid += 1;
             report.valid = report.valid.saturating_sub(1);
@@ -313,14 +298,13 @@ impl Service {
 }
 
 /// Writes a prepared row as `upsert_with` writes its patch, when the store still holds what it
-/// was prepared against; otherwise writes the patch. What it is done with goes to `left`.
+/// was prepared against; otherwise writes the patch.
 fn write_prepared(
     w: &mut EntityWriter<'_>,
     now: Timestamp,
     actor: &Actor,
     prepared: Prepared,
     today: Date,
-    left: &mut Leftovers,
 ) -> Result<(Entity, WriteOutcome)> {
     let Prepared { patch, ready, .. } = prepared;
     let Some(Ready { before, mut entity, changes, touched, unchanged }) = ready else {
@@ -335,29 +319,20 @@ fn write_prepared(
         }
         (Some((old, bytes)), Some(id)) if old.id == id && w.record_is(id, bytes)? => {
             if unchanged {
-                WriteOutcome::Unchanged
-            } else {
-                WriteOutcome::Updated
+                return Ok((entity, WriteOutcome::Unchanged));
             }
+            WriteOutcome::Updated
         }
         _ => return upsert_with(w, now, actor, &patch, today),
     };
-    left.patches.push(patch);
-    let old = before.map(|(old, bytes)| {
-        left.records.push(bytes);
-        old
-    });
-    if outcome != WriteOutcome::Unchanged {
-        if touched {
-            entity.updated_at = now;
-        }
-        w.put(&entity, old.as_ref())?;
-        if !changes.is_empty() {
-            let set = ChangeSet { at: now, actor: actor.clone(), changes };
-            w.add_changes(entity.id, &set, outcome == WriteOutcome::Inserted)?;
-            left.changes.push(set);
-        }
+    if touched {
+        entity.updated_at = now;
     }
-    left.entities.extend(old);
+    let old = before.map(|(old, _)| old);
+    w.put(&entity, old.as_ref())?;
+    if !changes.is_empty() {
+        let set = ChangeSet { at: now, actor: actor.clone(), changes };
+        w.add_changes(entity.id, &set, outcome == WriteOutcome::Inserted)?;
+    }
     Ok((entity, outcome))
 }
