@@ -22,7 +22,7 @@ struct CliObserver {
     last_shown: Option<Instant>,
     /// The latest count, drawn once more when its pass ends (the last update may have been
     /// skipped as too soon after the one before).
-    latest: Option<(Phase, u64)>,
+    latest: Option<(Phase, u64, Instant)>,
 }
 
 impl CliObserver {
@@ -37,8 +37,8 @@ impl CliObserver {
 
     /// Draws the latest count in full and ends its line.
     fn end_line(&mut self) {
-        if let (Some((phase, rows)), Some((_, began))) = (self.latest.take(), self.started) {
-            eprintln!("\r{}   ", self.line(phase, rows, began.elapsed().as_secs_f64()));
+        if let (Some((phase, rows, at)), Some((_, began))) = (self.latest.take(), self.started) {
+            eprintln!("\r{}   ", self.line(phase, rows, at.duration_since(began).as_secs_f64()));
         }
     }
 }
@@ -60,7 +60,7 @@ impl ImportObserver for CliObserver {
                 now
             }
         };
-        self.latest = Some((phase, rows));
+        self.latest = Some((phase, rows, now));
         // A few lines a second at most: a terminal that scrolls slowly would slow the import.
         if self.last_shown.is_some_and(|t| now.duration_since(t).as_millis() < 200) {
             return;

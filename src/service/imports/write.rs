@@ -209,6 +209,7 @@ impl Service {
         let actor = Actor::Import { id: job.id, file: job.file_name.clone(), username: job.created_by.clone() };
         let by = Writer { actor, who, today };
         let mut batch: Vec<Prepared> = Vec::with_capacity(BATCH_ROWS);
+        observer.progress(Phase::Writing, 0);
         let (mut done, mut since_durable) = (0u64, 0usize);
         for parcel in parcels.iter() {
             match parcel {
