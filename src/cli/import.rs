@@ -3,6 +3,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
 
 use super::Result;
 use crate::model::Who;
@@ -15,18 +16,58 @@ struct CliObserver {
     tty: bool,
     report: Option<csv::Writer<std::fs::File>>,
     shown: usize,
+    /// Rows the check pass read (what the write pass counts towards), and when each pass began.
+    checked: u64,
+    started: Option<(Phase, Instant)>,
+    last_shown: Option<Instant>,
+    /// The latest count, drawn once more when its pass ends (the last update may have been
+    /// skipped as too soon after the one before).
+    latest: Option<(Phase, u64, Instant)>,
+}
+
+impl CliObserver {
+    /// The progress line: rows done, of how many, and the pace since the pass began.
+    fn line(&self, phase: Phase, rows: u64, secs: f64) -> String {
+        let rate = if secs > 0.0 { format!(", {:.0} rows/s", rows as f64 / secs) } else { String::new() };
+        match phase {
+            Phase::Checking => format!("checking: {rows} rows{rate}"),
+            Phase::Writing => format!("writing: {rows} / {} rows{rate}", self.checked),
+        }
+    }
+
+    /// Draws the latest count in full and ends its line.
+    fn end_line(&mut self) {
+        if let (Some((phase, rows, at)), Some((_, began))) = (self.latest.take(), self.started) {
+            eprintln!("\r{}   ", self.line(phase, rows, at.duration_since(began).as_secs_f64()));
+        }
+    }
 }
 
 impl ImportObserver for CliObserver {
     fn progress(&mut self, phase: Phase, rows: u64) {
-        if self.tty {
-            let what = match phase {
-                Phase::Checking => "checking",
-                Phase::Writing => "writing",
-            };
-            eprint!("\r{what}: {rows} rows");
-            let _ = std::io::stderr().flush();
+        if phase == Phase::Checking {
+            self.checked = rows;
         }
+        if !self.tty {
+            return;
+        }
+        let now = Instant::now();
+        let began = match self.started {
+            Some((p, t)) if p == phase => t,
+            _ => {
+                self.end_line();
+                self.started = Some((phase, now));
+                now
+            }
+        };
+        self.latest = Some((phase, rows, now));
+        // A few lines a second at most: a terminal that scrolls slowly would slow the import.
+        if self.last_shown.is_some_and(|t| now.duration_since(t).as_millis() < 200) {
+            return;
+        }
+        self.last_shown = Some(now);
+        eprint!("\r{}   ", self.line(phase, rows, now.duration_since(began).as_secs_f64()));
+        let _ = std::io::stderr().flush();
     }
 
     fn issue(&mut self, i: &RowIssue) {
@@ -66,13 +107,19 @@ pub fn import_entities(
         }
         None => None,
     };
-    let mut observer = CliObserver { tty: std::io::stderr().is_terminal(), report: writer, shown: 0 };
+    let mut observer = CliObserver {
+        tty: std::io::stderr().is_terminal(),
+        report: writer,
+        shown: 0,
+        checked: 0,
+        started: None,
+        last_shown: None,
+        latest: None,
+    };
     let file_name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| name.clone());
     let path = file.to_path_buf();
     let job = svc.import_run(who, &file_name, || std::fs::File::open(&path), skip_invalid, dry_run, &mut observer)?;
-    if observer.tty {
-        eprintln!();
-    }
+    observer.end_line();
     if let Some(mut w) = observer.report.take() {
         let _ = w.flush();
     }

@@ -1,11 +1,14 @@
 //! CSV and XLSX readers for entity files: headers mapped to catalogue fields, rows streamed one
 //! at a time and turned into validated patches with a row-by-row report.
 
+mod chunks;
 mod csv_text;
 
 use std::io::{Read, Seek};
 
 use calamine::{DataRef, Reader, Xlsx};
+
+pub use chunks::{CHUNK_ROWS, RowChunk, read_chunks};
 
 use crate::model::fields::{CLEAR_MARK, ParseContext, format_number, parse_value};
 use crate::model::imports::RowIssue;
@@ -103,13 +106,25 @@ fn bounded_cell(text: String) -> String {
     cut
 }
 
+/// Copies a CSV cell into a kept buffer (no allocation once the buffer has grown), bounded
+/// as [`bounded_cell`] bounds it.
+fn fill_cell(dst: &mut String, src: &str) {
+    dst.clear();
+    if src.len() > MAX_CELL_CHARS && src.chars().count() > MAX_CELL_CHARS {
+        dst.push_str(&bounded_cell(src.to_string()));
+    } else {
+        dst.push_str(src);
+    }
+}
+
 /// Calls `f` with each row that is not entirely blank, header first, with its 1-based row
-/// number as a spreadsheet shows it. Rows stream: only one is in memory at a time. Returns
-/// what is worth telling about how the file was read (its encoding, sheets left unread).
+/// number as a spreadsheet shows it. Rows stream: only one is in memory at a time, in buffers
+/// reused from row to row. Returns what is worth telling about how the file was read (its
+/// encoding, sheets left unread).
 pub fn for_each_row<R, E>(
     mut source: R,
     format: Format,
-    mut f: impl FnMut(u64, Vec<String>) -> Result<(), E>,
+    mut f: impl FnMut(u64, &[String]) -> Result<(), E>,
 ) -> Result<Vec<String>, E>
 where
     R: Read + Seek,
@@ -131,6 +146,7 @@ where
                     .delimiter(shape.delimiter)
                     .from_reader(&mut text);
                 let mut record = csv::StringRecord::new();
+                let mut cells: Vec<String> = Vec::new();
                 loop {
                     match reader.read_record(&mut record) {
                         Ok(true) => {}
@@ -144,9 +160,12 @@ where
                     if record.len() > MAX_COLUMNS {
                         return Err(ReadError::TooManyColumns { row: n, count: record.len() }.into());
                     }
-                    let cells: Vec<String> = record.iter().map(|c| bounded_cell(c.to_string())).collect();
+                    cells.resize_with(record.len(), String::new);
+                    for (dst, src) in cells.iter_mut().zip(record.iter()) {
+                        fill_cell(dst, src);
+                    }
                     if !blank(&cells) {
-                        f(n, cells)?;
+                        f(n, &cells)?;
                     }
                 }
             }
@@ -180,7 +199,7 @@ where
                     && let Some((n, row)) = current.take()
                     && !blank(&row)
                 {
-                    f(n, row)?;
+                    f(n, &row)?;
                 }
                 let c = c as usize;
                 if c >= MAX_COLUMNS {
@@ -195,7 +214,7 @@ where
             if let Some((n, row)) = current
                 && !blank(&row)
             {
-                f(n, row)?;
+                f(n, &row)?;
             }
         }
     }
@@ -336,14 +355,16 @@ impl ColumnMap {
                 ),
             }]);
         }
+        // Every field has one column (the header is checked for that), so values are pushed.
+        patch.values.reserve(self.columns.len());
         for (i, col) in self.columns.iter().enumerate() {
             let Some((field, unit)) = col else { continue };
             let text = crate::model::text::from_spreadsheet(cells.get(i).map(|s| s.trim()).unwrap_or(""));
-            let header = self.headers.get(i).cloned().unwrap_or_default();
-            if text.chars().count() > MAX_CELL_CHARS {
+            let header = || self.headers.get(i).cloned().unwrap_or_default();
+            if text.len() > MAX_CELL_CHARS && text.chars().count() > MAX_CELL_CHARS {
                 issues.push(RowIssue {
                     row,
-                    column: header,
+                    column: header(),
                     value: text.into(),
                     reason: format!("内容过长（最多 {MAX_CELL_CHARS} 个字符）"),
                 });
@@ -353,7 +374,7 @@ impl ColumnMap {
                 if *field == Field::CreditCode {
                     issues.push(RowIssue {
                         row,
-                        column: header,
+                        column: header(),
                         value: String::new(),
                         reason: "统一社会信用代码不能为空".into(),
                     });
@@ -368,19 +389,19 @@ impl ColumnMap {
                 if *field == Field::CreditCode {
                     issues.push(RowIssue {
                         row,
-                        column: header,
+                        column: header(),
                         value: text.into(),
                         reason: "统一社会信用代码不能清空".into(),
                     });
                 } else {
-                    patch.set(*field, None);
+                    patch.values.push((*field, None));
                 }
                 continue;
             }
             let ctx = ParseContext { today, tags, money_unit: *unit };
             match parse_value(*field, text, &ctx) {
-                Ok(v) => patch.set(*field, Some(v)),
-                Err(reason) => issues.push(RowIssue { row, column: header, value: text.into(), reason }),
+                Ok(v) => patch.values.push((*field, Some(v))),
+                Err(reason) => issues.push(RowIssue { row, column: header(), value: text.into(), reason }),
             }
         }
         if issues.is_empty() { Ok(patch) } else { Err(issues) }
@@ -412,7 +433,7 @@ mod tests {
     fn rows(bytes: Vec<u8>, format: Format) -> Vec<(u64, Vec<String>)> {
         let mut out = Vec::new();
         for_each_row(Cursor::new(bytes), format, |n, cells| {
-            out.push((n, cells));
+            out.push((n, cells.to_vec()));
             Ok::<_, ReadError>(())
         })
         .unwrap();

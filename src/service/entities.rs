@@ -9,10 +9,10 @@ use crate::model::entity::FinancialYear;
 use crate::model::fields::{ParseContext, parse_value};
 use crate::model::{
     Actor, ChangeSet, CreditCode, Date, Entity, EntityPatch, Field, FieldError, FieldValue, MoneyUnit, RegionCode,
-    Role, SizeClass, TagDef, TagDictionary, Vocabulary, Who,
+    Role, SizeClass, TagDef, TagDictionary, Timestamp, Vocabulary, Who,
 };
-use crate::store::WriteTx;
 use crate::store::prelude::*;
+use crate::store::{EntityWriter, WriteTx};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -368,10 +368,24 @@ pub(crate) fn upsert_in(
     patch: &EntityPatch,
     today: Date,
 ) -> Result<(Entity, WriteOutcome)> {
-    let now = tx.now();
+    let mut w = tx.entity_writer()?;
+    let result = upsert_with(&mut w, tx.now(), actor, patch, today)?;
+    w.finish()?;
+    Ok(result)
+}
+
+/// [`upsert_in`] through tables already open, for many writes in one transaction stamped `now`
+/// (the transaction's instant). The writer must be finished before the transaction commits.
+pub(crate) fn upsert_with(
+    w: &mut EntityWriter<'_>,
+    now: Timestamp,
+    actor: &Actor,
+    patch: &EntityPatch,
+    today: Date,
+) -> Result<(Entity, WriteOutcome)> {
     let code =
         patch.credit_code().ok_or_else(|| ServiceError::invalid("credit_code", "请填写统一社会信用代码"))?.clone();
-    let before = tx.entity_by_code(code.as_str())?;
+    let before = w.by_code(code.as_str())?;
     let (mut entity, outcome) = match &before {
         Some(e) => (e.clone(), WriteOutcome::Updated),
         None => {
@@ -379,16 +393,16 @@ pub(crate) fn upsert_in(
             if !named {
                 return Err(ServiceError::invalid("name", format!("新经营主体 {code} 必须填写名称")));
             }
-            (Entity::new(tx.next_id("entity")?, code, now), WriteOutcome::Inserted)
+            (Entity::new(w.new_id(), code, now), WriteOutcome::Inserted)
         }
     };
     let changes = entity.apply(patch, today, now);
     if outcome == WriteOutcome::Updated && changes.is_empty() && before.as_ref() == Some(&entity) {
         return Ok((entity, WriteOutcome::Unchanged));
     }
-    tx.put_entity(&entity, before.as_ref())?;
+    w.put(&entity, before.as_ref())?;
     if !changes.is_empty() {
-        tx.add_changes(entity.id, &ChangeSet { at: now, actor: actor.clone(), changes })?;
+        w.add_changes(entity.id, &ChangeSet { at: now, actor: actor.clone(), changes }, before.is_none())?;
     }
     Ok((entity, outcome))
 }

@@ -16,6 +16,14 @@ pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
     Ok(out)
 }
 
+/// [`encode`] into `out`, which is cleared first: a writer of many records reuses one buffer.
+pub fn encode_into<T: Serialize>(out: &mut Vec<u8>, value: &T) -> Result<(), StoreError> {
+    out.clear();
+    out.push(FORMAT_RMP_NAMED);
+    rmp_serde::encode::write_named(out, value)
+        .map_err(|e| StoreError::Codec { what: std::any::type_name::<T>().to_string(), detail: e.to_string() })
+}
+
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     let what = || std::any::type_name::<T>().to_string();
     match bytes.split_first() {
@@ -49,6 +57,13 @@ mod tests {
     fn older_records_decode_into_newer_types() {
         let bytes = encode(&V1 { name: "甲".into() }).unwrap();
         assert_eq!(decode::<V2>(&bytes).unwrap(), V2 { name: "甲".into(), extra: None });
+    }
+
+    #[test]
+    fn encoding_into_a_used_buffer_gives_the_same_bytes() {
+        let mut buf = vec![7u8; 100];
+        encode_into(&mut buf, &V1 { name: "乙".into() }).unwrap();
+        assert_eq!(buf, encode(&V1 { name: "乙".into() }).unwrap());
     }
 
     #[test]

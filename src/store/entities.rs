@@ -3,7 +3,7 @@
 
 use redb::{ReadableTable, ReadableTableMetadata};
 
-use super::codec::{decode, encode};
+use super::codec::{decode, encode_into};
 use super::tables::{
     CREDIT_CODE_TO_ENTITY_ID, ENTITY_CHANGE_TO_CHANGESET, ENTITY_ID_TO_ENTITY, ENTITY_ID_TO_PORTRAIT,
     REGION_TO_ENTITY_ID, TAG_KEY_TO_TAG,
@@ -23,6 +23,12 @@ pub struct EntityScan {
 pub trait EntityReads: Tables {
     fn entity(&self, id: u64) -> Result<Option<Entity>> {
         get_record(self.table(ENTITY_ID_TO_ENTITY)?.get(id)?)
+    }
+
+    /// An entity's stored record as it is, undecoded (to compare it later, see
+    /// [`EntityWriter::record_is`]).
+    fn entity_record(&self, id: u64) -> Result<Option<Vec<u8>>> {
+        Ok(self.table(ENTITY_ID_TO_ENTITY)?.get(id)?.map(|v| v.value().to_vec()))
     }
 
     fn entity_id_by_code(&self, code: &str) -> Result<Option<u64>> {
@@ -124,26 +130,67 @@ pub trait EntityReads: Tables {
 
 impl<T: Tables + ?Sized> EntityReads for T {}
 
-impl WriteTx {
+/// The entity tables held open for many writes in one transaction (an import's batch writes
+/// thousands of entities; opening five tables for each would cost more than the writes). Ids
+/// are handed out from a counter and the sequence is written back by [`EntityWriter::finish`],
+/// which must be called before the transaction commits.
+pub struct EntityWriter<'a> {
+    tx: &'a WriteTx,
+    entities: redb::Table<'a, u64, &'static [u8]>,
+    portraits: redb::Table<'a, u64, &'static [u8]>,
+    codes: redb::Table<'a, &'static str, u64>,
+    regions: redb::Table<'a, (&'static str, u64), ()>,
+    changes: redb::Table<'a, (u64, u64), &'static [u8]>,
+    /// The last entity id handed out, and whether this writer handed out any.
+    last_id: u64,
+    took_ids: bool,
+    /// Reused for every record encoded.
+    buf: Vec<u8>,
+}
+
+impl EntityWriter<'_> {
+    pub fn id_by_code(&self, code: &str) -> Result<Option<u64>> {
+        Ok(self.codes.get(code)?.map(|v| v.value()))
+    }
+
+    pub fn by_code(&self, code: &str) -> Result<Option<Entity>> {
+        match self.id_by_code(code)? {
+            Some(id) => get_record(self.entities.get(id)?),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether entity `id`'s stored record is exactly `bytes` (as read earlier, elsewhere).
+    pub fn record_is(&self, id: u64, bytes: &[u8]) -> Result<bool> {
+        Ok(self.entities.get(id)?.is_some_and(|v| v.value() == bytes))
+    }
+
+    /// The next entity id, as `WriteTx::next_id("entity")` would hand it out.
+    pub fn new_id(&mut self) -> u64 {
+        self.last_id += 1;
+        self.took_ids = true;
+        self.last_id
+    }
+
     /// Writes an entity and its indexes. `before` is the stored record it replaces, if any.
-    pub fn put_entity(&self, entity: &Entity, before: Option<&Entity>) -> Result<()> {
-        self.put(ENTITY_ID_TO_ENTITY, entity.id, entity)?;
+    pub fn put(&mut self, entity: &Entity, before: Option<&Entity>) -> Result<()> {
+        encode_into(&mut self.buf, entity)?;
+        self.entities.insert(entity.id, self.buf.as_slice())?;
         let record = crate::model::portrait_record::encode(entity);
-        self.txn.open_table(ENTITY_ID_TO_PORTRAIT)?.insert(entity.id, record.as_slice())?;
-        self.note_portrait_change(entity.id);
-        let mut codes = self.txn.open_table(CREDIT_CODE_TO_ENTITY_ID)?;
-        let mut regions = self.txn.open_table(REGION_TO_ENTITY_ID)?;
+        self.portraits.insert(entity.id, record.as_slice())?;
+        // The portrait snapshot's log of entity writes (see `portrait_log`).
+        self.tx.note_portrait_change(entity.id);
         if let Some(old) = before {
             if old.credit_code != entity.credit_code {
-                codes.remove(old.credit_code.as_str())?;
+                self.codes.remove(old.credit_code.as_str())?;
             }
             if let Some(r) = &old.region
                 && old.region != entity.region
             {
-                regions.remove((r.as_str(), old.id))?;
+                self.regions.remove((r.as_str(), old.id))?;
             }
         }
-        if let Some(existing) = codes.get(entity.credit_code.as_str())?.map(|v| v.value())
+        if let Some(existing) = self.codes.insert(entity.credit_code.as_str(), entity.id)?.map(|v| v.value())
             && existing != entity.id
         {
             return Err(StoreError::Codec {
@@ -151,22 +198,65 @@ impl WriteTx {
                 detail: format!("{} already belongs to entity {existing}", entity.credit_code),
             });
         }
-        codes.insert(entity.credit_code.as_str(), entity.id)?;
         if let Some(r) = &entity.region {
-            regions.insert((r.as_str(), entity.id), ())?;
+            self.regions.insert((r.as_str(), entity.id), ())?;
         }
         Ok(())
     }
 
-    pub fn add_changes(&self, entity: u64, changes: &ChangeSet) -> Result<()> {
-        let mut t = self.txn.open_table(ENTITY_CHANGE_TO_CHANGESET)?;
-        let next = match t.range((entity, 0)..=(entity, u64::MAX))?.next_back() {
-            Some(row) => row?.0.value().1 + 1,
-            None => 1,
+    /// Appends a change set to an entity's history. `fresh`: the entity was created by this
+    /// writer, so it has no history yet (ids are never handed out twice).
+    pub fn add_changes(&mut self, entity: u64, changes: &ChangeSet, fresh: bool) -> Result<()> {
+        let next = if fresh {
+            1
+        } else {
+            match self.changes.range((entity, 0)..=(entity, u64::MAX))?.next_back() {
+                Some(row) => row?.0.value().1 + 1,
+                None => 1,
+            }
         };
-        let bytes = encode(changes)?;
-        t.insert((entity, next), bytes.as_slice())?;
+        encode_into(&mut self.buf, changes)?;
+        self.changes.insert((entity, next), self.buf.as_slice())?;
         Ok(())
+    }
+
+    /// Writes back the id sequence; the transaction may commit after this.
+    pub fn finish(self) -> Result<()> {
+        if self.took_ids {
+            self.tx.set_next_id("entity", self.last_id)?;
+        }
+        Ok(())
+    }
+}
+
+impl WriteTx {
+    /// Opens the entity tables for a run of writes (see [`EntityWriter`]).
+    pub fn entity_writer(&self) -> Result<EntityWriter<'_>> {
+        let last_id = self.table(super::tables::KIND_TO_LAST_ID)?.get("entity")?.map_or(0, |v| v.value());
+        Ok(EntityWriter {
+            tx: self,
+            entities: self.txn.open_table(ENTITY_ID_TO_ENTITY)?,
+            portraits: self.txn.open_table(ENTITY_ID_TO_PORTRAIT)?,
+            codes: self.txn.open_table(CREDIT_CODE_TO_ENTITY_ID)?,
+            regions: self.txn.open_table(REGION_TO_ENTITY_ID)?,
+            changes: self.txn.open_table(ENTITY_CHANGE_TO_CHANGESET)?,
+            last_id,
+            took_ids: false,
+            buf: Vec::new(),
+        })
+    }
+
+    /// Writes an entity and its indexes. `before` is the stored record it replaces, if any.
+    pub fn put_entity(&self, entity: &Entity, before: Option<&Entity>) -> Result<()> {
+        let mut w = self.entity_writer()?;
+        w.put(entity, before)?;
+        w.finish()
+    }
+
+    pub fn add_changes(&self, entity: u64, changes: &ChangeSet) -> Result<()> {
+        let mut w = self.entity_writer()?;
+        w.add_changes(entity, changes, false)?;
+        w.finish()
     }
 
     pub fn put_tag(&self, tag: &TagDef) -> Result<()> {

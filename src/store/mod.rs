@@ -32,7 +32,7 @@ pub use audit::{AuditFilter, AuditReads, digest};
 pub use calendar::CalendarReads;
 pub use cases::CaseReads;
 pub use codec::{decode, encode};
-pub use entities::{EntityReads, EntityScan};
+pub use entities::{EntityReads, EntityScan, EntityWriter};
 pub use imports::ImportReads;
 pub use matching::MatchingReads;
 pub use meta::MetaReads;

@@ -82,6 +82,14 @@ impl WriteTx {
         self.now
     }
 
+    /// Makes this transaction's commit cheap and not yet durable: it is visible to every reader
+    /// at once but reaches the disk only with the next durable commit (any commit that did not
+    /// call this). A crash before then loses it, and everything else since that commit, whole.
+    /// For bulk writes that can be redone: an import's batches, made durable by its last one.
+    pub fn not_durable(&mut self) -> Result<()> {
+        self.txn.set_durability(redb::Durability::None).map_err(|e| StoreError::Db(e.into()))
+    }
+
     pub fn commit(self) -> Result<()> {
         self.log_portrait_changes()?;
         self.txn.commit()?;

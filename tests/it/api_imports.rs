@@ -144,3 +144,61 @@ async fn exported_files_import_back_unchanged() {
     let policies = app.get_as("/api/v1/export/policies.csv", &token).await.text();
     assert!(policies.lines().count() > 30 && policies.contains("高新技术企业"));
 }
+
+/// More rows than a write batch holds (two whole batches and a part): every row is written with
+/// its change set, found by its credit code and its region, and is in the portrait; the same
+/// file again changes nothing; a changed file changes every row once.
+#[test]
+fn a_file_of_several_batches_is_written_whole_and_again_changes_nothing() {
+    use huiqi::model::{CreditCode, Who};
+    use huiqi::service::entities::EntityQuery;
+    use huiqi::service::imports::{BATCH_ROWS, Quiet};
+
+    let app = TestApp::new();
+    let svc = app.svc();
+    let who = Who::system("test");
+    let n = (BATCH_ROWS * 2 + BATCH_ROWS / 3) as u32;
+    let file = |employees: u32| {
+        let rows: Vec<String> = (0..n)
+            .map(|i| good(i).replace(&format!(",{},1200.5", 10 + i), &format!(",{},1200.5", employees + i)))
+            .collect();
+        csv(&rows)
+    };
+    let first = file(10);
+    let open = |bytes: &[u8]| {
+        let bytes = bytes.to_vec();
+        move || Ok::<_, std::io::Error>(std::io::Cursor::new(bytes.clone()))
+    };
+    let job = svc.import_run(&who, "big.csv", open(&first), false, false, &mut Quiet).unwrap();
+    let r = &job.report;
+    assert_eq!((r.rows, r.inserted, r.updated, r.unchanged, r.invalid), (n as u64, n as u64, 0, 0, 0), "{r:?}");
+    assert_eq!(svc.matching_stats().unwrap().entities, n as usize, "the portrait holds every row");
+    for i in [0, BATCH_ROWS as u32 - 1, BATCH_ROWS as u32, n - 1] {
+        let code = CreditCode::parse(&credit_code(i)).unwrap();
+        let file = svc.entity_file(&who, &code).unwrap();
+        assert_eq!(file.entity.employees, Some(i64::from(10 + i)), "row {i}");
+        assert_eq!(file.history.len(), 1, "one change set for row {i}");
+    }
+    let (mut in_region, mut after) = (0, 0);
+    loop {
+        let query = EntityQuery { region: "230125".into(), limit: 500, after, ..EntityQuery::default() };
+        let page = svc.entity_list(&who, &query).unwrap();
+        in_region += page.entities.len();
+        match page.next_after {
+            Some(next) => after = next,
+            None => break,
+        }
+    }
+    assert_eq!(in_region, n as usize, "the region index lists every row");
+
+    let again = svc.import_run(&who, "big.csv", open(&first), false, false, &mut Quiet).unwrap();
+    let r = &again.report;
+    assert_eq!((r.inserted, r.updated, r.unchanged), (0, 0, n as u64), "{r:?}");
+    let changed = svc.import_run(&who, "big2.csv", open(&file(20)), false, false, &mut Quiet).unwrap();
+    let r = &changed.report;
+    assert_eq!((r.inserted, r.updated, r.unchanged), (0, n as u64, 0), "{r:?}");
+    let code = CreditCode::parse(&credit_code(n - 1)).unwrap();
+    let file = svc.entity_file(&who, &code).unwrap();
+    assert_eq!(file.entity.employees, Some(i64::from(20 + n - 1)));
+    assert_eq!(file.history.len(), 2, "the change is kept in the history");
+}

@@ -26,7 +26,8 @@ fn killed_imports_and_servers_keep_every_acknowledged_write() {
     assert_eq!(report.failures, 0, "replay with HUIQI_BENCH_SEED={}:\n{log}\n{report:#?}", report.seed);
     assert_eq!(report.kills.import + report.imports_finished_before_kill, 2, "{log}");
     assert_eq!(report.kills.serve, 2, "{log}");
-    assert!(report.import_rows_found.iter().all(|n| n % 2000 == 0 || *n == 12_000), "{log}");
+    let durable = huiqi::service::imports::DURABLE_ROWS as u64;
+    assert!(report.import_rows_found.iter().all(|n| n % durable == 0 || *n == 12_000), "{log}");
     assert!(report.acknowledged.get("entity_upsert").is_some_and(|n| *n > 0), "{log}");
     assert_eq!(
         report.acknowledged_writes_checked,

@@ -11,7 +11,7 @@ use crate::bench::child::Binary;
 use crate::bench::{Error, err};
 use crate::model::CreditCode;
 use crate::seed::generator::Rng;
-use crate::service::imports::BATCH_ROWS;
+use crate::service::imports::DURABLE_ROWS;
 
 /// The generated import file, its rows' codes and head counts, and how long a whole import takes.
 pub(super) struct ImportFile {
@@ -108,9 +108,10 @@ pub(super) fn import_trial(
         None => report.kills.import += 1,
     }
     let Some(count) = store_checks(bin, &data, &t, report, log) else { return Ok(()) };
-    let whole = count % BATCH_ROWS as u64 == 0 || count == file.rows.len() as u64;
+    // Batches commit durably every DURABLE_ROWS rows and at the end: a kill loses those since.
+    let whole = count % DURABLE_ROWS as u64 == 0 || count == file.rows.len() as u64;
     if !whole || count > file.rows.len() as u64 {
-        fail(report, log, format!("{t}: {count} entities after the kill: not whole batches of {BATCH_ROWS}"));
+        fail(report, log, format!("{t}: {count} entities after the kill: not whole durable runs of {DURABLE_ROWS}"));
     }
     // The entities present must be exactly the first `count` rows, as written.
     let export = trial_dir.join("export.csv");
