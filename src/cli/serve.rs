@@ -253,12 +253,12 @@ pub fn serve(data: Option<&Path>, config: Config, args: ServeArgs) -> Result<Exi
             crate::jobs::outbox::OUTBOX_EVERY,
         );
         let svc = std::sync::Arc::clone(&state.svc);
-        http::serve(listener, state.clone(), shutdown_signal()).await?;
+        http::serve(listener, state, shutdown_signal()).await?;
         // Background work ends after the transaction in hand; the store then closes cleanly.
         svc.stop();
         sweep.abort();
         // The next start reads the portrait from the snapshot instead of every entity record.
-        match state.svc.portrait_snapshot_if_behind() {
+        match svc.portrait_snapshot_if_behind() {
             Ok(Some(w)) => eprintln!("portrait snapshot written: {} entities, {} MiB", w.entities, w.bytes >> 20),
             Ok(None) => {}
             Err(e) => eprintln!("warning: the portrait snapshot could not be written: {e}"),

@@ -41,14 +41,9 @@ pub fn check(dir: &Path, config: Config) -> Result<ExitCode> {
             per(t.total_bytes())
         );
     }
-    println!("  {:<28} {:>10}         {:>14} bytes {:>9.1} B/entity", "all tables", "", total, per(total));
-    println!(
-        "  {:<28} {:>10}         {:>14} bytes {:>9.1} B/entity",
-        "the file",
-        "",
-        stats.store_bytes,
-        per(stats.store_bytes)
-    );
+    for (what, bytes) in [("all tables", total), ("the file", stats.store_bytes)] {
+        println!("  {:<28} {:>10}         {:>14} bytes {:>9.1} B/entity", what, "", bytes, per(bytes));
+    }
     match svc.portrait_snapshot_check()? {
         None => println!("portrait snapshot: none (the next start reads every entity record, then writes one)"),
         Some(c) => println!(

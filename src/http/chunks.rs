@@ -1,4 +1,4 @@
-//! A response body written a chunk at a time from an iterator of text (a simulation's list
+//! A response body written a chunk at a time from an iterator of byte chunks (a simulation's list
 //! of millions of entities), so that nothing builds the whole document in memory.
 
 use std::pin::Pin;
@@ -12,19 +12,19 @@ use http_body::Frame;
 /// The chunks of `I`, each sent as the client takes the previous one.
 pub struct Chunks<I>(pub I);
 
-impl<I: Iterator<Item = String> + Unpin> HttpBody for Chunks<I> {
+impl<I: Iterator<Item = Vec<u8>> + Unpin> HttpBody for Chunks<I> {
     type Data = Bytes;
     type Error = std::convert::Infallible;
 
     fn poll_frame(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        Poll::Ready(self.0.next().map(|text| Ok(Frame::data(Bytes::from(text)))))
+        Poll::Ready(self.0.next().map(|chunk| Ok(Frame::data(Bytes::from(chunk)))))
     }
 }
 
 /// A CSV download named `file_name`, streamed from `chunks`.
 pub fn csv_download<I>(file_name: &str, chunks: I) -> Response
 where
-    I: Iterator<Item = String> + Unpin + Send + 'static,
+    I: Iterator<Item = Vec<u8>> + Unpin + Send + 'static,
 {
     (
         [

@@ -162,26 +162,15 @@ impl Store {
         Ok(tx.list_tables()?.map(|t| t.name().to_string()).collect())
     }
 
-    /// Every table with its entries and the bytes it holds, largest first.
+    /// Every table with its entries and the bytes it holds, largest first (the store has no
+    /// multimap tables).
     pub fn table_sizes(&self) -> Result<Vec<TableSize>> {
-        use redb::{MultimapTableHandle, ReadableTableMetadata};
+        use redb::ReadableTableMetadata;
         let tx = self.db.begin_read()?;
         let mut out = Vec::new();
         for handle in tx.list_tables()? {
             let name = handle.name().to_string();
             let table = tx.open_untyped_table(handle)?;
-            let stats = table.stats()?;
-            out.push(TableSize {
-                name,
-                entries: table.len()?,
-                stored_bytes: stats.stored_bytes(),
-                metadata_bytes: stats.metadata_bytes(),
-                fragmented_bytes: stats.fragmented_bytes(),
-            });
-        }
-        for handle in tx.list_multimap_tables()? {
-            let name = handle.name().to_string();
-            let table = tx.open_untyped_multimap_table(handle)?;
             let stats = table.stats()?;
             out.push(TableSize {
                 name,

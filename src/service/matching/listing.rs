@@ -4,8 +4,7 @@
 //! that a list of millions of entities streams to the client instead of being built as one
 //! document.
 
-use std::time::Instant;
-
+use crate::model::text::spreadsheet_safe;
 use crate::model::{Date, MeasureId, MeasureSpec, Money, MoneyUnit, Who};
 use crate::portrait::engine::{Amount, Collect};
 use crate::rules::eval::Outcome;
@@ -22,6 +21,9 @@ struct ListRow {
     missing: u16,
 }
 
+/// The header of the list.
+const HEADER: [&str; 4] = ["统一社会信用代码", "结果", "金额（万元）", "不满足的条件"];
+
 /// The list of a simulation, by credit code; iterating yields the CSV text in chunks (the
 /// header first, UTF-8 with a byte-order mark so that spreadsheet programs read it).
 pub struct SimulationCsv {
@@ -29,36 +31,17 @@ pub struct SimulationCsv {
     conditions: Vec<String>,
     next: usize,
     header: bool,
-    pub elapsed_ms: f64,
 }
 
 impl SimulationCsv {
-    pub fn len(&self) -> usize {
-        self.rows.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
-    }
-}
-
-/// A CSV field: quoted when it holds a comma, quote or line break.
-fn field(text: &str) -> std::borrow::Cow<'_, str> {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\"")).into()
-    } else {
-        text.into()
-    }
-}
-
-impl Iterator for SimulationCsv {
-    type Item = String;
-
-    fn next(&mut self) -> Option<String> {
-        let mut out = String::new();
-        if !self.header {
-            self.header = true;
-            out.push_str("\u{feff}统一社会信用代码,结果,金额（万元）,不满足的条件\r\n");
+    /// The next rows as CSV (the same writer and spreadsheet-safe cells as the exports).
+    fn chunk(&mut self) -> csv::Result<Vec<u8>> {
+        let first = !self.header;
+        self.header = true;
+        let bom = if first { "\u{feff}".as_bytes().to_vec() } else { Vec::new() };
+        let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(bom);
+        if first {
+            w.write_record(HEADER)?;
         }
         let end = (self.next + ROWS_PER_CHUNK).min(self.rows.len());
         for r in &self.rows[self.next..end] {
@@ -67,18 +50,33 @@ impl Iterator for SimulationCsv {
                 Amount::Fen(f) => Money(f).format(MoneyUnit::Wan),
                 Amount::Unknown | Amount::Negative(_) => String::new(),
             };
-            let outcome = match r.outcome {
-                Outcome::NotEligible => "差一个条件",
-                o => o.label(),
+            let (outcome, missing) = match r.outcome {
+                Outcome::NotEligible => {
+                    ("差一个条件", self.conditions.get(r.missing as usize).map_or("", String::as_str))
+                }
+                o => (o.label(), ""),
             };
-            let missing = match r.outcome {
-                Outcome::NotEligible => self.conditions.get(r.missing as usize).map_or("", String::as_str),
-                _ => "",
-            };
-            out.push_str(&format!("{code},{outcome},{amount},{}\r\n", field(missing)));
+            w.write_record([code, outcome, &amount, &spreadsheet_safe(missing)])?;
         }
         self.next = end;
-        (!out.is_empty()).then_some(out)
+        w.into_inner().map_err(|e| e.into_error().into())
+    }
+}
+
+impl Iterator for SimulationCsv {
+    type Item = Vec<u8>;
+
+    fn next(&mut self) -> Option<Vec<u8>> {
+        if self.header && self.next >= self.rows.len() {
+            return None;
+        }
+        match self.chunk() {
+            Ok(bytes) => Some(bytes),
+            Err(e) => {
+                tracing::error!("a simulation list could not be written: {e}");
+                None
+            }
+        }
     }
 }
 
@@ -92,7 +90,6 @@ impl Service {
         }
         let compiled = [self.draft_compile(spec)?];
         let as_of = as_of.unwrap_or_else(|| self.today());
-        let start = Instant::now();
         let collect = Collect { eligible: true, unknown: true, near_miss: true, tally: false };
         let mut rows = self.drafts_run(&compiled, as_of, collect, |p, runs| {
             let run = runs.into_iter().next().unwrap_or_default();
@@ -121,30 +118,12 @@ impl Service {
         })?;
         rows.sort_unstable_by_key(|r| r.code);
         let conditions = compiled[0].rules.conditions.iter().map(|c| c.label.to_string()).collect();
-        Ok(SimulationCsv {
-            rows,
-            conditions,
-            next: 0,
-            header: false,
-            elapsed_ms: start.elapsed().as_secs_f64() * 1000.0,
-        })
+        Ok(SimulationCsv { rows, conditions, next: 0, header: false })
     }
 
     /// The list of a measure's simulation (its version staff see) as CSV.
     pub fn measure_simulation_csv(&self, who: &Who, id: MeasureId) -> Result<SimulationCsv> {
-        let (measure, _) = self.measure_get(id, super::super::overview::audience_of(who))?;
+        let (measure, _) = self.measure_get(id, crate::service::overview::audience_of(who))?;
         self.simulate_csv_for(who, &measure.spec, None)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fields_with_commas_or_quotes_are_quoted() {
-        assert_eq!(field("营业收入达标"), "营业收入达标");
-        assert_eq!(field("a,b"), "\"a,b\"");
-        assert_eq!(field("说\"明\""), "\"说\"\"明\"\"\"");
     }
 }

@@ -99,7 +99,7 @@ fn buckets<K: Copy + Ord>(
 }
 
 /// A set's breakdown by city, county, industry section and size, from its tally. Keys are
-/// numbers while sorting (0 / `u8::MAX`: unknown).
+/// numbers while sorting (region code 0, section 0 and the last size bucket: unknown).
 fn breakdown(p: &Portrait, t: &Tally) -> Breakdown {
     let county = t.county.iter().enumerate().map(|(i, c)| (p.region_codes.get(i).copied().unwrap_or(0), *c));
     let mut city: BTreeMap<u32, Cell> = BTreeMap::new();
