@@ -1,12 +1,12 @@
-//! The entity library: entities with their credit-code and region indexes, the compact
-//! portrait record written with each, their change history, and the tag dictionary.
+//! The entity library: entities with their credit-code and region indexes, their change
+//! history (reverse deltas, see `history`), and the tag dictionary. Entity records and change
+//! sets are stored positionally (`codec::encode_compact_into`).
 
 use redb::{ReadableTable, ReadableTableMetadata};
 
-use super::codec::{decode, encode_into};
+use super::codec::{decode, encode_compact_into};
 use super::tables::{
-    CREDIT_CODE_TO_ENTITY_ID, ENTITY_CHANGE_TO_CHANGESET, ENTITY_ID_TO_ENTITY, ENTITY_ID_TO_PORTRAIT,
-    REGION_TO_ENTITY_ID, TAG_KEY_TO_TAG,
+    CREDIT_CODE_TO_ENTITY_ID, ENTITY_CHANGE_TO_CHANGESET, ENTITY_ID_TO_ENTITY, REGION_TO_ENTITY_ID, TAG_KEY_TO_TAG,
 };
 use super::tx::{Tables, WriteTx, for_each_record, get_record};
 use super::{Result, StoreError};
@@ -81,15 +81,29 @@ pub trait EntityReads: Tables {
         for_each_record(self, ENTITY_ID_TO_ENTITY, f)
     }
 
-    /// Calls `f` with every stored portrait record, in entity id order.
-    fn for_each_portrait_record<E: From<StoreError>>(
+    /// Calls `f` with every entity's id and record as stored, undecoded, in id order.
+    fn for_each_entity_record<E: From<StoreError>>(
         &self,
-        mut f: impl FnMut(&[u8]) -> std::result::Result<(), E>,
+        mut f: impl FnMut(u64, &[u8]) -> std::result::Result<(), E>,
     ) -> std::result::Result<(), E> {
-        let t = self.table(ENTITY_ID_TO_PORTRAIT)?;
+        let t = self.table(ENTITY_ID_TO_ENTITY)?;
         for row in t.iter().map_err(StoreError::from)? {
-            let row = row.map_err(StoreError::from)?;
-            f(row.1.value())?;
+            let (id, bytes) = row.map_err(StoreError::from)?;
+            f(id.value(), bytes.value())?;
+        }
+        Ok(())
+    }
+
+    /// Calls `f` with the stored record of each of `ids` (ascending), `None` where there is none.
+    fn for_entity_records_of<E: From<StoreError>>(
+        &self,
+        ids: &[u64],
+        mut f: impl FnMut(u64, Option<&[u8]>) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        let t = self.table(ENTITY_ID_TO_ENTITY)?;
+        for id in ids {
+            let got = t.get(*id).map_err(StoreError::from)?;
+            f(*id, got.as_ref().map(|v| v.value()))?;
         }
         Ok(())
     }
@@ -113,13 +127,12 @@ pub trait EntityReads: Tables {
         Ok(ids)
     }
 
-    /// An entity's change history, newest first.
+    /// An entity's change history, newest first, every value before and after spelled out.
     fn changes(&self, entity: u64) -> Result<Vec<ChangeSet>> {
         let t = self.table(ENTITY_CHANGE_TO_CHANGESET)?;
-        let mut out: Vec<ChangeSet> =
-            t.range((entity, 0)..=(entity, u64::MAX))?.map(|r| decode(r?.1.value())).collect::<Result<_>>()?;
-        out.reverse();
-        Ok(out)
+        let rows = t.range((entity, 0)..=(entity, u64::MAX))?.map(|r| Ok(r?.1)).collect::<Result<Vec<_>>>()?;
+        let record = self.entity(entity)?;
+        super::history::history(record.as_ref(), rows.iter().map(|v| v.value()))
     }
 
     fn tags(&self) -> Result<Vec<TagDef>> {
@@ -137,7 +150,6 @@ impl<T: Tables + ?Sized> EntityReads for T {}
 pub struct EntityWriter<'a> {
     tx: &'a WriteTx,
     entities: redb::Table<'a, u64, &'static [u8]>,
-    portraits: redb::Table<'a, u64, &'static [u8]>,
     codes: redb::Table<'a, &'static str, u64>,
     regions: redb::Table<'a, (&'static str, u64), ()>,
     changes: redb::Table<'a, (u64, u64), &'static [u8]>,
@@ -174,10 +186,8 @@ impl EntityWriter<'_> {
 
     /// Writes an entity and its indexes. `before` is the stored record it replaces, if any.
     pub fn put(&mut self, entity: &Entity, before: Option<&Entity>) -> Result<()> {
-        encode_into(&mut self.buf, entity)?;
+        encode_compact_into(&mut self.buf, entity)?;
         self.entities.insert(entity.id, self.buf.as_slice())?;
-        let record = crate::model::portrait_record::encode(entity);
-        self.portraits.insert(entity.id, record.as_slice())?;
         // The portrait snapshot's log of entity writes (see `portrait_log`).
         self.tx.note_portrait_change(entity.id);
         if let Some(old) = before {
@@ -215,7 +225,7 @@ impl EntityWriter<'_> {
                 None => 1,
             }
         };
-        encode_into(&mut self.buf, changes)?;
+        super::history::encode_set(&mut self.buf, changes, fresh)?;
         self.changes.insert((entity, next), self.buf.as_slice())?;
         Ok(())
     }
@@ -236,7 +246,6 @@ impl WriteTx {
         Ok(EntityWriter {
             tx: self,
             entities: self.txn.open_table(ENTITY_ID_TO_ENTITY)?,
-            portraits: self.txn.open_table(ENTITY_ID_TO_PORTRAIT)?,
             codes: self.txn.open_table(CREDIT_CODE_TO_ENTITY_ID)?,
             regions: self.txn.open_table(REGION_TO_ENTITY_ID)?,
             changes: self.txn.open_table(ENTITY_CHANGE_TO_CHANGESET)?,

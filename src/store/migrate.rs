@@ -1,6 +1,6 @@
 //! Schema version and ordered migrations (version = number of migrations applied).
 
-use redb::{ReadableDatabase, ReadableTable, TableHandle, WriteTransaction};
+use redb::{ReadableDatabase, ReadableTable, TableDefinition, TableHandle, WriteTransaction};
 
 use super::tables::*;
 use super::{APP_MARKER, Result, Store, StoreError, codec};
@@ -18,6 +18,7 @@ const MIGRATIONS: &[(&str, Migration)] = &[
     ("create the case, inbox, outbox, notice, supervision and assignment tables", create_case_tables),
     ("create the password-recovery and agreement tables", create_recovery_tables),
     ("log entity writes for the portrait snapshot", create_portrait_log),
+    ("store entities positionally, their history as deltas, no portrait records", compact_entities),
 ];
 
 pub const SCHEMA_VERSION: u64 = MIGRATIONS.len() as u64;
@@ -98,15 +99,19 @@ fn create_portrait_log(tx: &WriteTransaction) -> Result<()> {
     Ok(())
 }
 
-fn store_portrait_records(tx: &WriteTransaction) -> Result<()> {
-    let entities = tx.open_table(ENTITY_ID_TO_ENTITY)?;
-    let mut records = tx.open_table(ENTITY_ID_TO_PORTRAIT)?;
-    for row in entities.iter()? {
-        let (id, bytes) = row?;
-        let entity: Entity = codec::decode(bytes.value())?;
-        records.insert(id.value(), crate::model::portrait_record::encode(&entity).as_slice())?;
-    }
+/// Entity id → its rule-facing values (`model::portrait_record`), written with every entity
+/// record from schema version 4 to 8. The portrait is now built from the entity records and
+/// kept in its snapshot file.
+const RETIRED_ENTITY_ID_TO_PORTRAIT: TableDefinition<u64, &[u8]> = TableDefinition::new("entity_portraits-0");
+
+/// Built the portrait records, which version 9 drops again: nothing to do on the way there.
+fn store_portrait_records(_: &WriteTransaction) -> Result<()> {
     Ok(())
+}
+
+fn compact_entities(tx: &WriteTransaction) -> Result<()> {
+    tx.delete_table(RETIRED_ENTITY_ID_TO_PORTRAIT)?;
+    super::history::compact_entities(tx)
 }
 
 fn accounts_v5(tx: &WriteTransaction) -> Result<()> {
@@ -259,6 +264,18 @@ mod tests {
                 entities.insert(id, codec::encode(&e).unwrap().as_slice()).unwrap();
                 codes.insert(code, id).unwrap();
             }
+            // Entity 1's creation, its values after spelled out as versions before 9 stored them.
+            let mut changes = tx.open_table(ENTITY_CHANGE_TO_CHANGESET).unwrap();
+            let set = crate::model::ChangeSet {
+                at: Timestamp(0),
+                actor: crate::model::Actor::System { what: "导入".into() },
+                changes: vec![crate::model::FieldChange {
+                    field: "region".into(),
+                    old: None,
+                    new: Some("230125".into()),
+                }],
+            };
+            changes.insert((1, 1), codec::encode(&set).unwrap().as_slice()).unwrap();
         }
         tx.commit().unwrap();
     }
@@ -272,13 +289,28 @@ mod tests {
         assert_eq!(tx.schema_version().unwrap(), Some(SCHEMA_VERSION));
         assert_eq!(tx.entity_ids_in_region("2301", 0, 10).unwrap(), vec![1]);
         assert_eq!(tx.entity_by_code("91350100M000100Y43").unwrap().map(|e| e.id), Some(1));
-        let mut records = Vec::new();
-        tx.for_each_portrait_record(|b| {
-            records.push(crate::model::portrait_record::decode(b).map(|r| r.id));
+        let mut formats = Vec::new();
+        tx.for_each_entity_record(|id, b| {
+            formats.push((id, b[0]));
             Ok::<_, StoreError>(())
         })
         .unwrap();
-        assert_eq!(records, [Some(1), Some(2)], "portrait records are built for existing entities");
+        assert_eq!(formats, [(1, codec::FORMAT_RMP_COMPACT), (2, codec::FORMAT_RMP_COMPACT)], "records rewritten");
+        let history = tx.changes(1).unwrap();
+        assert_eq!(history.len(), 1);
+        assert_eq!(history[0].changes[0].new.as_deref(), Some("230125"), "the creation's value reads back");
+        let stored = crate::store::Tables::table(&tx, ENTITY_CHANGE_TO_CHANGESET)
+            .unwrap()
+            .get((1, 1))
+            .unwrap()
+            .unwrap()
+            .value()
+            .to_vec();
+        assert_eq!(stored[0], codec::FORMAT_RMP_COMPACT, "the history is kept as deltas");
+        assert!(
+            !store.table_names().unwrap().iter().any(|n| n == RETIRED_ENTITY_ID_TO_PORTRAIT.name()),
+            "no portrait records"
+        );
     }
 
     #[test]

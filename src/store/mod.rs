@@ -12,6 +12,7 @@ mod calendar;
 mod cases;
 mod codec;
 mod entities;
+mod history;
 mod imports;
 mod matching;
 mod meta;

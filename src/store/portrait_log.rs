@@ -1,15 +1,15 @@
 //! The log of entity writes that brings the portrait snapshot up to date: every write
 //! transaction that writes entities appends one row — the next sequence number → a random
 //! nonce and the ids it wrote — when it commits. A snapshot of the portrait names the row it
-//! reflects (sequence and nonce); at start the portrait is the snapshot plus the records of the
-//! ids logged after that row, decoded one by one. Rows up to a written snapshot are pruned.
+//! reflects (sequence and nonce); at start the portrait is the snapshot plus the entity records
+//! of the ids logged after that row, decoded one by one. Rows up to a written snapshot are pruned.
 //!
 //! Row value: nonce (8 bytes, little-endian), the number of ids and then the ascending ids as
 //! differences, all LEB128 varints.
 
-use redb::{ReadableTable, ReadableTableMetadata};
+use redb::ReadableTable;
 
-use super::tables::{ENTITY_ID_TO_PORTRAIT, PORTRAIT_SEQ_TO_CHANGES};
+use super::tables::PORTRAIT_SEQ_TO_CHANGES;
 use super::tx::{Tables, WriteTx};
 use super::{Result, StoreError};
 
@@ -110,26 +110,6 @@ pub trait PortraitLogReads: Tables {
         ids.sort_unstable();
         ids.dedup();
         Ok(ids)
-    }
-
-    /// The number of stored portrait records (one per entity).
-    fn portrait_record_count(&self) -> Result<u64> {
-        Ok(self.table(ENTITY_ID_TO_PORTRAIT)?.len()?)
-    }
-
-    /// Calls `f` with the stored portrait record of each of `ids` (ascending), `None` where
-    /// there is none.
-    fn for_portrait_records_of<E: From<StoreError>>(
-        &self,
-        ids: &[u64],
-        mut f: impl FnMut(u64, Option<&[u8]>) -> std::result::Result<(), E>,
-    ) -> std::result::Result<(), E> {
-        let t = self.table(ENTITY_ID_TO_PORTRAIT)?;
-        for id in ids {
-            let got = t.get(*id).map_err(StoreError::from)?;
-            f(*id, got.as_ref().map(|v| v.value()))?;
-        }
-        Ok(())
     }
 }
 

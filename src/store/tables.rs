@@ -58,9 +58,6 @@ pub const MEASURE_TO_ELIGIBLE: TableDefinition<u64, &[u8]> = TableDefinition::ne
 /// Sequence → a change in a measure's eligible set (newly eligible, no longer eligible), for
 /// the push step (added in schema version 3).
 pub const MATCH_SEQ_TO_EVENT: TableDefinition<u64, &[u8]> = TableDefinition::new("match_events-0");
-/// Entity id → its rule-facing values in the compact layout of `model::portrait_record`,
-/// written with every entity record (added in schema version 4).
-pub const ENTITY_ID_TO_PORTRAIT: TableDefinition<u64, &[u8]> = TableDefinition::new("entity_portraits-0");
 /// Write sequence → the ids of the entities one write transaction wrote (with a random nonce),
 /// so that the portrait snapshot beside the store is brought up to date by decoding only what
 /// changed since it was written (`store::portrait_log`; schema version 8).

@@ -92,10 +92,10 @@ impl Service {
         }
         let mut missing = 0usize;
         let mut unreadable = 0usize;
-        tx.for_portrait_records_of(&changed, |_, bytes| {
-            match bytes.map(crate::model::portrait_record::decode) {
-                Some(Some(r)) => p.upsert_record(&r),
-                Some(None) => unreadable += 1,
+        tx.for_entity_records_of(&changed, |_, bytes| {
+            match bytes.map(crate::store::decode::<crate::model::Entity>) {
+                Some(Ok(e)) => p.upsert(&e),
+                Some(Err(_)) => unreadable += 1,
                 None => missing += 1,
             }
             Ok::<_, crate::store::StoreError>(())
@@ -103,7 +103,7 @@ impl Service {
         if missing + unreadable > 0 {
             return Ok(Err(format!("{missing} changed entities missing, {unreadable} unreadable")));
         }
-        let stored = tx.portrait_record_count()?;
+        let stored = tx.entity_count()?;
         if stored != p.len() as u64 {
             return Ok(Err(format!("{} entities after the changes, the store holds {stored}", p.len())));
         }
@@ -215,15 +215,15 @@ fn snapshot_error(e: SnapshotError) -> crate::service::ServiceError {
 pub(super) fn full_rebuild(tx: &ReadTx) -> Result<Portrait> {
     let mut portrait = Portrait::new();
     let mut unreadable = 0u64;
-    tx.for_each_portrait_record(|bytes| {
-        match crate::model::portrait_record::decode(bytes) {
-            Some(r) => portrait.upsert_record(&r),
-            None => unreadable += 1,
+    tx.for_each_entity_record(|_, bytes| {
+        match crate::store::decode::<crate::model::Entity>(bytes) {
+            Ok(e) => portrait.upsert(&e),
+            Err(_) => unreadable += 1,
         }
         Ok::<_, crate::store::StoreError>(())
     })?;
     if unreadable > 0 {
-        tracing::error!(unreadable, "portrait records that could not be read were left out");
+        tracing::error!(unreadable, "entity records that could not be read were left out of the portrait");
     }
     Ok(portrait)
 }

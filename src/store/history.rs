@@ -1,0 +1,267 @@
+//! An entity's change history, stored as reverse deltas. The entity's record holds its values
+//! now; each change set stores, for each field it changed, the value *before*. The value after
+//! is read back: it is the next change set's value before, or the record's value if no later
+//! set changed that field. The set that created an entity stores no values at all — its values
+//! are the entity's first ones, read back the same way. So no value is kept twice, and a
+//! first import costs a few bytes of history per entity instead of a copy of the record.
+//!
+//! This holds because every write of an entity's fields records its change set in the same
+//! transaction (`service::entities::upsert_with` and the import's write pass). A migration that
+//! rewrites stored values must rewrite the history's values before with them.
+//!
+//! Sets written before schema version 9 carry their values after explicitly (the named
+//! format); they are read as they are.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::Result;
+use super::codec::{FORMAT_RMP_COMPACT, decode, encode_compact_into};
+use crate::model::{Actor, ChangeSet, Entity, Field, FieldChange, FieldValue, Timestamp};
+
+/// A change set as stored (positionally; see `codec`).
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredSet {
+    at: Timestamp,
+    actor: Actor,
+    /// The set that created the entity: every value it set is read back.
+    created: bool,
+    /// The fields this set changed (catalogue names) and their values before, as canonical text.
+    before: Vec<(String, Option<String>)>,
+}
+
+/// Encodes `set` into `buf`. `fresh`: the set created the entity.
+pub(super) fn encode_set(buf: &mut Vec<u8>, set: &ChangeSet, fresh: bool) -> Result<()> {
+    let created = fresh && set.changes.iter().all(|c| c.old.is_none());
+    let before =
+        if created { Vec::new() } else { set.changes.iter().map(|c| (c.field.clone(), c.old.clone())).collect() };
+    encode_compact_into(buf, &StoredSet { at: set.at, actor: set.actor.clone(), created, before })
+}
+
+/// One stored set, either form.
+enum Read {
+    Explicit(ChangeSet),
+    Delta(StoredSet),
+}
+
+fn read(bytes: &[u8]) -> Result<Read> {
+    Ok(match bytes.first() {
+        Some(&FORMAT_RMP_COMPACT) => Read::Delta(decode(bytes)?),
+        _ => Read::Explicit(decode(bytes)?),
+    })
+}
+
+/// The history of `entity` from its stored sets (`rows`, oldest first), newest first, with
+/// every value after read back from the record and the later sets.
+pub(super) fn history<'a>(
+    entity: Option<&Entity>,
+    rows: impl DoubleEndedIterator<Item = &'a [u8]>,
+) -> Result<Vec<ChangeSet>> {
+    let mut running = Values { entity, known: HashMap::new() };
+    let mut out = Vec::new();
+    for bytes in rows.rev() {
+        let set = match read(bytes)? {
+            Read::Explicit(set) => {
+                for c in &set.changes {
+                    running.known.insert(c.field.clone(), c.old.clone());
+                }
+                set
+            }
+            Read::Delta(stored) if stored.created => {
+                let changes = Field::writable()
+                    .filter(|f| *f != Field::CreditCode)
+                    .filter_map(|f| {
+                        let new = running.take(f.name())?;
+                        Some(FieldChange { field: f.name().to_string(), old: None, new: Some(new) })
+                    })
+                    .collect();
+                ChangeSet { at: stored.at, actor: stored.actor, changes }
+            }
+            Read::Delta(stored) => {
+                let changes = stored
+                    .before
+                    .into_iter()
+                    .map(|(field, old)| {
+                        let new = running.take(&field);
+                        running.known.insert(field.clone(), old.clone());
+                        FieldChange { field, old, new }
+                    })
+                    .collect();
+                ChangeSet { at: stored.at, actor: stored.actor, changes }
+            }
+        };
+        out.push(set);
+    }
+    Ok(out)
+}
+
+/// Each field's value at the point the history has been read back to: the record's value
+/// until a set says what it was before.
+struct Values<'e> {
+    entity: Option<&'e Entity>,
+    known: HashMap<String, Option<String>>,
+}
+
+impl Values<'_> {
+    fn take(&mut self, field: &str) -> Option<String> {
+        if let Some(v) = self.known.remove(field) {
+            return v;
+        }
+        let (e, f) = (self.entity?, Field::by_name(field)?);
+        // Stored fields do not depend on the date; derived ones are never in a change set.
+        e.get(f, e.updated_at.date_cst()).as_ref().map(FieldValue::to_text)
+    }
+}
+
+/// Schema version 9: entity records rewritten positionally, and each entity's history as
+/// reverse deltas — where reading the deltas back gives the stored history (a history that
+/// does not, because something once wrote the entity without its change set, is kept as it is).
+pub(super) fn compact_entities(tx: &redb::WriteTransaction) -> Result<()> {
+    use redb::ReadableTable;
+
+    use super::tables::{ENTITY_CHANGE_TO_CHANGESET, ENTITY_ID_TO_ENTITY};
+    const BATCH: usize = 10_000;
+
+    let mut entities = tx.open_table(ENTITY_ID_TO_ENTITY)?;
+    let mut changes = tx.open_table(ENTITY_CHANGE_TO_CHANGESET)?;
+    let mut buf = Vec::new();
+    let mut after = 0u64;
+    loop {
+        let batch: Vec<(u64, Vec<u8>)> = entities
+            .range(after.saturating_add(1)..)?
+            .take(BATCH)
+            .map(|r| r.map(|(k, v)| (k.value(), v.value().to_vec())))
+            .collect::<std::result::Result<_, _>>()?;
+        let Some(&(last, _)) = batch.last() else { break };
+        after = last;
+        for (id, bytes) in batch {
+            let entity: Entity = decode(&bytes)?;
+            encode_compact_into(&mut buf, &entity)?;
+            entities.insert(id, buf.as_slice())?;
+            let rows: Vec<Vec<u8>> = changes
+                .range((id, 0)..=(id, u64::MAX))?
+                .map(|r| r.map(|(_, v)| v.value().to_vec()))
+                .collect::<std::result::Result<_, _>>()?;
+            if let Some(deltas) = as_deltas(&entity, &rows)? {
+                for (seq, bytes) in deltas.iter().enumerate() {
+                    changes.insert((id, seq as u64 + 1), bytes.as_slice())?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `rows` (an entity's stored sets, oldest first, numbered from 1) rewritten as deltas, if
+/// they read back to the same history.
+fn as_deltas(entity: &Entity, rows: &[Vec<u8>]) -> Result<Option<Vec<Vec<u8>>>> {
+    if rows.is_empty() || rows.iter().any(|r| r.first() == Some(&FORMAT_RMP_COMPACT)) {
+        return Ok(None);
+    }
+    let mut stored = history(Some(entity), rows.iter().map(Vec::as_slice))?;
+    let mut deltas = Vec::with_capacity(rows.len());
+    for (i, set) in stored.iter().rev().enumerate() {
+        let mut buf = Vec::new();
+        encode_set(&mut buf, set, i == 0)?;
+        deltas.push(buf);
+    }
+    let mut read_back = history(Some(entity), deltas.iter().map(Vec::as_slice))?;
+    // A creation reads back in the catalogue's order, not the order of its file's columns.
+    for sets in [&mut stored, &mut read_back] {
+        sets.iter_mut().for_each(|s| s.changes.sort_by(|a, b| a.field.cmp(&b.field)));
+    }
+    Ok((read_back == stored).then_some(deltas))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Date, EntityPatch, Timestamp};
+
+    /// A patch as a form sends it: an empty value clears the field.
+    fn patch(values: &[(Field, &str)]) -> EntityPatch {
+        use crate::model::fields::{ParseContext, parse_value};
+        let tags = crate::model::tags::TagDictionary::new(crate::model::tags::default_tags());
+        let ctx = ParseContext {
+            today: Date::parse("2026-11-27").unwrap(),
+            tags: &tags,
+            money_unit: crate::model::MoneyUnit::Wan,
+        };
+        let mut p = EntityPatch::default();
+        for (f, v) in values {
+            p.set(*f, (!v.is_empty()).then(|| parse_value(*f, v, &ctx).unwrap()));
+        }
+        p
+    }
+
+    /// Writes patches one after another as the service does, returning the entity, the sets
+    /// as the old format stored them (values after spelled out) and as deltas.
+    fn write(patches: &[EntityPatch]) -> (Entity, Vec<ChangeSet>, Vec<Vec<u8>>) {
+        let today = Date::parse("2026-11-27").unwrap();
+        let code = crate::model::CreditCode::parse("91350100M000100Y43").unwrap();
+        let mut e = Entity::new(1, code, Timestamp(1));
+        let (mut explicit, mut deltas) = (Vec::new(), Vec::new());
+        for (i, p) in patches.iter().enumerate() {
+            let changes = e.apply(p, today, Timestamp(i as i64 + 2));
+            if changes.is_empty() {
+                continue;
+            }
+            let set =
+                ChangeSet { at: Timestamp(i as i64 + 2), actor: Actor::System { what: "测试".into() }, changes };
+            let mut buf = Vec::new();
+            encode_set(&mut buf, &set, explicit.is_empty()).unwrap();
+            explicit.push(set);
+            deltas.push(buf);
+        }
+        (e, explicit, deltas)
+    }
+
+    #[test]
+    fn deltas_read_back_to_every_value_before_and_after() {
+        let (e, explicit, deltas) = write(&[
+            patch(&[
+                (Field::Name, "甲公司"),
+                (Field::Revenue, "100.5"),
+                (Field::Employees, "12"),
+                (Field::Address, "一路1号"),
+            ]),
+            patch(&[(Field::Revenue, "200"), (Field::Employees, "")]),
+            patch(&[(Field::Name, "甲公司"), (Field::Address, "二路2号")]),
+            patch(&[(Field::Employees, "30"), (Field::Revenue, "")]),
+        ]);
+        let mut newest_first = explicit.clone();
+        newest_first.reverse();
+        let catalogue = |f: &FieldChange| Field::by_name(&f.field).map(|f| f as usize);
+        newest_first.last_mut().unwrap().changes.sort_by_key(catalogue);
+        assert_eq!(history(Some(&e), deltas.iter().map(Vec::as_slice)).unwrap(), newest_first);
+        assert_eq!(newest_first.last().unwrap().changes.len(), 4, "the creation's four values");
+    }
+
+    #[test]
+    fn a_first_import_keeps_no_copy_of_the_values() {
+        let (_, explicit, deltas) = write(&[patch(&[
+            (Field::Name, "某某市某某科技有限公司"),
+            (Field::Address, "某某省某某市某某区某某路100号"),
+            (Field::Revenue, "12345.67"),
+        ])]);
+        let named = crate::store::codec::encode(&explicit[0]).unwrap();
+        assert!(deltas[0].len() * 3 < named.len(), "{} bytes as a delta, {} spelled out", deltas[0].len(), named.len());
+    }
+
+    #[test]
+    fn old_sets_are_rewritten_only_when_they_read_back_the_same() {
+        let (e, explicit, _) =
+            write(&[patch(&[(Field::Name, "乙公司"), (Field::Revenue, "10")]), patch(&[(Field::Revenue, "20")])]);
+        let old: Vec<Vec<u8>> = explicit.iter().map(|s| crate::store::codec::encode(s).unwrap()).collect();
+        let deltas = as_deltas(&e, &old).unwrap().expect("a consistent history is rewritten");
+        assert_eq!(
+            history(Some(&e), deltas.iter().map(Vec::as_slice)).unwrap(),
+            history(Some(&e), old.iter().map(Vec::as_slice)).unwrap()
+        );
+        // Revenue changed once more without a change set: the old history stays as it was.
+        let mut drifted = e.clone();
+        drifted.revenue = Some(crate::model::Money(99));
+        assert!(as_deltas(&drifted, &old).unwrap().is_none());
+    }
+}
