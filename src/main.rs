@@ -20,6 +20,12 @@ use huiqi::cli::{CliError, open};
 use huiqi::model::{Date, Who};
 use huiqi::service::Config;
 
+/// mimalloc instead of glibc's malloc: an import of many rows allocates and frees small
+/// values on three threads and redb's pages in between; glibc spent a third of it in malloc
+/// and free (BENCHMARKS.md, import).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// 惠企 huiqi — the enterprise-benefit policy platform in one binary.
 #[derive(Parser)]
 #[command(name = "huiqi", version, about)]

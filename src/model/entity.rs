@@ -106,7 +106,15 @@ pub struct FieldChange {
     pub new: Option<String>,
 }
 
-/// Everything one write changed on one entity.
+/// A field one write changed, and its value before as canonical text: what the history stores
+/// (the value after is read back from the record, see `store::history`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Changed {
+    pub field: Field,
+    pub old: Option<String>,
+}
+
+/// Everything one write changed on one entity, as the history reads it back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangeSet {
     pub at: Timestamp,
@@ -324,16 +332,22 @@ impl Entity {
         }
     }
 
-    /// Applies a patch and returns the field changes (empty when nothing changed). Keeps the
-    /// yearly history and the record's warnings in step with the fields.
-    pub fn apply(&mut self, patch: &EntityPatch, today: Date, now: Timestamp) -> Vec<FieldChange> {
+    /// Applies a patch and returns the fields it changed — those whose canonical text is not
+    /// what it was — with their values before (empty when nothing changed). Keeps the yearly
+    /// history and the record's warnings in step with the fields.
+    pub fn apply(&mut self, patch: &EntityPatch, today: Date, now: Timestamp) -> Vec<Changed> {
         let mut changes = Vec::new();
         for (field, value) in &patch.values {
-            let before = self.get(*field, today).map(|v| v.to_text());
+            let before = self.get(*field, today);
             self.put(*field, value.clone());
-            let after = self.get(*field, today).map(|v| v.to_text());
-            if before != after {
-                changes.push(FieldChange { field: field.name().to_string(), old: before, new: after });
+            let after = self.get(*field, today);
+            let changed = match (&before, &after) {
+                (Some(b), Some(a)) => b != a && b.to_text() != a.to_text(),
+                (None, None) => false,
+                _ => true,
+            };
+            if changed {
+                changes.push(Changed { field: *field, old: before.as_ref().map(FieldValue::to_text) });
             }
         }
         self.warnings = self.credit_code.check_warning().into_iter().collect();
@@ -446,7 +460,7 @@ mod tests {
         let changes =
             e.apply(&patch(&[("name", "甲公司"), ("revenue", "10"), ("fiscal_year", "2025")]), today(), Timestamp(5));
         assert_eq!(changes.len(), 3);
-        assert_eq!(changes[1], FieldChange { field: "revenue".into(), old: None, new: Some("10".into()) });
+        assert_eq!(changes[1], Changed { field: Field::Revenue, old: None });
         assert_eq!(e.updated_at, Timestamp(5));
         assert!(e.apply(&patch(&[("name", "甲公司")]), today(), Timestamp(6)).is_empty());
         assert_eq!(e.updated_at, Timestamp(5), "a no-op write does not touch the record");
@@ -456,7 +470,7 @@ mod tests {
         let mut clear = EntityPatch::default();
         clear.set(Field::Name, None);
         let c = e.apply(&clear, today(), Timestamp(8));
-        assert_eq!(c[0].new, None);
+        assert_eq!(c, [Changed { field: Field::Name, old: Some("甲公司".into()) }]);
         assert_eq!(e.name, None);
     }
 

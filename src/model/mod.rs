@@ -30,7 +30,7 @@ pub use audit::{AuditEntry, Who};
 pub use codes::{CreditCode, IndustryCode, RegionCode};
 pub use date::{Clock, Date, Timestamp};
 pub use decimal::Dec;
-pub use entity::{Actor, ChangeSet, Entity, EntityPatch, FieldChange};
+pub use entity::{Actor, ChangeSet, Changed, Entity, EntityPatch, FieldChange};
 pub use enums::{Category, EntityType, Level, Mode, Ownership, RegStatus, SizeClass, TaxCredit, Vocabulary};
 pub use fields::{Field, FieldType, FieldValue};
 pub use ids::{CaseId, EntityId, MeasureId};

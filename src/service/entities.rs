@@ -402,7 +402,7 @@ pub(crate) fn upsert_with(
     }
     w.put(&entity, before.as_ref())?;
     if !changes.is_empty() {
-        w.add_changes(entity.id, &ChangeSet { at: now, actor: actor.clone(), changes }, before.is_none())?;
+        w.add_changes(entity.id, now, actor, &changes, before.is_none())?;
     }
     Ok((entity, outcome))
 }

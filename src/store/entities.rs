@@ -10,7 +10,7 @@ use super::tables::{
 };
 use super::tx::{Tables, WriteTx, for_each_record, get_record};
 use super::{Result, StoreError};
-use crate::model::{ChangeSet, Entity, TagDef};
+use crate::model::{Actor, ChangeSet, Changed, Entity, TagDef, Timestamp};
 
 /// A page of entities from a scan in id order.
 #[derive(Debug, Default)]
@@ -214,9 +214,17 @@ impl EntityWriter<'_> {
         Ok(())
     }
 
-    /// Appends a change set to an entity's history. `fresh`: the entity was created by this
-    /// writer, so it has no history yet (ids are never handed out twice).
-    pub fn add_changes(&mut self, entity: u64, changes: &ChangeSet, fresh: bool) -> Result<()> {
+    /// Appends the change set of one write at `at` by `actor` to an entity's history. `fresh`:
+    /// the entity was created by this writer, so it has no history yet (ids are never handed
+    /// out twice).
+    pub fn add_changes(
+        &mut self,
+        entity: u64,
+        at: Timestamp,
+        actor: &Actor,
+        changes: &[Changed],
+        fresh: bool,
+    ) -> Result<()> {
         let next = if fresh {
             1
         } else {
@@ -225,7 +233,7 @@ impl EntityWriter<'_> {
                 None => 1,
             }
         };
-        super::history::encode_set(&mut self.buf, changes, fresh)?;
+        super::history::encode_set(&mut self.buf, at, actor, changes, fresh)?;
         self.changes.insert((entity, next), self.buf.as_slice())?;
         Ok(())
     }
@@ -259,12 +267,6 @@ impl WriteTx {
     pub fn put_entity(&self, entity: &Entity, before: Option<&Entity>) -> Result<()> {
         let mut w = self.entity_writer()?;
         w.put(entity, before)?;
-        w.finish()
-    }
-
-    pub fn add_changes(&self, entity: u64, changes: &ChangeSet) -> Result<()> {
-        let mut w = self.entity_writer()?;
-        w.add_changes(entity, changes, false)?;
         w.finish()
     }
 

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Result;
 use super::codec::{FORMAT_RMP_COMPACT, decode, encode_compact_into};
-use crate::model::{Actor, ChangeSet, Entity, Field, FieldChange, FieldValue, Timestamp};
+use crate::model::{Actor, ChangeSet, Changed, Entity, Field, FieldChange, FieldValue, Timestamp};
 
 /// A change set as stored (positionally; see `codec`).
 #[derive(Debug, Serialize, Deserialize)]
@@ -31,12 +31,21 @@ struct StoredSet {
     before: Vec<(String, Option<String>)>,
 }
 
-/// Encodes `set` into `buf`. `fresh`: the set created the entity.
-pub(super) fn encode_set(buf: &mut Vec<u8>, set: &ChangeSet, fresh: bool) -> Result<()> {
-    let created = fresh && set.changes.iter().all(|c| c.old.is_none());
-    let before =
-        if created { Vec::new() } else { set.changes.iter().map(|c| (c.field.clone(), c.old.clone())).collect() };
-    encode_compact_into(buf, &StoredSet { at: set.at, actor: set.actor.clone(), created, before })
+/// Encodes the change set of one write into `buf`. `fresh`: the write created the entity.
+pub(super) fn encode_set(
+    buf: &mut Vec<u8>,
+    at: Timestamp,
+    actor: &Actor,
+    changes: &[Changed],
+    fresh: bool,
+) -> Result<()> {
+    let created = fresh && changes.iter().all(|c| c.old.is_none());
+    let before = if created {
+        Vec::new()
+    } else {
+        changes.iter().map(|c| (c.field.name().to_string(), c.old.clone())).collect()
+    };
+    encode_compact_into(buf, &StoredSet { at, actor: actor.clone(), created, before })
 }
 
 /// One stored set, either form.
@@ -162,8 +171,13 @@ fn as_deltas(entity: &Entity, rows: &[Vec<u8>]) -> Result<Option<Vec<Vec<u8>>>> 
     let mut stored = history(Some(entity), rows.iter().map(Vec::as_slice))?;
     let mut deltas = Vec::with_capacity(rows.len());
     for (i, set) in stored.iter().rev().enumerate() {
+        let mut changes = Vec::with_capacity(set.changes.len());
+        for c in &set.changes {
+            let Some(field) = Field::by_name(&c.field) else { return Ok(None) };
+            changes.push(Changed { field, old: c.old.clone() });
+        }
         let mut buf = Vec::new();
-        encode_set(&mut buf, set, i == 0)?;
+        encode_set(&mut buf, set.at, &set.actor, &changes, i == 0)?;
         deltas.push(buf);
     }
     let mut read_back = history(Some(entity), deltas.iter().map(Vec::as_slice))?;
@@ -202,17 +216,26 @@ mod tests {
         let code = crate::model::CreditCode::parse("91350100M000100Y43").unwrap();
         let mut e = Entity::new(1, code, Timestamp(1));
         let (mut explicit, mut deltas) = (Vec::new(), Vec::new());
+        let actor = Actor::System { what: "测试".into() };
         for (i, p) in patches.iter().enumerate() {
-            let changes = e.apply(p, today, Timestamp(i as i64 + 2));
-            if changes.is_empty() {
+            let at = Timestamp(i as i64 + 2);
+            let changed = e.apply(p, today, at);
+            if changed.is_empty() {
                 continue;
             }
-            let set =
-                ChangeSet { at: Timestamp(i as i64 + 2), actor: Actor::System { what: "测试".into() }, changes };
             let mut buf = Vec::new();
-            encode_set(&mut buf, &set, explicit.is_empty()).unwrap();
-            explicit.push(set);
+            encode_set(&mut buf, at, &actor, &changed, explicit.is_empty()).unwrap();
             deltas.push(buf);
+            // The set spelled out, as versions before 9 stored it.
+            let changes = changed
+                .into_iter()
+                .map(|c| FieldChange {
+                    field: c.field.name().to_string(),
+                    old: c.old,
+                    new: e.get(c.field, today).as_ref().map(FieldValue::to_text),
+                })
+                .collect();
+            explicit.push(ChangeSet { at, actor: actor.clone(), changes });
         }
         (e, explicit, deltas)
     }

@@ -19,9 +19,7 @@ use super::{ImportObserver, Phase};
 use crate::import::{ColumnMap, Format, ReadError, read_chunks};
 use crate::model::audit::action;
 use crate::model::imports::{ImportJob, RowIssue};
-use crate::model::{
-    Actor, ChangeSet, Date, Entity, EntityPatch, Field, FieldChange, FieldValue, TagDictionary, Timestamp, Who,
-};
+use crate::model::{Actor, Changed, Date, Entity, EntityPatch, Field, FieldValue, TagDictionary, Timestamp, Who};
 use crate::service::entities::{WriteOutcome, upsert_with};
 use crate::service::{Result, Service, ServiceError};
 use crate::store::prelude::*;
@@ -53,7 +51,7 @@ struct Ready {
     /// The stored entity as read, and its record's bytes, or `None` for a new entity.
     before: Option<(Entity, Vec<u8>)>,
     entity: Entity,
-    changes: Vec<FieldChange>,
+    changes: Vec<Changed>,
     /// `Entity::apply` moved `updated_at` (to be set to the writer's instant).
     touched: bool,
     /// The patch changes nothing in the stored entity.
@@ -332,8 +330,7 @@ fn write_prepared(
     let old = before.map(|(old, _)| old);
     w.put(&entity, old.as_ref())?;
     if !changes.is_empty() {
-        let set = ChangeSet { at: now, actor: actor.clone(), changes };
-        w.add_changes(entity.id, &set, outcome == WriteOutcome::Inserted)?;
+        w.add_changes(entity.id, now, actor, &changes, outcome == WriteOutcome::Inserted)?;
     }
     Ok((entity, outcome))
 }
