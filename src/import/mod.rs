@@ -8,7 +8,7 @@ use std::io::{Read, Seek};
 
 use calamine::{DataRef, Reader, Xlsx};
 
-pub use chunks::{CHUNK_ROWS, RowChunk, read_chunks};
+pub use chunks::{CHUNK_ROWS, RowChunk, map_in_two, read_chunks};
 
 use crate::model::fields::{CLEAR_MARK, ParseContext, format_number, parse_value};
 use crate::model::imports::RowIssue;

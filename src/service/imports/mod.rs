@@ -10,7 +10,7 @@ use std::io::{Cursor, Read, Seek};
 use std::path::PathBuf;
 
 use super::{Result, Service, ServiceError};
-use crate::import::{ColumnMap, Format, ReadError, read_chunks};
+use crate::import::{ColumnMap, Format, ReadError, map_in_two, read_chunks};
 use crate::model::audit::action;
 use crate::model::imports::{ImportJob, ImportReport, ImportStatus, RowIssue};
 use crate::model::{Field, FieldValue, Who};
@@ -63,6 +63,9 @@ fn shown_name(name: &str) -> String {
 
 /// A credit code packed into 16 bytes, one to one: its 18 characters are digits and capital
 /// letters, and 43 to the 18th power (`0`…`Z`) is less than 2 to the 128th.
+/// A row parsed: its patch, or what is wrong with it.
+type Parsed = std::result::Result<crate::model::EntityPatch, Vec<RowIssue>>;
+
 fn packed(code: &crate::model::CreditCode) -> (u64, u64) {
     let v = code.as_str().bytes().fold(0u128, |v, b| v.wrapping_mul(43).wrapping_add(u128::from(b.wrapping_sub(b'0'))));
     ((v >> 64) as u64, v as u64)
@@ -92,7 +95,8 @@ impl Service {
         let tx = self.store.read()?;
         let mut report = ImportReport::default();
         let mut bad_rows = HashSet::new();
-        let mut map: Option<ColumnMap> = None;
+        // Set by the header row; shared with the chunks' parsing below.
+        let map: std::cell::OnceCell<ColumnMap> = std::cell::OnceCell::new();
         let mut header_ok = true;
         // Keyed by the code packed into 16 bytes: three million rows stay near 100 MB.
         let mut first_row_of: HashMap<(u64, u64), u64> = HashMap::new();
@@ -100,15 +104,15 @@ impl Service {
             observer.issue(&issue);
             report.push_issue(issue);
         };
-        let mut on_row = |row: u64, cells: &[String]| -> std::result::Result<(), Abort> {
-            let Some(columns) = &map else {
+        let mut on_row = |row: u64, cells: &[String], parsed: Option<Parsed>| -> std::result::Result<(), Abort> {
+            let Some(columns) = map.get() else {
                 match ColumnMap::from_headers(cells.to_vec()) {
                     Ok(m) => {
                         report.columns = m.fields().iter().map(|f| f.name().to_string()).collect();
                         for h in &m.ignored {
                             report.push_ignored(h);
                         }
-                        map = Some(m.checking_width(format));
+                        let _ = map.set(m.checking_width(format));
                     }
                     Err(issues) => {
                         header_ok = false;
@@ -124,7 +128,7 @@ impl Service {
             if report.rows % 1000 == 0 {
                 observer.progress(Phase::Checking, report.rows);
             }
-            let mut issues = match columns.parse_row(row, cells, today, &tags) {
+            let mut issues = match parsed.unwrap_or_else(|| columns.parse_row(row, cells, today, &tags)) {
                 Ok(patch) => {
                     let mut issues = Vec::new();
                     if let Some(code) = patch.credit_code() {
@@ -173,10 +177,23 @@ impl Service {
             }
             Ok(())
         };
-        // The file is decoded on a second thread while this one checks the rows.
-        let outcome = read_chunks(source, format, |chunk| chunk.iter().try_for_each(|(row, cells)| on_row(row, cells)));
+        // The file is decoded on a second thread while this one checks the rows, each chunk's
+        // rows parsed on two threads first.
+        let outcome = read_chunks(source, format, |chunk| {
+            let rows: Vec<(u64, &[String])> = chunk.iter().collect();
+            let mut rest = rows.as_slice();
+            if map.get().is_none()
+                && let Some(((row, cells), tail)) = rows.split_first()
+            {
+                on_row(*row, cells, None)?;
+                rest = tail;
+            }
+            let Some(columns) = map.get() else { return Ok(()) };
+            let parsed = map_in_two(rest, |row, cells| columns.parse_row(row, cells, today, &tags));
+            rest.iter().zip(parsed).try_for_each(|((row, cells), p)| on_row(*row, cells, Some(p)))
+        });
         match outcome {
-            Ok(_) if map.is_none() => {
+            Ok(_) if map.get().is_none() => {
                 header_ok = false;
                 note(&mut report, file_issue(ReadError::Empty.to_string()), observer);
             }

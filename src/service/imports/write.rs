@@ -1,7 +1,8 @@
-//! The write pass of an import: the rows that passed the check, read again and written. Three
-//! threads share the work so that two cores overlap it: one decodes the file (`read_chunks`),
-//! one parses its rows into patches, and the calling thread writes them, a batch of
-//! [`BATCH_ROWS`] per transaction, each with its audit entry.
+//! The write pass of an import: the rows that passed the check, read again and written. Threads
+//! share the work so that two cores overlap it: one decodes the file (`read_chunks`), one parses
+//! its rows into patches and prepares them (each chunk's rows on two threads, `map_in_two`), and
+//! the calling thread writes them, a batch of [`BATCH_ROWS`] per transaction, each with its
+//! audit entry.
 //!
 //! Durability: a batch commits without waiting for the disk (`WriteTx::not_durable`: visible at
 //! once, on disk with the next durable commit), except every [`DURABLE_ROWS`] rows and the last
@@ -16,7 +17,7 @@ use std::io::{Read, Seek};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use super::{ImportObserver, Phase};
-use crate::import::{ColumnMap, Format, ReadError, read_chunks};
+use crate::import::{ColumnMap, Format, ReadError, map_in_two, read_chunks};
 use crate::model::audit::action;
 use crate::model::imports::{ImportJob, RowIssue};
 use crate::model::{Actor, Changed, Date, Entity, EntityPatch, Field, FieldValue, TagDictionary, Timestamp, Who};
@@ -128,19 +129,22 @@ fn parse_rows<R: Read + Seek + Send>(
     // whole import would keep every page its batches free from being reused).
     read_chunks(source, format, |chunk| {
         let snapshot = store.read()?;
-        for (row, cells) in chunk.iter() {
-            let Some(columns) = &map else {
-                map =
-                    Some(ColumnMap::from_headers(cells.to_vec()).map_err(|_| ReadError::Empty)?.checking_width(format));
-                continue;
-            };
-            if bad_rows.contains(&row) {
-                continue;
-            }
-            // Rows are checked already; one that fails now would have failed then.
-            if let Ok(patch) = columns.parse_row(row, cells, today, tags) {
-                parcel.push(prepare(&snapshot, row, patch, today)?);
-            }
+        let rows: Vec<(u64, &[String])> = chunk.iter().collect();
+        let mut rest = rows.as_slice();
+        if map.is_none()
+            && let Some(((_, cells), tail)) = rows.split_first()
+        {
+            map = Some(ColumnMap::from_headers(cells.to_vec()).map_err(|_| ReadError::Empty)?.checking_width(format));
+            rest = tail;
+        }
+        let Some(columns) = &map else { return Ok(()) };
+        // Rows are checked already; one that fails now would have failed then.
+        let prepared = map_in_two(rest, |row, cells| {
+            let patch = (!bad_rows.contains(&row)).then(|| columns.parse_row(row, cells, today, tags).ok()).flatten();
+            patch.map(|patch| prepare(&snapshot, row, patch, today)).transpose()
+        });
+        for p in prepared {
+            parcel.extend(p?);
             if parcel.len() >= PARCEL_ROWS {
                 let full = std::mem::replace(&mut parcel, Vec::with_capacity(PARCEL_ROWS));
                 out.send(Parcel::Rows(full)).map_err(|_| Stop::WriterGone)?;
