@@ -126,39 +126,59 @@ impl Values<'_> {
 /// Schema version 9: entity records rewritten positionally, and each entity's history as
 /// reverse deltas — where reading the deltas back gives the stored history (a history that
 /// does not, because something once wrote the entity without its change set, is kept as it is).
+/// Both tables are written afresh in key order and renamed over the old ones: values rewritten
+/// in place would leave every page as large as it was.
 pub(super) fn compact_entities(tx: &redb::WriteTransaction) -> Result<()> {
-    use redb::ReadableTable;
+    use redb::{ReadableTable, TableDefinition};
 
     use super::tables::{ENTITY_CHANGE_TO_CHANGESET, ENTITY_ID_TO_ENTITY};
-    const BATCH: usize = 10_000;
+    const NEW_ENTITIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entities-0-v9");
+    const NEW_CHANGES: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("entity_changes-0-v9");
 
-    let mut entities = tx.open_table(ENTITY_ID_TO_ENTITY)?;
-    let mut changes = tx.open_table(ENTITY_CHANGE_TO_CHANGESET)?;
-    let mut buf = Vec::new();
-    let mut after = 0u64;
-    loop {
-        let batch: Vec<(u64, Vec<u8>)> = entities
-            .range(after.saturating_add(1)..)?
-            .take(BATCH)
-            .map(|r| r.map(|(k, v)| (k.value(), v.value().to_vec())))
-            .collect::<std::result::Result<_, _>>()?;
-        let Some(&(last, _)) = batch.last() else { break };
-        after = last;
-        for (id, bytes) in batch {
-            let entity: Entity = decode(&bytes)?;
+    {
+        let old_entities = tx.open_table(ENTITY_ID_TO_ENTITY)?;
+        let old_changes = tx.open_table(ENTITY_CHANGE_TO_CHANGESET)?;
+        let mut entities = tx.open_table(NEW_ENTITIES)?;
+        let mut changes = tx.open_table(NEW_CHANGES)?;
+        let mut buf = Vec::new();
+        for row in old_entities.iter()? {
+            let (id, bytes) = row?;
+            let entity: Entity = decode(bytes.value())?;
             encode_compact_into(&mut buf, &entity)?;
-            entities.insert(id, buf.as_slice())?;
-            let rows: Vec<Vec<u8>> = changes
-                .range((id, 0)..=(id, u64::MAX))?
-                .map(|r| r.map(|(_, v)| v.value().to_vec()))
-                .collect::<std::result::Result<_, _>>()?;
-            if let Some(deltas) = as_deltas(&entity, &rows)? {
-                for (seq, bytes) in deltas.iter().enumerate() {
-                    changes.insert((id, seq as u64 + 1), bytes.as_slice())?;
-                }
-            }
+            entities.insert(id.value(), buf.as_slice())?;
         }
+        // Each entity's sets, in key order; an entity's rows end where the next one's begin.
+        let mut group: Vec<((u64, u64), Vec<u8>)> = Vec::new();
+        let mut flush = |group: &mut Vec<((u64, u64), Vec<u8>)>| -> Result<()> {
+            let Some(&((id, _), _)) = group.first() else { return Ok(()) };
+            let record = entities.get(id)?.map(|v| decode::<Entity>(v.value())).transpose()?;
+            let rows: Vec<Vec<u8>> = group.iter().map(|(_, v)| v.clone()).collect();
+            let deltas = match &record {
+                Some(e) if group.iter().enumerate().all(|(i, ((_, seq), _))| *seq == i as u64 + 1) => {
+                    as_deltas(e, &rows)?
+                }
+                _ => None,
+            };
+            for (i, (key, old)) in group.drain(..).enumerate() {
+                let value = deltas.as_ref().map_or(old.as_slice(), |d| d[i].as_slice());
+                changes.insert(key, value)?;
+            }
+            Ok(())
+        };
+        for row in old_changes.iter()? {
+            let (key, value) = row?;
+            let key = key.value();
+            if group.first().is_some_and(|((id, _), _)| *id != key.0) {
+                flush(&mut group)?;
+            }
+            group.push((key, value.value().to_vec()));
+        }
+        flush(&mut group)?;
     }
+    tx.delete_table(ENTITY_ID_TO_ENTITY)?;
+    tx.delete_table(ENTITY_CHANGE_TO_CHANGESET)?;
+    tx.rename_table(NEW_ENTITIES, ENTITY_ID_TO_ENTITY)?;
+    tx.rename_table(NEW_CHANGES, ENTITY_CHANGE_TO_CHANGESET)?;
     Ok(())
 }
 

@@ -313,6 +313,65 @@ mod tests {
         );
     }
 
+    /// More entities than one batch of the version-9 rewrite, each with the history of its
+    /// creation as version 8 stored it.
+    #[test]
+    fn version_9_rewrites_every_entity_and_its_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let n = 10_000 + 7;
+        {
+            let db = Database::create(dir.path().join(FILE_NAME)).unwrap();
+            let tx = db.begin_write().unwrap();
+            for (_, migration) in &MIGRATIONS[..8] {
+                migration(&tx).unwrap();
+            }
+            set_version(&tx, 8).unwrap();
+            {
+                let mut entities = tx.open_table(ENTITY_ID_TO_ENTITY).unwrap();
+                let mut changes = tx.open_table(ENTITY_CHANGE_TO_CHANGESET).unwrap();
+                for id in 1..=n {
+                    let mut e = Entity::new(id, CreditCode::parse("91350100M000100Y43").unwrap(), Timestamp(0));
+                    e.name = Some(format!("第{id}号公司"));
+                    entities.insert(id, codec::encode(&e).unwrap().as_slice()).unwrap();
+                    let set = crate::model::ChangeSet {
+                        at: Timestamp(0),
+                        actor: crate::model::Actor::System { what: "导入".into() },
+                        changes: vec![crate::model::FieldChange {
+                            field: "name".into(),
+                            old: None,
+                            new: e.name.clone(),
+                        }],
+                    };
+                    changes.insert((id, 1), codec::encode(&set).unwrap().as_slice()).unwrap();
+                }
+            }
+            tx.commit().unwrap();
+        }
+        let v8_bytes = {
+            let db = Database::open(dir.path().join(FILE_NAME)).unwrap();
+            let tx = db.begin_read().unwrap();
+            let stats = redb::ReadableTableMetadata::stats(&tx.open_table(ENTITY_ID_TO_ENTITY).unwrap()).unwrap();
+            stats.stored_bytes() + stats.metadata_bytes() + stats.fragmented_bytes()
+        };
+        let store = Store::open(dir.path()).unwrap();
+        let v9_bytes = store.table_sizes().unwrap().into_iter().find(|t| t.name == "entities-0").unwrap().total_bytes();
+        assert!(v9_bytes * 4 < v8_bytes * 3, "the table is written afresh, smaller: {v8_bytes} → {v9_bytes} bytes");
+        assert!(!store.table_names().unwrap().iter().any(|n| n.ends_with("-v9")), "no table left behind");
+        let tx = store.read().unwrap();
+        let mut named = 0;
+        tx.for_each_entity_record(|_, b| {
+            named += usize::from(b[0] != codec::FORMAT_RMP_COMPACT);
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+        assert_eq!(named, 0, "every record rewritten");
+        let t = crate::store::Tables::table(&tx, ENTITY_CHANGE_TO_CHANGESET).unwrap();
+        let spelled_out =
+            t.iter().unwrap().filter(|r| r.as_ref().unwrap().1.value()[0] != codec::FORMAT_RMP_COMPACT).count();
+        assert_eq!(spelled_out, 0, "every history rewritten as deltas");
+        assert_eq!(tx.changes(n).unwrap()[0].changes[0].new, Some(format!("第{n}号公司")));
+    }
+
     #[test]
     fn refuses_a_file_from_a_newer_program() {
         let dir = tempfile::tempdir().unwrap();
