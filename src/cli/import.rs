@@ -118,8 +118,14 @@ pub fn import_entities(
     };
     let file_name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| name.clone());
     let path = file.to_path_buf();
+    // No server runs: keep the portrait snapshot in step, so that the next start reads it
+    // instead of decoding every entity (that start matches the measures again).
+    let keep_snapshot = !dry_run && svc.portrait_keep_offline()?;
     let job = svc.import_run(who, &file_name, || std::fs::File::open(&path), skip_invalid, dry_run, &mut observer)?;
     observer.end_line();
+    if keep_snapshot && (job.report.inserted > 0 || job.report.updated > 0) {
+        svc.portrait_snapshot_write()?;
+    }
     if let Some(mut w) = observer.report.take() {
         let _ = w.flush();
     }

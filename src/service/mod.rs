@@ -81,6 +81,9 @@ pub struct Service {
     backing_up: std::sync::Mutex<()>,
     /// Set when the server stops: long background work ends at its next safe point.
     stopping: std::sync::atomic::AtomicBool,
+    /// Set by a command that writes while no server runs (`huiqi import`): measures are matched
+    /// again at the next start, not after each write here.
+    offline: std::sync::atomic::AtomicBool,
 }
 
 impl Service {
@@ -92,6 +95,7 @@ impl Service {
             matching: std::sync::RwLock::new(None),
             backing_up: std::sync::Mutex::new(()),
             stopping: std::sync::atomic::AtomicBool::new(false),
+            offline: std::sync::atomic::AtomicBool::new(false),
         }
     }
 

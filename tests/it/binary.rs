@@ -360,6 +360,9 @@ fn cli_import_refuses_bad_files_and_round_trips_exports() {
     let imported = run_ok(data, &["import", "entities", mixed_s, "--skip-invalid", "--report", report_s]);
     assert!(imported.contains("3 new, 0 updated, 0 unchanged, 2 skipped"), "{imported}");
     assert_eq!(entity_count(data), 3);
+    // No server ran: the import kept the portrait snapshot, so the next start reads it.
+    let check = run_ok(data, &["check"]);
+    assert!(check.contains("3 entities): in use, 0 entities written since"), "{check}");
     let mut reader = csv::Reader::from_path(&report).unwrap();
     assert_eq!(reader.headers().unwrap().iter().collect::<Vec<_>>(), ["行号", "列", "值", "原因"]);
     let issues: Vec<(String, String, String)> = reader

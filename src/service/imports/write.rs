@@ -192,7 +192,7 @@ impl Service {
             Err(Stop::Store(e)) => return Err(e.into()),
         }
         let report = &job.report;
-        if self.matching_loaded() && (report.inserted > 0 || report.updated > 0) {
+        if self.matching_loaded() && !self.offline() && (report.inserted > 0 || report.updated > 0) {
             self.rematch_all("import")?;
         }
         Ok(())

@@ -173,6 +173,28 @@ impl Service {
     }
 }
 
+impl Service {
+    /// For writes while no server runs (`huiqi import`): from now on this service leaves the
+    /// matching of measures to the next start, and keeps the portrait in step with its writes
+    /// when loading it is quick — the store is empty, or its snapshot is usable — so that
+    /// [`Self::portrait_snapshot_write`] can write the snapshot at the end and the next start
+    /// reads it instead of every entity record. Returns whether the portrait is kept.
+    pub fn portrait_keep_offline(&self) -> Result<bool> {
+        self.offline.store(true, std::sync::atomic::Ordering::SeqCst);
+        let quick = self.store.read()?.entity_count()? == 0
+            || self.portrait_snapshot_check()?.is_some_and(|c| c.unusable.is_none());
+        if quick {
+            self.matching_init()?;
+        }
+        Ok(quick)
+    }
+
+    /// Whether this service writes while no server runs (see [`Self::portrait_keep_offline`]).
+    pub fn offline(&self) -> bool {
+        self.offline.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 /// What `huiqi check` says of the snapshot file.
 #[derive(Debug, Clone, Serialize)]
 pub struct SnapshotCheck {
