@@ -347,7 +347,7 @@ const RATIO_LITERALS: [&str; 12] =
 fn denominator() -> impl Strategy<Value = i64> {
     prop_oneof![
         4 => -100_000_000_000i64..100_000_000_000,
-        1 => proptest::sample::select(&[1i64, -1, 3, -3, 7, 0, 100_000_000_000_001, -9_000_000_000_000_000][..]),
+        1 => proptest::sample::select(&[1i64, -1, 3, -3, 7, 0, 100_000_000_000_001, -9_000_000_000_000_000, 4_000_000_000_000_000_000][..]),
     ]
 }
 
@@ -481,6 +481,20 @@ fn a_ratio_a_hair_under_its_threshold_is_no_longer_eligible() {
     assert_eq!(v, Val::Num(Dec::parse("33.333333333333").unwrap()));
     assert_eq!(m, 33_333_333_333_333);
     assert_eq!(one("rd_expense * 100 / revenue == rd_ratio", Want::Condition, &e).1, 1);
+    // Money so large that `revenue − revenue_prev` and the products leave 64 bits: −200%.
+    e.revenue = Some(Money(5_000_000_000_000_000_000));
+    e.revenue_prev = Some(Money(-5_000_000_000_000_000_000));
+    for (src, holds) in [
+        ("revenue_growth >= -200", 1),
+        ("revenue_growth > -200", -1),
+        ("revenue_growth == -200", 1),
+        ("revenue_growth < -199.99999999999", 1),
+        ("rd_ratio > 0", 1),
+    ] {
+        let (v, engine, _) = one(src, Want::Condition, &e);
+        assert_eq!(v, Val::Bool(holds == 1), "interpreter: {src}");
+        assert_eq!(engine, holds, "engine: {src}");
+    }
     e.revenue = Some(Money(0));
     assert_eq!(one("has(rd_ratio)", Want::Condition, &e).1, -1, "a denominator of 0: no ratio");
     assert_eq!(one("rd_ratio >= 3", Want::Condition, &e).1, 0);

@@ -53,10 +53,18 @@ impl Cols {
 pub struct RatioCmp {
     pub cmp: Comparison,
     pub cols: Cols,
-    /// `100·10^s / g` and `c / g` for the literal `c / 10^s` (`g` their common divisor), when
-    /// both fit in 62 bits: then `ratio op literal` is `n·k op c·d` for `d > 0`, in `i128`
-    /// without overflow for any two columns' values.
-    fast: Option<(i64, i64)>,
+    /// The literal `c / 10^s` as `ratio op literal` ⇔ `n·k op c·d` for `d > 0`, with `k =
+    /// 100·10^s / g` and `c / g` (`g` their common divisor), when both fit in 62 bits.
+    fast: Option<Fast>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Fast {
+    k: i64,
+    c: i64,
+    /// The largest `|n|` and `d` whose products with `k` and `c` fit in 64 bits.
+    nmax: i64,
+    dmax: i64,
 }
 
 fn gcd(mut a: i128, mut b: i128) -> i128 {
@@ -72,9 +80,14 @@ impl RatioCmp {
         let fast = crate::model::decimal::POW10.get(usize::from(cmp.literal.s)).and_then(|p| {
             let k = p.checked_mul(100)?;
             let g = gcd(k, cmp.literal.m).max(1);
-            let (k, c) = (k / g, cmp.literal.m / g);
-            const LIMIT: i128 = 1 << 62;
-            (k < LIMIT && c.abs() < LIMIT).then_some((k as i64, c as i64))
+            let (k, c) = (i64::try_from(k / g).ok()?, i64::try_from(cmp.literal.m / g).ok()?);
+            const LIMIT: i64 = 1 << 62;
+            (k < LIMIT && c.abs() < LIMIT).then_some(Fast {
+                k,
+                c,
+                nmax: i64::MAX / k.max(1),
+                dmax: if c == 0 { i64::MAX } else { i64::MAX / c.abs() },
+            })
         });
         Ok(RatioCmp { cmp, cols, fast })
     }
@@ -89,16 +102,27 @@ impl RatioCmp {
     pub fn eval(&self, cx: &Ctx<'_>, t: &mut Mask, f: &mut Mask) {
         let (start, n) = (cx.start, cx.n);
         let col = |s: usize| &cx.p.num[s][start..start + n];
-        let Some((k, c)) = self.fast else {
+        let Some(fast) = self.fast else {
             for i in 0..n {
                 put(t, f, i, self.eval_row(cx.p, start + i));
             }
             return;
         };
         let (xs, ds) = (col(self.cols.num), col(self.cols.den));
-        match self.cols.minus {
-            None => by_op(self.cmp.op, xs, xs, ds, k, c, false, t, f),
-            Some(m) => by_op(self.cmp.op, xs, col(m), ds, k, c, true, t, f),
+        let ms = self.cols.minus.map_or(xs, col);
+        let mut wide = [0u64; super::WORDS];
+        by_op(self.cmp.op, self.cols.minus.is_some(), xs, ms, ds, fast, t, f, &mut wide);
+        // Rows whose products do not fit in 64 bits: in 128 (`k`, `c` < 2^62, |n| < 2^64).
+        for (w, word) in wide.iter().enumerate() {
+            let mut bits = *word;
+            while bits != 0 {
+                let i = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let x = i128::from(xs[i]) - if self.cols.minus.is_some() { i128::from(ms[i]) } else { 0 };
+                let (x, d) = if ds[i] < 0 { (-x, -i128::from(ds[i])) } else { (x, i128::from(ds[i])) };
+                let o = (x * i128::from(fast.k)).cmp(&(i128::from(fast.c) * d));
+                put(t, f, i, Some(ratio::holds(self.cmp.op, o)));
+            }
         }
     }
 }
@@ -106,60 +130,71 @@ impl RatioCmp {
 /// One loop per comparison, so that the test inside is a single integer comparison.
 #[allow(clippy::too_many_arguments)]
 #[inline]
-fn by_op(op: BinOp, xs: &[i64], ms: &[i64], ds: &[i64], k: i64, c: i64, minus: bool, t: &mut Mask, f: &mut Mask) {
-    match (op, minus) {
-        (BinOp::Ge, false) => words::<false>(xs, ms, ds, k, c, t, f, |l, r| l >= r),
-        (BinOp::Gt, false) => words::<false>(xs, ms, ds, k, c, t, f, |l, r| l > r),
-        (BinOp::Le, false) => words::<false>(xs, ms, ds, k, c, t, f, |l, r| l <= r),
-        (BinOp::Lt, false) => words::<false>(xs, ms, ds, k, c, t, f, |l, r| l < r),
-        (BinOp::Eq, false) => words::<false>(xs, ms, ds, k, c, t, f, |l, r| l == r),
-        (_, false) => words::<false>(xs, ms, ds, k, c, t, f, |l, r| l != r),
-        (BinOp::Ge, true) => words::<true>(xs, ms, ds, k, c, t, f, |l, r| l >= r),
-        (BinOp::Gt, true) => words::<true>(xs, ms, ds, k, c, t, f, |l, r| l > r),
-        (BinOp::Le, true) => words::<true>(xs, ms, ds, k, c, t, f, |l, r| l <= r),
-        (BinOp::Lt, true) => words::<true>(xs, ms, ds, k, c, t, f, |l, r| l < r),
-        (BinOp::Eq, true) => words::<true>(xs, ms, ds, k, c, t, f, |l, r| l == r),
-        (_, true) => words::<true>(xs, ms, ds, k, c, t, f, |l, r| l != r),
+fn by_op(
+    op: BinOp,
+    minus: bool,
+    xs: &[i64],
+    ms: &[i64],
+    ds: &[i64],
+    k: Fast,
+    t: &mut Mask,
+    f: &mut Mask,
+    wide: &mut Mask,
+) {
+    macro_rules! each {
+        ($minus:literal) => {
+            match op {
+                BinOp::Ge => words::<$minus>(xs, ms, ds, k, t, f, wide, |l, r| l >= r),
+                BinOp::Gt => words::<$minus>(xs, ms, ds, k, t, f, wide, |l, r| l > r),
+                BinOp::Le => words::<$minus>(xs, ms, ds, k, t, f, wide, |l, r| l <= r),
+                BinOp::Lt => words::<$minus>(xs, ms, ds, k, t, f, wide, |l, r| l < r),
+                BinOp::Eq => words::<$minus>(xs, ms, ds, k, t, f, wide, |l, r| l == r),
+                _ => words::<$minus>(xs, ms, ds, k, t, f, wide, |l, r| l != r),
+            }
+        };
     }
+    if minus { each!(true) } else { each!(false) }
 }
 
-/// 64 rows per word, without branches: `n·k test c·|d|` with `n` negated when `d < 0`. With
-/// `|k|, |c| < 2^62` and column values (`NULL_NUM` included) under `2^63` in magnitude, `n`
-/// under `2^64`, no product reaches `2^127`; unknown rows compute garbage that `known` masks.
+/// 64 rows per word, in 64-bit integers and without branches: `n·k test c·|d|` with `n`
+/// negated when `d < 0`. Rows where a product (or `n = x − m`) would not fit are left out of
+/// `t` and `f` and set in `wide`; unknown rows compute garbage that `known` masks.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn words<const MINUS: bool>(
     xs: &[i64],
     ms: &[i64],
     ds: &[i64],
-    k: i64,
-    c: i64,
+    k: Fast,
     t: &mut Mask,
     f: &mut Mask,
-    test: impl Fn(i128, i128) -> bool,
+    wide: &mut Mask,
+    test: impl Fn(i64, i64) -> bool,
 ) {
-    let (k, c) = (i128::from(k), i128::from(c));
     for (w, ((xs, ms), ds)) in xs.chunks(64).zip(ms.chunks(64)).zip(ds.chunks(64)).enumerate() {
-        let (mut tb, mut fb) = (0u64, 0u64);
+        let (mut tb, mut fb, mut wb) = (0u64, 0u64, 0u64);
         for (b, ((&x, &m), &d)) in xs.iter().zip(ms).zip(ds).enumerate() {
             let mut known = x != NULL_NUM && d != NULL_NUM && d != 0;
-            let v = if MINUS {
+            let mut fits = true;
+            let n = if MINUS {
                 known &= m != NULL_NUM;
-                let n = i128::from(x) - i128::from(m);
-                let (n, d) = if d < 0 { (-n, -i128::from(d)) } else { (n, i128::from(d)) };
-                test(n * k, c * d)
+                let n = x.wrapping_sub(m);
+                fits = (x ^ m) & (x ^ n) >= 0;
+                n
             } else {
-                // Both negated in 64 bits when d < 0 (only `NULL_NUM` wraps, and it is masked):
-                // each product is then one 64 × 64 → 128-bit multiplication.
-                let s = d >> 63;
-                let (n, d) = ((x ^ s).wrapping_sub(s), (d ^ s).wrapping_sub(s));
-                test(i128::from(n) * k, c * i128::from(d))
+                x
             };
-            tb |= u64::from(known & v) << b;
-            fb |= u64::from(known & !v) << b;
+            let s = d >> 63;
+            let (n, d) = ((n ^ s).wrapping_sub(s), (d ^ s).wrapping_sub(s));
+            fits &= n >= -k.nmax && n <= k.nmax && d <= k.dmax;
+            let v = test(n.wrapping_mul(k.k), k.c.wrapping_mul(d));
+            tb |= u64::from(known & fits & v) << b;
+            fb |= u64::from(known & fits & !v) << b;
+            wb |= u64::from(known & !fits) << b;
         }
         t[w] = tb;
         f[w] = fb;
+        wide[w] = wb;
     }
 }
 
