@@ -3,7 +3,8 @@
 //! ratio's value in arithmetic (the quotient half up to `DIV_SCALE` places).
 
 use super::run::{Ctx, put};
-use super::{CompileError, Mask, NULL};
+use super::{CompileError, Mask, NULL, WORDS};
+use crate::model::decimal::{Rounding, div_pow10, upscale};
 use crate::portrait::{NULL_NUM, NUM_SCALES, Portrait, num_slot};
 use crate::rules::ast::BinOp;
 use crate::rules::ratio::{self, Comparison, Parts};
@@ -53,43 +54,37 @@ impl Cols {
 pub struct RatioCmp {
     pub cmp: Comparison,
     pub cols: Cols,
-    /// The literal `c / 10^s` as `ratio op literal` ⇔ `n·k op c·d` for `d > 0`, with `k =
-    /// 100·10^s / g` and `c / g` (`g` their common divisor), when both fit in 62 bits.
-    fast: Option<Fast>,
+    /// The portrait's own column of the ratio, rounded half up to its scale, as a filter.
+    filter: Option<Filter>,
 }
 
+/// The stored ratio `v` (the exact ratio `x` rounded half up to the column's scale, so
+/// `|x − v| ≤ ½` of its last place) against the literal `c`, which lies in `[lo, hi]` at that
+/// scale: `v > hi` ⇒ `x > c`, `v < lo` ⇒ `x < c`; only `lo ≤ v ≤ hi` (and a ratio too large for
+/// the column) is decided on the money.
 #[derive(Debug, Clone, Copy)]
-struct Fast {
-    k: i64,
-    c: i64,
-    /// The largest `|n|` and `d` whose products with `k` and `c` fit in 64 bits.
-    nmax: i64,
-    dmax: i64,
-}
-
-fn gcd(mut a: i128, mut b: i128) -> i128 {
-    while b != 0 {
-        (a, b) = (b, a % b);
-    }
-    a.abs()
+struct Filter {
+    slot: usize,
+    lo: i64,
+    hi: i64,
 }
 
 impl RatioCmp {
     pub fn new(cmp: Comparison) -> Result<RatioCmp, CompileError> {
         let cols = Cols::of(cmp.parts)?;
-        let fast = crate::model::decimal::POW10.get(usize::from(cmp.literal.s)).and_then(|p| {
-            let k = p.checked_mul(100)?;
-            let g = gcd(k, cmp.literal.m).max(1);
-            let (k, c) = (i64::try_from(k / g).ok()?, i64::try_from(cmp.literal.m / g).ok()?);
-            const LIMIT: i64 = 1 << 62;
-            (k < LIMIT && c.abs() < LIMIT).then_some(Fast {
-                k,
-                c,
-                nmax: i64::MAX / k.max(1),
-                dmax: if c == 0 { i64::MAX } else { i64::MAX / c.abs() },
-            })
+        let filter = num_slot(cmp.field).and_then(|slot| {
+            let (c, scale) = (cmp.literal, NUM_SCALES[slot]);
+            let (lo, hi) = if c.s <= scale {
+                let v = upscale(c.m, c.s, scale)?;
+                (v, v)
+            } else {
+                let k = u32::from(c.s - scale);
+                (div_pow10(c.m, k, Rounding::Floor), div_pow10(c.m, k, Rounding::Ceil))
+            };
+            let (lo, hi) = (i64::try_from(lo).ok()?, i64::try_from(hi).ok()?);
+            (lo != NULL_NUM).then_some(Filter { slot, lo, hi })
         });
-        Ok(RatioCmp { cmp, cols, fast })
+        Ok(RatioCmp { cmp, cols, filter })
     }
 
     /// The outcome for one row; `None` unknown.
@@ -101,100 +96,64 @@ impl RatioCmp {
     /// Sets `t` and `f` for the chunk (both start cleared).
     pub fn eval(&self, cx: &Ctx<'_>, t: &mut Mask, f: &mut Mask) {
         let (start, n) = (cx.start, cx.n);
-        let col = |s: usize| &cx.p.num[s][start..start + n];
-        let Some(fast) = self.fast else {
+        let Some(filter) = self.filter else {
             for i in 0..n {
                 put(t, f, i, self.eval_row(cx.p, start + i));
             }
             return;
         };
-        let (xs, ds) = (col(self.cols.num), col(self.cols.den));
-        let ms = self.cols.minus.map_or(xs, col);
-        let mut wide = [0u64; super::WORDS];
-        by_op(self.cmp.op, self.cols.minus.is_some(), xs, ms, ds, fast, t, f, &mut wide);
-        // Rows whose products do not fit in 64 bits: in 128 (`k`, `c` < 2^62, |n| < 2^64).
-        for (w, word) in wide.iter().enumerate() {
+        let col = |s: usize| &cx.p.num[s][start..start + n];
+        let (vs, xs, ds) = (col(filter.slot), col(self.cols.num), col(self.cols.den));
+        let mut exact = [0u64; WORDS];
+        match self.cols.minus {
+            None => filtered::<false>(vs, xs, xs, ds, filter, self.cmp.op, t, f, &mut exact),
+            Some(m) => filtered::<true>(vs, xs, col(m), ds, filter, self.cmp.op, t, f, &mut exact),
+        }
+        for (w, word) in exact.iter().enumerate() {
             let mut bits = *word;
             while bits != 0 {
                 let i = w * 64 + bits.trailing_zeros() as usize;
                 bits &= bits - 1;
-                let x = i128::from(xs[i]) - if self.cols.minus.is_some() { i128::from(ms[i]) } else { 0 };
-                let (x, d) = if ds[i] < 0 { (-x, -i128::from(ds[i])) } else { (x, i128::from(ds[i])) };
-                let o = (x * i128::from(fast.k)).cmp(&(i128::from(fast.c) * d));
-                put(t, f, i, Some(ratio::holds(self.cmp.op, o)));
+                put(t, f, i, self.eval_row(cx.p, start + i));
             }
         }
     }
 }
 
-/// One loop per comparison, so that the test inside is a single integer comparison.
+/// 64 rows per word without branches: rows the stored ratio decides into `t` / `f`, rows with
+/// known parts it does not decide into `exact`.
 #[allow(clippy::too_many_arguments)]
 #[inline]
-fn by_op(
+fn filtered<const MINUS: bool>(
+    vs: &[i64],
+    xs: &[i64],
+    ms: &[i64],
+    ds: &[i64],
+    filter: Filter,
     op: BinOp,
-    minus: bool,
-    xs: &[i64],
-    ms: &[i64],
-    ds: &[i64],
-    k: Fast,
     t: &mut Mask,
     f: &mut Mask,
-    wide: &mut Mask,
+    exact: &mut Mask,
 ) {
-    macro_rules! each {
-        ($minus:literal) => {
-            match op {
-                BinOp::Ge => words::<$minus>(xs, ms, ds, k, t, f, wide, |l, r| l >= r),
-                BinOp::Gt => words::<$minus>(xs, ms, ds, k, t, f, wide, |l, r| l > r),
-                BinOp::Le => words::<$minus>(xs, ms, ds, k, t, f, wide, |l, r| l <= r),
-                BinOp::Lt => words::<$minus>(xs, ms, ds, k, t, f, wide, |l, r| l < r),
-                BinOp::Eq => words::<$minus>(xs, ms, ds, k, t, f, wide, |l, r| l == r),
-                _ => words::<$minus>(xs, ms, ds, k, t, f, wide, |l, r| l != r),
-            }
-        };
-    }
-    if minus { each!(true) } else { each!(false) }
-}
-
-/// 64 rows per word, in 64-bit integers and without branches: `n·k test c·|d|` with `n`
-/// negated when `d < 0`. Rows where a product (or `n = x − m`) would not fit are left out of
-/// `t` and `f` and set in `wide`; unknown rows compute garbage that `known` masks.
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn words<const MINUS: bool>(
-    xs: &[i64],
-    ms: &[i64],
-    ds: &[i64],
-    k: Fast,
-    t: &mut Mask,
-    f: &mut Mask,
-    wide: &mut Mask,
-    test: impl Fn(i64, i64) -> bool,
-) {
-    for (w, ((xs, ms), ds)) in xs.chunks(64).zip(ms.chunks(64)).zip(ds.chunks(64)).enumerate() {
-        let (mut tb, mut fb, mut wb) = (0u64, 0u64, 0u64);
-        for (b, ((&x, &m), &d)) in xs.iter().zip(ms).zip(ds).enumerate() {
-            let mut known = x != NULL_NUM && d != NULL_NUM && d != 0;
-            let mut fits = true;
-            let n = if MINUS {
-                known &= m != NULL_NUM;
-                let n = x.wrapping_sub(m);
-                fits = (x ^ m) & (x ^ n) >= 0;
-                n
-            } else {
-                x
-            };
-            let s = d >> 63;
-            let (n, d) = ((n ^ s).wrapping_sub(s), (d ^ s).wrapping_sub(s));
-            fits &= n >= -k.nmax && n <= k.nmax && d <= k.dmax;
-            let v = test(n.wrapping_mul(k.k), k.c.wrapping_mul(d));
-            tb |= u64::from(known & fits & v) << b;
-            fb |= u64::from(known & fits & !v) << b;
-            wb |= u64::from(known & !fits) << b;
+    let (lo, hi) = (filter.lo, filter.hi);
+    let rows = vs.chunks(64).zip(xs.chunks(64)).zip(ms.chunks(64)).zip(ds.chunks(64));
+    for (w, (((vs, xs), ms), ds)) in rows.enumerate() {
+        let (mut decided, mut greater, mut parts) = (0u64, 0u64, 0u64);
+        for (b, (((&v, &x), &m), &d)) in vs.iter().zip(xs).zip(ms).zip(ds).enumerate() {
+            let known = x != NULL_NUM && d != NULL_NUM && d != 0 && (!MINUS || m != NULL_NUM);
+            decided |= u64::from(v != NULL_NUM && (v < lo || v > hi)) << b;
+            greater |= u64::from(v > hi) << b;
+            parts |= u64::from(known) << b;
         }
-        t[w] = tb;
-        f[w] = fb;
-        wide[w] = wb;
+        let (yes, no) = match op {
+            BinOp::Ge | BinOp::Gt => (decided & greater, decided & !greater),
+            BinOp::Le | BinOp::Lt => (decided & !greater, decided & greater),
+            BinOp::Eq => (0, decided),
+            _ => (decided, 0),
+        };
+        t[w] = yes;
+        f[w] = no;
+        exact[w] = parts & !decided;
     }
 }
 
