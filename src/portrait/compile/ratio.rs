@@ -140,8 +140,9 @@ fn filtered<const MINUS: bool>(
     for (w, (((vs, xs), ms), ds)) in rows.enumerate() {
         let (mut decided, mut greater, mut parts) = (0u64, 0u64, 0u64);
         for (b, (((&v, &x), &m), &d)) in vs.iter().zip(xs).zip(ms).zip(ds).enumerate() {
-            let known = x != NULL_NUM && d != NULL_NUM && d != 0 && (!MINUS || m != NULL_NUM);
-            decided |= u64::from(v != NULL_NUM && (v < lo || v > hi)) << b;
+            // `&` and `|`, not `&&` and `||`: no branch on the data.
+            let known = (x != NULL_NUM) & (d != NULL_NUM) & (d != 0) & (!MINUS | (m != NULL_NUM));
+            decided |= u64::from((v != NULL_NUM) & ((v < lo) | (v > hi))) << b;
             greater |= u64::from(v > hi) << b;
             parts |= u64::from(known) << b;
         }
