@@ -1,6 +1,7 @@
 //! The derived ratios over the portrait's money columns, as `rules::ratio` defines them: a ratio
-//! against a literal decided exactly (integer cross-multiplication, 64 rows per word), and the
-//! ratio's value in arithmetic (the quotient half up to `DIV_SCALE` places).
+//! against a literal decided exactly (the stored 6-place ratio decides, 64 rows per word, every row
+//! more than half a place from the literal; the rest by integer cross-multiplication on the
+//! money), and the ratio's value in arithmetic (the quotient half up to `DIV_SCALE` places).
 
 use super::run::{Ctx, put};
 use super::{CompileError, Mask, NULL, WORDS};
