@@ -86,7 +86,7 @@ fn bench_service(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_model, bench_service, bench_rules);
+criterion_group!(benches, bench_model, bench_service, bench_rules, bench_ratio);
 criterion_main!(benches);
 
 /// The same condition over 4,096 generated entities: the compiled columnar plan beside the row
@@ -184,6 +184,88 @@ fn bench_rules(c: &mut Criterion) {
     });
     group.bench_function("simulate_collecting_rows", |b| {
         b.iter(|| engine::run(&eng, &p, today(), engine::cores(), rows))
+    });
+    group.finish();
+}
+
+/// A measure with a derived ratio (研发费用补助: `rd_ratio >= 3`) over 200,000 generated
+/// entities: the ratio condition alone, a field against a literal beside it (the common path),
+/// and the whole simulation (counts, total, breakdowns, near misses).
+fn bench_ratio(c: &mut Criterion) {
+    use huiqi::portrait::Portrait;
+    use huiqi::portrait::compile::{CHUNK, Ctx, WORDS, boolean, check_measure, compile_expr, num};
+    use huiqi::portrait::engine::{self, Collect, Engine};
+    use huiqi::rules::check::Want;
+
+    let generator = huiqi::seed::generator::Generator::new(7, today());
+    let mut p = Portrait::new();
+    for i in 0..200_000u64 {
+        let patch = generator.entity(i);
+        let code = patch.credit_code().cloned().unwrap();
+        let mut e = huiqi::model::Entity::new(i + 1, code, huiqi::model::Timestamp(0));
+        e.apply(&patch, today(), huiqi::model::Timestamp(0));
+        p.upsert(&e);
+    }
+    let tags = TagDictionary::new(default_tags());
+    let mut group = c.benchmark_group("ratio_200000");
+    group.sample_size(20);
+    for (name, src) in [
+        ("rd_ratio_ge_3", "rd_ratio >= 3"),
+        ("revenue_growth_ge_20", "revenue_growth >= 20"),
+        ("rd_expense_ge_50", "rd_expense >= 50"),
+    ] {
+        let plan = boolean(&compile_expr(src, Want::Condition, &tags).unwrap()).unwrap();
+        group.bench_function(name, |b| {
+            let mut cx = Ctx::new(&p, today());
+            let (mut t, mut f) = ([0u64; WORDS], [0u64; WORDS]);
+            b.iter(|| {
+                let mut n = 0u32;
+                for start in (0..p.len()).step_by(CHUNK) {
+                    cx.at(start);
+                    plan.eval(&mut cx, &mut t, &mut f);
+                    n += t.iter().map(|w| w.count_ones()).sum::<u32>();
+                }
+                black_box(n)
+            })
+        });
+    }
+    let spec = huiqi::model::MeasureSpec {
+        conditions: [
+            "region.within(\"23\") && entity_type == \"enterprise\"",
+            "tags.contains(\"tech_sme\")",
+            "rd_expense >= 50",
+            "rd_ratio >= 3",
+            "!dishonest && !major_violation",
+        ]
+        .iter()
+        .map(|e| huiqi::model::policy::Condition { label: (*e).to_string(), expr: (*e).to_string() })
+        .collect(),
+        amount: Some("min(rd_expense * 0.05, 50)".into()),
+        cap: Some(Money::from_wan(50)),
+        ..huiqi::seed::measures::measure(1, 0)
+    };
+    let rules = check_measure(&spec, &tags).unwrap();
+    let mut eng = Engine::default();
+    let conditions: Vec<usize> =
+        rules.conditions.iter().map(|r| eng.condition(&r.source, boolean(&r.expr).unwrap())).collect();
+    let identity = rules
+        .conditions
+        .iter()
+        .zip(&conditions)
+        .map(|(r, own)| engine::identity_guards(&mut eng, &r.expr, *own).unwrap())
+        .collect();
+    eng.push(engine::MeasurePlan {
+        measure_id: 1,
+        version: 1,
+        conditions,
+        amount: rules.amount.as_ref().map(|a| num(a).unwrap()),
+        cap_fen: rules.cap.map(Money::fen),
+        order: Vec::new(),
+        identity,
+    });
+    eng.order_by_selectivity(&p, today());
+    group.bench_function("rd_subsidy_simulate", |b| {
+        b.iter(|| engine::run(&eng, &p, today(), engine::cores(), Collect { tally: true, ..Collect::default() }))
     });
     group.finish();
 }

@@ -18,10 +18,11 @@ How the rule language maps to SQL (README "The rules language", src/rules/eval.r
   NULL when not held. The load flattens each key's holding into three columns
   (tag_<k>_held, tag_<k>_since, tag_<k>_until; it refuses a file holding a key twice) and the
   macros in_force / since_in_force read them with the evaluation date.
-* Derived percentages are compared exactly, by cross-multiplication of the money values:
+* Derived percentages compared with a number are decided exactly, by cross-multiplication of
+  the money values, the sides swapped when the denominator is negative (src/rules/ratio.rs):
   rd_ratio = rd_expense / revenue * 100 (NULL when revenue is NULL or 0),
   revenue_growth = (revenue - revenue_prev) / revenue_prev * 100 (NULL when revenue_prev is
-  NULL or 0).
+  NULL or 0); the macros pct_ge and growth_ge.
 * Money is DECIMAL(18,6) 万元 (exactly the fen); an amount is computed in DECIMAL, rounded
   half up to the fen per entity, then capped (see side_by_side.py, fen_sql).
 * Near miss: exactly one condition false, all others true (none unknown), and the false one
@@ -150,7 +151,7 @@ MEASURES = (
             Cond("rd_expense >= 50", "(rd_expense >= 50)"),
             Cond(
                 "rd_ratio >= 3",
-                "(CASE WHEN revenue = 0 THEN NULL ELSE rd_expense * 100 >= 3 * revenue END)",
+                "pct_ge(rd_expense, revenue, 3)",
             ),
             CLEAN,
         ),
@@ -323,7 +324,10 @@ def macros_sql(as_of):
         f"CREATE OR REPLACE MACRO in_force(h, s, u) AS h AND (s IS NULL OR s <= {d}) AND (u IS NULL OR u >= {d})",
         "CREATE OR REPLACE MACRO since_in_force(h, s, u) AS CASE WHEN in_force(h, s, u) THEN s END",
         "CREATE OR REPLACE MACRO kmin(a, b) AS CASE WHEN a IS NULL OR b IS NULL THEN NULL ELSE least(a, b) END",
-        # revenue_growth >= x, exactly: (r - p) / p * 100 >= x; NULL when p is NULL or 0.
-        "CREATE OR REPLACE MACRO growth_ge(r, p, x) AS CASE WHEN p = 0 THEN NULL "
-        "WHEN p > 0 THEN (r - p) * 100 >= x * p ELSE (r - p) * 100 <= x * p END",
+        # n / d * 100 >= x, exactly: n * 100 >= x * d, the sides swapped when d < 0; NULL when
+        # n or d is NULL or d is 0.
+        "CREATE OR REPLACE MACRO pct_ge(n, d, x) AS CASE WHEN d = 0 THEN NULL "
+        "WHEN d > 0 THEN n * 100 >= x * d ELSE n * 100 <= x * d END",
+        # revenue_growth >= x: (r - p) / p * 100 >= x.
+        "CREATE OR REPLACE MACRO growth_ge(r, p, x) AS pct_ge(r - p, p, x)",
     ]

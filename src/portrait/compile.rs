@@ -4,7 +4,9 @@
 //! the rules language's checks, then a plan, so that whatever is accepted can be matched.
 
 mod arith;
+mod ratio;
 mod run;
+pub use ratio::{Cols, RatioCmp};
 pub use run::Ctx;
 
 use super::{NUM_SCALES, enum_keys, enum_slot, flag_slot, industry_index, industry_range, num_slot};
@@ -13,6 +15,7 @@ use crate::model::decimal::{DIV_SCALE, MAX_SCALE};
 use crate::model::{Date, Field, MeasureSpec, TagDictionary};
 use crate::rules::ast::{BinOp, Expr, Func, Kind, Ty};
 use crate::rules::check::Want;
+use crate::rules::ratio::{Comparison, parts as ratio_parts};
 use crate::rules::{MeasureRuleError, MeasureRules, RuleError};
 
 /// Rows per chunk: a multiple of 64, small enough that a chunk's columns stay in cache.
@@ -52,6 +55,8 @@ pub enum Node {
     Ceil(Box<NumPlan>),
     Abs(Box<NumPlan>),
     Cond(Box<BoolPlan>, Box<NumPlan>, Box<NumPlan>),
+    /// A derived ratio's value from the money columns (`rules::ratio`), at `DIV_SCALE`.
+    Ratio(Cols),
 }
 
 impl NumPlan {
@@ -62,7 +67,7 @@ impl NumPlan {
             Node::Neg(a) | Node::Abs(a) => a.scale,
             Node::Round(_) | Node::Floor(_) | Node::Ceil(_) => 0,
             Node::Bin(BinOp::Mul, a, b) => a.scale.saturating_add(b.scale).min(MAX_SCALE),
-            Node::Bin(BinOp::Div, ..) => DIV_SCALE,
+            Node::Bin(BinOp::Div, ..) | Node::Ratio(_) => DIV_SCALE,
             Node::Bin(_, a, b) | Node::Cond(_, a, b) => a.scale.max(b.scale),
             Node::Min(args) | Node::Max(args) => args.iter().map(|a| a.scale).max().unwrap_or(0),
         };
@@ -82,6 +87,8 @@ impl NumPlan {
 pub enum BoolPlan {
     Const(Option<bool>),
     Cmp(BinOp, NumPlan, NumPlan),
+    /// A derived ratio against a literal, decided exactly on the money (`rules::ratio`).
+    Ratio(RatioCmp),
     /// An enum column whose value index is in `mask`.
     EnumIn(usize, u64),
     Flag(usize),
@@ -154,6 +161,9 @@ pub fn num(e: &Expr) -> R<NumPlan> {
     Ok(NumPlan::new(match &e.kind {
         Kind::Int(_) | Kind::Double(_) | Kind::Null => return Ok(NumPlan::constant(lit_num(e))),
         Kind::Field(Field::AgeYears) => Node::Age,
+        Kind::Field(f) if ratio_parts(*f).is_some() => {
+            Node::Ratio(Cols::of(ratio_parts(*f).ok_or_else(|| CompileError("ratio".into()))?)?)
+        }
         Kind::Field(f) => Node::Col(num_slot(*f).ok_or_else(|| CompileError(format!("{} is not numeric", f.name())))?),
         Kind::Neg(a) => Node::Neg(boxed(a)?),
         Kind::Binary(op @ (BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div), a, b) => {
@@ -289,7 +299,10 @@ fn compare(op: BinOp, a: &Expr, b: &Expr) -> R<BoolPlan> {
                 _ => return fail("a field compared with a literal"),
             }
         }
-        _ => BoolPlan::Cmp(op, num(a)?, num(b)?),
+        _ => match Comparison::of(op, a, b) {
+            Some(c) => BoolPlan::Ratio(RatioCmp::new(c)?),
+            None => BoolPlan::Cmp(op, num(a)?, num(b)?),
+        },
     })
 }
 

@@ -338,3 +338,164 @@ fn whole_chunks_of_amounts_agree_with_the_interpreter() {
     }
     assert_eq!(run.total_fen, total);
 }
+
+/// Thresholds a ratio is compared with: integers, decimals, negative, many places.
+const RATIO_LITERALS: [&str; 12] =
+    ["3", "-3", "2.5", "0", "20", "-200", "0.000001", "33.333333333333", "2.9999997", "100", "-0.5", "1000000"];
+
+/// A denominator in fen: ordinary, tiny, negative, zero, huge.
+fn denominator() -> impl Strategy<Value = i64> {
+    prop_oneof![
+        4 => -100_000_000_000i64..100_000_000_000,
+        1 => proptest::sample::select(&[1i64, -1, 3, -3, 7, 0, 100_000_000_000_001, -9_000_000_000_000_000, 4_000_000_000_000_000_000][..]),
+    ]
+}
+
+/// `100·n / d op c` by cross-multiplication, the sides swapped for a negative `d`: the
+/// reference (values small enough here that nothing overflows `i128`).
+fn reference_ratio(op: &str, n: i128, d: i128, c: Dec) -> Option<bool> {
+    if d == 0 {
+        return None;
+    }
+    let l = n * 100 * 10i128.pow(u32::from(c.s)) * d.signum();
+    let r = c.m * d.abs();
+    Some(match op {
+        ">=" => l >= r,
+        ">" => l > r,
+        "<=" => l <= r,
+        "<" => l < r,
+        "==" => l == r,
+        _ => l != r,
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, .. ProptestConfig::default() })]
+
+    /// Ratios at and one or two fen around their thresholds, with negative and zero
+    /// denominators: the interpreter, the compiled plan (a chunk at once and row by row) and
+    /// the engine's eligible rows and near misses all decide as integer cross-multiplication.
+    #[test]
+    fn ratios_around_thresholds_are_exact(
+        rows in proptest::collection::vec((denominator(), -2i64..=2, 0u8..10), 1..120),
+        threshold in proptest::sample::select(&RATIO_LITERALS[..]),
+        op in proptest::sample::select(&[">=", ">", "<=", "<", "==", "!="][..]),
+        growth in any::<bool>(),
+        flipped in any::<bool>(),
+    ) {
+        let tags = TagDictionary::new(default_tags());
+        let c = Dec::parse(threshold).unwrap();
+        let field = if growth { "revenue_growth" } else { "rd_ratio" };
+        let src = if flipped {
+            let op = match op { ">=" => "<=", ">" => "<", "<=" => ">=", "<" => ">", other => other };
+            format!("{threshold} {op} {field}")
+        } else {
+            format!("{field} {op} {threshold}")
+        };
+        let mut entities = Vec::new();
+        let mut want = Vec::new();
+        for (i, (d, off, unknown)) in rows.iter().enumerate() {
+            // n = c·d / 100 rounded, then off by a fen or two: on, just under and just over.
+            let on = crate::model::decimal::div_round(
+                c.m * i128::from(*d),
+                100 * 10i128.pow(u32::from(c.s)),
+                crate::model::decimal::Rounding::HalfUp,
+            );
+            let on = i64::try_from(on).unwrap_or(0);
+            let mut n = on.checked_add(*off).unwrap_or(*off);
+            let mut e = entity(i as u64 + 1, &[0, 0, 0, 0], 0);
+            if growth {
+                let revenue = n.checked_add(*d).unwrap_or(*d);
+                n = revenue - d;
+                e.revenue_prev = Some(Money(*d));
+                e.revenue = Some(Money(revenue));
+            } else {
+                e.revenue = Some(Money(*d));
+                e.rd_expense = Some(Money(n));
+            }
+            match unknown {
+                0 => e.revenue = None,
+                1 if growth => e.revenue_prev = None,
+                1 => e.rd_expense = None,
+                _ => {}
+            }
+            let known = e.revenue.is_some() && (if growth { e.revenue_prev.is_some() } else { e.rd_expense.is_some() });
+            want.push(if known { reference_ratio(op, i128::from(n), i128::from(*d), c) } else { None });
+            entities.push(e);
+        }
+        let mut p = Portrait::new();
+        entities.iter().for_each(|e| p.upsert(e));
+        let expr = compile_expr(&src, Want::Condition, &tags).unwrap();
+        let plan = compile::boolean(&expr).unwrap();
+        let mut cx = Ctx::new(&p, today());
+        cx.at(0);
+        let (mut t, mut f) = ([0u64; compile::WORDS], [0u64; compile::WORDS]);
+        plan.eval(&mut cx, &mut t, &mut f);
+        for (i, e) in entities.iter().enumerate() {
+            let interpreted = match eval(&expr, &EntityRow { entity: e, as_of: today() }) {
+                Val::Bool(b) => Some(b),
+                _ => None,
+            };
+            prop_assert_eq!(interpreted, want[i], "interpreter, {} on row {}: {:?}", src, i, e);
+            let bit = |m: &[u64; compile::WORDS]| m[i >> 6] >> (i & 63) & 1 == 1;
+            let columnar = match (bit(&t), bit(&f)) {
+                (true, false) => Some(true),
+                (false, true) => Some(false),
+                (false, false) => None,
+                _ => panic!("{src}: row {i} both true and false"),
+            };
+            prop_assert_eq!(columnar, want[i], "columnar, {} on row {}", src, i);
+            prop_assert_eq!(plan.eval_row(&p, today(), i), want[i], "row by row, {} on row {}", src, i);
+        }
+        // The engine: eligible where it holds, a near miss where it fails (the other condition
+        // always holds), neither where unknown.
+        let mut eng = Engine::default();
+        let ratio = eng.condition(&src, plan);
+        let other = eng.condition("true", compile::boolean(&compile_expr("true", Want::Condition, &tags).unwrap()).unwrap());
+        eng.push(MeasurePlan {
+            measure_id: 1, version: 1, conditions: vec![ratio, other], amount: None, cap_fen: None,
+            order: Vec::new(), identity: vec![Vec::new(), Vec::new()],
+        });
+        let run = &engine::run(&eng, &p, today(), 2, Collect { eligible: true, unknown: true, near_miss: true, tally: false })[0];
+        let rows_where = |v: Option<bool>| want.iter().enumerate().filter(|(_, w)| **w == v).map(|(i, _)| i as u32).collect::<Vec<_>>();
+        prop_assert_eq!(run.eligible_rows.iter().map(|r| r.0).collect::<Vec<_>>(), rows_where(Some(true)));
+        prop_assert_eq!(run.near_miss_rows.iter().map(|r| (r.0, r.1)).collect::<Vec<_>>(), rows_where(Some(false)).into_iter().map(|r| (r, 0)).collect::<Vec<_>>());
+        prop_assert_eq!(run.unknown_rows.clone(), rows_where(None));
+        prop_assert_eq!(run.near_miss_by_condition.first().copied().unwrap_or(0) as usize, rows_where(Some(false)).len());
+    }
+}
+
+#[test]
+fn a_ratio_a_hair_under_its_threshold_is_no_longer_eligible() {
+    // The side-by-side's case: 2.9999997% was 3.000000 at six places and passed `>= 3`.
+    let mut e = entity(1, &[0, 1_000_000_000, 29_999_997, 0], 0);
+    for (src, holds) in [("rd_ratio >= 3", -1), ("rd_ratio < 3", 1), ("rd_ratio * 1 >= 3", -1), ("has(rd_ratio)", 1)] {
+        let (v, engine, _) = one(src, Want::Condition, &e);
+        assert_eq!(v, Val::Bool(holds == 1), "interpreter: {src}");
+        assert_eq!(engine, holds, "engine: {src}");
+    }
+    // In arithmetic the ratio is the quotient half up to twelve places, as `rd_expense * 100 / revenue`.
+    e.rd_expense = Some(Money(1));
+    e.revenue = Some(Money(3));
+    let (v, m, _) = one("rd_ratio", Want::Amount, &e);
+    assert_eq!(v, Val::Num(Dec::parse("33.333333333333").unwrap()));
+    assert_eq!(m, 33_333_333_333_333);
+    assert_eq!(one("rd_expense * 100 / revenue == rd_ratio", Want::Condition, &e).1, 1);
+    // Money so large that `revenue − revenue_prev` and the products leave 64 bits: −200%.
+    e.revenue = Some(Money(5_000_000_000_000_000_000));
+    e.revenue_prev = Some(Money(-5_000_000_000_000_000_000));
+    for (src, holds) in [
+        ("revenue_growth >= -200", 1),
+        ("revenue_growth > -200", -1),
+        ("revenue_growth == -200", 1),
+        ("revenue_growth < -199.99999999999", 1),
+        ("rd_ratio > 0", 1),
+    ] {
+        let (v, engine, _) = one(src, Want::Condition, &e);
+        assert_eq!(v, Val::Bool(holds == 1), "interpreter: {src}");
+        assert_eq!(engine, holds, "engine: {src}");
+    }
+    e.revenue = Some(Money(0));
+    assert_eq!(one("has(rd_ratio)", Want::Condition, &e).1, -1, "a denominator of 0: no ratio");
+    assert_eq!(one("rd_ratio >= 3", Want::Condition, &e).1, 0);
+}

@@ -18,8 +18,28 @@ use crate::rules::explain;
 const REGIONS: [&str; 5] = ["230125", "230102", "230183", "230202", "110105"];
 const INDUSTRIES: [&str; 6] = ["C3911", "C1391", "I6513", "A0111", "F5211", "K7010"];
 const TAGS: [&str; 4] = ["high_tech", "tech_sme", "listed", "srdi_sme"];
-const MONEY: [f64; 12] =
-    [0.0, 0.5, 50.0, 100.0, 300.0, 2000.0, 2000.000001, 40000.0, 123.456, 1521.4795, 0.000001, 200.000001];
+/// With ratios on and just around their thresholds (29.999997 / 1000 is 2.9999997%, 30 / 1000
+/// 3%, 30.000001 / 1000 3.0000001%) and negative and zero denominators.
+const MONEY: [f64; 18] = [
+    0.0,
+    0.5,
+    50.0,
+    100.0,
+    300.0,
+    2000.0,
+    2000.000001,
+    40000.0,
+    123.456,
+    1521.4795,
+    0.000001,
+    200.000001,
+    1000.0,
+    29.999997,
+    30.0,
+    30.000001,
+    -1000.0,
+    -100.0,
+];
 const COUNTS: [i64; 7] = [0, 1, 10, 20, 300, 1000, 45];
 const PERCENTS: [f64; 6] = [0.0, 3.0, 5.5, 20.0, 100.0, 2.999];
 const DATES: [&str; 5] = ["2001-02-28", "2020-11-27", "2020-11-28", "2024-02-29", "2026-11-27"];
@@ -111,8 +131,25 @@ const NUM_FIELDS: [&str; 17] = [
     "layoff_rate",
     "age_years",
 ];
-const NUM_LITERALS: [&str; 13] =
-    ["0", "3", "100", "2.5", "300", "0.1", "20", "-1", "2000", "0.005", "0.5", "7.6073975", "100.0000005"];
+const NUM_LITERALS: [&str; 17] = [
+    "0",
+    "3",
+    "100",
+    "2.5",
+    "300",
+    "0.1",
+    "20",
+    "-1",
+    "2000",
+    "0.005",
+    "0.5",
+    "7.6073975",
+    "100.0000005",
+    "2.9999997",
+    "-3",
+    "-200",
+    "-(3.0000001)",
+];
 
 fn num_expr() -> impl Strategy<Value = String> {
     let leaf = prop_oneof![
@@ -151,6 +188,14 @@ fn simple_bool() -> impl Strategy<Value = String> {
     prop_oneof![
         (proptest::sample::select(&NUM_FIELDS[..]), cmp(), proptest::sample::select(&NUM_LITERALS[..]))
             .prop_map(|(f, op, v)| format!("{f} {op} {v}")),
+        (
+            proptest::sample::select(&["rd_ratio", "revenue_growth"][..]),
+            cmp(),
+            proptest::sample::select(&NUM_LITERALS[..])
+        )
+            .prop_map(|(f, op, v)| format!("{v} {op} {f}")),
+        (proptest::sample::select(&["rd_ratio", "revenue_growth"][..]), proptest::sample::select(&NUM_LITERALS[..]))
+            .prop_map(|(f, v)| format!("{f} in [{v}, 3]")),
         (date_expr(), cmp(), date_expr()).prop_map(|(a, op, b)| format!("{a} {op} {b}")),
         proptest::sample::select(&["small", "micro", "large", "medium"][..])
             .prop_map(|v| format!("size_class == \"{v}\"")),

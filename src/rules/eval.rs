@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 
 use super::ast::{BinOp, Expr, Func, Kind};
+use super::ratio::Comparison;
 use crate::model::decimal::{Dec, Rounding};
 use crate::model::{Date, Entity, Field, Vocabulary};
 
@@ -144,6 +145,10 @@ pub fn eval<'a>(e: &'a Expr, row: &'a dyn Row) -> Val<'a> {
 
 pub(super) fn field<'a>(f: Field, row: &'a dyn Row) -> Val<'a> {
     use super::ast::Ty;
+    // A derived ratio from the money it is computed from (`rules::ratio`).
+    if let Some(v) = super::ratio::value(f, row) {
+        return num(v);
+    }
     match super::catalog::field_ty(f) {
         Ty::Num => num(row.num(f)),
         Ty::Date => row.date(f).map_or(Val::Null, Val::Date),
@@ -201,7 +206,11 @@ fn binary<'a>(op: BinOp, a: &'a Expr, b: &'a Expr, row: &'a dyn Row) -> Val<'a> 
             let Kind::List(items) = &b.kind else { return Val::Null };
             let mut unknown = false;
             for i in items {
-                match compare(BinOp::Eq, &x, &eval(i, row)) {
+                let equal = match Comparison::of(BinOp::Eq, a, i) {
+                    Some(c) => truth(&c.decide_row(row).map_or(Val::Null, Val::Bool)),
+                    None => compare(BinOp::Eq, &x, &eval(i, row)),
+                };
+                match equal {
                     Val::Bool(true) => return Val::Bool(true),
                     Val::Null => unknown = true,
                     _ => {}
@@ -219,7 +228,11 @@ fn binary<'a>(op: BinOp, a: &'a Expr, b: &'a Expr, row: &'a dyn Row) -> Val<'a> 
             }),
             _ => Val::Null,
         },
-        _ => compare(op, &eval(a, row), &eval(b, row)),
+        _ => match Comparison::of(op, a, b) {
+            // A derived ratio against a literal: exactly, on the money (`rules::ratio`).
+            Some(c) => c.decide_row(row).map_or(Val::Null, Val::Bool),
+            None => compare(op, &eval(a, row), &eval(b, row)),
+        },
     }
 }
 
@@ -457,5 +470,77 @@ mod tests {
             "未持有「上市企业」"
         );
         assert_eq!(run("industry.within(\"C\") || industry.within(\"I\")", &e).1, "缺少数据：行业");
+    }
+
+    fn with_money(revenue: Option<i64>, prev: Option<i64>, rd: Option<i64>) -> Entity {
+        let mut e = entity();
+        e.revenue = revenue.map(Money);
+        e.revenue_prev = prev.map(Money);
+        e.rd_expense = rd.map(Money);
+        e
+    }
+
+    #[test]
+    fn derived_ratios_against_literals_are_decided_on_the_money() {
+        use Outcome::{Eligible as Y, NotEligible as N, Unknown as U};
+        // 29.999997 / 1000 × 100 = 2.9999997%: stored at six places it was 3.000000.
+        let just_under = with_money(Some(1_000_000_000), None, Some(29_999_997));
+        // 3e12 / (1e14 + 1) × 100 = 2.99999999999997%: 3.000000000000 at twelve places.
+        let far_under = with_money(Some(100_000_000_000_001), None, Some(3_000_000_000_000));
+        // 30 / −1000 × 100 = −3% exactly.
+        let negative = with_money(Some(-1_000_000_000), None, Some(30_000_000));
+        // (100 − (−100)) / −100 × 100 = −200%.
+        let growth_negative_prev = with_money(Some(100_000_000), Some(-100_000_000), None);
+        let zero_prev = with_money(Some(100_000_000), Some(0), None);
+        for (e, src, want) in [
+            (&just_under, "rd_ratio >= 3", N),
+            (&just_under, "rd_ratio < 3", Y),
+            (&just_under, "3 > rd_ratio", Y),
+            (&just_under, "3 <= rd_ratio", N),
+            (&just_under, "rd_ratio == 3", N),
+            (&just_under, "rd_ratio != 3", Y),
+            (&just_under, "rd_ratio in [3, 4]", N),
+            (&just_under, "rd_ratio in [2.9999997]", Y),
+            (&just_under, "rd_ratio >= 2.9999997", Y),
+            (&just_under, "rd_ratio > 2.9999997", N),
+            (&just_under, "rd_ratio > 2.99999969999999", Y),
+            (&far_under, "rd_ratio >= 3", N),
+            (&far_under, "rd_ratio < 3", Y),
+            // In arithmetic the ratio is the quotient half up to twelve places.
+            (&far_under, "rd_ratio + 0 >= 3", Y),
+            (&far_under, "rd_ratio == rd_ratio", Y),
+            (&negative, "rd_ratio >= -3", Y),
+            (&negative, "rd_ratio > -3", N),
+            (&negative, "rd_ratio == -3", Y),
+            (&negative, "rd_ratio <= -(3)", Y),
+            (&negative, "rd_ratio < -2.999999999", Y),
+            (&negative, "rd_ratio > -3.000000001", Y),
+            (&growth_negative_prev, "revenue_growth >= -200", Y),
+            (&growth_negative_prev, "revenue_growth > -200", N),
+            (&growth_negative_prev, "revenue_growth < 0", Y),
+            (&zero_prev, "revenue_growth >= 0", U),
+            (&zero_prev, "revenue_growth < 0", U),
+            (&zero_prev, "has(revenue_growth)", N),
+            (&with_money(Some(0), None, Some(1)), "rd_ratio >= 3", U),
+            (&with_money(None, None, Some(1)), "rd_ratio != 3", U),
+        ] {
+            assert_eq!(run(src, e).0, want, "{src}");
+        }
+    }
+
+    #[test]
+    fn explanations_of_ratios_show_the_places_that_decide() {
+        let just_under = with_money(Some(1_000_000_000), None, Some(29_999_997));
+        assert_eq!(run("rd_ratio >= 3", &just_under).1, "研发投入占比须不低于3%（本企业为2.9999997%）");
+        assert_eq!(run("rd_ratio < 3", &just_under).1, "研发投入占比为2.9999997%，低于3%");
+        assert_eq!(run("rd_ratio > 2", &just_under).1, "研发投入占比为3%，高于2%", "two places when they read right");
+        assert_eq!(run("rd_ratio in [3, 4]", &just_under).1, "研发投入占比须为3%、4%（本企业为2.9999997%）");
+        let far_under = with_money(Some(100_000_000_000_001), None, Some(3_000_000_000_000));
+        assert_eq!(run("rd_ratio >= 3", &far_under).1, "研发投入占比须不低于3%（本企业为2.99999999999997%）");
+        let exactly = with_money(Some(1_000_000_000), None, Some(30_000_000));
+        assert_eq!(run("rd_ratio > 3", &exactly).1, "研发投入占比须高于3%（本企业为3%）");
+        // Money too: 500.000001 万元 is not "500 万元, above 500".
+        let revenue = with_money(Some(500_000_001), None, None);
+        assert_eq!(run("revenue > 500", &revenue).1, "营业收入为500.000001 万元，高于500 万元");
     }
 }

@@ -5,8 +5,10 @@
 use super::ast::{BinOp, Expr, Func, Kind};
 use super::describe::{is_date, op_words, within_target};
 use super::eval::{Outcome, Row, Val, eval, field};
+use super::ratio;
+use crate::model::decimal::MAX_SCALE;
 use crate::model::fields::format_number;
-use crate::model::{Date, Field};
+use crate::model::{Date, Dec, Field};
 
 /// The fields an expression read that were unknown for this row.
 pub fn missing(e: &Expr, row: &dyn Row) -> Vec<Field> {
@@ -23,18 +25,20 @@ pub fn fails_on_identity(e: &Expr, row: &dyn Row) -> bool {
     })
 }
 
+/// A number with the field's unit: `3%`, `100 万元`.
+fn with_unit(f: Field, n: &str) -> String {
+    match f.unit() {
+        Some("%") => format!("{n}%"),
+        Some(u) => format!("{n} {u}"),
+        None => n.to_string(),
+    }
+}
+
 /// A value as people read it, with its unit.
 pub fn show(f: Field, row: &dyn Row) -> String {
     match field(f, row) {
         Val::Null => "未知".into(),
-        Val::Num(n) => {
-            let rounded = n.rescale(2).map_or_else(|| n.to_string(), |r| r.to_string());
-            match f.unit() {
-                Some("%") => format!("{rounded}%"),
-                Some(u) => format!("{rounded} {u}"),
-                None => rounded,
-            }
-        }
+        Val::Num(n) => with_unit(f, &n.rescale(2).map_or_else(|| n.to_string(), |r| r.to_string())),
         Val::Date(d) => Date::from_days(d).to_string(),
         Val::Bool(b) => if b { "是" } else { "否" }.into(),
         Val::Str(s) => match f {
@@ -42,6 +46,45 @@ pub fn show(f: Field, row: &dyn Row) -> String {
             Field::Industry => crate::model::reference::industry_label(&s),
             _ => f.choices().iter().find(|(k, _)| *k == s).map_or_else(|| s.to_string(), |(_, l)| l.to_string()),
         },
+    }
+}
+
+/// A number field's value rounded half up to the fewest places from 2 up (at most
+/// `MAX_SCALE`) for which `reads_right` holds — a derived ratio from its exact fraction, not
+/// from its rounded value; `None` when no such places (or the value is not a number).
+fn shown_exactly(f: Field, row: &dyn Row, reads_right: impl Fn(Dec) -> bool) -> Option<Dec> {
+    let Val::Num(v) = field(f, row) else { return None };
+    let exact = ratio::parts(f).and_then(|p| ratio::fractions(p, row));
+    (2..=MAX_SCALE)
+        .map_while(|places| match exact {
+            Some((n, d)) => ratio::rounded(n, d, places).map(|m| Dec::new(m, places)),
+            None => v.rescale(places),
+        })
+        .find(|r| reads_right(*r))
+}
+
+/// The entity's value beside the literal `lit` it was compared with (`op`, the field on the
+/// left), with as many places as the sentence needs to read right: a ratio of 2.99999997%
+/// failing `>= 3` is `2.99999997%`, not `3%`.
+fn show_against(f: Field, row: &dyn Row, op: BinOp, lit: &Expr, outcome: Outcome) -> String {
+    let (Some(c), Some(held)) = (ratio::literal(lit), outcome_bool(outcome)) else { return show(f, row) };
+    if let Some(r) = shown_exactly(f, row, |r| ratio::holds(op, r.cmp(&c)) == held) {
+        return with_unit(f, &r.to_string());
+    }
+    // It differs from the literal beyond the last place shown.
+    let below = ratio::parts(f)
+        .and_then(|p| ratio::fractions(p, row))
+        .and_then(|(n, d)| ratio::order(n, d, c))
+        .is_some_and(|o| o.is_lt());
+    let near = show(f, row);
+    format!("约{near}，略{}{}", if below { "低于" } else { "高于" }, show_literal(f, lit).unwrap_or_default())
+}
+
+fn outcome_bool(o: Outcome) -> Option<bool> {
+    match o {
+        Outcome::Eligible => Some(true),
+        Outcome::NotEligible => Some(false),
+        Outcome::Unknown => None,
     }
 }
 
@@ -128,7 +171,7 @@ pub fn explain(e: &Expr, row: &dyn Row, tags: &crate::model::TagDictionary) -> S
             match f.and_then(|f| show_literal(f, lit).map(|l| (f, l))) {
                 Some((f, l)) => {
                     let words = op_words(op, is_date(Some(f), lit));
-                    let value = show(f, row);
+                    let value = show_against(f, row, op, lit, outcome);
                     match (outcome, op) {
                         (Outcome::NotEligible, _) => format!("{}须{words}{l}（本企业为{value}）", f.label()),
                         (_, BinOp::Eq) => format!("{}为{value}", f.label()),
@@ -142,7 +185,11 @@ pub fn explain(e: &Expr, row: &dyn Row, tags: &crate::model::TagDictionary) -> S
             (Kind::Str(k), Kind::Field(Field::Tags)) => held(k, row, tags),
             (Kind::Field(f), Kind::List(items)) if outcome == Outcome::NotEligible => {
                 let allowed: Vec<String> = items.iter().filter_map(|i| show_literal(*f, i)).collect();
-                format!("{}须为{}（本企业为{}）", f.label(), allowed.join("、"), show(*f, row))
+                // A number shown with the places that tell it apart from every value allowed.
+                let literals: Vec<Dec> = items.iter().filter_map(ratio::literal).collect();
+                let value = shown_exactly(*f, row, |r| literals.iter().all(|l| r != *l))
+                    .map_or_else(|| show(*f, row), |r| with_unit(*f, &r.to_string()));
+                format!("{}须为{}（本企业为{value}）", f.label(), allowed.join("、"))
             }
             (Kind::Field(f), _) => format!("{}：{}", f.label(), show(*f, row)),
             _ => values(e, row),

@@ -10,6 +10,7 @@ pub mod describe;
 pub mod eval;
 pub mod explain;
 pub mod parse;
+pub mod ratio;
 
 use serde::Serialize;
 

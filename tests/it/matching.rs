@@ -582,3 +582,36 @@ async fn absurd_amounts_and_large_bodies_are_refused() {
         .await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
 }
+
+/// 29.999997 / 1000 is 2.9999997%: rounded to six places it used to pass `rd_ratio >= 3`. The
+/// simulation, the entity's matches and the explanation all say it falls short, and by how much.
+#[tokio::test]
+async fn a_ratio_a_hair_under_its_threshold_falls_short_everywhere() {
+    let app = TestApp::with_demo(0);
+    let token = app.admin_token();
+    let entity = |rd: f64| json!({"name": "宾县测试企业", "entity_type": "enterprise", "status": "active", "region": "230125", "industry": "C3911", "revenue": 1000, "rd_expense": rd, "dishonest": false});
+    let (under, on) = (credit_code(7), credit_code(8));
+    for (code, rd) in [(&under, 29.999997), (&on, 30.0)] {
+        let r = app.json("PUT", &format!("/api/v1/entities/{code}"), Some(&token), entity(rd)).await;
+        assert!(r.status.is_success(), "{}", r.text());
+    }
+    let mut body = measure();
+    body["list"] = json!(true);
+    let supervisor = app.token("ducha", Role::Supervisor, None);
+    let sim = app.json("POST", "/api/v1/simulate", Some(&supervisor), body).await.json();
+    assert_eq!(sim["eligible"], 1, "{sim}");
+    assert_eq!(sim["near_miss"], 1, "{sim}");
+    assert_eq!(sim["conditions"][2]["near_miss"], 1, "the ratio is what it lacks: {sim}");
+    let outcome = |code: &str| {
+        sim["list"].as_array().unwrap().iter().find(|r| r["credit_code"] == code).map(|r| r["outcome"].clone())
+    };
+    assert_eq!(outcome(&on), Some(json!("eligible")));
+    assert_ne!(outcome(&under), Some(json!("eligible")));
+    // The same measure through the one-entity path explains it with the places that decide.
+    let tags = app.svc().tag_dictionary().unwrap();
+    let expr = huiqi::portrait::compile::compile_expr("rd_ratio >= 3", Want::Condition, &tags).unwrap();
+    let e = all_entities(&app).into_iter().find(|e| e.credit_code.as_str() == under).unwrap();
+    let row = EntityRow { entity: &e, as_of: Date::parse(TODAY).unwrap() };
+    assert_eq!(Outcome::of(&eval(&expr, &row)), Outcome::NotEligible);
+    assert_eq!(huiqi::rules::explain::explain(&expr, &row, &tags), "研发投入占比须不低于3%（本企业为2.9999997%）");
+}

@@ -83,6 +83,7 @@ impl NumPlan {
                     *o = column(*v);
                 }
             }
+            Node::Ratio(cols) => super::ratio::quotients(cols, cx, out),
             Node::Age => {
                 for (o, ymd) in out.iter_mut().zip(&cx.p.established_ymd[start..start + n]) {
                     *o = day(age_from_ymd(*ymd, cx.as_of));
@@ -172,6 +173,7 @@ impl NumPlan {
         match &self.node {
             Node::Const(c) => *c,
             Node::Col(slot) => column(p.num[*slot][row]),
+            Node::Ratio(cols) => cols.quotient(p, row),
             Node::Age => day(age_from_ymd(p.established_ymd[row], as_of)),
             Node::Today => i128::from(as_of.days()),
             Node::TagSince(k) | Node::TagUntil(k) => {

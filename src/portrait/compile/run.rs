@@ -65,6 +65,7 @@ impl BoolPlan {
                 let (x, y) = (a.eval_row(p, as_of, row), b.eval_row(p, as_of, row));
                 (x != NULL && y != NULL).then(|| holds(*op, cmp_scaled(x, a.scale, y, b.scale)))
             }
+            BoolPlan::Ratio(r) => r.eval_row(p, row),
             BoolPlan::EnumIn(slot, mask) => {
                 let v = p.enums[*slot][row];
                 (v != NULL_ENUM).then(|| (mask >> (v & 63)) & 1 == 1)
@@ -204,6 +205,7 @@ impl BoolPlan {
                     cmp_rows(cx, *op, a, b, t, f);
                 }
             }
+            BoolPlan::Ratio(r) => r.eval(cx, t, f),
             BoolPlan::EnumIn(slot, mask) => {
                 let mask = *mask;
                 fill_col(&cx.p.enums[*slot][start..start + n], t, f, |v| (v != NULL_ENUM, (mask >> (v & 63)) & 1 == 1));
@@ -301,7 +303,10 @@ fn known(p: &Portrait, field: Field, row: usize) -> bool {
         Field::Region => p.region[row] != 0,
         Field::Industry => p.industry[row] != NULL_INDUSTRY,
         f => {
-            if let Some(s) = num_slot(f) {
+            if let Some(parts) = crate::rules::ratio::parts(f) {
+                // Known when its parts are and the denominator is not 0.
+                super::Cols::of(parts).ok().and_then(|c| c.fractions(p, row)).is_some_and(|(_, d)| d != 0)
+            } else if let Some(s) = num_slot(f) {
                 p.num[s][row] != NULL_NUM
             } else if let Some(s) = enum_slot(f) {
                 p.enums[s][row] != NULL_ENUM
