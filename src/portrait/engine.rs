@@ -465,29 +465,34 @@ pub fn fen_code(v: i128, scale: u8, cap_fen: Option<i64>) -> i64 {
 /// 64 bits and the scale is at most 6 above the fen's, rounded half up by a constant divisor
 /// (a multiplication), the rest through `fen_code`.
 pub fn fen_codes(vals: &[i128], scale: u8, cap_fen: Option<i64>, out: &mut [i64]) {
+    /// Without branches on the data: a value that does not fit in 64 bits (other than `NULL`)
+    /// is marked and left to `fen_code` afterwards.
     #[inline(always)]
     fn by<const D: i64>(vals: &[i128], scale: u8, cap_fen: Option<i64>, out: &mut [i64]) {
         let cap = cap_fen.unwrap_or(i64::MAX);
+        let mut wide = false;
         for (o, &v) in out.iter_mut().zip(vals) {
-            *o = match i64::try_from(v) {
-                Ok(x) => {
-                    let (q, r) = (x / D, x % D);
-                    // Half away from zero, as `div_pow10` rounds.
-                    let q = if r != 0 && r.unsigned_abs() >= D.unsigned_abs() - r.unsigned_abs() {
-                        q + r.signum()
-                    } else {
-                        q
-                    };
-                    if q.unsigned_abs() > MAX_ROW_FEN as u64 {
-                        FEN_UNKNOWN
-                    } else if q < 0 {
-                        q
-                    } else {
-                        q.min(cap)
-                    }
-                }
-                Err(_) => fen_code(v, scale, cap_fen),
+            let x = v as i64;
+            let fits = i128::from(x) == v;
+            let (q, r) = (x / D, x % D);
+            // Half away from zero, as `div_pow10` rounds: |r| ≥ D − |r|.
+            let q = q + r.signum() * i64::from(r.unsigned_abs() >= D.unsigned_abs() - r.unsigned_abs());
+            let code = if q.unsigned_abs() > MAX_ROW_FEN as u64 {
+                FEN_UNKNOWN
+            } else if q < 0 {
+                q
+            } else {
+                q.min(cap)
             };
+            wide |= !fits & (v != NULL);
+            *o = if fits { code } else { FEN_UNKNOWN };
+        }
+        if wide {
+            for (o, &v) in out.iter_mut().zip(vals) {
+                if i64::try_from(v).is_err() {
+                    *o = fen_code(v, scale, cap_fen);
+                }
+            }
         }
     }
     match scale.checked_sub(crate::model::decimal::FEN_SCALE) {

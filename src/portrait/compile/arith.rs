@@ -121,8 +121,17 @@ impl NumPlan {
                     BinOp::Sub if sa == sb => pairs.for_each(|(x, y)| {
                         *x = if *x == NULL || *y == NULL { NULL } else { x.checked_sub(*y).unwrap_or(NULL) }
                     }),
+                    // Both in 64 bits (not `NULL`): one multiplication, without a branch.
                     BinOp::Mul if sa.saturating_add(sb) == s => pairs.for_each(|(x, y)| {
-                        *x = if *x == NULL || *y == NULL { NULL } else { mul_wide(*x, *y).unwrap_or(NULL) }
+                        let (a, b) = (*x as i64, *y as i64);
+                        let narrow = i128::from(a) == *x && i128::from(b) == *y;
+                        *x = if narrow {
+                            i128::from(a) * i128::from(b)
+                        } else if *x == NULL || *y == NULL {
+                            NULL
+                        } else {
+                            mul_wide(*x, *y).unwrap_or(NULL)
+                        }
                     }),
                     _ => pairs.for_each(|(x, y)| *x = bin(*op, *x, sa, *y, sb)),
                 }
@@ -151,13 +160,22 @@ impl NumPlan {
                 lift_all(out, a.scale, s);
                 let mut other = cx.take();
                 b.eval(cx, &mut other);
-                for (i, x) in out.iter_mut().enumerate() {
-                    let bit = 1u64 << (i & 63);
-                    if t[i >> 6] & bit != 0 {
-                    } else if f[i >> 6] & bit != 0 {
-                        *x = lift(other[i], b.scale, s);
-                    } else {
-                        *x = NULL;
+                if b.scale == s {
+                    // The common case (the branches at one scale): a choice per row, no rescaling.
+                    for (i, (x, y)) in out.iter_mut().zip(&other).enumerate() {
+                        let (tb, fb) = (t[i >> 6] >> (i & 63) & 1 == 1, f[i >> 6] >> (i & 63) & 1 == 1);
+                        let otherwise = if fb { *y } else { NULL };
+                        *x = if tb { *x } else { otherwise };
+                    }
+                } else {
+                    for (i, x) in out.iter_mut().enumerate() {
+                        let bit = 1u64 << (i & 63);
+                        if t[i >> 6] & bit != 0 {
+                        } else if f[i >> 6] & bit != 0 {
+                            *x = lift(other[i], b.scale, s);
+                        } else {
+                            *x = NULL;
+                        }
                     }
                 }
                 cx.give(other);
