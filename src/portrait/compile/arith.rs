@@ -107,6 +107,25 @@ impl NumPlan {
                 a.eval(cx, out);
                 out.iter_mut().for_each(|x| *x = unary(&self.node, *x, a.scale));
             }
+            // A value times a literal of 64 bits (`ui_premium_paid * 0.6`): in place, one
+            // multiplication a row, no buffer of the literal.
+            Node::Bin(BinOp::Mul, a, b)
+                if a.scale.saturating_add(b.scale) == s
+                    && matches!(b.node, Node::Const(c) if i64::try_from(c).is_ok()) =>
+            {
+                let Node::Const(c) = b.node else { return };
+                a.eval(cx, out);
+                for x in out.iter_mut() {
+                    let v = *x as i64;
+                    *x = if i128::from(v) == *x {
+                        i128::from(v) * c
+                    } else if *x == NULL {
+                        NULL
+                    } else {
+                        mul_wide(*x, c).unwrap_or(NULL)
+                    };
+                }
+            }
             Node::Bin(op, a, b) => {
                 a.eval(cx, out);
                 let mut rhs = cx.take();
