@@ -41,7 +41,9 @@ fn bench_simulate(c: &mut Criterion) {
     let keep: Vec<String> = std::env::var("HUIQI_SIM_MEASURES")
         .map(|v| v.split(',').map(str::to_string).collect())
         .unwrap_or_else(|_| vec!["稳岗返还".into(), "0.10%".into(), "100.00%".into()]);
-    let specs = huiqi::bench::breadth::measures(&p, &[], 0).unwrap();
+    // The demo policies' measures, the revenue ladder and the generated library (`生成事项 N`).
+    let library: Vec<_> = (0..1000).map(|i| huiqi::seed::measures::measure(1, i)).collect();
+    let specs = huiqi::bench::breadth::measures(&p, &library, library.len()).unwrap();
     let mut group = c.benchmark_group(format!("simulate_{}_entities", p.len()));
     group.sample_size(10);
     for spec in specs.iter().filter(|s| keep.iter().any(|k| s.name.contains(k.as_str()))) {
@@ -53,6 +55,10 @@ fn bench_simulate(c: &mut Criterion) {
         let tally = Collect { tally: true, ..Collect::default() };
         let r = &engine::run(&eng, &p, today(), engine::cores(), tally)[0];
         println!("{}: {} eligible, {} unknown, {} near misses", spec.name, r.eligible, r.unknown, r.near_miss);
+        for c in &spec.conditions {
+            println!("  {}", c.expr);
+        }
+        println!("  amount: {}", spec.amount.as_deref().unwrap_or("-"));
         group.bench_function(format!("{}/tally", spec.name), |b| {
             b.iter(|| engine::run(&eng, &p, today(), engine::cores(), tally))
         });

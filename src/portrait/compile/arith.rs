@@ -6,7 +6,7 @@ use super::run::{Ctx, holds, put};
 use super::{Mask, NULL, Node, NumPlan, WORDS};
 use crate::model::Date;
 use crate::model::decimal::{Dec, Rounding, cmp_scaled, div_pow10, mul_wide, upscale};
-use crate::portrait::{NULL_NUM, Portrait, age_from_ymd};
+use crate::portrait::{NULL_NUM, NULL_YMD, Portrait, age_from_ymd};
 use crate::rules::ast::BinOp;
 
 /// `x op y` for operands at scales `sa`, `sb`: the result at the scale the plan gave the node.
@@ -84,8 +84,12 @@ impl NumPlan {
                 }
             }
             Node::Age => {
+                // `age_from_ymd` with the evaluation date taken apart once, not on every row.
+                let (y, m, d) = cx.as_of.ymd();
+                let md = m as i32 * 100 + d as i32;
                 for (o, ymd) in out.iter_mut().zip(&cx.p.established_ymd[start..start + n]) {
-                    *o = day(age_from_ymd(*ymd, cx.as_of));
+                    let years = y - ymd / 10_000 - i32::from(md < ymd % 10_000);
+                    *o = if *ymd == NULL_YMD { NULL } else { i128::from(years) };
                 }
             }
             Node::Today => out.fill(i128::from(cx.as_of.days())),
@@ -94,11 +98,17 @@ impl NumPlan {
                 let Some(col) = cx.p.tag_index.get(k).map(|i| &cx.p.tags[*i]) else { return };
                 let since = matches!(self.node, Node::TagSince(_));
                 let today = cx.as_of.days();
-                for (i, o) in out.iter_mut().enumerate() {
-                    if let Some((s, u)) = col.in_force(start + i, today) {
-                        let d = if since { s } else { u };
-                        if d != i32::MIN {
-                            *o = i128::from(d);
+                // Only the tag's holders can have a date: their bits, not every row.
+                for (w, words) in out.chunks_mut(64).enumerate() {
+                    let mut bits = col.bits.get(start / 64 + w).copied().unwrap_or(0);
+                    while bits != 0 {
+                        let b = bits.trailing_zeros() as usize;
+                        bits &= bits - 1;
+                        if let (Some(o), Some((s, u))) = (words.get_mut(b), col.in_force(start + w * 64 + b, today)) {
+                            let d = if since { s } else { u };
+                            if d != i32::MIN {
+                                *o = i128::from(d);
+                            }
                         }
                     }
                 }
@@ -296,6 +306,39 @@ pub(super) fn cmp_const(op: BinOp, xs: &[i64], sx: u8, c: i128, sc: u8, t: &mut 
 
 /// Compares two numeric plans row by row over the chunk.
 pub(super) fn cmp_rows(cx: &mut Ctx<'_>, op: BinOp, a: &NumPlan, b: &NumPlan, t: &mut Mask, f: &mut Mask) {
+    // One side a literal (`age_years >= 2`, `tag_since(…) >= date(…)`): only the other side over
+    // the chunk, 64 rows a word without branches.
+    let literal = match (&a.node, &b.node) {
+        (_, Node::Const(c)) => Some((op, a, *c, b.scale)),
+        (Node::Const(c), _) => Some((op.flipped(), b, *c, a.scale)),
+        _ => None,
+    };
+    if let Some((op, side, c, sc)) = literal {
+        if c == NULL {
+            return;
+        }
+        let mut x = cx.take();
+        side.eval(cx, &mut x);
+        let sx = side.scale;
+        // The literal at the column's scale when that is exact; otherwise compared as it is.
+        let (c, sc) = match (sc <= sx).then(|| upscale(c, sc, sx)).flatten() {
+            Some(m) => (m, sx),
+            None => (c, sc),
+        };
+        for (w, chunk) in x.chunks(64).enumerate() {
+            let (mut tb, mut fb) = (0u64, 0u64);
+            for (bit, &v) in chunk.iter().enumerate() {
+                let known = v != NULL;
+                let h = holds(op, if sc == sx { v.cmp(&c) } else { cmp_scaled(v, sx, c, sc) });
+                tb |= u64::from(known & h) << bit;
+                fb |= u64::from(known & !h) << bit;
+            }
+            t[w] = tb;
+            f[w] = fb;
+        }
+        cx.give(x);
+        return;
+    }
     let mut x = cx.take();
     let mut y = cx.take();
     a.eval(cx, &mut x);
