@@ -71,7 +71,33 @@ impl NumPlan {
             Node::Bin(_, a, b) | Node::Cond(_, a, b) => a.scale.max(b.scale),
             Node::Min(args) | Node::Max(args) => args.iter().map(|a| a.scale).max().unwrap_or(0),
         };
+        let mut node = node;
+        // Literals beside operands of a larger scale are brought to the node's scale once, here,
+        // instead of on every row (`min(revenue * 0.005, 20)`): the same values, compared and
+        // added without rescaling.
+        match &mut node {
+            Node::Bin(BinOp::Add | BinOp::Sub, a, b) | Node::Cond(_, a, b) => {
+                a.lift_const(scale);
+                b.lift_const(scale);
+            }
+            Node::Min(args) | Node::Max(args) => args.iter_mut().for_each(|a| a.lift_const(scale)),
+            _ => {}
+        }
         NumPlan { node, scale }
+    }
+
+    /// A constant at a smaller scale than `scale` restated at `scale` (when it fits).
+    fn lift_const(&mut self, scale: u8) {
+        if let Node::Const(c) = &mut self.node
+            && self.scale < scale
+        {
+            if *c == NULL {
+                self.scale = scale;
+            } else if let Some(m) = crate::model::decimal::upscale(*c, self.scale, scale) {
+                *c = m;
+                self.scale = scale;
+            }
+        }
     }
 
     /// A constant: the decimal at its own scale, `None` unknown.

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::Portrait;
 use super::compile::{self, BoolPlan, CHUNK, CompileError, Ctx, Mask, NULL, NumPlan, WORDS};
-use super::tally::{Dims, Tally};
+use super::tally::{Acc, Dims, Tally};
 use crate::model::{Date, Dec, Money};
 use crate::rules::MeasureRules;
 use crate::rules::ast::Expr;
@@ -241,6 +241,11 @@ struct Worker<'a> {
     memo: Vec<(Mask, Mask)>,
     stamp: Vec<usize>,
     chunk: usize,
+    /// Per measure: the eligible, unknown and near-miss tallies (with `Collect::tally`, from
+    /// the first chunk with rows in one of the sets).
+    accs: Vec<Option<Box<[Acc; 3]>>>,
+    /// The current chunk's fen codes (`fen_code`) of the rows that needed one.
+    fen: Vec<i64>,
 }
 
 impl Worker<'_> {
@@ -306,10 +311,6 @@ fn run_chunk(engine: &Engine, w: &mut Worker<'_>, start: usize, collect: Collect
             }
         }
         let r = &mut out[mi];
-        if collect.tally && r.tallies.is_none() {
-            let t = w.dims.tally();
-            r.tallies = Some(Box::new(Tallies { eligible: t.clone(), unknown: t.clone(), near_miss: t }));
-        }
         let mut near = [0u64; WORDS];
         let mut unk = [0u64; WORDS];
         let (mut any_e, mut any_n) = (false, false);
@@ -322,96 +323,197 @@ fn run_chunk(engine: &Engine, w: &mut Worker<'_>, start: usize, collect: Collect
             any_e |= all_t[i] != 0;
             any_n |= near[i] != 0;
         }
-        // Amounts only for the rows that need one (eligible rows and near misses): over the
-        // whole chunk at once when many do, row by row when few.
-        let has_amounts = (any_e || any_n) && m.amount.is_some();
-        let needed: u32 = all_t
-            .iter()
-            .chain(near.iter().filter(|_| collect.near_miss || collect.tally))
-            .map(|w| w.count_ones())
-            .sum();
-        let columnar = match &m.amount {
-            Some(plan) if has_amounts && needed as usize > ROW_BY_ROW => {
-                let mut buf = w.cx.take();
-                plan.eval(&mut w.cx, &mut buf);
-                Some(buf)
-            }
-            _ => None,
-        };
-        let amount_at = |w: &Worker<'_>, i: usize| match &m.amount {
-            Some(plan) if has_amounts => {
-                let v = columnar.as_ref().map_or_else(|| plan.eval_row(w.cx.p, w.cx.as_of, start + i), |b| b[i]);
-                amount_of((v != NULL).then(|| Dec::new(v, plan.scale)), m.cap_fen)
-            }
-            _ => Amount::Fen(0),
-        };
-        for word in 0..WORDS {
-            let mut bits = all_t[word];
-            while bits != 0 {
-                let i = word * 64 + bits.trailing_zeros() as usize;
-                bits &= bits - 1;
-                let a = amount_at(w, i);
-                match a {
-                    Amount::Fen(f) => r.total_fen += f,
-                    Amount::Unknown if has_amounts => r.amount_unknown += 1,
-                    Amount::Negative(_) => r.amount_negative += 1,
-                    Amount::Unknown => {}
-                }
-                if collect.eligible {
-                    r.eligible_rows.push(((start + i) as u32, a));
-                }
-                if let Some(t) = &mut r.tallies {
-                    w.dims.add(&mut t.eligible, start + i, fen_or_zero(a));
-                }
-            }
-            if collect.unknown || collect.tally {
-                let mut bits = unk[word];
-                while bits != 0 {
-                    let i = word * 64 + bits.trailing_zeros() as usize;
-                    bits &= bits - 1;
-                    if collect.unknown {
-                        r.unknown_rows.push((start + i) as u32);
-                    }
-                    if let Some(t) = &mut r.tallies {
-                        w.dims.add(&mut t.unknown, start + i, 0);
-                    }
-                }
-            }
+        let want_near = any_n && (collect.near_miss || collect.tally);
+        let want_unknown = unk.iter().any(|w| *w != 0) && (collect.unknown || collect.tally);
+        if !any_e && !want_near && !want_unknown {
+            continue;
         }
-        // Which condition each near miss lacks, and what it would receive: for simulations.
-        if any_n && (collect.near_miss || collect.tally) {
+        if collect.tally && w.accs[mi].is_none() {
+            w.accs[mi] = Some(Box::new([w.dims.acc(), w.dims.acc(), w.dims.acc()]));
+        }
+        // Amounts (as fen codes, `fen_code`) only for the rows that need one — eligible rows and
+        // near misses: over the whole chunk at once when many do, row by row when few.
+        let amounts = match &m.amount {
+            Some(plan) if any_e || want_near => {
+                let mut needed = [0u64; WORDS];
+                for i in 0..WORDS {
+                    needed[i] = all_t[i] | if want_near { near[i] } else { 0 };
+                }
+                let count: u32 = needed.iter().map(|w| w.count_ones()).sum();
+                if count as usize > ROW_BY_ROW {
+                    let mut buf = w.cx.take();
+                    plan.eval(&mut w.cx, &mut buf);
+                    fen_codes(&buf, plan.scale, m.cap_fen, &mut w.fen[..buf.len()]);
+                    w.cx.give(buf);
+                } else {
+                    for_each_row(&needed, |i| {
+                        let v = plan.eval_row(w.cx.p, w.cx.as_of, start + i);
+                        w.fen[i] = fen_code(v, plan.scale, m.cap_fen);
+                    });
+                }
+                true
+            }
+            _ => false,
+        };
+        // Eligible rows: the total, amounts unknown or negative, the breakdowns.
+        if any_e {
+            let (fen, dims, mut accs) = (&w.fen, &w.dims, w.accs[mi].as_deref_mut());
+            let (mut total, mut unknown, mut negative) = (0i64, 0u64, 0u64);
+            for_each_row(&all_t, |i| {
+                let v = if amounts { fen[i] } else { 0 };
+                total += v.max(0);
+                unknown += u64::from(v == FEN_UNKNOWN);
+                negative += u64::from(v < 0 && v != FEN_UNKNOWN);
+                if collect.eligible {
+                    r.eligible_rows.push(((start + i) as u32, amount_from_code(v)));
+                }
+                if let Some([e, _, _]) = accs.as_deref_mut() {
+                    dims.add_to(e, start + i, v.max(0));
+                }
+            });
+            r.total_fen += total;
+            r.amount_unknown += unknown;
+            r.amount_negative += negative;
+        }
+        if want_unknown {
+            let (dims, mut accs) = (&w.dims, w.accs[mi].as_deref_mut());
+            for_each_row(&unk, |i| {
+                if collect.unknown {
+                    r.unknown_rows.push((start + i) as u32);
+                }
+                if let Some([_, u, _]) = accs.as_deref_mut() {
+                    dims.count_in(u, start + i);
+                }
+            });
+        }
+        // Which condition each near miss lacks (each lacks exactly one: counted by popcount),
+        // and what it would receive: for simulations.
+        if want_near {
             if r.near_miss_by_condition.len() < m.conditions.len() {
                 r.near_miss_by_condition.resize(m.conditions.len(), 0);
             }
+            let mut near_fen = 0i64;
             for (k, &cid) in m.conditions.iter().enumerate() {
                 let f = *w.masks(engine, cid).1;
-                for word in 0..WORDS {
-                    let mut bits = near[word] & f[word];
-                    r.near_miss_by_condition[k] += u64::from(bits.count_ones());
-                    while bits != 0 {
-                        let i = word * 64 + bits.trailing_zeros() as usize;
-                        bits &= bits - 1;
-                        let a = amount_at(w, i);
-                        r.near_miss_fen += fen_or_zero(a);
-                        if collect.near_miss {
-                            r.near_miss_rows.push(((start + i) as u32, k as u16, a));
-                        }
-                        if let Some(t) = &mut r.tallies {
-                            w.dims.add(&mut t.near_miss, start + i, fen_or_zero(a));
-                        }
+                let mut lacking = [0u64; WORDS];
+                let mut count = 0u64;
+                for i in 0..WORDS {
+                    lacking[i] = near[i] & f[i];
+                    count += u64::from(lacking[i].count_ones());
+                }
+                if count == 0 {
+                    continue;
+                }
+                r.near_miss_by_condition[k] += count;
+                let (fen, dims, mut accs) = (&w.fen, &w.dims, w.accs[mi].as_deref_mut());
+                for_each_row(&lacking, |i| {
+                    let code = if amounts { fen[i] } else { 0 };
+                    near_fen += code.max(0);
+                    if collect.near_miss {
+                        r.near_miss_rows.push(((start + i) as u32, k as u16, amount_from_code(code)));
                     }
+                    if let Some([_, _, n]) = accs.as_deref_mut() {
+                        dims.add_to(n, start + i, code.max(0));
+                    }
+                });
+            }
+            r.near_miss_fen += near_fen;
+        }
+    }
+}
+
+/// Calls `f` with the index of every set bit of `mask`, in order.
+#[inline(always)]
+fn for_each_row(mask: &Mask, mut f: impl FnMut(usize)) {
+    for (word, &bits) in mask.iter().enumerate() {
+        let mut bits = bits;
+        while bits != 0 {
+            f(word * 64 + bits.trailing_zeros() as usize);
+            bits &= bits - 1;
+        }
+    }
+}
+
+/// A row's amount in one `i64`: fen after the cap (≥ 0), a negative amount (< 0), or
+/// `FEN_UNKNOWN` — what `amount_of` says, without the enum.
+pub const FEN_UNKNOWN: i64 = i64::MIN;
+
+/// The fen code of an amount.
+pub fn code_of(a: Amount) -> i64 {
+    match a {
+        Amount::Fen(f) | Amount::Negative(f) => f,
+        Amount::Unknown => FEN_UNKNOWN,
+    }
+}
+
+/// The amount a fen code stands for.
+pub fn amount_from_code(v: i64) -> Amount {
+    match v {
+        FEN_UNKNOWN => Amount::Unknown,
+        v if v < 0 => Amount::Negative(v),
+        v => Amount::Fen(v),
+    }
+}
+
+/// The fen code of a plan's value `v` at `scale` (`NULL` unknown): `amount_of`, as a code.
+#[inline]
+pub fn fen_code(v: i128, scale: u8, cap_fen: Option<i64>) -> i64 {
+    code_of(amount_of((v != NULL).then(|| Dec::new(v, scale)), cap_fen))
+}
+
+/// The fen codes of a chunk's values at `scale` (`fen_code` of each): where a value fits in
+/// 64 bits and the scale is at most 6 above the fen's, rounded half up by a constant divisor
+/// (a multiplication), the rest through `fen_code`.
+pub fn fen_codes(vals: &[i128], scale: u8, cap_fen: Option<i64>, out: &mut [i64]) {
+    /// Without branches on the data: a value that does not fit in 64 bits (other than `NULL`)
+    /// is marked and left to `fen_code` afterwards.
+    #[inline(always)]
+    fn by<const D: i64>(vals: &[i128], scale: u8, cap_fen: Option<i64>, out: &mut [i64]) {
+        let cap = cap_fen.unwrap_or(i64::MAX);
+        let mut wide = false;
+        for (o, &v) in out.iter_mut().zip(vals) {
+            let x = v as i64;
+            let fits = i128::from(x) == v;
+            let (q, r) = (x / D, x % D);
+            // Half away from zero, as `div_pow10` rounds: |r| ≥ D − |r|.
+            let q = q + r.signum() * i64::from(r.unsigned_abs() >= D.unsigned_abs() - r.unsigned_abs());
+            let code = if q.unsigned_abs() > MAX_ROW_FEN as u64 {
+                FEN_UNKNOWN
+            } else if q < 0 {
+                q
+            } else {
+                q.min(cap)
+            };
+            wide |= !fits & (v != NULL);
+            *o = if fits { code } else { FEN_UNKNOWN };
+        }
+        if wide {
+            for (o, &v) in out.iter_mut().zip(vals) {
+                if i64::try_from(v).is_err() {
+                    *o = fen_code(v, scale, cap_fen);
                 }
             }
         }
-        if let Some(buf) = columnar {
-            w.cx.give(buf);
+    }
+    match scale.checked_sub(crate::model::decimal::FEN_SCALE) {
+        Some(0) => by::<1>(vals, scale, cap_fen, out),
+        Some(1) => by::<10>(vals, scale, cap_fen, out),
+        Some(2) => by::<100>(vals, scale, cap_fen, out),
+        Some(3) => by::<1_000>(vals, scale, cap_fen, out),
+        Some(4) => by::<10_000>(vals, scale, cap_fen, out),
+        Some(5) => by::<100_000>(vals, scale, cap_fen, out),
+        Some(6) => by::<1_000_000>(vals, scale, cap_fen, out),
+        _ => {
+            for (o, &v) in out.iter_mut().zip(vals) {
+                *o = fen_code(v, scale, cap_fen);
+            }
         }
     }
 }
 
 /// At most this many rows of a chunk needing an amount are computed row by row; more, and the
 /// formula runs over the whole chunk's columns.
-const ROW_BY_ROW: usize = CHUNK / 4;
+const ROW_BY_ROW: usize = CHUNK / 8;
 
 /// Runs every measure of the engine over the portrait on `threads` threads.
 pub fn run(engine: &Engine, p: &Portrait, as_of: Date, threads: usize, collect: Collect) -> Vec<MeasureRun> {
@@ -426,6 +528,8 @@ pub fn run(engine: &Engine, p: &Portrait, as_of: Date, threads: usize, collect: 
             memo: vec![([0; WORDS], [0; WORDS]); n],
             stamp: vec![0; n],
             chunk: 0,
+            accs: vec![None; engine.measures.len()],
+            fen: vec![0; CHUNK],
         };
         let mut out: Vec<MeasureRun> = vec![MeasureRun::default(); engine.measures.len()];
         loop {
@@ -434,6 +538,13 @@ pub fn run(engine: &Engine, p: &Portrait, as_of: Date, threads: usize, collect: 
                 break;
             }
             run_chunk(engine, &mut w, c * CHUNK, collect, &mut out);
+        }
+        for (r, acc) in out.iter_mut().zip(&w.accs) {
+            if let Some([e, u, n]) = acc.as_deref() {
+                let d = &w.dims;
+                r.tallies =
+                    Some(Box::new(Tallies { eligible: d.finish(e), unknown: d.finish(u), near_miss: d.finish(n) }));
+            }
         }
         out
     };

@@ -356,82 +356,136 @@ fn agrees_across_chunk_boundaries() {
     }
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 100, .. ProptestConfig::default() })]
-
-    /// The engine's eligible / unknown / near-miss sets and amounts match a row-by-row reading.
-    #[test]
-    fn engine_sets_agree_with_the_interpreter(
-        mut entities in proptest::collection::vec(entity(), 1..60),
-        conds in proptest::collection::vec(bool_expr(), 1..5),
-        amount in num_expr(),
-    ) {
-        use super::engine::{self, Amount, Collect, Engine, MeasurePlan, amount_of, identity_guards};
-        let tags = TagDictionary::new(default_tags());
-        let p = portrait_of(&mut entities);
-        let exprs: Vec<_> = conds.iter().map(|c| compile_expr(c, Want::Condition, &tags).unwrap()).collect();
-        let amount_expr = compile_expr(&amount, Want::Amount, &tags).unwrap();
-        let mut eng = Engine::default();
-        let ids: Vec<usize> =
-            exprs.iter().zip(&conds).map(|(e, c)| eng.condition(c, compile::boolean(e).unwrap())).collect();
-        let identity = exprs
-            .iter()
-            .zip(&ids)
-            .map(|(e, own)| identity_guards(&mut eng, e, *own).unwrap())
-            .collect();
-        let cap = Some(50_000_000);
-        eng.push(MeasurePlan {
-            measure_id: 1,
-            version: 1,
-            conditions: ids,
-            amount: Some(compile::num(&amount_expr).unwrap()),
-            cap_fen: cap,
-            order: Vec::new(),
-            identity,
-        });
-        // Evaluation order must not change any result.
-        eng.order_by_selectivity(&p, today());
-        let run = &engine::run(&eng, &p, today(), 2, Collect { eligible: true, unknown: true, near_miss: true, tally: true })[0];
-        let (mut el, mut un, mut nm) = (Vec::new(), Vec::new(), Vec::new());
-        for (i, e) in entities.iter().enumerate() {
+/// The engine's eligible / unknown / near-miss sets, amounts and breakdowns over `entities`
+/// repeated `tiles` times (so that a run crosses chunks and computes amounts over whole chunks,
+/// not only row by row) match a row-by-row reading.
+fn engine_agrees(entities: &[Entity], conds: &[String], amount: &str, tiles: usize) -> Result<(), TestCaseError> {
+    use super::engine::{self, Amount, Collect, Engine, MeasurePlan, amount_of, identity_guards};
+    let tags = TagDictionary::new(default_tags());
+    let mut entities: Vec<Entity> = entities.iter().cycle().take(entities.len() * tiles).cloned().collect();
+    let p = portrait_of(&mut entities);
+    let exprs: Vec<_> = conds.iter().map(|c| compile_expr(c, Want::Condition, &tags).unwrap()).collect();
+    let amount_expr = compile_expr(amount, Want::Amount, &tags).unwrap();
+    let mut eng = Engine::default();
+    let ids: Vec<usize> =
+        exprs.iter().zip(conds).map(|(e, c)| eng.condition(c, compile::boolean(e).unwrap())).collect();
+    let identity = exprs.iter().zip(&ids).map(|(e, own)| identity_guards(&mut eng, e, *own).unwrap()).collect();
+    let cap = Some(50_000_000);
+    eng.push(MeasurePlan {
+        measure_id: 1,
+        version: 1,
+        conditions: ids,
+        amount: Some(compile::num(&amount_expr).unwrap()),
+        cap_fen: cap,
+        order: Vec::new(),
+        identity,
+    });
+    // Evaluation order must not change any result.
+    eng.order_by_selectivity(&p, today());
+    let run =
+        &engine::run(&eng, &p, today(), 2, Collect { eligible: true, unknown: true, near_miss: true, tally: true })[0];
+    // Each distinct entity read once by the interpreter: which set it falls in (the failing
+    // condition of a near miss) and its amount.
+    enum Set {
+        Eligible,
+        Unknown,
+        NearMiss(u16),
+        None,
+    }
+    let distinct = entities.len() / tiles;
+    let readings: Vec<(Set, Amount)> = entities[..distinct]
+        .iter()
+        .map(|e| {
             let row = EntityRow { entity: e, as_of: today() };
             let outs: Vec<Outcome> = exprs.iter().map(|x| Outcome::of(&eval(x, &row))).collect();
             let fails = outs.iter().filter(|o| **o == Outcome::NotEligible).count();
-            let amount = match eval(&amount_expr, &row) { Val::Num(v) => amount_of(Some(v), cap), _ => Amount::Unknown };
-            if outs.iter().all(|o| *o == Outcome::Eligible) {
-                el.push((i as u32, amount));
+            let amount = match eval(&amount_expr, &row) {
+                Val::Num(v) => amount_of(Some(v), cap),
+                _ => Amount::Unknown,
+            };
+            let set = if outs.iter().all(|o| *o == Outcome::Eligible) {
+                Set::Eligible
             } else if fails == 0 {
-                un.push(i as u32);
+                Set::Unknown
             } else if fails == 1 && outs.iter().all(|o| *o != Outcome::Unknown) {
                 let k = outs.iter().position(|o| *o == Outcome::NotEligible).unwrap();
                 // Failing on who the entity is (its type, region, …) is no near miss.
-                if !explain::fails_on_identity(&exprs[k], &row) {
-                    nm.push((i as u32, k as u16, amount));
-                }
-            }
+                if explain::fails_on_identity(&exprs[k], &row) { Set::None } else { Set::NearMiss(k as u16) }
+            } else {
+                Set::None
+            };
+            (set, amount)
+        })
+        .collect();
+    let (mut el, mut un, mut nm) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..entities.len() {
+        match &readings[i % distinct] {
+            (Set::Eligible, a) => el.push((i as u32, *a)),
+            (Set::Unknown, _) => un.push(i as u32),
+            (Set::NearMiss(k), a) => nm.push((i as u32, *k, *a)),
+            (Set::None, _) => {}
         }
-        prop_assert_eq!(&run.eligible_rows, &el);
-        prop_assert_eq!(&run.unknown_rows, &un);
-        prop_assert_eq!(&run.near_miss_rows, &nm);
-        prop_assert_eq!(run.eligible as usize, el.len());
-        let total: i64 = el.iter().filter_map(|(_, a)| if let Amount::Fen(f) = a { Some(*f) } else { None }).sum();
-        prop_assert_eq!(run.total_fen, total);
-        // The breakdowns counted while walking are those of the rows themselves.
-        let dims = super::tally::Dims::new(&p);
-        let mut want = engine::Tallies { eligible: dims.tally(), unknown: dims.tally(), near_miss: dims.tally() };
-        for (row, a) in &el {
-            dims.add(&mut want.eligible, *row as usize, engine::fen_or_zero(*a));
-        }
-        for row in &un {
-            dims.add(&mut want.unknown, *row as usize, 0);
-        }
-        for (row, _, a) in &nm {
-            dims.add(&mut want.near_miss, *row as usize, engine::fen_or_zero(*a));
-        }
-        match run.tallies.as_deref() {
-            Some(got) => prop_assert_eq!(got, &want),
-            None => prop_assert!(el.is_empty() && un.is_empty() && nm.is_empty()),
-        }
+    }
+    prop_assert_eq!(&run.eligible_rows, &el);
+    prop_assert_eq!(&run.unknown_rows, &un);
+    prop_assert_eq!(&run.near_miss_rows, &nm);
+    prop_assert_eq!(run.eligible as usize, el.len());
+    prop_assert_eq!(run.unknown as usize, un.len());
+    prop_assert_eq!(run.near_miss as usize, nm.len());
+    let fen = |a: &Amount| if let Amount::Fen(f) = a { *f } else { 0 };
+    prop_assert_eq!(run.total_fen, el.iter().map(|(_, a)| fen(a)).sum::<i64>());
+    prop_assert_eq!(run.amount_unknown as usize, el.iter().filter(|(_, a)| *a == Amount::Unknown).count());
+    prop_assert_eq!(run.amount_negative as usize, el.iter().filter(|(_, a)| matches!(a, Amount::Negative(_))).count());
+    prop_assert_eq!(run.near_miss_fen, nm.iter().map(|(_, _, a)| fen(a)).sum::<i64>());
+    for (k, n) in run.near_miss_by_condition.iter().enumerate() {
+        prop_assert_eq!(*n as usize, nm.iter().filter(|r| r.1 as usize == k).count());
+    }
+    // The breakdowns counted while walking are those of the rows themselves.
+    let dims = super::tally::Dims::new(&p);
+    let mut want = engine::Tallies { eligible: dims.tally(), unknown: dims.tally(), near_miss: dims.tally() };
+    for (row, a) in &el {
+        dims.add(&mut want.eligible, *row as usize, engine::fen_or_zero(*a));
+    }
+    for row in &un {
+        dims.add(&mut want.unknown, *row as usize, 0);
+    }
+    for (row, _, a) in &nm {
+        dims.add(&mut want.near_miss, *row as usize, engine::fen_or_zero(*a));
+    }
+    match run.tallies.as_deref() {
+        Some(got) => prop_assert_eq!(got, &want),
+        None => prop_assert!(el.is_empty() && un.is_empty() && nm.is_empty()),
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 100, .. ProptestConfig::default() })]
+
+    /// The engine's sets and amounts match a row-by-row reading (amounts row by row).
+    #[test]
+    fn engine_sets_agree_with_the_interpreter(
+        entities in proptest::collection::vec(entity(), 1..60),
+        conds in proptest::collection::vec(bool_expr(), 1..5),
+        amount in num_expr(),
+    ) {
+        engine_agrees(&entities, &conds, &amount, 1)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
+
+    /// The same over more than a chunk of rows: amounts over whole chunks, tallies merged
+    /// across chunks and threads.
+    #[test]
+    fn engine_sets_agree_with_the_interpreter_over_chunks(
+        entities in proptest::collection::vec(entity(), 1..60),
+        conds in proptest::collection::vec(bool_expr(), 1..5),
+        amount in num_expr(),
+    ) {
+        let tiles = (CHUNK + CHUNK / 2) / entities.len() + 1;
+        engine_agrees(&entities, &conds, &amount, tiles)?;
     }
 }
 
@@ -498,4 +552,35 @@ fn the_deepest_accepted_expressions_run_every_walk_on_a_small_stack() {
         .unwrap();
     let accepted = handle.join().unwrap();
     assert!(accepted >= 8, "most shapes are valid measures, not only parse errors: {accepted}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, .. ProptestConfig::default() })]
+
+    /// Fen codes over a chunk (a constant divisor where the value fits 64 bits) are the amounts
+    /// `amount_of` gives value by value: half-fen values, the cap, negatives, values too large.
+    #[test]
+    fn fen_codes_are_amount_of(
+        scale in 0u8..=18,
+        quotient in prop_oneof![-1_000_000i64..1_000_000, any::<i64>().prop_map(|q| q / 1_000)],
+        half in prop_oneof![Just(0i64), Just(1), Just(-1), -3i64..3],
+        wide in prop_oneof![4 => Just(None), 1 => any::<i128>().prop_map(Some)],
+        cap in prop_oneof![Just(None), (0i64..10_000_000).prop_map(Some)],
+    ) {
+        use super::engine::{Amount, amount_from_code, amount_of, code_of, fen_code, fen_codes};
+        use crate::model::decimal::{FEN_SCALE, POW10};
+        // A value on, just off, or at a half of a fen at `scale`.
+        let d = if scale > FEN_SCALE { POW10[usize::from(scale - FEN_SCALE)] } else { 1 };
+        let v = wide.unwrap_or_else(|| i128::from(quotient) * d + i128::from(half) * (d / 2).max(1));
+        let values = [v, compile::NULL, i128::from(i64::MAX), i128::from(i64::MIN) + 1];
+        let mut out = [0i64; 4];
+        fen_codes(&values, scale, cap, &mut out);
+        for (v, got) in values.iter().zip(out) {
+            let want = amount_of((*v != compile::NULL).then(|| Dec::new(*v, scale)), cap);
+            prop_assert_eq!(amount_from_code(got), want, "{} at scale {}", v, scale);
+            prop_assert_eq!(fen_code(*v, scale, cap), code_of(want));
+            prop_assert_eq!(amount_from_code(code_of(want)), want);
+        }
+        prop_assert_eq!(amount_from_code(code_of(Amount::Unknown)), Amount::Unknown);
+    }
 }

@@ -60,6 +60,22 @@ pub struct Dims<'a> {
     sections: &'static [u8],
     regions: usize,
     size_keys: usize,
+    /// The size bucket of every size-column value (the unknown bucket for `NULL_ENUM` and
+    /// values past the vocabulary).
+    size_bucket: [u8; 256],
+}
+
+/// Buckets of the joint (section, size) breakdown: `section * SIZE_WIDTH + size`. Sections are
+/// 21 with the unknown one, sizes at most `SIZE_WIDTH` with theirs.
+const SIZE_WIDTH: usize = 8;
+
+/// A set's tally while the engine walks the rows: by county, and by (section, size) jointly —
+/// two cells per row instead of three; the section and size breakdowns are the joint one's
+/// margins (`finish`).
+#[derive(Debug, Clone)]
+pub struct Acc {
+    county: Vec<Cell>,
+    joint: Vec<Cell>,
 }
 
 impl<'a> Dims<'a> {
@@ -72,7 +88,67 @@ impl<'a> Dims<'a> {
             sections: section_of_industry(),
             regions: p.region_codes.len(),
             size_keys: enum_keys(Field::SizeClass).len(),
+            size_bucket: size_buckets(enum_keys(Field::SizeClass).len()),
         }
+    }
+
+    /// An empty accumulator.
+    pub fn acc(&self) -> Acc {
+        Acc {
+            county: vec![Cell::default(); self.regions.max(1)],
+            joint: vec![Cell::default(); (industry_sections().len() + 1) * SIZE_WIDTH],
+        }
+    }
+
+    /// The joint (section, size) bucket and the county of `row`.
+    #[inline(always)]
+    fn buckets(&self, row: usize) -> (usize, usize) {
+        let region = self.region_ix.get(row).copied().unwrap_or(0) as usize;
+        // `NULL_INDUSTRY` lies past the table: section 0, unknown.
+        let industry = self.industry.get(row).copied().unwrap_or(NULL_INDUSTRY) as usize;
+        let section = self.sections.get(industry).copied().unwrap_or(0) as usize;
+        let size = self.size_bucket[self.size.get(row).copied().unwrap_or(NULL_ENUM) as usize] as usize;
+        (region, section * SIZE_WIDTH + size)
+    }
+
+    /// Adds row `row` with amount `fen` to `acc`.
+    #[inline(always)]
+    pub fn add_to(&self, acc: &mut Acc, row: usize, fen: i64) {
+        let (county, joint) = self.buckets(row);
+        if let Some(c) = acc.county.get_mut(county) {
+            c.add(fen);
+        }
+        if let Some(c) = acc.joint.get_mut(joint) {
+            c.add(fen);
+        }
+    }
+
+    /// Counts row `row` in `acc` (a set without amounts).
+    #[inline(always)]
+    pub fn count_in(&self, acc: &mut Acc, row: usize) {
+        let (county, joint) = self.buckets(row);
+        if let Some(c) = acc.county.get_mut(county) {
+            c.count += 1;
+        }
+        if let Some(c) = acc.joint.get_mut(joint) {
+            c.count += 1;
+        }
+    }
+
+    /// The tally an accumulator holds.
+    pub fn finish(&self, acc: &Acc) -> Tally {
+        let mut t = self.tally();
+        t.county.clone_from(&acc.county);
+        for (i, c) in acc.joint.iter().enumerate() {
+            let (section, size) = (i / SIZE_WIDTH, i % SIZE_WIDTH);
+            if let Some(s) = t.section.get_mut(section) {
+                s.merge(*c);
+            }
+            if let Some(s) = t.size.get_mut(size) {
+                s.merge(*c);
+            }
+        }
+        t
     }
 
     /// An empty tally with room for every bucket.
@@ -110,6 +186,19 @@ impl<'a> Dims<'a> {
     }
 }
 
+/// The size bucket of each size-column value: the value itself within the vocabulary, the
+/// unknown bucket (`keys`) otherwise — clamped to the joint breakdown's width.
+fn size_buckets(keys: usize) -> [u8; 256] {
+    let unknown = keys.min(SIZE_WIDTH - 1) as u8;
+    let mut t = [unknown; 256];
+    for (v, b) in t.iter_mut().enumerate().take(keys.min(SIZE_WIDTH - 1)) {
+        if v as u8 != NULL_ENUM {
+            *b = v as u8;
+        }
+    }
+    t
+}
+
 impl Tally {
     /// Adds another thread's tally of the same set.
     pub fn merge(&mut self, other: &Tally) {
@@ -141,6 +230,18 @@ mod tests {
         for (code, s) in industry_table().iter().zip(section_of_industry()) {
             assert!(*s >= 1, "{code} has no section");
             assert_eq!(sections[*s as usize - 1], &code[..1]);
+        }
+    }
+
+    #[test]
+    fn the_joint_breakdown_holds_every_section_and_size() {
+        // Every size and its unknown bucket fit one joint row; every value maps within them.
+        let keys = enum_keys(Field::SizeClass).len();
+        assert!(keys < SIZE_WIDTH);
+        let buckets = size_buckets(keys);
+        for v in 0..=255u8 {
+            let want = if (v as usize) < keys && v != NULL_ENUM { v } else { keys as u8 };
+            assert_eq!(buckets[v as usize], want, "size value {v}");
         }
     }
 

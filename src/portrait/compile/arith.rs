@@ -6,7 +6,7 @@ use super::run::{Ctx, holds, put};
 use super::{Mask, NULL, Node, NumPlan, WORDS};
 use crate::model::Date;
 use crate::model::decimal::{Dec, Rounding, cmp_scaled, div_pow10, mul_wide, upscale};
-use crate::portrait::{NULL_NUM, Portrait, age_from_ymd};
+use crate::portrait::{NULL_NUM, NULL_YMD, Portrait, age_from_ymd};
 use crate::rules::ast::BinOp;
 
 /// `x op y` for operands at scales `sa`, `sb`: the result at the scale the plan gave the node.
@@ -85,8 +85,12 @@ impl NumPlan {
             }
             Node::Ratio(cols) => super::ratio::quotients(cols, cx, out),
             Node::Age => {
+                // `age_from_ymd` with the evaluation date taken apart once, not on every row.
+                let (y, m, d) = cx.as_of.ymd();
+                let md = m as i32 * 100 + d as i32;
                 for (o, ymd) in out.iter_mut().zip(&cx.p.established_ymd[start..start + n]) {
-                    *o = day(age_from_ymd(*ymd, cx.as_of));
+                    let years = y - ymd / 10_000 - i32::from(md < ymd % 10_000);
+                    *o = if *ymd == NULL_YMD { NULL } else { i128::from(years) };
                 }
             }
             Node::Today => out.fill(i128::from(cx.as_of.days())),
@@ -95,11 +99,17 @@ impl NumPlan {
                 let Some(col) = cx.p.tag_index.get(k).map(|i| &cx.p.tags[*i]) else { return };
                 let since = matches!(self.node, Node::TagSince(_));
                 let today = cx.as_of.days();
-                for (i, o) in out.iter_mut().enumerate() {
-                    if let Some((s, u)) = col.in_force(start + i, today) {
-                        let d = if since { s } else { u };
-                        if d != i32::MIN {
-                            *o = i128::from(d);
+                // Only the tag's holders can have a date: their bits, not every row.
+                for (w, words) in out.chunks_mut(64).enumerate() {
+                    let mut bits = col.bits.get(start / 64 + w).copied().unwrap_or(0);
+                    while bits != 0 {
+                        let b = bits.trailing_zeros() as usize;
+                        bits &= bits - 1;
+                        if let (Some(o), Some((s, u))) = (words.get_mut(b), col.in_force(start + w * 64 + b, today)) {
+                            let d = if since { s } else { u };
+                            if d != i32::MIN {
+                                *o = i128::from(d);
+                            }
                         }
                     }
                 }
@@ -107,6 +117,25 @@ impl NumPlan {
             Node::Neg(a) | Node::Abs(a) | Node::Round(a) | Node::Floor(a) | Node::Ceil(a) => {
                 a.eval(cx, out);
                 out.iter_mut().for_each(|x| *x = unary(&self.node, *x, a.scale));
+            }
+            // A value times a literal of 64 bits (`ui_premium_paid * 0.6`): in place, one
+            // multiplication a row, no buffer of the literal.
+            Node::Bin(BinOp::Mul, a, b)
+                if a.scale.saturating_add(b.scale) == s
+                    && matches!(b.node, Node::Const(c) if i64::try_from(c).is_ok()) =>
+            {
+                let Node::Const(c) = b.node else { return };
+                a.eval(cx, out);
+                for x in out.iter_mut() {
+                    let v = *x as i64;
+                    *x = if i128::from(v) == *x {
+                        i128::from(v) * c
+                    } else if *x == NULL {
+                        NULL
+                    } else {
+                        mul_wide(*x, c).unwrap_or(NULL)
+                    };
+                }
             }
             Node::Bin(op, a, b) => {
                 a.eval(cx, out);
@@ -122,8 +151,17 @@ impl NumPlan {
                     BinOp::Sub if sa == sb => pairs.for_each(|(x, y)| {
                         *x = if *x == NULL || *y == NULL { NULL } else { x.checked_sub(*y).unwrap_or(NULL) }
                     }),
+                    // Both in 64 bits (not `NULL`): one multiplication, without a branch.
                     BinOp::Mul if sa.saturating_add(sb) == s => pairs.for_each(|(x, y)| {
-                        *x = if *x == NULL || *y == NULL { NULL } else { mul_wide(*x, *y).unwrap_or(NULL) }
+                        let (a, b) = (*x as i64, *y as i64);
+                        let narrow = i128::from(a) == *x && i128::from(b) == *y;
+                        *x = if narrow {
+                            i128::from(a) * i128::from(b)
+                        } else if *x == NULL || *y == NULL {
+                            NULL
+                        } else {
+                            mul_wide(*x, *y).unwrap_or(NULL)
+                        }
                     }),
                     _ => pairs.for_each(|(x, y)| *x = bin(*op, *x, sa, *y, sb)),
                 }
@@ -152,13 +190,22 @@ impl NumPlan {
                 lift_all(out, a.scale, s);
                 let mut other = cx.take();
                 b.eval(cx, &mut other);
-                for (i, x) in out.iter_mut().enumerate() {
-                    let bit = 1u64 << (i & 63);
-                    if t[i >> 6] & bit != 0 {
-                    } else if f[i >> 6] & bit != 0 {
-                        *x = lift(other[i], b.scale, s);
-                    } else {
-                        *x = NULL;
+                if b.scale == s {
+                    // The common case (the branches at one scale): a choice per row, no rescaling.
+                    for (i, (x, y)) in out.iter_mut().zip(&other).enumerate() {
+                        let (tb, fb) = (t[i >> 6] >> (i & 63) & 1 == 1, f[i >> 6] >> (i & 63) & 1 == 1);
+                        let otherwise = if fb { *y } else { NULL };
+                        *x = if tb { *x } else { otherwise };
+                    }
+                } else {
+                    for (i, x) in out.iter_mut().enumerate() {
+                        let bit = 1u64 << (i & 63);
+                        if t[i >> 6] & bit != 0 {
+                        } else if f[i >> 6] & bit != 0 {
+                            *x = lift(other[i], b.scale, s);
+                        } else {
+                            *x = NULL;
+                        }
                     }
                 }
                 cx.give(other);
@@ -261,6 +308,39 @@ pub(super) fn cmp_const(op: BinOp, xs: &[i64], sx: u8, c: i128, sc: u8, t: &mut 
 
 /// Compares two numeric plans row by row over the chunk.
 pub(super) fn cmp_rows(cx: &mut Ctx<'_>, op: BinOp, a: &NumPlan, b: &NumPlan, t: &mut Mask, f: &mut Mask) {
+    // One side a literal (`age_years >= 2`, `tag_since(…) >= date(…)`): only the other side over
+    // the chunk, 64 rows a word without branches.
+    let literal = match (&a.node, &b.node) {
+        (_, Node::Const(c)) => Some((op, a, *c, b.scale)),
+        (Node::Const(c), _) => Some((op.flipped(), b, *c, a.scale)),
+        _ => None,
+    };
+    if let Some((op, side, c, sc)) = literal {
+        if c == NULL {
+            return;
+        }
+        let mut x = cx.take();
+        side.eval(cx, &mut x);
+        let sx = side.scale;
+        // The literal at the column's scale when that is exact; otherwise compared as it is.
+        let (c, sc) = match (sc <= sx).then(|| upscale(c, sc, sx)).flatten() {
+            Some(m) => (m, sx),
+            None => (c, sc),
+        };
+        for (w, chunk) in x.chunks(64).enumerate() {
+            let (mut tb, mut fb) = (0u64, 0u64);
+            for (bit, &v) in chunk.iter().enumerate() {
+                let known = v != NULL;
+                let h = holds(op, if sc == sx { v.cmp(&c) } else { cmp_scaled(v, sx, c, sc) });
+                tb |= u64::from(known & h) << bit;
+                fb |= u64::from(known & !h) << bit;
+            }
+            t[w] = tb;
+            f[w] = fb;
+        }
+        cx.give(x);
+        return;
+    }
     let mut x = cx.take();
     let mut y = cx.take();
     a.eval(cx, &mut x);
