@@ -225,6 +225,7 @@ pub fn serve(data: Option<&Path>, config: Config, args: ServeArgs) -> Result<Exi
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().thread_stack_size(8 * 1024 * 1024).build()?;
     runtime.block_on(async move {
+        let shutdown = shutdown_signal();
         let listener =
             tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
         let addr = listener.local_addr()?;
@@ -253,7 +254,7 @@ pub fn serve(data: Option<&Path>, config: Config, args: ServeArgs) -> Result<Exi
             crate::jobs::outbox::OUTBOX_EVERY,
         );
         let svc = std::sync::Arc::clone(&state.svc);
-        http::serve(listener, state, shutdown_signal()).await?;
+        http::serve(listener, state, shutdown).await?;
         // Background work ends after the transaction in hand; the store then closes cleanly.
         svc.stop();
         sweep.abort();
@@ -316,23 +317,31 @@ fn portrait_text(t: &crate::service::matching::StartupTimes) -> String {
     format!("{portrait}, measures {:.2} s, engine {:.2} s", t.measures_ms / 1000.0, t.engine_ms / 1000.0)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Registers the handlers of SIGTERM and Ctrl-C now — before the address is printed, so that a
+/// signal sent as soon as it is read stops the server cleanly instead of killing it (the
+/// default action until a handler exists) — and resolves on the first of them.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{Signal, SignalKind, signal};
+        let (term, int) = (signal(SignalKind::terminate()).ok(), signal(SignalKind::interrupt()).ok());
+        let wait = |s: Option<Signal>| async move {
+            match s {
+                Some(mut s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
+        };
+        async move {
+            tokio::select! {
+                () = wait(term) => {},
+                () = wait(int) => {},
+            }
         }
-    };
+    }
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
