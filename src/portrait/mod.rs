@@ -240,14 +240,10 @@ impl Portrait {
 
     /// Writes an entity's values into its row, appending a row for a new entity.
     pub fn upsert(&mut self, e: &Entity) {
-        let bytes = crate::model::portrait_record::encode(e);
-        if let Some(r) = crate::model::portrait_record::decode(&bytes) {
-            self.upsert_record(&r);
-        }
+        self.upsert_record(&Record::of(e));
     }
 
-    /// Writes a stored portrait record into its row (the start-up path and the write path).
-    pub fn upsert_record(&mut self, r: &Record<'_>) {
+    fn upsert_record(&mut self, r: &Record<'_>) {
         let row = match self.row_of(r.id) {
             Some(row) => row,
             None => {

@@ -47,8 +47,29 @@ impl Service {
         dir.join(snapshot::FILE_NAME)
     }
 
-    /// The portrait as the store holds it in `tx`, and whether the snapshot was used.
-    pub(super) fn portrait_load(&self, tx: &ReadTx, times: &mut StartupTimes) -> Result<(Portrait, bool)> {
+    /// The portrait as the store holds it in `tx`, and whether the snapshot was used; from every
+    /// entity record when the snapshot is not usable, unless `snapshot_only` (then `None`).
+    pub(super) fn portrait_load(
+        &self,
+        tx: &ReadTx,
+        times: &mut StartupTimes,
+        snapshot_only: bool,
+    ) -> Result<Option<(Portrait, bool)>> {
+        if let Some(p) = self.portrait_from_snapshot(tx, times)? {
+            return Ok(Some((p, true)));
+        }
+        if snapshot_only {
+            return Ok(None);
+        }
+        let t = Instant::now();
+        let p = full_rebuild(tx)?;
+        times.full_rebuild_ms = ms(t);
+        Ok(Some((p, false)))
+    }
+
+    /// The snapshot brought up to date with `tx`; `None` (and a log line why) when it is missing
+    /// or not usable.
+    fn portrait_from_snapshot(&self, tx: &ReadTx, times: &mut StartupTimes) -> Result<Option<Portrait>> {
         let path = self.portrait_snapshot_path();
         let t = Instant::now();
         match snapshot::read(&path) {
@@ -61,18 +82,15 @@ impl Service {
                         times.snapshot_entities = entities;
                         times.replayed = replayed;
                         times.replay_ms = ms(t);
-                        return Ok((p, true));
+                        return Ok(Some(p));
                     }
-                    Err(why) => tracing::warn!("portrait snapshot {} not used: {why}; rebuilding", path.display()),
+                    Err(why) => tracing::warn!("portrait snapshot {} not used: {why}", path.display()),
                 }
             }
-            Err(SnapshotError::Missing) => tracing::info!("no portrait snapshot; rebuilding from the store"),
-            Err(e) => tracing::warn!("portrait snapshot {} not used: {e}; rebuilding from the store", path.display()),
+            Err(SnapshotError::Missing) => tracing::info!("no portrait snapshot"),
+            Err(e) => tracing::warn!("portrait snapshot {} not used: {e}", path.display()),
         }
-        let t = Instant::now();
-        let p = full_rebuild(tx)?;
-        times.full_rebuild_ms = ms(t);
-        Ok((p, false))
+        Ok(None)
     }
 
     /// Brings a snapshot up to date with `tx`: the records of the entities written after its
@@ -181,12 +199,9 @@ impl Service {
     /// reads it instead of every entity record. Returns whether the portrait is kept.
     pub fn portrait_keep_offline(&self) -> Result<bool> {
         self.offline.store(true, std::sync::atomic::Ordering::SeqCst);
-        let quick = self.store.read()?.entity_count()? == 0
-            || self.portrait_snapshot_check()?.is_some_and(|c| c.unusable.is_none());
-        if quick {
-            self.matching_init()?;
-        }
-        Ok(quick)
+        // An empty store's portrait is quick to build whatever the snapshot says.
+        let snapshot_only = self.store.read()?.entity_count()? > 0;
+        self.matching_init_with(snapshot_only)
     }
 
     /// Whether this service writes while no server runs (see [`Self::portrait_keep_offline`]).

@@ -134,15 +134,20 @@ pub fn rule_field_errors(errors: &[MeasureRuleError]) -> Vec<FieldError> {
 impl Service {
     /// Builds the in-memory portrait and compiled measures from the store if not yet built.
     pub fn matching_init(&self) -> Result<()> {
+        self.matching_init_with(false).map(drop)
+    }
+
+    /// As [`Self::matching_init`]; with `snapshot_only`, builds only when the portrait loads
+    /// from its snapshot. Returns whether the match state is built.
+    pub(super) fn matching_init_with(&self, snapshot_only: bool) -> Result<bool> {
         if self.matching.read().map(|g| g.is_some()).unwrap_or(false) {
-            return Ok(());
+            return Ok(true);
         }
         let mut guard = self.matching_write();
-        if guard.is_some() {
-            return Ok(());
+        if guard.is_none() {
+            *guard = self.matching_build(snapshot_only)?;
         }
-        *guard = Some(self.matching_build()?);
-        Ok(())
+        Ok(guard.is_some())
     }
 
     pub(super) fn matching_write(&self) -> RwLockWriteGuard<'_, Option<MatchState>> {
@@ -155,12 +160,14 @@ impl Service {
         Ok(self.matching.read().unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 
-    fn matching_build(&self) -> Result<MatchState> {
+    fn matching_build(&self, snapshot_only: bool) -> Result<Option<MatchState>> {
         let start = Instant::now();
         let tags = self.tag_dictionary()?;
         let tx = self.store.read()?;
         let mut startup = StartupTimes::default();
-        let (portrait, from_snapshot) = self.portrait_load(&tx, &mut startup)?;
+        let Some((portrait, from_snapshot)) = self.portrait_load(&tx, &mut startup, snapshot_only)? else {
+            return Ok(None);
+        };
         let t = Instant::now();
         let mut measures = BTreeMap::new();
         for m in tx.measures()? {
@@ -192,7 +199,7 @@ impl Service {
         startup.total_ms = ms(start);
         tracing::info!(entities = portrait.len(), measures = measures.len(), build_ms, ?startup, "matching ready");
         let snapshot_behind = if from_snapshot { startup.replayed as u64 } else { portrait.len() as u64 };
-        Ok(MatchState {
+        Ok(Some(MatchState {
             portrait,
             measures,
             engine,
@@ -201,7 +208,7 @@ impl Service {
             startup,
             snapshot_behind,
             snapshot_at: from_snapshot.then(Instant::now),
-        })
+        }))
     }
 
     /// A measure's rules checked, with every error and warning and its position (for the rule
