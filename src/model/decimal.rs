@@ -120,6 +120,54 @@ pub fn mul_wide(x: i128, y: i128) -> Option<i128> {
     }
 }
 
+/// `x * y / 10^k` rounded half away from zero, exact through a 256-bit product when the
+/// product overflows 128 bits before it is cut back (a 12-place quotient times a square of
+/// money, at scale 24 cut to 18); `None` when the result does not fit.
+pub fn mul_shrink(x: i128, y: i128, k: u32) -> Option<i128> {
+    if let Some(p) = mul_wide(x, y) {
+        return Some(div_pow10(p, k, Rounding::HalfUp));
+    }
+    if k == 0 {
+        return None;
+    }
+    let (a, b) = (x.unsigned_abs(), y.unsigned_abs());
+    let (a, b) = ([a as u64, (a >> 64) as u64], [b as u64, (b >> 64) as u64]);
+    // The magnitude of the product in four 64-bit limbs, least significant first.
+    let mut p = [0u64; 4];
+    for i in 0..2 {
+        let mut carry = 0u128;
+        for j in 0..2 {
+            let t = u128::from(a[i]) * u128::from(b[j]) + u128::from(p[i + j]) + carry;
+            p[i + j] = t as u64;
+            carry = t >> 64;
+        }
+        p[i + 2] = carry as u64;
+    }
+    // Divide by 10^(k-1) (19 digits at a time), then by 10: that last digit rounds.
+    let div = |p: &mut [u64; 4], d: u64| -> u64 {
+        let mut r = 0u128;
+        for limb in p.iter_mut().rev() {
+            let cur = (r << 64) | u128::from(*limb);
+            *limb = (cur / u128::from(d)) as u64;
+            r = cur % u128::from(d);
+        }
+        r as u64
+    };
+    let mut left = k - 1;
+    while left > 0 {
+        let step = left.min(19);
+        div(&mut p, 10u64.pow(step));
+        left -= step;
+    }
+    let digit = div(&mut p, 10);
+    if p[2] != 0 || p[3] != 0 {
+        return None;
+    }
+    let q = (u128::from(p[1]) << 64 | u128::from(p[0])).checked_add(u128::from(digit >= 5))?;
+    let q = i128::try_from(q).ok()?;
+    Some(if (x < 0) != (y < 0) { -q } else { q })
+}
+
 /// `m` at scale `from` expressed at scale `to` (`to >= from`), or `None` on overflow.
 #[inline]
 pub fn upscale(m: i128, from: u8, to: u8) -> Option<i128> {
@@ -218,8 +266,12 @@ impl Dec {
     }
 
     pub fn checked_mul(self, o: Dec) -> Option<Dec> {
-        let d = Dec { m: mul_wide(self.m, o.m)?, s: self.s.saturating_add(o.s) };
-        if d.s > MAX_SCALE { d.rescale(MAX_SCALE) } else { Some(d) }
+        let s = self.s.saturating_add(o.s);
+        if s > MAX_SCALE {
+            Some(Dec { m: mul_shrink(self.m, o.m, u32::from(s - MAX_SCALE))?, s: MAX_SCALE })
+        } else {
+            Some(Dec { m: mul_wide(self.m, o.m)?, s })
+        }
     }
 
     /// The quotient rounded half away from zero to [`DIV_SCALE`] places; `None` for `/ 0`.
@@ -309,6 +361,26 @@ mod tests {
 
     fn d(s: &str) -> Dec {
         Dec::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_product_cut_back_to_eighteen_places_is_exact_past_128_bits() {
+        // 21848 / 0.000001 (a 12-place quotient) times 957.067510²: scale 24, 41 digits.
+        let q = Dec::new(21_848_000_000_000_000_000_000, 12);
+        let p = Dec::new(957_067_510i128 * 957_067_510, 12);
+        let d = q.checked_mul(p).unwrap();
+        assert_eq!(d.s, MAX_SCALE);
+        assert_eq!(d.m, 21_848_000_000 * 957_067_510i128 * 957_067_510 * 1_000_000);
+        // Half away from zero at the cut, both signs; small and large agree.
+        for (x, y) in [(15i128, 1i128), (-15, 1), (25, 1), (14, 1), (-14, 1)] {
+            let big = 10i128.pow(30);
+            assert_eq!(mul_shrink(x * big, y * big, 61), Some(div_pow10(x, 1, Rounding::HalfUp)), "{x}");
+            assert_eq!(mul_shrink(x, y, 1), Some(div_pow10(x, 1, Rounding::HalfUp)));
+        }
+        assert_eq!(mul_shrink(i128::MAX, i128::MAX, 1), None, "too large after the cut");
+        assert_eq!(mul_shrink(i128::MAX, i128::MAX, 0), None);
+        assert_eq!(mul_shrink(i128::MAX, 10, 1), Some(i128::MAX));
+        assert_eq!(mul_shrink(i128::MIN + 1, 100, 2), Some(i128::MIN + 1));
     }
 
     #[test]

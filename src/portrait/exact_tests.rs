@@ -83,9 +83,16 @@ impl F {
                             return Ok(None);
                         }
                         let q = x.checked_div(y).ok_or(())?;
-                        // Enough digits beyond the 12th place to round as the exact quotient would.
-                        if q.checked_mul(y) != Some(x) && q.scale() < u32::from(DIV_SCALE) + 4 {
-                            return Err(());
+                        // Exact when q × y gives x back without rounding of its own; otherwise q is
+                        // within a unit of its last place of the quotient, which decides the
+                        // rounding to 12 places unless the digits beyond lie that close to a half.
+                        let exact = q.checked_mul(y).filter(|p| p.scale() == q.scale() + y.scale()) == Some(x);
+                        if !exact {
+                            let extra = q.scale().checked_sub(u32::from(DIV_SCALE)).filter(|e| *e >= 2).ok_or(())?;
+                            let tail = (q.mantissa() % 10i128.pow(extra)).abs();
+                            if (tail - 5 * 10i128.pow(extra - 1)).abs() <= 1 {
+                                return Err(());
+                            }
                         }
                         Some(q.round_dp_with_strategy(DIV_SCALE.into(), AWAY))
                     }
