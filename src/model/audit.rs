@@ -297,6 +297,10 @@ actions! {
     PUSH_CANCEL = "push.cancel", "取消推送", "Cancelled a push";
     PUSH_DELIVERY = "push.delivery", "消息投递", "Delivered a message";
     PUSH_MEASURE = "push.measure", "政策推送", "Pushed a measure";
+    MONEY_PAY = "money.pay", "资金拨付", "Paid out";
+    MONEY_RECOVER = "money.recover", "资金追回入账", "Recovered into the budget";
+    MONEY_RELEASE = "money.release", "释放预留资金", "Released a reservation";
+    MONEY_RESERVE = "money.reserve", "预留资金", "Reserved from the budget";
     PUSH_REMINDER = "push.reminder", "申报提醒", "Sent a reminder";
     SUBSCRIPTION_SET = "subscription.set", "修改推送订阅", "Changed a subscription";
     SUPERVISION_NOTICE = "supervision.notice", "发出督办通知", "Issued a supervision notice";
@@ -335,6 +339,7 @@ const GROUPS: &[(&str, &str, &str)] = &[
     ("match.", "匹配", "Matching"),
     ("matching.", "重新匹配", "Re-matching"),
     ("measure.", "政策事项", "Measures"),
+    ("money.", "资金", "Money"),
     ("notice.", "工作提醒", "Work notices"),
     ("policy.", "政策文件", "Policies"),
     ("push.", "推送", "Pushes"),

@@ -10,8 +10,17 @@ use super::calendar::WorkCalendar;
 use super::date::{Date, Timestamp};
 use super::enums::{Mode, Vocabulary, vocabulary};
 use super::money::Money;
-use super::policy::ReviewStage;
 use super::user::Role;
+
+mod after;
+mod frozen;
+mod payout;
+mod stage;
+
+pub use after::AfterAction;
+pub use frozen::{Frozen, FrozenCondition};
+pub use payout::*;
+pub use stage::{Pause, StageRun};
 
 vocabulary! {
     /// Where a case stands (DESIGN §5).
@@ -23,6 +32,22 @@ vocabulary! {
         Approved = "approved", "已通过", "Approved";
         Rejected = "rejected", "未通过", "Rejected";
         Withdrawn = "withdrawn", "已撤回", "Withdrawn";
+        Proposed = "proposed", "拟列入名单", "Proposed for the list";
+        Listed = "listed", "名单已确认", "Listed";
+        Offered = "offered", "待确认领取", "Offered";
+        Accepted = "accepted", "已确认领取", "Accepted";
+        Declined = "declined", "已放弃领取", "Declined";
+        Lapsed = "lapsed", "逾期未确认", "Lapsed";
+        Removed = "removed", "已移出名单", "Removed from the list";
+        Disclosing = "disclosing", "公示中", "In public disclosure";
+        Payable = "payable", "待拨付", "Payable";
+        InBatch = "in_batch", "拨付中", "In a payment batch";
+        PaymentFailed = "payment_failed", "拨付失败", "Payment failed";
+        Paid = "paid", "已拨付", "Paid";
+        Closed = "closed", "已办结", "Closed";
+        Recovering = "recovering", "追回中", "Being recovered";
+        Recovered = "recovered", "已追回", "Recovered";
+        HandedOver = "handed_over", "已移交处理", "Handed over";
     }
 }
 
@@ -35,12 +60,24 @@ impl CaseState {
     /// The entity has a case for the measure that stands (under way or approved): it continues
     /// that one rather than applying again.
     pub fn stands(self) -> bool {
-        !matches!(self, CaseState::Rejected | CaseState::Withdrawn)
+        !matches!(
+            self,
+            CaseState::Rejected | CaseState::Withdrawn | CaseState::Removed | CaseState::Declined | CaseState::Lapsed
+        )
     }
 
-    /// A decision has been made and nothing moves it back.
+    /// A decision has been made: the review (or the offer) is over.
     pub fn is_final(self) -> bool {
-        matches!(self, CaseState::Approved | CaseState::Rejected | CaseState::Withdrawn)
+        !matches!(
+            self,
+            CaseState::Draft
+                | CaseState::InReview
+                | CaseState::Returned
+                | CaseState::AwaitingBudget
+                | CaseState::Proposed
+                | CaseState::Listed
+                | CaseState::Offered
+        )
     }
 }
 
@@ -57,6 +94,30 @@ vocabulary! {
         Withdraw = "withdraw", "撤回申报", "Withdrawn";
         Instant = "instant", "即申即享自动通过", "Decided at once";
         Release = "release", "资金到位，完成审定", "Budget released";
+        Propose = "propose", "列入免申即享名单", "Proposed";
+        Confirm = "confirm", "名单复核确认", "List confirmed";
+        Remove = "remove", "移出名单", "Removed from the list";
+        Offer = "offer", "通知企业确认领取", "Offered";
+        Accept = "accept", "确认领取", "Accepted";
+        Decline = "decline", "放弃领取", "Declined";
+        Lapse = "lapse", "逾期未确认", "Lapsed";
+        Disclose = "disclose", "进入公示", "Disclosed";
+        Object = "object", "收到异议", "Objection received";
+        Dismiss = "dismiss", "异议不成立", "Objection dismissed";
+        Uphold = "uphold", "异议成立", "Objection upheld";
+        EndDisclosure = "end_disclosure", "公示期满", "Disclosure ended";
+        MakePayable = "payable", "转入待拨付", "Made payable";
+        Batch = "batch", "列入拨付批次", "Put in a payment batch";
+        Unbatch = "unbatch", "移出拨付批次", "Taken out of a batch";
+        Pay = "pay", "拨付成功", "Paid";
+        Fail = "fail", "拨付失败", "Payment failed";
+        Correct = "correct", "更正收款账户", "Bank account corrected";
+        Revoke = "revoke", "撤销审定", "Decision revoked";
+        Close = "close", "办结", "Closed";
+        OpenRecovery = "recover_open", "启动追回", "Recovery opened";
+        Recovered = "recovered", "追回到账", "Recovered";
+        HandOver = "hand_over", "移交处理", "Handed over";
+        Offline = "offline", "线下办件导入", "Imported from the counter";
     }
 }
 
@@ -64,122 +125,6 @@ impl CaseActionKind {
     /// The action code the audit trail records for it (`case.submit`, …).
     pub fn code(self) -> String {
         format!("case.{}", self.key())
-    }
-}
-
-/// The values a decision rests on, frozen at submission: the measure version, every
-/// condition's outcome with the actual value, the amount, and the portrait fields the rules read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Frozen {
-    pub version: u32,
-    pub as_of: Date,
-    /// `eligible`, `not_eligible` or `unknown`.
-    pub outcome: String,
-    pub conditions: Vec<FrozenCondition>,
-    /// min(formula, cap); `None` when the measure has no formula or it could not be computed.
-    pub amount: Option<Money>,
-    #[serde(default)]
-    pub amount_note: Option<String>,
-    /// (field key, label, value as shown) of every field the measure's rules read.
-    pub values: Vec<(String, String, String)>,
-    /// The form as submitted.
-    pub form: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FrozenCondition {
-    pub label: String,
-    pub expr: String,
-    pub outcome: String,
-    pub text: String,
-}
-
-impl Frozen {
-    pub fn eligible(&self) -> bool {
-        self.outcome == "eligible"
-    }
-    pub fn not_eligible(&self) -> bool {
-        self.outcome == "not_eligible"
-    }
-}
-
-/// A period the stage clock stood still (补正): from the day of return to the day of
-/// resubmission (`None` while it lasts).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Pause {
-    pub from: Date,
-    pub to: Option<Date>,
-}
-
-/// One review stage of one case: its clock and its outcome.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StageRun {
-    pub name: String,
-    pub role: Role,
-    /// The limit in working days.
-    pub days: u32,
-    /// The day the stage began (the clock counts from the next working day).
-    pub started: Option<Date>,
-    pub due: Option<Date>,
-    #[serde(default)]
-    pub pauses: Vec<Pause>,
-    /// Set when the stage approved: who and when.
-    #[serde(default)]
-    pub approved: Option<(String, Date)>,
-    /// The due day the handler was last warned about (the sweep warns once per due day).
-    #[serde(default)]
-    pub warned_for: Option<Date>,
-}
-
-impl StageRun {
-    pub fn new(stage: &ReviewStage) -> StageRun {
-        StageRun {
-            name: stage.name.clone(),
-            role: stage.role,
-            days: stage.days,
-            started: None,
-            due: None,
-            pauses: Vec::new(),
-            approved: None,
-            warned_for: None,
-        }
-    }
-
-    /// Working days the stage has run by `today`: from `started` (exclusive) to `today`
-    /// (inclusive), minus working days inside pauses. The day of a return still counts; the
-    /// days after it up to and including the day of resubmission do not (the clock restarts
-    /// the next working day, as it started the working day after acceptance).
-    pub fn elapsed(&self, today: Date, cal: &WorkCalendar) -> u32 {
-        let Some(start) = self.started else { return 0 };
-        let mut n = 0u32;
-        let mut day = start.add_days(1);
-        while day <= today {
-            let paused = self.pauses.iter().any(|p| p.from < day && p.to.is_none_or(|to| day <= to));
-            if !paused && cal.is_working_day(day) {
-                n += 1;
-            }
-            day = day.add_days(1);
-        }
-        n
-    }
-
-    /// The due day: `days` working days after the start, moved on by paused working days.
-    /// `None` while paused (the clock stands) or before the stage began.
-    pub fn due_on(&self, cal: &WorkCalendar) -> Option<Date> {
-        let start = self.started?;
-        if self.pauses.iter().any(|p| p.to.is_none()) {
-            return None;
-        }
-        let mut left = self.days;
-        let mut day = start;
-        while left > 0 {
-            day = day.add_days(1);
-            let paused = self.pauses.iter().any(|p| p.from < day && p.to.is_some_and(|to| day <= to));
-            if !paused && cal.is_working_day(day) {
-                left -= 1;
-            }
-        }
-        Some(day)
     }
 }
 
@@ -198,6 +143,10 @@ pub struct CaseEvent {
     /// The stage acted on, if any.
     pub stage: Option<usize>,
     pub note: String,
+    /// The money this transition moved (DESIGN §5): applied to the measure's ledger and
+    /// audited in the same transaction.
+    #[serde(default)]
+    pub moves: Vec<MoneyMove>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -242,6 +191,11 @@ pub struct Case {
     pub submitted_on: Option<Date>,
     pub decided_on: Option<Date>,
     pub history: Vec<CaseEvent>,
+    /// After the decision: the offer, disclosure, payment and recovery (`payout.rs`).
+    #[serde(default)]
+    pub origin: Origin,
+    #[serde(default)]
+    pub payout: Payout,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -290,6 +244,8 @@ pub enum CaseAction {
     Withdraw,
     /// The budget now allows a case waiting in the queue.
     Release,
+    /// What happens after the decision (`payout.rs`).
+    After(AfterAction),
 }
 
 /// The facts from outside the case a transition needs.
@@ -324,6 +280,8 @@ pub enum CaseError {
     NoStages,
     #[error("只有企业或帮办专员可以{0}")]
     NotApplicant(&'static str),
+    #[error("{0}")]
+    Payout(String),
 }
 
 impl Case {
@@ -349,8 +307,21 @@ impl Case {
             CaseState::Returned => "按退回意见补充材料后重新提交",
             CaseState::InReview => "等待部门审核，无需操作",
             CaseState::AwaitingBudget => "审核已通过，等待资金安排",
-            CaseState::Approved => "等待公示和资金拨付",
-            CaseState::Rejected | CaseState::Withdrawn => "办理已结束",
+            CaseState::Approved | CaseState::Accepted => "等待公示和资金拨付",
+            CaseState::Proposed | CaseState::Listed => "已列入免申即享拟兑现名单，等待部门复核",
+            CaseState::Offered => "请在期限内确认领取并核对收款账户",
+            CaseState::Disclosing => "公示中，公示期满无异议后拨付",
+            CaseState::Payable | CaseState::InBatch => "等待财政拨付，无需操作",
+            CaseState::PaymentFailed => "拨付未成功，请更正收款账户",
+            CaseState::Paid | CaseState::Closed => "资金已拨付",
+            CaseState::Recovering => "请按追回通知在期限内退回资金",
+            CaseState::Rejected
+            | CaseState::Withdrawn
+            | CaseState::Declined
+            | CaseState::Lapsed
+            | CaseState::Removed
+            | CaseState::Recovered
+            | CaseState::HandedOver => "办理已结束",
         }
     }
 
@@ -475,6 +446,7 @@ impl Case {
                 self.decided_on = Some(ctx.today);
                 (CaseActionKind::Withdraw, None, String::new())
             }
+            CaseAction::After(after) => return self.act_after(actor, after, ctx),
             CaseAction::Release => {
                 if from != CaseState::AwaitingBudget {
                     return Err(wrong("完成资金安排"));
@@ -492,11 +464,32 @@ impl Case {
                 (CaseActionKind::Release, None, String::new())
             }
         };
+        // Approval reserves the approved amount from the budget.
+        let moves = match self.approved_amount {
+            Some(a) if self.state == CaseState::Approved && from != CaseState::Approved => vec![MoneyMove::Reserve(a)],
+            _ => Vec::new(),
+        };
+        self.record(actor, ctx, from, kind, stage, note, moves);
+        Ok(())
+    }
+
+    /// Writes the transition just made into the history.
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &mut self,
+        actor: &CaseActor,
+        ctx: &CaseContext<'_>,
+        from: CaseState,
+        action: CaseActionKind,
+        stage: Option<usize>,
+        note: String,
+        moves: Vec<MoneyMove>,
+    ) {
         self.updated_at = ctx.now;
         self.history.push(CaseEvent {
             at: ctx.now,
             day: ctx.today,
-            action: kind,
+            action,
             actor: actor.name.clone(),
             actor_role: actor.role,
             department: actor.department.clone(),
@@ -504,8 +497,8 @@ impl Case {
             to: self.state,
             stage,
             note,
+            moves,
         });
-        Ok(())
     }
 
     fn start_stage(&mut self, ctx: &CaseContext<'_>) {

@@ -64,11 +64,16 @@ impl Figures {
             return;
         }
         self.cases += 1;
+        if let Some(a) = case.net_approved() {
+            self.approved.add(Some(a));
+            return;
+        }
         match case.state {
-            CaseState::Approved => self.approved.add(case.approved_amount),
             CaseState::AwaitingBudget => self.awaiting_budget.add(case.requested_amount()),
-            CaseState::InReview | CaseState::Returned => self.in_review.add(case.requested_amount()),
-            CaseState::Draft | CaseState::Rejected | CaseState::Withdrawn => {}
+            CaseState::InReview | CaseState::Returned | CaseState::Proposed => {
+                self.in_review.add(case.requested_amount())
+            }
+            _ => {}
         }
     }
 

@@ -4,10 +4,12 @@
 use redb::ReadableTable;
 
 use super::codec::decode;
-use super::tables::{CASE_ID_TO_CASE, DEPARTMENT_TO_OPEN_CASE, ENTITY_TO_CASE, MEASURE_TO_CASE, MEASURE_TO_SPENT};
+use super::tables::{
+    CASE_ID_TO_CASE, DEPARTMENT_TO_OPEN_CASE, ENTITY_TO_CASE, MEASURE_TO_CASE, MEASURE_TO_PAID, MEASURE_TO_SPENT,
+};
 use super::tx::{Tables, WriteTx, for_each_record, get_record};
 use super::{Result, StoreError};
-use crate::model::case::Case;
+use crate::model::case::{Case, Ledger};
 
 /// The cases of `ids` that exist, in the order given.
 fn cases_by_ids<T: Tables + ?Sized>(tx: &T, ids: impl Iterator<Item = Result<u64>>) -> Result<Vec<Case>> {
@@ -65,6 +67,12 @@ pub trait CaseReads: Tables {
         let t = self.table(MEASURE_TO_SPENT)?;
         Ok(t.get(measure)?.map_or(0, |v| v.value()))
     }
+
+    /// A measure's money: approved, paid and recovered.
+    fn ledger(&self, measure: u64) -> Result<Ledger> {
+        let (paid, recovered) = self.table(MEASURE_TO_PAID)?.get(measure)?.map_or((0, 0), |v| v.value());
+        Ok(Ledger { approved: self.spent(measure)?, paid, recovered })
+    }
 }
 
 impl<T: Tables + ?Sized> CaseReads for T {}
@@ -86,11 +94,10 @@ impl WriteTx {
         Ok(())
     }
 
-    /// Adds to a measure's approved total; returns the new total in fen.
-    pub fn add_spent(&self, measure: u64, fen: i64) -> Result<i64> {
-        let mut t = self.txn.open_table(MEASURE_TO_SPENT)?;
-        let total = t.get(measure)?.map_or(0, |v| v.value()).saturating_add(fen);
-        t.insert(measure, total)?;
-        Ok(total)
+    /// Stores a measure's money (see [`CaseReads::ledger`]).
+    pub fn put_ledger(&self, measure: u64, ledger: &Ledger) -> Result<()> {
+        self.txn.open_table(MEASURE_TO_SPENT)?.insert(measure, ledger.approved)?;
+        self.txn.open_table(MEASURE_TO_PAID)?.insert(measure, (ledger.paid, ledger.recovered))?;
+        Ok(())
     }
 }

@@ -19,6 +19,7 @@ const MIGRATIONS: &[(&str, Migration)] = &[
     ("create the password-recovery and agreement tables", create_recovery_tables),
     ("log entity writes for the portrait snapshot", create_portrait_log),
     ("store entities positionally, their history as deltas, no portrait records", compact_entities),
+    ("create the payment ledger", create_payout_tables),
 ];
 
 pub const SCHEMA_VERSION: u64 = MIGRATIONS.len() as u64;
@@ -91,6 +92,11 @@ fn create_case_tables(tx: &WriteTransaction) -> Result<()> {
 fn create_recovery_tables(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(USER_ID_TO_RECOVERY)?;
     tx.open_table(AGREEMENT_VERSION_TO_TEXT)?;
+    Ok(())
+}
+
+fn create_payout_tables(tx: &WriteTransaction) -> Result<()> {
+    tx.open_table(MEASURE_TO_PAID)?;
     Ok(())
 }
 

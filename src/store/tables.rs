@@ -74,6 +74,9 @@ pub const MEASURE_TO_CASE: TableDefinition<(u64, u64), ()> = TableDefinition::ne
 pub const DEPARTMENT_TO_OPEN_CASE: TableDefinition<(&str, u64), ()> = TableDefinition::new("open_cases-0");
 /// Measure id → the sum in fen of its approved amounts, checked against its budget (schema version 6).
 pub const MEASURE_TO_SPENT: TableDefinition<u64, i64> = TableDefinition::new("measure_spent-0");
+/// Measure id → (paid, recovered) in fen: with `MEASURE_TO_SPENT` (approved) the measure's
+/// `model::case::Ledger` (schema version 10).
+pub const MEASURE_TO_PAID: TableDefinition<u64, (i64, i64)> = TableDefinition::new("measure_paid-0");
 /// (entity id, message id) → a message in the entity's inbox (站内信) (schema version 6).
 pub const ENTITY_TO_MESSAGE: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("inbox-0");
 /// (department, notice id) → a notice to the department's staff (schema version 6).

@@ -1,6 +1,7 @@
 use proptest::prelude::*;
 
 use super::*;
+use crate::model::policy::ReviewStage;
 use crate::model::reference::HOLIDAYS_JSON;
 
 const DEPT: &str = "科技局";
@@ -50,6 +51,8 @@ fn case(mode: Mode, n: usize) -> Case {
         submitted_on: None,
         decided_on: None,
         history: Vec::new(),
+        origin: Origin::Online,
+        payout: Payout::default(),
     }
 }
 
@@ -391,5 +394,264 @@ fn case_numbers_read_and_parse_back() {
     assert_eq!(parse_case_number("HQ-2026-1234567"), Some(1_234_567));
     for bad in ["", "123", "HQ-26-000123", "HQ-2026-", "HQ-2026-12a", "XX-2026-000123", "HQ-2026-9999999999999"] {
         assert_eq!(parse_case_number(bad), None, "{bad}");
+    }
+}
+
+// ---- after the decision: offer, disclosure, payment, recovery, and the money ----
+
+fn account() -> BankAccount {
+    BankAccount::new("哈尔滨某科技有限公司", "中国银行哈尔滨分行", "6217 0000 1234 5678", "哈尔滨某科技有限公司")
+        .unwrap()
+}
+
+fn system() -> CaseActor {
+    CaseActor::system("系统")
+}
+
+fn supervisor() -> CaseActor {
+    CaseActor { user_id: Some(50), name: "dudao".into(), role: Some(Role::Supervisor), department: None }
+}
+
+/// An auto case proposed on a list with the frozen amount.
+fn proposed(amount_wan: i64) -> Case {
+    let mut c = case(Mode::Auto, 0);
+    c.origin = Origin::Auto;
+    c.prepared_by = None;
+    c.frozen = Some(*frozen("eligible", amount_wan));
+    c.state = CaseState::Proposed;
+    c
+}
+
+fn after(c: &mut Case, who: &CaseActor, a: AfterAction, cx: &CaseContext<'_>) -> Result<(), CaseError> {
+    c.act(who, CaseAction::After(a), cx)
+}
+
+#[test]
+fn an_auto_case_goes_from_the_list_to_the_account_and_moves_money_at_each_step() {
+    let cal = cal();
+    let mut c = proposed(20);
+    let r = reviewer(1, DEPT);
+    let cx = ctx(&cal, "2025-09-26", Some(15));
+    let short = after(&mut c, &r, AfterAction::Confirm, &cx).unwrap_err();
+    assert!(short.to_string().contains("资金不足"), "{short}");
+    let cx = ctx(&cal, "2025-09-26", Some(100));
+    after(&mut c, &r, AfterAction::Confirm, &cx).unwrap();
+    assert_eq!(c.history.last().unwrap().moves, [MoneyMove::Reserve(Money::from_wan(20))]);
+    after(&mut c, &r, AfterAction::Offer { deadline: d("2025-10-20"), on_file: None }, &cx).unwrap();
+    assert_eq!(c.state, CaseState::Offered);
+    assert!(after(&mut c, &r, AfterAction::Accept(account()), &cx).is_err(), "staff cannot accept for it");
+    after(&mut c, &enterprise(), AfterAction::Accept(account()), &cx).unwrap();
+    after(&mut c, &r, AfterAction::Disclose { batch: 1, until: d("2025-10-10") }, &cx).unwrap();
+    after(&mut c, &system(), AfterAction::Object, &ctx(&cal, "2025-10-09", None)).unwrap();
+    let early = after(&mut c, &system(), AfterAction::EndDisclosure, &ctx(&cal, "2025-10-11", None)).unwrap_err();
+    assert!(early.to_string().contains("异议未处理"), "{early}");
+    assert!(after(&mut c, &system(), AfterAction::Object, &ctx(&cal, "2025-10-11", None)).is_err(), "after the period");
+    after(&mut c, &r, AfterAction::Dismiss { note: "经核实不成立".into() }, &ctx(&cal, "2025-10-11", None)).unwrap();
+    after(&mut c, &system(), AfterAction::EndDisclosure, &ctx(&cal, "2025-10-11", None)).unwrap();
+    assert_eq!(c.state, CaseState::Payable);
+    after(&mut c, &r, AfterAction::Batch { batch: 9, seq: 1 }, &cx).unwrap();
+    after(&mut c, &r, AfterAction::Fail { reason: FailReason::WrongAccount, note: String::new() }, &cx).unwrap();
+    assert_eq!((c.state, c.payout.failures.len()), (CaseState::PaymentFailed, 1));
+    after(&mut c, &enterprise(), AfterAction::Correct(account()), &cx).unwrap();
+    after(&mut c, &r, AfterAction::Batch { batch: 10, seq: 4 }, &cx).unwrap();
+    after(&mut c, &r, AfterAction::Pay { on: d("2025-10-20"), voucher: "PZ-001".into() }, &cx).unwrap();
+    assert_eq!(c.history.last().unwrap().moves, [MoneyMove::Pay(Money::from_wan(20))]);
+    assert!(
+        after(&mut c, &r, AfterAction::Pay { on: d("2025-10-20"), voucher: "PZ-002".into() }, &cx).is_err(),
+        "paid once"
+    );
+    let too_much = AfterAction::OpenRecovery {
+        amount: Money::from_wan(21),
+        reason: "骗取".into(),
+        deadline: d("2025-11-30"),
+        bar_until: None,
+    };
+    assert!(after(&mut c, &supervisor(), too_much, &cx).is_err());
+    let open = AfterAction::OpenRecovery {
+        amount: Money::from_wan(5),
+        reason: "虚报".into(),
+        deadline: d("2025-11-30"),
+        bar_until: None,
+    };
+    after(&mut c, &supervisor(), open, &cx).unwrap();
+    after(&mut c, &r, AfterAction::Recovered { on: d("2025-11-02"), voucher: "TH-7".into() }, &cx).unwrap();
+    assert_eq!(c.history.last().unwrap().moves, [MoneyMove::Recover(Money::from_wan(5))]);
+    assert_eq!(c.net_approved(), Some(Money::from_wan(15)));
+}
+
+#[test]
+fn a_bank_account_names_the_entity_and_has_digits_only() {
+    let name = "哈尔滨某科技有限公司";
+    assert_eq!(account().number, "6217000012345678");
+    assert_eq!(account().masked(), "**** 5678");
+    for (holder, bank, number) in [
+        ("张三", "中国银行", "6217000012345678"),
+        (name, "", "6217000012345678"),
+        (name, "中国银行", "12ab5678"),
+        (name, "中国银行", "1234"),
+    ] {
+        assert!(BankAccount::new(holder, bank, number, name).is_err(), "{holder} {bank} {number}");
+    }
+}
+
+#[test]
+fn ledger_keeps_paid_within_approved_within_budget() {
+    let budget = Some(Money::from_wan(10));
+    let mut l = Ledger::default();
+    l.apply(MoneyMove::Reserve(Money::from_wan(8)), budget).unwrap();
+    assert!(l.apply(MoneyMove::Reserve(Money::from_wan(3)), budget).unwrap_err().contains("资金不足"));
+    assert!(l.apply(MoneyMove::Pay(Money::from_wan(9)), budget).is_err());
+    l.apply(MoneyMove::Pay(Money::from_wan(8)), budget).unwrap();
+    assert!(l.apply(MoneyMove::Release(Money::from_wan(1)), budget).is_err(), "paid money is not released");
+    l.apply(MoneyMove::Recover(Money::from_wan(2)), budget).unwrap();
+    assert_eq!((l.approved, l.paid, l.recovered, l.reserved()), (6_000_000, 6_000_000, 2_000_000, 0));
+    assert_eq!(l, {
+        let mut x = l;
+        x.apply(MoneyMove::Pay(Money(-1)), budget).unwrap_err();
+        x
+    });
+}
+
+fn after_action(k: u8, n: u8, today: Date) -> AfterAction {
+    let day = |d: i32| today.add_days(d);
+    match k % 22 {
+        0 => AfterAction::Confirm,
+        1 => AfterAction::Remove { reason: if n % 3 == 0 { String::new() } else { "已注销".into() } },
+        2 => AfterAction::Offer { deadline: day(i32::from(n % 9) - 2), on_file: (n % 4 == 0).then(account) },
+        3 => AfterAction::Accept(account()),
+        4 => AfterAction::Decline { reason: String::new() },
+        5 => AfterAction::Lapse,
+        6 => AfterAction::Disclose { batch: u64::from(n % 3), until: day(i32::from(n % 8) - 1) },
+        7 => AfterAction::Object,
+        8 => AfterAction::Dismiss { note: "不成立".into() },
+        9 => AfterAction::Uphold { reason: "成立".into(), to_review: n % 2 == 0 },
+        10 => AfterAction::EndDisclosure,
+        11 => AfterAction::MakePayable,
+        12 => AfterAction::Batch { batch: u64::from(n), seq: 1 },
+        13 => AfterAction::Unbatch,
+        14 => AfterAction::Pay { on: today, voucher: format!("V{n}") },
+        15 => AfterAction::Fail { reason: FailReason::ALL[n as usize % 4], note: String::new() },
+        16 => AfterAction::Correct(account()),
+        17 => AfterAction::Revoke { reason: "复核不符".into() },
+        18 => AfterAction::Close,
+        19 => AfterAction::OpenRecovery {
+            amount: Money::from_wan(i64::from(n % 25)),
+            reason: "虚报".into(),
+            deadline: day(30),
+            bar_until: None,
+        },
+        20 => AfterAction::Recovered { on: today, voucher: format!("T{n}") },
+        _ => AfterAction::HandOver { note: "移交纪检".into() },
+    }
+}
+
+/// What a case holds, read from its state alone: (approved, paid), in fen.
+fn held(c: &Case) -> (i64, i64) {
+    let approved = c.net_approved().map_or(0, Money::fen);
+    let paid = match c.state {
+        CaseState::Paid | CaseState::Closed | CaseState::Recovering | CaseState::HandedOver | CaseState::Recovered => {
+            let recovered = c.payout.recovery.as_ref().filter(|r| r.recovered.is_some()).map_or(0, |r| r.amount.fen());
+            c.payout.payment.as_ref().map_or(0, |p| p.amount.fen()) - recovered
+        }
+        _ => 0,
+    };
+    (approved, paid)
+}
+
+/// An action the state invites, and who would take it (an index into the test's actors:
+/// 0 the enterprise, 1 the department's reviewer, 5 the system, 6 a supervisor).
+fn plausible(state: CaseState, n: u8, today: Date) -> (usize, CaseAction) {
+    use CaseState as S;
+    let a = |k: u8| CaseAction::After(after_action(k, n, today));
+    let options: Vec<(usize, CaseAction)> = match state {
+        S::Draft => vec![(0, action(0, n / 3 * 3))],
+        S::InReview => vec![(1, action(2, n)), (1, action(4, n)), (1, action(5, n))],
+        S::Returned => vec![(0, action(1, n))],
+        S::AwaitingBudget => vec![(5, CaseAction::Release)],
+        S::Proposed => vec![(1, a(0)), (1, a(1))],
+        S::Listed => vec![(1, a(2))],
+        S::Offered => vec![(0, a(3)), (0, a(4)), (5, a(5))],
+        S::Approved | S::Accepted => vec![(1, a(6)), (1, a(11)), (1, a(17))],
+        S::Disclosing => vec![(5, a(7)), (1, a(8)), (1, a(9)), (5, a(10)), (1, a(17))],
+        S::Payable => vec![(1, a(12)), (1, a(17))],
+        S::InBatch => vec![(1, a(14)), (1, a(15)), (1, a(13))],
+        S::PaymentFailed => vec![(0, a(16)), (1, a(17))],
+        S::Paid => vec![(6, a(19)), (1, a(18))],
+        S::Closed => vec![(6, a(19))],
+        S::Recovering => vec![(1, a(20)), (6, a(21))],
+        _ => vec![(0, CaseAction::Withdraw)],
+    };
+    let len = options.len();
+    options.into_iter().nth(n as usize % len).unwrap_or((0, CaseAction::Withdraw))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    /// The whole life of the money over random actions by random people on five cases of one
+    /// measure: the ledger the moves build is the money the cases' states hold, always
+    /// `paid ≤ approved ≤ budget`; a case is paid at most once; a refused action changes nothing.
+    #[test]
+    fn money_moves_only_with_a_record_and_never_past_the_budget(
+        steps in prop::collection::vec((0usize..5, 0usize..7, 0u8..32, 0u8..60, 0u8..4), 1..160),
+    ) {
+        let cal = cal();
+        let budget = Money::from_wan(100);
+        let mut ledger = Ledger::default();
+        let mut today = d("2025-09-22");
+        let mut cases = vec![
+            Case { id: 0, ..case(Mode::Apply, 2) },
+            Case { id: 1, ..case(Mode::Instant, 0) },
+            Case { id: 2, ..proposed(30) },
+            Case { id: 3, ..proposed(45) },
+            Case { id: 4, ..case(Mode::Apply, 1) },
+        ];
+        let mut actors = actors();
+        actors.push(system());
+        actors.push(supervisor());
+        for (i, who, k, n, wait) in steps {
+            today = today.add_days(i32::from(wait == 0) * i32::from(n % 5));
+            let cx = CaseContext {
+                now: Timestamp(today.days() as i64),
+                today,
+                calendar: &cal,
+                budget_left: Some(Money(budget.fen() - ledger.approved)),
+                max_returns: 2,
+            };
+            // Three steps in four do what the case's state invites; the rest anything at all.
+            let (who, act) = if wait > 0 {
+                plausible(cases[i].state, n, today)
+            } else if k < 8 {
+                (who, action(k, n))
+            } else {
+                (who, CaseAction::After(after_action(k - 8 + n, n, today)))
+            };
+            let before = cases[i].clone();
+            match cases[i].act(&actors[who], act, &cx) {
+                Err(_) => prop_assert_eq!(&cases[i], &before, "a refused action changed the case"),
+                Ok(()) => {
+                    let c = &cases[i];
+                    prop_assert_eq!(c.history.len(), before.history.len() + 1, "one record per transition");
+                    for m in &c.history[c.history.len() - 1].moves {
+                        let r = ledger.apply(*m, Some(budget));
+                        prop_assert!(r.is_ok(), "{:?} refused by the ledger: {:?}", m, r);
+                    }
+                }
+            }
+            prop_assert!(0 <= ledger.paid && ledger.paid <= ledger.approved && ledger.approved <= budget.fen(), "{:?}", ledger);
+            // The moves recorded account for every fen the cases hold.
+            let (approved, paid) = cases.iter().map(held).fold((0, 0), |(a, p), (x, y)| (a + x, p + y));
+            prop_assert_eq!((approved, paid), (ledger.approved, ledger.paid), "states {:?}", cases.iter().map(|c| c.state).collect::<Vec<_>>());
+            for c in &cases {
+                let pays = c.history.iter().filter(|e| e.action == CaseActionKind::Pay).count();
+                prop_assert!(pays <= 1, "case {} paid {} times", c.id, pays);
+                let moved: i64 = c.history.iter().flat_map(|e| &e.moves).map(|m| match m {
+                    MoneyMove::Reserve(a) => a.fen(),
+                    MoneyMove::Release(a) | MoneyMove::Recover(a) => -a.fen(),
+                    MoneyMove::Pay(_) => 0,
+                }).sum();
+                prop_assert_eq!(moved, held(c).0, "case {}: its own moves are what it holds", c.id);
+            }
+        }
     }
 }

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use super::form::prefill;
 use super::{CaseView, check_form, may_apply, may_see, unseen};
 use crate::model::calendar::WorkCalendar;
-use crate::model::case::{Case, CaseAction, CaseActionKind, CaseState, Frozen, FrozenCondition, StageRun};
+use crate::model::case::{
+    Case, CaseAction, CaseActionKind, CaseState, Frozen, FrozenCondition, Origin, Payout, StageRun,
+};
 use crate::model::{CaseId, CreditCode, MeasureId, MeasureVersion, Mode, Role, Vocabulary, Who};
 use crate::service::{Result, Service, ServiceError};
 use crate::store::prelude::*;
@@ -103,6 +105,8 @@ impl Service {
             submitted_on: None,
             decided_on: None,
             history: Vec::new(),
+            origin: Origin::Online,
+            payout: Payout::default(),
         };
         tx.put_case(&case, None)?;
         let target = format!("case:{}", case.id);

@@ -4,8 +4,9 @@
 use serde::Serialize;
 
 use super::{CaseView, Decision, MAX_RETURNS, actor, for_viewer, may_see, unseen};
+use crate::model::audit::action;
 use crate::model::calendar::WorkCalendar;
-use crate::model::case::{Case, CaseAction, CaseContext, CaseState};
+use crate::model::case::{Case, CaseAction, CaseContext, CaseState, MoneyMove};
 use crate::model::message::{Message, MessageKind};
 use crate::model::{CaseId, Money, Vocabulary, Who};
 use crate::service::{Result, Service, ServiceError};
@@ -139,12 +140,7 @@ impl Service {
             max_returns: MAX_RETURNS,
         };
         case.act(&actor(who), action, &ctx)?;
-        if case.state == CaseState::Approved && before.state != CaseState::Approved {
-            let total = tx.add_spent(case.measure_id, case.approved_amount.map_or(0, Money::fen))?;
-            if budget.is_some_and(|b| total > b.fen()) {
-                return Err(ServiceError::Conflict("资金总额不足，不能批准（请稍后重试）".into()));
-            }
-        }
+        move_money(tx, who, &case, budget)?;
         tx.put_case(&case, Some(&before))?;
         crate::service::supervision::resolve_with_case(tx, who, &before, &case, ctx.today, calendar)?;
         let event = case.history.last().cloned();
@@ -167,4 +163,26 @@ impl Service {
         }
         Ok(case)
     }
+}
+
+/// Applies the money the case's last transition moved to its measure's ledger, refusing what
+/// would take `paid ≤ approved ≤ budget` apart, with an audit entry per move — in the caller's
+/// transaction, with the case.
+pub(crate) fn move_money(tx: &WriteTx, who: &Who, case: &Case, budget: Option<Money>) -> Result<()> {
+    let Some(event) = case.history.last().filter(|e| !e.moves.is_empty()) else { return Ok(()) };
+    let before = tx.ledger(case.measure_id)?;
+    let mut ledger = before;
+    for m in &event.moves {
+        ledger.apply(*m, budget).map_err(|why| ServiceError::Conflict(format!("{why}（请刷新后重试）")))?;
+        let (code, amount) = match m {
+            MoneyMove::Reserve(a) => (action::MONEY_RESERVE, a),
+            MoneyMove::Pay(a) => (action::MONEY_PAY, a),
+            MoneyMove::Release(a) => (action::MONEY_RELEASE, a),
+            MoneyMove::Recover(a) => (action::MONEY_RECOVER, a),
+        };
+        let detail = format!("case:{} {} 万元", case.id, amount);
+        tx.audit(who, code, &format!("measure:{}", case.measure_id), &detail)?;
+    }
+    tx.put_ledger(case.measure_id, &ledger)?;
+    Ok(())
 }
