@@ -91,6 +91,9 @@ fn ladder_measure(share: f64, threshold_fen: i64) -> MeasureSpec {
         publicity_days: 0,
         contact: String::new(),
         guide: String::new(),
+        offer_days: 10,
+        fund_source: String::new(),
+        budget_subject: String::new(),
     }
 }
 

@@ -243,6 +243,8 @@ actions! {
     ACCOUNT_REGISTER = "account.register", "注册账号", "Registered";
     ACCOUNT_SESSION_END = "account.session_end", "结束一个登录会话", "Ended a session";
     ACCOUNT_SESSIONS_END_ALL = "account.sessions_end_all", "结束全部登录会话", "Ended all sessions";
+    AUTO_LIST_CONFIRM = "auto_list.confirm", "复核确认免申即享名单", "Confirmed an auto list";
+    AUTO_LIST_PROPOSE = "auto_list.propose", "生成免申即享名单", "Proposed an auto list";
     AGREEMENT_UPDATE = "agreement.update", "修改用户协议或隐私政策", "Edited the user agreement or privacy notice";
     ASSIGNMENT_ADD = "assignment.add", "分配帮办企业", "Assigned an entity to a specialist";
     ASSIGNMENT_REMOVE = "assignment.remove", "取消帮办分工", "Removed a specialist assignment";
@@ -324,6 +326,7 @@ const GROUPS: &[(&str, &str, &str)] = &[
     ("agreement.", "用户协议与隐私政策", "User agreement and privacy notice"),
     ("assignment.", "帮办分工", "Specialist assignments"),
     ("audit.", "审计日志", "Audit trail"),
+    ("auto_list.", "免申即享名单", "Auto lists"),
     ("auth.", "登录与退出", "Sign-in and sign-out"),
     ("backup.", "备份与恢复", "Backups"),
     ("bench.", "性能测试", "Benchmarks"),

@@ -2,6 +2,7 @@
 //! policies and accounts. Nothing here does I/O.
 
 pub mod audit;
+pub mod auto_list;
 pub mod calendar;
 pub mod case;
 pub mod codes;

@@ -187,6 +187,19 @@ pub struct MeasureSpec {
     pub contact: String,
     #[serde(default)]
     pub guide: String,
+    /// 免申即享: working days an enterprise has to accept an offer; 0 pays the account on file
+    /// without asking.
+    #[serde(default = "default_offer_days")]
+    pub offer_days: u32,
+    /// 资金来源 and 预算科目, printed on payment batches.
+    #[serde(default)]
+    pub fund_source: String,
+    #[serde(default)]
+    pub budget_subject: String,
+}
+
+fn default_offer_days() -> u32 {
+    10
 }
 
 /// The slot for anything an enterprise adds beyond the listed materials.
@@ -291,6 +304,18 @@ impl MeasureSpec {
         }
         if self.publicity_days > 60 {
             errors.push(FieldError::new("publicity_days", "公示天数最多 60 天"));
+        }
+        if self.offer_days > 60 {
+            errors.push(FieldError::new("offer_days", "确认领取期限最多 60 个工作日"));
+        }
+        self.fund_source = self.fund_source.trim().to_string();
+        self.budget_subject = self.budget_subject.trim().to_string();
+        for (field, label, text) in
+            [("fund_source", "资金来源", &self.fund_source), ("budget_subject", "预算科目", &self.budget_subject)]
+        {
+            if text.chars().count() > 100 {
+                errors.push(FieldError::new(field, format!("{label}最多 100 字")));
+            }
         }
         if errors.is_empty() { Ok(()) } else { Err(errors) }
     }
@@ -455,6 +480,9 @@ mod tests {
             publicity_days: 5,
             contact: "0451-1".into(),
             guide: String::new(),
+            offer_days: 10,
+            fund_source: String::new(),
+            budget_subject: String::new(),
         }
     }
 

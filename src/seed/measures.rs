@@ -102,6 +102,9 @@ pub fn measure(seed: u64, i: u64) -> MeasureSpec {
         publicity_days: 5,
         contact: String::new(),
         guide: String::new(),
+        offer_days: 10,
+        fund_source: String::new(),
+        budget_subject: String::new(),
     }
 }
 

@@ -87,7 +87,18 @@ fn push_message<'a>(version: &'a MeasureVersion, name: &str) -> Outgoing<'a> {
         ),
         short: format!("{name}可能符合「{}」，{window}", spec.name),
         version,
+        case_id: None,
     }
+}
+
+/// A message about a case to one entity, in the inbox and on the channels it accepts: a
+/// 免申即享 offer, a reminder, a failed payment, a recovery notice.
+pub(crate) struct CaseNotice<'a> {
+    pub case_id: u64,
+    pub title: String,
+    pub body: String,
+    pub short: String,
+    pub version: &'a MeasureVersion,
 }
 
 struct Outgoing<'a> {
@@ -96,9 +107,25 @@ struct Outgoing<'a> {
     body: String,
     short: String,
     version: &'a MeasureVersion,
+    case_id: Option<u64>,
 }
 
 impl Service {
+    /// Sends a case notice (see [`CaseNotice`]) in the caller's transaction; returns the
+    /// deliveries queued.
+    pub(crate) fn notify_case(&self, tx: &WriteTx, entity: &Entity, n: CaseNotice<'_>) -> Result<usize> {
+        let sub = tx.subscription(entity.id)?;
+        let out = Outgoing {
+            kind: MessageKind::Case,
+            title: n.title,
+            body: n.body,
+            short: n.short,
+            version: n.version,
+            case_id: Some(n.case_id),
+        };
+        Ok(self.deliver(tx, entity, &sub, &out)?.1)
+    }
+
     /// Writes the inbox message and queues the outbound copies the entity accepts.
     fn deliver(&self, tx: &WriteTx, entity: &Entity, sub: &Subscription, out: &Outgoing<'_>) -> Result<(u64, usize)> {
         let settings = &self.config.push;
@@ -112,7 +139,7 @@ impl Service {
             body: out.body.clone(),
             measure_id: Some(out.version.measure_id),
             version: Some(out.version.version),
-            case_id: None,
+            case_id: out.case_id,
             read_at: None,
         };
         tx.put_message(&message)?;
@@ -359,6 +386,7 @@ impl Service {
                         ),
                         short: format!("「{}」{end}截止申报，您可能符合条件", spec.name),
                         version: &version,
+                        case_id: None,
                     };
                     self.deliver(&tx, &entity, &sub, &out)?;
                     tx.set_reminded(*id, m.id, version.version)?;

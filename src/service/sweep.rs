@@ -32,6 +32,9 @@ pub struct SweepReport {
     pub window_pushes: usize,
     /// Portrait snapshots written (after a full rebuild or many entity writes).
     pub portrait_snapshots: usize,
+    /// 免申即享 offers lapsed after their deadline, and reminded before it.
+    pub offers_lapsed: usize,
+    pub offers_reminded: usize,
 }
 
 impl SweepReport {
@@ -46,8 +49,20 @@ impl SweepReport {
             reminded,
             window_pushes,
             portrait_snapshots,
+            offers_lapsed,
+            offers_reminded,
         } = self;
-        published + warned + opened + resolved + expiry_warnings + reminded + window_pushes + portrait_snapshots > 0
+        published
+            + warned
+            + opened
+            + resolved
+            + expiry_warnings
+            + reminded
+            + window_pushes
+            + portrait_snapshots
+            + offers_lapsed
+            + offers_reminded
+            > 0
     }
 }
 
@@ -66,6 +81,15 @@ pub const DUTIES: &[Duty] = &[
     Duty { name: "deadlines and expiry warnings", run: Service::sweep_deadlines },
     Duty { name: "windows opened", run: |svc, _, r| svc.push_opened().map(|n| r.window_pushes = n) },
     Duty { name: "windows closing", run: |svc, _, r| svc.remind_closing().map(|n| r.reminded = n) },
+    Duty {
+        name: "免申即享 offers",
+        run: |svc, _, r| {
+            svc.offers_sweep().map(|(lapsed, reminded)| {
+                r.offers_lapsed = lapsed;
+                r.offers_reminded = reminded;
+            })
+        },
+    },
     Duty {
         name: "portrait snapshot",
         run: |svc, _, r| svc.portrait_snapshot_if_due().map(|w| r.portrait_snapshots = usize::from(w.is_some())),

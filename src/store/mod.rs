@@ -7,6 +7,7 @@
 
 mod accounts;
 mod audit;
+mod auto_lists;
 pub mod backup;
 mod calendar;
 mod cases;
@@ -30,6 +31,7 @@ use redb::{Database, ReadableDatabase, TableHandle};
 
 pub use accounts::AccountReads;
 pub use audit::{AuditFilter, AuditReads, digest};
+pub use auto_lists::AutoListReads;
 pub use calendar::CalendarReads;
 pub use cases::CaseReads;
 pub use codec::{decode, encode};
@@ -50,8 +52,8 @@ use crate::model::Clock;
 /// a [`ReadTx`] or a [`WriteTx`] has every read method.
 pub mod prelude {
     pub use super::{
-        AccountReads, AuditReads, CalendarReads, CaseReads, EntityReads, ImportReads, MatchingReads, MetaReads,
-        PolicyReads, PortraitLogReads, PushReads, SupervisionReads,
+        AccountReads, AuditReads, AutoListReads, CalendarReads, CaseReads, EntityReads, ImportReads, MatchingReads,
+        MetaReads, PolicyReads, PortraitLogReads, PushReads, SupervisionReads,
     };
 }
 

@@ -77,6 +77,16 @@ pub const MEASURE_TO_SPENT: TableDefinition<u64, i64> = TableDefinition::new("me
 /// Measure id → (paid, recovered) in fen: with `MEASURE_TO_SPENT` (approved) the measure's
 /// `model::case::Ledger` (schema version 10).
 pub const MEASURE_TO_PAID: TableDefinition<u64, (i64, i64)> = TableDefinition::new("measure_paid-0");
+/// 免申即享 list id → `model::auto_list::AutoList` (schema version 10).
+pub const AUTO_LIST_ID_TO_LIST: TableDefinition<u64, &[u8]> = TableDefinition::new("auto_lists-0");
+/// Index: (measure id, list id) of every list (schema version 10).
+pub const MEASURE_TO_AUTO_LIST: TableDefinition<(u64, u64), ()> = TableDefinition::new("measure_auto_lists-0");
+/// Index: (list id, case id) of a list's entries (schema version 10).
+pub const AUTO_LIST_TO_CASE: TableDefinition<(u64, u64), ()> = TableDefinition::new("auto_list_cases-0");
+/// (list id, entity id) → `model::auto_list::Pending`: 待核实 (schema version 10).
+pub const AUTO_LIST_TO_PENDING: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("auto_list_pending-0");
+/// Index: (deadline as days, case id) of 免申即享 offers awaiting an answer (schema version 10).
+pub const OFFER_DUE_TO_CASE: TableDefinition<(i32, u64), ()> = TableDefinition::new("offers_due-0");
 /// (entity id, message id) → a message in the entity's inbox (站内信) (schema version 6).
 pub const ENTITY_TO_MESSAGE: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("inbox-0");
 /// (department, notice id) → a notice to the department's staff (schema version 6).

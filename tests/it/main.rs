@@ -8,6 +8,7 @@ mod api_entities;
 mod api_imports;
 mod api_policies;
 mod architecture;
+mod auto;
 mod backup;
 mod binary;
 mod board;

@@ -3,6 +3,7 @@
 
 mod account;
 mod admin;
+mod auto;
 mod backups;
 mod cases;
 mod entities;
@@ -38,6 +39,7 @@ pub fn routes() -> Routes {
         .merge(admin::routes())
         .merge(backups::routes())
         .merge(cases::routes())
+        .merge(auto::routes())
         .merge(inbox::routes())
         .merge(supervision::routes())
         .get("/api/v1/catalog", Access::Public, catalog_show)

@@ -140,15 +140,8 @@ pub fn parse_measure(form: &Form) -> Result<MeasureSpec, Vec<FieldError>> {
     let budget = money(form, "budget", "资金总额", &mut errors);
     let window_start = date(form, "window_start", "申报开始日期", &mut errors);
     let window_end = date(form, "window_end", "申报截止日期", &mut errors);
-    let publicity = form_value(form, "publicity_days").trim();
-    let publicity_days = if publicity.is_empty() {
-        0
-    } else {
-        publicity.parse::<u32>().unwrap_or_else(|_| {
-            errors.push(FieldError::new("publicity_days", format!("公示天数应为整数，「{publicity}」不是整数")));
-            0
-        })
-    };
+    let publicity_days = whole(form, "publicity_days", "公示天数", 0, &mut errors);
+    let offer_days = whole(form, "offer_days", "确认领取期限", 10, &mut errors);
     let conditions = form_values(form, "cond_label")
         .into_iter()
         .zip(form_values(form, "cond_expr"))
@@ -206,6 +199,9 @@ pub fn parse_measure(form: &Form) -> Result<MeasureSpec, Vec<FieldError>> {
         publicity_days,
         contact: form_value(form, "contact").trim().into(),
         guide: form_value(form, "guide").replace("\r\n", "\n"),
+        offer_days,
+        fund_source: form_value(form, "fund_source").into(),
+        budget_subject: form_value(form, "budget_subject").into(),
     };
     if let Err(more) = spec.validate() {
         errors.extend(more);
@@ -222,10 +218,23 @@ pub fn measure_values(s: &MeasureSpec) -> Value {
         "amount": s.amount.clone().unwrap_or_default(), "cap": m(s.cap), "budget": m(s.budget),
         "window_start": d(s.window_start), "window_end": d(s.window_end),
         "publicity_days": s.publicity_days.to_string(), "contact": s.contact, "guide": s.guide,
+        "offer_days": s.offer_days.to_string(), "fund_source": s.fund_source, "budget_subject": s.budget_subject,
         "materials": s.materials.join("\n"),
         "conditions": s.conditions.iter().map(|c| json!({"cond_label": c.label, "cond_expr": c.expr})).collect::<Vec<_>>(),
         "form_fields": s.form_fields.iter().map(|f| json!({"ff_key": f.key, "ff_label": f.label, "ff_kind": f.kind, "ff_required": if f.required {"yes"} else {"no"}, "ff_options": f.options.join("、")})).collect::<Vec<_>>(),
         "stages": s.review_stages.iter().map(|r| json!({"stage_name": r.name, "stage_days": r.days.to_string(), "stage_role": r.role.key()})).collect::<Vec<_>>(),
+    })
+}
+
+/// A whole number of days from the form (`default` when left empty).
+fn whole(form: &[(String, String)], key: &str, label: &str, default: u32, errors: &mut Vec<FieldError>) -> u32 {
+    let text = form_value(form, key).trim();
+    if text.is_empty() {
+        return default;
+    }
+    text.parse::<u32>().unwrap_or_else(|_| {
+        errors.push(FieldError::new(key, format!("{label}应为整数，「{text}」不是整数")));
+        default
     })
 }
 

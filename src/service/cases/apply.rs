@@ -4,12 +4,10 @@
 use std::collections::BTreeMap;
 
 use super::form::prefill;
-use super::{CaseView, check_form, may_apply, may_see, unseen};
+use super::{CaseView, check_form, freeze, may_apply, may_see, new_case, unseen};
 use crate::model::calendar::WorkCalendar;
-use crate::model::case::{
-    Case, CaseAction, CaseActionKind, CaseState, Frozen, FrozenCondition, Origin, Payout, StageRun,
-};
-use crate::model::{CaseId, CreditCode, MeasureId, MeasureVersion, Mode, Role, Vocabulary, Who};
+use crate::model::case::{Case, CaseAction, CaseActionKind, CaseState, Origin, StageRun};
+use crate::model::{CaseId, CreditCode, MeasureId, MeasureVersion, Mode, Vocabulary, Who};
 use crate::service::{Result, Service, ServiceError};
 use crate::store::prelude::*;
 use crate::store::{Tables, WriteTx};
@@ -76,38 +74,8 @@ impl Service {
         if !spec.open_on(today) {
             return Err(ServiceError::Conflict(format!("「{}」不在申报时间内", spec.name)));
         }
-        let now = tx.now();
-        let case = Case {
-            id: tx.next_id("case")?,
-            measure_id,
-            version: version.version,
-            measure_name: spec.name.clone(),
-            mode: spec.mode,
-            department: spec.department.clone(),
-            entity_id: entity.id,
-            credit_code: code.to_string(),
-            entity_name: entity.name.clone().unwrap_or_default(),
-            region: entity.region.as_ref().map(|r| r.as_str().to_string()),
-            state: CaseState::Draft,
-            stage: 0,
-            stages: spec.review_stages.iter().map(StageRun::new).collect(),
-            form: prefill(&version, &entity, today),
-            files: Vec::new(),
-            frozen: None,
-            approved_amount: None,
-            prepared_by: who.user_id,
-            prepared_by_name: who.name.clone(),
-            on_behalf: who.role == Some(Role::Specialist),
-            returns: 0,
-            reason: None,
-            created_at: now,
-            updated_at: now,
-            submitted_on: None,
-            decided_on: None,
-            history: Vec::new(),
-            origin: Origin::Online,
-            payout: Payout::default(),
-        };
+        let mut case = new_case(tx.next_id("case")?, &version, &entity, tx.now(), who, Origin::Online);
+        case.form = prefill(&version, &entity, today);
         tx.put_case(&case, None)?;
         let target = format!("case:{}", case.id);
         tx.audit_new(who, &CaseActionKind::Create.code(), &target, &format!("{code} → measure:{measure_id}"), &case)?;
@@ -213,34 +181,12 @@ impl Service {
                     .ok_or_else(|| ServiceError::NotFound(format!("办件 #{id} 的经营主体已不存在")))?;
                 let measure =
                     tx.measure(before.measure_id)?.ok_or_else(|| ServiceError::NotFound("政策事项不存在".into()))?;
-                let crate::service::matching::Assessment { matched: m, values } =
-                    self.assess(&version, measure.policy_id, &entity, today)?;
-                let conditions = version
-                    .spec
-                    .conditions
-                    .iter()
-                    .zip(m.conditions())
-                    .map(|(c, e)| FrozenCondition {
-                        label: c.label.clone(),
-                        expr: c.expr.clone(),
-                        outcome: e.outcome.key().to_string(),
-                        text: e.text.clone(),
-                    })
-                    .collect();
+                let assessment = self.assess(&version, measure.policy_id, &entity, today)?;
                 // Stages come from the version in force at submission.
                 let mut case = before.clone();
                 case.stages = version.spec.review_stages.iter().map(StageRun::new).collect();
                 case.department = version.spec.department.clone();
-                let frozen = Frozen {
-                    version: version.version,
-                    as_of: today,
-                    outcome: m.outcome.key().to_string(),
-                    conditions,
-                    amount: m.amount,
-                    amount_note: m.amount_note.clone(),
-                    values,
-                    form: clean,
-                };
+                let frozen = freeze(&version, &assessment, today, clean);
                 return self.transition(
                     tx,
                     who,

@@ -4,6 +4,7 @@
 //! state machine in `model::case`; here they meet the store, the calendar and the budget.
 
 mod apply;
+pub mod auto;
 mod form;
 mod read;
 mod review;
@@ -244,4 +245,79 @@ fn may_apply(tx: &impl Tables, who: &Who, credit_code: &str, entity_id: u64) -> 
         },
         _ => false,
     })
+}
+
+/// What a decision rests on, frozen from an assessment of the entity (a submission, a list).
+pub(crate) fn freeze(
+    version: &crate::model::MeasureVersion,
+    a: &crate::service::matching::Assessment,
+    today: Date,
+    form: std::collections::BTreeMap<String, String>,
+) -> crate::model::case::Frozen {
+    let m = &a.matched;
+    let conditions = version
+        .spec
+        .conditions
+        .iter()
+        .zip(m.conditions())
+        .map(|(c, e)| crate::model::case::FrozenCondition {
+            label: c.label.clone(),
+            expr: c.expr.clone(),
+            outcome: e.outcome.key().to_string(),
+            text: e.text.clone(),
+        })
+        .collect();
+    crate::model::case::Frozen {
+        version: version.version,
+        as_of: today,
+        outcome: m.outcome.key().to_string(),
+        conditions,
+        amount: m.amount,
+        amount_note: m.amount_note.clone(),
+        values: a.values.clone(),
+        form,
+    }
+}
+
+/// A new case of an entity for a measure version, as a draft prepared by `who`.
+pub(crate) fn new_case(
+    id: u64,
+    version: &crate::model::MeasureVersion,
+    entity: &crate::model::Entity,
+    now: crate::model::Timestamp,
+    who: &Who,
+    origin: crate::model::case::Origin,
+) -> Case {
+    let spec = &version.spec;
+    Case {
+        id,
+        measure_id: version.measure_id,
+        version: version.version,
+        measure_name: spec.name.clone(),
+        mode: spec.mode,
+        department: spec.department.clone(),
+        entity_id: entity.id,
+        credit_code: entity.credit_code.to_string(),
+        entity_name: entity.name.clone().unwrap_or_default(),
+        region: entity.region.as_ref().map(|r| r.as_str().to_string()),
+        state: CaseState::Draft,
+        stage: 0,
+        stages: spec.review_stages.iter().map(crate::model::case::StageRun::new).collect(),
+        form: Default::default(),
+        files: Vec::new(),
+        frozen: None,
+        approved_amount: None,
+        prepared_by: who.user_id,
+        prepared_by_name: who.name.clone(),
+        on_behalf: who.role == Some(Role::Specialist),
+        returns: 0,
+        reason: None,
+        created_at: now,
+        updated_at: now,
+        submitted_on: None,
+        decided_on: None,
+        history: Vec::new(),
+        origin,
+        payout: Default::default(),
+    }
 }

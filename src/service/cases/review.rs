@@ -21,7 +21,7 @@ pub struct Decided {
     pub next: Option<CaseView>,
 }
 
-fn message(tx: &WriteTx, case: &Case, kind: MessageKind, title: String, body: String) -> Result<()> {
+pub(super) fn message(tx: &WriteTx, case: &Case, kind: MessageKind, title: String, body: String) -> Result<()> {
     let m = Message {
         id: tx.next_id("message")?,
         entity_id: case.entity_id,

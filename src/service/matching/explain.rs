@@ -329,6 +329,11 @@ impl Service {
         entity: &Entity,
         as_of: Date,
     ) -> Result<Assessment> {
+        self.assessor(version, policy_id)?.assess(entity, as_of)
+    }
+
+    /// The rules of a measure version checked once, to assess many entities (a 免申即享 list).
+    pub fn assessor(&self, version: &crate::model::MeasureVersion, policy_id: u64) -> Result<Assessor> {
         let rules = self.rules_check(&version.spec)?;
         let mut fields: Vec<crate::model::Field> = rules.conditions.iter().flat_map(|r| r.expr.fields()).collect();
         if let Some(a) = &rules.amount {
@@ -336,6 +341,7 @@ impl Service {
         }
         fields.sort();
         fields.dedup();
+        fields.retain(|f| *f != crate::model::Field::Tags);
         let compiled = Arc::new(Compiled {
             measure_id: version.measure_id,
             policy_id,
@@ -343,14 +349,23 @@ impl Service {
             spec: version.spec.clone(),
             rules,
         });
-        let tags = self.tag_dictionary()?;
+        Ok(Assessor { compiled, fields, tags: self.tag_dictionary()? })
+    }
+}
+
+/// A measure version's rules ready to assess entity after entity (`Service::assessor`).
+pub struct Assessor {
+    compiled: Arc<Compiled>,
+    fields: Vec<crate::model::Field>,
+    tags: TagDictionary,
+}
+
+impl Assessor {
+    pub fn assess(&self, entity: &Entity, as_of: Date) -> Result<Assessment> {
         let row = EntityRow { entity, as_of };
-        let values = fields
-            .into_iter()
-            .filter(|f| *f != crate::model::Field::Tags)
-            .map(|f| (f.name().to_string(), f.label().to_string(), show(f, &row)))
-            .collect();
-        let found = match_all(std::iter::once(&compiled), &Engine::default(), &row, &tags, as_of).pop();
+        let values =
+            self.fields.iter().map(|f| (f.name().to_string(), f.label().to_string(), show(*f, &row))).collect();
+        let found = match_all(std::iter::once(&self.compiled), &Engine::default(), &row, &self.tags, as_of).pop();
         let matched = found.ok_or_else(|| ServiceError::Internal("assessment produced no result".into()))?;
         Ok(Assessment { matched, values })
     }

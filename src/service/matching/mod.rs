@@ -22,8 +22,8 @@ mod tests;
 
 pub use calculator::{ASKED_APART, CALCULATOR_FIELDS, Calculation, CalculatorForm, calculator_inputs};
 pub use commit::RematchSummary;
-pub use explain::{Assessment, EntityMatches, ExplainTable, Explanation, FieldShown, MeasureMatch};
+pub use explain::{Assessment, Assessor, EntityMatches, ExplainTable, Explanation, FieldShown, MeasureMatch};
 pub use listing::SimulationCsv;
-pub use simulate::{Breakdown, Breakdowns, Bucket, SimCondition, SimRow, Simulation, may_list_entities};
+pub use simulate::{Breakdown, Breakdowns, Bucket, MeasureSets, SimCondition, SimRow, Simulation, may_list_entities};
 pub use snapshot::{SnapshotCheck, SnapshotWritten};
 pub use state::{Compiled, EligibleSets, MatchState, MatchingStats, StartupTimes, rule_field_errors};

@@ -315,3 +315,42 @@ impl Service {
         Ok(then(&state.portrait, runs))
     }
 }
+
+/// A published measure's sets over the whole library (for a 免申即享 list): the eligible
+/// entities with their amounts, the undecided ones, and the simulation's figures.
+pub struct MeasureSets {
+    /// (entity id, amount in fen when known), in row order.
+    pub eligible: Vec<(u64, Option<i64>)>,
+    pub unknown: Vec<u64>,
+    pub simulation: Simulation,
+}
+
+impl Service {
+    /// The eligible and undecided entities of a measure version as of a date, in one pass.
+    pub fn measure_sets(&self, version: &crate::model::MeasureVersion, as_of: Date) -> Result<MeasureSets> {
+        let rules = self.rules_check(&version.spec)?;
+        let compiled = Compiled {
+            measure_id: version.measure_id,
+            policy_id: 0,
+            version: version.version,
+            spec: version.spec.clone(),
+            rules,
+        };
+        let start = Instant::now();
+        let collect = Collect { eligible: true, unknown: true, near_miss: false, tally: true };
+        let out = self.drafts_run(std::slice::from_ref(&compiled), as_of, collect, |p, runs| {
+            runs.first().map(|r| {
+                let id = |row: u32| p.ids.get(row as usize).copied().unwrap_or(0);
+                let eligible = r
+                    .eligible_rows
+                    .iter()
+                    .map(|(row, a)| (id(*row), if let engine::Amount::Fen(f) = a { Some(*f) } else { None }))
+                    .collect();
+                let unknown = r.unknown_rows.iter().map(|row| id(*row)).collect();
+                let simulation = simulation(p, &compiled, r, as_of, false, start.elapsed().as_secs_f64() * 1000.0);
+                MeasureSets { eligible, unknown, simulation }
+            })
+        })?;
+        out.ok_or_else(|| ServiceError::Internal("simulation without a result".into()))
+    }
+}

@@ -1,0 +1,210 @@
+//! 免申即享 through the API: a published auto measure proposes its list (eligible entities as
+//! proposed cases with frozen values, undecided ones as 待核实 with the fields missing); entries
+//! are removed with a reason; the proposer cannot confirm (four eyes) and a list over the budget
+//! is refused with the figures; confirming reserves and offers; the enterprise accepts with its
+//! bank account (户名 checked) or declines (released); unanswered offers lapse; nobody is listed
+//! twice for the same version.
+
+use axum::http::StatusCode;
+use huiqi::model::{Capacity, CreditCode, Role, Who};
+use serde_json::{Value, json};
+
+use crate::common::{TestApp, credit_code};
+
+const DEPT: &str = "哈尔滨市科学技术局";
+
+struct Fixture {
+    app: TestApp,
+    publisher: String,
+    reviewer: String,
+    enterprise: String,
+    measure: u64,
+}
+
+async fn fixture(budget: f64) -> Fixture {
+    let app = TestApp::new();
+    let admin = app.admin_token();
+    // 1–3 eligible (no dishonesty recorded, R&D known), 4 dishonest, 5 with R&D unknown.
+    for n in 1..=5u32 {
+        let mut body = json!({"name": format!("测试企业{n}"), "region": "230102", "industry": "C3911",
+            "employees": 80, "revenue": 2000, "rd_expense": 100 * n, "dishonest": n == 4});
+        if n == 5 {
+            body.as_object_mut().unwrap().remove("rd_expense");
+        }
+        let r = app.json("PUT", &format!("/api/v1/entities/{}", credit_code(n)), Some(&admin), body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    }
+    let publisher = app.publisher_token("keji", DEPT);
+    let policy = json!({"title": "科技创新若干措施", "doc_number": "哈科规〔2026〕1号", "level": "municipal",
+        "department": DEPT, "issue_date": "2026-01-01", "valid_from": "2026-01-01", "valid_until": "2027-12-31",
+        "text": "第一条", "interpretation": "", "tags": []});
+    let r = app.json("POST", "/api/v1/policies", Some(&publisher), policy).await;
+    let policy = r.json()["id"].as_u64().unwrap();
+    let spec = json!({
+        "name": "研发投入奖励（免申即享）", "category": "subsidy", "department": DEPT, "mode": "auto",
+        "amount": "min(rd_expense * 0.1, 30)", "cap": 30, "budget": budget,
+        "conditions": [{"label": "无失信记录", "expr": "!dishonest"}, {"label": "有研发投入", "expr": "rd_expense > 0"}],
+        "publicity_days": 5, "offer_days": 5, "contact": "0451-86612345",
+        "fund_source": "市级科技专项资金", "budget_subject": "2060299"
+    });
+    let r = app.json("POST", &format!("/api/v1/policies/{policy}/measures"), Some(&publisher), spec).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let measure = r.json()["measure_id"].as_u64().unwrap();
+    assert_eq!(app.publish(&publisher, measure).await.status, StatusCode::OK);
+    let enterprise = app.token("qiye", Role::Enterprise, None);
+    app.auth()
+        .binding_grant(&Who::system("test"), "qiye", &CreditCode::parse(&credit_code(1)).unwrap(), Capacity::LegalRep)
+        .unwrap();
+    let reviewer = app.token("shenhe", Role::Reviewer, Some(DEPT));
+    Fixture { app, publisher, reviewer, enterprise, measure }
+}
+
+impl Fixture {
+    async fn call(&self, method: &str, uri: &str, token: &str, body: Value) -> crate::common::Reply {
+        self.app.json(method, uri, Some(token), body).await
+    }
+
+    async fn propose(&self) -> Value {
+        let r = self
+            .call("POST", &format!("/api/v1/measures/{}/auto-lists", self.measure), &self.publisher, json!({}))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        r.json()
+    }
+
+    fn entry<'a>(&self, list: &'a Value, n: u32) -> &'a Value {
+        list["entries"].as_array().unwrap().iter().find(|e| e["credit_code"] == credit_code(n)).unwrap()
+    }
+}
+
+#[tokio::test]
+async fn an_auto_list_is_proposed_reviewed_confirmed_by_another_and_accepted() {
+    let f = fixture(100.0).await;
+    let list = f.propose().await;
+    let id = list["id"].as_u64().unwrap();
+    assert_eq!(
+        (list["state"].as_str(), list["proposed"].as_u64(), list["pending"].as_u64()),
+        (Some("proposed"), Some(3), Some(1))
+    );
+    // Amounts are frozen per entry: 100, 200, 300 万元 × 0.1 = 10, 20, 30 万元.
+    assert_eq!(list["proposed_fen"], 60 * 1_000_000);
+    assert_eq!(f.entry(&list, 2)["state"], "proposed");
+    assert_eq!(f.entry(&list, 2)["frozen"]["amount"], 20 * 1_000_000);
+    // The undecided entity is listed as 待核实 with what is missing, not dropped.
+    let pending = &list["pending_page"][0];
+    assert_eq!(pending["credit_code"], credit_code(5));
+    assert!(pending["missing"].to_string().contains("研发"), "{pending}");
+    assert!(list["totals"].as_array().unwrap().iter().any(|t| t["dimension"] == "size"), "{}", list["totals"]);
+
+    // Removing an entry needs a reason; it takes its amount off the list.
+    let e3 = f.entry(&list, 3)["id"].as_u64().unwrap();
+    let uri = format!("/api/v1/auto-lists/{id}/remove");
+    let r = f.call("POST", &uri, &f.reviewer, json!({"case_id": e3, "reason": " "})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    let r = f.call("POST", &uri, &f.reviewer, json!({"case_id": e3, "reason": "已迁出本市"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["proposed_fen"], 30 * 1_000_000);
+
+    // The proposer may not confirm; another person does. A second round waits for this one.
+    let confirm = format!("/api/v1/auto-lists/{id}/confirm");
+    let r = f.call("POST", &confirm, &f.publisher, json!({})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
+    assert!(r.text().contains("双人复核"), "{}", r.text());
+    let r = f.call("POST", &format!("/api/v1/measures/{}/auto-lists", f.measure), &f.publisher, json!({})).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
+    let r = f.call("POST", &confirm, &f.reviewer, json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let list = r.json();
+    assert_eq!((list["state"].as_str(), list["confirmed"].as_u64()), (Some("confirmed"), Some(2)));
+    assert_eq!(list["approved"], 30 * 1_000_000, "confirming reserves");
+    let e1 = f.entry(&list, 1)["id"].as_u64().unwrap();
+    assert_eq!(f.entry(&list, 1)["state"], "offered");
+    assert_eq!(f.entry(&list, 3)["state"], "removed");
+
+    // The enterprise is told, and accepts with an account in its registered name.
+    let inbox = f.app.get_as(&format!("/api/v1/my/entities/{}/inbox", credit_code(1)), &f.enterprise).await;
+    assert!(inbox.text().contains("免申即享"), "{}", inbox.text());
+    let accept = format!("/api/v1/cases/{e1}/accept");
+    let r = f
+        .call(
+            "POST",
+            &accept,
+            &f.enterprise,
+            json!({"holder": "张三", "bank": "中国银行", "account": "6217000012345678"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
+    assert!(r.text().contains("户名必须与企业登记名称"), "{}", r.text());
+    let r = f
+        .call(
+            "POST",
+            &accept,
+            &f.reviewer,
+            json!({"holder": "测试企业1", "bank": "中国银行", "account": "6217000012345678"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "staff cannot accept for it: {}", r.text());
+    let r = f
+        .call(
+            "POST",
+            &accept,
+            &f.enterprise,
+            json!({"holder": "测试企业1", "bank": "中国银行哈尔滨分行", "account": "6217 0000 1234 5678"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["state"], "accepted");
+    assert_eq!(r.json()["payout"]["payee"]["number"], "6217000012345678");
+
+    // A new round lists nobody twice: only entity 3 (removed) and 5 stay out, nothing new.
+    let again = f.propose().await;
+    assert_eq!(again["proposed"], 0, "{again}");
+    assert_eq!(again["round"], 2);
+}
+
+#[tokio::test]
+async fn a_list_over_the_budget_is_refused_with_the_figures_and_declines_and_lapses_release() {
+    let f = fixture(45.0).await;
+    let list = f.propose().await;
+    let id = list["id"].as_u64().unwrap();
+    assert_eq!(list["fits"], false);
+    let r = f.call("POST", &format!("/api/v1/auto-lists/{id}/confirm"), &f.reviewer, json!({})).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
+    let msg = r.text();
+    assert!(msg.contains("60") && msg.contains("45") && msg.contains("尚余"), "{msg}");
+    // Nothing was written: the entries are still proposed, nothing reserved.
+    let shown = f.app.get_as(&format!("/api/v1/auto-lists/{id}"), &f.reviewer).await.json();
+    assert_eq!((shown["state"].as_str(), shown["approved"].as_i64()), (Some("proposed"), Some(0)));
+    let e3 = f.entry(&shown, 3)["id"].as_u64().unwrap();
+    let r = f
+        .call(
+            "POST",
+            &format!("/api/v1/auto-lists/{id}/remove"),
+            &f.reviewer,
+            json!({"case_id": e3, "reason": "超出预算，下轮安排"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = f.call("POST", &format!("/api/v1/auto-lists/{id}/confirm"), &f.reviewer, json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["approved"], 30 * 1_000_000);
+    let list = r.json();
+    let (e1, e2) = (f.entry(&list, 1)["id"].as_u64().unwrap(), f.entry(&list, 2)["id"].as_u64().unwrap());
+
+    // Declining releases its reservation.
+    let r = f.call("POST", &format!("/api/v1/cases/{e1}/decline"), &f.enterprise, json!({"reason": "不需要"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["state"], "declined");
+    let shown = f.app.get_as(&format!("/api/v1/auto-lists/{id}"), &f.reviewer).await.json();
+    assert_eq!(shown["approved"], 20 * 1_000_000);
+
+    // Unanswered past the deadline (5 working days), the offer lapses at the sweep.
+    let svc = f.app.svc();
+    svc.config.clock.advance(12 * 86_400);
+    let report = svc.sweep().unwrap();
+    assert_eq!(report.offers_lapsed, 1, "{report:?}");
+    let c = f.app.get_as(&format!("/api/v1/cases/{e2}"), &f.reviewer).await.json();
+    assert_eq!(c["case"]["state"].as_str().or(c["state"].as_str()), Some("lapsed"), "{c}");
+    let shown = f.app.get_as(&format!("/api/v1/auto-lists/{id}"), &f.reviewer).await.json();
+    assert_eq!(shown["approved"], 0);
+}
