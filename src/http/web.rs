@@ -160,6 +160,9 @@ pub fn vocabulary_label(kind: &str, key: &str, en: bool) -> Option<String> {
     match kind {
         "case_state" => find::<CaseState>(key, en),
         "case_action" => find::<CaseActionKind>(key, en),
+        "fail_reason" => find::<crate::model::case::FailReason>(key, en),
+        "origin" => find::<crate::model::case::Origin>(key, en),
+        "list_state" => find::<crate::model::auto_list::ListState>(key, en),
         "role" => find::<Role>(key, en),
         "mode" => find::<Mode>(key, en),
         "category" => find::<Category>(key, en),

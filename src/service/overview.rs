@@ -37,6 +37,8 @@ pub struct MeasurePage {
     pub actions: MeasureActions,
     /// The enterprise account's entities, each with its case for this measure.
     pub apply_options: Vec<ApplyOption>,
+    /// 免申即享: the measure's lists, for staff who read cases.
+    pub auto_lists: Option<crate::service::cases::auto::AutoLists>,
 }
 
 /// An enterprise's own entity: its file unmasked, its matches, its cases, unread messages.
@@ -150,7 +152,14 @@ impl Service {
         let apply_options = if enterprise { self.apply_options(who, id)? } else { Vec::new() };
         let actions = self.measure_actions(who, id)?;
         let may_list = simulation.is_some() && super::matching::may_list_entities(who);
-        Ok(MeasurePage { measure, policy, simulation, may_list, actions, apply_options })
+        let reads_cases = who.role.is_some_and(|r| crate::auth::Permission::CaseRead.granted_to(r));
+        let auto_lists = if reads_cases && measure.spec.mode == crate::model::Mode::Auto && measure.published.is_some()
+        {
+            self.auto_lists(who, id).ok()
+        } else {
+            None
+        };
+        Ok(MeasurePage { measure, policy, simulation, may_list, actions, apply_options, auto_lists })
     }
 
     pub fn staff_home(&self, who: &Who, panels: StaffPanels) -> Result<StaffHome> {

@@ -208,3 +208,74 @@ async fn a_list_over_the_budget_is_refused_with_the_figures_and_declines_and_lap
     let shown = f.app.get_as(&format!("/api/v1/auto-lists/{id}"), &f.reviewer).await.json();
     assert_eq!(shown["approved"], 0);
 }
+
+#[tokio::test]
+async fn the_pages_carry_a_list_from_proposal_to_the_enterprise_accepting() {
+    use crate::common::PASSWORD;
+    let f = fixture(100.0).await;
+    let publisher = f.app.sign_in_existing("keji", PASSWORD).await;
+    let measure_page = f.app.page(&publisher.cookie, &format!("/measures/{}", f.measure)).await.text();
+    assert!(measure_page.contains("生成新一轮名单") && measure_page.contains("还没有生成名单"), "{measure_page}");
+    let r = f.app.form(&publisher, &format!("/measures/{}/auto-lists", f.measure), &[("csrf", &publisher.csrf)]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    let list_uri = r.location();
+    let id: u64 = list_uri.trim_start_matches("/auto-lists/").split('?').next().unwrap().parse().unwrap();
+    let page = f.app.page(&publisher.cookie, &list_uri).await.text();
+    assert!(page.contains("测试企业2") && page.contains("待核实") && page.contains("研发"), "{page}");
+    assert!(page.contains("名单须由提出人以外的另一名工作人员复核确认"), "the proposer is told another confirms");
+    assert!(!page.contains("id=\"confirm-list\""));
+
+    // The reviewer removes one with a reason (an empty one is refused on the page), then confirms.
+    let reviewer = f.app.sign_in_existing("shenhe", PASSWORD).await;
+    let list = f.app.get_as(&format!("/api/v1/auto-lists/{id}"), &f.reviewer).await.json();
+    let e3 = f.entry(&list, 3)["id"].as_u64().unwrap().to_string();
+    let r = f
+        .app
+        .form(
+            &reviewer,
+            &format!("/auto-lists/{id}/remove"),
+            &[("csrf", &reviewer.csrf), ("case_id", &e3), ("reason", "")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().contains("必须填写理由"), "{}", r.text());
+    let r = f
+        .app
+        .form(
+            &reviewer,
+            &format!("/auto-lists/{id}/remove"),
+            &[("csrf", &reviewer.csrf), ("case_id", &e3), ("reason", "已迁出")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    let page = f.app.page(&reviewer.cookie, &format!("/auto-lists/{id}")).await.text();
+    assert!(page.contains("id=\"confirm-list\"") && page.contains("已移出名单：已迁出"), "{page}");
+    let r = f.app.form(&reviewer, &format!("/auto-lists/{id}/confirm"), &[("csrf", &reviewer.csrf)]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    let page = f.app.page(&reviewer.cookie, &r.location()).await.text();
+    assert!(page.contains("名单已确认") && page.contains("待确认领取"), "{page}");
+
+    // The enterprise sees the offer on its case and accepts; a wrong holder is refused with
+    // what was typed kept.
+    let ent = f.app.sign_in_existing("qiye", PASSWORD).await;
+    let e1 = f.entry(&list, 1)["id"].as_u64().unwrap();
+    let home = f.app.page(&ent.cookie, &format!("/my/entities/{}", credit_code(1))).await.text();
+    assert!(home.contains("id=\"my-offers\"") && home.contains(&format!("/cases/{e1}#offer")), "{home}");
+    let case_page = f.app.page(&ent.cookie, &format!("/cases/{e1}")).await.text();
+    assert!(case_page.contains("id=\"accept-form\"") && case_page.contains("请在期限内确认领取"), "{case_page}");
+    let pairs =
+        |holder: &'static str| [("holder", holder), ("bank", "中国银行哈尔滨分行"), ("account", "6217000012345678")];
+    let mut form: Vec<(&str, &str)> = vec![("csrf", &ent.csrf)];
+    form.extend(pairs("别的公司"));
+    let r = f.app.form(&ent, &format!("/cases/{e1}/accept"), &form).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let text = r.text();
+    assert!(text.contains("户名必须与企业登记名称「测试企业1」一致") && text.contains("6217000012345678"), "{text}");
+    let mut form: Vec<(&str, &str)> = vec![("csrf", &ent.csrf)];
+    form.extend(pairs("测试企业1"));
+    let r = f.app.form(&ent, &format!("/cases/{e1}/accept"), &form).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    let case_page = f.app.page(&ent.cookie, &r.location()).await.text();
+    assert!(case_page.contains("已确认领取") && case_page.contains("**** 5678"), "{case_page}");
+    assert!(!case_page.contains("6217000012345678"), "the account number is masked on the page");
+}

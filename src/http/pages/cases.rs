@@ -42,6 +42,8 @@ pub fn routes() -> Routes {
         .post("/cases/{id}/files/{n}/delete", apply, cases_detach)
         .post("/cases/{id}/decide", review, cases_decide)
         .post("/cases/{id}/release", review, cases_release)
+        .post("/cases/{id}/accept", apply, cases_accept)
+        .post("/cases/{id}/decline", apply, cases_decline)
 }
 
 #[derive(Deserialize, Default)]
@@ -108,6 +110,7 @@ async fn case_page(
             can_decide => reviewer && state == CaseState::InReview && stage_role == Some(p.user.role),
             can_release => reviewer && state == CaseState::AwaitingBudget,
             can_withdraw => applicant && matches!(state, CaseState::Draft | CaseState::InReview | CaseState::Returned),
+            can_accept => applicant && state == CaseState::Offered,
             staff,
             notice,
             next,
@@ -185,6 +188,39 @@ async fn cases_submit(
         Ok(_) => Ok(see_other(&format!("/cases/{id}/receipt"))),
         Err(e) => refused(&state, &viewer, id, e, Some(values)).await,
     }
+}
+
+/// The enterprise accepts a 免申即享 offer with its bank account; a refusal (户名 not the
+/// registered name, a bad number) shows the case again with what was typed.
+async fn cases_accept(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<CaseId>,
+    CleanForm(form): FormData,
+) -> PageResult {
+    let typed: BTreeMap<String, String> = ["holder", "bank", "account"]
+        .iter()
+        .map(|k| (format!("payee_{k}"), form_value(&form, k).to_string()))
+        .collect();
+    let (holder, bank, account) = (
+        form_value(&form, "holder").to_string(),
+        form_value(&form, "bank").to_string(),
+        form_value(&form, "account").to_string(),
+    );
+    act(&state, &viewer, id, "accepted", Some(typed), move |s, who| {
+        s.case_accept(who, id.get(), &holder, &bank, &account).map(drop)
+    })
+    .await
+}
+
+async fn cases_decline(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<CaseId>,
+    CleanForm(form): FormData,
+) -> PageResult {
+    let reason = form_value(&form, "reason").to_string();
+    act(&state, &viewer, id, "declined", None, move |s, who| s.case_decline(who, id.get(), &reason).map(drop)).await
 }
 
 async fn cases_withdraw(State(state): State<AppState>, viewer: Viewer, Path(id): Path<CaseId>) -> PageResult {

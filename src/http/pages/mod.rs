@@ -4,6 +4,7 @@
 mod account;
 mod admin;
 mod audit;
+mod auto;
 mod backups;
 mod calculator;
 pub(crate) mod cases;
@@ -38,6 +39,7 @@ pub fn routes() -> Routes {
         .merge(audit::routes())
         .merge(backups::routes())
         .merge(cases::routes())
+        .merge(auto::routes())
         .merge(inbox::routes())
         .merge(supervision::routes())
 }

@@ -98,7 +98,8 @@ async fn measures_show(State(state): State<AppState>, viewer: Viewer, Path(id): 
         "measure.html",
         context! {
             m => to_value(&page.measure), policy => to_value(&page.policy), sim => to_value(&page.simulation), may_list => page.may_list,
-            actions => to_value(page.actions), apply_options => to_value(&page.apply_options), ..vocabularies()
+            actions => to_value(page.actions), apply_options => to_value(&page.apply_options),
+            auto_lists => to_value(&page.auto_lists), ..vocabularies()
         },
     )
 }
