@@ -194,7 +194,7 @@ pub fn serve(data: Option<&Path>, config: Config, args: ServeArgs) -> Result<Exi
     if demo {
         state.auth.demo_accounts()?;
         let made = state.svc.demo_cases()?;
-        if let Some(code) = &made.also_for {
+        for code in &made.also_for {
             let who = Who::system("demo");
             state.auth.binding_grant(&who, "qiye", code, crate::model::Capacity::Finance)?;
         }

@@ -173,8 +173,9 @@ impl Service {
 #[derive(Debug, Clone, Default)]
 pub struct DemoCases {
     pub cases: usize,
-    /// An entity with a case returned for supplement, for the demo enterprise to act for too.
-    pub also_for: Option<CreditCode>,
+    /// Entities for the demo enterprise to act for too: one with a case returned for
+    /// supplement, one with a 免申即享 offer awaiting its answer.
+    pub also_for: Vec<CreditCode>,
 }
 
 /// A small PDF for the demo's attachments.
@@ -201,8 +202,9 @@ impl Service {
         let made = self.demo_cases_from();
         // Whatever happened, time runs normally again.
         self.config.clock.set_shift_ms(saved);
-        let made = made?;
+        let mut made = made?;
         self.demo_amendment()?;
+        made.also_for.extend(self.demo_auto_lists()?);
         self.sweep()?;
         let tx = self.store.write()?;
         tx.set_meta(MARKER, tx.now().0.to_le_bytes().as_slice())?;
@@ -406,7 +408,7 @@ impl Service {
             })
             .transpose()?
             .flatten();
-        Ok(DemoCases { cases: made.len() + own_cases.len(), also_for })
+        Ok(DemoCases { cases: made.len() + own_cases.len(), also_for: also_for.into_iter().collect() })
     }
 
     /// A draft amendment of one of the department's measures, awaiting a second person's approval.
@@ -428,5 +430,76 @@ impl Service {
             return Ok(());
         }
         Ok(())
+    }
+}
+
+impl Service {
+    /// 免申即享 in the demo: the 人社局's auto measure has a confirmed round (renshe proposed,
+    /// renshe2 confirmed) whose offers are partly accepted, one declined, the rest awaiting the
+    /// enterprises; the 科技局's awaits a second person. Returns an entity whose offer awaits
+    /// its answer, for the demo enterprise to act for.
+    fn demo_auto_lists(&self) -> Result<Option<CreditCode>> {
+        let read = self.store.read()?;
+        let who_of =
+            |name: &str| -> Result<Option<Who>> { Ok(read.user_by_name(name)?.map(|u| Who::user(&u, "demo"))) };
+        let mut awaiting = None;
+        for (proposer, confirmer) in [("renshe", Some("renshe2")), ("keji", None)] {
+            let Some(p) = who_of(proposer)? else { continue };
+            let mut measure = None;
+            for m in read.measures()?.into_iter().filter(|m| m.in_force()) {
+                let Some(v) = read.published_version(m.id)? else { continue };
+                if v.spec.mode == crate::model::Mode::Auto && Some(&v.spec.department) == p.department.as_ref() {
+                    measure = Some(m.id);
+                    break;
+                }
+            }
+            let Some(measure) = measure else { continue };
+            let list = match self.auto_list_propose(&p, MeasureId(measure)) {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::warn!("demo: no auto list for measure {measure}: {e}");
+                    continue;
+                }
+            };
+            let Some(c) = confirmer.map(who_of).transpose()?.flatten() else { continue };
+            let list = match self.auto_list_confirm(&c, list.list.id) {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::warn!("demo: auto list {} not confirmed: {e}", list.list.id);
+                    continue;
+                }
+            };
+            for (i, entry) in
+                list.entries.iter().enumerate().filter(|(_, e)| e.case.state == crate::model::case::CaseState::Offered)
+            {
+                let Ok(code) = CreditCode::parse(&entry.case.credit_code) else { continue };
+                let who = Who {
+                    name: "企业财务人员".into(),
+                    role: Some(crate::model::Role::Enterprise),
+                    ip: "demo".into(),
+                    entities: vec![code.clone()],
+                    ..Who::default()
+                };
+                match i % 4 {
+                    0 | 1 => {
+                        let account = format!("6222{:012}", entry.case.entity_id);
+                        let _ = self.case_accept(
+                            &who,
+                            entry.case.id,
+                            &entry.case.entity_name,
+                            "中国工商银行哈尔滨分行",
+                            &account,
+                        );
+                    }
+                    2 if i < 4 => {
+                        let _ = self.case_decline(&who, entry.case.id, "本年度不再享受此项资金");
+                    }
+                    _ => {
+                        awaiting.get_or_insert(code);
+                    }
+                }
+            }
+        }
+        Ok(awaiting)
     }
 }

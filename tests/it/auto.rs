@@ -6,7 +6,7 @@
 //! twice for the same version.
 
 use axum::http::StatusCode;
-use huiqi::model::{Capacity, CreditCode, Role, Who};
+use huiqi::model::{Capacity, CreditCode, Role, Vocabulary, Who};
 use serde_json::{Value, json};
 
 use crate::common::{TestApp, credit_code};
@@ -278,4 +278,39 @@ async fn the_pages_carry_a_list_from_proposal_to_the_enterprise_accepting() {
     let case_page = f.app.page(&ent.cookie, &r.location()).await.text();
     assert!(case_page.contains("已确认领取") && case_page.contains("**** 5678"), "{case_page}");
     assert!(!case_page.contains("6217000012345678"), "the account number is masked on the page");
+}
+
+#[tokio::test]
+async fn the_demo_shows_a_list_awaiting_the_second_person_and_offers_awaiting_enterprises() {
+    let app = TestApp::with_demo(300);
+    app.auth().demo_accounts().unwrap();
+    let demo = app.svc().demo_cases().unwrap();
+    let who = |name: &str| app.auth().principal_of(name).unwrap().who("test");
+    let svc = app.svc();
+    let lists_of = |user: &str| -> Vec<huiqi::model::auto_list::AutoList> {
+        let measures = svc.store.read().unwrap().measures().unwrap();
+        measures
+            .iter()
+            .filter_map(|m| svc.auto_lists(&who(user), huiqi::model::MeasureId(m.id)).ok())
+            .flat_map(|l| l.lists)
+            .collect()
+    };
+    use huiqi::store::prelude::*;
+    // 科技局: proposed by keji, waiting for another person.
+    let keji = lists_of("keji");
+    assert!(keji.iter().any(|l| l.state.key() == "proposed" && l.proposed > 0), "{keji:?}");
+    // 人社局: confirmed, with offers accepted, declined and awaiting.
+    let renshe = lists_of("renshe");
+    let confirmed = renshe.iter().find(|l| l.state.key() == "confirmed").expect("a confirmed round");
+    let view = svc.auto_list(&who("renshe"), confirmed.id, 0).unwrap();
+    let states: std::collections::HashSet<&str> = view.entries.iter().map(|e| e.case.state.key()).collect();
+    assert!(states.contains("accepted") && states.contains("offered") && states.contains("declined"), "{states:?}");
+    // The demo enterprise acts for an entity whose offer awaits it.
+    let offered = demo.also_for.get(1).expect("an entity with an offer awaiting");
+    let cases = svc.cases_of_entity(&Who::system("t"), offered).unwrap();
+    assert!(
+        cases.iter().any(|v| v.case.state.key() == "offered"),
+        "{:?}",
+        cases.iter().map(|c| c.state_label).collect::<Vec<_>>()
+    );
 }

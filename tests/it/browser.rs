@@ -810,7 +810,7 @@ async fn browser_phone_and_desktop_layouts() {
     let app = TestApp::with_demo(300);
     app.auth().demo_accounts().unwrap();
     let demo = app.svc().demo_cases().unwrap();
-    let code = demo.also_for.expect("an entity with a returned case");
+    let code = demo.also_for.first().cloned().expect("an entity with a returned case");
     app.account("phone", Role::Enterprise, None);
     app.auth().binding_grant(&Who::system("test"), "phone", &code, Capacity::Finance).unwrap();
     let returned = app

@@ -31,7 +31,7 @@ async fn pages_show_times_not_epoch_numbers() {
     let app = TestApp::with_demo(300);
     app.auth().demo_accounts().unwrap();
     let demo = app.svc().demo_cases().unwrap();
-    let also = demo.also_for.expect("an entity with a returned case");
+    let also = demo.also_for.first().cloned().expect("an entity with a returned case");
     app.auth().binding_grant(&Who::system("demo"), "qiye", &also, Capacity::Finance).unwrap();
     app.svc().push_pending().unwrap();
     let password = huiqi::auth::demo::DEMO_PASSWORD;

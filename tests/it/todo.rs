@@ -18,7 +18,7 @@ async fn each_role_sees_what_waits_for_it() {
     app.auth().demo_accounts().unwrap();
     let demo = app.svc().demo_cases().unwrap();
     let password = huiqi::auth::demo::DEMO_PASSWORD;
-    let also = demo.also_for.expect("an entity with a returned case");
+    let also = demo.also_for.first().cloned().expect("an entity with a returned case");
     app.auth().binding_grant(&Who::system("demo"), "qiye", &also, Capacity::Finance).unwrap();
 
     // The enterprise: its returned case, and its unread messages.

@@ -63,7 +63,7 @@ fn prepare(dir: &Path, plan: &LoadPlan, log: &mut dyn Write) -> Result<Accounts,
     let auth = Auth::new(Arc::clone(&svc.store), false, SessionPolicy::default()).map_err(err)?;
     auth.demo_accounts().map_err(err)?;
     let made = svc.demo_cases().map_err(err)?;
-    if let Some(code) = &made.also_for {
+    for code in &made.also_for {
         auth.binding_grant(&Who::system("demo"), "qiye", code, Capacity::Finance).map_err(err)?;
     }
     let policy = json!({
