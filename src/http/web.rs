@@ -163,6 +163,8 @@ pub fn vocabulary_label(kind: &str, key: &str, en: bool) -> Option<String> {
         "fail_reason" => find::<crate::model::case::FailReason>(key, en),
         "origin" => find::<crate::model::case::Origin>(key, en),
         "list_state" => find::<crate::model::auto_list::ListState>(key, en),
+        "objection_state" => find::<crate::model::disclosure::ObjectionState>(key, en),
+        "relation" => find::<crate::model::disclosure::Relation>(key, en),
         "role" => find::<Role>(key, en),
         "mode" => find::<Mode>(key, en),
         "category" => find::<Category>(key, en),

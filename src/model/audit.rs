@@ -238,6 +238,7 @@ macro_rules! actions {
 }
 
 actions! {
+    DISCLOSURE_OPEN = "disclosure.open", "发起公示", "Opened a disclosure";
     ACCOUNT_PASSWORD = "account.password", "修改密码", "Changed password";
     ACCOUNT_PROFILE = "account.profile", "修改个人资料", "Edited profile";
     ACCOUNT_REGISTER = "account.register", "注册账号", "Registered";
@@ -299,6 +300,8 @@ actions! {
     PUSH_CANCEL = "push.cancel", "取消推送", "Cancelled a push";
     PUSH_DELIVERY = "push.delivery", "消息投递", "Delivered a message";
     PUSH_MEASURE = "push.measure", "政策推送", "Pushed a measure";
+    OBJECTION_DECIDE = "objection.decide", "处理公示异议", "Decided an objection";
+    OBJECTION_FILE = "objection.file", "提出公示异议", "Filed an objection";
     MONEY_PAY = "money.pay", "资金拨付", "Paid out";
     MONEY_RECOVER = "money.recover", "资金追回入账", "Recovered into the budget";
     MONEY_RELEASE = "money.release", "释放预留资金", "Released a reservation";
@@ -334,6 +337,7 @@ const GROUPS: &[(&str, &str, &str)] = &[
     ("calendar.", "节假日日历", "Holiday calendar"),
     ("case.", "办件", "Cases"),
     ("data.", "数据导出", "Data exports"),
+    ("disclosure.", "公示", "Disclosures"),
     ("department.", "部门", "Departments"),
     ("entity.", "经营主体", "Entities"),
     ("import.", "导入", "Imports"),
@@ -344,6 +348,7 @@ const GROUPS: &[(&str, &str, &str)] = &[
     ("measure.", "政策事项", "Measures"),
     ("money.", "资金", "Money"),
     ("notice.", "工作提醒", "Work notices"),
+    ("objection.", "公示异议", "Objections"),
     ("policy.", "政策文件", "Policies"),
     ("push.", "推送", "Pushes"),
     ("subscription.", "推送订阅", "Subscriptions"),

@@ -186,6 +186,11 @@ impl Timestamp {
         s
     }
 
+    /// RFC 3339 in China Standard Time (`2026-12-01T09:30:00+08:00`), for feeds.
+    pub fn rfc3339_cst(self) -> String {
+        self.display_cst_seconds().replacen(' ', "T", 1) + "+08:00"
+    }
+
     /// `YYYY-MM-DD HH:mm:ss` in China Standard Time, for records that need the second (the
     /// audit trail's export).
     pub fn display_cst_seconds(self) -> String {

@@ -8,6 +8,7 @@ pub mod case;
 pub mod codes;
 pub mod date;
 pub mod decimal;
+pub mod disclosure;
 pub mod entity;
 pub mod enums;
 pub mod fields;

@@ -80,6 +80,7 @@ vocabulary! {
         Supervision = "supervision", "督办通知", "Supervision notice";
         Expiry = "expiry", "事项即将到期", "Measure expiring";
         Publication = "publication", "发布审批", "Publication approval";
+        Objection = "objection", "公示异议", "Objection";
     }
 }
 

@@ -59,6 +59,9 @@ pub struct MeasureActions {
     pub edit: bool,
     /// Approve the pending publication request: the handling department, not its author.
     pub approve: bool,
+    /// Open a disclosure batch: the handling department's reviewers and publishers, for a
+    /// published measure with `publicity_days > 0`.
+    pub may_disclose: bool,
 }
 
 impl Service {
@@ -70,7 +73,12 @@ impl Service {
         let Some(latest) = tx.version(id, measure.latest)? else { return Ok(MeasureActions::default()) };
         let own = who.role.is_some_and(|r| r.is_staff()) && check_department(who, &latest.spec.department).is_ok();
         let approve = own && latest.request.as_ref().is_some_and(|r| four_eyes(who, &latest, r).is_ok());
-        Ok(MeasureActions { edit: own, approve })
+        let published = measure.published.and_then(|v| tx.version(id, v).ok().flatten());
+        let may_disclose = own
+            && matches!(who.role, Some(crate::model::Role::Reviewer | crate::model::Role::Publisher))
+            && measure.withdrawn.is_none()
+            && published.is_some_and(|v| v.spec.publicity_days > 0);
+        Ok(MeasureActions { edit: own, approve, may_disclose })
     }
 }
 

@@ -35,6 +35,8 @@ pub struct SweepReport {
     /// 免申即享 offers lapsed after their deadline, and reminded before it.
     pub offers_lapsed: usize,
     pub offers_reminded: usize,
+    /// Cases made payable when their disclosure period ended with no objection open.
+    pub disclosed_payable: usize,
 }
 
 impl SweepReport {
@@ -51,6 +53,7 @@ impl SweepReport {
             portrait_snapshots,
             offers_lapsed,
             offers_reminded,
+            disclosed_payable,
         } = self;
         published
             + warned
@@ -62,6 +65,7 @@ impl SweepReport {
             + portrait_snapshots
             + offers_lapsed
             + offers_reminded
+            + disclosed_payable
             > 0
     }
 }
@@ -89,6 +93,10 @@ pub const DUTIES: &[Duty] = &[
                 r.offers_reminded = reminded;
             })
         },
+    },
+    Duty {
+        name: "disclosure periods ended",
+        run: |svc, _, r| svc.disclosures_sweep().map(|n| r.disclosed_payable = n),
     },
     Duty {
         name: "portrait snapshot",

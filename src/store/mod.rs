@@ -12,6 +12,7 @@ pub mod backup;
 mod calendar;
 mod cases;
 mod codec;
+mod disclosures;
 mod entities;
 mod history;
 mod imports;
@@ -35,6 +36,7 @@ pub use auto_lists::AutoListReads;
 pub use calendar::CalendarReads;
 pub use cases::CaseReads;
 pub use codec::{decode, encode};
+pub use disclosures::DisclosureReads;
 pub use entities::{EntityReads, EntityScan, EntityWriter};
 pub use imports::ImportReads;
 pub use matching::MatchingReads;
@@ -52,8 +54,8 @@ use crate::model::Clock;
 /// a [`ReadTx`] or a [`WriteTx`] has every read method.
 pub mod prelude {
     pub use super::{
-        AccountReads, AuditReads, AutoListReads, CalendarReads, CaseReads, EntityReads, ImportReads, MatchingReads,
-        MetaReads, PolicyReads, PortraitLogReads, PushReads, SupervisionReads,
+        AccountReads, AuditReads, AutoListReads, CalendarReads, CaseReads, DisclosureReads, EntityReads, ImportReads,
+        MatchingReads, MetaReads, PolicyReads, PortraitLogReads, PushReads, SupervisionReads,
     };
 }
 

@@ -87,6 +87,14 @@ pub const AUTO_LIST_TO_CASE: TableDefinition<(u64, u64), ()> = TableDefinition::
 pub const AUTO_LIST_TO_PENDING: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("auto_list_pending-0");
 /// Index: (deadline as days, case id) of 免申即享 offers awaiting an answer (schema version 10).
 pub const OFFER_DUE_TO_CASE: TableDefinition<(i32, u64), ()> = TableDefinition::new("offers_due-0");
+/// 公示 batch id → `model::disclosure::DisclosureBatch` (schema version 10).
+pub const DISCLOSURE_ID_TO_BATCH: TableDefinition<u64, &[u8]> = TableDefinition::new("disclosures-0");
+/// (batch id, case id) → `model::disclosure::DisclosureRow` (schema version 10).
+pub const DISCLOSURE_TO_ROW: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("disclosure_rows-0");
+/// Objection id → `model::disclosure::Objection` (schema version 10).
+pub const OBJECTION_ID_TO_OBJECTION: TableDefinition<u64, &[u8]> = TableDefinition::new("objections-0");
+/// Index: an objection's receipt → its id (schema version 10).
+pub const RECEIPT_TO_OBJECTION: TableDefinition<&str, u64> = TableDefinition::new("objection_receipts-0");
 /// (entity id, message id) → a message in the entity's inbox (站内信) (schema version 6).
 pub const ENTITY_TO_MESSAGE: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("inbox-0");
 /// (department, notice id) → a notice to the department's staff (schema version 6).

@@ -314,3 +314,196 @@ async fn the_demo_shows_a_list_awaiting_the_second_person_and_offers_awaiting_en
         cases.iter().map(|c| c.state_label).collect::<Vec<_>>()
     );
 }
+
+#[tokio::test]
+async fn disclosure_takes_real_name_objections_and_ends_in_payable_cases() {
+    let f = fixture(100.0).await;
+    let list = f.propose().await;
+    let id = list["id"].as_u64().unwrap();
+    let r = f.call("POST", &format!("/api/v1/auto-lists/{id}/confirm"), &f.reviewer, json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let list = r.json();
+    // Entity 1 accepts through its account; entity 2 through a second enterprise account.
+    let (e1, e2) = (f.entry(&list, 1)["id"].as_u64().unwrap(), f.entry(&list, 2)["id"].as_u64().unwrap());
+    let ent2 = f.app.token("qiye2", Role::Enterprise, None);
+    f.app
+        .auth()
+        .binding_grant(&Who::system("t"), "qiye2", &CreditCode::parse(&credit_code(2)).unwrap(), Capacity::LegalRep)
+        .unwrap();
+    for (case, token, name) in [(e1, &f.enterprise, "测试企业1"), (e2, &ent2, "测试企业2")] {
+        let body = json!({"holder": name, "bank": "中国银行", "account": "6217000012345678"});
+        let r = f.call("POST", &format!("/api/v1/cases/{case}/accept"), token, body).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    }
+    // The department opens the disclosure: 5 working days.
+    let r = f.call("POST", &format!("/api/v1/measures/{}/disclosures", f.measure), &f.reviewer, json!({})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let batch = r.json();
+    let b = batch["id"].as_u64().unwrap();
+    assert_eq!((batch["rows"].as_u64(), batch["days"].as_u64()), (Some(2), Some(5)));
+    // Public: the registered name, region and amount, nothing personal.
+    let page = f.app.get(&format!("/api/v1/disclosures/{b}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let text = page.text();
+    assert!(text.contains("测试企业1") && text.contains("哈尔滨"), "{text}");
+    assert!(!text.contains("6217") && !text.contains("legal_rep") && !text.contains("phone"), "{text}");
+    assert!(f.app.get("/api/v1/disclosures").await.json()["current"].as_array().unwrap().len() == 1);
+
+    // Anonymous objections are refused; a real-name one is taken and only the department sees who.
+    let uri = format!("/api/v1/disclosures/{b}/objections");
+    let anonymous = json!({"case_id": e1, "name": "匿名", "phone": "13800000000", "relation": "competitor", "facts": "该企业研发投入数据不实，应予核查。"});
+    let r = f.app.json("POST", &uri, None, anonymous).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    assert!(r.text().contains("实名"), "{}", r.text());
+    let real = json!({"case_id": e1, "name": "王五", "phone": "13800000000", "relation": "competitor", "facts": "该企业研发投入数据不实，应予核查。"});
+    let r = f.app.json("POST", &uri, None, real).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let receipt = r.json()["receipt"].as_str().unwrap().to_string();
+    let status = f.app.get(&format!("/api/v1/objection-receipts/{receipt}")).await.json();
+    assert_eq!(status["state"], "open");
+    assert!(!status.to_string().contains("王五"), "the receipt page does not repeat the objector");
+    let mine = f.app.get_as("/api/v1/objections", &f.reviewer).await.json();
+    assert_eq!(mine["objections"][0]["name"], "王五");
+    assert_eq!(f.app.get_as("/api/v1/objections", &f.enterprise).await.status, StatusCode::FORBIDDEN);
+    let oid = mine["objections"][0]["id"].as_u64().unwrap();
+
+    // A second objection against entity 2 is upheld: the case is rejected and its money released.
+    let other = json!({"case_id": e2, "name": "赵六", "phone": "0451-86612345", "relation": "employee", "facts": "企业已停产半年，不应享受此项资金。"});
+    assert_eq!(f.app.json("POST", &uri, None, other).await.status, StatusCode::CREATED);
+    let mine = f.app.get_as("/api/v1/objections", &f.reviewer).await.json();
+    let o2 =
+        mine["objections"].as_array().unwrap().iter().find(|o| o["case_id"] == e2).unwrap()["id"].as_u64().unwrap();
+    let r = f
+        .call(
+            "POST",
+            &format!("/api/v1/objections/{o2}/decide"),
+            &f.reviewer,
+            json!({"decision": "uphold", "reason": "经核实已停产"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let c2 = f.app.get_as(&format!("/api/v1/cases/{e2}"), &f.reviewer).await.json();
+    assert_eq!(c2["state"], "rejected", "{c2}");
+    let shown = f.app.get_as(&format!("/api/v1/auto-lists/{id}"), &f.reviewer).await.json();
+    assert_eq!(shown["approved"], 40 * 1_000_000, "60 reserved, the upheld objection released 20 万元");
+
+    // The first is dismissed with a reason; the objector reads the outcome.
+    let r = f
+        .call(
+            "POST",
+            &format!("/api/v1/objections/{oid}/decide"),
+            &f.reviewer,
+            json!({"decision": "dismiss", "reason": " "}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = f
+        .call(
+            "POST",
+            &format!("/api/v1/objections/{oid}/decide"),
+            &f.reviewer,
+            json!({"decision": "dismiss", "reason": "经核查研发费用真实"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let status = f.app.get(&format!("/api/v1/objection-receipts/{receipt}")).await.json();
+    assert_eq!(
+        (status["state"].as_str(), status["decision"].as_str()),
+        (Some("dismissed"), Some("经核查研发费用真实"))
+    );
+
+    // Past the period (moved over a weekend), objections are refused and the sweep makes it payable.
+    f.app.svc().config.clock.advance(10 * 86_400);
+    let late = json!({"case_id": e1, "name": "王五", "phone": "13800000000", "relation": "competitor", "facts": "补充异议：数据仍有问题，请再核查。"});
+    let r = f.app.json("POST", &uri, None, late).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
+    assert!(r.text().contains("公示期已于"), "{}", r.text());
+    let report = f.app.svc().sweep().unwrap();
+    assert_eq!(report.disclosed_payable, 1, "{report:?}");
+    let c1 = f.app.get_as(&format!("/api/v1/cases/{e1}"), &f.reviewer).await.json();
+    assert_eq!(c1["state"], "payable", "{c1}");
+}
+
+#[tokio::test]
+async fn the_disclosure_pages_take_an_objection_and_the_department_decides_it() {
+    use crate::common::PASSWORD;
+    let f = fixture(100.0).await;
+    let list = f.propose().await;
+    let id = list["id"].as_u64().unwrap();
+    let list = f.call("POST", &format!("/api/v1/auto-lists/{id}/confirm"), &f.reviewer, json!({})).await.json();
+    let e1 = f.entry(&list, 1)["id"].as_u64().unwrap();
+    let body = json!({"holder": "测试企业1", "bank": "中国银行", "account": "6217000012345678"});
+    assert_eq!(f.call("POST", &format!("/api/v1/cases/{e1}/accept"), &f.enterprise, body).await.status, StatusCode::OK);
+    // The reviewer opens the disclosure from the measure's page.
+    let reviewer = f.app.sign_in_existing("shenhe", PASSWORD).await;
+    let page = f.app.page(&reviewer.cookie, &format!("/measures/{}", f.measure)).await.text();
+    assert!(page.contains("id=\"open-disclosure\""), "{page}");
+    let r = f.app.form(&reviewer, &format!("/measures/{}/disclosures", f.measure), &[("csrf", &reviewer.csrf)]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    let batch_uri = r.location();
+    // The public reads it, and the feed.
+    let public = f.app.get(&batch_uri).await.text();
+    assert!(
+        public.contains("测试企业1") && public.contains("提出异议") && public.contains("0451-86612345"),
+        "{public}"
+    );
+    assert!(f.app.get("/disclosures").await.text().contains("研发投入奖励"));
+    let feed = f.app.get("/disclosures.atom").await;
+    assert!(feed.text().contains("<feed") && feed.text().contains("研发投入奖励"), "{}", feed.text());
+    // The objection form: anonymous is refused, what was typed is kept; a real name is taken.
+    let form_uri = format!("{batch_uri}/object?case={e1}");
+    let form = f.app.get(&form_uri).await;
+    let anon_cookie = form.cookie("huiqi_csrf").expect("a pre-session CSRF cookie");
+    let csrf = crate::common::extract_csrf(&form.text()).unwrap();
+    let post = |pairs: Vec<(&'static str, String)>| {
+        let mut body = form_urlencoded::Serializer::new(String::new());
+        body.append_pair("csrf", &csrf).append_pair("case_id", &e1.to_string());
+        for (k, v) in &pairs {
+            body.append_pair(k, v);
+        }
+        axum::http::Request::post(format!("{batch_uri}/object"))
+            .header(axum::http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(axum::http::header::COOKIE, anon_cookie.clone())
+            .body(axum::body::Body::from(body.finish()))
+            .unwrap()
+    };
+    let facts = "该企业研发投入数据不实，请核查。".to_string();
+    let r = f
+        .app
+        .send(post(vec![
+            ("name", "".into()),
+            ("phone", "13800000000".into()),
+            ("relation", "competitor".into()),
+            ("facts", facts.clone()),
+        ]))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().contains("实名") && r.text().contains("研发投入数据不实"), "{}", r.text());
+    let r = f
+        .app
+        .send(post(vec![
+            ("name", "王五".into()),
+            ("phone", "138 0000 0000".into()),
+            ("relation", "competitor".into()),
+            ("facts", facts),
+        ]))
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    let receipt_uri = r.location();
+    let receipt = f.app.get(&receipt_uri).await.text();
+    assert!(receipt.contains("待处理") && !receipt.contains("王五"), "{receipt}");
+    // The department sees the objector and decides.
+    let page = f.app.page(&reviewer.cookie, "/staff/objections").await.text();
+    assert!(page.contains("王五") && page.contains("13800000000"), "{page}");
+    let oid = f.app.get_as("/api/v1/objections", &f.reviewer).await.json()["objections"][0]["id"].as_u64().unwrap();
+    let decide = format!("/staff/objections/{oid}/decide");
+    let r = f.app.form(&reviewer, &decide, &[("csrf", &reviewer.csrf), ("decision", "dismiss"), ("reason", "")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = f
+        .app
+        .form(&reviewer, &decide, &[("csrf", &reviewer.csrf), ("decision", "dismiss"), ("reason", "经核查数据真实")])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    let receipt = f.app.get(&receipt_uri).await.text();
+    assert!(receipt.contains("异议不成立") && receipt.contains("经核查数据真实"), "{receipt}");
+}

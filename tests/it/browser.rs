@@ -763,7 +763,8 @@ async fn browser_publish_push_apply_return_resubmit_approve() {
         let button = s.find(&format!(r#"form.apply-line[data-measure="{instant}"] button"#));
         s.click(&button);
         s.wait_for_url("/cases/");
-        s.attach_and_submit(&pdf_path, "王五", "已通过");
+        // Decided at once and, the measure having no disclosure, payable at once.
+        s.attach_and_submit(&pdf_path, "王五", "待拨付");
     })
     .await;
 }

@@ -78,10 +78,14 @@ async fn figures_fixture() -> (TestApp, String) {
             )
             .unwrap();
     }
-    assert_eq!(apply(&app, &qiye, 1, instant).await["state"], "approved");
+    assert_eq!(
+        apply(&app, &qiye, 1, instant).await["state"],
+        "payable",
+        "approved, and payable at once without disclosure"
+    );
     assert_eq!(apply(&app, &qiye, 2, instant).await["state"], "awaiting_budget");
     assert_eq!(apply(&app, &qiye, 3, review).await["state"], "in_review");
-    assert_eq!(apply(&app, &qiye, 1, jobs).await["state"], "approved");
+    assert_eq!(apply(&app, &qiye, 1, jobs).await["state"], "payable");
     // A draft, not yet submitted, is no case of the department's yet.
     let body = json!({"credit_code": credit_code(2), "measure_id": review});
     assert_eq!(app.json("POST", "/api/v1/cases", Some(&qiye), body).await.json()["state"], "draft");

@@ -96,7 +96,8 @@ pub(super) fn case_level(v: &Value) -> Option<u64> {
     match v["state"].as_str()? {
         "draft" => Some(1 + files.min(1)),
         "in_review" => Some(3 + v["stage"].as_u64()?),
-        "approved" => Some(5),
+        // Approved, and payable at once when the measure has no disclosure.
+        "approved" | "payable" => Some(5),
         _ => None,
     }
 }

@@ -6,6 +6,7 @@ mod admin;
 mod auto;
 mod backups;
 mod cases;
+mod disclosures;
 mod entities;
 mod inbox;
 mod matching;
@@ -40,6 +41,7 @@ pub fn routes() -> Routes {
         .merge(backups::routes())
         .merge(cases::routes())
         .merge(auto::routes())
+        .merge(disclosures::routes())
         .merge(inbox::routes())
         .merge(supervision::routes())
         .get("/api/v1/catalog", Access::Public, catalog_show)

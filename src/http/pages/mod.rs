@@ -8,6 +8,7 @@ mod auto;
 mod backups;
 mod calculator;
 pub(crate) mod cases;
+mod disclosures;
 mod entities;
 pub mod forms;
 mod imports;
@@ -40,6 +41,7 @@ pub fn routes() -> Routes {
         .merge(backups::routes())
         .merge(cases::routes())
         .merge(auto::routes())
+        .merge(disclosures::routes())
         .merge(inbox::routes())
         .merge(supervision::routes())
 }

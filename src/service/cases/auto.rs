@@ -14,7 +14,7 @@ use crate::model::audit::action;
 use crate::model::auto_list::{AutoList, ListState, ListTotal, Pending};
 use crate::model::case::{AfterAction, BankAccount, Case, CaseAction, CaseActionKind, CaseContext, CaseState, Origin};
 use crate::model::{Date, Entity, MeasureId, MeasureVersion, Mode, Money, Role, Vocabulary, Who};
-use crate::service::cases::review::move_money;
+use crate::service::cases::review::{move_money, payable_without_disclosure};
 use crate::service::push::CaseNotice;
 use crate::service::{Result, Service, ServiceError};
 use crate::store::prelude::*;
@@ -351,7 +351,7 @@ impl Service {
                     max_returns: 0,
                 };
                 case.act(&confirmer, CaseAction::After(AfterAction::Confirm), &ctx)?;
-                move_money(&tx, who, &case, budget)?;
+                move_money(&tx, who, &case, before.history.len(), budget)?;
                 let on_file = if deadline.is_none() { account_on_file(&tx, case.entity_id)? } else { None };
                 let offer_deadline = deadline.unwrap_or_else(|| calendar.add_working_days(today, 10));
                 let no_ask = on_file.is_some();
@@ -360,6 +360,7 @@ impl Service {
                     CaseAction::After(AfterAction::Offer { deadline: offer_deadline, on_file }),
                     &ctx,
                 )?;
+                payable_without_disclosure(&tx, &mut case, &ctx)?;
                 tx.put_case(&case, Some(&before))?;
                 if case.state == CaseState::Offered {
                     tx.add_offer_due(offer_deadline, case.id)?;

@@ -5,6 +5,7 @@
 
 mod apply;
 pub mod auto;
+pub mod disclosure;
 mod form;
 mod read;
 mod review;

@@ -140,10 +140,14 @@ impl Service {
             max_returns: MAX_RETURNS,
         };
         case.act(&actor(who), action, &ctx)?;
-        move_money(tx, who, &case, budget)?;
+        if before.state != case.state {
+            payable_without_disclosure(tx, &mut case, &ctx)?;
+        }
+        move_money(tx, who, &case, before.history.len(), budget)?;
         tx.put_case(&case, Some(&before))?;
         crate::service::supervision::resolve_with_case(tx, who, &before, &case, ctx.today, calendar)?;
-        let event = case.history.last().cloned();
+        // The action taken (a case made payable at once follows it in the history).
+        let event = case.history.get(before.history.len()).cloned();
         if let Some(e) = &event {
             let stage = e.stage.and_then(|i| case.stages.get(i)).map(|s| s.name.clone()).unwrap_or_default();
             let mut body = format!("{}：{}", e.action.label(), case.state.label());
@@ -153,7 +157,7 @@ impl Service {
             if !e.note.is_empty() {
                 body.push_str(&format!("。意见：{}", e.note));
             }
-            if let Some(a) = case.approved_amount.filter(|_| case.state == CaseState::Approved) {
+            if let Some(a) = case.approved_amount.filter(|_| e.to == CaseState::Approved) {
                 body.push_str(&format!("。核定金额 {a} 万元"));
             }
             body.push_str(&format!("。下一步：{}", case.next_step()));
@@ -165,14 +169,28 @@ impl Service {
     }
 }
 
-/// Applies the money the case's last transition moved to its measure's ledger, refusing what
-/// would take `paid ≤ approved ≤ budget` apart, with an audit entry per move — in the caller's
-/// transaction, with the case.
-pub(crate) fn move_money(tx: &WriteTx, who: &Who, case: &Case, budget: Option<Money>) -> Result<()> {
-    let Some(event) = case.history.last().filter(|e| !e.moves.is_empty()) else { return Ok(()) };
-    let before = tx.ledger(case.measure_id)?;
-    let mut ledger = before;
-    for m in &event.moves {
+/// With no disclosure (the version's `publicity_days` is 0), a case just approved or accepted
+/// is payable at once.
+pub(crate) fn payable_without_disclosure(tx: &WriteTx, case: &mut Case, ctx: &CaseContext<'_>) -> Result<()> {
+    if matches!(case.state, CaseState::Approved | CaseState::Accepted)
+        && tx.version(case.measure_id, case.version)?.is_some_and(|v| v.spec.publicity_days == 0)
+    {
+        let system = crate::model::case::CaseActor::system("系统");
+        case.act(&system, CaseAction::After(crate::model::case::AfterAction::MakePayable), ctx)?;
+    }
+    Ok(())
+}
+
+/// Applies the money the case's transitions from history event `since` on moved to its
+/// measure's ledger, refusing what would take `paid ≤ approved ≤ budget` apart, with an audit
+/// entry per move — in the caller's transaction, with the case.
+pub(crate) fn move_money(tx: &WriteTx, who: &Who, case: &Case, since: usize, budget: Option<Money>) -> Result<()> {
+    let moves: Vec<MoneyMove> = case.history.iter().skip(since).flat_map(|e| e.moves.iter().copied()).collect();
+    if moves.is_empty() {
+        return Ok(());
+    }
+    let mut ledger = tx.ledger(case.measure_id)?;
+    for m in &moves {
         ledger.apply(*m, budget).map_err(|why| ServiceError::Conflict(format!("{why}（请刷新后重试）")))?;
         let (code, amount) = match m {
             MoneyMove::Reserve(a) => (action::MONEY_RESERVE, a),
