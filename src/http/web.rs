@@ -138,6 +138,13 @@ fn environment() -> Environment<'static> {
         let key = key.as_str().map_or_else(|| key.to_string(), str::to_string);
         vocabulary_label(&kind, &key, en).unwrap_or(key)
     });
+    // Fen as yuan with two places, exactly (integers only).
+    env.add_filter("yuan", |v: Value| -> String {
+        match i64::try_from(v.clone()) {
+            Ok(fen) => crate::model::payment::yuan(fen),
+            Err(_) => v.to_string(),
+        }
+    });
     env.add_filter("wan", |v: Value| -> String {
         match f64::try_from(v.clone()) {
             Ok(f) => crate::model::fields::format_number((f * 10_000.0).round() / 10_000.0),
@@ -165,6 +172,7 @@ pub fn vocabulary_label(kind: &str, key: &str, en: bool) -> Option<String> {
         "list_state" => find::<crate::model::auto_list::ListState>(key, en),
         "objection_state" => find::<crate::model::disclosure::ObjectionState>(key, en),
         "relation" => find::<crate::model::disclosure::Relation>(key, en),
+        "batch_state" => find::<crate::model::payment::BatchState>(key, en),
         "role" => find::<Role>(key, en),
         "mode" => find::<Mode>(key, en),
         "category" => find::<Category>(key, en),

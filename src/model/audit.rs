@@ -306,6 +306,9 @@ actions! {
     MONEY_RECOVER = "money.recover", "资金追回入账", "Recovered into the budget";
     MONEY_RELEASE = "money.release", "释放预留资金", "Released a reservation";
     MONEY_RESERVE = "money.reserve", "预留资金", "Reserved from the budget";
+    PAYMENT_BATCH_CREATE = "payment.batch_create", "生成拨付批次", "Made a payment batch";
+    PAYMENT_BATCH_EXPORT = "payment.batch_export", "导出拨付批次", "Exported a payment batch";
+    PAYMENT_RETURN_IMPORT = "payment.return_import", "导入财政回单", "Imported a return file";
     PUSH_REMINDER = "push.reminder", "申报提醒", "Sent a reminder";
     SUBSCRIPTION_SET = "subscription.set", "修改推送订阅", "Changed a subscription";
     SUPERVISION_NOTICE = "supervision.notice", "发出督办通知", "Issued a supervision notice";
@@ -349,6 +352,7 @@ const GROUPS: &[(&str, &str, &str)] = &[
     ("money.", "资金", "Money"),
     ("notice.", "工作提醒", "Work notices"),
     ("objection.", "公示异议", "Objections"),
+    ("payment.", "资金拨付", "Payments"),
     ("policy.", "政策文件", "Policies"),
     ("push.", "推送", "Pushes"),
     ("subscription.", "推送订阅", "Subscriptions"),

@@ -18,6 +18,7 @@ pub mod mask;
 pub mod matching;
 pub mod message;
 pub mod money;
+pub mod payment;
 pub mod policy;
 pub mod portrait_record;
 pub mod push;

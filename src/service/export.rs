@@ -109,6 +109,16 @@ fn write_table(
     Ok(rows)
 }
 
+/// A table of text cells as CSV (UTF-8 with a BOM) or XLSX bytes.
+pub(crate) fn table_bytes(format: Format, headers: &[String], rows: Vec<Vec<String>>) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut rows = rows.into_iter();
+    write_table(format, headers, &mut out, &mut |sink| {
+        rows.try_for_each(|r| sink(r.into_iter().map(Cell::Text).collect()))
+    })?;
+    Ok(out)
+}
+
 impl Service {
     /// Writes every entity (within the given regions, if any); returns the number of rows.
     /// Personal data is masked unless `personal` (the command line on the server, which holds

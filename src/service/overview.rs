@@ -39,6 +39,8 @@ pub struct MeasurePage {
     pub apply_options: Vec<ApplyOption>,
     /// 免申即享: the measure's lists, for staff who read cases.
     pub auto_lists: Option<crate::service::cases::auto::AutoLists>,
+    /// Budget, approved, reserved, paid, remaining: for staff who read cases.
+    pub money: Option<crate::service::cases::payment::MeasureMoney>,
 }
 
 /// An enterprise's own entity: its file unmasked, its matches, its cases, unread messages.
@@ -159,7 +161,8 @@ impl Service {
         } else {
             None
         };
-        Ok(MeasurePage { measure, policy, simulation, may_list, actions, apply_options, auto_lists })
+        let money = if reads_cases { self.measure_money(who, id).ok() } else { None };
+        Ok(MeasurePage { measure, policy, simulation, may_list, actions, apply_options, auto_lists, money })
     }
 
     pub fn staff_home(&self, who: &Who, panels: StaffPanels) -> Result<StaffHome> {

@@ -19,7 +19,7 @@ const MIGRATIONS: &[(&str, Migration)] = &[
     ("create the password-recovery and agreement tables", create_recovery_tables),
     ("log entity writes for the portrait snapshot", create_portrait_log),
     ("store entities positionally, their history as deltas, no portrait records", compact_entities),
-    ("create the payment ledger, the 免申即享 lists and the disclosures", create_payout_tables),
+    ("create the payment ledger, 免申即享 lists, disclosures and payment batches", create_payout_tables),
 ];
 
 pub const SCHEMA_VERSION: u64 = MIGRATIONS.len() as u64;
@@ -106,6 +106,8 @@ fn create_payout_tables(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(DISCLOSURE_TO_ROW)?;
     tx.open_table(OBJECTION_ID_TO_OBJECTION)?;
     tx.open_table(RECEIPT_TO_OBJECTION)?;
+    tx.open_table(PAYMENT_BATCH_ID_TO_BATCH)?;
+    tx.open_table(PAYMENT_BATCH_TO_CASE)?;
     Ok(())
 }
 

@@ -95,6 +95,10 @@ pub const DISCLOSURE_TO_ROW: TableDefinition<(u64, u64), &[u8]> = TableDefinitio
 pub const OBJECTION_ID_TO_OBJECTION: TableDefinition<u64, &[u8]> = TableDefinition::new("objections-0");
 /// Index: an objection's receipt → its id (schema version 10).
 pub const RECEIPT_TO_OBJECTION: TableDefinition<&str, u64> = TableDefinition::new("objection_receipts-0");
+/// Payment batch id → `model::payment::PaymentBatch` (schema version 10).
+pub const PAYMENT_BATCH_ID_TO_BATCH: TableDefinition<u64, &[u8]> = TableDefinition::new("payment_batches-0");
+/// (batch id, 序号) → case id: a batch's rows (schema version 10).
+pub const PAYMENT_BATCH_TO_CASE: TableDefinition<(u64, u32), u64> = TableDefinition::new("payment_batch_rows-0");
 /// (entity id, message id) → a message in the entity's inbox (站内信) (schema version 6).
 pub const ENTITY_TO_MESSAGE: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("inbox-0");
 /// (department, notice id) → a notice to the department's staff (schema version 6).

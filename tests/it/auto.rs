@@ -22,6 +22,10 @@ struct Fixture {
 }
 
 async fn fixture(budget: f64) -> Fixture {
+    fixture_with(budget, 5).await
+}
+
+async fn fixture_with(budget: f64, publicity_days: u32) -> Fixture {
     let app = TestApp::new();
     let admin = app.admin_token();
     // 1–3 eligible (no dishonesty recorded, R&D known), 4 dishonest, 5 with R&D unknown.
@@ -44,7 +48,7 @@ async fn fixture(budget: f64) -> Fixture {
         "name": "研发投入奖励（免申即享）", "category": "subsidy", "department": DEPT, "mode": "auto",
         "amount": "min(rd_expense * 0.1, 30)", "cap": 30, "budget": budget,
         "conditions": [{"label": "无失信记录", "expr": "!dishonest"}, {"label": "有研发投入", "expr": "rd_expense > 0"}],
-        "publicity_days": 5, "offer_days": 5, "contact": "0451-86612345",
+        "publicity_days": publicity_days, "offer_days": 5, "contact": "0451-86612345",
         "fund_source": "市级科技专项资金", "budget_subject": "2060299"
     });
     let r = app.json("POST", &format!("/api/v1/policies/{policy}/measures"), Some(&publisher), spec).await;
@@ -506,4 +510,239 @@ async fn the_disclosure_pages_take_an_objection_and_the_department_decides_it() 
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
     let receipt = f.app.get(&receipt_uri).await.text();
     assert!(receipt.contains("异议不成立") && receipt.contains("经核查数据真实"), "{receipt}");
+}
+
+/// Proposes, confirms and accepts entries 1 and 2 (entity 2 through a second account); with no
+/// disclosure they are payable at once. Returns their case ids.
+async fn payable_pair(f: &Fixture) -> (u64, u64, String) {
+    let list = f.propose().await;
+    let id = list["id"].as_u64().unwrap();
+    let list = f.call("POST", &format!("/api/v1/auto-lists/{id}/confirm"), &f.reviewer, json!({})).await.json();
+    let (e1, e2) = (f.entry(&list, 1)["id"].as_u64().unwrap(), f.entry(&list, 2)["id"].as_u64().unwrap());
+    let ent2 = f.app.token("qiye2", Role::Enterprise, None);
+    f.app
+        .auth()
+        .binding_grant(&Who::system("t"), "qiye2", &CreditCode::parse(&credit_code(2)).unwrap(), Capacity::LegalRep)
+        .unwrap();
+    for (case, token, name) in [(e1, &f.enterprise, "测试企业1"), (e2, &ent2, "测试企业2")] {
+        let body = json!({"holder": name, "bank": "中国银行", "account": "6217000012345678"});
+        let r = f.call("POST", &format!("/api/v1/cases/{case}/accept"), token, body).await;
+        assert_eq!(r.json()["state"], "payable", "{}", r.text());
+    }
+    (e1, e2, ent2)
+}
+
+fn return_csv(rows: &[(u32, &str, &str, &str, &str, &str)]) -> Vec<u8> {
+    let mut s = String::from("序号,统一社会信用代码,金额（元）,结果,支付日期,凭证号,失败原因\n");
+    for (seq, code, amount, result, voucher, reason) in rows {
+        let date = if *result == "支付成功" { "2026-12-03" } else { "" };
+        s.push_str(&format!("{seq},{code},{amount},{result},{date},{voucher},{reason}\n"));
+    }
+    s.into_bytes()
+}
+
+#[tokio::test]
+async fn a_batch_is_exported_paid_by_its_return_file_once_and_reconciles() {
+    let f = fixture_with(100.0, 0).await;
+    let (e1, e2, ent2) = payable_pair(&f).await;
+    // One batch per source of funds, the rows in order.
+    let r = f.call("POST", "/api/v1/payment-batches", &f.reviewer, json!({})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let batch = r.json()["batches"][0].clone();
+    let b = batch["id"].as_u64().unwrap();
+    assert_eq!(
+        (batch["rows"].as_u64(), batch["total_fen"].as_i64(), batch["fund_source"].as_str()),
+        (Some(2), Some(30_000_000), Some("市级科技专项资金"))
+    );
+    // Importing before export is refused; the export (the test reads the XLSX) locks it.
+    let ret_uri = format!("/api/v1/payment-batches/{b}/returns?file_name=return.csv");
+    let r = f.app.post_bytes(&ret_uri, &f.reviewer, return_csv(&[(1, "", "100000.00", "支付成功", "V1", "")])).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
+    let x = f.app.get_as(&format!("/api/v1/payment-batches/{b}/export.xlsx"), &f.reviewer).await;
+    assert_eq!(x.status, StatusCode::OK);
+    let mut book: calamine::Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(x.body.to_vec())).unwrap();
+    let sheet = calamine::Reader::worksheet_range_at(&mut book, 0).unwrap().unwrap();
+    let rows: Vec<Vec<String>> = sheet.rows().map(|r| r.iter().map(|c| c.to_string()).collect()).collect();
+    assert_eq!(
+        rows[0],
+        [
+            "批次号",
+            "序号",
+            "收款人名称",
+            "统一社会信用代码",
+            "开户银行",
+            "银行账号",
+            "金额（元）",
+            "事项名称",
+            "政策文号",
+            "资金来源"
+        ]
+    );
+    assert_eq!(
+        rows[1][1..7],
+        [
+            "1".to_string(),
+            "测试企业1".into(),
+            credit_code(1),
+            "中国银行".into(),
+            "6217000012345678".into(),
+            "100000.00".into()
+        ]
+    );
+    assert_eq!(rows[2][6], "200000.00");
+    assert_eq!(rows[1][9], "市级科技专项资金");
+    let gb = f.app.get_as(&format!("/api/v1/payment-batches/{b}/export.csv?encoding=gb18030"), &f.reviewer).await;
+    let (text, _, bad) = encoding_rs::GB18030.decode(&gb.body);
+    assert!(!bad && text.contains("测试企业2"), "{text}");
+    let shown = f.app.get_as(&format!("/api/v1/payment-batches/{b}"), &f.reviewer).await.json();
+    assert_eq!(shown["state"], "exported");
+
+    // A return file with an unknown row, or a wrong amount, is refused whole: nothing written.
+    let code1 = credit_code(1);
+    let code2 = credit_code(2);
+    let r = f
+        .app
+        .post_bytes(
+            &ret_uri,
+            &f.reviewer,
+            return_csv(&[(1, &code1, "100000.00", "支付成功", "PZ1", ""), (3, "", "5.00", "支付成功", "PZ3", "")]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    assert!(r.text().contains("第 3 行 序号"), "{}", r.text());
+    let r =
+        f.app.post_bytes(&ret_uri, &f.reviewer, return_csv(&[(1, &code1, "100000.01", "支付成功", "PZ1", "")])).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    assert!(r.text().contains("金额"), "{}", r.text());
+    let c1 = f.app.get_as(&format!("/api/v1/cases/{e1}"), &f.reviewer).await.json();
+    assert_eq!(c1["state"], "in_batch", "nothing written");
+
+    // One paid, one failed; the same file again changes nothing.
+    let good = return_csv(&[
+        (1, &code1, "100000.00", "支付成功", "PZ-001", ""),
+        (2, &code2, "\"200,000.00\"", "支付失败", "", "账号错误"),
+    ]);
+    let r = f.app.post_bytes(&ret_uri, &f.reviewer, good.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!((r.json()["paid"].as_u64(), r.json()["failed"].as_u64()), (Some(1), Some(1)));
+    let r = f.app.post_bytes(&ret_uri, &f.reviewer, good).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!((r.json()["paid"].as_u64(), r.json()["unchanged"].as_u64()), (Some(0), Some(2)));
+    let shown = f.app.get_as(&format!("/api/v1/payment-batches/{b}"), &f.reviewer).await.json();
+    assert_eq!(
+        (shown["paid_fen"].as_i64(), shown["failed_fen"].as_i64(), shown["pending_fen"].as_i64()),
+        (Some(10_000_000), Some(20_000_000), Some(0))
+    );
+    assert_eq!((shown["reconciles"].as_bool(), shown["state"].as_str()), (Some(true), Some("settled")));
+    // The enterprise sees 已拨付 with the date and voucher; the other is asked to correct its account.
+    let c1 = f.app.get_as(&format!("/api/v1/cases/{e1}"), &f.enterprise).await.json();
+    assert_eq!((c1["state"].as_str(), c1["payout"]["payment"]["voucher"].as_str()), (Some("paid"), Some("PZ-001")));
+    let inbox = f.app.get_as(&format!("/api/v1/my/entities/{}/inbox", credit_code(2)), &ent2).await.text();
+    assert!(inbox.contains("拨付失败") && inbox.contains("更正收款账户"), "{inbox}");
+    let r = f
+        .call(
+            "POST",
+            &format!("/api/v1/cases/{e2}/account"),
+            &ent2,
+            json!({"holder": "测试企业2", "bank": "建设银行", "account": "6227000012345678"}),
+        )
+        .await;
+    assert_eq!(r.json()["state"], "payable", "{}", r.text());
+    // It goes into the next batch, and is paid there.
+    let next = f.call("POST", "/api/v1/payment-batches", &f.reviewer, json!({})).await.json()["batches"][0].clone();
+    assert_eq!((next["rows"].as_u64(), next["total_fen"].as_i64()), (Some(1), Some(20_000_000)));
+    let nb = next["id"].as_u64().unwrap();
+    f.app.get_as(&format!("/api/v1/payment-batches/{nb}/export.csv"), &f.reviewer).await;
+    let r = f
+        .app
+        .post_bytes(
+            &format!("/api/v1/payment-batches/{nb}/returns?file_name=r.csv"),
+            &f.reviewer,
+            return_csv(&[(1, &code2, "200000.00", "支付成功", "PZ-002", "")]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let money = f.app.get_as(&format!("/api/v1/measures/{}/money", f.measure), &f.reviewer).await.json();
+    assert_eq!(
+        (money["budget"].as_i64(), money["approved"].as_i64(), money["paid"].as_i64()),
+        (Some(100_000_000), Some(60_000_000), Some(30_000_000)),
+        "{money}"
+    );
+    assert_eq!((money["reserved"].as_i64(), money["remaining"].as_i64()), (Some(30_000_000), Some(40_000_000)));
+    let c2 = f.app.get_as(&format!("/api/v1/cases/{e2}"), &f.reviewer).await.json();
+    assert_eq!(
+        (c2["state"].as_str(), c2["payout"]["payment"]["payee"]["bank"].as_str()),
+        (Some("paid"), Some("建设银行"))
+    );
+}
+
+#[tokio::test]
+async fn the_payment_pages_make_a_batch_take_the_return_file_and_the_corrected_account() {
+    use crate::common::PASSWORD;
+    let f = fixture_with(100.0, 0).await;
+    let (_, e2, _) = payable_pair(&f).await;
+    let reviewer = f.app.sign_in_existing("shenhe", PASSWORD).await;
+    let measure = f.app.page(&reviewer.cookie, &format!("/measures/{}", f.measure)).await.text();
+    assert!(measure.contains("<b id=\"money-reserved\">600000.00</b>"), "reserved 60 万元: {measure}");
+    let r = f.app.form(&reviewer, "/staff/payments", &[("csrf", &reviewer.csrf)]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    let uri = r.location();
+    let b: u64 = uri.trim_start_matches("/staff/payments/").parse().unwrap();
+    let page = f.app.page(&reviewer.cookie, &uri).await.text();
+    assert!(
+        page.contains("id=\"export-xlsx\"") && page.contains("**** 5678") && !page.contains("6217000012345678"),
+        "{page}"
+    );
+    assert!(!page.contains("id=\"return-form\""), "no return file before the export");
+    f.app.get_as(&format!("/api/v1/payment-batches/{b}/export.xlsx"), &f.reviewer).await;
+    // The return file through the page's upload: a bad one shows the row and reason.
+    let upload = |bytes: Vec<u8>| {
+        let boundary = "XhuiqiX";
+        let mut body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"return.csv\"\r\nContent-Type: text/csv\r\n\r\n", reviewer.csrf).into_bytes();
+        body.extend_from_slice(&bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        axum::http::Request::post(format!("/staff/payments/{b}/returns"))
+            .header(axum::http::header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+            .header(axum::http::header::COOKIE, &reviewer.cookie)
+            .body(axum::body::Body::from(body))
+            .unwrap()
+    };
+    let r = f.app.send(upload(return_csv(&[(9, "", "1.00", "支付成功", "X", "")]))).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().contains("第 2 行 序号") && r.text().contains("不是批次"), "{}", r.text());
+    let (c1, c2) = (credit_code(1), credit_code(2));
+    let r = f
+        .app
+        .send(upload(return_csv(&[
+            (1, &c1, "100000.00", "支付成功", "PZ-9", ""),
+            (2, &c2, "200000.00", "支付失败", "", "户名不符"),
+        ])))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert!(r.text().contains("支付成功 1，失败 1") && r.text().contains("id=\"reconciles\""), "{}", r.text());
+    // The enterprise corrects its account on the case page.
+    let ent2 = f.app.sign_in_existing("qiye2", PASSWORD).await;
+    let case = f.app.page(&ent2.cookie, &format!("/cases/{e2}")).await.text();
+    assert!(case.contains("id=\"correct-form\"") && case.contains("户名不符"), "{case}");
+    let r = f
+        .app
+        .form(
+            &ent2,
+            &format!("/cases/{e2}/account"),
+            &[("csrf", &ent2.csrf), ("holder", "测试企业2"), ("bank", "建设银行"), ("account", "12")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().contains("8 至 32 位数字") && r.text().contains("建设银行"), "{}", r.text());
+    let r = f
+        .app
+        .form(
+            &ent2,
+            &format!("/cases/{e2}/account"),
+            &[("csrf", &ent2.csrf), ("holder", "测试企业2"), ("bank", "建设银行"), ("account", "6227000012345678")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    let case = f.app.page(&ent2.cookie, &r.location()).await.text();
+    assert!(case.contains("收款账户已更正") && case.contains("待拨付"), "{case}");
 }

@@ -10,6 +10,7 @@ mod disclosures;
 mod entities;
 mod inbox;
 mod matching;
+mod payments;
 mod policies;
 mod supervision;
 
@@ -42,6 +43,7 @@ pub fn routes() -> Routes {
         .merge(cases::routes())
         .merge(auto::routes())
         .merge(disclosures::routes())
+        .merge(payments::routes())
         .merge(inbox::routes())
         .merge(supervision::routes())
         .get("/api/v1/catalog", Access::Public, catalog_show)

@@ -44,6 +44,7 @@ pub fn routes() -> Routes {
         .post("/cases/{id}/release", review, cases_release)
         .post("/cases/{id}/accept", apply, cases_accept)
         .post("/cases/{id}/decline", apply, cases_decline)
+        .post("/cases/{id}/account", apply, cases_account)
 }
 
 #[derive(Deserialize, Default)]
@@ -111,6 +112,7 @@ async fn case_page(
             can_release => reviewer && state == CaseState::AwaitingBudget,
             can_withdraw => applicant && matches!(state, CaseState::Draft | CaseState::InReview | CaseState::Returned),
             can_accept => applicant && state == CaseState::Offered,
+            can_correct => applicant && state == CaseState::PaymentFailed,
             staff,
             notice,
             next,
@@ -190,6 +192,19 @@ async fn cases_submit(
     }
 }
 
+/// The account fields as typed, kept for the page shown again after a refusal.
+fn payee_typed(form: &[(String, String)]) -> BTreeMap<String, String> {
+    ["holder", "bank", "account"].iter().map(|k| (format!("payee_{k}"), form_value(form, k).to_string())).collect()
+}
+
+fn payee_of(form: &[(String, String)]) -> (String, String, String) {
+    (
+        form_value(form, "holder").to_string(),
+        form_value(form, "bank").to_string(),
+        form_value(form, "account").to_string(),
+    )
+}
+
 /// The enterprise accepts a 免申即享 offer with its bank account; a refusal (户名 not the
 /// registered name, a bad number) shows the case again with what was typed.
 async fn cases_accept(
@@ -198,17 +213,24 @@ async fn cases_accept(
     Path(id): Path<CaseId>,
     CleanForm(form): FormData,
 ) -> PageResult {
-    let typed: BTreeMap<String, String> = ["holder", "bank", "account"]
-        .iter()
-        .map(|k| (format!("payee_{k}"), form_value(&form, k).to_string()))
-        .collect();
-    let (holder, bank, account) = (
-        form_value(&form, "holder").to_string(),
-        form_value(&form, "bank").to_string(),
-        form_value(&form, "account").to_string(),
-    );
+    let typed = payee_typed(&form);
+    let (holder, bank, account) = payee_of(&form);
     act(&state, &viewer, id, "accepted", Some(typed), move |s, who| {
         s.case_accept(who, id.get(), &holder, &bank, &account).map(drop)
+    })
+    .await
+}
+
+async fn cases_account(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<CaseId>,
+    CleanForm(form): FormData,
+) -> PageResult {
+    let typed = payee_typed(&form);
+    let (holder, bank, account) = payee_of(&form);
+    act(&state, &viewer, id, "account", Some(typed), move |s, who| {
+        s.case_correct_account(who, id.get(), &holder, &bank, &account).map(drop)
     })
     .await
 }

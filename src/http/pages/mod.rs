@@ -14,6 +14,7 @@ pub mod forms;
 mod imports;
 mod inbox;
 mod my;
+pub(crate) mod payments;
 pub use audit::AuditParams;
 pub use calculator::grouped;
 pub use imports::export_response;
@@ -42,6 +43,7 @@ pub fn routes() -> Routes {
         .merge(cases::routes())
         .merge(auto::routes())
         .merge(disclosures::routes())
+        .merge(payments::routes())
         .merge(inbox::routes())
         .merge(supervision::routes())
 }

@@ -99,7 +99,7 @@ async fn measures_show(State(state): State<AppState>, viewer: Viewer, Path(id): 
         context! {
             m => to_value(&page.measure), policy => to_value(&page.policy), sim => to_value(&page.simulation), may_list => page.may_list,
             actions => to_value(page.actions), apply_options => to_value(&page.apply_options),
-            auto_lists => to_value(&page.auto_lists), ..vocabularies()
+            auto_lists => to_value(&page.auto_lists), money => to_value(&page.money), ..vocabularies()
         },
     )
 }

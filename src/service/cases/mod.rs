@@ -7,6 +7,7 @@ mod apply;
 pub mod auto;
 pub mod disclosure;
 mod form;
+pub mod payment;
 mod read;
 mod review;
 
