@@ -746,3 +746,76 @@ async fn the_payment_pages_make_a_batch_take_the_return_file_and_the_corrected_a
     let case = f.app.page(&ent2.cookie, &r.location()).await.text();
     assert!(case.contains("收款账户已更正") && case.contains("待拨付"), "{case}");
 }
+
+#[tokio::test]
+async fn a_recovery_returns_the_money_to_the_budget() {
+    use crate::common::PASSWORD;
+    let f = fixture_with(100.0, 0).await;
+    let (e1, _, _) = payable_pair(&f).await;
+    let b = f.call("POST", "/api/v1/payment-batches", &f.reviewer, json!({})).await.json()["batches"][0]["id"]
+        .as_u64()
+        .unwrap();
+    f.app.get_as(&format!("/api/v1/payment-batches/{b}/export.csv"), &f.reviewer).await;
+    let (c1, c2) = (credit_code(1), credit_code(2));
+    let csv =
+        return_csv(&[(1, &c1, "100000.00", "支付成功", "PZ-1", ""), (2, &c2, "200000.00", "支付成功", "PZ-2", "")]);
+    assert_eq!(
+        f.app
+            .post_bytes(&format!("/api/v1/payment-batches/{b}/returns?file_name=r.csv"), &f.reviewer, csv)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let money_uri = format!("/api/v1/measures/{}/money", f.measure);
+    let before = f.app.get_as(&money_uri, &f.reviewer).await.json();
+    assert_eq!((before["paid"].as_i64(), before["remaining"].as_i64()), (Some(30_000_000), Some(40_000_000)));
+
+    // A supervisor opens it (more than was paid is refused); the enterprise is told.
+    let ducha = f.app.token("ducha", Role::Supervisor, None);
+    let uri = format!("/api/v1/cases/{e1}/recovery");
+    let r = f
+        .call(
+            "POST",
+            &uri,
+            &ducha,
+            json!({"amount_yuan": "100000.01", "reason": "虚报研发费用", "deadline": "2026-12-31"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
+    let r = f
+        .call("POST", &uri, &f.enterprise, json!({"amount_yuan": "100", "reason": "x", "deadline": "2026-12-31"}))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
+    let r = f.call("POST", &uri, &ducha, json!({"amount_yuan": "40000.50", "reason": "虚报研发费用", "deadline": "2026-12-31", "bar_until": "2027-12-31"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["state"], "recovering");
+    let inbox = f.app.get_as(&format!("/api/v1/my/entities/{}/inbox", credit_code(1)), &f.enterprise).await.text();
+    assert!(inbox.contains("资金追回通知") && inbox.contains("40000.50"), "{inbox}");
+    // The department records it through the case page; the money is back in the budget.
+    let reviewer = f.app.sign_in_existing("shenhe", PASSWORD).await;
+    let page = f.app.page(&reviewer.cookie, &format!("/cases/{e1}")).await.text();
+    assert!(page.contains("id=\"recovered-form\"") && page.contains("40000.50"), "{page}");
+    let r = f
+        .app
+        .form(
+            &reviewer,
+            &format!("/cases/{e1}/recovery/recovered"),
+            &[("csrf", &reviewer.csrf), ("on", "2026-12-10"), ("voucher", "TH-001")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    let after = f.app.get_as(&money_uri, &f.reviewer).await.json();
+    assert_eq!(
+        (after["paid"].as_i64(), after["recovered"].as_i64(), after["remaining"].as_i64()),
+        (Some(30_000_000 - 4_000_050), Some(4_000_050), Some(40_000_000 + 4_000_050))
+    );
+    let c = f.app.get_as(&format!("/api/v1/cases/{e1}"), &f.enterprise).await.json();
+    assert_eq!(
+        (c["state"].as_str(), c["payout"]["recovery"]["recovered"][1].as_str()),
+        (Some("recovered"), Some("TH-001"))
+    );
+    // Every move of money is in the audit trail.
+    let audit =
+        f.app.get_as("/api/v1/audit?action=money.recover", &f.app.token("admin2", Role::Sysadmin, None)).await.text();
+    assert!(audit.contains(&format!("case:{e1} ")) && audit.contains("money.recover"), "{audit}");
+}

@@ -20,6 +20,7 @@ use crate::model::CaseId;
 pub fn routes() -> Routes {
     let review = Access::Needs(Permission::CaseReview);
     let read = Access::Needs(Permission::CaseRead);
+    let recover = Access::Either(Permission::CaseReview, Permission::Supervise);
     Routes::new()
         .get("/api/v1/payment-batches", read, batches_index)
         .post("/api/v1/payment-batches", review, batches_create)
@@ -29,6 +30,53 @@ pub fn routes() -> Routes {
         .upload("/api/v1/payment-batches/{id}/returns", review, crate::http::MAX_ATTACHMENT_BODY, batches_return)
         .post("/api/v1/cases/{id}/account", Access::Needs(Permission::CaseApply), cases_account)
         .get("/api/v1/measures/{id}/money", read, measures_money)
+        .post("/api/v1/cases/{id}/recovery", recover, cases_recovery_open)
+        .post("/api/v1/cases/{id}/recovery/recovered", recover, cases_recovery_recorded)
+        .post("/api/v1/cases/{id}/recovery/hand-over", recover, cases_recovery_hand_over)
+}
+
+/// `POST /cases/{id}/recovery` `{amount_yuan, reason, deadline, bar_until}`: opens a recovery.
+async fn cases_recovery_open(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<CaseId>,
+    body: Bytes,
+) -> ApiResult {
+    let input: crate::service::cases::recovery::RecoveryInput = parse_json(&body)?;
+    Ok(Json(state.call(&viewer, move |s, who| s.recovery_open(who, id.get(), &input)).await?).into_response())
+}
+
+#[derive(Deserialize)]
+struct RecoveredBody {
+    on: String,
+    voucher: String,
+}
+
+/// `POST /cases/{id}/recovery/recovered` `{on, voucher}`: the money is back.
+async fn cases_recovery_recorded(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<CaseId>,
+    body: Bytes,
+) -> ApiResult {
+    let b: RecoveredBody = parse_json(&body)?;
+    Ok(Json(state.call(&viewer, move |s, who| s.recovery_record(who, id.get(), &b.on, &b.voucher)).await?)
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct HandOverBody {
+    note: String,
+}
+
+async fn cases_recovery_hand_over(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<CaseId>,
+    body: Bytes,
+) -> ApiResult {
+    let b: HandOverBody = parse_json(&body)?;
+    Ok(Json(state.call(&viewer, move |s, who| s.recovery_hand_over(who, id.get(), &b.note)).await?).into_response())
 }
 
 /// `GET /measures/{id}/money`: budget, approved, reserved, paid, recovered, remaining (fen).

@@ -28,6 +28,7 @@ pub fn routes() -> Routes {
     let apply = Access::Needs(Permission::CaseApply);
     let review = Access::Needs(Permission::CaseReview);
     let read = Access::Either(Permission::CaseRead, Permission::CaseApply);
+    let recover = Access::Either(Permission::CaseReview, Permission::Supervise);
     Routes::new()
         .post("/my/entities/{code}/apply", apply, cases_open)
         .get("/staff/cases", Access::Needs(Permission::CaseRead), cases_queue)
@@ -45,6 +46,9 @@ pub fn routes() -> Routes {
         .post("/cases/{id}/accept", apply, cases_accept)
         .post("/cases/{id}/decline", apply, cases_decline)
         .post("/cases/{id}/account", apply, cases_account)
+        .post("/cases/{id}/recovery", recover, cases_recovery_open)
+        .post("/cases/{id}/recovery/recovered", recover, cases_recovery_recorded)
+        .post("/cases/{id}/recovery/hand-over", recover, cases_recovery_hand_over)
 }
 
 #[derive(Deserialize, Default)]
@@ -113,6 +117,8 @@ async fn case_page(
             can_withdraw => applicant && matches!(state, CaseState::Draft | CaseState::InReview | CaseState::Returned),
             can_accept => applicant && state == CaseState::Offered,
             can_correct => applicant && state == CaseState::PaymentFailed,
+            can_recover => (reviewer || p.can(Permission::Supervise)) && matches!(state, CaseState::Paid | CaseState::Closed),
+            can_settle_recovery => (reviewer || p.can(Permission::Supervise)) && state == CaseState::Recovering,
             staff,
             notice,
             next,
@@ -233,6 +239,45 @@ async fn cases_account(
         s.case_correct_account(who, id.get(), &holder, &bank, &account).map(drop)
     })
     .await
+}
+
+async fn cases_recovery_open(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<CaseId>,
+    CleanForm(form): FormData,
+) -> PageResult {
+    let input = crate::service::cases::recovery::RecoveryInput {
+        amount_yuan: form_value(&form, "amount_yuan").to_string(),
+        reason: form_value(&form, "reason").to_string(),
+        deadline: form_value(&form, "deadline").to_string(),
+        bar_until: form_value(&form, "bar_until").to_string(),
+    };
+    let typed: BTreeMap<String, String> = form.iter().filter(|(k, _)| k != "csrf").cloned().collect();
+    act(&state, &viewer, id, "recovery", Some(typed), move |s, who| s.recovery_open(who, id.get(), &input).map(drop))
+        .await
+}
+
+async fn cases_recovery_recorded(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<CaseId>,
+    CleanForm(form): FormData,
+) -> PageResult {
+    let (on, voucher) = (form_value(&form, "on").to_string(), form_value(&form, "voucher").to_string());
+    act(&state, &viewer, id, "recovered", None, move |s, who| s.recovery_record(who, id.get(), &on, &voucher).map(drop))
+        .await
+}
+
+async fn cases_recovery_hand_over(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<CaseId>,
+    CleanForm(form): FormData,
+) -> PageResult {
+    let note = form_value(&form, "note").to_string();
+    act(&state, &viewer, id, "handed_over", None, move |s, who| s.recovery_hand_over(who, id.get(), &note).map(drop))
+        .await
 }
 
 async fn cases_decline(

@@ -9,6 +9,7 @@ pub mod disclosure;
 mod form;
 pub mod payment;
 mod read;
+pub mod recovery;
 mod review;
 
 use std::collections::HashMap;
