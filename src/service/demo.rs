@@ -184,7 +184,7 @@ const DEMO_PDF: &[u8] =
 
 /// The department whose reviewer (`shenhe`) and publishers (`renshe`, `renshe2`) the demo's
 /// cases keep busy.
-const DEMO_DEPARTMENT: &str = "哈尔滨市人力资源和社会保障局";
+pub(super) const DEMO_DEPARTMENT: &str = "哈尔滨市人力资源和社会保障局";
 
 impl Service {
     /// A working day's worth of real cases for the demo accounts, made once by running the
@@ -198,14 +198,24 @@ impl Service {
             return Ok(DemoCases::default());
         }
         let saved = self.config.clock.shift_ms();
-        self.config.clock.advance(-14 * 86_400);
+        self.config.clock.advance(-21 * 86_400);
         let made = self.demo_cases_from();
+        // Two weeks ago, after the approvals: the 免申即享 rounds, and the disclosure of what
+        // was approved or accepted (over by now).
+        let earlier = match &made {
+            Ok(_) => self
+                .demo_auto_lists()
+                .and_then(|awaiting| self.demo_disclose(DEMO_DEPARTMENT, "renshe2").map(|_| awaiting)),
+            Err(_) => Ok(None),
+        };
         // Whatever happened, time runs normally again.
         self.config.clock.set_shift_ms(saved);
         let mut made = made?;
+        let awaiting = earlier?;
         self.demo_amendment()?;
-        made.also_for.extend(self.demo_auto_lists()?);
         self.sweep()?;
+        self.demo_payments(awaiting.as_ref())?;
+        made.also_for.extend(awaiting);
         let tx = self.store.write()?;
         tx.set_meta(MARKER, tx.now().0.to_le_bytes().as_slice())?;
         tx.commit()?;
@@ -430,76 +440,5 @@ impl Service {
             return Ok(());
         }
         Ok(())
-    }
-}
-
-impl Service {
-    /// 免申即享 in the demo: the 人社局's auto measure has a confirmed round (renshe proposed,
-    /// renshe2 confirmed) whose offers are partly accepted, one declined, the rest awaiting the
-    /// enterprises; the 科技局's awaits a second person. Returns an entity whose offer awaits
-    /// its answer, for the demo enterprise to act for.
-    fn demo_auto_lists(&self) -> Result<Option<CreditCode>> {
-        let read = self.store.read()?;
-        let who_of =
-            |name: &str| -> Result<Option<Who>> { Ok(read.user_by_name(name)?.map(|u| Who::user(&u, "demo"))) };
-        let mut awaiting = None;
-        for (proposer, confirmer) in [("renshe", Some("renshe2")), ("keji", None)] {
-            let Some(p) = who_of(proposer)? else { continue };
-            let mut measure = None;
-            for m in read.measures()?.into_iter().filter(|m| m.in_force()) {
-                let Some(v) = read.published_version(m.id)? else { continue };
-                if v.spec.mode == crate::model::Mode::Auto && Some(&v.spec.department) == p.department.as_ref() {
-                    measure = Some(m.id);
-                    break;
-                }
-            }
-            let Some(measure) = measure else { continue };
-            let list = match self.auto_list_propose(&p, MeasureId(measure)) {
-                Ok(l) => l,
-                Err(e) => {
-                    tracing::warn!("demo: no auto list for measure {measure}: {e}");
-                    continue;
-                }
-            };
-            let Some(c) = confirmer.map(who_of).transpose()?.flatten() else { continue };
-            let list = match self.auto_list_confirm(&c, list.list.id) {
-                Ok(l) => l,
-                Err(e) => {
-                    tracing::warn!("demo: auto list {} not confirmed: {e}", list.list.id);
-                    continue;
-                }
-            };
-            for (i, entry) in
-                list.entries.iter().enumerate().filter(|(_, e)| e.case.state == crate::model::case::CaseState::Offered)
-            {
-                let Ok(code) = CreditCode::parse(&entry.case.credit_code) else { continue };
-                let who = Who {
-                    name: "企业财务人员".into(),
-                    role: Some(crate::model::Role::Enterprise),
-                    ip: "demo".into(),
-                    entities: vec![code.clone()],
-                    ..Who::default()
-                };
-                match i % 4 {
-                    0 | 1 => {
-                        let account = format!("6222{:012}", entry.case.entity_id);
-                        let _ = self.case_accept(
-                            &who,
-                            entry.case.id,
-                            &entry.case.entity_name,
-                            "中国工商银行哈尔滨分行",
-                            &account,
-                        );
-                    }
-                    2 if i < 4 => {
-                        let _ = self.case_decline(&who, entry.case.id, "本年度不再享受此项资金");
-                    }
-                    _ => {
-                        awaiting.get_or_insert(code);
-                    }
-                }
-            }
-        }
-        Ok(awaiting)
     }
 }

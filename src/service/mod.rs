@@ -7,6 +7,7 @@ pub mod calendar;
 pub mod cases;
 pub mod dashboard;
 pub mod demo;
+mod demo_payout;
 pub mod entities;
 pub mod export;
 pub mod files;

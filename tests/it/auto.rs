@@ -308,7 +308,12 @@ async fn the_demo_shows_a_list_awaiting_the_second_person_and_offers_awaiting_en
     let confirmed = renshe.iter().find(|l| l.state.key() == "confirmed").expect("a confirmed round");
     let view = svc.auto_list(&who("renshe"), confirmed.id, 0).unwrap();
     let states: std::collections::HashSet<&str> = view.entries.iter().map(|e| e.case.state.key()).collect();
-    assert!(states.contains("accepted") && states.contains("offered") && states.contains("declined"), "{states:?}");
+    // Two weeks on, the accepted ones went through disclosure into payment.
+    assert!(states.contains("offered") && states.contains("declined"), "{states:?}");
+    assert!(
+        states.iter().any(|s| ["in_batch", "paid", "payment_failed", "recovering", "disclosing"].contains(s)),
+        "{states:?}"
+    );
     // The demo enterprise acts for an entity whose offer awaits it.
     let offered = demo.also_for.get(1).expect("an entity with an offer awaiting");
     let cases = svc.cases_of_entity(&Who::system("t"), offered).unwrap();
@@ -317,6 +322,19 @@ async fn the_demo_shows_a_list_awaiting_the_second_person_and_offers_awaiting_en
         "{:?}",
         cases.iter().map(|c| c.state_label).collect::<Vec<_>>()
     );
+    // A disclosure in its period with an objection, and one over.
+    let index = svc.disclosure_index().unwrap();
+    assert!(!index.current.is_empty() && !index.past.is_empty(), "{index:?}");
+    let objections = svc.objections_for(&who("renshe")).unwrap();
+    assert!(objections.iter().any(|o| o.state.key() == "open"), "{objections:?}");
+    // A batch exported, its return file in: paid rows, a failed one, one awaiting; a recovery.
+    let batches = svc.payment_batches_for(&who("shenhe")).unwrap();
+    let b = batches.iter().find(|b| b.state.key() == "exported").expect("a payment batch exported");
+    assert!(b.paid >= 1 && b.failed == 1 && b.pending() == 1, "{b:?}");
+    let view = svc.payment_batch(&who("shenhe"), b.id).unwrap();
+    assert!(view.reconciles);
+    let states: Vec<_> = view.rows.iter().map(|r| r.state.key()).collect();
+    assert!(states.contains(&"recovering") && states.contains(&"payment_failed"), "{states:?}");
 }
 
 #[tokio::test]

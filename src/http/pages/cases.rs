@@ -116,7 +116,8 @@ async fn case_page(
             can_release => reviewer && state == CaseState::AwaitingBudget,
             can_withdraw => applicant && matches!(state, CaseState::Draft | CaseState::InReview | CaseState::Returned),
             can_accept => applicant && state == CaseState::Offered,
-            can_correct => applicant && state == CaseState::PaymentFailed,
+            can_correct => applicant
+                && (state == CaseState::PaymentFailed || (state == CaseState::Payable && view.case.payout.payee.is_none())),
             can_recover => (reviewer || p.can(Permission::Supervise)) && matches!(state, CaseState::Paid | CaseState::Closed),
             can_settle_recovery => (reviewer || p.can(Permission::Supervise)) && state == CaseState::Recovering,
             staff,

@@ -66,7 +66,7 @@ pub enum AfterAction {
         reason: FailReason,
         note: String,
     },
-    /// The enterprise corrects its account after a failed payment.
+    /// The enterprise gives or corrects its account: after a failed payment, or while payable.
     Correct(BankAccount),
     /// A rejection after approval: releases the reservation.
     Revoke {
@@ -284,7 +284,7 @@ impl Case {
                 (CaseActionKind::Fail, S::PaymentFailed)
             }
             AfterAction::Correct(account) => {
-                need(from == S::PaymentFailed, "更正收款账户")?;
+                need(matches!(from, S::PaymentFailed | S::Payable), "更正收款账户")?;
                 applicant(actor, "更正收款账户")?;
                 self.payout.payee = Some(account);
                 (CaseActionKind::Correct, S::Payable)

@@ -496,7 +496,7 @@ fn listed_entities(tx: &impl Tables, measure: u64, version: u32) -> Result<HashS
 }
 
 /// The account the entity last confirmed on any case (the account on file).
-fn account_on_file(tx: &impl Tables, entity: u64) -> Result<Option<BankAccount>> {
+pub(super) fn account_on_file(tx: &impl Tables, entity: u64) -> Result<Option<BankAccount>> {
     Ok(tx.cases_of_entity(entity)?.into_iter().find_map(|c| c.payout.payee))
 }
 

@@ -10,7 +10,7 @@ use std::io::Cursor;
 
 use serde::Serialize;
 
-use super::{CaseView, unseen};
+use super::CaseView;
 use crate::import::{Format, for_each_row};
 use crate::model::audit::action;
 use crate::model::case::{AfterAction, BankAccount, Case, CaseAction, CaseState, FailReason};
@@ -160,7 +160,11 @@ impl Service {
                 let cases = tx.cases_of_measure(m.id, after, 2_000)?;
                 let Some(last) = cases.last() else { break };
                 after = last.id;
-                for c in cases.into_iter().filter(|c| c.state == CaseState::Payable) {
+                // A case without an amount (settled outside huiqi) has nothing to pay.
+                for c in cases
+                    .into_iter()
+                    .filter(|c| c.state == CaseState::Payable && c.approved_amount.is_some_and(|a| a.fen() > 0))
+                {
                     let key = (v.spec.fund_source.clone(), v.spec.budget_subject.clone());
                     groups.entry(key).or_default().push((c, doc.clone()));
                 }
@@ -193,7 +197,11 @@ impl Service {
             };
             for (before, _doc) in cases {
                 let seq = batch.rows + 1;
-                let case = before.clone();
+                let mut case = before.clone();
+                // Without an account of its own, the account the entity confirmed last.
+                if case.payout.payee.is_none() {
+                    case.payout.payee = super::auto::account_on_file(&tx, case.entity_id)?;
+                }
                 let action = CaseAction::After(AfterAction::Batch { batch: id, seq });
                 let case = match self.transition(&tx, who, before, case, action, None, &calendar) {
                     Ok(c) => c,
@@ -456,14 +464,15 @@ impl Service {
         Ok(report)
     }
 
-    /// After a failed payment the enterprise corrects its account; the case is payable again.
+    /// The enterprise gives its account for a payable case, or corrects it after a failed
+    /// payment (the case is payable again).
     pub fn case_correct_account(&self, who: &Who, id: u64, holder: &str, bank: &str, number: &str) -> Result<CaseView> {
         let calendar = self.calendar()?;
         let tx = self.store.write()?;
         let before = Self::case_or_404(&tx, id)?;
         self.check_applicant(&tx, who, &before)?;
-        if before.state != CaseState::PaymentFailed {
-            return Err(unseen(id));
+        if !matches!(before.state, CaseState::PaymentFailed | CaseState::Payable) {
+            return Err(ServiceError::Conflict(format!("此办件当前为「{}」，不能更改收款账户", before.state.label())));
         }
         let name = tx.entity(before.entity_id)?.and_then(|e| e.name).unwrap_or_else(|| before.entity_name.clone());
         let account = BankAccount::new(holder, bank, number, &name)?;
