@@ -964,3 +964,213 @@ async fn browser_forgotten_password_by_sms() {
     })
     .await;
 }
+
+/// The money half in the browser (issue 13): a publisher publishes an auto measure; its list is
+/// proposed and another person confirms it; the enterprise accepts with its bank account; the
+/// public disclosure shows it; an anonymous objection is refused, a real-name one taken and
+/// dismissed; the period ends across the National Day holiday (and its make-up Saturday) and the
+/// case is payable; a batch
+/// is exported (the test reads the XLSX), its return file with a failure imported; the
+/// enterprise corrects its account and is paid in the next batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_auto_list_disclosure_objection_batch_failure_paid() {
+    use huiqi::model::{Capacity, MeasureSpec, PolicyInput, Role, Who};
+
+    let app = TestApp::new();
+    let dept = "哈尔滨市科学技术局";
+    for (name, role, d) in [
+        ("keji", Role::Publisher, Some(dept)),
+        ("keji2", Role::Publisher, Some(dept)),
+        ("shenhe", Role::Reviewer, Some(dept)),
+        ("qiye", Role::Enterprise, None),
+    ] {
+        app.account(name, role, d);
+    }
+    let svc = app.svc().clone();
+    // The clock at 2026-09-28 (a Monday), five working days before the National Day holiday ends.
+    let clock = svc.config.clock.clone();
+    let today = svc.today();
+    clock.advance(i64::from(huiqi::model::Date::parse("2026-09-28").unwrap().days() - today.days()) * 86_400);
+    let system = Who::system("test");
+    let code = crate::common::credit_code(7);
+    let pairs: Vec<(String, String)> = [
+        ("credit_code", code.as_str()),
+        ("name", "哈尔滨冰城智造有限公司"),
+        ("region", "230102"),
+        ("rd_expense", "200"),
+        ("dishonest", "否"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    svc.entity_upsert(&system, &svc.entity_patch_from_texts(&pairs, false).unwrap()).unwrap();
+    app.auth()
+        .binding_grant(&system, "qiye", &huiqi::model::CreditCode::parse(&code).unwrap(), Capacity::LegalRep)
+        .unwrap();
+    let policy: PolicyInput = serde_json::from_value(json!({
+        "title": "科技创新若干措施", "doc_number": "哈科规〔2026〕9号", "level": "municipal", "department": dept,
+        "issue_date": "2026-01-01", "valid_from": "2026-01-01", "valid_until": "2027-12-31",
+        "text": "第一条", "interpretation": "", "tags": []
+    }))
+    .unwrap();
+    let policy = svc.policy_create(&system, policy).unwrap();
+    let spec: MeasureSpec = serde_json::from_value(json!({
+        "name": "研发投入奖励（免申即享）", "department": dept, "mode": "auto", "category": "subsidy",
+        "conditions": [{"label": "无失信记录", "expr": "!dishonest"}],
+        "amount": "min(rd_expense * 0.1, 30)", "cap": 30, "budget": 500, "publicity_days": 5, "offer_days": 10,
+        "fund_source": "市级科技专项资金", "contact": "0451-86612345"
+    }))
+    .unwrap();
+    let keji = Who::user(&app.auth().principal_of("keji").unwrap().user, "test");
+    let measure = svc.measure_create(&keji, policy.id, spec).unwrap().measure_id;
+    let shenhe = Who::user(&app.auth().principal_of("shenhe").unwrap().user, "test");
+    let files = tempfile::tempdir().unwrap();
+    let csv_file = |name: &str, rows: &str| {
+        let path = files.path().join(name);
+        std::fs::write(&path, format!("序号,统一社会信用代码,金额（元）,结果,支付日期,凭证号,失败原因\n{rows}"))
+            .unwrap();
+        path.to_string_lossy().into_owned()
+    };
+    let failed = csv_file("return1.csv", &format!("1,{code},200000.00,支付失败,,,户名不符\n"));
+    let paid = csv_file("return2.csv", &format!("1,{code},200000.00,支付成功,2026-10-12,GK20261012001,\n"));
+
+    in_browser(app, move |s, base| {
+        let _keep = &files;
+        // 1. Published with four eyes.
+        s.sign_in_to(base, "keji", "/staff");
+        s.go(&format!("{base}/measures/{measure}"));
+        s.click_until("#request-publication button", "已提交发布申请");
+        s.sign_out(base);
+        s.sign_in_to(base, "keji2", "/staff");
+        s.go(&format!("{base}/measures/{measure}"));
+        let approve = s.find("#approve-publication button");
+        s.click(&approve);
+        s.accept_dialog();
+        s.wait_for_page(base, &format!("/measures/{measure}/versions"));
+        s.sign_out(base);
+
+        // 2. keji proposes the list; keji2 confirms it.
+        s.sign_in_to(base, "keji", "/staff");
+        s.go(&format!("{base}/measures/{measure}"));
+        s.click_until("#propose", "名单须由提出人以外的另一名工作人员复核确认");
+        let list_url = s.current_url();
+        assert!(s.page_text().contains("哈尔滨冰城智造有限公司"));
+        s.sign_out(base);
+        s.sign_in_to(base, "keji2", "/staff");
+        s.go(&list_url);
+        let confirm = s.find("#confirm-list");
+        s.click(&confirm);
+        s.accept_dialog();
+        s.wait_until("the list confirmed", |s| s.try_page_text().is_some_and(|t| t.contains("名单已确认")));
+        s.sign_out(base);
+
+        // 3. The enterprise accepts with its bank account.
+        s.sign_in_to(base, "qiye", "/my");
+        s.go(&format!("{base}/my/entities/{code}"));
+        let offer = s.find("#my-offers a");
+        s.click(&offer);
+        s.wait_for_url("/cases/");
+        // The card links to the offer on the case page (`/cases/{id}#offer`).
+        let case_url = s.current_url().split('#').next().unwrap_or_default().to_string();
+        s.fill("#accept-form input[name=bank]", "中国银行哈尔滨分行");
+        s.fill("#accept-form input[name=account]", "6217 0000 1234 5678");
+        s.click_until("#accept", "已确认领取，收款账户已登记");
+        s.sign_out(base);
+
+        // 4. The department opens the disclosure: five working days across the holiday.
+        s.sign_in_to(base, "shenhe", "/staff");
+        s.go(&format!("{base}/measures/{measure}"));
+        // 09-29, 09-30, (National Day 10-01 to 10-07), 10-08, 10-09 and the make-up Saturday 10-10.
+        s.click_until("#open-disclosure", "2026-09-28 至 2026-10-10");
+        let disclosure_url = s.current_url();
+        s.sign_out(base);
+
+        // 5. The public: an anonymous objection is refused, a real-name one taken.
+        s.go(&disclosure_url);
+        let text = s.page_text();
+        assert!(text.contains("哈尔滨冰城智造有限公司") && text.contains("20") && !text.contains("6217"), "{text}");
+        let object = s.find("a.object-link");
+        s.click(&object);
+        s.wait_for_url("/object");
+        s.fill("#objection-form input[name=name]", "匿名");
+        s.fill("#objection-form input[name=phone]", "13800000000");
+        s.script("document.querySelector('#objection-form select[name=relation]').value = 'competitor';");
+        s.fill("#objection-form textarea[name=facts]", "该企业研发投入数据不实，请予核查。");
+        s.click_until("#submit-objection", "异议须实名提出");
+        s.fill("#objection-form input[name=name]", "王五");
+        s.script("document.querySelector('#objection-form select[name=relation]').value = 'competitor';");
+        s.click_until("#submit-objection", "异议已受理");
+        let receipt_url = s.current_url();
+
+        // 6. The department dismisses it; the objector reads the outcome.
+        s.sign_in_to(base, "shenhe", "/staff");
+        s.go(&format!("{base}/staff/objections"));
+        assert!(s.page_text().contains("王五"));
+        s.fill(".objection textarea[name=reason]", "经核查，研发费用真实");
+        s.click_until(".objection button[value=dismiss]", "经核查，研发费用真实（");
+        s.sign_out(base);
+        s.go(&receipt_url);
+        s.wait_until("the outcome on the receipt", |s| s.try_page_text().is_some_and(|t| t.contains("异议不成立")));
+
+        // 7. The period ends (2026-10-10, after the holiday): payable at the sweep the day after.
+        clock.advance(13 * 86_400);
+        svc.sweep().unwrap();
+        let case_id: u64 = case_url.rsplit('/').next().unwrap().parse().unwrap();
+        let state = svc.case_get(&system, huiqi::model::CaseId(case_id)).unwrap().case.state;
+        assert_eq!(huiqi::model::Vocabulary::key(state), "payable");
+
+        // 8. A batch, exported (the XLSX read back), its return file with the failure.
+        s.sign_in_to(base, "shenhe", "/staff");
+        s.go(&format!("{base}/staff/payments"));
+        s.click_until("#make-batch", "导出与回单");
+        let batch_url = s.current_url();
+        let batch: u64 = batch_url.rsplit('/').next().unwrap().parse().unwrap();
+        let (_, xlsx) = svc.payment_batch_export(&shenhe, batch, huiqi::import::Format::Xlsx, false).unwrap();
+        let mut book: calamine::Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx)).unwrap();
+        let sheet = calamine::Reader::worksheet_range_at(&mut book, 0).unwrap().unwrap();
+        let rows: Vec<Vec<String>> = sheet.rows().map(|r| r.iter().map(|c| c.to_string()).collect()).collect();
+        assert_eq!(
+            rows[1][2..7],
+            [
+                "哈尔滨冰城智造有限公司".to_string(),
+                code.clone(),
+                "中国银行哈尔滨分行".into(),
+                "6217000012345678".into(),
+                "200000.00".into()
+            ]
+        );
+        s.go(&batch_url);
+        let input = s.find("#return-form input[type=file]");
+        s.type_into(&input, &failed);
+        s.click_until("#upload-return", "失败 1");
+        s.sign_out(base);
+
+        // 9. The enterprise corrects its account.
+        s.sign_in_to(base, "qiye", "/my");
+        s.go(&case_url);
+        s.wait_until("the failure on the case", |s| s.try_page_text().is_some_and(|t| t.contains("户名不符")));
+        s.fill("#correct-form input[name=bank]", "中国建设银行哈尔滨分行");
+        s.fill("#correct-form input[name=account]", "6227000012345678");
+        s.click_until("#correct-account", "收款账户已更正");
+        s.sign_out(base);
+
+        // 10. Paid in the next batch; the enterprise sees 已拨付 with the voucher.
+        s.sign_in_to(base, "shenhe", "/staff");
+        s.go(&format!("{base}/staff/payments"));
+        s.click_until("#make-batch", "导出与回单");
+        let next: u64 = s.current_url().rsplit('/').next().unwrap().parse().unwrap();
+        assert_ne!(next, batch);
+        svc.payment_batch_export(&shenhe, next, huiqi::import::Format::Csv, true).unwrap();
+        s.go(&format!("{base}/staff/payments/{next}"));
+        let input = s.find("#return-form input[type=file]");
+        s.type_into(&input, &paid);
+        s.click_until("#upload-return", "支付成功 1");
+        s.sign_out(base);
+        s.sign_in_to(base, "qiye", "/my");
+        s.go(&case_url);
+        s.wait_until("paid", |s| {
+            s.try_page_text().is_some_and(|t| t.contains("已拨付") && t.contains("GK20261012001"))
+        });
+    })
+    .await;
+}
