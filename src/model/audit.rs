@@ -267,6 +267,7 @@ actions! {
     BINDING_VERIFY = "binding.verify", "核验企业绑定", "Verified an entity binding";
     CALENDAR_IMPORT = "calendar.import", "导入节假日日历", "Imported the holiday calendar";
     CALENDAR_SEED = "calendar.seed", "载入节假日日历", "Loaded the holiday calendar";
+    CASE_OFFLINE_IMPORT = "case.offline_import", "导入线下办件", "Imported a counter case";
     CASE_ATTACH = "case.attach", "上传申报材料", "Attached a material";
     CASE_DETACH = "case.detach", "删除申报材料", "Removed a material";
     DATA_EXPORT = "data.export", "导出数据", "Exported data";

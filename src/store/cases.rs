@@ -5,7 +5,8 @@ use redb::ReadableTable;
 
 use super::codec::decode;
 use super::tables::{
-    CASE_ID_TO_CASE, DEPARTMENT_TO_OPEN_CASE, ENTITY_TO_CASE, MEASURE_TO_CASE, MEASURE_TO_PAID, MEASURE_TO_SPENT,
+    CASE_ID_TO_CASE, DEPARTMENT_TO_OPEN_CASE, ENTITY_TO_CASE, EXTERNAL_NO_TO_CASE, MEASURE_TO_CASE, MEASURE_TO_PAID,
+    MEASURE_TO_SPENT,
 };
 use super::tx::{Tables, WriteTx, for_each_record, get_record};
 use super::{Result, StoreError};
@@ -68,6 +69,11 @@ pub trait CaseReads: Tables {
         Ok(t.get(measure)?.map_or(0, |v| v.value()))
     }
 
+    /// The offline case imported with this 外部办件编号.
+    fn case_by_external_no(&self, no: &str) -> Result<Option<u64>> {
+        Ok(self.table(EXTERNAL_NO_TO_CASE)?.get(no)?.map(|v| v.value()))
+    }
+
     /// A measure's money: approved, paid and recovered.
     fn ledger(&self, measure: u64) -> Result<Ledger> {
         let (paid, recovered) = self.table(MEASURE_TO_PAID)?.get(measure)?.map_or((0, 0), |v| v.value());
@@ -91,6 +97,11 @@ impl WriteTx {
         if case.state.is_open() {
             open.insert((case.department.as_str(), case.id), ())?;
         }
+        Ok(())
+    }
+
+    pub fn put_external_no(&self, no: &str, case: u64) -> Result<()> {
+        self.txn.open_table(EXTERNAL_NO_TO_CASE)?.insert(no, case)?;
         Ok(())
     }
 

@@ -108,6 +108,7 @@ fn create_payout_tables(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(RECEIPT_TO_OBJECTION)?;
     tx.open_table(PAYMENT_BATCH_ID_TO_BATCH)?;
     tx.open_table(PAYMENT_BATCH_TO_CASE)?;
+    tx.open_table(EXTERNAL_NO_TO_CASE)?;
     Ok(())
 }
 

@@ -99,6 +99,8 @@ pub const RECEIPT_TO_OBJECTION: TableDefinition<&str, u64> = TableDefinition::ne
 pub const PAYMENT_BATCH_ID_TO_BATCH: TableDefinition<u64, &[u8]> = TableDefinition::new("payment_batches-0");
 /// (batch id, 序号) → case id: a batch's rows (schema version 10).
 pub const PAYMENT_BATCH_TO_CASE: TableDefinition<(u64, u32), u64> = TableDefinition::new("payment_batch_rows-0");
+/// Index: 外部办件编号 of an offline case → its id (schema version 10).
+pub const EXTERNAL_NO_TO_CASE: TableDefinition<&str, u64> = TableDefinition::new("external_cases-0");
 /// (entity id, message id) → a message in the entity's inbox (站内信) (schema version 6).
 pub const ENTITY_TO_MESSAGE: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("inbox-0");
 /// (department, notice id) → a notice to the department's staff (schema version 6).

@@ -837,3 +837,58 @@ async fn a_recovery_returns_the_money_to_the_budget() {
         f.app.get_as("/api/v1/audit?action=money.recover", &f.app.token("admin2", Role::Sysadmin, None)).await.text();
     assert!(audit.contains(&format!("case:{e1} ")) && audit.contains("money.recover"), "{audit}");
 }
+
+#[tokio::test]
+async fn counter_cases_import_whole_or_not_at_all_once_per_number_and_count_in_the_budget() {
+    use crate::common::PASSWORD;
+    let f = fixture_with(100.0, 0).await;
+    let header = "外部办件编号,统一社会信用代码,事项编号,申报日期,决定日期,决定,金额（元）,拨付日期,凭证号\n";
+    let m = f.measure;
+    let (c1, c2, c3) = (credit_code(1), credit_code(2), credit_code(3));
+    let good = format!(
+        "{header}CK-001,{c1},{m},2026-10-08,2026-10-20,通过,150000.00,2026-11-02,GK-77\nCK-002,{c2},{m},2026-10-09,2026-10-21,通过,50000,,\nCK-003,{c3},{m},2026-10-09,2026-10-21,不予通过,,,\n"
+    );
+    let uri = "/api/v1/offline-cases?file_name=counter.csv";
+    // A bad row refuses the whole file, with its row, column, value and reason.
+    let bad = format!(
+        "{good}CK-004,91230100MA00000000,{m},2026-10-09,2026-10-21,通过,1,,\nCK-005,{c1},999,2026-13-01,2026-10-21,待定,,,\n"
+    );
+    let r = f.app.post_bytes(uri, &f.reviewer, bad.clone().into_bytes()).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    let text = r.text();
+    for part in ["第 5 行 统一社会信用代码", "第 6 行 事项编号", "第 6 行 申报日期", "第 6 行 决定"]
+    {
+        assert!(text.contains(part), "{part}: {text}");
+    }
+    let money = format!("/api/v1/measures/{m}/money");
+    assert_eq!(f.app.get_as(&money, &f.reviewer).await.json()["approved"], 0, "nothing written");
+    // Good rows: paid, approved, rejected — counted in the budget; the same file again changes nothing.
+    let r = f.app.post_bytes(uri, &f.reviewer, good.clone().into_bytes()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!((r.json()["created"].as_u64(), r.json()["unchanged"].as_u64()), (Some(3), Some(0)));
+    let r = f.app.post_bytes(uri, &f.reviewer, good.into_bytes()).await;
+    assert_eq!((r.json()["created"].as_u64(), r.json()["unchanged"].as_u64()), (Some(0), Some(3)));
+    let shown = f.app.get_as(&money, &f.reviewer).await.json();
+    assert_eq!((shown["approved"].as_i64(), shown["paid"].as_i64()), (Some(20_000_000), Some(15_000_000)));
+    let cases = f.app.get_as(&format!("/api/v1/entities/{c1}/cases"), &f.reviewer).await.json();
+    let case = &cases["cases"][0];
+    assert_eq!(
+        (case["origin"].as_str(), case["state"].as_str(), case["payout"]["external_no"].as_str()),
+        (Some("offline"), Some("paid"), Some("CK-001"))
+    );
+    // Skipping bad rows imports the rest; the page shows both.
+    let reviewer = f.app.sign_in_existing("shenhe", PASSWORD).await;
+    let boundary = "XhuiqiX";
+    let mut body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"skip_invalid\"\r\n\r\n1\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"counter.csv\"\r\nContent-Type: text/csv\r\n\r\n", reviewer.csrf).into_bytes();
+    body.extend_from_slice(bad.as_bytes());
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let req = axum::http::Request::post("/staff/offline-cases")
+        .header(axum::http::header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+        .header(axum::http::header::COOKIE, &reviewer.cookie)
+        .body(axum::body::Body::from(body))
+        .unwrap();
+    let r = f.app.send(req).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let text = r.text();
+    assert!(text.contains("已导入未变 3") && text.contains("跳过 2") && text.contains("第 6 行 决定"), "{text}");
+}

@@ -30,6 +30,7 @@ pub fn routes() -> Routes {
         .upload("/api/v1/payment-batches/{id}/returns", review, crate::http::MAX_ATTACHMENT_BODY, batches_return)
         .post("/api/v1/cases/{id}/account", Access::Needs(Permission::CaseApply), cases_account)
         .get("/api/v1/measures/{id}/money", read, measures_money)
+        .upload("/api/v1/offline-cases", review, crate::http::MAX_UPLOAD_BYTES, offline_import)
         .post("/api/v1/cases/{id}/recovery", recover, cases_recovery_open)
         .post("/api/v1/cases/{id}/recovery/recovered", recover, cases_recovery_recorded)
         .post("/api/v1/cases/{id}/recovery/hand-over", recover, cases_recovery_hand_over)
@@ -142,6 +143,26 @@ async fn batches_return(
 ) -> ApiResult {
     let name = if p.file_name.trim().is_empty() { "return.csv".to_string() } else { p.file_name };
     let report = state.call(&viewer, move |s, who| s.payment_return_import(who, id, &name, &body)).await?;
+    Ok(Json(report).into_response())
+}
+
+#[derive(Deserialize, Default)]
+struct OfflineParams {
+    #[serde(default)]
+    file_name: String,
+    #[serde(default)]
+    skip_invalid: bool,
+}
+
+/// `POST /offline-cases?file_name=线下办件.xlsx&skip_invalid=` with the file as the body.
+async fn offline_import(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(p): Query<OfflineParams>,
+    body: Bytes,
+) -> ApiResult {
+    let name = if p.file_name.trim().is_empty() { "offline.csv".to_string() } else { p.file_name };
+    let report = state.call(&viewer, move |s, who| s.offline_import(who, &name, &body, p.skip_invalid)).await?;
     Ok(Json(report).into_response())
 }
 

@@ -22,6 +22,8 @@ pub fn routes() -> Routes {
         .post("/staff/payments", review, payments_create)
         .get("/staff/payments/{id}", Access::Needs(Permission::CaseRead), payments_show)
         .upload("/staff/payments/{id}/returns", review, crate::http::MAX_ATTACHMENT_BODY, payments_return)
+        .get("/staff/offline-cases", review, offline_form)
+        .upload("/staff/offline-cases", review, crate::http::MAX_ATTACHMENT_BODY, offline_upload)
 }
 
 /// A CSV download (UTF-8, or GB18030 when asked).
@@ -71,24 +73,60 @@ async fn payments_show(State(state): State<AppState>, viewer: Viewer, Path(id): 
     batch_page(&state, &viewer, id, Vec::new(), "").await
 }
 
+async fn offline_form(viewer: Viewer) -> PageResult {
+    viewer.render("offline.html", context! { report => minijinja::Value::UNDEFINED, errors => Vec::<String>::new() })
+}
+
+async fn offline_upload(State(state): State<AppState>, viewer: Viewer, multipart: Multipart) -> PageResult {
+    let (csrf, file, fields) = read_small_upload(multipart).await?;
+    viewer.check_upload_csrf(&csrf)?;
+    let Some((name, bytes)) = file.filter(|(_, b)| !b.is_empty()) else {
+        return Err(AppError::bad_request("请选择线下办件文件（CSV 或 XLSX）"));
+    };
+    let skip = fields.iter().any(|(k, v)| k == "skip_invalid" && v == "1");
+    match state.call(&viewer, move |s, who| s.offline_import(who, &name, &bytes, skip)).await {
+        Ok(report) => {
+            viewer.render("offline.html", context! { report => to_value(&report), errors => to_value(&report.errors) })
+        }
+        Err(ServiceError::Invalid(errors)) => Ok(unprocessable(viewer.render(
+            "offline.html",
+            context! { report => minijinja::Value::UNDEFINED, errors => to_value(&errors) },
+        )?)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The CSRF field, the file and the other fields of a multipart upload (files of a few MB).
+type SmallUpload = (String, Option<(String, axum::body::Bytes)>, Vec<(String, String)>);
+
+async fn read_small_upload(mut multipart: Multipart) -> Result<SmallUpload, AppError> {
+    let (mut csrf, mut file, mut fields) = (String::new(), None, Vec::new());
+    while let Some(field) = multipart.next_field().await.map_err(super::upload_error)? {
+        let name = field.name().map(str::to_string);
+        match name.as_deref() {
+            Some("csrf") => csrf = field.text().await.unwrap_or_default(),
+            Some("file") if file.is_none() => {
+                let file_name = field.file_name().unwrap_or("upload.csv").to_string();
+                let bytes = field.bytes().await.map_err(super::upload_error)?;
+                file = Some((file_name, bytes));
+            }
+            Some(other) => {
+                let other = other.to_string();
+                fields.push((other, field.text().await.unwrap_or_default()));
+            }
+            None => {}
+        }
+    }
+    Ok((csrf, file, fields))
+}
+
 async fn payments_return(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<u64>,
-    mut multipart: Multipart,
+    multipart: Multipart,
 ) -> PageResult {
-    let (mut csrf, mut file) = (String::new(), None);
-    while let Some(field) = multipart.next_field().await.map_err(super::upload_error)? {
-        match field.name() {
-            Some("csrf") => csrf = field.text().await.unwrap_or_default(),
-            Some("file") if file.is_none() => {
-                let name = field.file_name().unwrap_or("return.csv").to_string();
-                let bytes = field.bytes().await.map_err(super::upload_error)?;
-                file = Some((name, bytes));
-            }
-            _ => {}
-        }
-    }
+    let (csrf, file, _) = read_small_upload(multipart).await?;
     viewer.check_upload_csrf(&csrf)?;
     let Some((name, bytes)) = file.filter(|(_, b)| !b.is_empty()) else {
         return Err(AppError::bad_request("请选择财政系统的回单文件（CSV 或 XLSX）"));

@@ -250,3 +250,57 @@ impl Case {
         }
     }
 }
+
+/// What a case handled at the counter (线下办件) reached, as imported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OfflineOutcome {
+    Rejected { reason: String },
+    Approved { amount: Money },
+    Paid { amount: Money, on: Date, voucher: String },
+}
+
+impl Case {
+    /// A case handled at the counter, entering in the state it reached (`blank` is the new
+    /// case of the entity and measure version): approved reserves its amount, paid also pays
+    /// it — recorded in one history event like any other move of money.
+    pub fn offline(
+        mut blank: Case,
+        external_no: &str,
+        applied: Date,
+        decided: Date,
+        outcome: OfflineOutcome,
+        actor: &super::CaseActor,
+        ctx: &super::CaseContext<'_>,
+    ) -> Case {
+        blank.origin = Origin::Offline;
+        blank.payout.external_no = Some(external_no.to_string());
+        blank.submitted_on = Some(applied);
+        blank.decided_on = Some(decided);
+        let mut moves = Vec::new();
+        let mut note = format!("外部办件编号 {external_no}");
+        blank.state = match outcome {
+            OfflineOutcome::Rejected { reason } => {
+                blank.reason = Some(reason.clone());
+                note = format!("{note}；不予通过：{reason}");
+                CaseState::Rejected
+            }
+            OfflineOutcome::Approved { amount } => {
+                blank.approved_amount = Some(amount);
+                moves.push(MoneyMove::Reserve(amount));
+                CaseState::Approved
+            }
+            OfflineOutcome::Paid { amount, on, voucher } => {
+                blank.approved_amount = Some(amount);
+                moves.push(MoneyMove::Reserve(amount));
+                moves.push(MoneyMove::Pay(amount));
+                let payee =
+                    BankAccount { holder: blank.entity_name.clone(), bank: String::new(), number: String::new() };
+                blank.payout.payment =
+                    Some(Payment { batch: 0, seq: 0, amount, payee, paid_on: Some(on), voucher: Some(voucher) });
+                CaseState::Paid
+            }
+        };
+        blank.record(actor, ctx, CaseState::Draft, super::CaseActionKind::Offline, None, note, moves);
+        blank
+    }
+}

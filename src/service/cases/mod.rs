@@ -7,6 +7,7 @@ mod apply;
 pub mod auto;
 pub mod disclosure;
 mod form;
+pub mod offline;
 pub mod payment;
 mod read;
 pub mod recovery;
