@@ -127,6 +127,15 @@ fn unknown_entity(code: &str) -> ServiceError {
 impl Service {
     /// The supervisors' board: items within `who`'s region, open and noticed first, the
     /// longest overdue first.
+    /// The board's page: overdue stages, and the money half's late objections and failures.
+    pub fn supervision_page(
+        &self,
+        who: &Who,
+        include_resolved: bool,
+    ) -> Result<(Vec<BoardRow>, super::cases::board::MoneyBoard)> {
+        Ok((self.supervision_board(who, include_resolved)?, self.money_board(who)?))
+    }
+
     pub fn supervision_board(&self, who: &Who, include_resolved: bool) -> Result<Vec<BoardRow>> {
         let today = self.today();
         let calendar = self.calendar()?;

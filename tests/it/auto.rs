@@ -892,3 +892,54 @@ async fn counter_cases_import_whole_or_not_at_all_once_per_number_and_count_in_t
     let text = r.text();
     assert!(text.contains("已导入未变 3") && text.contains("跳过 2") && text.contains("第 6 行 决定"), "{text}");
 }
+
+#[tokio::test]
+async fn supervisors_see_objections_and_failed_payments_past_their_limits() {
+    // A failed payment left uncorrected for more than 10 working days.
+    let f = fixture_with(100.0, 0).await;
+    let (_, e2, _) = payable_pair(&f).await;
+    let b = f.call("POST", "/api/v1/payment-batches", &f.reviewer, json!({})).await.json()["batches"][0]["id"]
+        .as_u64()
+        .unwrap();
+    f.app.get_as(&format!("/api/v1/payment-batches/{b}/export.csv"), &f.reviewer).await;
+    let (c1, c2) = (credit_code(1), credit_code(2));
+    let csv =
+        return_csv(&[(1, &c1, "100000.00", "支付成功", "PZ-1", ""), (2, &c2, "200000.00", "支付失败", "", "账户冻结")]);
+    assert_eq!(
+        f.app
+            .post_bytes(&format!("/api/v1/payment-batches/{b}/returns?file_name=r.csv"), &f.reviewer, csv)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let ducha = f.app.token("ducha", Role::Supervisor, None);
+    let board = f.app.get_as("/api/v1/supervision/money", &ducha).await.json();
+    assert_eq!(board["failures"].as_array().map(Vec::len), Some(0), "within the limit: {board}");
+    f.app.svc().config.clock.advance(20 * 86_400);
+    let board = f.app.get_as("/api/v1/supervision/money", &ducha).await.json();
+    assert_eq!(board["failures"][0]["case_id"], e2, "{board}");
+    assert_eq!(board["failures"][0]["reason"], "账户冻结");
+    assert_eq!(f.app.get_as("/api/v1/supervision/money", &f.reviewer).await.status, StatusCode::FORBIDDEN);
+
+    // An objection undecided past its 5 working days.
+    let f = fixture(100.0).await;
+    let list = f.propose().await;
+    let id = list["id"].as_u64().unwrap();
+    let list = f.call("POST", &format!("/api/v1/auto-lists/{id}/confirm"), &f.reviewer, json!({})).await.json();
+    let e1 = f.entry(&list, 1)["id"].as_u64().unwrap();
+    let body = json!({"holder": "测试企业1", "bank": "中国银行", "account": "6217000012345678"});
+    f.call("POST", &format!("/api/v1/cases/{e1}/accept"), &f.enterprise, body).await;
+    let batch =
+        f.call("POST", &format!("/api/v1/measures/{}/disclosures", f.measure), &f.reviewer, json!({})).await.json();
+    let objection = json!({"case_id": e1, "name": "王五", "phone": "13800000000", "relation": "insider", "facts": "该企业研发投入数据不实，应予核查。"});
+    let r = f.app.json("POST", &format!("/api/v1/disclosures/{}/objections", batch["id"]), None, objection).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    f.app.svc().config.clock.advance(10 * 86_400);
+    let ducha = f.app.token("ducha", Role::Supervisor, None);
+    let board = f.app.get_as("/api/v1/supervision/money", &ducha).await.json();
+    assert_eq!(board["objections"][0]["objection"]["case_id"], e1, "{board}");
+    assert!(board["objections"][0]["days_late"].as_u64().unwrap() >= 1);
+    let browser = f.app.sign_in_existing("ducha", crate::common::PASSWORD).await;
+    let page = f.app.page(&browser.cookie, "/staff/supervision").await.text();
+    assert!(page.contains("超期未处理的公示异议") && page.contains("测试企业1"), "{page}");
+}

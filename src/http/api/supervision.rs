@@ -20,6 +20,7 @@ pub fn routes() -> Routes {
     let assign = Access::Needs(Permission::AssignSpecialists);
     Routes::new()
         .get("/api/v1/supervision", supervise, supervision_board)
+        .get("/api/v1/supervision/money", supervise, supervision_money)
         .get("/api/v1/supervision/export.xlsx", Access::Needs(Permission::SupervisionExport), supervision_export)
         .post("/api/v1/supervision/{id}/notice", supervise, supervision_notice)
         .post("/api/v1/supervision/{id}/resolve", supervise, supervision_resolve)
@@ -37,6 +38,11 @@ struct BoardParams {
 }
 
 /// `GET /supervision` (`?all=true` includes resolved items).
+/// `GET /supervision/money`: objections past their limit, failed payments left uncorrected.
+async fn supervision_money(State(state): State<AppState>, viewer: Viewer) -> ApiResult {
+    Ok(Json(state.call(&viewer, move |s, who| s.money_board(who)).await?).into_response())
+}
+
 async fn supervision_board(State(state): State<AppState>, viewer: Viewer, Query(p): Query<BoardParams>) -> ApiResult {
     let items = state.call(&viewer, move |s, who| s.supervision_board(who, p.all)).await?;
     Ok(Json(json!({ "count": items.len(), "items": items })).into_response())

@@ -42,9 +42,12 @@ struct BoardParams {
 }
 
 async fn supervision_board(State(state): State<AppState>, viewer: Viewer, Query(p): Query<BoardParams>) -> PageResult {
-    let rows = state.call(&viewer, move |s, who| s.supervision_board(who, p.all)).await?;
+    let (rows, money) = state.call(&viewer, move |s, who| s.supervision_page(who, p.all)).await?;
     let can_export = viewer.principal()?.can(Permission::SupervisionExport);
-    viewer.render("supervision.html", context! { rows => to_value(&rows), all => p.all, error => p.error, can_export })
+    viewer.render(
+        "supervision.html",
+        context! { rows => to_value(&rows), money => to_value(&money), all => p.all, error => p.error, can_export },
+    )
 }
 
 /// The board (`?all=true`: with resolved items) as XLSX (audited).

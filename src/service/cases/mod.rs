@@ -5,6 +5,7 @@
 
 mod apply;
 pub mod auto;
+pub mod board;
 pub mod disclosure;
 mod form;
 pub mod offline;
