@@ -302,6 +302,7 @@ actions! {
     PUSH_DELIVERY = "push.delivery", "消息投递", "Delivered a message";
     PUSH_MEASURE = "push.measure", "政策推送", "Pushed a measure";
     OBJECTION_DECIDE = "objection.decide", "处理公示异议", "Decided an objection";
+    OBJECTION_EVIDENCE = "objection.evidence", "补充异议证据材料", "Added objection evidence";
     OBJECTION_FILE = "objection.file", "提出公示异议", "Filed an objection";
     MONEY_PAY = "money.pay", "资金拨付", "Paid out";
     MONEY_RECOVER = "money.recover", "资金追回入账", "Recovered into the budget";

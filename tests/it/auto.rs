@@ -943,3 +943,40 @@ async fn supervisors_see_objections_and_failed_payments_past_their_limits() {
     let page = f.app.page(&browser.cookie, "/staff/supervision").await.text();
     assert!(page.contains("超期未处理的公示异议") && page.contains("测试企业1"), "{page}");
 }
+
+#[tokio::test]
+async fn an_objector_adds_evidence_only_the_department_reads_it() {
+    let f = fixture(100.0).await;
+    let list = f.propose().await;
+    let id = list["id"].as_u64().unwrap();
+    let list = f.call("POST", &format!("/api/v1/auto-lists/{id}/confirm"), &f.reviewer, json!({})).await.json();
+    let e1 = f.entry(&list, 1)["id"].as_u64().unwrap();
+    let body = json!({"holder": "测试企业1", "bank": "中国银行", "account": "6217000012345678"});
+    f.call("POST", &format!("/api/v1/cases/{e1}/accept"), &f.enterprise, body).await;
+    let batch =
+        f.call("POST", &format!("/api/v1/measures/{}/disclosures", f.measure), &f.reviewer, json!({})).await.json();
+    let objection = json!({"case_id": e1, "name": "王五", "phone": "13800000000", "relation": "insider", "facts": "该企业研发投入数据不实，应予核查。"});
+    let r = f.app.json("POST", &format!("/api/v1/disclosures/{}/objections", batch["id"]), None, objection).await;
+    let receipt = r.json()["receipt"].as_str().unwrap().to_string();
+    let pdf = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n".to_vec();
+    let send = |bytes: Vec<u8>, name: &str| {
+        axum::http::Request::post(format!("/api/v1/objection-receipts/{receipt}/evidence?name={name}"))
+            .body(axum::body::Body::from(bytes))
+            .unwrap()
+    };
+    let r = f.app.send(send(b"MZ\x90\x00not a document".to_vec(), "x.pdf")).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    let r = f.app.send(send(pdf.clone(), "contract.pdf")).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    assert_eq!(r.json()["evidence"][0], "contract.pdf");
+    let oid = f.app.get_as("/api/v1/objections", &f.reviewer).await.json()["objections"][0]["id"].as_u64().unwrap();
+    let got = f.app.get_as(&format!("/api/v1/objections/{oid}/evidence/0"), &f.reviewer).await;
+    assert_eq!((got.status, got.body.clone()), (StatusCode::OK, pdf.clone()));
+    assert_eq!(
+        f.app.get_as(&format!("/api/v1/objections/{oid}/evidence/0"), &f.enterprise).await.status,
+        StatusCode::FORBIDDEN
+    );
+    // After the period, no more evidence.
+    f.app.svc().config.clock.advance(10 * 86_400);
+    assert_eq!(f.app.send(send(pdf, "more.pdf")).await.status, StatusCode::CONFLICT);
+}

@@ -25,6 +25,13 @@ pub fn routes() -> Routes {
         .get("/api/v1/disclosures/{id}", Access::Public, disclosures_show)
         .post("/api/v1/disclosures/{id}/objections", Access::Public, objections_file)
         .get("/api/v1/objection-receipts/{receipt}", Access::Public, objections_receipt)
+        .upload(
+            "/api/v1/objection-receipts/{receipt}/evidence",
+            Access::Public,
+            crate::http::MAX_ATTACHMENT_BODY,
+            objections_evidence_add,
+        )
+        .get("/api/v1/objections/{id}/evidence/{n}", Access::Needs(Permission::CaseRead), objections_evidence)
         .post("/api/v1/measures/{id}/disclosures", review, disclosures_open)
         .get("/api/v1/objections", Access::Needs(Permission::CaseRead), objections_index)
         .post("/api/v1/objections/{id}/decide", review, objections_decide)
@@ -59,6 +66,34 @@ async fn objections_file(State(state): State<AppState>, viewer: Viewer, Path(id)
 
 async fn objections_receipt(State(state): State<AppState>, Path(receipt): Path<String>) -> ApiResult {
     Ok(Json(state.svc.blocking(move |s| s.objection_status(&receipt)).await?).into_response())
+}
+
+#[derive(Deserialize, Default)]
+struct EvidenceParams {
+    #[serde(default)]
+    name: String,
+}
+
+/// `POST /objection-receipts/{receipt}/evidence?name=照片.jpg` with the file as the body.
+async fn objections_evidence_add(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(receipt): Path<String>,
+    Query(p): Query<EvidenceParams>,
+    body: Bytes,
+) -> ApiResult {
+    let who = viewer.who();
+    let status = state.svc.blocking(move |s| s.objection_add_evidence(&who, &receipt, &p.name, &body)).await?;
+    Ok((StatusCode::CREATED, Json(status)).into_response())
+}
+
+async fn objections_evidence(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path((id, n)): Path<(u64, usize)>,
+) -> ApiResult {
+    let (name, content_type, bytes) = state.call(&viewer, move |s, who| s.objection_evidence(who, id, n)).await?;
+    Ok(crate::http::pages::disclosures::evidence_response(&name, content_type, bytes))
 }
 
 async fn disclosures_open(State(state): State<AppState>, viewer: Viewer, Path(id): Path<MeasureId>) -> ApiResult {

@@ -28,6 +28,13 @@ pub fn routes() -> Routes {
         .get("/disclosures/{id}/object", Access::Public, objection_form)
         .post("/disclosures/{id}/object", Access::Public, objection_file)
         .get("/objection-receipts/{receipt}", Access::Public, objection_receipt)
+        .upload(
+            "/objection-receipts/{receipt}/evidence",
+            Access::Public,
+            crate::http::MAX_ATTACHMENT_BODY,
+            objection_evidence_add,
+        )
+        .get("/staff/objections/{id}/evidence/{n}", Access::Needs(Permission::CaseRead), objection_evidence)
         .post("/measures/{id}/disclosures", review, disclosures_open)
         .get("/staff/objections", Access::Needs(Permission::CaseRead), objections_index)
         .post("/staff/objections/{id}/decide", review, objections_decide)
@@ -130,6 +137,56 @@ async fn objection_file(
 async fn objection_receipt(State(state): State<AppState>, viewer: Viewer, Path(receipt): Path<String>) -> PageResult {
     let status = state.svc.blocking(move |s| s.objection_status(&receipt)).await?;
     viewer.render("objection_receipt.html", context! { o => to_value(&status) })
+}
+
+/// An evidence file as a download.
+pub(crate) fn evidence_response(name: &str, content_type: &str, bytes: Vec<u8>) -> Response {
+    let disposition = format!("attachment; filename*=UTF-8''{}", super::url_encode(name));
+    ([(header::CONTENT_TYPE, content_type.to_string()), (header::CONTENT_DISPOSITION, disposition)], bytes)
+        .into_response()
+}
+
+async fn objection_evidence_add(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(receipt): Path<String>,
+    mut multipart: axum::extract::Multipart,
+) -> PageResult {
+    let (mut csrf, mut file) = (String::new(), None);
+    while let Some(field) = multipart.next_field().await.map_err(super::upload_error)? {
+        match field.name() {
+            Some("csrf") => csrf = field.text().await.unwrap_or_default(),
+            Some("file") if file.is_none() => {
+                let name = field.file_name().unwrap_or("证据材料").to_string();
+                file = Some((name, field.bytes().await.map_err(super::upload_error)?));
+            }
+            _ => {}
+        }
+    }
+    viewer.check_upload_csrf(&csrf)?;
+    let Some((name, bytes)) = file.filter(|(_, b)| !b.is_empty()) else {
+        return Err(AppError::bad_request("请选择要上传的证据材料"));
+    };
+    let who = viewer.who();
+    let r = receipt.clone();
+    match state.svc.blocking(move |s| s.objection_add_evidence(&who, &r, &name, &bytes)).await {
+        Ok(_) => Ok(see_other(&format!("/objection-receipts/{receipt}"))),
+        Err(ServiceError::Invalid(f)) => {
+            let status = state.svc.blocking(move |s| s.objection_status(&receipt)).await?;
+            let error = f.into_iter().map(|f| f.message).collect::<Vec<_>>().join("；");
+            Ok(unprocessable(viewer.render("objection_receipt.html", context! { o => to_value(&status), error })?))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn objection_evidence(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path((id, n)): Path<(u64, usize)>,
+) -> Result<Response, AppError> {
+    let (name, content_type, bytes) = state.call(&viewer, move |s, who| s.objection_evidence(who, id, n)).await?;
+    Ok(evidence_response(&name, content_type, bytes))
 }
 
 async fn disclosures_open(State(state): State<AppState>, viewer: Viewer, Path(id): Path<MeasureId>) -> PageResult {

@@ -8,7 +8,7 @@ mod auto;
 mod backups;
 mod calculator;
 pub(crate) mod cases;
-mod disclosures;
+pub(crate) mod disclosures;
 mod entities;
 pub mod forms;
 mod imports;

@@ -52,7 +52,13 @@ pub struct ObjectionStatus {
     pub state_label: &'static str,
     pub decision: Option<String>,
     pub decided_on: Option<crate::model::Date>,
+    /// The names of the evidence files sent, and whether more may be sent (open, in the period).
+    pub evidence: Vec<String>,
+    pub may_add_evidence: bool,
 }
+
+/// Evidence files one objection may carry.
+pub const MAX_EVIDENCE: usize = 5;
 
 fn department_staff(who: &Who, department: &str) -> bool {
     match who.role {
@@ -229,8 +235,12 @@ impl Service {
         let o = tx
             .objection_by_receipt(receipt.trim())?
             .ok_or_else(|| ServiceError::NotFound("没有这个异议回执号".into()))?;
-        let measure_name = tx.disclosure(o.batch)?.map(|b| b.measure_name).unwrap_or_default();
+        let batch = tx.disclosure(o.batch)?;
+        let measure_name = batch.as_ref().map(|b| b.measure_name.clone()).unwrap_or_default();
+        let in_period = batch.is_some_and(|b| self.today() <= b.until);
         Ok(ObjectionStatus {
+            evidence: o.evidence.iter().map(|(name, _)| name.clone()).collect(),
+            may_add_evidence: in_period && o.state == ObjectionState::Open && o.evidence.len() < MAX_EVIDENCE,
             receipt: o.receipt,
             measure_name,
             entity_name: o.entity_name,
@@ -241,6 +251,62 @@ impl Service {
             decision: o.decision,
             decided_on: o.decided_on,
         })
+    }
+
+    /// Adds an evidence file to an open objection, by its receipt, within the period (public):
+    /// PDF, images, OFD, docx or xlsx as the content shows, 20 MB each, five at most.
+    pub fn objection_add_evidence(
+        &self,
+        who: &Who,
+        receipt: &str,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<ObjectionStatus> {
+        use crate::service::files::{MAX_FILE_BYTES, sniff, write_attachment};
+        if bytes.is_empty() {
+            return Err(ServiceError::invalid("file", "文件是空的，请重新选择"));
+        }
+        if bytes.len() > MAX_FILE_BYTES {
+            return Err(ServiceError::invalid(
+                "file",
+                format!("文件过大：单个证据材料最大 {} MB", MAX_FILE_BYTES / 1024 / 1024),
+            ));
+        }
+        sniff(bytes, name).map_err(|reason| ServiceError::invalid("file", reason))?;
+        let tx = self.store.write()?;
+        let before = tx
+            .objection_by_receipt(receipt.trim())?
+            .ok_or_else(|| ServiceError::NotFound("没有这个异议回执号".into()))?;
+        let batch = batch_or_404(&tx, before.batch)?;
+        if self.today() > batch.until || before.state != ObjectionState::Open {
+            return Err(ServiceError::Conflict("公示期已结束或异议已处理，不能再补充证据材料".into()));
+        }
+        if before.evidence.len() >= MAX_EVIDENCE {
+            return Err(ServiceError::invalid("file", format!("每件异议最多 {MAX_EVIDENCE} 份证据材料")));
+        }
+        let sha = crate::model::audit::sha256_hex(bytes);
+        write_attachment(&self.files_dir(), &sha, bytes)
+            .map_err(|e| ServiceError::Internal(format!("cannot store evidence: {e}")))?;
+        let mut o = before.clone();
+        let clean: String = name.chars().filter(|c| !c.is_control() && !matches!(c, '/' | '\\')).take(120).collect();
+        o.evidence.push((if clean.trim().is_empty() { "证据材料".to_string() } else { clean }, sha.clone()));
+        tx.put_objection(&o)?;
+        let system = Who { name: "公示异议".into(), ip: who.ip.clone(), ..Who::default() };
+        tx.audit_edit(&system, action::OBJECTION_EVIDENCE, &format!("objection:{}", o.id), &sha, &before, &o)?;
+        tx.commit()?;
+        self.objection_status(receipt)
+    }
+
+    /// An objection's evidence file `n` (from 0), for the handling department and supervisors:
+    /// (name, content type, bytes).
+    pub fn objection_evidence(&self, who: &Who, id: u64, n: usize) -> Result<(String, &'static str, Vec<u8>)> {
+        let o = self.objections_for(who)?.into_iter().find(|o| o.id == id).ok_or_else(|| unseen(id))?;
+        let (name, sha) =
+            o.evidence.get(n).cloned().ok_or_else(|| ServiceError::NotFound("没有这份证据材料".into()))?;
+        let path = crate::service::files::attachment_path(&self.files_dir(), &sha);
+        let bytes = std::fs::read(&path).map_err(|e| ServiceError::Internal(format!("cannot read evidence: {e}")))?;
+        let content_type = crate::service::files::sniff(&bytes, &name).unwrap_or("application/octet-stream");
+        Ok((name, content_type, bytes))
     }
 
     /// The objections `who` handles (its department's) or supervises (supervisors: all), with
