@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use super::unseen;
+use super::{department_staff, unseen};
 use crate::model::audit::action;
 use crate::model::case::{AfterAction, CaseAction, CaseState};
 use crate::model::disclosure::{
@@ -60,14 +60,6 @@ pub struct ObjectionStatus {
 /// Evidence files one objection may carry.
 pub const MAX_EVIDENCE: usize = 5;
 
-fn department_staff(who: &Who, department: &str) -> bool {
-    match who.role {
-        None => true,
-        Some(Role::Reviewer | Role::Publisher) => who.department.as_deref() == Some(department),
-        _ => false,
-    }
-}
-
 fn batch_or_404(tx: &impl Tables, id: u64) -> Result<DisclosureBatch> {
     tx.disclosure(id)?.ok_or_else(|| ServiceError::NotFound(format!("公示批次 #{id} 不存在")))
 }
@@ -86,7 +78,7 @@ impl Service {
             .and_then(|v| tx.version(m.id, v).ok().flatten())
             .ok_or_else(|| ServiceError::Conflict("此事项尚未发布".into()))?;
         let spec = &version.spec;
-        if who.role.is_none_or(|_| !department_staff(who, &spec.department)) {
+        if !department_staff(who, &spec.department) {
             return Err(ServiceError::Forbidden(format!("只有「{}」的工作人员可以发起公示", spec.department)));
         }
         if spec.publicity_days == 0 {
@@ -336,10 +328,7 @@ impl Service {
         let today = self.today();
         let calendar = self.calendar()?;
         let tx = self.store.write()?;
-        let mut o = tx
-            .objection(id)?
-            .filter(|o| who.role.is_some() && department_staff(who, &o.department))
-            .ok_or_else(|| unseen(id))?;
+        let mut o = tx.objection(id)?.filter(|o| department_staff(who, &o.department)).ok_or_else(|| unseen(id))?;
         if o.state != ObjectionState::Open {
             return Err(ServiceError::Conflict(format!(
                 "此异议已于 {} 处理",

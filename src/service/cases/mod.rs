@@ -216,6 +216,12 @@ fn for_viewer(who: &Who, mut view: CaseView) -> CaseView {
     view
 }
 
+/// A reviewer or publisher of `department`: the staff who act on its cases after the decision
+/// (lists, disclosures, objections, payment batches).
+fn department_staff(who: &Who, department: &str) -> bool {
+    matches!(who.role, Some(Role::Reviewer | Role::Publisher)) && who.department.as_deref() == Some(department)
+}
+
 fn actor(who: &Who) -> CaseActor {
     CaseActor { user_id: who.user_id, name: who.name.clone(), role: who.role, department: who.department.clone() }
 }

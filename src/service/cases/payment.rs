@@ -10,7 +10,7 @@ use std::io::Cursor;
 
 use serde::Serialize;
 
-use super::CaseView;
+use super::{CaseView, department_staff};
 use crate::import::{Format, for_each_row};
 use crate::model::audit::action;
 use crate::model::case::{AfterAction, BankAccount, Case, CaseAction, CaseState, FailReason};
@@ -88,10 +88,6 @@ pub struct ReturnReport {
     pub failed: usize,
     /// Rows already recorded exactly so (a file imported again).
     pub unchanged: usize,
-}
-
-fn department_staff(who: &Who, department: &str) -> bool {
-    matches!(who.role, Some(Role::Reviewer | Role::Publisher)) && who.department.as_deref() == Some(department)
 }
 
 fn may_read(who: &Who, b: &PaymentBatch) -> bool {
