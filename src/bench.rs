@@ -8,6 +8,7 @@ mod child;
 mod client;
 pub mod crash;
 pub mod load;
+pub mod payout;
 pub mod startup;
 
 use std::io::Write;

@@ -30,11 +30,27 @@ pub struct BenchArgs {
     /// Minutes for --load.
     #[arg(long, default_value_t = 10.0)]
     minutes: f64,
+    /// Instead of the engine figures: the money half at scale — an auto list that fits
+    /// `--fits` of `--entities`, confirmed, `--pay` offers accepted, a payment batch exported
+    /// and its return file imported (twice).
+    #[arg(long)]
+    payout: bool,
+    #[arg(long, default_value_t = 200_000)]
+    fits: u64,
+    #[arg(long, default_value_t = 100_000)]
+    pay: u64,
 }
 
 /// Runs what `args` ask for, the progress on stderr and the figures on stdout.
 pub fn bench(args: BenchArgs, today: Option<Date>) -> Result<ExitCode> {
-    let BenchArgs { entities, measures, seed, dir, crash, load, users, minutes } = args;
+    let BenchArgs { entities, measures, seed, dir, crash, load, users, minutes, payout, fits, pay } = args;
+    if payout {
+        let dir = dir.unwrap_or_else(|| crate::bench::payout::default_dir(entities, seed));
+        let opts = crate::bench::payout::PayoutOptions { entities, seed, fits, pay, dir, today };
+        let report = crate::bench::payout::run(&opts, &mut std::io::stderr())?;
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     if let Some(trials) = crash {
         let dir = dir.unwrap_or_else(|| PathBuf::from("huiqi-bench-crash"));
         let opts = crate::bench::crash::CrashOptions { trials, dir };

@@ -246,6 +246,7 @@ actions! {
     ACCOUNT_SESSIONS_END_ALL = "account.sessions_end_all", "结束全部登录会话", "Ended all sessions";
     AUTO_LIST_CONFIRM = "auto_list.confirm", "复核确认免申即享名单", "Confirmed an auto list";
     AUTO_LIST_PROPOSE = "auto_list.propose", "生成免申即享名单", "Proposed an auto list";
+    AUTO_LIST_RECHECK = "auto_list.recheck", "补全信息后复核待核实企业", "Settled to-verify entries after their data was supplied";
     AGREEMENT_UPDATE = "agreement.update", "修改用户协议或隐私政策", "Edited the user agreement or privacy notice";
     ASSIGNMENT_ADD = "assignment.add", "分配帮办企业", "Assigned an entity to a specialist";
     ASSIGNMENT_REMOVE = "assignment.remove", "取消帮办分工", "Removed a specialist assignment";

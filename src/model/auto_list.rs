@@ -45,6 +45,9 @@ pub struct AutoList {
     pub confirmed_fen: i64,
     /// The entries by city, county, industry section and size when proposed.
     pub totals: Vec<ListTotal>,
+    /// Eligible entities left off because a recovery bars them from the department's measures.
+    #[serde(default)]
+    pub barred: u64,
 }
 
 /// One bucket of a list's totals.
@@ -68,4 +71,17 @@ pub struct Pending {
     pub missing: Vec<String>,
     /// The conditions left undecided.
     pub conditions: Vec<String>,
+    /// Set when the data supplied since decided the entity: what became of it.
+    #[serde(default)]
+    pub resolved: Option<Resolved>,
+}
+
+/// How a 待核实 entry was settled once its data was supplied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resolved {
+    pub on: crate::model::Date,
+    /// Eligible: listed (on a proposed list) or left for the next round (on a confirmed one).
+    pub eligible: bool,
+    /// Put on this list as this case.
+    pub case_id: Option<u64>,
 }

@@ -77,6 +77,10 @@ pub struct Entity {
     pub warnings: Vec<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// Barred by a recovery (追回) from the measures of the department that opened it until
+    /// this day (the latest such day); set by the service, never by a person or a file.
+    #[serde(default)]
+    pub barred_until: Option<Date>,
 }
 
 /// Who or what made a change.
@@ -193,6 +197,7 @@ impl Entity {
             warnings: Vec::new(),
             created_at: now,
             updated_at: now,
+            barred_until: None,
         }
     }
 
@@ -264,6 +269,7 @@ impl Entity {
             Field::TaxCredit => self.tax_credit.map(V::TaxCredit),
             Field::Dishonest => self.dishonest.map(V::Bool),
             Field::MajorViolation => self.major_violation.map(V::Bool),
+            Field::BarredUntil => self.barred_until.map(V::Date),
             Field::ContactPerson => text(&self.contact_person),
             Field::ContactPhone => text(&self.contact_phone),
             Field::ContactEmail => text(&self.contact_email),
@@ -328,7 +334,8 @@ impl Entity {
             Field::Address => put!(self.address, V::Text(v) => v),
             Field::LegalRep => put!(self.legal_rep, V::Text(v) => v),
             Field::LegalRepId => put!(self.legal_rep_id, V::Text(v) => v),
-            Field::AgeYears | Field::RevenueGrowth | Field::RdRatio | Field::SizeClass => {}
+            // Computed, or set by the service alone (a recovery's bar).
+            Field::AgeYears | Field::RevenueGrowth | Field::RdRatio | Field::SizeClass | Field::BarredUntil => {}
         }
     }
 

@@ -96,6 +96,7 @@ fields! {
     TaxCredit = "tax_credit", "纳税信用等级", "Tax credit grade", Enum, None, false, true;
     Dishonest = "dishonest", "失信主体", "Listed as dishonest", Bool, None, false, true;
     MajorViolation = "major_violation", "重大违法违规", "Major violation", Bool, None, false, true;
+    BarredUntil = "barred_until", "限制享受政策至", "Barred from measures until", Date, None, true, true;
     ContactPerson = "contact_person", "联系人", "Contact person", Text, None, false, false;
     ContactPhone = "contact_phone", "联系电话", "Contact phone", Text, None, false, false;
     ContactEmail = "contact_email", "电子邮箱", "Contact e-mail", Text, None, false, false;
@@ -124,6 +125,7 @@ impl Field {
                 | Field::Industry
                 | Field::Established
                 | Field::AgeYears
+                | Field::BarredUntil
         )
     }
 

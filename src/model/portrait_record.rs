@@ -7,7 +7,7 @@ use super::enums::Vocabulary;
 use super::{Date, Entity, EntityType, Field, FieldType, Ownership, RegStatus, SizeClass, TaxCredit};
 
 /// Numeric columns, in record order (`established` as days).
-pub const NUM_FIELDS: [Field; 17] = [
+pub const NUM_FIELDS: [Field; 18] = [
     Field::RegisteredCapital,
     Field::Employees,
     Field::Revenue,
@@ -25,6 +25,7 @@ pub const NUM_FIELDS: [Field; 17] = [
     Field::UiPremiumPaid,
     Field::LayoffRate,
     Field::Established,
+    Field::BarredUntil,
 ];
 
 pub const ENUM_FIELDS: [Field; 5] =
@@ -98,9 +99,16 @@ pub fn number(e: &Entity, f: Field) -> Option<i64> {
         Field::UiPremiumPaid => money(e.ui_premium_paid),
         Field::LayoffRate => percent(e.layoff_rate),
         Field::Established => e.established.map(|d| i64::from(d.days())),
+        Field::BarredUntil => Some(i64::from(barred_until_days(e))),
         _ => None,
     }
     .filter(|v| *v != NULL_NUM)
+}
+
+/// `barred_until` as rules read it, in days: never unknown — an entity never barred reads
+/// 1970-01-01, so that `barred_until < today()` holds for it.
+pub fn barred_until_days(e: &Entity) -> i32 {
+    e.barred_until.map_or(0, Date::days)
 }
 
 /// An entity's rule-facing values, borrowing its industry code and tag keys.

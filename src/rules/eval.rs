@@ -48,6 +48,7 @@ impl Row for EntityRow<'_> {
     fn date(&self, f: Field) -> Option<i32> {
         match f {
             Field::Established => self.entity.established.map(Date::days),
+            Field::BarredUntil => Some(crate::model::portrait_record::barred_until_days(self.entity)),
             _ => None,
         }
     }

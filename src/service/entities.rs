@@ -1,6 +1,7 @@
 //! The entity library: upsert by credit code with a change history, the entity file
 //! (一企一档), listing with filters, and the tag dictionary.
 
+use crate::service::cases::pending::Recheck;
 use serde::{Deserialize, Serialize};
 
 use super::{Result, Service, ServiceError};
@@ -152,6 +153,7 @@ impl Service {
             let target = format!("entity:{}", result.0.credit_code);
             tx.audit_upsert(who, action::ENTITY_UPSERT, &target, "", before.as_ref(), &result.0)?;
             self.commit_entities(tx, std::slice::from_ref(&result.0), true)?;
+            self.auto_pending_recheck_logged(Recheck::Entities(&[result.0.id]));
         }
         Ok(result)
     }
@@ -172,6 +174,7 @@ impl Service {
         let target = format!("entity:{}", result.0.credit_code);
         tx.audit_new(who, action::ENTITY_CREATE, &target, "", &result.0)?;
         self.commit_entities(tx, std::slice::from_ref(&result.0), true)?;
+        self.auto_pending_recheck_logged(Recheck::Entities(&[result.0.id]));
         Ok(result)
     }
 

@@ -16,6 +16,16 @@ pub trait AutoListReads: Tables {
         get_record(self.table(AUTO_LIST_ID_TO_LIST)?.get(id)?)
     }
 
+    /// Every list of every measure.
+    fn auto_lists(&self) -> Result<Vec<AutoList>> {
+        self.table(AUTO_LIST_ID_TO_LIST)?.iter()?.map(|r| decode(r?.1.value())).collect()
+    }
+
+    /// One 待核实 entry of a list.
+    fn auto_list_pending_one(&self, list: u64, entity: u64) -> Result<Option<Pending>> {
+        get_record(self.table(AUTO_LIST_TO_PENDING)?.get((list, entity))?)
+    }
+
     /// A measure's lists, newest round first.
     fn auto_lists_of_measure(&self, measure: u64) -> Result<Vec<AutoList>> {
         let t = self.table(MEASURE_TO_AUTO_LIST)?;

@@ -18,6 +18,7 @@ struct Fixture {
     publisher: String,
     reviewer: String,
     enterprise: String,
+    admin: String,
     measure: u64,
 }
 
@@ -60,7 +61,7 @@ async fn fixture_with(budget: f64, publicity_days: u32) -> Fixture {
         .binding_grant(&Who::system("test"), "qiye", &CreditCode::parse(&credit_code(1)).unwrap(), Capacity::LegalRep)
         .unwrap();
     let reviewer = app.token("shenhe", Role::Reviewer, Some(DEPT));
-    Fixture { app, publisher, reviewer, enterprise, measure }
+    Fixture { app, publisher, reviewer, enterprise, admin, measure }
 }
 
 impl Fixture {
@@ -836,6 +837,103 @@ async fn a_recovery_returns_the_money_to_the_budget() {
     let audit =
         f.app.get_as("/api/v1/audit?action=money.recover", &f.app.token("admin2", Role::Sysadmin, None)).await.text();
     assert!(audit.contains(&format!("case:{e1} ")) && audit.contains("money.recover"), "{audit}");
+
+    // The bar: `barred_until` on the entity (with its history), a field rules can test.
+    let admin = f.admin.clone();
+    let entity = f.app.get_as(&format!("/api/v1/entities/{}", credit_code(1)), &admin).await.json();
+    assert_eq!(entity["barred_until"], "2027-12-31", "{entity}");
+    let file = f.app.get_as(&format!("/api/v1/entities/{}/history", credit_code(1)), &admin).await.text();
+    assert!(file.contains("barred_until") && file.contains("2027-12-31"), "{file}");
+    let sim = json!({"name": "未受限制", "mode": "apply",
+        "conditions": [{"label": "未被限制享受政策", "expr": "barred_until < today()"}], "list": true});
+    let r = f.call("POST", "/api/v1/simulate", &ducha, sim).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    // Never barred reads as 1970-01-01 (known, not missing): the four others pass, 1 fails.
+    assert_eq!((r.json()["eligible"].as_u64(), r.json()["unknown"].as_u64()), (Some(4), Some(0)), "{}", r.text());
+    assert!(!r.text().contains(&credit_code(1)), "{}", r.text());
+    // Its department's measures refuse it until then; other departments' do not.
+    let apply = |dept: &str, name: &str| {
+        json!({"name": name, "category": "subsidy", "department": dept, "mode": "apply",
+            "conditions": [{"label": "有研发投入", "expr": "rd_expense > 0"}], "contact": "0451-86612345"})
+    };
+    let policy = f
+        .call(
+            "POST",
+            "/api/v1/policies",
+            &f.publisher,
+            json!({"title": "科技若干措施（二）",
+        "doc_number": "哈科规〔2026〕2号", "level": "municipal", "department": DEPT, "issue_date": "2026-01-01",
+        "valid_from": "2026-01-01", "valid_until": "2027-12-31", "text": "第一条", "interpretation": "", "tags": []}),
+        )
+        .await
+        .json()["id"]
+        .as_u64()
+        .unwrap();
+    let r =
+        f.call("POST", &format!("/api/v1/policies/{policy}/measures"), &f.publisher, apply(DEPT, "研发后补助")).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let same = r.json()["measure_id"].as_u64().unwrap();
+    assert_eq!(f.app.publish(&f.publisher, same).await.status, StatusCode::OK);
+    let r = f
+        .call("POST", "/api/v1/cases", &f.enterprise, json!({"credit_code": credit_code(1), "measure_id": same}))
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
+    assert!(r.text().contains("因资金追回") && r.text().contains("2027-12-31"), "{}", r.text());
+}
+
+#[tokio::test]
+async fn supplying_the_data_of_a_pending_entity_settles_it() {
+    let f = fixture(1000.0).await;
+    let admin = f.admin.clone();
+    // A sixth entity, R&D unknown too.
+    let body = json!({"name": "测试企业6", "region": "230102", "industry": "C3911", "employees": 80, "revenue": 2000});
+    let r = f.app.json("PUT", &format!("/api/v1/entities/{}", credit_code(6)), Some(&admin), body).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let list = f.propose().await;
+    let id = list["id"].as_u64().unwrap();
+    assert_eq!((list["proposed"].as_u64(), list["pending"].as_u64()), (Some(3), Some(2)), "{list}");
+
+    // Still undecided data changes nothing; R&D supplied for 5 lists it on this round.
+    let put = |n: u32, body: Value| {
+        let app = &f.app;
+        let admin = admin.clone();
+        async move { app.json("PUT", &format!("/api/v1/entities/{}", credit_code(n)), Some(&admin), body).await }
+    };
+    assert_eq!(put(5, json!({"employees": 81})).await.status, StatusCode::OK);
+    let list = f.app.get_as(&format!("/api/v1/auto-lists/{id}"), &f.reviewer).await.json();
+    assert_eq!(list["pending"], 2, "{list}");
+    assert_eq!(put(5, json!({"rd_expense": 50})).await.status, StatusCode::OK);
+    let list = f.app.get_as(&format!("/api/v1/auto-lists/{id}"), &f.reviewer).await.json();
+    assert_eq!((list["proposed"].as_u64(), list["pending"].as_u64()), (Some(4), Some(1)), "{list}");
+    assert_eq!(f.entry(&list, 5)["frozen"]["amount"], 5 * 1_000_000, "{list}");
+    assert_eq!(list["proposed_fen"], 65 * 1_000_000);
+    let p5 = list["pending_page"].as_array().unwrap().iter().find(|p| p["credit_code"] == credit_code(5)).unwrap();
+    assert_eq!(
+        (p5["resolved"]["eligible"].as_bool(), p5["resolved"]["case_id"].as_u64()),
+        (Some(true), f.entry(&list, 5)["id"].as_u64())
+    );
+
+    // Once confirmed, an entity settled eligible waits for the next round; one that fails is
+    // marked as such.
+    assert_eq!(
+        f.call("POST", &format!("/api/v1/auto-lists/{id}/confirm"), &f.reviewer, json!({})).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(put(6, json!({"rd_expense": 0})).await.status, StatusCode::OK);
+    let list = f.app.get_as(&format!("/api/v1/auto-lists/{id}"), &f.reviewer).await.json();
+    let p6 = list["pending_page"].as_array().unwrap().iter().find(|p| p["credit_code"] == credit_code(6)).unwrap();
+    assert_eq!((list["pending"].as_u64(), p6["resolved"]["eligible"].as_bool()), (Some(0), Some(false)), "{list}");
+    // The page shows what became of each.
+    use crate::common::PASSWORD;
+    let reviewer = f.app.sign_in_existing("shenhe", PASSWORD).await;
+    let page = f.app.page(&reviewer.cookie, &format!("/auto-lists/{id}")).await.text();
+    assert!(page.contains("补全后符合条件，已列入本轮名单") && page.contains("补全后不符合条件"), "{page}");
+    let audit = f
+        .app
+        .get_as("/api/v1/audit?action=auto_list.recheck", &f.app.token("admin2", Role::Sysadmin, None))
+        .await
+        .text();
+    assert!(audit.contains(&format!("auto_list:{id}")), "{audit}");
 }
 
 #[tokio::test]

@@ -46,7 +46,8 @@ fn field_meta() -> Vec<serde_json::Value> {
                 "group": match f {
                     Field::CreditCode | Field::Name | Field::EntityType | Field::Ownership | Field::Status | Field::Region
                     | Field::Industry | Field::Established | Field::AgeYears | Field::RegisteredCapital => "basic",
-                    Field::Tags | Field::TaxCredit | Field::Dishonest | Field::MajorViolation | Field::SizeClass => "credit",
+                    Field::Tags | Field::TaxCredit | Field::Dishonest | Field::MajorViolation | Field::SizeClass
+                    | Field::BarredUntil => "credit",
                     Field::ContactPerson | Field::ContactPhone | Field::ContactEmail | Field::Address
                     | Field::LegalRep | Field::LegalRepId => "contact",
                     _ => "business",

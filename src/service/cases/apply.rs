@@ -74,6 +74,9 @@ impl Service {
         if !spec.open_on(today) {
             return Err(ServiceError::Conflict(format!("「{}」不在申报时间内", spec.name)));
         }
+        if let Some(until) = super::barred_by(&tx, &entity, &spec.department, today)? {
+            return Err(super::barred_error(&spec.department, until));
+        }
         let mut case = new_case(tx.next_id("case")?, &version, &entity, tx.now(), who, Origin::Online);
         case.form = prefill(&version, &entity, today);
         tx.put_case(&case, None)?;
@@ -179,6 +182,9 @@ impl Service {
                 let entity = tx
                     .entity(before.entity_id)?
                     .ok_or_else(|| ServiceError::NotFound(format!("办件 #{id} 的经营主体已不存在")))?;
+                if let Some(until) = super::barred_by(tx, &entity, &version.spec.department, today)? {
+                    return Err(super::barred_error(&version.spec.department, until));
+                }
                 let measure =
                     tx.measure(before.measure_id)?.ok_or_else(|| ServiceError::NotFound("政策事项不存在".into()))?;
                 let assessment = self.assess(&version, measure.policy_id, &entity, today)?;

@@ -15,6 +15,7 @@ use crate::model::auto_list::{AutoList, ListState, ListTotal, Pending};
 use crate::model::case::{AfterAction, BankAccount, Case, CaseAction, CaseActionKind, CaseContext, CaseState, Origin};
 use crate::model::{Date, Entity, MeasureId, MeasureVersion, Mode, Money, Role, Vocabulary, Who};
 use crate::service::cases::review::{move_money, payable_without_disclosure};
+use crate::service::matching::Assessment;
 use crate::service::push::CaseNotice;
 use crate::service::{Result, Service, ServiceError};
 use crate::store::prelude::*;
@@ -142,47 +143,26 @@ impl Service {
             pending: 0,
             proposed_fen: 0,
             removed: 0,
+            barred: 0,
             confirmed: 0,
             confirmed_fen: 0,
             totals: Vec::new(),
         };
         let mut totals = Totals::default();
-        let proposer = actor(who);
         for (id, _) in &sets.eligible {
             if listed.contains(id) {
                 continue;
             }
             let Some(entity) = tx.entity(*id)? else { continue };
-            let assessment = assessor.assess(&entity, today)?;
-            let frozen = freeze(&version, &assessment, today, BTreeMap::new());
-            if !frozen.eligible() {
-                // The row-by-row reading disagrees with the engine (an entity written since):
-                // it waits for the next round.
+            if super::barred_by(&tx, &entity, &version.spec.department, today)?.is_some() {
+                // Barred by a recovery: not listed while the bar lasts.
+                list.barred += 1;
                 continue;
             }
-            let mut case = new_case(tx.next_id("case")?, &version, &entity, tx.now(), who, Origin::Auto);
-            let amount = frozen.amount.unwrap_or(Money::ZERO);
-            case.frozen = Some(frozen);
-            case.submitted_on = Some(today);
-            case.state = CaseState::Proposed;
-            case.history.push(crate::model::case::CaseEvent {
-                at: tx.now(),
-                day: today,
-                action: CaseActionKind::Propose,
-                actor: proposer.name.clone(),
-                actor_role: proposer.role,
-                department: proposer.department.clone(),
-                from: CaseState::Draft,
-                to: CaseState::Proposed,
-                stage: None,
-                note: format!("第 {round} 轮名单"),
-                moves: Vec::new(),
-            });
-            tx.put_case(&case, None)?;
-            tx.add_auto_list_case(list.id, case.id)?;
-            list.proposed += 1;
-            list.proposed_fen += amount.fen();
-            totals.add(&entity, amount.fen());
+            let assessment = assessor.assess(&entity, today)?;
+            if let Some((_, amount)) = list_entry(&tx, who, &version, &mut list, &entity, &assessment, today)? {
+                totals.add(&entity, amount);
+            }
         }
         for id in &sets.unknown {
             if listed.contains(id) {
@@ -190,27 +170,7 @@ impl Service {
             }
             let Some(entity) = tx.entity(*id)? else { continue };
             let assessment = assessor.assess(&entity, today)?;
-            let mut missing: Vec<String> = Vec::new();
-            let mut conditions = Vec::new();
-            for (c, e) in version.spec.conditions.iter().zip(assessment.matched.conditions()) {
-                if e.outcome == crate::rules::eval::Outcome::Unknown {
-                    conditions.push(c.label.clone());
-                    for m in &e.missing {
-                        if !missing.iter().any(|x| x == m) {
-                            missing.push((*m).to_string());
-                        }
-                    }
-                }
-            }
-            let pending = Pending {
-                entity_id: entity.id,
-                credit_code: entity.credit_code.to_string(),
-                entity_name: entity.name.clone().unwrap_or_default(),
-                region: entity.region.as_ref().map(|r| r.as_str().to_string()),
-                missing,
-                conditions,
-            };
-            tx.put_auto_list_pending(list.id, &pending)?;
+            tx.put_auto_list_pending(list.id, &pending_of(&version, &entity, &assessment))?;
             list.pending += 1;
         }
         list.totals = totals.into_rows();
@@ -495,6 +455,75 @@ fn listed_entities(tx: &impl Tables, measure: u64, version: u32) -> Result<HashS
 /// The account the entity last confirmed on any case (the account on file).
 pub(super) fn account_on_file(tx: &impl Tables, entity: u64) -> Result<Option<BankAccount>> {
     Ok(tx.cases_of_entity(entity)?.into_iter().find_map(|c| c.payout.payee))
+}
+
+/// Puts an entity the row-by-row reading finds eligible on a proposed list as a case of its
+/// own (values, explanation and amount frozen as a submission freezes them); the case id and
+/// the amount in fen, or `None` when the reading disagrees with the engine (an entity written since: it
+/// waits for the next round).
+pub(super) fn list_entry(
+    tx: &WriteTx,
+    who: &Who,
+    version: &MeasureVersion,
+    list: &mut AutoList,
+    entity: &Entity,
+    assessment: &Assessment,
+    today: Date,
+) -> Result<Option<(u64, i64)>> {
+    let frozen = freeze(version, assessment, today, BTreeMap::new());
+    if !frozen.eligible() {
+        return Ok(None);
+    }
+    let mut case = new_case(tx.next_id("case")?, version, entity, tx.now(), who, Origin::Auto);
+    let amount = frozen.amount.unwrap_or(Money::ZERO);
+    case.frozen = Some(frozen);
+    case.submitted_on = Some(today);
+    case.state = CaseState::Proposed;
+    let proposer = actor(who);
+    case.history.push(crate::model::case::CaseEvent {
+        at: tx.now(),
+        day: today,
+        action: CaseActionKind::Propose,
+        actor: proposer.name,
+        actor_role: proposer.role,
+        department: proposer.department,
+        from: CaseState::Draft,
+        to: CaseState::Proposed,
+        stage: None,
+        note: format!("第 {} 轮名单", list.round),
+        moves: Vec::new(),
+    });
+    tx.put_case(&case, None)?;
+    tx.add_auto_list_case(list.id, case.id)?;
+    list.proposed += 1;
+    list.proposed_fen += amount.fen();
+    Ok(Some((case.id, amount.fen())))
+}
+
+/// A 待核实 entry: the conditions the library cannot decide for the entity, and the fields
+/// they lack.
+pub(super) fn pending_of(version: &MeasureVersion, entity: &Entity, assessment: &Assessment) -> Pending {
+    let mut missing: Vec<String> = Vec::new();
+    let mut conditions = Vec::new();
+    for (c, e) in version.spec.conditions.iter().zip(assessment.matched.conditions()) {
+        if e.outcome == crate::rules::eval::Outcome::Unknown {
+            conditions.push(c.label.clone());
+            for m in &e.missing {
+                if !missing.iter().any(|x| x == m) {
+                    missing.push((*m).to_string());
+                }
+            }
+        }
+    }
+    Pending {
+        entity_id: entity.id,
+        credit_code: entity.credit_code.to_string(),
+        entity_name: entity.name.clone().unwrap_or_default(),
+        region: entity.region.as_ref().map(|r| r.as_str().to_string()),
+        missing,
+        conditions,
+        resolved: None,
+    }
 }
 
 fn offer_notice<'a>(case: &Case, version: &'a MeasureVersion, deadline: Date, on_file: bool) -> CaseNotice<'a> {

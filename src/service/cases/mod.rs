@@ -10,6 +10,7 @@ pub mod disclosure;
 mod form;
 pub mod offline;
 pub mod payment;
+pub mod pending;
 mod read;
 pub mod recovery;
 mod review;
@@ -29,6 +30,31 @@ pub use apply::{applicant_code, no_applicant};
 pub use form::{MaterialSlot, SlotFile, check_form, material_needs_upload, material_slots};
 pub use read::CaseDetail;
 pub use review::Decided;
+
+/// The day until which a recovery opened by `department` bars `entity` from that
+/// department's measures, when that day is `today` or later.
+pub(super) fn barred_by(
+    tx: &impl Tables,
+    entity: &crate::model::Entity,
+    department: &str,
+    today: Date,
+) -> Result<Option<Date>> {
+    if entity.barred_until.is_none_or(|d| d < today) {
+        return Ok(None);
+    }
+    Ok(tx
+        .cases_of_entity(entity.id)?
+        .iter()
+        .filter(|c| c.department == department)
+        .filter_map(|c| c.payout.recovery.as_ref()?.bar_until)
+        .filter(|d| *d >= today)
+        .max())
+}
+
+/// The refusal of an application from a barred entity.
+pub(super) fn barred_error(department: &str, until: Date) -> ServiceError {
+    ServiceError::Conflict(format!("因资金追回，本单位在 {until} 前不能享受「{department}」的政策，期间不能申报"))
+}
 
 /// How many times a case may be returned for supplement.
 pub const MAX_RETURNS: u32 = 3;

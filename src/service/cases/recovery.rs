@@ -5,9 +5,10 @@
 use super::CaseView;
 use crate::model::case::{AfterAction, CaseAction};
 use crate::model::payment::{parse_yuan, yuan};
-use crate::model::{Date, Money, Who};
+use crate::model::{Changed, Date, Entity, Field, Money, Who};
 use crate::service::push::CaseNotice;
 use crate::service::{Result, Service, ServiceError};
+use crate::store::WriteTx;
 use crate::store::prelude::*;
 
 /// What a recovery is opened with.
@@ -67,7 +68,13 @@ impl Service {
             };
             self.notify_case(&tx, &entity, notice)?;
         }
-        self.finish(tx, who, case)
+        let barred = match bar_until {
+            Some(until) => bar_entity(&tx, who, case.entity_id, until)?,
+            None => None,
+        };
+        let view = self.view_in(&tx, who, case)?;
+        self.commit_entities(tx, barred.as_slice(), true)?;
+        Ok(view)
     }
 
     /// Records the money recovered (with the voucher): it returns to the measure's budget.
@@ -93,4 +100,23 @@ impl Service {
         let case = self.transition(&tx, who, before, case, CaseAction::After(action), budget, &calendar)?;
         self.finish(tx, who, case)
     }
+}
+
+/// Records a recovery's bar on the entity: `barred_until` (a catalogue field rules can test)
+/// becomes the later of its day and `until`, with a change set in the entity's history. The
+/// entity written, or `None` when it was already barred as long.
+fn bar_entity(tx: &WriteTx, who: &Who, entity: u64, until: Date) -> Result<Option<Entity>> {
+    let Some(before) = tx.entity(entity)? else { return Ok(None) };
+    if before.barred_until.is_some_and(|d| d >= until) {
+        return Ok(None);
+    }
+    let mut e = before.clone();
+    e.barred_until = Some(until);
+    e.updated_at = tx.now();
+    let mut w = tx.entity_writer()?;
+    w.put(&e, Some(&before))?;
+    let old = before.barred_until.map(|d| d.to_string());
+    w.add_changes(e.id, tx.now(), &who.as_actor(), &[Changed { field: Field::BarredUntil, old }], false)?;
+    w.finish()?;
+    Ok(Some(e))
 }

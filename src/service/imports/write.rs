@@ -194,6 +194,7 @@ impl Service {
         let report = &job.report;
         if self.matching_loaded() && !self.offline() && (report.inserted > 0 || report.updated > 0) {
             self.rematch_all("import")?;
+            self.auto_pending_recheck_logged(crate::service::cases::pending::Recheck::All);
         }
         Ok(())
     }
