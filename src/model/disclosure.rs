@@ -100,6 +100,12 @@ pub struct Objection {
     /// Upheld: the case went back to review (else it was rejected).
     #[serde(default)]
     pub to_review: bool,
+    /// The department was warned that the decision falls due (the due day warned for), and
+    /// told that it is late (supervised like a review stage, by the sweep).
+    #[serde(default)]
+    pub warned_for: Option<Date>,
+    #[serde(default)]
+    pub overdue_noticed: bool,
 }
 
 /// What an objector fills in.

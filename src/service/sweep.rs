@@ -37,6 +37,8 @@ pub struct SweepReport {
     pub offers_reminded: usize,
     /// Cases made payable when their disclosure period ended with no objection open.
     pub disclosed_payable: usize,
+    /// Notices about objections whose decision falls due or is late.
+    pub objections_noticed: usize,
 }
 
 impl SweepReport {
@@ -54,6 +56,7 @@ impl SweepReport {
             offers_lapsed,
             offers_reminded,
             disclosed_payable,
+            objections_noticed,
         } = self;
         published
             + warned
@@ -66,6 +69,7 @@ impl SweepReport {
             + offers_lapsed
             + offers_reminded
             + disclosed_payable
+            + objections_noticed
             > 0
     }
 }
@@ -98,6 +102,7 @@ pub const DUTIES: &[Duty] = &[
         name: "disclosure periods ended",
         run: |svc, _, r| svc.disclosures_sweep().map(|n| r.disclosed_payable = n),
     },
+    Duty { name: "objection deadlines", run: |svc, _, r| svc.objections_sweep().map(|n| r.objections_noticed = n) },
     Duty {
         name: "portrait snapshot",
         run: |svc, _, r| svc.portrait_snapshot_if_due().map(|w| r.portrait_snapshots = usize::from(w.is_some())),

@@ -919,7 +919,10 @@ async fn supplying_the_data_of_a_pending_entity_settles_it() {
         f.call("POST", &format!("/api/v1/auto-lists/{id}/confirm"), &f.reviewer, json!({})).await.status,
         StatusCode::OK
     );
-    assert_eq!(put(6, json!({"rd_expense": 0})).await.status, StatusCode::OK);
+    // This one through an import: the whole file is read again against the lists after it.
+    let file = format!("统一社会信用代码,研发费用(万元)\n{},0\n", credit_code(6)).into_bytes();
+    let r = f.app.post_bytes("/api/v1/imports?file_name=rd.csv", &admin, file).await;
+    assert_eq!((r.status, r.json()["report"]["updated"].as_u64()), (StatusCode::CREATED, Some(1)), "{}", r.text());
     let list = f.app.get_as(&format!("/api/v1/auto-lists/{id}"), &f.reviewer).await.json();
     let p6 = list["pending_page"].as_array().unwrap().iter().find(|p| p["credit_code"] == credit_code(6)).unwrap();
     assert_eq!((list["pending"].as_u64(), p6["resolved"]["eligible"].as_bool()), (Some(0), Some(false)), "{list}");
@@ -1032,7 +1035,23 @@ async fn supervisors_see_objections_and_failed_payments_past_their_limits() {
     let objection = json!({"case_id": e1, "name": "王五", "phone": "13800000000", "relation": "insider", "facts": "该企业研发投入数据不实，应予核查。"});
     let r = f.app.json("POST", &format!("/api/v1/disclosures/{}/objections", batch["id"]), None, objection).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    // Supervised like a stage: the department is warned the working day before the decision
+    // falls due, and told once it is late — each once.
+    let due = r.json()["due"].as_str().unwrap().to_string();
+    let notices = || async { f.app.get_as("/api/v1/notices", &f.reviewer).await.text() };
+    f.app.svc().sweep().unwrap();
+    assert!(!notices().await.contains("到期"), "not due yet: {}", notices().await);
+    while f.app.svc().today().to_string() < due {
+        f.app.svc().config.clock.advance(86_400);
+        f.app.svc().sweep().unwrap();
+    }
+    let text = notices().await;
+    assert!(text.contains(&format!("将于 {due} 到期")) && text.contains("due_soon"), "{text}");
     f.app.svc().config.clock.advance(10 * 86_400);
+    assert_eq!(f.app.svc().sweep().unwrap().objections_noticed, 1);
+    assert_eq!(f.app.svc().sweep().unwrap().objections_noticed, 0, "told once");
+    let text = notices().await;
+    assert!(text.contains("已超期") && text.contains("overdue"), "{text}");
     let ducha = f.app.token("ducha", Role::Supervisor, None);
     let board = f.app.get_as("/api/v1/supervision/money", &ducha).await.json();
     assert_eq!(board["objections"][0]["objection"]["case_id"], e1, "{board}");

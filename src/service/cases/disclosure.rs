@@ -14,7 +14,8 @@ use crate::model::disclosure::{
     DisclosureBatch, DisclosureRow, OBJECTION_DAYS, Objection, ObjectionInput, ObjectionState,
 };
 use crate::model::supervision::NoticeKind;
-use crate::model::{MeasureId, Money, Role, Vocabulary, Who};
+use crate::model::{Date, MeasureId, Money, Role, Vocabulary, Who};
+use crate::service::supervision::notice;
 use crate::service::{Result, Service, ServiceError};
 use crate::store::prelude::*;
 use crate::store::{Tables, WriteTx};
@@ -196,9 +197,11 @@ impl Service {
             decided_on: None,
             decision: None,
             to_review: false,
+            warned_for: None,
+            overdue_noticed: false,
         };
         tx.put_objection(&objection)?;
-        crate::service::supervision::notice(
+        notice(
             &tx,
             &b.department,
             today,
@@ -431,5 +434,50 @@ impl Service {
             tx.commit()?;
         }
         Ok(payable)
+    }
+
+    /// Objections are supervised like a review stage: the department is warned the working day
+    /// before a decision falls due and told once it is late (supervisors see late ones on the
+    /// board). A sweep duty; returns the notices written.
+    pub fn objections_sweep(&self) -> Result<usize> {
+        let today = self.today();
+        let calendar = self.calendar()?;
+        let warn_on = |due: Date| calendar.add_working_days(today, 1) >= due;
+        let open: Vec<Objection> = self
+            .store
+            .read()?
+            .objections()?
+            .into_iter()
+            .filter(|o| o.state == ObjectionState::Open)
+            .filter(|o| if today > o.due { !o.overdue_noticed } else { warn_on(o.due) && o.warned_for != Some(o.due) })
+            .collect();
+        if open.is_empty() {
+            return Ok(0);
+        }
+        let tx = self.store.write()?;
+        let mut written = 0;
+        for before in open {
+            let mut o = before.clone();
+            let link = Some("/staff/objections".to_string());
+            if today > o.due {
+                o.overdue_noticed = true;
+                let days = calendar.working_days_between(o.due, today);
+                let title = format!("公示异议 #{} 已超期 {days} 个工作日", o.id);
+                let body = format!(
+                    "对「{}」的公示异议应于 {} 前作出处理决定，现已超期，已列入督办。请尽快调查并作出决定。",
+                    o.entity_name, o.due
+                );
+                notice(&tx, &o.department, today, NoticeKind::Overdue, title, body, link)?;
+            } else {
+                o.warned_for = Some(o.due);
+                let title = format!("公示异议 #{} 将于 {} 到期", o.id, o.due);
+                let body = format!("对「{}」的公示异议应于 {} 前作出处理决定，请及时办理。", o.entity_name, o.due);
+                notice(&tx, &o.department, today, NoticeKind::DueSoon, title, body, link)?;
+            }
+            tx.put_objection(&o)?;
+            written += 1;
+        }
+        tx.commit()?;
+        Ok(written)
     }
 }
