@@ -4,6 +4,7 @@
 //! the rules language's checks, then a plan, so that whatever is accepted can be matched.
 
 mod arith;
+mod narrow;
 mod ratio;
 mod run;
 pub use ratio::{Cols, RatioCmp};

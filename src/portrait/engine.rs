@@ -341,10 +341,22 @@ fn run_chunk(engine: &Engine, w: &mut Worker<'_>, start: usize, collect: Collect
                 }
                 let count: u32 = needed.iter().map(|w| w.count_ones()).sum();
                 if count as usize > ROW_BY_ROW {
-                    let mut buf = w.cx.take();
-                    plan.eval(&mut w.cx, &mut buf);
-                    fen_codes(&buf, plan.scale, m.cap_fen, &mut w.fen[..buf.len()]);
-                    w.cx.give(buf);
+                    // In 64 bits when the formula allows and every value fits; exactly else.
+                    let mut narrow = plan.narrow();
+                    if narrow {
+                        let mut buf = w.cx.take64();
+                        narrow = plan.eval64(&mut w.cx, &mut buf);
+                        if narrow {
+                            fen_codes64(&buf, plan.scale, m.cap_fen, &mut w.fen[..buf.len()]);
+                        }
+                        w.cx.give64(buf);
+                    }
+                    if !narrow {
+                        let mut buf = w.cx.take();
+                        plan.eval(&mut w.cx, &mut buf);
+                        fen_codes(&buf, plan.scale, m.cap_fen, &mut w.fen[..buf.len()]);
+                        w.cx.give(buf);
+                    }
                 } else {
                     for_each_row(&needed, |i| {
                         let v = plan.eval_row(w.cx.p, w.cx.as_of, start + i);
@@ -505,6 +517,42 @@ pub fn fen_codes(vals: &[i128], scale: u8, cap_fen: Option<i64>, out: &mut [i64]
         Some(6) => by::<1_000_000>(vals, scale, cap_fen, out),
         _ => {
             for (o, &v) in out.iter_mut().zip(vals) {
+                *o = fen_code(v, scale, cap_fen);
+            }
+        }
+    }
+}
+
+/// [`fen_codes`] of 64-bit mantissas (`NULL_NUM` unknown), as `eval64` writes them.
+pub fn fen_codes64(vals: &[i64], scale: u8, cap_fen: Option<i64>, out: &mut [i64]) {
+    #[inline(always)]
+    fn by<const D: i64>(vals: &[i64], cap_fen: Option<i64>, out: &mut [i64]) {
+        let cap = cap_fen.unwrap_or(i64::MAX);
+        for (o, &x) in out.iter_mut().zip(vals) {
+            let (q, r) = (x / D, x % D);
+            // Half away from zero, as `div_pow10` rounds: |r| ≥ D − |r|.
+            let q = q + r.signum() * i64::from(r.unsigned_abs() >= D.unsigned_abs() - r.unsigned_abs());
+            let code = if q.unsigned_abs() > MAX_ROW_FEN as u64 {
+                FEN_UNKNOWN
+            } else if q < 0 {
+                q
+            } else {
+                q.min(cap)
+            };
+            *o = if x == super::NULL_NUM { FEN_UNKNOWN } else { code };
+        }
+    }
+    match scale.checked_sub(crate::model::decimal::FEN_SCALE) {
+        Some(0) => by::<1>(vals, cap_fen, out),
+        Some(1) => by::<10>(vals, cap_fen, out),
+        Some(2) => by::<100>(vals, cap_fen, out),
+        Some(3) => by::<1_000>(vals, cap_fen, out),
+        Some(4) => by::<10_000>(vals, cap_fen, out),
+        Some(5) => by::<100_000>(vals, cap_fen, out),
+        Some(6) => by::<1_000_000>(vals, cap_fen, out),
+        _ => {
+            for (o, &x) in out.iter_mut().zip(vals) {
+                let v = if x == super::NULL_NUM { NULL } else { i128::from(x) };
                 *o = fen_code(v, scale, cap_fen);
             }
         }

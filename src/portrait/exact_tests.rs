@@ -318,32 +318,45 @@ fn whole_chunks_of_amounts_agree_with_the_interpreter() {
         .collect();
     let mut p = Portrait::new();
     entities.iter().for_each(|e| p.upsert(e));
-    let src = "min(export_value * 0.005, 20) + (employees >= 100 ? employees / 3 : 0.5)";
-    let expr = compile_expr(src, Want::Amount, &tags).unwrap();
-    let mut eng = Engine::default();
-    eng.push(MeasurePlan {
-        measure_id: 1,
-        version: 1,
-        conditions: Vec::new(),
-        amount: Some(compile::num(&expr).unwrap()),
-        cap_fen: None,
-        order: Vec::new(),
-        identity: Vec::new(),
-    });
-    let run = &engine::run(&eng, &p, today(), 2, Collect { eligible: true, ..Collect::default() })[0];
-    assert_eq!(run.eligible_rows.len(), entities.len());
-    let mut total = 0;
-    for ((row, got), e) in run.eligible_rows.iter().zip(&entities) {
-        let want = match eval(&expr, &EntityRow { entity: e, as_of: today() }) {
-            Val::Num(v) => engine::amount_of(Some(v), None),
-            _ => Amount::Unknown,
-        };
-        assert_eq!(*got, want, "row {row}");
-        if let Amount::Fen(f) = want {
-            total += f;
+    // Exact (a division), then shapes the 64-bit path takes: a rate, a choice between rates,
+    // a cap, a sum; then products that leave 64 bits on some rows (the chunk goes exact).
+    for src in [
+        "min(export_value * 0.005, 20) + (employees >= 100 ? employees / 3 : 0.5)",
+        "employees >= 150 ? export_value * 0.3 : export_value * 0.6",
+        "min(export_value * 0.005, 20)",
+        "max(export_value + export_value, 1.5) + 2",
+        "-(export_value * 0.000001) + abs(export_value * 0.000001 - export_value * 0.000003)",
+        "export_value * 1000000000 * 0.001",
+        "export_value * export_value * 0.001",
+    ] {
+        let expr = compile_expr(src, Want::Amount, &tags).unwrap();
+        let plan = compile::num(&expr).unwrap();
+        assert_eq!(plan.narrow(), !src.contains('/'), "{src}: which path");
+        let mut eng = Engine::default();
+        eng.push(MeasurePlan {
+            measure_id: 1,
+            version: 1,
+            conditions: Vec::new(),
+            amount: Some(plan),
+            cap_fen: None,
+            order: Vec::new(),
+            identity: Vec::new(),
+        });
+        let run = &engine::run(&eng, &p, today(), 2, Collect { eligible: true, ..Collect::default() })[0];
+        assert_eq!(run.eligible_rows.len(), entities.len());
+        let mut total = 0;
+        for ((row, got), e) in run.eligible_rows.iter().zip(&entities) {
+            let want = match eval(&expr, &EntityRow { entity: e, as_of: today() }) {
+                Val::Num(v) => engine::amount_of(Some(v), None),
+                _ => Amount::Unknown,
+            };
+            assert_eq!(*got, want, "{src}: row {row}");
+            if let Amount::Fen(f) = want {
+                total += f;
+            }
         }
+        assert_eq!(run.total_fen, total, "{src}");
     }
-    assert_eq!(run.total_fen, total);
 }
 
 /// Thresholds a ratio is compared with: integers, decimals, negative, many places.

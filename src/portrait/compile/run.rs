@@ -14,11 +14,12 @@ pub struct Ctx<'a> {
     pub start: usize,
     pub n: usize,
     pool: Vec<Vec<i128>>,
+    pool64: Vec<Vec<i64>>,
 }
 
 impl<'a> Ctx<'a> {
     pub fn new(p: &'a Portrait, as_of: Date) -> Ctx<'a> {
-        Ctx { p, as_of, start: 0, n: 0, pool: Vec::new() }
+        Ctx { p, as_of, start: 0, n: 0, pool: Vec::new(), pool64: Vec::new() }
     }
 
     /// Moves to the chunk starting at `start`.
@@ -38,6 +39,17 @@ impl<'a> Ctx<'a> {
     /// Returns a buffer to the pool.
     pub fn give(&mut self, v: Vec<i128>) {
         self.pool.push(v);
+    }
+
+    /// A 64-bit buffer of `n` values (see [`Ctx::take`]).
+    pub fn take64(&mut self) -> Vec<i64> {
+        let mut v = self.pool64.pop().unwrap_or_else(|| Vec::with_capacity(CHUNK));
+        v.resize(self.n, crate::portrait::NULL_NUM);
+        v
+    }
+
+    pub fn give64(&mut self, v: Vec<i64>) {
+        self.pool64.push(v);
     }
 
     /// The rows of this chunk.
