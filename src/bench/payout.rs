@@ -107,8 +107,10 @@ fn prepare(opts: &PayoutOptions, log: &mut dyn Write) -> Result<PathBuf, Error> 
             tx.commit().map_err(err)?;
             let _ = writeln!(log, "\ngenerated in {:.1} s", t.elapsed().as_secs_f64());
         }
-        // Start-up writes the portrait snapshot the copy then starts from.
+        // The portrait snapshot the copy then starts from (as a server writes it after a
+        // full rebuild).
         svc.matching_init().map_err(err)?;
+        svc.portrait_snapshot_write().map_err(err)?;
     }
     let run = opts.dir.join("run");
     if run.exists() {

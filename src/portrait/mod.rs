@@ -4,6 +4,7 @@
 
 pub mod compile;
 pub mod engine;
+pub mod fen;
 pub mod snapshot;
 pub mod tally;
 

@@ -582,5 +582,16 @@ proptest! {
             prop_assert_eq!(amount_from_code(code_of(want)), want);
         }
         prop_assert_eq!(amount_from_code(code_of(Amount::Unknown)), Amount::Unknown);
+        // The 64-bit path (`eval64`'s buffers, `NULL_NUM` unknown) gives the same codes.
+        let narrow: Vec<i64> = values
+            .iter()
+            .filter_map(|v| if *v == compile::NULL { Some(crate::portrait::NULL_NUM) } else { i64::try_from(*v).ok() })
+            .collect();
+        let wide: Vec<i128> =
+            narrow.iter().map(|x| if *x == crate::portrait::NULL_NUM { compile::NULL } else { i128::from(*x) }).collect();
+        let (mut a, mut b) = (vec![0i64; narrow.len()], vec![0i64; narrow.len()]);
+        super::fen::fen_codes64(&narrow, scale, cap, &mut a);
+        fen_codes(&wide, scale, cap, &mut b);
+        prop_assert_eq!(a, b, "scale {}", scale);
     }
 }

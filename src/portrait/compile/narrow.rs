@@ -129,6 +129,30 @@ impl NumPlan {
             Node::Cond(c, a, b) => {
                 let (mut t, mut f) = ([0u64; WORDS], [0u64; WORDS]);
                 c.eval(cx, &mut t, &mut f);
+                // A rate that depends on a condition (`large ? paid * 0.3 : paid * 0.6`): the
+                // column read once, times the rate each row's condition picks.
+                if let (Some((x, k1)), Some((y, k2))) = (col_times_const(a), col_times_const(b))
+                    && x == y
+                {
+                    let col = &cx.p.num[x][start..start + n];
+                    let mut ok = true;
+                    for (i, (o, v)) in out.iter_mut().zip(col).enumerate() {
+                        let (tb, fb) = (t[i >> 6] >> (i & 63) & 1 == 1, f[i >> 6] >> (i & 63) & 1 == 1);
+                        let k = if tb { k1 } else { k2 };
+                        *o = if *v == N || !(tb || fb) {
+                            N
+                        } else {
+                            match v.checked_mul(k) {
+                                Some(p) if p != N => p,
+                                _ => {
+                                    ok = false;
+                                    N
+                                }
+                            }
+                        };
+                    }
+                    return ok;
+                }
                 let mut ok = a.eval64(cx, out);
                 let mut other = cx.take64();
                 ok &= b.eval64(cx, &mut other);
@@ -143,5 +167,16 @@ impl NumPlan {
             // Not narrow: the caller checked `narrow` first.
             _ => false,
         }
+    }
+}
+
+/// `column × literal` (the literal known and within 64 bits): the column's slot and the literal.
+fn col_times_const(p: &NumPlan) -> Option<(usize, i64)> {
+    match &p.node {
+        Node::Bin(BinOp::Mul, a, b) => match (&a.node, &b.node) {
+            (Node::Col(s), Node::Const(c)) if *c != NULL => Some((*s, i64::try_from(*c).ok().filter(|k| *k != N)?)),
+            _ => None,
+        },
+        _ => None,
     }
 }
