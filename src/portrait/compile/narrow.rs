@@ -19,7 +19,7 @@ impl NumPlan {
     pub fn narrow(&self) -> bool {
         let s = self.scale;
         match &self.node {
-            Node::Const(c) => *c == NULL || i64::try_from(*c).is_ok_and(|v| v != N),
+            Node::Const(c) => *c == NULL || narrow_const(*c) != N,
             Node::Col(_) | Node::Age | Node::Today => true,
             Node::Neg(a) | Node::Abs(a) => a.narrow(),
             Node::Bin(BinOp::Add | BinOp::Sub, a, b) => a.scale == s && b.scale == s && a.narrow() && b.narrow(),
@@ -37,7 +37,7 @@ impl NumPlan {
         let (start, n) = (cx.start, cx.n);
         match &self.node {
             Node::Const(c) => {
-                out.fill(if *c == NULL { N } else { i64::try_from(*c).unwrap_or(N) });
+                out.fill(narrow_const(*c));
                 true
             }
             Node::Col(slot) => {
@@ -70,7 +70,7 @@ impl NumPlan {
                 let mut ok = a.eval64(cx, out);
                 if let Node::Const(c) = b.node {
                     // A value times (or plus) a literal: no second buffer.
-                    let c = if c == NULL { N } else { i64::try_from(c).unwrap_or(N) };
+                    let c = narrow_const(c);
                     if c == N {
                         out.fill(N);
                         return ok;
@@ -174,9 +174,14 @@ impl NumPlan {
 fn col_times_const(p: &NumPlan) -> Option<(usize, i64)> {
     match &p.node {
         Node::Bin(BinOp::Mul, a, b) => match (&a.node, &b.node) {
-            (Node::Col(s), Node::Const(c)) if *c != NULL => Some((*s, i64::try_from(*c).ok().filter(|k| *k != N)?)),
+            (Node::Col(s), Node::Const(c)) => Some((*s, Some(narrow_const(*c)).filter(|k| *k != N)?)),
             _ => None,
         },
         _ => None,
     }
+}
+
+/// A literal's mantissa in 64 bits; `N` when unknown or too wide (`narrow` refuses the latter).
+fn narrow_const(c: i128) -> i64 {
+    if c == NULL { N } else { i64::try_from(c).unwrap_or(N) }
 }

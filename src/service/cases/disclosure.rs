@@ -14,7 +14,7 @@ use crate::model::disclosure::{
     DisclosureBatch, DisclosureRow, OBJECTION_DAYS, Objection, ObjectionInput, ObjectionState,
 };
 use crate::model::supervision::NoticeKind;
-use crate::model::{Date, MeasureId, Money, Role, Vocabulary, Who};
+use crate::model::{MeasureId, Money, Role, Vocabulary, Who};
 use crate::service::supervision::notice;
 use crate::service::{Result, Service, ServiceError};
 use crate::store::prelude::*;
@@ -442,38 +442,43 @@ impl Service {
     pub fn objections_sweep(&self) -> Result<usize> {
         let today = self.today();
         let calendar = self.calendar()?;
-        let warn_on = |due: Date| calendar.add_working_days(today, 1) >= due;
-        let open: Vec<Objection> = self
-            .store
-            .read()?
-            .objections()?
-            .into_iter()
-            .filter(|o| o.state == ObjectionState::Open)
-            .filter(|o| if today > o.due { !o.overdue_noticed } else { warn_on(o.due) && o.warned_for != Some(o.due) })
-            .collect();
-        if open.is_empty() {
+        let warn_by = calendar.add_working_days(today, 1);
+        // What a sweep owes an objection today, if anything.
+        let owed = |o: &Objection| match o.state {
+            ObjectionState::Open if today > o.due => (!o.overdue_noticed).then_some(NoticeKind::Overdue),
+            ObjectionState::Open => (warn_by >= o.due && o.warned_for != Some(o.due)).then_some(NoticeKind::DueSoon),
+            _ => None,
+        };
+        // Most minutes there is nothing to do: found out with a read.
+        let due: Vec<u64> =
+            self.store.read()?.objections()?.into_iter().filter(|o| owed(o).is_some()).map(|o| o.id).collect();
+        if due.is_empty() {
             return Ok(0);
         }
         let tx = self.store.write()?;
         let mut written = 0;
-        for before in open {
-            let mut o = before.clone();
-            let link = Some("/staff/objections".to_string());
-            if today > o.due {
+        for id in due {
+            // Read again in the transaction that writes it: it may have been decided since.
+            let Some(mut o) = tx.objection(id)? else { continue };
+            let Some(kind) = owed(&o) else { continue };
+            let (title, body) = if kind == NoticeKind::Overdue {
                 o.overdue_noticed = true;
                 let days = calendar.working_days_between(o.due, today);
-                let title = format!("公示异议 #{} 已超期 {days} 个工作日", o.id);
-                let body = format!(
-                    "对「{}」的公示异议应于 {} 前作出处理决定，现已超期，已列入督办。请尽快调查并作出决定。",
-                    o.entity_name, o.due
-                );
-                notice(&tx, &o.department, today, NoticeKind::Overdue, title, body, link)?;
+                (
+                    format!("公示异议 #{} 已超期 {days} 个工作日", o.id),
+                    format!(
+                        "对「{}」的公示异议应于 {} 前作出处理决定，现已超期，已列入督办。请尽快调查并作出决定。",
+                        o.entity_name, o.due
+                    ),
+                )
             } else {
                 o.warned_for = Some(o.due);
-                let title = format!("公示异议 #{} 将于 {} 到期", o.id, o.due);
-                let body = format!("对「{}」的公示异议应于 {} 前作出处理决定，请及时办理。", o.entity_name, o.due);
-                notice(&tx, &o.department, today, NoticeKind::DueSoon, title, body, link)?;
-            }
+                (
+                    format!("公示异议 #{} 将于 {} 到期", o.id, o.due),
+                    format!("对「{}」的公示异议应于 {} 前作出处理决定，请及时办理。", o.entity_name, o.due),
+                )
+            };
+            notice(&tx, &o.department, today, kind, title, body, Some("/staff/objections".to_string()))?;
             tx.put_objection(&o)?;
             written += 1;
         }
